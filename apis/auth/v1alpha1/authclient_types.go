@@ -1,0 +1,181 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ClientType says whether a client can keep a secret.
+// +kubebuilder:validation:Enum=Confidential;Public
+type ClientType string
+
+const (
+	// ClientTypeConfidential clients run on a server and authenticate with a secret.
+	ClientTypeConfidential ClientType = "Confidential"
+	// ClientTypePublic clients (single-page and mobile apps) have no secret and must use PKCE.
+	ClientTypePublic ClientType = "Public"
+)
+
+// AuthClientSpec describes an OpenID Connect client that an application needs.
+// +kubebuilder:validation:XValidation:rule="has(self.clientId) == has(oldSelf.clientId) && (!has(self.clientId) || self.clientId == oldSelf.clientId)",message="clientId cannot be added, changed or removed after creation: it identifies the client in Keycloak"
+// +kubebuilder:validation:XValidation:rule="!(has(self.clientType) && self.clientType == 'Public' && has(self.grantTypes) && 'client_credentials' in self.grantTypes)",message="grantTypes: a Public client has no secret and cannot use client_credentials"
+// +kubebuilder:validation:XValidation:rule="(has(self.grantTypes) && !('authorization_code' in self.grantTypes)) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="redirectUris: the authorization_code grant (on by default) needs at least one redirect URI"
+type AuthClientSpec struct {
+	// displayName is the client's name on Keycloak's consent and account pages.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	DisplayName string `json:"displayName,omitempty"`
+
+	// authServerRef names the AuthServer (Keycloak realm) that hosts the
+	// client. The namespace defaults to the AuthClient's own.
+	// +required
+	AuthServerRef ObjectReference `json:"authServerRef"`
+
+	// clientId is the OAuth client_id in Keycloak. Defaults to
+	// `<namespace>.<name>`, unique per realm because namespaces are.
+	// Immutable. The operator never takes over a client it did not create.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[!#-\[\]-~]+$`
+	ClientID string `json:"clientId,omitempty"`
+
+	// clientType is Confidential (default: a server-side app with a secret)
+	// or Public (a single-page or mobile app without secret, PKCE S256 enforced).
+	// +optional
+	// +kubebuilder:default=Confidential
+	ClientType ClientType `json:"clientType,omitempty"`
+
+	// grantTypes the client may use. Defaults to authorization_code and
+	// refresh_token. Add client_credentials for a service account.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=5
+	GrantTypes []GrantType `json:"grantTypes,omitempty"`
+
+	// redirectUris are the absolute URLs Keycloak may send users back to
+	// after login. A trailing `*` matches any suffix.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=2048
+	// +kubebuilder:validation:items:XValidation:rule="isURL(self.replace('*', 'x')) && url(self.replace('*', 'x')).getScheme() != '' && (!(url(self.replace('*', 'x')).getScheme() in ['http', 'https']) || url(self.replace('*', 'x')).getHostname() != '')",message="each redirect URI must be an absolute URL with a scheme and, for http(s), a host, for example https://app.example.com/callback"
+	RedirectURIs []string `json:"redirectUris,omitempty"`
+
+	// postLogoutRedirectUris are the absolute URLs Keycloak may send users to
+	// after logout. Omitted allows the redirectUris.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=2048
+	// +kubebuilder:validation:items:XValidation:rule="isURL(self.replace('*', 'x')) && url(self.replace('*', 'x')).getScheme() != ''",message="each post-logout redirect URI must be an absolute URL with a scheme"
+	PostLogoutRedirectURIs []string `json:"postLogoutRedirectUris,omitempty"`
+
+	// webOrigins are the origins allowed for CORS requests, for example
+	// https://app.example.com. `+` allows the origins of the redirectUris.
+	// Omitted means `+`.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=2048
+	// +kubebuilder:validation:items:XValidation:rule="self == '+' || self == '*' || (isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != '' && url(self).getEscapedPath() == '')",message="each web origin must be `+`, `*` or an origin such as https://app.example.com (scheme, host and optional port, no path)"
+	WebOrigins []string `json:"webOrigins,omitempty"`
+
+	// scopes the client may request. openid and the OIDC standard scopes
+	// (profile, email, address, phone, offline_access) map to Keycloak's
+	// built-in client scopes; any other scope, such as `api:read`, is created
+	// in the realm if missing. All are assigned as default scopes, except
+	// offline_access which is optional.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=255
+	// +kubebuilder:validation:items:Pattern=`^[!#-&(-\[\]-~]+$`
+	Scopes []string `json:"scopes,omitempty"`
+
+	// deletionPolicy says what happens to the Keycloak client when the
+	// AuthClient is deleted: Delete (default) removes it, Orphan keeps it.
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// AuthClientStatus is the observed state of an AuthClient.
+type AuthClientStatus struct {
+	// observedGeneration is the generation of the spec that the status reflects.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Reconciling and Stalled.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// clientId is the client_id of the client in Keycloak.
+	// +optional
+	ClientID string `json:"clientId,omitempty"`
+
+	// clientSecretRef names the Secret, in the AuthClient's namespace, that
+	// holds the client's credentials and OIDC endpoints.
+	// +optional
+	ClientSecretRef *LocalObjectReference `json:"clientSecretRef,omitempty"`
+
+	// issuer is the issuer URL of the realm that hosts the client.
+	// +optional
+	Issuer string `json:"issuer,omitempty"`
+}
+
+// AuthClient is an OpenID Connect client in a Keycloak realm, with its
+// credentials mirrored into the Secret `<name>-client-secret`.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ac;authcl,categories=nauthera
+// +kubebuilder:printcolumn:name="Client ID",type=string,JSONPath=`.status.clientId`
+// +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.clientSecretRef.name`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type AuthClient struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired client.
+	// +required
+	Spec AuthClientSpec `json:"spec"`
+
+	// status is the observed state of the client.
+	// +optional
+	Status AuthClientStatus `json:"status,omitempty"`
+}
+
+// GetConditions returns the status conditions.
+func (in *AuthClient) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions replaces the status conditions.
+func (in *AuthClient) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// EffectiveClientID is the client_id in Keycloak: spec.clientId, else `<namespace>.<name>`.
+// Namespaces hold no dots, so the default never collides across namespaces.
+func (in *AuthClient) EffectiveClientID() string {
+	if in.Spec.ClientID != "" {
+		return in.Spec.ClientID
+	}
+	return in.Namespace + "." + in.Name
+}
+
+// SecretName is the name of the Secret holding the client's credentials.
+func (in *AuthClient) SecretName() string { return in.Name + "-client-secret" }
+
+// AuthClientList is a list of AuthClients.
+// +kubebuilder:object:root=true
+type AuthClientList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []AuthClient `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&AuthClient{}, &AuthClientList{})
+}

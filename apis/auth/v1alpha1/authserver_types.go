@@ -1,0 +1,176 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// AuthServerSpec describes a Keycloak realm that Nauthera manages.
+// +kubebuilder:validation:XValidation:rule="has(self.realmName) == has(oldSelf.realmName) && (!has(self.realmName) || self.realmName == oldSelf.realmName)",message="realmName cannot be added, changed or removed after creation: create a new AuthServer to use another realm"
+type AuthServerSpec struct {
+	// issuerUrl is the public URL of the server, for example
+	// https://auth.example.com. It becomes the realm's frontend URL, so the
+	// login pages, the discovery document and the `iss` claim of every token
+	// use it. status.issuer reports the issuer Keycloak actually serves.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="issuerUrl must be an absolute http or https URL, for example https://auth.example.com"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#')",message="issuerUrl must not have a query or a fragment"
+	IssuerURL string `json:"issuerUrl"`
+
+	// realmName is the name of the Keycloak realm. Defaults to the
+	// AuthServer's name. Realm names are unique per Keycloak: the operator
+	// refuses a realm that another AuthServer, or nobody, already owns.
+	// Immutable once set.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`
+	RealmName string `json:"realmName,omitempty"`
+
+	// displayName is shown on the realm's login pages. Defaults to the realm name.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	DisplayName string `json:"displayName,omitempty"`
+
+	// policySelector selects the AuthPolicy objects, in any namespace the
+	// operator watches, that constrain and default the clients of this server.
+	// Omitted selects no policy.
+	// +optional
+	PolicySelector *metav1.LabelSelector `json:"policySelector,omitempty"`
+
+	// clientNamespaceSelector selects the namespaces whose AuthClients may
+	// attach to this server. Omitted allows every namespace. To list
+	// namespaces by name, match the `kubernetes.io/metadata.name` label.
+	// +optional
+	ClientNamespaceSelector *metav1.LabelSelector `json:"clientNamespaceSelector,omitempty"`
+
+	// tls configures the certificate of the public endpoint.
+	// +optional
+	TLS *AuthServerTLS `json:"tls,omitempty"`
+
+	// userStoreRef names the UserStore whose users sign in to this realm.
+	// +optional
+	UserStoreRef *ObjectReference `json:"userStoreRef,omitempty"`
+
+	// keycloak names the Keycloak server that hosts the realm. Omitted uses
+	// the Keycloak the operator was installed with.
+	// +optional
+	Keycloak *KeycloakConnection `json:"keycloak,omitempty"`
+
+	// deletionPolicy says what happens to the realm when the AuthServer is
+	// deleted: Orphan (default) keeps it with all its clients and users,
+	// Delete removes it.
+	// +optional
+	// +kubebuilder:default=Orphan
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// AuthServerTLS configures the TLS certificate of an AuthServer's public endpoint.
+type AuthServerTLS struct {
+	// certSecretRef names a Secret of type kubernetes.io/tls, in the
+	// AuthServer's namespace, that holds the certificate and its key.
+	// +required
+	CertSecretRef LocalObjectReference `json:"certSecretRef"`
+}
+
+// KeycloakConnection says how to reach a Keycloak server and log in to its
+// admin API.
+type KeycloakConnection struct {
+	// url is the base URL of the Keycloak server, for example
+	// https://keycloak.example.com (no /auth suffix for Keycloak 17 and later).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="url must be an absolute http or https URL"
+	URL string `json:"url"`
+
+	// adminCredentialsSecretRef names a Secret in the AuthServer's namespace
+	// with either `username` and `password` of an admin user, or
+	// `client_id` and `client_secret` of a service-account client allowed to
+	// manage realms.
+	// +required
+	AdminCredentialsSecretRef LocalObjectReference `json:"adminCredentialsSecretRef"`
+
+	// adminRealm is the realm the admin credentials belong to. Defaults to master.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:default=master
+	AdminRealm string `json:"adminRealm,omitempty"`
+}
+
+// AuthServerStatus is the observed state of an AuthServer.
+type AuthServerStatus struct {
+	// observedGeneration is the generation of the spec that the status reflects.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Reconciling and Stalled.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// realmName is the name of the Keycloak realm this AuthServer owns.
+	// +optional
+	RealmName string `json:"realmName,omitempty"`
+
+	// issuer is the issuer that Keycloak serves for the realm, read from its
+	// discovery document.
+	// +optional
+	Issuer string `json:"issuer,omitempty"`
+
+	// discoveryUrl is the URL of the realm's OpenID Connect discovery document.
+	// +optional
+	DiscoveryURL string `json:"discoveryUrl,omitempty"`
+}
+
+// AuthServer is a Keycloak realm managed by Nauthera: the place where
+// AuthClients get their OIDC clients and users sign in.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=as;authsrv,categories=nauthera
+// +kubebuilder:printcolumn:name="Realm",type=string,JSONPath=`.status.realmName`
+// +kubebuilder:printcolumn:name="Issuer",type=string,JSONPath=`.status.issuer`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type AuthServer struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired realm.
+	// +required
+	Spec AuthServerSpec `json:"spec"`
+
+	// status is the observed state of the realm.
+	// +optional
+	Status AuthServerStatus `json:"status,omitempty"`
+}
+
+// GetConditions returns the status conditions.
+func (in *AuthServer) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions replaces the status conditions.
+func (in *AuthServer) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// EffectiveRealmName is the realm this AuthServer owns: spec.realmName, else its name.
+func (in *AuthServer) EffectiveRealmName() string {
+	if in.Spec.RealmName != "" {
+		return in.Spec.RealmName
+	}
+	return in.Name
+}
+
+// AuthServerList is a list of AuthServers.
+// +kubebuilder:object:root=true
+type AuthServerList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []AuthServer `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&AuthServer{}, &AuthServerList{})
+}

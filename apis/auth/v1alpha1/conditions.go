@@ -1,0 +1,51 @@
+package v1alpha1
+
+// Condition types shared by all kinds. Ready is the summary; Reconciling and
+// Stalled follow kstatus so that Argo CD and Flux read health correctly.
+const (
+	// ReadyCondition is True when the object is provisioned in Keycloak as its spec asks.
+	ReadyCondition = "Ready"
+	// ReconcilingCondition is True while the operator is working towards the spec.
+	ReconcilingCondition = "Reconciling"
+	// StalledCondition is True when the operator cannot make progress without a
+	// change to the spec or to something the spec refers to.
+	StalledCondition = "Stalled"
+)
+
+// Reasons for conditions. Each names one cause so that `kubectl describe`
+// and alerts can tell failures apart.
+const (
+	// ReasonProgressing: the operator is working on the object.
+	ReasonProgressing = "Progressing"
+	// ReasonClientProvisioned: the Keycloak client and the credentials Secret exist as desired.
+	ReasonClientProvisioned = "ClientProvisioned"
+	// ReasonRealmProvisioned: the Keycloak realm exists as desired.
+	ReasonRealmProvisioned = "RealmProvisioned"
+	// ReasonPolicyAccepted: the policy is valid and applied to the clients it governs.
+	ReasonPolicyAccepted = "PolicyAccepted"
+	// ReasonUserStoreConfigured: the user federation exists in every realm that uses it.
+	ReasonUserStoreConfigured = "UserStoreConfigured"
+
+	// ReasonAuthServerNotFound: authServerRef names an AuthServer that does not exist.
+	ReasonAuthServerNotFound = "AuthServerNotFound"
+	// ReasonAuthServerNotReady: the referenced AuthServer has no realm ready yet.
+	ReasonAuthServerNotReady = "AuthServerNotReady"
+	// ReasonNamespaceNotAllowed: the AuthServer does not accept clients from this namespace.
+	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
+	// ReasonClientIDConflict: the clientId exists in the realm and belongs to someone else.
+	ReasonClientIDConflict = "ClientIdConflict"
+	// ReasonRealmConflict: the realm exists and belongs to another AuthServer or to no AuthServer.
+	ReasonRealmConflict = "RealmConflict"
+	// ReasonKeycloakUnavailable: Keycloak could not be reached or answered with a server error.
+	ReasonKeycloakUnavailable = "KeycloakUnavailable"
+	// ReasonKeycloakRejected: Keycloak refused a request; the message carries Keycloak's answer.
+	ReasonKeycloakRejected = "KeycloakRejected"
+	// ReasonInvalidSpec: the spec is well-formed but cannot be applied as written.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonPolicyViolation: the object breaks an AuthPolicy that governs it.
+	ReasonPolicyViolation = "PolicyViolation"
+	// ReasonCredentialsNotFound: a Secret with credentials named by the spec is missing or incomplete.
+	ReasonCredentialsNotFound = "CredentialsNotFound"
+	// ReasonDeleting: the object is being deleted and its Keycloak state cleaned up.
+	ReasonDeleting = "Deleting"
+)

@@ -1,0 +1,451 @@
+// Package keycloak is the only package that talks to Keycloak. It offers the
+// narrow set of admin API verbs the controllers need, over gocloak, with a
+// shared admin token, typed errors and per-request metrics.
+package keycloak
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/Nerzal/gocloak/v14"
+)
+
+// Admin is the set of Keycloak admin API verbs the controllers use. Every
+// method returns an *Error on failure; use IsNotFound, IsConflict and
+// IsTransient to tell failures apart.
+type Admin interface {
+	// GetRealm returns the realm, or an error matching ErrNotFound.
+	GetRealm(ctx context.Context, realm string) (*gocloak.RealmRepresentation, error)
+	// CreateRealm creates rep.Realm; ErrConflict if it exists.
+	CreateRealm(ctx context.Context, rep gocloak.RealmRepresentation) error
+	// UpdateRealm updates the fields set in rep (Keycloak ignores nil fields).
+	UpdateRealm(ctx context.Context, rep gocloak.RealmRepresentation) error
+	// DeleteRealm deletes the realm and everything in it.
+	DeleteRealm(ctx context.Context, realm string) error
+	// GetDiscovery reads the realm's OpenID Connect discovery document.
+	GetDiscovery(ctx context.Context, realm string) (*Discovery, error)
+
+	// FindClient returns the client with this clientId, or ErrNotFound.
+	FindClient(ctx context.Context, realm, clientID string) (*gocloak.Client, error)
+	// GetClient returns the client with this internal id, or ErrNotFound.
+	GetClient(ctx context.Context, realm, id string) (*gocloak.Client, error)
+	// CreateClient creates a client and returns its internal id; ErrConflict
+	// if the clientId is taken.
+	CreateClient(ctx context.Context, realm string, c gocloak.Client) (string, error)
+	// UpdateClient updates the client whose internal id is c.ID. It never
+	// changes the client's secret, whatever c.Secret holds.
+	UpdateClient(ctx context.Context, realm string, c gocloak.Client) error
+	// DeleteClient deletes the client with this internal id.
+	DeleteClient(ctx context.Context, realm, id string) error
+	// GetClientSecret returns the client's current secret.
+	GetClientSecret(ctx context.Context, realm, id string) (string, error)
+	// RegenerateClientSecret replaces the client's secret and returns the new one.
+	RegenerateClientSecret(ctx context.Context, realm, id string) (string, error)
+
+	// ListClientScopes returns the realm's client scopes.
+	ListClientScopes(ctx context.Context, realm string) ([]*gocloak.ClientScope, error)
+	// EnsureClientScope returns the id of the client scope named scope.Name,
+	// creating it from scope when the realm has none of that name.
+	EnsureClientScope(ctx context.Context, realm string, scope gocloak.ClientScope) (id string, created bool, err error)
+	// GetClientScopesOf returns the default or optional scopes assigned to a client.
+	GetClientScopesOf(ctx context.Context, realm, clientUUID string, kind ScopeKind) ([]*gocloak.ClientScope, error)
+	// AddClientScope assigns a scope to a client as default or optional.
+	AddClientScope(ctx context.Context, realm, clientUUID, scopeID string, kind ScopeKind) error
+	// RemoveClientScope unassigns a scope from a client.
+	RemoveClientScope(ctx context.Context, realm, clientUUID, scopeID string, kind ScopeKind) error
+
+	// ListComponents returns the realm's components with this parent and provider type.
+	ListComponents(ctx context.Context, realm, parentID, providerType string) ([]*gocloak.Component, error)
+	// CreateComponent creates a component and returns its id.
+	CreateComponent(ctx context.Context, realm string, c gocloak.Component) (string, error)
+	// UpdateComponent updates the component whose id is c.ID.
+	UpdateComponent(ctx context.Context, realm string, c gocloak.Component) error
+	// DeleteComponent deletes the component with this id.
+	DeleteComponent(ctx context.Context, realm, id string) error
+}
+
+// ScopeKind says how a client scope is assigned to a client.
+type ScopeKind string
+
+const (
+	// DefaultScope: always included in tokens.
+	DefaultScope ScopeKind = "default"
+	// OptionalScope: included when the client asks for it.
+	OptionalScope ScopeKind = "optional"
+)
+
+// Discovery holds the fields of an OpenID Connect discovery document that the operator uses.
+type Discovery struct {
+	Issuer                string `json:"issuer"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	UserinfoEndpoint      string `json:"userinfo_endpoint"`
+	JWKSURI               string `json:"jwks_uri"`
+	EndSessionEndpoint    string `json:"end_session_endpoint"`
+}
+
+// Config says how to reach and log in to a Keycloak server.
+type Config struct {
+	// URL is the server's base URL, e.g. http://127.0.0.1:8080.
+	URL string
+	// Credentials log in to AdminRealm.
+	Credentials Credentials
+	// AdminRealm holds the admin credentials; defaults to master.
+	AdminRealm string
+	// Timeout bounds each HTTP request; defaults to 10s.
+	Timeout time.Duration
+	// Metrics records every request; nil records into a private, unregistered set.
+	Metrics *Metrics
+	// InsecureSkipTLSVerify turns off certificate checks (local testing only).
+	InsecureSkipTLSVerify bool
+}
+
+// AdminClient implements Admin over gocloak. It is safe for concurrent use
+// and shares one admin token among all callers.
+type AdminClient struct {
+	gc      *gocloak.GoCloak
+	tokens  *tokenCache
+	metrics *Metrics
+	url     string
+}
+
+var _ Admin = (*AdminClient)(nil)
+
+// New returns a client for the Keycloak at cfg.URL. It does not log in
+// until the first call.
+func New(cfg Config) (*AdminClient, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("keycloak: URL is required")
+	}
+	if !cfg.Credentials.valid() {
+		return nil, errors.New("keycloak: credentials need a username and password, or a client id and secret")
+	}
+	if cfg.AdminRealm == "" {
+		cfg.AdminRealm = "master"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	// Reconciles run concurrently against one host; the default of 2 idle
+	// connections per host would reopen connections all the time.
+	base.MaxIdleConnsPerHost = 32
+	if cfg.InsecureSkipTLSVerify {
+		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opt-in for local testing
+	}
+	gc := gocloak.NewClient(strings.TrimRight(cfg.URL, "/"))
+	gc.RestyClient().
+		SetTransport(&instrumentedTransport{next: base, metrics: cfg.Metrics}).
+		SetTimeout(cfg.Timeout)
+	return &AdminClient{
+		gc:      gc,
+		metrics: cfg.Metrics,
+		url:     strings.TrimRight(cfg.URL, "/"),
+		tokens:  &tokenCache{gc: gc, creds: cfg.Credentials, realm: cfg.AdminRealm, now: time.Now},
+	}, nil
+}
+
+// URL returns the base URL of the server.
+func (c *AdminClient) URL() string { return c.url }
+
+// call runs fn with a valid admin token, tagging its requests with op. When
+// Keycloak refuses the token (revoked, or the server restarted with a new
+// signing key) it logs in again and retries once.
+func (c *AdminClient) call(ctx context.Context, op string, fn func(ctx context.Context, token string) error) error {
+	ctx = withOperation(ctx, op)
+	for attempt := 0; ; attempt++ {
+		tok, err := c.tokens.token(ctx)
+		if err != nil {
+			return err
+		}
+		err = fn(ctx, tok)
+		if attempt == 0 && apiCode(err) == http.StatusUnauthorized {
+			c.tokens.invalidate(tok)
+			continue
+		}
+		return wrap(op, err)
+	}
+}
+
+func apiCode(err error) int {
+	var api *gocloak.APIError
+	if errors.As(err, &api) {
+		return api.Code
+	}
+	return 0
+}
+
+// GetRealm implements Admin.
+func (c *AdminClient) GetRealm(ctx context.Context, realm string) (*gocloak.RealmRepresentation, error) {
+	var out *gocloak.RealmRepresentation
+	err := c.call(ctx, "realm.get", func(ctx context.Context, tok string) (err error) {
+		out, err = c.gc.GetRealm(ctx, tok, realm)
+		return err
+	})
+	return out, err
+}
+
+// CreateRealm implements Admin.
+func (c *AdminClient) CreateRealm(ctx context.Context, rep gocloak.RealmRepresentation) error {
+	return c.call(ctx, "realm.create", func(ctx context.Context, tok string) error {
+		_, err := c.gc.CreateRealm(ctx, tok, rep)
+		return err
+	})
+}
+
+// UpdateRealm implements Admin.
+func (c *AdminClient) UpdateRealm(ctx context.Context, rep gocloak.RealmRepresentation) error {
+	if gocloak.NilOrEmpty(rep.Realm) {
+		return &Error{Operation: "realm.update", Kind: KindRejected, Message: "realm name is empty"}
+	}
+	return c.call(ctx, "realm.update", func(ctx context.Context, tok string) error {
+		return c.gc.UpdateRealm(ctx, tok, rep)
+	})
+}
+
+// DeleteRealm implements Admin.
+func (c *AdminClient) DeleteRealm(ctx context.Context, realm string) error {
+	return c.call(ctx, "realm.delete", func(ctx context.Context, tok string) error {
+		return c.gc.DeleteRealm(ctx, tok, realm)
+	})
+}
+
+// GetDiscovery implements Admin. The document is public; no token is sent.
+func (c *AdminClient) GetDiscovery(ctx context.Context, realm string) (*Discovery, error) {
+	const op = "realm.discovery"
+	var out Discovery
+	resp, err := c.gc.GetRequest(withOperation(ctx, op)).
+		SetResult(&out).
+		Get(c.url + "/realms/" + realm + "/.well-known/openid-configuration")
+	if err != nil {
+		return nil, &Error{Operation: op, Kind: KindTransient, Message: err.Error()}
+	}
+	if resp.IsError() {
+		return nil, &Error{Operation: op, Code: resp.StatusCode(), Kind: kindOf(resp.StatusCode()), Message: resp.Status()}
+	}
+	return &out, nil
+}
+
+// FindClient implements Admin.
+func (c *AdminClient) FindClient(ctx context.Context, realm, clientID string) (*gocloak.Client, error) {
+	const op = "client.find"
+	var found []*gocloak.Client
+	err := c.call(ctx, op, func(ctx context.Context, tok string) (err error) {
+		// clientId without search=true is an exact match: a list of 0 or 1.
+		found, err = c.gc.GetClients(ctx, tok, realm, gocloak.GetClientsParams{ClientID: &clientID})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, cl := range found {
+		if gocloak.PString(cl.ClientID) == clientID {
+			return cl, nil
+		}
+	}
+	return nil, &Error{Operation: op, Code: http.StatusNotFound, Kind: KindNotFound, Message: fmt.Sprintf("no client %q in realm %q", clientID, realm)}
+}
+
+// GetClient implements Admin.
+func (c *AdminClient) GetClient(ctx context.Context, realm, id string) (*gocloak.Client, error) {
+	var out *gocloak.Client
+	err := c.call(ctx, "client.get", func(ctx context.Context, tok string) (err error) {
+		out, err = c.gc.GetClient(ctx, tok, realm, id)
+		return err
+	})
+	return out, err
+}
+
+// CreateClient implements Admin.
+func (c *AdminClient) CreateClient(ctx context.Context, realm string, cl gocloak.Client) (string, error) {
+	var id string
+	err := c.call(ctx, "client.create", func(ctx context.Context, tok string) (err error) {
+		id, err = c.gc.CreateClient(ctx, tok, realm, cl)
+		return err
+	})
+	if err == nil && id == "" {
+		err = &Error{Operation: "client.create", Kind: KindTransient, Message: "Keycloak returned no client id"}
+	}
+	return id, err
+}
+
+// UpdateClient implements Admin.
+func (c *AdminClient) UpdateClient(ctx context.Context, realm string, cl gocloak.Client) error {
+	if gocloak.NilOrEmpty(cl.ID) {
+		return &Error{Operation: "client.update", Kind: KindRejected, Message: "client id is empty"}
+	}
+	// A representation read earlier carries the secret of that time; sending it
+	// back would roll the secret back. Secrets change only through
+	// RegenerateClientSecret, so the update never carries one.
+	cl.Secret = nil
+	return c.call(ctx, "client.update", func(ctx context.Context, tok string) error {
+		return c.gc.UpdateClient(ctx, tok, realm, cl)
+	})
+}
+
+// DeleteClient implements Admin.
+func (c *AdminClient) DeleteClient(ctx context.Context, realm, id string) error {
+	return c.call(ctx, "client.delete", func(ctx context.Context, tok string) error {
+		return c.gc.DeleteClient(ctx, tok, realm, id)
+	})
+}
+
+// GetClientSecret implements Admin.
+func (c *AdminClient) GetClientSecret(ctx context.Context, realm, id string) (string, error) {
+	var out string
+	err := c.call(ctx, "client.secret.get", func(ctx context.Context, tok string) error {
+		cred, err := c.gc.GetClientSecret(ctx, tok, realm, id)
+		if err == nil {
+			out = gocloak.PString(cred.Value)
+		}
+		return err
+	})
+	return out, err
+}
+
+// RegenerateClientSecret implements Admin.
+func (c *AdminClient) RegenerateClientSecret(ctx context.Context, realm, id string) (string, error) {
+	var out string
+	err := c.call(ctx, "client.secret.regenerate", func(ctx context.Context, tok string) error {
+		cred, err := c.gc.RegenerateClientSecret(ctx, tok, realm, id)
+		if err == nil {
+			out = gocloak.PString(cred.Value)
+		}
+		return err
+	})
+	return out, err
+}
+
+// ListClientScopes implements Admin.
+func (c *AdminClient) ListClientScopes(ctx context.Context, realm string) ([]*gocloak.ClientScope, error) {
+	var out []*gocloak.ClientScope
+	err := c.call(ctx, "clientscope.list", func(ctx context.Context, tok string) (err error) {
+		out, err = c.gc.GetClientScopes(ctx, tok, realm)
+		return err
+	})
+	return out, err
+}
+
+// EnsureClientScope implements Admin. Keycloak has no filter by name, so the
+// realm's scopes are listed and matched here.
+func (c *AdminClient) EnsureClientScope(ctx context.Context, realm string, scope gocloak.ClientScope) (string, bool, error) {
+	name := gocloak.PString(scope.Name)
+	if name == "" {
+		return "", false, &Error{Operation: "clientscope.create", Kind: KindRejected, Message: "client scope name is empty"}
+	}
+	if scope.Protocol == nil {
+		scope.Protocol = gocloak.StringP("openid-connect")
+	}
+	lookup := func() (string, error) {
+		scopes, err := c.ListClientScopes(ctx, realm)
+		if err != nil {
+			return "", err
+		}
+		for _, s := range scopes {
+			if gocloak.PString(s.Name) == name {
+				return gocloak.PString(s.ID), nil
+			}
+		}
+		return "", nil
+	}
+	if id, err := lookup(); err != nil || id != "" {
+		return id, false, err
+	}
+	var id string
+	err := c.call(ctx, "clientscope.create", func(ctx context.Context, tok string) (err error) {
+		id, err = c.gc.CreateClientScope(ctx, tok, realm, scope)
+		return err
+	})
+	if IsConflict(err) {
+		// Created concurrently by someone else: use theirs.
+		id, err = lookup()
+		return id, false, err
+	}
+	return id, err == nil, err
+}
+
+// GetClientScopesOf implements Admin.
+func (c *AdminClient) GetClientScopesOf(ctx context.Context, realm, clientUUID string, kind ScopeKind) ([]*gocloak.ClientScope, error) {
+	var out []*gocloak.ClientScope
+	err := c.call(ctx, "client.scopes."+string(kind)+".list", func(ctx context.Context, tok string) (err error) {
+		if kind == OptionalScope {
+			out, err = c.gc.GetClientsOptionalScopes(ctx, tok, realm, clientUUID)
+		} else {
+			out, err = c.gc.GetClientsDefaultScopes(ctx, tok, realm, clientUUID)
+		}
+		return err
+	})
+	return out, err
+}
+
+// AddClientScope implements Admin.
+func (c *AdminClient) AddClientScope(ctx context.Context, realm, clientUUID, scopeID string, kind ScopeKind) error {
+	return c.call(ctx, "client.scopes."+string(kind)+".add", func(ctx context.Context, tok string) error {
+		if kind == OptionalScope {
+			return c.gc.AddOptionalScopeToClient(ctx, tok, realm, clientUUID, scopeID)
+		}
+		return c.gc.AddDefaultScopeToClient(ctx, tok, realm, clientUUID, scopeID)
+	})
+}
+
+// RemoveClientScope implements Admin.
+func (c *AdminClient) RemoveClientScope(ctx context.Context, realm, clientUUID, scopeID string, kind ScopeKind) error {
+	return c.call(ctx, "client.scopes."+string(kind)+".remove", func(ctx context.Context, tok string) error {
+		if kind == OptionalScope {
+			return c.gc.RemoveOptionalScopeFromClient(ctx, tok, realm, clientUUID, scopeID)
+		}
+		return c.gc.RemoveDefaultScopeFromClient(ctx, tok, realm, clientUUID, scopeID)
+	})
+}
+
+// ListComponents implements Admin.
+func (c *AdminClient) ListComponents(ctx context.Context, realm, parentID, providerType string) ([]*gocloak.Component, error) {
+	var out []*gocloak.Component
+	params := gocloak.GetComponentsParams{}
+	if parentID != "" {
+		params.ParentID = &parentID
+	}
+	if providerType != "" {
+		params.ProviderType = &providerType
+	}
+	err := c.call(ctx, "component.list", func(ctx context.Context, tok string) (err error) {
+		out, err = c.gc.GetComponentsWithParams(ctx, tok, realm, params)
+		return err
+	})
+	return out, err
+}
+
+// CreateComponent implements Admin.
+func (c *AdminClient) CreateComponent(ctx context.Context, realm string, comp gocloak.Component) (string, error) {
+	var id string
+	err := c.call(ctx, "component.create", func(ctx context.Context, tok string) (err error) {
+		id, err = c.gc.CreateComponent(ctx, tok, realm, comp)
+		return err
+	})
+	return id, err
+}
+
+// UpdateComponent implements Admin.
+func (c *AdminClient) UpdateComponent(ctx context.Context, realm string, comp gocloak.Component) error {
+	if gocloak.NilOrEmpty(comp.ID) {
+		return &Error{Operation: "component.update", Kind: KindRejected, Message: "component id is empty"}
+	}
+	return c.call(ctx, "component.update", func(ctx context.Context, tok string) error {
+		return c.gc.UpdateComponent(ctx, tok, realm, comp)
+	})
+}
+
+// DeleteComponent implements Admin.
+func (c *AdminClient) DeleteComponent(ctx context.Context, realm, id string) error {
+	return c.call(ctx, "component.delete", func(ctx context.Context, tok string) error {
+		return c.gc.DeleteComponent(ctx, tok, realm, id)
+	})
+}

@@ -1,0 +1,130 @@
+package keycloak
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/Nerzal/gocloak/v14"
+)
+
+// Kind classifies a Keycloak error by what the caller can do about it.
+type Kind int
+
+const (
+	// KindTransient: the network failed or Keycloak answered 5xx/408/429.
+	// Retrying later with backoff may succeed.
+	KindTransient Kind = iota
+	// KindNotFound: the object does not exist (404).
+	KindNotFound
+	// KindConflict: the object already exists (409).
+	KindConflict
+	// KindUnauthorized: the admin credentials were refused (401/403).
+	KindUnauthorized
+	// KindRejected: Keycloak refused the request as invalid (other 4xx);
+	// retrying the same request will not help.
+	KindRejected
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindTransient:
+		return "transient"
+	case KindNotFound:
+		return "not found"
+	case KindConflict:
+		return "conflict"
+	case KindUnauthorized:
+		return "unauthorized"
+	case KindRejected:
+		return "rejected"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Error is returned by every method of Client that failed. Message is
+// Keycloak's own explanation when it gave one; it never holds credentials.
+type Error struct {
+	// Operation is what the client tried, e.g. "client.create".
+	Operation string
+	// Code is the HTTP status code, or 0 when no response arrived.
+	Code int
+	// Kind classifies the failure.
+	Kind Kind
+	// Message is Keycloak's error message or the transport error.
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Code == 0 {
+		return fmt.Sprintf("keycloak %s: %s", e.Operation, e.Message)
+	}
+	return fmt.Sprintf("keycloak %s: HTTP %d: %s", e.Operation, e.Code, e.Message)
+}
+
+// Is lets errors.Is match the sentinel kinds below.
+func (e *Error) Is(target error) bool {
+	var k kindError
+	if errors.As(target, &k) {
+		return Kind(k) == e.Kind
+	}
+	return false
+}
+
+type kindError Kind
+
+func (k kindError) Error() string { return Kind(k).String() }
+
+// Sentinels for errors.Is.
+var (
+	ErrNotFound     error = kindError(KindNotFound)
+	ErrConflict     error = kindError(KindConflict)
+	ErrTransient    error = kindError(KindTransient)
+	ErrUnauthorized error = kindError(KindUnauthorized)
+	ErrRejected     error = kindError(KindRejected)
+)
+
+// IsNotFound reports whether err says the object does not exist.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// IsConflict reports whether err says the object already exists.
+func IsConflict(err error) bool { return errors.Is(err, ErrConflict) }
+
+// IsTransient reports whether retrying later may succeed.
+func IsTransient(err error) bool { return errors.Is(err, ErrTransient) }
+
+// IsUnauthorized reports whether the admin credentials were refused.
+func IsUnauthorized(err error) bool { return errors.Is(err, ErrUnauthorized) }
+
+// kindOf maps an HTTP status code to a Kind.
+func kindOf(code int) Kind {
+	switch {
+	case code == 0, code >= 500, code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
+		return KindTransient
+	case code == http.StatusNotFound:
+		return KindNotFound
+	case code == http.StatusConflict:
+		return KindConflict
+	case code == http.StatusUnauthorized, code == http.StatusForbidden:
+		return KindUnauthorized
+	default:
+		return KindRejected
+	}
+}
+
+// wrap turns an error from gocloak into an *Error for operation op.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var kerr *Error
+	if errors.As(err, &kerr) {
+		return err
+	}
+	var api *gocloak.APIError
+	if errors.As(err, &api) {
+		return &Error{Operation: op, Code: api.Code, Kind: kindOf(api.Code), Message: api.Message}
+	}
+	// gocloak reports some failures (such as a missing Location header) as plain errors.
+	return &Error{Operation: op, Kind: KindTransient, Message: err.Error()}
+}

@@ -1,0 +1,76 @@
+package keycloak
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/Nerzal/gocloak/v14"
+)
+
+func TestKindOf(t *testing.T) {
+	cases := []struct {
+		code int
+		want Kind
+	}{
+		{0, KindTransient},
+		{http.StatusBadRequest, KindRejected},
+		{http.StatusUnauthorized, KindUnauthorized},
+		{http.StatusForbidden, KindUnauthorized},
+		{http.StatusNotFound, KindNotFound},
+		{http.StatusRequestTimeout, KindTransient},
+		{http.StatusConflict, KindConflict},
+		{http.StatusUnprocessableEntity, KindRejected},
+		{http.StatusTooManyRequests, KindTransient},
+		{http.StatusInternalServerError, KindTransient},
+		{http.StatusBadGateway, KindTransient},
+		{http.StatusServiceUnavailable, KindTransient},
+	}
+	for _, c := range cases {
+		if got := kindOf(c.code); got != c.want {
+			t.Errorf("kindOf(%d) = %v, want %v", c.code, got, c.want)
+		}
+	}
+}
+
+func TestWrapClassifiesGocloakErrors(t *testing.T) {
+	err := wrap("client.create", &gocloak.APIError{Code: 409, Message: "409 Conflict: Client my-app already exists"})
+	if !IsConflict(err) || IsNotFound(err) || IsTransient(err) {
+		t.Fatalf("409 not classified as conflict only: %v", err)
+	}
+	if got, want := err.Error(), "keycloak client.create: HTTP 409: 409 Conflict: Client my-app already exists"; got != want {
+		t.Errorf("message = %q, want %q", got, want)
+	}
+	var kerr *Error
+	if !errors.As(fmt.Errorf("reconcile: %w", err), &kerr) || kerr.Code != 409 || kerr.Operation != "client.create" {
+		t.Errorf("wrapped error lost its fields: %#v", kerr)
+	}
+
+	netErr := wrap("realm.get", &gocloak.APIError{Code: 0, Message: "could not get realm: dial tcp: connection refused"})
+	if !IsTransient(netErr) {
+		t.Errorf("network failure not transient: %v", netErr)
+	}
+	if wrap("x", nil) != nil {
+		t.Error("wrap(nil) must be nil")
+	}
+	if again := wrap("other", err); again != err {
+		t.Error("an *Error must pass through unchanged")
+	}
+}
+
+func TestCredentialsNeverPrintSecrets(t *testing.T) {
+	for _, c := range []Credentials{
+		{Username: "admin", Password: "s3cr3t-pw"},
+		{ClientID: "ops", ClientSecret: "s3cr3t-cs"},
+	} {
+		for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+			out := fmt.Sprintf(format, c)
+			if strings.Contains(out, "s3cr3t") {
+				t.Errorf("%s printed a secret: %s", format, out)
+			}
+		}
+	}
+}
+

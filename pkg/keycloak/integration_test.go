@@ -1,0 +1,537 @@
+package keycloak_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Nerzal/gocloak/v14"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/nauthera/nauthera/internal/testbed"
+	"github.com/nauthera/nauthera/pkg/keycloak"
+)
+
+// kc is the real Keycloak every integration test in this package talks to.
+var kc *testbed.Keycloak
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	var err error
+	kc, err = testbed.StartKeycloak("keycloak-pkg")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := kc.Cleanup(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+func integration(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs a Keycloak server (run without -short)")
+	}
+}
+
+// newAdmin returns a client with its own metrics, so a test can count its requests.
+func newAdmin(t *testing.T) (*keycloak.AdminClient, *keycloak.Metrics) {
+	t.Helper()
+	m := keycloak.NewMetrics()
+	c, err := keycloak.New(keycloak.Config{
+		URL:         kc.URL,
+		Credentials: keycloak.Credentials{Username: kc.AdminUser, Password: kc.AdminPassword},
+		Metrics:     m,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, m
+}
+
+// console is a plain gocloak client playing a human in the Keycloak console.
+func console(t *testing.T) (*gocloak.GoCloak, string) {
+	t.Helper()
+	gc := gocloak.NewClient(kc.URL)
+	jwt, err := gc.LoginAdmin(context.Background(), kc.AdminUser, kc.AdminPassword, "master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gc, jwt.AccessToken
+}
+
+func count(m *keycloak.Metrics, op, method, code string) int {
+	return int(testutil.ToFloat64(m.Requests.WithLabelValues(op, method, code)))
+}
+
+// testRealm creates a realm for one test and deletes it afterwards.
+func testRealm(t *testing.T, c *keycloak.AdminClient) string {
+	t.Helper()
+	name := strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	if err := c.CreateRealm(context.Background(), gocloak.RealmRepresentation{Realm: &name, Enabled: gocloak.BoolP(true)}); err != nil {
+		t.Fatalf("create realm %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = c.DeleteRealm(context.Background(), name) })
+	return name
+}
+
+func TestRealmLifecycle(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	c, _ := newAdmin(t)
+	name := "realm-lifecycle"
+
+	if _, err := c.GetRealm(ctx, name); !keycloak.IsNotFound(err) {
+		t.Fatalf("GetRealm of a missing realm: want not found, got %v", err)
+	}
+	rep := gocloak.RealmRepresentation{
+		Realm:      &name,
+		Enabled:    gocloak.BoolP(true),
+		Attributes: map[string]string{"nauthera.io/owner": "security/production-server"},
+	}
+	if err := c.CreateRealm(ctx, rep); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.DeleteRealm(ctx, name) })
+	if err := c.CreateRealm(ctx, rep); !keycloak.IsConflict(err) {
+		t.Fatalf("second CreateRealm: want conflict (409), got %v", err)
+	}
+
+	frontend := "https://auth.prod.example.com"
+	if err := c.UpdateRealm(ctx, gocloak.RealmRepresentation{
+		Realm:       &name,
+		DisplayName: gocloak.StringP("Production"),
+		Attributes:  map[string]string{"nauthera.io/owner": "security/production-server", "frontendUrl": frontend},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetRealm(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gocloak.PString(got.DisplayName) != "Production" || got.Attributes["nauthera.io/owner"] != "security/production-server" {
+		t.Errorf("realm after update: displayName=%q attributes=%v", gocloak.PString(got.DisplayName), got.Attributes)
+	}
+
+	disc, err := c.GetDiscovery(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := frontend + "/realms/" + name; disc.Issuer != want {
+		t.Errorf("issuer = %q, want the frontend URL %q", disc.Issuer, want)
+	}
+	if !strings.HasSuffix(disc.TokenEndpoint, "/protocol/openid-connect/token") {
+		t.Errorf("token endpoint = %q", disc.TokenEndpoint)
+	}
+
+	if err := c.DeleteRealm(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetRealm(ctx, name); !keycloak.IsNotFound(err) {
+		t.Fatalf("GetRealm after delete: want not found, got %v", err)
+	}
+	if _, err := c.GetDiscovery(ctx, name); !keycloak.IsNotFound(err) {
+		t.Fatalf("GetDiscovery after delete: want not found, got %v", err)
+	}
+	if err := c.DeleteRealm(ctx, name); !keycloak.IsNotFound(err) {
+		t.Fatalf("second DeleteRealm: want not found, got %v", err)
+	}
+}
+
+func TestClientLifecycle(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	c, m := newAdmin(t)
+	realm := testRealm(t, c)
+	clientID := "my-app-dev.my-webapp"
+
+	if _, err := c.FindClient(ctx, realm, clientID); !keycloak.IsNotFound(err) {
+		t.Fatalf("FindClient of a missing client: want not found, got %v", err)
+	}
+	want := gocloak.Client{
+		ClientID:                &clientID,
+		Name:                    gocloak.StringP("My Awesome Web App"),
+		Protocol:                gocloak.StringP("openid-connect"),
+		PublicClient:            gocloak.BoolP(false),
+		StandardFlowEnabled:     gocloak.BoolP(true),
+		RedirectURIs:            []string{"https://my-webapp.dev.example.com/callback"},
+		Attributes:              map[string]string{"nauthera.io/owner": "my-app-dev/my-webapp"},
+		ClientAuthenticatorType: gocloak.StringP("client-secret"),
+	}
+	id, err := c.CreateClient(ctx, realm, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateClient(ctx, realm, want); !keycloak.IsConflict(err) {
+		t.Fatalf("CreateClient with a taken clientId: want conflict (409), got %v", err)
+	} else if !strings.Contains(err.Error(), "409") {
+		t.Errorf("conflict error should carry the status: %v", err)
+	}
+	if n := count(m, "client.create", "POST", "409"); n != 1 {
+		t.Errorf("metrics: client.create 409 counted %d times, want 1", n)
+	}
+
+	found, err := c.FindClient(ctx, realm, clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gocloak.PString(found.ID) != id {
+		t.Errorf("FindClient id = %q, CreateClient returned %q", gocloak.PString(found.ID), id)
+	}
+	if found.Attributes["nauthera.io/owner"] != "my-app-dev/my-webapp" {
+		t.Errorf("owner attribute lost: %v", found.Attributes)
+	}
+	// Exact match only: a prefix must not find it.
+	if _, err := c.FindClient(ctx, realm, "my-app-dev.my-web"); !keycloak.IsNotFound(err) {
+		t.Errorf("FindClient must match clientId exactly, got %v", err)
+	}
+
+	got, err := c.GetClient(ctx, realm, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.RedirectURIs = []string{"https://my-webapp.dev.example.com/callback", "https://my-webapp.dev.example.com/cb2"}
+	if err := c.UpdateClient(ctx, realm, *got); err != nil {
+		t.Fatal(err)
+	}
+	got, err = c.GetClient(ctx, realm, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(got.RedirectURIs, "https://my-webapp.dev.example.com/cb2") {
+		t.Errorf("redirect URIs after update: %v", got.RedirectURIs)
+	}
+
+	s1, err := c.GetClientSecret(ctx, realm, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := c.GetClientSecret(ctx, realm, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1 == "" || s1 != s2 {
+		t.Fatal("client secret must be non-empty and stable across reads")
+	}
+	s3, err := c.RegenerateClientSecret(ctx, realm, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s3 == "" || s3 == s1 {
+		t.Fatal("regenerated secret must be new")
+	}
+	if s4, err := c.GetClientSecret(ctx, realm, id); err != nil || s4 != s3 {
+		t.Fatalf("secret after regenerate: err=%v, equal to regenerated=%v", err, s4 == s3)
+	}
+	// got was read before the regeneration and still carries the old secret:
+	// updating with it must not roll the secret back.
+	if gocloak.PString(got.Secret) != s1 {
+		t.Fatal("test premise: the representation read earlier should carry the old secret")
+	}
+	// The realm's token endpoint accepts the new secret (client credentials need a service account).
+	got.ServiceAccountsEnabled = gocloak.BoolP(true)
+	if err := c.UpdateClient(ctx, realm, *got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gocloak.NewClient(kc.URL).LoginClient(ctx, clientID, s3, realm); err != nil {
+		t.Errorf("token endpoint refused the regenerated secret: %v", err)
+	}
+	if _, err := gocloak.NewClient(kc.URL).LoginClient(ctx, clientID, s1, realm); err == nil {
+		t.Error("token endpoint accepted the old secret")
+	}
+
+	if err := c.DeleteClient(ctx, realm, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetClient(ctx, realm, id); !keycloak.IsNotFound(err) {
+		t.Fatalf("GetClient after delete: want not found, got %v", err)
+	}
+	if err := c.DeleteClient(ctx, realm, id); !keycloak.IsNotFound(err) {
+		t.Fatalf("second DeleteClient: want not found, got %v", err)
+	}
+	if err := c.UpdateClient(ctx, realm, gocloak.Client{}); err == nil {
+		t.Error("UpdateClient without id must fail")
+	}
+}
+
+func TestClientScopes(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	c, _ := newAdmin(t)
+	realm := testRealm(t, c)
+
+	scopes, err := c.ListClientScopes(ctx, realm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin := map[string]string{}
+	for _, s := range scopes {
+		builtin[gocloak.PString(s.Name)] = gocloak.PString(s.ID)
+	}
+	for _, name := range []string{"profile", "email", "offline_access"} {
+		if builtin[name] == "" {
+			t.Fatalf("built-in scope %q missing from %v", name, builtin)
+		}
+	}
+	if id, created, err := c.EnsureClientScope(ctx, realm, gocloak.ClientScope{Name: gocloak.StringP("profile")}); err != nil || created || id != builtin["profile"] {
+		t.Fatalf("EnsureClientScope(profile) = %q, created=%v, %v; want the built-in %q", id, created, err, builtin["profile"])
+	}
+
+	apiRead, created, err := c.EnsureClientScope(ctx, realm, gocloak.ClientScope{Name: gocloak.StringP("api:read")})
+	if err != nil || !created || apiRead == "" {
+		t.Fatalf("EnsureClientScope(api:read) = %q, created=%v, %v", apiRead, created, err)
+	}
+	again, created, err := c.EnsureClientScope(ctx, realm, gocloak.ClientScope{Name: gocloak.StringP("api:read")})
+	if err != nil || created || again != apiRead {
+		t.Fatalf("second EnsureClientScope(api:read) = %q, created=%v, %v; want %q", again, created, err, apiRead)
+	}
+
+	id, err := c.CreateClient(ctx, realm, gocloak.Client{ClientID: gocloak.StringP("scoped")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(kind keycloak.ScopeKind) []string {
+		t.Helper()
+		list, err := c.GetClientScopesOf(ctx, realm, id, kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range list {
+			out = append(out, gocloak.PString(s.Name))
+		}
+		return out
+	}
+	if slices.Contains(names(keycloak.DefaultScope), "api:read") {
+		t.Fatal("api:read assigned before AddClientScope")
+	}
+	if err := c.AddClientScope(ctx, realm, id, apiRead, keycloak.DefaultScope); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names(keycloak.DefaultScope), "api:read") {
+		t.Fatalf("api:read not among default scopes: %v", names(keycloak.DefaultScope))
+	}
+	if err := c.RemoveClientScope(ctx, realm, id, apiRead, keycloak.DefaultScope); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(names(keycloak.DefaultScope), "api:read") {
+		t.Fatal("api:read still a default scope after RemoveClientScope")
+	}
+	if err := c.AddClientScope(ctx, realm, id, apiRead, keycloak.OptionalScope); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names(keycloak.OptionalScope), "api:read") {
+		t.Fatalf("api:read not among optional scopes: %v", names(keycloak.OptionalScope))
+	}
+	if err := c.RemoveClientScope(ctx, realm, id, apiRead, keycloak.OptionalScope); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(names(keycloak.OptionalScope), "api:read") {
+		t.Fatal("api:read still optional after RemoveClientScope")
+	}
+}
+
+func TestComponents(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	c, _ := newAdmin(t)
+	realm := testRealm(t, c)
+	rep, err := c.GetRealm(ctx, realm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const keyProvider = "org.keycloak.keys.KeyProvider"
+	before, err := c.ListComponents(ctx, realm, gocloak.PString(rep.ID), keyProvider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.CreateComponent(ctx, realm, gocloak.Component{
+		Name:            gocloak.StringP("nauthera-test-key"),
+		ProviderID:      gocloak.StringP("rsa-generated"),
+		ProviderType:    gocloak.StringP(keyProvider),
+		ParentID:        rep.ID,
+		ComponentConfig: map[string][]string{"priority": {"10"}},
+	})
+	if err != nil || id == "" {
+		t.Fatalf("CreateComponent = %q, %v", id, err)
+	}
+	after, err := c.ListComponents(ctx, realm, gocloak.PString(rep.ID), keyProvider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before)+1 {
+		t.Fatalf("components: %d before, %d after create", len(before), len(after))
+	}
+	var mine *gocloak.Component
+	for _, comp := range after {
+		if gocloak.PString(comp.ID) == id {
+			mine = comp
+		}
+	}
+	if mine == nil {
+		t.Fatal("created component not listed")
+	}
+	mine.ComponentConfig["priority"] = []string{"20"}
+	if err := c.UpdateComponent(ctx, realm, *mine); err != nil {
+		t.Fatal(err)
+	}
+	after, _ = c.ListComponents(ctx, realm, gocloak.PString(rep.ID), keyProvider)
+	for _, comp := range after {
+		if gocloak.PString(comp.ID) == id && comp.ComponentConfig["priority"][0] != "20" {
+			t.Errorf("priority after update = %v", comp.ComponentConfig["priority"])
+		}
+	}
+	if err := c.DeleteComponent(ctx, realm, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteComponent(ctx, realm, id); !keycloak.IsNotFound(err) {
+		t.Fatalf("second DeleteComponent: want not found, got %v", err)
+	}
+}
+
+// One login serves many calls, also when they run concurrently.
+func TestAdminTokenIsReused(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	c, m := newAdmin(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for range 40 {
+		wg.Go(func() {
+			_, err := c.GetRealm(ctx, "master")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(m, "token.login", "POST", "200"); n != 1 {
+		t.Errorf("40 calls made %d admin logins, want 1", n)
+	}
+	if n := count(m, "realm.get", "GET", "200"); n != 40 {
+		t.Errorf("realm.get counted %d times, want 40", n)
+	}
+}
+
+// withMasterTokenLifespan shortens the lifetime of master-realm tokens for one test.
+func withMasterTokenLifespan(t *testing.T, seconds int) {
+	t.Helper()
+	gc, tok := console(t)
+	set := func(s int) error {
+		return gc.UpdateRealm(context.Background(), tok, gocloak.RealmRepresentation{Realm: gocloak.StringP("master"), AccessTokenLifespan: &s})
+	}
+	if err := set(seconds); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		gc, tok := console(t)
+		s := 60
+		if err := gc.UpdateRealm(context.Background(), tok, gocloak.RealmRepresentation{Realm: gocloak.StringP("master"), AccessTokenLifespan: &s}); err != nil {
+			t.Errorf("restore master token lifespan: %v", err)
+		}
+	})
+}
+
+// Shortly before the access token expires the client refreshes it, and does
+// not log in again.
+func TestAdminTokenRefreshedBeforeExpiry(t *testing.T) {
+	integration(t)
+	withMasterTokenLifespan(t, 4)
+	ctx := context.Background()
+	c, m := newAdmin(t)
+	if _, err := c.GetRealm(ctx, "master"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetRealm(ctx, "master"); err != nil {
+		t.Fatal(err)
+	}
+	if l, r := count(m, "token.login", "POST", "200"), count(m, "token.refresh", "POST", "200"); l != 1 || r != 0 {
+		t.Fatalf("before expiry: %d logins, %d refreshes; want 1, 0", l, r)
+	}
+	time.Sleep(3500 * time.Millisecond) // within the last quarter of the 4s lifetime
+	if _, err := c.GetRealm(ctx, "master"); err != nil {
+		t.Fatal(err)
+	}
+	if l, r := count(m, "token.login", "POST", "200"), count(m, "token.refresh", "POST", "200"); l != 1 || r != 1 {
+		t.Fatalf("near expiry: %d logins, %d refreshes; want 1, 1", l, r)
+	}
+	if n := count(m, "realm.get", "GET", "401"); n != 0 {
+		t.Errorf("%d requests were sent with an expired token", n)
+	}
+}
+
+// A token that Keycloak revoked (the admin's sessions were logged out) is
+// replaced by a new login and the call succeeds.
+func TestAdminTokenRevokedLogsInAgain(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	c, m := newAdmin(t)
+	if _, err := c.GetRealm(ctx, "master"); err != nil {
+		t.Fatal(err)
+	}
+	gc, tok := console(t)
+	users, err := gc.GetUsers(ctx, tok, "master", gocloak.GetUsersParams{Username: &kc.AdminUser, Exact: gocloak.BoolP(true)})
+	if err != nil || len(users) != 1 {
+		t.Fatalf("find admin user: %v (%d found)", err, len(users))
+	}
+	if err := gc.LogoutAllSessions(ctx, tok, "master", gocloak.PString(users[0].ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetRealm(ctx, "master"); err != nil {
+		t.Fatalf("call after the session was revoked: %v", err)
+	}
+	if n := count(m, "realm.get", "GET", "401"); n != 1 {
+		t.Errorf("realm.get 401 counted %d times, want 1 (the revoked token)", n)
+	}
+	if n := count(m, "token.login", "POST", "200"); n != 2 {
+		t.Errorf("%d logins, want 2 (first, then after the revocation)", n)
+	}
+}
+
+func TestWrongCredentialsAreUnauthorized(t *testing.T) {
+	integration(t)
+	c, err := keycloak.New(keycloak.Config{URL: kc.URL, Credentials: keycloak.Credentials{Username: kc.AdminUser, Password: "wrong"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetRealm(context.Background(), "master")
+	if !keycloak.IsUnauthorized(err) || keycloak.IsTransient(err) {
+		t.Fatalf("want unauthorized, got %v", err)
+	}
+	if strings.Contains(err.Error(), "wrong") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+}
+
+func TestUnreachableKeycloakIsTransient(t *testing.T) {
+	integration(t)
+	m := keycloak.NewMetrics()
+	// Port 1 on loopback: nothing listens there.
+	c, err := keycloak.New(keycloak.Config{URL: "http://127.0.0.1:1", Credentials: keycloak.Credentials{Username: "a", Password: "b"}, Metrics: m, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.FindClient(context.Background(), "r", "c")
+	if !keycloak.IsTransient(err) {
+		t.Fatalf("want transient, got %v", err)
+	}
+	if n := count(m, "token.login", "POST", "error"); n != 1 {
+		t.Errorf("transport failure counted %d times, want 1", n)
+	}
+}
