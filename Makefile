@@ -23,7 +23,7 @@ CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 ENVTEST_ASSETS := $(BIN)/k8s/$(K8S_VERSION)-etcd$(ETCD_VERSION)-$(shell go env GOOS)-$(shell go env GOARCH)
 KEYCLOAK_HOME := $(BIN)/keycloak/$(KEYCLOAK_VERSION)/keycloak-$(KEYCLOAK_VERSION)
 
-GO_TEST_FLAGS ?= -count=1 -timeout=40m
+GO_TEST_FLAGS ?= -v -count=1 -timeout=40m
 
 ##@ General
 

@@ -16,7 +16,7 @@ GOOS="$(go env GOOS)"
 GOARCH="$(go env GOARCH)"
 
 ASSETS="$BIN_DIR/k8s/${K8S_VERSION}-etcd${ETCD_VERSION}-${GOOS}-${GOARCH}"
-HELM_DIR="$BIN_DIR/helm/${HELM_VERSION}-${GOOS}-${GOARCH}"
+HELM_DIR="$BIN_DIR/helm-${HELM_VERSION}-${GOOS}-${GOARCH}"
 
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 export CGO_ENABLED=0
@@ -46,7 +46,7 @@ build_kube() {
   done < <(sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => \./staging/.*#\1#p' "$gomod")
   [ "${#args[@]}" -gt 10 ] || { log "found no staging replaces in $gomod"; exit 1; }
   (cd "$work" && go mod edit "${args[@]}" \
-    && go get "k8s.io/kubernetes/cmd/kube-apiserver@v${K8S_VERSION}" "k8s.io/kubernetes/cmd/kubectl@v${K8S_VERSION}" >/dev/null 2>&1 \
+    && go get "k8s.io/kubernetes/cmd/kube-apiserver@v${K8S_VERSION}" "k8s.io/kubernetes/cmd/kubectl@v${K8S_VERSION}" \
     && go build -trimpath -ldflags="-s -w" -o "$ASSETS.tmp/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
 }
 
@@ -57,7 +57,7 @@ build_etcd() {
   # etcd's go.mod carries local replaces, so `go install @version` refuses it;
   # building it as a dependency of a wrapper module ignores those.
   wrapper_module "$work" go.etcd.io/etcd/server/v3 "v${ETCD_VERSION}"
-  (cd "$work" && go get "go.etcd.io/etcd/server/v3@v${ETCD_VERSION}" >/dev/null 2>&1 \
+  (cd "$work" && go get "go.etcd.io/etcd/server/v3@v${ETCD_VERSION}" \
     && go build -trimpath -ldflags="-s -w" -o "$ASSETS.tmp/etcd" go.etcd.io/etcd/server/v3)
 }
 

@@ -16,9 +16,9 @@ const (
 )
 
 // AuthClientSpec describes an OpenID Connect client that an application needs.
-// +kubebuilder:validation:XValidation:rule="has(self.clientId) == has(oldSelf.clientId) && (!has(self.clientId) || self.clientId == oldSelf.clientId)",message="clientId cannot be added, changed or removed after creation: it identifies the client in Keycloak"
-// +kubebuilder:validation:XValidation:rule="!(has(self.clientType) && self.clientType == 'Public' && has(self.grantTypes) && 'client_credentials' in self.grantTypes)",message="grantTypes: a Public client has no secret and cannot use client_credentials"
-// +kubebuilder:validation:XValidation:rule="(has(self.grantTypes) && !('authorization_code' in self.grantTypes)) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="redirectUris: the authorization_code grant (on by default) needs at least one redirect URI"
+// +kubebuilder:validation:XValidation:rule="has(self.clientId) == has(oldSelf.clientId) && (!has(self.clientId) || self.clientId == oldSelf.clientId)",message="clientId cannot be added, changed or removed after creation: it identifies the client in Keycloak",fieldPath=".clientId"
+// +kubebuilder:validation:XValidation:rule="!(has(self.clientType) && self.clientType == 'Public' && has(self.grantTypes) && 'client_credentials' in self.grantTypes)",message="a Public client has no secret and cannot use client_credentials",fieldPath=".grantTypes"
+// +kubebuilder:validation:XValidation:rule="(has(self.grantTypes) && !('authorization_code' in self.grantTypes)) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="the authorization_code grant (on by default) needs at least one redirect URI",fieldPath=".redirectUris",reason=FieldValueRequired
 type AuthClientSpec struct {
 	// displayName is the client's name on Keycloak's consent and account pages.
 	// +optional

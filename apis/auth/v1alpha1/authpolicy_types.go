@@ -84,7 +84,7 @@ type ClientAuthenticationPolicy struct {
 // SecretRotationPolicy rotates client secrets on a schedule. After a
 // rotation the previous secret stays valid for gracePeriod, so workloads can
 // pick up the new one without downtime.
-// +kubebuilder:validation:XValidation:rule="!self.enabled || has(self.schedule)",message="schedule is required when secret rotation is enabled"
+// +kubebuilder:validation:XValidation:rule="!self.enabled || has(self.schedule)",message="schedule is required when secret rotation is enabled",fieldPath=".schedule",reason=FieldValueRequired
 type SecretRotationPolicy struct {
 	// enabled turns scheduled rotation on.
 	// +required

@@ -5,7 +5,7 @@ import (
 )
 
 // AuthServerSpec describes a Keycloak realm that Nauthera manages.
-// +kubebuilder:validation:XValidation:rule="has(self.realmName) == has(oldSelf.realmName) && (!has(self.realmName) || self.realmName == oldSelf.realmName)",message="realmName cannot be added, changed or removed after creation: create a new AuthServer to use another realm"
+// +kubebuilder:validation:XValidation:rule="has(self.realmName) == has(oldSelf.realmName) && (!has(self.realmName) || self.realmName == oldSelf.realmName)",message="realmName cannot be added, changed or removed after creation: create a new AuthServer to use another realm",fieldPath=".realmName"
 type AuthServerSpec struct {
 	// issuerUrl is the public URL of the server, for example
 	// https://auth.example.com. It becomes the realm's frontend URL, so the

@@ -13,7 +13,7 @@ const UserStoreTypeLDAP UserStoreType = "ldap"
 
 // UserStoreSpec describes a directory whose users sign in to the realms of
 // the AuthServers that reference it.
-// +kubebuilder:validation:XValidation:rule="self.type != 'ldap' || has(self.ldap)",message="ldap is required when type is ldap"
+// +kubebuilder:validation:XValidation:rule="self.type != 'ldap' || has(self.ldap)",message="ldap is required when type is ldap",fieldPath=".ldap",reason=FieldValueRequired
 type UserStoreSpec struct {
 	// type of the directory. Only `ldap` is supported.
 	// +required
