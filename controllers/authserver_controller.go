@@ -1,0 +1,193 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/pkg/desired"
+	"github.com/nauthera/nauthera/pkg/keycloak"
+)
+
+// Finalizer guards the Keycloak objects of AuthServers and AuthClients.
+const Finalizer = "auth.nauthera.io/finalizer"
+
+// AuthServerReconciler keeps a Keycloak realm in line with each AuthServer.
+type AuthServerReconciler struct {
+	client.Client
+	Connections *Connections
+	Recorder    events.EventRecorder
+	// Resync is how often a Ready AuthServer is checked against Keycloak.
+	Resync time.Duration
+	// MaxConcurrentReconciles bounds parallel reconciles.
+	MaxConcurrentReconciles int
+	// MaxBackoff caps the delay between retries after transient failures.
+	MaxBackoff time.Duration
+}
+
+// +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile ensures the realm of one AuthServer.
+func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	as := &authv1.AuthServer{}
+	if err := r.Get(ctx, req.NamespacedName, as); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := as.DeepCopy()
+	rep := reporter{recorder: r.Recorder}
+	defer func() {
+		if err := patchStatus(ctx, r.Client, before, as, func(o object) any { return o.(*authv1.AuthServer).Status }); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+
+	if !as.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, as, rep)
+	}
+	if controllerutil.AddFinalizer(as, Finalizer) {
+		if err := r.Update(ctx, as); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	kc, err := r.Connections.For(ctx, as)
+	if err != nil {
+		return r.failed(ctx, as, rep, err)
+	}
+	if err := r.reconcileRealm(ctx, as, kc, rep); err != nil {
+		return r.failed(ctx, as, rep, err)
+	}
+	if err := r.reconcileIssuer(ctx, as, kc); err != nil {
+		return r.failed(ctx, as, rep, err)
+	}
+	as.Status.ObservedGeneration = as.Generation
+	rep.ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
+	return ctrl.Result{RequeueAfter: jitter(r.Resync, req.String())}, nil
+}
+
+// errRealmConflict says the realm belongs to someone else.
+type errRealmConflict struct{ msg string }
+
+func (e *errRealmConflict) Error() string { return e.msg }
+
+func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reporter) error {
+	log := ctrl.LoggerFrom(ctx)
+	want := desired.Realm(as)
+	name := as.EffectiveRealmName()
+	actual, err := kc.GetRealm(ctx, name)
+	if keycloak.IsNotFound(err) {
+		log.Info("Creating Keycloak realm", "realm", name)
+		if err := kc.CreateRealm(ctx, want); err != nil {
+			return err
+		}
+		rep.event(ctx, as, corev1.EventTypeNormal, "RealmCreated", fmt.Sprintf("Created Keycloak realm %q", name))
+		as.Status.RealmName = name
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	me := desired.Owner(as.Namespace, as.Name)
+	switch owner := desired.RealmOwner(actual); {
+	case owner == "":
+		return &errRealmConflict{fmt.Sprintf("realm %q already exists in Keycloak and is not managed by Nauthera; refusing to take it over (set spec.realmName to use another realm)", name)}
+	case owner != me:
+		return &errRealmConflict{fmt.Sprintf("realm %q is owned by AuthServer %s; two AuthServers cannot share a realm", name, owner)}
+	}
+	if diff := desired.RealmDiff(want, *actual); len(diff) > 0 {
+		log.Info("Updating Keycloak realm", "realm", name, "fields", diff)
+		if err := kc.UpdateRealm(ctx, want); err != nil {
+			return err
+		}
+		if as.Status.ObservedGeneration == as.Generation {
+			rep.event(ctx, as, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to realm %q: %s", name, strings.Join(diff, ", ")))
+		}
+	}
+	as.Status.RealmName = name
+	return nil
+}
+
+// reconcileIssuer reads the issuer Keycloak serves, when it may have changed.
+func (r *AuthServerReconciler) reconcileIssuer(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin) error {
+	if as.Status.Issuer != "" && as.Status.ObservedGeneration == as.Generation && isReady(as) {
+		return nil
+	}
+	disc, err := kc.GetDiscovery(ctx, as.Status.RealmName)
+	if err != nil {
+		return err
+	}
+	as.Status.Issuer = disc.Issuer
+	as.Status.DiscoveryURL = strings.TrimRight(disc.Issuer, "/") + "/.well-known/openid-configuration"
+	return nil
+}
+
+func (r *AuthServerReconciler) failed(ctx context.Context, as *authv1.AuthServer, rep reporter, err error) (ctrl.Result, error) {
+	if rc, ok := err.(*errRealmConflict); ok {
+		rep.fail(ctx, as, authv1.ReasonRealmConflict, rc.msg, false)
+		return ctrl.Result{}, nil
+	}
+	reason, msg, transient := keycloakFailure(err)
+	rep.fail(ctx, as, reason, msg, transient)
+	if transient {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: r.Resync}, nil
+}
+
+func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.AuthServer, rep reporter) error {
+	if !controllerutil.ContainsFinalizer(as, Finalizer) {
+		return nil
+	}
+	if as.Spec.DeletionPolicy == authv1.DeletionPolicyDelete && as.Status.RealmName != "" {
+		kc, err := r.Connections.For(ctx, as)
+		switch {
+		case isCredentialsError(err):
+			// The credentials are gone for good: do not block deletion on them.
+			rep.event(ctx, as, corev1.EventTypeWarning, "RealmLeftBehind", fmt.Sprintf("Realm %q was not deleted: %v", as.Status.RealmName, err))
+		case err != nil:
+			return err
+		default:
+			realm, err := kc.GetRealm(ctx, as.Status.RealmName)
+			if err != nil && !keycloak.IsNotFound(err) {
+				return err
+			}
+			if err == nil && desired.RealmOwner(realm) == desired.Owner(as.Namespace, as.Name) {
+				ctrl.LoggerFrom(ctx).Info("Deleting Keycloak realm", "realm", as.Status.RealmName)
+				if err := kc.DeleteRealm(ctx, as.Status.RealmName); err != nil && !keycloak.IsNotFound(err) {
+					return err
+				}
+			}
+		}
+	}
+	controllerutil.RemoveFinalizer(as, Finalizer)
+	if err := r.Update(ctx, as); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// SetupWithManager registers the reconciler.
+func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&authv1.AuthServer{}).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
+			RateLimiter:             rateLimiter(0, r.MaxBackoff),
+		}).
+		Named("authserver").
+		Complete(r)
+}

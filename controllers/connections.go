@@ -1,0 +1,153 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/pkg/keycloak"
+)
+
+// KeycloakDefaults describe the Keycloak the operator was installed with,
+// used by every AuthServer that does not name another.
+type KeycloakDefaults struct {
+	// URL of the Keycloak server.
+	URL string
+	// AdminRealm holds the admin credentials; defaults to master.
+	AdminRealm string
+	// CredentialsSecret names a Secret with the admin credentials.
+	CredentialsSecret types.NamespacedName
+	// CredentialsDir is a folder with one file per key (a mounted Secret).
+	// Used when CredentialsSecret is empty.
+	CredentialsDir string
+}
+
+// errCredentials says that admin credentials are missing or incomplete:
+// a configuration problem, not a Keycloak outage.
+type errCredentials struct{ msg string }
+
+func (e *errCredentials) Error() string { return e.msg }
+
+// Connections resolves the Keycloak admin client for an AuthServer: the
+// operator's default Keycloak, or the one the AuthServer names.
+type Connections struct {
+	// Reader reads admin credential Secrets. It must not be the manager's
+	// cache: that only holds the Secrets the operator writes.
+	Reader   client.Reader
+	Defaults KeycloakDefaults
+	Pool     *keycloak.Pool
+
+	// Admin credentials are re-read at most once a minute, so a rotated
+	// admin password is picked up without a read per reconcile. A plain map
+	// rather than an informer: the operator must not watch every Secret.
+	mu    sync.Mutex
+	creds map[string]cachedCreds
+	now   func() time.Time
+}
+
+type cachedCreds struct {
+	creds keycloak.Credentials
+	read  time.Time
+}
+
+const credentialsTTL = time.Minute
+
+// For returns the admin client for the Keycloak that hosts as's realm.
+func (c *Connections) For(ctx context.Context, as *authv1.AuthServer) (keycloak.Admin, error) {
+	cfg := keycloak.Config{URL: c.Defaults.URL, AdminRealm: c.Defaults.AdminRealm}
+	var err error
+	if kc := as.Spec.Keycloak; kc != nil {
+		cfg.URL, cfg.AdminRealm = kc.URL, kc.AdminRealm
+		cfg.Credentials, err = c.fromSecret(ctx, types.NamespacedName{Namespace: as.Namespace, Name: kc.AdminCredentialsSecretRef.Name})
+	} else {
+		if cfg.URL == "" {
+			return nil, &errCredentials{"the operator has no default Keycloak URL (--keycloak-url) and the AuthServer names no spec.keycloak"}
+		}
+		if c.Defaults.CredentialsSecret.Name != "" {
+			cfg.Credentials, err = c.fromSecret(ctx, c.Defaults.CredentialsSecret)
+		} else {
+			cfg.Credentials, err = c.fromDir(c.Defaults.CredentialsDir)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.Pool.Get(cfg)
+}
+
+func (c *Connections) cached(key string, load func() (keycloak.Credentials, error)) (keycloak.Credentials, error) {
+	now := time.Now
+	if c.now != nil {
+		now = c.now
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.creds[key]; ok && now().Sub(e.read) < credentialsTTL {
+		return e.creds, nil
+	}
+	creds, err := load()
+	if err != nil {
+		return creds, err
+	}
+	if c.creds == nil {
+		c.creds = map[string]cachedCreds{}
+	}
+	c.creds[key] = cachedCreds{creds: creds, read: now()}
+	return creds, nil
+}
+
+func (c *Connections) fromSecret(ctx context.Context, key types.NamespacedName) (keycloak.Credentials, error) {
+	return c.cached("secret:"+key.String(), func() (keycloak.Credentials, error) {
+		var s corev1.Secret
+		if err := c.Reader.Get(ctx, key, &s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return keycloak.Credentials{}, &errCredentials{fmt.Sprintf("Keycloak admin credentials Secret %s not found", key)}
+			}
+			return keycloak.Credentials{}, err
+		}
+		return credentialsFrom(func(k string) string { return string(s.Data[k]) }, "Secret "+key.String())
+	})
+}
+
+func (c *Connections) fromDir(dir string) (keycloak.Credentials, error) {
+	if dir == "" {
+		return keycloak.Credentials{}, &errCredentials{"the operator has no Keycloak admin credentials (--keycloak-admin-secret or --keycloak-admin-credentials-dir)"}
+	}
+	return c.cached("dir:"+dir, func() (keycloak.Credentials, error) {
+		return credentialsFrom(func(k string) string {
+			b, err := os.ReadFile(filepath.Join(dir, k))
+			if err != nil {
+				return ""
+			}
+			return strings.TrimSpace(string(b))
+		}, "folder "+dir)
+	})
+}
+
+// credentialsFrom reads username/password or client_id/client_secret.
+func credentialsFrom(get func(string) string, where string) (keycloak.Credentials, error) {
+	creds := keycloak.Credentials{
+		Username: get("username"), Password: get("password"),
+		ClientID: get("client_id"), ClientSecret: get("client_secret"),
+	}
+	if (creds.Username == "" || creds.Password == "") && (creds.ClientID == "" || creds.ClientSecret == "") {
+		return creds, &errCredentials{fmt.Sprintf("%s must hold username and password, or client_id and client_secret", where)}
+	}
+	return creds, nil
+}
+
+func isCredentialsError(err error) bool {
+	var e *errCredentials
+	return errors.As(err, &e)
+}

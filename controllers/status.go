@@ -1,0 +1,135 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/pkg/keycloak"
+)
+
+// object is a Nauthera API object with status conditions.
+type object interface {
+	client.Object
+	GetConditions() []metav1.Condition
+	SetConditions([]metav1.Condition)
+}
+
+// reporter sets conditions, logs and emits Events together, so that what
+// `kubectl describe` shows and what the logs say never disagree. Events are
+// emitted on transitions only, so a retry loop does not flood them.
+type reporter struct {
+	recorder events.EventRecorder
+}
+
+func setCondition(obj object, typ string, status metav1.ConditionStatus, reason, msg string) {
+	conds := obj.GetConditions()
+	meta.SetStatusCondition(&conds, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: obj.GetGeneration(),
+	})
+	obj.SetConditions(conds)
+}
+
+// changed reports whether Ready would get a new status, reason or message.
+func changed(obj object, status metav1.ConditionStatus, reason, msg string) bool {
+	c := meta.FindStatusCondition(obj.GetConditions(), authv1.ReadyCondition)
+	return c == nil || c.Status != status || c.Reason != reason || c.Message != msg
+}
+
+// ready marks obj Ready and emits a Normal Event if it was not.
+func (r reporter) ready(ctx context.Context, obj object, reason, msg string) {
+	if changed(obj, metav1.ConditionTrue, reason, msg) {
+		ctrl.LoggerFrom(ctx).Info(msg, "reason", reason)
+		r.recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, "Reconcile", msg)
+	}
+	setCondition(obj, authv1.ReadyCondition, metav1.ConditionTrue, reason, msg)
+	removeCondition(obj, authv1.ReconcilingCondition)
+	removeCondition(obj, authv1.StalledCondition)
+}
+
+// fail marks obj not Ready with a specific reason and emits a Warning Event
+// if that is news. transient failures are Reconciling (the operator retries
+// with backoff); others are Stalled until something changes.
+func (r reporter) fail(ctx context.Context, obj object, reason, msg string, transient bool) {
+	if changed(obj, metav1.ConditionFalse, reason, msg) {
+		ctrl.LoggerFrom(ctx).Info("Reconcile failed: "+msg, "reason", reason, "transient", transient)
+		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Reconcile", msg)
+	}
+	setCondition(obj, authv1.ReadyCondition, metav1.ConditionFalse, reason, msg)
+	if transient {
+		setCondition(obj, authv1.ReconcilingCondition, metav1.ConditionTrue, reason, msg)
+		removeCondition(obj, authv1.StalledCondition)
+	} else {
+		setCondition(obj, authv1.StalledCondition, metav1.ConditionTrue, reason, msg)
+		removeCondition(obj, authv1.ReconcilingCondition)
+	}
+}
+
+// event emits an Event that is not tied to a condition change (a drift
+// repaired, a client created).
+func (r reporter) event(ctx context.Context, obj object, typ, reason, msg string) {
+	ctrl.LoggerFrom(ctx).Info(msg, "reason", reason)
+	r.recorder.Eventf(obj, nil, typ, reason, "Reconcile", msg)
+}
+
+func removeCondition(obj object, typ string) {
+	conds := obj.GetConditions()
+	meta.RemoveStatusCondition(&conds, typ)
+	obj.SetConditions(conds)
+}
+
+// patchStatus writes obj's status if it differs from before.
+func patchStatus(ctx context.Context, c client.Client, before, obj object, getStatus func(object) any) error {
+	if equality.Semantic.DeepEqual(getStatus(before), getStatus(obj)) {
+		return nil
+	}
+	if err := c.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to patch status", "object", klog.KObj(obj))
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
+
+// keycloakFailure maps a Keycloak error to a reason, a message and whether
+// retrying may help.
+func keycloakFailure(err error) (reason, msg string, transient bool) {
+	switch {
+	case isCredentialsError(err):
+		return authv1.ReasonCredentialsNotFound, err.Error(), false
+	case keycloak.IsUnauthorized(err):
+		// Wrong admin credentials: retry with backoff, they may be fixed.
+		return authv1.ReasonKeycloakUnavailable, "Keycloak refused the operator's admin credentials: " + err.Error(), true
+	case keycloak.IsTransient(err):
+		return authv1.ReasonKeycloakUnavailable, "Keycloak is unavailable: " + err.Error(), true
+	default:
+		return authv1.ReasonKeycloakRejected, "Keycloak rejected the request: " + err.Error(), false
+	}
+}
+
+// jitter spreads resyncs so that many objects do not hit Keycloak at once.
+func jitter(d time.Duration, key string) time.Duration {
+	var h uint32 = 2166136261
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	return d + time.Duration(h%1000)*d/10000 // up to +10%
+}
+
+// isReady reports whether obj's Ready condition is True for its current generation.
+func isReady(obj object) bool {
+	c := meta.FindStatusCondition(obj.GetConditions(), authv1.ReadyCondition)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == obj.GetGeneration()
+}
+
+func findReady(obj object) *metav1.Condition {
+	return meta.FindStatusCondition(obj.GetConditions(), authv1.ReadyCondition)
+}

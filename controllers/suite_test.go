@@ -1,0 +1,293 @@
+package controllers_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Nerzal/gocloak/v14"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"go.uber.org/zap/zapcore"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/controllers"
+	"github.com/nauthera/nauthera/internal/testbed"
+	"github.com/nauthera/nauthera/pkg/keycloak"
+)
+
+// The suite runs the real reconcilers in-process against a real
+// kube-apiserver (envtest) and a real Keycloak.
+var (
+	restCfg *rest.Config
+	k8s     client.Client
+	scheme  = runtime.NewScheme()
+	kc      *testbed.Keycloak
+	// resync is short so that drift tests do not wait long.
+	resync = 2 * time.Second
+)
+
+const (
+	operatorNS  = "nauthera-system"
+	adminSecret = "keycloak-admin"
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = authv1.AddToScheme(scheme)
+
+	env, err := testbed.ControlPlane()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if restCfg, err = env.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "start control plane:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	if k8s, err = client.New(restCfg, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if kc, err = testbed.StartKeycloak("controllers"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = kc.Cleanup() }()
+
+	ctx := context.Background()
+	_ = k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNS}})
+	if err := k8s.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: adminSecret, Namespace: operatorNS},
+		StringData: map[string]string{"username": kc.AdminUser, "password": kc.AdminPassword},
+	}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	opMu.Lock()
+	if current != nil {
+		current.stop()
+		current = nil
+	}
+	opMu.Unlock()
+	return code
+}
+
+// zapLevel keeps the operator's logs quiet unless NAUTHERA_TEST_LOGS is set.
+func zapLevel() zapcore.Level {
+	if os.Getenv("NAUTHERA_TEST_LOGS") != "" {
+		return -1
+	}
+	return 2
+}
+
+func integration(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs envtest and Keycloak (run without -short)")
+	}
+}
+
+// operator is a running manager with both reconcilers and its own metrics.
+type operator struct {
+	metrics *keycloak.Metrics
+	stop    func()
+}
+
+func startOperator(t testing.TB) *operator {
+	t.Helper()
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  controllers.CacheOptions(),
+		// Tests start several managers in one process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := keycloak.NewMetrics()
+	conns := &controllers.Connections{
+		Reader:   mgr.GetAPIReader(),
+		Pool:     &keycloak.Pool{Metrics: m},
+		Defaults: controllers.KeycloakDefaults{URL: kc.URL, CredentialsSecret: types.NamespacedName{Namespace: operatorNS, Name: adminSecret}},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := (&controllers.AuthServerReconciler{
+		Client: mgr.GetClient(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
+		Resync: resync, MaxConcurrentReconciles: 2, MaxBackoff: 2 * time.Second,
+	}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&controllers.AuthClientReconciler{
+		Client: mgr.GetClient(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
+		Resync: resync, MaxConcurrentReconciles: 4, MaxBackoff: 2 * time.Second,
+	}).SetupWithManager(ctx, mgr); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	op := &operator{metrics: m}
+	op.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}
+	return op
+}
+
+// writes counts the write requests (POST, PUT, DELETE) the operator sent to
+// Keycloak's admin API, leaving out token requests.
+func (o *operator) writes() int { return o.count(func(op, method string) bool { return method != "GET" && !strings.HasPrefix(op, "token.") }) }
+
+// calls counts requests for one operation.
+func (o *operator) calls(operation string) int {
+	return o.count(func(op, _ string) bool { return op == operation })
+}
+
+func (o *operator) count(match func(op, method string) bool) int {
+	ch := make(chan prometheus.Metric, 256)
+	go func() { o.metrics.Requests.Collect(ch); close(ch) }()
+	n := 0
+	for m := range ch {
+		var d dto.Metric
+		_ = m.Write(&d)
+		labels := map[string]string{}
+		for _, l := range d.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if match(labels["operation"], labels["method"]) {
+			n += int(d.GetCounter().GetValue())
+		}
+	}
+	return n
+}
+
+// console plays a person in the Keycloak admin console.
+func console(t testing.TB) (*gocloak.GoCloak, string) {
+	t.Helper()
+	gc := gocloak.NewClient(kc.URL)
+	jwt, err := gc.LoginAdmin(context.Background(), kc.AdminUser, kc.AdminPassword, "master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gc, jwt.AccessToken
+}
+
+func ensureNamespace(t testing.TB, name string, labels map[string]string) {
+	t.Helper()
+	err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+// apply creates an object from YAML and deletes it when the test ends.
+func apply(t testing.TB, doc string, obj client.Object) {
+	t.Helper()
+	if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+		t.Fatalf("bad YAML: %v", err)
+	}
+	if err := k8s.Create(context.Background(), obj); err != nil {
+		t.Fatalf("create %s: %v", obj.GetName(), err)
+	}
+}
+
+func eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s: %v", what, timeout, err)
+}
+
+// waitReady waits for obj's Ready condition to have the given status and reason.
+func waitReady(t testing.TB, obj client.Object, status metav1.ConditionStatus, reason string, timeout time.Duration) *metav1.Condition {
+	t.Helper()
+	var cond *metav1.Condition
+	eventually(t, timeout, fmt.Sprintf("%T %s Ready=%s/%s", obj, obj.GetName(), status, reason), func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		var conds []metav1.Condition
+		switch o := obj.(type) {
+		case *authv1.AuthClient:
+			conds = o.Status.Conditions
+		case *authv1.AuthServer:
+			conds = o.Status.Conditions
+		}
+		cond = meta.FindStatusCondition(conds, authv1.ReadyCondition)
+		if cond == nil || cond.Status != status || cond.Reason != reason {
+			return fmt.Errorf("Ready is %+v", cond)
+		}
+		return nil
+	})
+	return cond
+}
+
+// warningEvent waits for a Warning Event with this reason about obj and returns its note.
+func warningEvent(t testing.TB, obj client.Object, reason string) string {
+	t.Helper()
+	var note string
+	eventually(t, 10*time.Second, "Warning Event "+reason+" on "+obj.GetName(), func() error {
+		var list eventsv1.EventList
+		if err := k8s.List(context.Background(), &list, client.InNamespace(obj.GetNamespace())); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Regarding.Name == obj.GetName() && e.Reason == reason && e.Type == corev1.EventTypeWarning {
+				note = e.Note
+				return nil
+			}
+		}
+		return fmt.Errorf("none among %d events", len(list.Items))
+	})
+	return note
+}
+
+func secretOf(t testing.TB, namespace, name string) *corev1.Secret {
+	t.Helper()
+	s := &corev1.Secret{}
+	if err := k8s.Get(context.Background(), types.NamespacedName{Namespace: namespace, Name: name}, s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
