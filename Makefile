@@ -61,7 +61,7 @@ verify: manifests generate ## Fail if generated files are not up to date.
 ##@ Test
 
 .PHONY: test
-test: verify vet envtest-assets keycloak-dist ## Run unit, envtest and Keycloak integration tests (builds the test bed first).
+test: verify vet build envtest-assets keycloak-dist ## Run unit, envtest and Keycloak integration tests (builds the test bed first).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" NAUTHERA_KEYCLOAK_HOME="$(KEYCLOAK_HOME)" \
 	  hack/with-cleanup.sh go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(BIN)/test.log
 	@hack/test-summary.sh $(BIN)/test.log
@@ -69,6 +69,11 @@ test: verify vet envtest-assets keycloak-dist ## Run unit, envtest and Keycloak 
 .PHONY: test-unit
 test-unit: ## Run only the unit tests (no control plane, no Keycloak).
 	go test -count=1 -short ./...
+
+.PHONY: bench
+bench: envtest-assets keycloak-dist ## Benchmark AuthClient -> Secret latency and Keycloak calls per client (real test bed).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" hack/with-cleanup.sh \
+	  go test ./controllers -run '^$$' -bench AuthClientToSecret -benchtime 25x -timeout 20m
 
 ##@ Test bed
 
@@ -95,6 +100,15 @@ keycloak-stop: ## Stop the local Keycloak started by keycloak-start.
 .PHONY: build
 build: ## Build the operator binary into bin/.
 	CGO_ENABLED=0 go build -trimpath -o $(BIN)/nauthera ./cmd/nauthera
+
+.PHONY: run
+run: build ## Run the operator against the current kubeconfig and the Keycloak of `make keycloak-start`.
+	$(BIN)/nauthera --log-format=console --keycloak-url=$$(sed -n 's/^KEYCLOAK_URL=//p' tmp/keycloak/env) \
+	  --keycloak-admin-credentials-dir=hack/dev-admin --metrics-bind-address=:18080 --health-probe-bind-address=:18081
+
+.PHONY: docker-build
+docker-build: ## Build the operator image (needs a container engine).
+	docker build -t nauthera:dev .
 
 ##@ Tools
 

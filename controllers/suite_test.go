@@ -12,6 +12,7 @@ import (
 	"github.com/Nerzal/gocloak/v14"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,7 +27,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"go.uber.org/zap/zapcore"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
@@ -171,7 +171,9 @@ func startOperator(t testing.TB) *operator {
 
 // writes counts the write requests (POST, PUT, DELETE) the operator sent to
 // Keycloak's admin API, leaving out token requests.
-func (o *operator) writes() int { return o.count(func(op, method string) bool { return method != "GET" && !strings.HasPrefix(op, "token.") }) }
+func (o *operator) writes() int {
+	return o.count(func(op, method string) bool { return method != "GET" && !strings.HasPrefix(op, "token.") })
+}
 
 // calls counts requests for one operation.
 func (o *operator) calls(operation string) int {

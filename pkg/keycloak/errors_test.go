@@ -73,4 +73,3 @@ func TestCredentialsNeverPrintSecrets(t *testing.T) {
 		}
 	}
 }
-
