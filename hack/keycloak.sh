@@ -44,7 +44,7 @@ fetch() {
   if [ ! -f "$tgz" ]; then
     log "downloading keycloak-quarkus-dist $KEYCLOAK_VERSION from Maven Central (about 200 MB)"
     if command -v mvn >/dev/null; then
-      mvn -B -q dependency:get -Dartifact="org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz" -Dtransitive=false >&2
+      mvn -B -q -Dmaven.repo.local="$m2" dependency:get -Dartifact="org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz" -Dtransitive=false >&2
     else
       mkdir -p "$(dirname "$tgz")"
       curl -fsSL -o "$tgz.part" "https://repo.maven.apache.org/maven2/org/keycloak/keycloak-quarkus-dist/$KEYCLOAK_VERSION/keycloak-quarkus-dist-$KEYCLOAK_VERSION.tar.gz"
