@@ -104,7 +104,8 @@ func patchStatus(ctx context.Context, c client.Client, before, obj object, getSt
 func keycloakFailure(err error) (reason, msg string, transient bool) {
 	switch {
 	case isCredentialsError(err):
-		return authv1.ReasonCredentialsNotFound, err.Error(), false
+		// Retried with backoff: the Secret is often created just after the object.
+		return authv1.ReasonCredentialsNotFound, err.Error(), true
 	case keycloak.IsUnauthorized(err):
 		// Wrong admin credentials: retry with backoff, they may be fixed.
 		return authv1.ReasonKeycloakUnavailable, "Keycloak refused the operator's admin credentials: " + err.Error(), true
