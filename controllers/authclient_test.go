@@ -506,3 +506,78 @@ spec:
 	}
 	deleteAndWait(t, ac)
 }
+
+// An AuthServer may name its own Keycloak and admin credentials (here a
+// service-account client of the master realm); missing credentials and an
+// unreachable URL are reported, then healed.
+func TestAuthServerKeycloakOverride(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	ctx := context.Background()
+	ensureNamespace(t, "platform-b", nil)
+
+	// A service-account admin in the master realm, as a platform team would create.
+	gc, tok := console(t)
+	id, err := gc.CreateClient(ctx, tok, "master", gocloak.Client{
+		ClientID: gocloak.StringP("nauthera-alt-admin"), ServiceAccountsEnabled: gocloak.BoolP(true),
+		PublicClient: gocloak.BoolP(false), StandardFlowEnabled: gocloak.BoolP(false),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gc, tok := console(t); _ = gc.DeleteClient(ctx, tok, "master", id) })
+	sa, err := gc.GetClientServiceAccount(ctx, tok, "master", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminRole, err := gc.GetRealmRole(ctx, tok, "master", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gc.AddRealmRoleToUser(ctx, tok, "master", gocloak.PString(sa.ID), []gocloak.Role{*adminRole}); err != nil {
+		t.Fatal(err)
+	}
+	saSecret := keycloakSecret(t, "master", id)
+
+	as := &authv1.AuthServer{}
+	apply(t, fmt.Sprintf(`
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: other-keycloak, namespace: platform-b}
+spec:
+  issuerUrl: "https://b.example.com"
+  deletionPolicy: Delete
+  keycloak:
+    url: %q
+    adminCredentialsSecretRef: {name: kc-b-admin}`, kc.URL), as)
+	cond := waitReady(t, as, metav1.ConditionFalse, authv1.ReasonCredentialsNotFound, 30*time.Second)
+	if !strings.Contains(cond.Message, "platform-b/kc-b-admin not found") {
+		t.Errorf("message = %q", cond.Message)
+	}
+	if err := k8s.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "kc-b-admin", Namespace: "platform-b"},
+		StringData: map[string]string{"client_id": "nauthera-alt-admin", "client_secret": saSecret},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 90*time.Second)
+	if _, err := gc.GetRealm(ctx, tok, "other-keycloak"); err != nil {
+		t.Errorf("realm not created through the override: %v", err)
+	}
+
+	// Pointing it at a Keycloak that does not answer is reported as unavailable.
+	as.Spec.Keycloak.URL = "http://127.0.0.1:1"
+	if err := k8s.Update(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	cond = waitReady(t, as, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, 30*time.Second)
+	if strings.Contains(cond.Message, saSecret) {
+		t.Fatal("the condition leaks the admin secret")
+	}
+	as.Spec.Keycloak.URL = kc.URL
+	if err := k8s.Update(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 30*time.Second)
+	deleteAndWait(t, as)
+}
