@@ -124,6 +124,9 @@ func isKeycloakError(err error) bool {
 }
 
 func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthClient, rep reporter) error {
+	if err := r.checkClientID(ctx, ac); err != nil {
+		return err
+	}
 	as, err := r.authServer(ctx, ac)
 	if err != nil {
 		return err
@@ -187,14 +190,34 @@ func (r *AuthClientReconciler) authServer(ctx context.Context, ac *authv1.AuthCl
 		return nil, &failure{reason: authv1.ReasonKeycloakUnavailable, transient: true,
 			msg: fmt.Sprintf("%s (reported by AuthServer %s)", c.Message, key)}
 	}
-	if as.Status.RealmName == "" || !isReady(as) {
+	// Ready for any generation: an AuthServer spec edit must not flap every
+	// client while the AuthServer reconciler catches up.
+	if c := findReady(as); as.Status.RealmName == "" || c == nil || c.Status != metav1.ConditionTrue {
 		msg := "its realm is not provisioned yet"
-		if c := findReady(as); c != nil && c.Message != "" {
+		if c != nil && c.Message != "" {
 			msg = c.Reason + ": " + c.Message
 		}
 		return nil, permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s is not ready: %s", key, msg)
 	}
 	return as, nil
+}
+
+// checkClientID refuses an explicit clientId shaped like another namespace's
+// default (`<namespace>.<name>`): a team could otherwise claim a client ID
+// before its rightful owner, and impersonate that application.
+func (r *AuthClientReconciler) checkClientID(ctx context.Context, ac *authv1.AuthClient) error {
+	prefix, _, ok := strings.Cut(ac.Spec.ClientID, ".")
+	if !ok || prefix == ac.Namespace {
+		return nil
+	}
+	err := r.Get(ctx, types.NamespacedName{Name: prefix}, &corev1.Namespace{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return permanent(authv1.ReasonInvalidSpec, "clientId %q has the form of a default clientId of namespace %q; use a clientId that does not start with another namespace's name", ac.Spec.ClientID, prefix)
 }
 
 func authServerKey(ac *authv1.AuthClient) types.NamespacedName {
@@ -269,7 +292,15 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 	want.DefaultClientScopes, want.OptionalClientScopes = desired.CreateScopes(ac.Spec.Scopes, names)
 	ctrl.LoggerFrom(ctx).Info("Creating Keycloak client", "clientId", clientID, "realm", realm)
 	id, err := kc.CreateClient(ctx, realm, want)
-	if err != nil {
+	switch {
+	case keycloak.IsConflict(err):
+		// Created between our lookup and our create: look again next time.
+		return nil, &failure{reason: authv1.ReasonClientIDConflict, transient: true,
+			msg: fmt.Sprintf("clientId %q appeared in realm %q while it was being created; checking again", clientID, realm)}
+	case keycloak.IsNotFound(err):
+		return nil, &failure{reason: authv1.ReasonAuthServerNotReady, transient: true,
+			msg: fmt.Sprintf("realm %q does not exist in Keycloak; waiting for AuthServer %s to recreate it", realm, authServerKey(ac))}
+	case err != nil:
 		return nil, err
 	}
 	created, err := kc.GetClient(ctx, realm, id)
@@ -384,6 +415,7 @@ func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.A
 	}
 	if ac.Spec.DeletionPolicy != authv1.DeletionPolicyOrphan {
 		if err := r.deleteClient(ctx, ac, rep); err != nil {
+			rep.fail(ctx, ac, authv1.ReasonDeleting, "Cannot delete the Keycloak client yet: "+err.Error(), true)
 			return err
 		}
 	}
@@ -409,29 +441,41 @@ func (r *AuthClientReconciler) deleteClient(ctx context.Context, ac *authv1.Auth
 	if realm == "" {
 		return nil
 	}
+	leftBehind := func(err error) error {
+		rep.event(ctx, ac, corev1.EventTypeWarning, "ClientLeftBehind", fmt.Sprintf("Keycloak client %q in realm %q was not deleted: %v", ac.EffectiveClientID(), realm, err))
+		return nil
+	}
 	kc, err := r.Connections.For(ctx, as)
 	if isCredentialsError(err) {
-		rep.event(ctx, ac, corev1.EventTypeWarning, "ClientLeftBehind", fmt.Sprintf("Keycloak client %q was not deleted: %v", ac.EffectiveClientID(), err))
-		return nil
+		return leftBehind(err)
 	}
 	if err != nil {
 		return err
 	}
 	actual, err := kc.FindClient(ctx, realm, ac.EffectiveClientID())
-	if keycloak.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
+	switch {
+	case keycloak.IsNotFound(err):
+		return nil // the client, or its whole realm, is gone already
+	case keycloak.IsTransient(err):
+		return err // Keycloak will be back: retry, or the client would leak
+	case err != nil:
+		// Refused credentials or a rejected request will not heal by
+		// retrying: do not hold the AuthClient (and its namespace) hostage.
+		return leftBehind(err)
 	}
 	if desired.ClientOwner(actual) != desired.Owner(ac.Namespace, ac.Name) {
 		return nil
 	}
 	ctrl.LoggerFrom(ctx).Info("Deleting Keycloak client", "clientId", ac.EffectiveClientID(), "realm", realm)
-	if err := kc.DeleteClient(ctx, realm, gocloak.PString(actual.ID)); err != nil && !keycloak.IsNotFound(err) {
+	err = kc.DeleteClient(ctx, realm, gocloak.PString(actual.ID))
+	switch {
+	case err == nil, keycloak.IsNotFound(err):
+		return nil
+	case keycloak.IsTransient(err):
 		return err
+	default:
+		return leftBehind(err)
 	}
-	return nil
 }
 
 // SetupWithManager registers the reconciler with its watches: the AuthClient,

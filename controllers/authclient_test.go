@@ -351,29 +351,46 @@ func TestClientIDsAreUniqueAndNeverTakenOver(t *testing.T) {
 	if ca == nil || cb == nil || gocloak.PString(ca.ID) == gocloak.PString(cb.ID) {
 		t.Fatal("same name in two namespaces must give two Keycloak clients")
 	}
-	secretA := secretOf(t, "team-a", "webapp-client-secret")
+	// An explicit clientId shaped like another namespace's default is refused
+	// before anything reaches Keycloak.
+	squatter := &authv1.AuthClient{}
+	apply(t, authClient("team-c", "squatter", "production-server", "  clientId: team-b.future-app"), squatter)
+	cond := waitReady(t, squatter, metav1.ConditionFalse, authv1.ReasonInvalidSpec, 30*time.Second)
+	if !strings.Contains(cond.Message, `namespace "team-b"`) {
+		t.Errorf("message = %q", cond.Message)
+	}
+	if keycloakClient(t, "production-server", "team-b.future-app") != nil {
+		t.Error("the squatted clientId reached Keycloak")
+	}
 
+	// A clientId owned by another AuthClient is refused and left untouched.
+	owner := &authv1.AuthClient{}
+	apply(t, authClient("team-a", "shared", "production-server", "  clientId: shared-app"), owner)
+	waitReady(t, owner, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	before := keycloakClient(t, "production-server", "shared-app")
+	secretA := secretOf(t, "team-a", "shared-client-secret")
 	thief := &authv1.AuthClient{}
-	apply(t, authClient("team-c", "thief", "production-server", "  clientId: team-a.webapp"), thief)
-	cond := waitReady(t, thief, metav1.ConditionFalse, authv1.ReasonClientIDConflict, 30*time.Second)
-	if !strings.Contains(cond.Message, "team-a/webapp") {
+	apply(t, authClient("team-c", "thief", "production-server", "  clientId: shared-app"), thief)
+	cond = waitReady(t, thief, metav1.ConditionFalse, authv1.ReasonClientIDConflict, 30*time.Second)
+	if !strings.Contains(cond.Message, "team-a/shared") {
 		t.Errorf("message should name the owner: %q", cond.Message)
 	}
 	warningEvent(t, thief, authv1.ReasonClientIDConflict)
 	time.Sleep(2 * resync)
-	after := keycloakClient(t, "production-server", "team-a.webapp")
-	if !slices.Equal(after.RedirectURIs, ca.RedirectURIs) || after.Attributes["nauthera.io/owner"] != "team-a/webapp" {
+	after := keycloakClient(t, "production-server", "shared-app")
+	if !slices.Equal(after.RedirectURIs, before.RedirectURIs) || after.Attributes["nauthera.io/owner"] != "team-a/shared" {
 		t.Errorf("the other client was touched: %v %v", after.RedirectURIs, after.Attributes)
 	}
-	if got := secretOf(t, "team-a", "webapp-client-secret"); got.ResourceVersion != secretA.ResourceVersion {
+	if got := secretOf(t, "team-a", "shared-client-secret"); got.ResourceVersion != secretA.ResourceVersion {
 		t.Error("the other AuthClient's Secret was touched")
 	}
 	deleteAndWait(t, thief)
-	if keycloakClient(t, "production-server", "team-a.webapp") == nil {
+	if keycloakClient(t, "production-server", "shared-app") == nil {
 		t.Fatal("deleting the refused AuthClient deleted the client it does not own")
 	}
-	deleteAndWait(t, a)
-	deleteAndWait(t, b)
+	for _, o := range []*authv1.AuthClient{squatter, owner, a, b} {
+		deleteAndWait(t, o)
+	}
 }
 
 // 9. A namespace outside the AuthServer's allow-list is refused.

@@ -94,7 +94,10 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 	actual, err := kc.GetRealm(ctx, name)
 	if keycloak.IsNotFound(err) {
 		log.Info("Creating Keycloak realm", "realm", name)
-		if err := kc.CreateRealm(ctx, want); err != nil {
+		if err := kc.CreateRealm(ctx, want); keycloak.IsConflict(err) {
+			// Created between our lookup and our create: look again next time.
+			return fmt.Errorf("realm %q appeared while it was being created; checking again: %w", name, err)
+		} else if err != nil {
 			return err
 		}
 		rep.event(ctx, as, corev1.EventTypeNormal, "RealmCreated", fmt.Sprintf("Created Keycloak realm %q", name))
@@ -141,9 +144,15 @@ func (r *AuthServerReconciler) reconcileIssuer(ctx context.Context, as *authv1.A
 func (r *AuthServerReconciler) failed(ctx context.Context, as *authv1.AuthServer, rep reporter, err error) (ctrl.Result, error) {
 	if rc, ok := err.(*errRealmConflict); ok {
 		rep.fail(ctx, as, authv1.ReasonRealmConflict, rc.msg, false)
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: r.Resync}, nil
 	}
 	reason, msg, transient := keycloakFailure(err)
+	if keycloak.IsConflict(err) {
+		reason, msg, transient = authv1.ReasonRealmConflict, err.Error(), true
+	} else if !isKeycloakError(err) && !isCredentialsError(err) {
+		// A Kubernetes API error: retry with backoff, report as progressing.
+		reason, msg, transient = authv1.ReasonProgressing, err.Error(), true
+	}
 	rep.fail(ctx, as, reason, msg, transient)
 	if transient {
 		return ctrl.Result{}, err
@@ -156,24 +165,9 @@ func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.A
 		return nil
 	}
 	if as.Spec.DeletionPolicy == authv1.DeletionPolicyDelete && as.Status.RealmName != "" {
-		kc, err := r.Connections.For(ctx, as)
-		switch {
-		case isCredentialsError(err):
-			// The credentials are gone for good: do not block deletion on them.
-			rep.event(ctx, as, corev1.EventTypeWarning, "RealmLeftBehind", fmt.Sprintf("Realm %q was not deleted: %v", as.Status.RealmName, err))
-		case err != nil:
+		if err := r.deleteRealm(ctx, as, rep); err != nil {
+			rep.fail(ctx, as, authv1.ReasonDeleting, "Cannot delete the Keycloak realm yet: "+err.Error(), true)
 			return err
-		default:
-			realm, err := kc.GetRealm(ctx, as.Status.RealmName)
-			if err != nil && !keycloak.IsNotFound(err) {
-				return err
-			}
-			if err == nil && desired.RealmOwner(realm) == desired.Owner(as.Namespace, as.Name) {
-				ctrl.LoggerFrom(ctx).Info("Deleting Keycloak realm", "realm", as.Status.RealmName)
-				if err := kc.DeleteRealm(ctx, as.Status.RealmName); err != nil && !keycloak.IsNotFound(err) {
-					return err
-				}
-			}
 		}
 	}
 	controllerutil.RemoveFinalizer(as, Finalizer)
@@ -181,6 +175,37 @@ func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.A
 		return err
 	}
 	return nil
+}
+
+// deleteRealm deletes the realm if this AuthServer owns it. Only a transient
+// failure is returned (and retried); anything that retrying cannot fix
+// leaves the realm behind with a Warning Event rather than blocking deletion.
+func (r *AuthServerReconciler) deleteRealm(ctx context.Context, as *authv1.AuthServer, rep reporter) error {
+	name := as.Status.RealmName
+	leftBehind := func(err error) error {
+		rep.event(ctx, as, corev1.EventTypeWarning, "RealmLeftBehind", fmt.Sprintf("Realm %q was not deleted: %v", name, err))
+		return nil
+	}
+	kc, err := r.Connections.For(ctx, as)
+	if isCredentialsError(err) {
+		return leftBehind(err)
+	}
+	if err != nil {
+		return err
+	}
+	realm, err := kc.GetRealm(ctx, name)
+	if err == nil && desired.RealmOwner(realm) == desired.Owner(as.Namespace, as.Name) {
+		ctrl.LoggerFrom(ctx).Info("Deleting Keycloak realm", "realm", name)
+		err = kc.DeleteRealm(ctx, name)
+	}
+	switch {
+	case err == nil, keycloak.IsNotFound(err):
+		return nil
+	case keycloak.IsTransient(err):
+		return err
+	default:
+		return leftBehind(err)
+	}
 }
 
 // SetupWithManager registers the reconciler.

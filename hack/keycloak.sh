@@ -7,7 +7,6 @@
 #                                       127.0.0.1 and free ports; waits until it is ready and
 #                                       writes STATE_DIR/env (KEYCLOAK_URL, admin login, PID)
 #   hack/keycloak.sh stop STATE_DIR     stop that instance; waits until no process is left
-#   hack/keycloak.sh stop-all           stop every instance started from this checkout
 #
 # Env: KEYCLOAK_VERSION, KEYCLOAK_PORT (default: a free port), KEYCLOAK_WATCH_PID (stop the
 # instance when that process exits), KEYCLOAK_START_TIMEOUT (seconds, default 240).
@@ -39,6 +38,11 @@ pick_java() {
 fetch() {
   local stamp="$DIST_DIR/.built" want="${BUILD_OPTS[*]}"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then echo "$HOME_DIR"; return; fi
+  # Two test packages may ask at once: one fetches, the other waits for it.
+  mkdir -p "$(dirname "$DIST_DIR")"
+  exec 9>"$DIST_DIR.lock"
+  flock 9
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then echo "$HOME_DIR"; return; fi
   local m2="${MAVEN_REPO:-$HOME/.m2/repository}"
   local tgz="$m2/org/keycloak/keycloak-quarkus-dist/$KEYCLOAK_VERSION/keycloak-quarkus-dist-$KEYCLOAK_VERSION.tar.gz"
   if [ ! -f "$tgz" ]; then
@@ -52,6 +56,7 @@ fetch() {
     fi
   fi
   rm -rf "$DIST_DIR"; mkdir -p "$DIST_DIR"
+  # The stamp is written last: an interrupted fetch or build is redone.
   tar -xzf "$tgz" -C "$DIST_DIR"
   [ -x "$HOME_DIR/bin/kc.sh" ] || die "unexpected archive layout: no $HOME_DIR/bin/kc.sh"
   log "building Keycloak once (kc.sh build ${BUILD_OPTS[*]})"
@@ -59,6 +64,16 @@ fetch() {
     || { tail -n 40 "$DIST_DIR/build.log" >&2; die "kc.sh build failed"; }
   echo "$want" >"$stamp"
   echo "$HOME_DIR"
+}
+
+# running STATE_DIR: the pid recorded for the instance, if that process is
+# still the instance's kc.sh (not another process that reused the pid).
+running() {
+  local state="$1" pid
+  [ -f "$state/pid" ] || return 1
+  pid="$(cat "$state/pid")"
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$state/kc/" || return 1
+  echo "$pid"
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -74,10 +89,10 @@ free_port() {
 
 start() {
   local state="${1:?usage: keycloak.sh start STATE_DIR}"
-  local home; home="$(fetch)"
+  local home pid; home="$(fetch)"
   mkdir -p "$state"; state="$(cd "$state" && pwd)"
-  if [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; then
-    die "an instance is already running from $state (pid $(cat "$state/pid"))"
+  if pid="$(running "$state")"; then
+    die "an instance is already running from $state (pid $pid)"
   fi
   # Each instance gets its own home: hard links to the built distribution (instant, no copy)
   # and a private data/ folder, so instances never share a database or transaction log.
@@ -145,9 +160,10 @@ ENV
 
 stop() {
   local state="${1:?usage: keycloak.sh stop STATE_DIR}"
-  [ -f "$state/pid" ] || return 0
-  local pid; pid="$(cat "$state/pid")"
-  if kill -0 "$pid" 2>/dev/null; then
+  local pid
+  [ -d "$state" ] || return 0
+  state="$(cd "$state" && pwd)"
+  if pid="$(running "$state")"; then
     log "stopping Keycloak (pid $pid)"
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
@@ -158,23 +174,9 @@ stop() {
   rm -f "$state/pid" "$state/env"
 }
 
-stop_all() {
-  # Instances started from this checkout run kc.sh from a copy under a state dir; find them
-  # by the Keycloak home they were started with.
-  local pids
-  pids="$(pgrep -f -- "-Dkc.home.dir=.*$ROOT" || true)"
-  for p in $pids; do
-    log "stopping leftover Keycloak pid $p"
-    kill -TERM "$p" 2>/dev/null || true
-  done
-  sleep 2
-  for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
-}
-
 case "${1:-}" in
   fetch) fetch ;;
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
-  stop-all) stop_all ;;
   *) sed -n '2,14p' "$0"; exit 2 ;;
 esac

@@ -517,6 +517,17 @@ func TestWrongCredentialsAreUnauthorized(t *testing.T) {
 	if strings.Contains(err.Error(), "wrong") {
 		t.Errorf("error leaks the password: %v", err)
 	}
+
+	// A wrong admin realm (or base URL) makes login answer 404; that must not
+	// read as "object not found", which callers take for "already deleted".
+	c, err = keycloak.New(keycloak.Config{URL: kc.URL, AdminRealm: "no-such-realm", Credentials: keycloak.Credentials{Username: kc.AdminUser, Password: kc.AdminPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.FindClient(context.Background(), "master", "admin-cli")
+	if !keycloak.IsUnauthorized(err) || keycloak.IsNotFound(err) {
+		t.Fatalf("login to a missing admin realm: want unauthorized, got %v", err)
+	}
 }
 
 func TestUnreachableKeycloakIsTransient(t *testing.T) {

@@ -9,8 +9,10 @@ import (
 
 // Pool hands out one AdminClient per Keycloak server and set of admin
 // credentials, so that every controller shares its admin token (one login
-// per token lifetime, not one per reconcile). New credentials for the same
-// server get a new client; the old one is dropped.
+// per token lifetime, not one per reconcile). Two credential sets for one
+// server (the default and an AuthServer's own) each keep their client.
+// Clients of rotated credentials stay until the operator restarts: a few
+// idle objects, bounded by the number of rotations.
 type Pool struct {
 	// Metrics records the requests of every client in the pool.
 	Metrics *Metrics
@@ -18,12 +20,7 @@ type Pool struct {
 	Timeout time.Duration
 
 	mu      sync.Mutex
-	clients map[string]pooled
-}
-
-type pooled struct {
-	credsHash string
-	client    *AdminClient
+	clients map[string]*AdminClient
 }
 
 // Get returns the shared client for cfg, creating it on first use.
@@ -32,15 +29,15 @@ func (p *Pool) Get(cfg Config) (*AdminClient, error) {
 	if cfg.AdminRealm == "" {
 		cfg.AdminRealm = "master"
 	}
-	server := cfg.URL + "|" + cfg.AdminRealm
-	h := sha256.Sum256([]byte(cfg.Credentials.Username + "\x00" + cfg.Credentials.Password + "\x00" +
+	h := sha256.Sum256([]byte(cfg.URL + "\x00" + cfg.AdminRealm + "\x00" +
+		cfg.Credentials.Username + "\x00" + cfg.Credentials.Password + "\x00" +
 		cfg.Credentials.ClientID + "\x00" + cfg.Credentials.ClientSecret))
-	credsHash := hex.EncodeToString(h[:])
+	key := hex.EncodeToString(h[:])
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c, ok := p.clients[server]; ok && c.credsHash == credsHash {
-		return c.client, nil
+	if c, ok := p.clients[key]; ok {
+		return c, nil
 	}
 	cfg.Metrics, cfg.Timeout = p.Metrics, p.Timeout
 	c, err := New(cfg)
@@ -48,8 +45,8 @@ func (p *Pool) Get(cfg Config) (*AdminClient, error) {
 		return nil, err
 	}
 	if p.clients == nil {
-		p.clients = map[string]pooled{}
+		p.clients = map[string]*AdminClient{}
 	}
-	p.clients[server] = pooled{credsHash: credsHash, client: c}
+	p.clients[key] = c
 	return c, nil
 }

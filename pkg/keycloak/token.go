@@ -80,11 +80,16 @@ func (t *tokenCache) token(ctx context.Context) (string, error) {
 	jwt, err := t.login(withOperation(ctx, "token.login"))
 	if err != nil {
 		t.access, t.refresh = "", ""
-		if code := apiCode(err); code == http.StatusBadRequest || code == http.StatusUnauthorized {
+		switch code := apiCode(err); code {
+		case http.StatusBadRequest, http.StatusUnauthorized:
 			// Keycloak answers wrong admin credentials with 400 invalid_grant
 			// (password) or 401 unauthorized_client (client credentials).
 			return "", &Error{Operation: "token.login", Code: code, Kind: KindUnauthorized,
 				Message: "Keycloak refused the admin credentials for realm " + t.realm + ": " + err.Error()}
+		case http.StatusNotFound:
+			// Not "object not found": callers would take it for "already deleted".
+			return "", &Error{Operation: "token.login", Code: code, Kind: KindUnauthorized,
+				Message: "no admin realm " + t.realm + " at this URL (wrong Keycloak URL, an /auth suffix, or a wrong admin realm?)"}
 		}
 		return "", wrap("token.login", err)
 	}

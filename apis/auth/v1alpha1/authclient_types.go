@@ -17,6 +17,7 @@ const (
 
 // AuthClientSpec describes an OpenID Connect client that an application needs.
 // +kubebuilder:validation:XValidation:rule="has(self.clientId) == has(oldSelf.clientId) && (!has(self.clientId) || self.clientId == oldSelf.clientId)",message="clientId cannot be added, changed or removed after creation: it identifies the client in Keycloak",fieldPath=".clientId"
+// +kubebuilder:validation:XValidation:rule="self.authServerRef == oldSelf.authServerRef",message="authServerRef cannot be changed: the client lives in that server's realm; create a new AuthClient instead",fieldPath=".authServerRef"
 // +kubebuilder:validation:XValidation:rule="!(has(self.clientType) && self.clientType == 'Public' && has(self.grantTypes) && 'client_credentials' in self.grantTypes)",message="a Public client has no secret and cannot use client_credentials",fieldPath=".grantTypes"
 // +kubebuilder:validation:XValidation:rule="(has(self.grantTypes) && !('authorization_code' in self.grantTypes)) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="the authorization_code grant (on by default) needs at least one redirect URI",fieldPath=".redirectUris",reason=FieldValueRequired
 type AuthClientSpec struct {
@@ -26,7 +27,7 @@ type AuthClientSpec struct {
 	DisplayName string `json:"displayName,omitempty"`
 
 	// authServerRef names the AuthServer (Keycloak realm) that hosts the
-	// client. The namespace defaults to the AuthClient's own.
+	// client. The namespace defaults to the AuthClient's own. Immutable.
 	// +required
 	AuthServerRef ObjectReference `json:"authServerRef"`
 

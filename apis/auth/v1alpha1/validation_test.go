@@ -358,6 +358,15 @@ func TestIdentifyingFieldsAreImmutable(t *testing.T) {
 		t.Fatalf("changing clientId: want a refusal naming spec.clientId, got %v", err)
 	}
 
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(ac), ac); err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedField(ac.Object, "other-server", "spec", "authServerRef", "name")
+	err = k8s.Update(ctx, ac)
+	if err == nil || !strings.Contains(err.Error(), "spec.authServerRef") || !strings.Contains(err.Error(), "cannot be changed") {
+		t.Fatalf("moving a client to another AuthServer: want a refusal naming spec.authServerRef, got %v", err)
+	}
+
 	as := parse(t, `
 apiVersion: auth.nauthera.io/v1alpha1
 kind: AuthServer
