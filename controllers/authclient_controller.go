@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -58,19 +57,6 @@ type AuthClientReconciler struct {
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// failure is a reconcile failure with the reason to report.
-type failure struct {
-	reason    string
-	msg       string
-	transient bool
-}
-
-func (f *failure) Error() string { return f.reason + ": " + f.msg }
-
-func permanent(reason, format string, args ...any) error {
-	return &failure{reason: reason, msg: fmt.Sprintf(format, args...)}
-}
-
 // Reconcile ensures the Keycloak client and Secret of one AuthClient.
 func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	ac := &authv1.AuthClient{}
@@ -100,27 +86,7 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		rep.ready(ctx, ac, authv1.ReasonClientProvisioned, "OIDC client has been successfully provisioned.")
 		return ctrl.Result{RequeueAfter: jitter(r.Resync, req.String())}, nil
 	}
-	var f *failure
-	if !errors.As(err, &f) {
-		reason, msg, transient := keycloakFailure(err)
-		if !isKeycloakError(err) && !isCredentialsError(err) {
-			// A Kubernetes API error: retry with backoff, report as progressing.
-			reason, msg, transient = authv1.ReasonProgressing, err.Error(), true
-		}
-		f = &failure{reason: reason, msg: msg, transient: transient}
-	}
-	rep.fail(ctx, ac, f.reason, f.msg, f.transient)
-	if f.transient {
-		return ctrl.Result{}, err
-	}
-	// Nothing to retry until the spec or a referenced object changes (both
-	// are watched); a slow resync still catches changes made in Keycloak.
-	return ctrl.Result{RequeueAfter: r.Resync}, nil
-}
-
-func isKeycloakError(err error) bool {
-	var kerr *keycloak.Error
-	return errors.As(err, &kerr)
+	return rep.failed(ctx, ac, err, r.Resync)
 }
 
 func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthClient, rep reporter) error {

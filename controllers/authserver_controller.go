@@ -69,23 +69,18 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 
 	kc, err := r.Connections.For(ctx, as)
 	if err != nil {
-		return r.failed(ctx, as, rep, err)
+		return rep.failed(ctx, as, err, r.Resync)
 	}
 	if err := r.reconcileRealm(ctx, as, kc, rep); err != nil {
-		return r.failed(ctx, as, rep, err)
+		return rep.failed(ctx, as, err, r.Resync)
 	}
 	if err := r.reconcileIssuer(ctx, as, kc); err != nil {
-		return r.failed(ctx, as, rep, err)
+		return rep.failed(ctx, as, err, r.Resync)
 	}
 	as.Status.ObservedGeneration = as.Generation
 	rep.ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
 	return ctrl.Result{RequeueAfter: jitter(r.Resync, req.String())}, nil
 }
-
-// errRealmConflict says the realm belongs to someone else.
-type errRealmConflict struct{ msg string }
-
-func (e *errRealmConflict) Error() string { return e.msg }
 
 func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reporter) error {
 	log := ctrl.LoggerFrom(ctx)
@@ -96,7 +91,7 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 		log.Info("Creating Keycloak realm", "realm", name)
 		if err := kc.CreateRealm(ctx, want); keycloak.IsConflict(err) {
 			// Created between our lookup and our create: look again next time.
-			return fmt.Errorf("realm %q appeared while it was being created; checking again: %w", name, err)
+			return &failure{authv1.ReasonRealmConflict, fmt.Sprintf("realm %q appeared while it was being created; checking again", name), true}
 		} else if err != nil {
 			return err
 		}
@@ -110,9 +105,9 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 	me := desired.Owner(as.Namespace, as.Name)
 	switch owner := desired.RealmOwner(actual); {
 	case owner == "":
-		return &errRealmConflict{fmt.Sprintf("realm %q already exists in Keycloak and is not managed by Nauthera; refusing to take it over (set spec.realmName to use another realm)", name)}
+		return permanent(authv1.ReasonRealmConflict, "realm %q already exists in Keycloak and is not managed by Nauthera; refusing to take it over (set spec.realmName to use another realm)", name)
 	case owner != me:
-		return &errRealmConflict{fmt.Sprintf("realm %q is owned by AuthServer %s; two AuthServers cannot share a realm", name, owner)}
+		return permanent(authv1.ReasonRealmConflict, "realm %q is owned by AuthServer %s; two AuthServers cannot share a realm", name, owner)
 	}
 	if diff := desired.RealmDiff(want, *actual); len(diff) > 0 {
 		log.Info("Updating Keycloak realm", "realm", name, "fields", diff)
@@ -139,25 +134,6 @@ func (r *AuthServerReconciler) reconcileIssuer(ctx context.Context, as *authv1.A
 	as.Status.Issuer = disc.Issuer
 	as.Status.DiscoveryURL = strings.TrimRight(disc.Issuer, "/") + "/.well-known/openid-configuration"
 	return nil
-}
-
-func (r *AuthServerReconciler) failed(ctx context.Context, as *authv1.AuthServer, rep reporter, err error) (ctrl.Result, error) {
-	if rc, ok := err.(*errRealmConflict); ok {
-		rep.fail(ctx, as, authv1.ReasonRealmConflict, rc.msg, false)
-		return ctrl.Result{RequeueAfter: r.Resync}, nil
-	}
-	reason, msg, transient := keycloakFailure(err)
-	if keycloak.IsConflict(err) {
-		reason, msg, transient = authv1.ReasonRealmConflict, err.Error(), true
-	} else if !isKeycloakError(err) && !isCredentialsError(err) {
-		// A Kubernetes API error: retry with backoff, report as progressing.
-		reason, msg, transient = authv1.ReasonProgressing, err.Error(), true
-	}
-	rep.fail(ctx, as, reason, msg, transient)
-	if transient {
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{RequeueAfter: r.Resync}, nil
 }
 
 func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.AuthServer, rep reporter) error {

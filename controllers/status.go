@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -99,21 +101,56 @@ func patchStatus(ctx context.Context, c client.Client, before, obj object, getSt
 	return nil
 }
 
-// keycloakFailure maps a Keycloak error to a reason, a message and whether
-// retrying may help.
-func keycloakFailure(err error) (reason, msg string, transient bool) {
+// failure is a reconcile failure with the reason to report.
+type failure struct {
+	reason    string
+	msg       string
+	transient bool
+}
+
+func (f *failure) Error() string { return f.reason + ": " + f.msg }
+
+func permanent(reason, format string, args ...any) error {
+	return &failure{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+// classify turns any reconcile error into a failure with a specific reason.
+func classify(err error) *failure {
+	var f *failure
 	switch {
+	case errors.As(err, &f):
+		return f
 	case isCredentialsError(err):
 		// Retried with backoff: the Secret is often created just after the object.
-		return authv1.ReasonCredentialsNotFound, err.Error(), true
+		return &failure{authv1.ReasonCredentialsNotFound, err.Error(), true}
 	case keycloak.IsUnauthorized(err):
 		// Wrong admin credentials: retry with backoff, they may be fixed.
-		return authv1.ReasonKeycloakUnavailable, "Keycloak refused the operator's admin credentials: " + err.Error(), true
+		return &failure{authv1.ReasonKeycloakUnavailable, "Keycloak refused the operator's admin credentials: " + err.Error(), true}
 	case keycloak.IsTransient(err):
-		return authv1.ReasonKeycloakUnavailable, "Keycloak is unavailable: " + err.Error(), true
+		return &failure{authv1.ReasonKeycloakUnavailable, "Keycloak is unavailable: " + err.Error(), true}
+	case isKeycloakError(err):
+		return &failure{authv1.ReasonKeycloakRejected, "Keycloak rejected the request: " + err.Error(), false}
 	default:
-		return authv1.ReasonKeycloakRejected, "Keycloak rejected the request: " + err.Error(), false
+		// A Kubernetes API error: retry with backoff, report as progressing.
+		return &failure{authv1.ReasonProgressing, err.Error(), true}
 	}
+}
+
+// failed reports err on obj and says how to retry: transient failures go
+// back to the rate limiter (backoff); others wait for a change to the spec or
+// to a watched object, or for the slow resync.
+func (r reporter) failed(ctx context.Context, obj object, err error, resync time.Duration) (ctrl.Result, error) {
+	f := classify(err)
+	r.fail(ctx, obj, f.reason, f.msg, f.transient)
+	if f.transient {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: resync}, nil
+}
+
+func isKeycloakError(err error) bool {
+	var kerr *keycloak.Error
+	return errors.As(err, &kerr)
 }
 
 // jitter spreads resyncs so that many objects do not hit Keycloak at once.
