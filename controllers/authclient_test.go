@@ -598,3 +598,105 @@ spec:
 	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 30*time.Second)
 	deleteAndWait(t, as)
 }
+
+// A realm that belongs to another AuthServer, or to no AuthServer, is never
+// taken over; by default a deleted AuthServer leaves its realm in place.
+func TestRealmOwnership(t *testing.T) {
+	integration(t)
+	specExample(t)
+	ensureNamespace(t, "platform-c", nil)
+	ctx := context.Background()
+
+	twin := &authv1.AuthServer{}
+	apply(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: twin, namespace: platform-c}
+spec:
+  issuerUrl: "https://twin.example.com"
+  realmName: production-server`, twin)
+	cond := waitReady(t, twin, metav1.ConditionFalse, authv1.ReasonRealmConflict, 30*time.Second)
+	if !strings.Contains(cond.Message, "owned by AuthServer security/production-server") {
+		t.Errorf("message = %q", cond.Message)
+	}
+	warningEvent(t, twin, authv1.ReasonRealmConflict)
+
+	master := &authv1.AuthServer{}
+	apply(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: grab-master, namespace: platform-c}
+spec:
+  issuerUrl: "https://grab.example.com"
+  realmName: master
+  deletionPolicy: Delete`, master)
+	cond = waitReady(t, master, metav1.ConditionFalse, authv1.ReasonRealmConflict, 30*time.Second)
+	if !strings.Contains(cond.Message, "not managed by Nauthera") {
+		t.Errorf("message = %q", cond.Message)
+	}
+	gc, tok := console(t)
+	realm, err := gc.GetRealm(ctx, tok, "production-server")
+	if err != nil || realm.Attributes["frontendUrl"] != "https://auth.prod.example.com" {
+		t.Fatalf("the owner's realm was touched: %v %v", err, realm.Attributes)
+	}
+	deleteAndWait(t, twin)
+	deleteAndWait(t, master)
+	if _, err := gc.GetRealm(ctx, tok, "master"); err != nil {
+		t.Fatal("deleting a refused AuthServer deleted a realm it does not own")
+	}
+	if _, err := gc.GetRealm(ctx, tok, "production-server"); err != nil {
+		t.Fatal("deleting a refused AuthServer deleted its owner's realm")
+	}
+
+	kept := &authv1.AuthServer{}
+	apply(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: kept, namespace: platform-c}
+spec:
+  issuerUrl: "https://kept.example.com"`, kept)
+	waitReady(t, kept, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 60*time.Second)
+	deleteAndWait(t, kept)
+	if _, err := gc.GetRealm(ctx, tok, "kept"); err != nil {
+		t.Error("the default deletionPolicy (Orphan) must keep the realm")
+	}
+}
+
+// A public client gets PKCE and no secret; a service-account client can get
+// tokens with the client credentials grant using only what its Secret holds.
+func TestPublicAndServiceAccountClients(t *testing.T) {
+	integration(t)
+	specExample(t)
+	ensureNamespace(t, "team-f", nil)
+	spa, svc := &authv1.AuthClient{}, &authv1.AuthClient{}
+	apply(t, authClient("team-f", "spa", "production-server", "  clientType: Public\n  webOrigins: [\"https://spa.example.com\"]"), spa)
+	apply(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: worker, namespace: team-f}
+spec:
+  authServerRef: {name: production-server, namespace: security}
+  grantTypes: [client_credentials]
+  scopes: [openid, "api:read"]`, svc)
+	waitReady(t, spa, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	waitReady(t, svc, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+
+	cl := keycloakClient(t, "production-server", "team-f.spa")
+	if !gocloak.PBool(cl.PublicClient) || cl.Attributes["pkce.code.challenge.method"] != "S256" || !slices.Equal(cl.WebOrigins, []string{"https://spa.example.com"}) {
+		t.Errorf("public client: public %v pkce %q origins %v", gocloak.PBool(cl.PublicClient), cl.Attributes["pkce.code.challenge.method"], cl.WebOrigins)
+	}
+	if _, ok := secretOf(t, "team-f", "spa-client-secret").Data["client_secret"]; ok {
+		t.Error("a public client's Secret must have no client_secret")
+	}
+
+	s := secretOf(t, "team-f", "worker-client-secret")
+	jwt, err := gocloak.NewClient(kc.URL).LoginClient(context.Background(), string(s.Data["client_id"]), string(s.Data["client_secret"]), "production-server")
+	if err != nil {
+		t.Fatalf("client credentials grant with the Secret's credentials: %v", err)
+	}
+	if !strings.Contains(jwt.Scope, "api:read") {
+		t.Errorf("token scope %q lacks api:read", jwt.Scope)
+	}
+	deleteAndWait(t, spa)
+	deleteAndWait(t, svc)
+}
