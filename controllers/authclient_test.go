@@ -259,9 +259,22 @@ func TestConsoleDriftIsRepaired(t *testing.T) {
 		t.Error("a recreated client has a new secret; the Secret must carry it")
 	}
 
-	// A Secret deleted by hand comes back with the same credentials.
+	// A Secret edited by hand is restored.
 	s := secretOf(t, "my-app-dev", "my-webapp-client-secret")
 	creds := string(s.Data["client_secret"])
+	s.Data["client_secret"] = []byte("tampered")
+	if err := k8s.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "Secret restored", func() error {
+		if got := string(secretOf(t, "my-app-dev", "my-webapp-client-secret").Data["client_secret"]); got != creds {
+			return fmt.Errorf("client_secret not restored yet")
+		}
+		return nil
+	})
+
+	// A Secret deleted by hand comes back with the same credentials.
+	s = secretOf(t, "my-app-dev", "my-webapp-client-secret")
 	if err := k8s.Delete(ctx, s); err != nil {
 		t.Fatal(err)
 	}
