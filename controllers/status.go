@@ -43,7 +43,7 @@ func setCondition(obj object, typ string, status metav1.ConditionStatus, reason,
 
 // changed reports whether Ready would get a new status, reason or message.
 func changed(obj object, status metav1.ConditionStatus, reason, msg string) bool {
-	c := meta.FindStatusCondition(obj.GetConditions(), authv1.ReadyCondition)
+	c := findReady(obj)
 	return c == nil || c.Status != status || c.Reason != reason || c.Message != msg
 }
 
@@ -164,7 +164,7 @@ func jitter(d time.Duration, key string) time.Duration {
 
 // isReady reports whether obj's Ready condition is True for its current generation.
 func isReady(obj object) bool {
-	c := meta.FindStatusCondition(obj.GetConditions(), authv1.ReadyCondition)
+	c := findReady(obj)
 	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == obj.GetGeneration()
 }
 
