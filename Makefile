@@ -23,6 +23,9 @@ CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 ENVTEST_ASSETS := $(BIN)/k8s/$(K8S_VERSION)-etcd$(ETCD_VERSION)-$(shell go env GOOS)-$(shell go env GOARCH)
 KEYCLOAK_HOME := $(BIN)/keycloak/$(KEYCLOAK_VERSION)/keycloak-$(KEYCLOAK_VERSION)
 
+# Files written by generators; `make verify` fails when they differ from git.
+GENERATED := config/crd/bases config/rbac/role.yaml apis/auth/v1alpha1/zz_generated.deepcopy.go charts/nauthera/crds
+
 GO_TEST_FLAGS ?= -v -count=1 -timeout=40m
 
 ##@ General
@@ -38,6 +41,11 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into config/.
 	$(CONTROLLER_GEN) crd paths=./apis/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=nauthera-manager paths=./controllers/... output:rbac:artifacts:config=config/rbac
 
+.PHONY: chart-crds
+chart-crds: manifests ## Copy the generated CRDs into the Helm chart.
+	rm -f charts/nauthera/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/nauthera/crds/
+
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./apis/...
@@ -51,10 +59,10 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: verify
-verify: manifests generate ## Fail if generated files are not up to date.
-	@if [ -n "$$(git status --porcelain -- config apis)" ]; then \
-	  echo "Generated files are stale: run 'make manifests generate' and commit the result:"; \
-	  git status --porcelain -- config apis; git diff --stat -- config apis; exit 1; \
+verify: manifests generate chart-crds ## Fail if generated files are not up to date.
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
+	  echo "Generated files are stale: run 'make manifests generate chart-crds' and commit the result:"; \
+	  git status --porcelain -- $(GENERATED); git diff --stat -- $(GENERATED); exit 1; \
 	fi
 	@if [ -n "$$(gofmt -l $$(git ls-files '*.go'))" ]; then echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; fi
 
@@ -78,9 +86,8 @@ bench: envtest-assets keycloak-dist ## Benchmark AuthClient -> Secret latency an
 ##@ Test bed
 
 .PHONY: envtest-assets
-envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver ## Build kube-apiserver, etcd, kubectl and helm from the Go module proxy.
-$(ENVTEST_ASSETS)/kube-apiserver:
-	hack/build-control-plane.sh
+envtest-assets: ## Build kube-apiserver, etcd, kubectl and helm from the Go module proxy (a no-op when done).
+	@hack/build-control-plane.sh >/dev/null
 
 .PHONY: keycloak-dist
 keycloak-dist: ## Fetch Keycloak from Maven Central and build it once (a no-op when done).

@@ -65,7 +65,7 @@ func runSuite(m *testing.M) int {
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = authv1.AddToScheme(scheme)
 
-	env, err := testbed.ControlPlane()
+	env, err := testbed.ControlPlane(true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

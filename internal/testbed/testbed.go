@@ -116,10 +116,11 @@ func readEnv(path string) (map[string]string, error) {
 	return env, sc.Err()
 }
 
-// ControlPlane returns an envtest environment with the operator's CRDs. The
-// binaries come from KUBEBUILDER_ASSETS, else from bin/k8s/current (built by
+// ControlPlane returns an envtest environment with the operator's CRDs
+// installed (or none, for tests that install them themselves). The binaries
+// come from KUBEBUILDER_ASSETS, else from bin/k8s/current (built by
 // `make envtest-assets`); it is an error if neither exists.
-func ControlPlane() (*envtest.Environment, error) {
+func ControlPlane(withCRDs bool) (*envtest.Environment, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		assets = filepath.Join(RepoRoot(), "bin", "k8s", "current")
@@ -127,9 +128,10 @@ func ControlPlane() (*envtest.Environment, error) {
 	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
 		return nil, fmt.Errorf("no kube-apiserver in %s: run `make envtest-assets` (or `make test`), or set KUBEBUILDER_ASSETS", assets)
 	}
-	return &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}, nil
+	env := &envtest.Environment{BinaryAssetsDirectory: assets}
+	if withCRDs {
+		env.CRDDirectoryPaths = []string{filepath.Join(RepoRoot(), "config", "crd", "bases")}
+		env.ErrorIfCRDPathMissing = true
+	}
+	return env, nil
 }

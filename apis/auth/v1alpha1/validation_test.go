@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	env, err := testbed.ControlPlane()
+	env, err := testbed.ControlPlane(true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

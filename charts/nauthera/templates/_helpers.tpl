@@ -1,0 +1,71 @@
+{{/* Names and labels. */}}
+{{- define "nauthera.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nauthera.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/part-of: nauthera
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "nauthera.operator.selector" -}}
+app.kubernetes.io/name: nauthera-operator
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "nauthera.keycloak.selector" -}}
+app.kubernetes.io/name: keycloak
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "nauthera.serviceAccountName" -}}
+{{- default (include "nauthera.fullname" .) .Values.operator.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "nauthera.keycloak.fullname" -}}
+{{- printf "%s-keycloak" (include "nauthera.fullname" .) -}}
+{{- end -}}
+
+{{/* The Secret holding the Keycloak admin credentials the operator uses. */}}
+{{- define "nauthera.keycloak.adminSecret" -}}
+{{- if .Values.keycloak.enabled -}}
+{{- default (printf "%s-admin" (include "nauthera.keycloak.fullname" .)) .Values.keycloak.admin.existingSecret -}}
+{{- else -}}
+{{- required "keycloak.external.adminSecret is required when keycloak.enabled is false" .Values.keycloak.external.adminSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The URL the operator reaches Keycloak at. */}}
+{{- define "nauthera.keycloak.url" -}}
+{{- if .Values.keycloak.enabled -}}
+{{- printf "http://%s.%s.svc:%d" (include "nauthera.keycloak.fullname" .) .Release.Namespace (int .Values.keycloak.service.port) -}}
+{{- else -}}
+{{- required "keycloak.external.url is required when keycloak.enabled is false" .Values.keycloak.external.url -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Namespaces the operator watches in installMode namespaces. */}}
+{{- define "nauthera.watchNamespaces" -}}
+{{- if .Values.operator.watchNamespaces -}}
+{{- join "," .Values.operator.watchNamespaces -}}
+{{- else -}}
+{{- .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nauthera.restrictedContainer" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
