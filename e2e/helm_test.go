@@ -369,4 +369,3 @@ func find(objs []*unstructured.Unstructured, name string) *unstructured.Unstruct
 	}
 	return nil
 }
-
