@@ -74,6 +74,11 @@ test: verify vet build envtest-assets keycloak-dist ## Run unit, envtest and Key
 	  hack/with-cleanup.sh go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(BIN)/test.log
 	@hack/test-summary.sh $(BIN)/test.log
 
+.PHONY: e2e
+e2e: build envtest-assets keycloak-dist ## End-to-end: the operator binary, kubectl and helm against a real API server and Keycloak.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" hack/with-cleanup.sh go test -v -count=1 -timeout=20m ./e2e/ 2>&1 | tee $(BIN)/e2e.log
+	@hack/test-summary.sh $(BIN)/e2e.log
+
 .PHONY: test-unit
 test-unit: ## Run only the unit tests (no control plane, no Keycloak).
 	go test -count=1 -short ./...

@@ -1,17 +1,11 @@
-// Package e2e tests Nauthera through its shipped artefacts: the Helm chart
-// and the kustomize config, installed into a real kube-apiserver with the
-// real helm and kubectl binaries (pods never run here: there is no kubelet).
 package e2e
 
 import (
-	"bytes"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -20,78 +14,22 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/nauthera/nauthera/internal/testbed"
 )
 
-var kubeconfig string
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	// No CRDs up front: the chart installs them.
-	env, err := testbed.ControlPlane(false)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if _, err := env.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "start control plane:", err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	user, err := env.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cfg, err := user.KubeConfig()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "nauthera-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	kubeconfig = filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, cfg, 0o600); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
-}
-
-func needsControlPlane(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("e2e: needs kube-apiserver, kubectl and helm (run without -short)")
-	}
-}
-
-// tool runs bin/<name> against the test API server and returns its output.
+// tool runs bin/<name> (helm, kubectl) against the test API server.
 func tool(t *testing.T, stdin io.Reader, name string, args ...string) (string, error) {
 	t.Helper()
-	bin := filepath.Join(testbed.RepoRoot(), "bin", name)
-	cmd := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	cmd.Dir = testbed.RepoRoot()
-	cmd.Stdin = stdin
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	err := cmd.Run()
-	if err != nil {
-		err = fmt.Errorf("%s %s: %w\n%s%s", name, strings.Join(args, " "), err, stderr.String(), out.String())
+	in := ""
+	if stdin != nil {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = string(b)
 	}
-	return out.String(), err
+	return cluster.Tool(in, name, args...)
 }
 
 func mustTool(t *testing.T, stdin io.Reader, name string, args ...string) string {
@@ -158,7 +96,11 @@ func TestChart(t *testing.T) {
 
 	// A real install first: it creates the CRDs the other renderings use.
 	t.Run("install-and-upgrade", func(t *testing.T) {
-		mustTool(t, nil, "helm", "install", "nh", chart, "--namespace", "nauthera-system", "--create-namespace")
+		mustTool(t, nil, "helm", "install", "nh", chart, "--namespace", "nauthera-system", "--create-namespace",
+			"--set", "operator.image.repository=registry.example.com/nauthera", "--set", "operator.image.tag=0.1.0-e2e")
+		if img := mustTool(t, nil, "kubectl", "-n", "nauthera-system", "get", "deployment", "nh-nauthera", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); img != "registry.example.com/nauthera:0.1.0-e2e" {
+			t.Errorf("operator image %q does not follow the values", img)
+		}
 		password := secretValue(t, "nauthera-system", "nh-nauthera-keycloak-admin", "password")
 		if len(password) < 24 {
 			t.Fatalf("generated admin password too short (%d chars)", len(password))

@@ -1,0 +1,57 @@
+// Package e2e tests Nauthera through what it ships: the operator binary
+// running as its own process, the Helm chart and the kustomize config, driven
+// with the real kubectl and helm against a real kube-apiserver and a real
+// Keycloak. Pods never run here (there is no kubelet); the operator runs as a
+// local process instead.
+package e2e
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/nauthera/nauthera/internal/testbed"
+)
+
+var (
+	cluster *testbed.Cluster
+	kc      *testbed.Keycloak
+	workDir string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	if workDir, err = os.MkdirTemp("", "nauthera-e2e-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(workDir)
+	// No CRDs up front: the chart (or the operator test) installs them.
+	if cluster, err = testbed.StartCluster(workDir, false); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = cluster.Stop() }()
+	if kc, err = testbed.StartKeycloak("e2e"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = kc.Cleanup() }()
+	return m.Run()
+}
+
+func needsControlPlane(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("e2e: needs kube-apiserver, Keycloak, kubectl, helm and the operator binary (run without -short)")
+	}
+}
