@@ -66,6 +66,14 @@ verify: manifests generate chart-crds ## Fail if generated files are not up to d
 	fi
 	@if [ -n "$$(gofmt -l $$(git ls-files '*.go'))" ]; then echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; fi
 
+##@ Demo
+
+.PHONY: demo
+demo: ## Run Nauthera locally: control plane, Keycloak and the operator as processes; applies config/samples (DEMO_EXIT=1 stops at once).
+	@echo "Compiling the demo driver (about a minute the first time)..."
+	@go build -o $(BIN)/nauthera-demo ./hack/demo
+	@hack/with-cleanup.sh $(BIN)/nauthera-demo
+
 ##@ Test
 
 .PHONY: test

@@ -160,11 +160,12 @@ func (r *AuthClientReconciler) authServer(ctx context.Context, ac *authv1.AuthCl
 	// Ready for any generation: an AuthServer spec edit must not flap every
 	// client while the AuthServer reconciler catches up.
 	if c := findReady(as); as.Status.RealmName == "" || c == nil || c.Status != metav1.ConditionTrue {
-		msg := "its realm is not provisioned yet"
-		if c != nil && c.Message != "" {
-			msg = c.Reason + ": " + c.Message
+		if c == nil || c.Reason == authv1.ReasonProgressing {
+			// A new AuthServer: its realm usually exists within a second.
+			return nil, &failure{reason: authv1.ReasonAuthServerNotReady, waiting: true,
+				msg: fmt.Sprintf("Waiting for AuthServer %s to provision its realm", key)}
 		}
-		return nil, permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s is not ready: %s", key, msg)
+		return nil, permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s is not ready: %s: %s", key, c.Reason, c.Message)
 	}
 	return as, nil
 }

@@ -91,7 +91,7 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 		log.Info("Creating Keycloak realm", "realm", name)
 		if err := kc.CreateRealm(ctx, want); keycloak.IsConflict(err) {
 			// Created between our lookup and our create: look again next time.
-			return &failure{authv1.ReasonRealmConflict, fmt.Sprintf("realm %q appeared while it was being created; checking again", name), true}
+			return &failure{reason: authv1.ReasonRealmConflict, msg: fmt.Sprintf("realm %q appeared while it was being created; checking again", name), transient: true}
 		} else if err != nil {
 			return err
 		}

@@ -76,6 +76,18 @@ func (r reporter) fail(ctx context.Context, obj object, reason, msg string, tran
 	}
 }
 
+// wait marks obj not Ready yet while it waits for something expected to
+// happen soon, with a Normal Event.
+func (r reporter) wait(ctx context.Context, obj object, reason, msg string) {
+	if changed(obj, metav1.ConditionFalse, reason, msg) {
+		ctrl.LoggerFrom(ctx).Info(msg, "reason", reason)
+		r.recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, "Reconcile", msg)
+	}
+	setCondition(obj, authv1.ReadyCondition, metav1.ConditionFalse, reason, msg)
+	setCondition(obj, authv1.ReconcilingCondition, metav1.ConditionTrue, reason, msg)
+	removeCondition(obj, authv1.StalledCondition)
+}
+
 // event emits an Event that is not tied to a condition change (a drift
 // repaired, a client created).
 func (r reporter) event(ctx context.Context, obj object, typ, reason, msg string) {
@@ -106,6 +118,9 @@ type failure struct {
 	reason    string
 	msg       string
 	transient bool
+	// waiting marks an expected wait (a new AuthServer still provisioning):
+	// reported with a Normal Event, not a Warning.
+	waiting bool
 }
 
 func (f *failure) Error() string { return f.reason + ": " + f.msg }
@@ -122,17 +137,17 @@ func classify(err error) *failure {
 		return f
 	case isCredentialsError(err):
 		// Retried with backoff: the Secret is often created just after the object.
-		return &failure{authv1.ReasonCredentialsNotFound, err.Error(), true}
+		return &failure{reason: authv1.ReasonCredentialsNotFound, msg: err.Error(), transient: true}
 	case keycloak.IsUnauthorized(err):
 		// Wrong admin credentials: retry with backoff, they may be fixed.
-		return &failure{authv1.ReasonKeycloakUnavailable, "Keycloak refused the operator's admin credentials: " + err.Error(), true}
+		return &failure{reason: authv1.ReasonKeycloakUnavailable, msg: "Keycloak refused the operator's admin credentials: " + err.Error(), transient: true}
 	case keycloak.IsTransient(err):
-		return &failure{authv1.ReasonKeycloakUnavailable, "Keycloak is unavailable: " + err.Error(), true}
+		return &failure{reason: authv1.ReasonKeycloakUnavailable, msg: "Keycloak is unavailable: " + err.Error(), transient: true}
 	case isKeycloakError(err):
-		return &failure{authv1.ReasonKeycloakRejected, "Keycloak rejected the request: " + err.Error(), false}
+		return &failure{reason: authv1.ReasonKeycloakRejected, msg: "Keycloak rejected the request: " + err.Error(), transient: false}
 	default:
 		// A Kubernetes API error: retry with backoff, report as progressing.
-		return &failure{authv1.ReasonProgressing, err.Error(), true}
+		return &failure{reason: authv1.ReasonProgressing, msg: err.Error(), transient: true}
 	}
 }
 
@@ -141,6 +156,10 @@ func classify(err error) *failure {
 // to a watched object, or for the slow resync.
 func (r reporter) failed(ctx context.Context, obj object, err error, resync time.Duration) (ctrl.Result, error) {
 	f := classify(err)
+	if f.waiting {
+		r.wait(ctx, obj, f.reason, f.msg)
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
 	r.fail(ctx, obj, f.reason, f.msg, f.transient)
 	if f.transient {
 		return ctrl.Result{}, err

@@ -131,6 +131,7 @@ start() {
       kill -TERM -- "-$pid" 2>/dev/null || true
       sleep 10; kill -KILL -- "-$pid" 2>/dev/null || true
     ) </dev/null >/dev/null 2>&1 &
+    echo $! >"$state/watcher.pid"
     disown
   fi
 
@@ -171,7 +172,12 @@ stop() {
     for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     kill -0 "$pid" 2>/dev/null && die "Keycloak (pid $pid) did not stop"
   fi
-  rm -f "$state/pid" "$state/env"
+  if [ -f "$state/watcher.pid" ]; then
+    local w; w="$(cat "$state/watcher.pid")"
+    pkill -P "$w" 2>/dev/null || true # its sleep, before it is orphaned
+    kill "$w" 2>/dev/null || true
+  fi
+  rm -f "$state/pid" "$state/env" "$state/watcher.pid"
 }
 
 case "${1:-}" in

@@ -1,0 +1,254 @@
+// Command demo runs Nauthera locally with no cluster and no containers: a
+// kube-apiserver and etcd, a Keycloak and the operator, all as local
+// processes. It applies the specification's examples, shows the result, and
+// stops everything it started on Ctrl-C (or at once with DEMO_EXIT=1).
+//
+//	make demo
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/nauthera/nauthera/internal/testbed"
+)
+
+type demo struct {
+	root, dir string
+	cluster   *testbed.Cluster
+	keycloak  *testbed.Keycloak
+	operator  *testbed.Operator
+	step      int
+}
+
+const steps = 7
+
+func main() {
+	// envtest logs through controller-runtime; the demo prints its own progress.
+	ctrl.SetLogger(logr.Discard())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := testbed.RepoRoot()
+	d := &demo{root: root, dir: filepath.Join(root, "tmp", "demo")}
+	err := d.run(ctx)
+	d.cleanup()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "\n✗ %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// say starts a step.
+func (d *demo) say(format string, args ...any) {
+	d.step++
+	fmt.Printf("\n[%d/%d] %s\n", d.step, steps, fmt.Sprintf(format, args...))
+}
+
+// slow runs f, printing the elapsed time every 15s with what to expect.
+func (d *demo) slow(expect string, f func() error) error {
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- f() }()
+	tick := time.NewTicker(15 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			fmt.Printf("      done in %s\n", time.Since(start).Round(time.Second))
+			return err
+		case <-tick.C:
+			fmt.Printf("      ... %s elapsed (%s)\n", time.Since(start).Round(time.Second), expect)
+		}
+	}
+}
+
+// script runs a hack/ script, logging to a file; on failure the error carries the log tail.
+func (d *demo) script(log string, name string, args ...string) error {
+	f, err := os.Create(filepath.Join(d.dir, log))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd := exec.Command(filepath.Join(d.root, "hack", name), args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = d.root, f, f
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w\n--- last lines of %s ---\n%s", name, err, f.Name(), testbed.Tail(f.Name(), 25))
+	}
+	return nil
+}
+
+func (d *demo) fail(what string, err error) error {
+	return fmt.Errorf("step %d/%d (%s) failed: %w", d.step, steps, what, err)
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func (d *demo) run(ctx context.Context) error {
+	if err := os.MkdirAll(d.dir, 0o755); err != nil {
+		return err
+	}
+	fmt.Println("Nauthera demo: kube-apiserver + etcd, Keycloak and the operator as local processes.")
+	fmt.Printf("Logs go to %s\n", d.dir)
+
+	d.say("Building the operator (bin/nauthera)")
+	build := exec.Command("go", "build", "-o", filepath.Join(d.root, "bin", "nauthera"), "./cmd/nauthera")
+	build.Dir, build.Env = d.root, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return d.fail("build", fmt.Errorf("%w\n%s", err, out))
+	}
+
+	d.say("Preparing the control plane (kube-apiserver 1.37.2, etcd 3.6.16, kubectl, helm)")
+	expect := "instant when already built"
+	if !exists(filepath.Join(d.root, "bin", "k8s", "current", "kube-apiserver")) || !exists(filepath.Join(d.root, "bin", "helm")) {
+		expect = "the first time they are compiled from the Go module proxy: about 10 minutes on 2 cores"
+		fmt.Printf("      %s\n", expect)
+	}
+	if err := d.slow(expect, func() error { return d.script("control-plane-build.log", "build-control-plane.sh") }); err != nil {
+		return d.fail("control plane", err)
+	}
+
+	d.say("Preparing Keycloak")
+	expect = "instant when already built"
+	if !exists(filepath.Join(d.root, "bin", "keycloak")) {
+		expect = "the first time: a download of about 200 MB from Maven Central and `kc.sh build`, 1 to 3 minutes"
+		fmt.Printf("      %s\n", expect)
+	}
+	if err := d.slow(expect, func() error { return d.script("keycloak-fetch.log", "keycloak.sh", "fetch") }); err != nil {
+		return d.fail("Keycloak download", err)
+	}
+
+	d.say("Starting kube-apiserver and etcd, installing the CRDs")
+	var err error
+	if d.cluster, err = testbed.StartCluster(d.dir, true); err != nil {
+		return d.fail("control plane start", err)
+	}
+
+	d.say("Starting Keycloak on 127.0.0.1 (usually 20 to 40 seconds)")
+	if err := d.slow("Keycloak usually needs 20 to 40 seconds", func() (err error) {
+		d.keycloak, err = testbed.StartKeycloak("demo-keycloak")
+		return err
+	}); err != nil {
+		return d.fail("Keycloak start", err)
+	}
+
+	d.say("Starting the operator as its own process")
+	kubectl := func(stdin string, args ...string) (string, error) { return d.cluster.Tool(stdin, "kubectl", args...) }
+	for _, ns := range []string{"nauthera-system", "security", "my-app-dev"} {
+		if _, err := kubectl("", "create", "namespace", ns); err != nil {
+			return d.fail("namespaces", err)
+		}
+	}
+	if _, err := kubectl("", "-n", "nauthera-system", "create", "secret", "generic", "keycloak-admin",
+		"--from-literal=username="+d.keycloak.AdminUser, "--from-literal=password="+d.keycloak.AdminPassword); err != nil {
+		return d.fail("admin Secret", err)
+	}
+	opLog := filepath.Join(d.dir, "operator.log")
+	_ = os.Remove(opLog)
+	if d.operator, err = testbed.StartOperator(d.cluster, opLog,
+		"--keycloak-url="+d.keycloak.URL, "--keycloak-admin-secret=nauthera-system/keycloak-admin",
+		"--log-format=console", "--metrics-bind-address=0", "--health-probe-bind-address=0", "--resync-interval=1m"); err != nil {
+		return d.fail("operator start", err)
+	}
+
+	d.say("Applying the specification's AuthServer and AuthClient (config/samples)")
+	if _, err := kubectl("", "apply",
+		"-f", filepath.Join(d.root, "config", "samples", "auth_v1alpha1_authserver.yaml"),
+		"-f", filepath.Join(d.root, "config", "samples", "auth_v1alpha1_authclient.yaml")); err != nil {
+		return d.fail("apply samples", err)
+	}
+	start := time.Now()
+	if _, err := kubectl("", "-n", "my-app-dev", "wait", "authclient/my-webapp", "--for=condition=Ready", "--timeout=120s"); err != nil {
+		return d.fail("wait for Ready", fmt.Errorf("%w\n--- operator log ---\n%s", err, testbed.Tail(opLog, 25)))
+	}
+	fmt.Printf("      AuthClient Ready %s after it was applied\n", time.Since(start).Round(10*time.Millisecond))
+
+	d.show(kubectl)
+
+	if os.Getenv("DEMO_EXIT") == "1" {
+		fmt.Println("\nDEMO_EXIT=1: stopping.")
+		return nil
+	}
+	fmt.Println("\nEverything keeps running until you press Ctrl-C.")
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Println("\nStopping.")
+			return nil
+		case <-time.After(time.Second):
+			if exited, err := d.operator.Exited(); exited {
+				return fmt.Errorf("the operator stopped: %v\n--- operator log ---\n%s", err, testbed.Tail(opLog, 25))
+			}
+		}
+	}
+}
+
+func (d *demo) show(kubectl func(string, ...string) (string, error)) {
+	section := func(title string) { fmt.Printf("\n── %s\n", title) }
+	out, _ := kubectl("", "get", "authservers,authclients", "-A")
+	section("kubectl get authservers,authclients -A")
+	fmt.Print(out)
+	out, _ = kubectl("", "describe", "authclient", "my-webapp", "-n", "my-app-dev")
+	section("kubectl describe authclient my-webapp -n my-app-dev")
+	fmt.Print(out)
+
+	section("Secret my-app-dev/my-webapp-client-secret (client_secret masked)")
+	raw, _ := kubectl("", "-n", "my-app-dev", "get", "secret", "my-webapp-client-secret", "-o", "json")
+	var s struct {
+		Data map[string]string `json:"data"`
+	}
+	_ = json.Unmarshal([]byte(raw), &s)
+	keys := make([]string, 0, len(s.Data))
+	for k := range s.Data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, _ := base64.StdEncoding.DecodeString(s.Data[k])
+		val := string(v)
+		if k == "client_secret" {
+			val = strings.Repeat("*", 8) + fmt.Sprintf(" (%d characters, from Keycloak)", len(v))
+		}
+		fmt.Printf("  %-18s %s\n", k, val)
+	}
+
+	section("Keycloak")
+	fmt.Printf("  admin console  %s/admin/  (login %s / %s)\n", d.keycloak.URL, d.keycloak.AdminUser, d.keycloak.AdminPassword)
+	fmt.Printf("  the client     realm production-server → Clients → my-app-dev.my-webapp\n")
+
+	section("Try your own manifests")
+	fmt.Printf("  export KUBECONFIG=%s\n", d.cluster.Kubeconfig)
+	fmt.Printf("  bin/kubectl apply -f my-client.yaml      # an AuthClient with authServerRef production-server/security\n")
+	fmt.Printf("  bin/kubectl get authclients -A\n")
+	fmt.Printf("  operator log: %s\n", filepath.Join(d.dir, "operator.log"))
+}
+
+// cleanup stops every process the demo started, in reverse order.
+func (d *demo) cleanup() {
+	if d.operator != nil {
+		if exited, _ := d.operator.Exited(); !exited {
+			_ = d.operator.Stop()
+		}
+	}
+	if d.keycloak != nil {
+		_ = d.keycloak.Cleanup()
+	}
+	if d.cluster != nil {
+		_ = d.cluster.Stop()
+	}
+	if d.step > 0 {
+		fmt.Println("Stopped the operator, Keycloak, kube-apiserver and etcd.")
+	}
+}
