@@ -199,15 +199,7 @@ func (o *operator) count(match func(op, method string) bool) int {
 }
 
 // console plays a person in the Keycloak admin console.
-func console(t testing.TB) (*gocloak.GoCloak, string) {
-	t.Helper()
-	gc := gocloak.NewClient(kc.URL)
-	jwt, err := gc.LoginAdmin(context.Background(), kc.AdminUser, kc.AdminPassword, "master")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return gc, jwt.AccessToken
-}
+func console(t testing.TB) (*gocloak.GoCloak, string) { return kc.Console(t) }
 
 func ensureNamespace(t testing.TB, name string, labels map[string]string) {
 	t.Helper()
@@ -230,15 +222,7 @@ func apply(t testing.TB, doc string, obj client.Object) {
 
 func eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s: %v", what, timeout, err)
+	testbed.Eventually(t, timeout, what, f)
 }
 
 // waitReady waits for obj's Ready condition to have the given status and reason.

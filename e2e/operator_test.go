@@ -292,19 +292,15 @@ func formAction(t *testing.T, resp *http.Response) string {
 func createUser(t *testing.T, realm, name, password string) {
 	t.Helper()
 	ctx := context.Background()
-	gc := gocloak.NewClient(kc.URL)
-	jwt, err := gc.LoginAdmin(ctx, kc.AdminUser, kc.AdminPassword, "master")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := gc.CreateUser(ctx, jwt.AccessToken, realm, gocloak.User{
+	gc, tok := kc.Console(t)
+	id, err := gc.CreateUser(ctx, tok, realm, gocloak.User{
 		Username: gocloak.StringP(name), Enabled: gocloak.BoolP(true), EmailVerified: gocloak.BoolP(true),
 		Email: gocloak.StringP(name + "@example.com"), FirstName: gocloak.StringP("Alice"), LastName: gocloak.StringP("Liddell"),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := gc.SetPassword(ctx, jwt.AccessToken, id, realm, password, false); err != nil {
+	if err := gc.SetPassword(ctx, tok, id, realm, password, false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -343,12 +339,8 @@ func secretVersions(t *testing.T) string {
 // managedClients lists the clientIds in a realm that Nauthera owns.
 func managedClients(t *testing.T, realm string) []string {
 	t.Helper()
-	gc := gocloak.NewClient(kc.URL)
-	jwt, err := gc.LoginAdmin(context.Background(), kc.AdminUser, kc.AdminPassword, "master")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clients, err := gc.GetClients(context.Background(), jwt.AccessToken, realm, gocloak.GetClientsParams{})
+	gc, tok := kc.Console(t)
+	clients, err := gc.GetClients(context.Background(), tok, realm, gocloak.GetClientsParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,15 +391,7 @@ func waitHTTP(t *testing.T, u string) {
 
 func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s: %v", what, timeout, err)
+	testbed.Eventually(t, timeout, what, f)
 }
 
 func randomString(t *testing.T) string {

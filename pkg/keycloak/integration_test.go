@@ -62,15 +62,7 @@ func newAdmin(t *testing.T) (*keycloak.AdminClient, *keycloak.Metrics) {
 }
 
 // console is a plain gocloak client playing a human in the Keycloak console.
-func console(t *testing.T) (*gocloak.GoCloak, string) {
-	t.Helper()
-	gc := gocloak.NewClient(kc.URL)
-	jwt, err := gc.LoginAdmin(context.Background(), kc.AdminUser, kc.AdminPassword, "master")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return gc, jwt.AccessToken
-}
+func console(t *testing.T) (*gocloak.GoCloak, string) { return kc.Console(t) }
 
 func count(m *keycloak.Metrics, op, method, code string) int {
 	return int(testutil.ToFloat64(m.Requests.WithLabelValues(op, method, code)))
