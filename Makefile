@@ -70,8 +70,8 @@ verify: manifests generate chart-crds ## Fail if generated files are not up to d
 
 .PHONY: demo
 demo: ## Run Nauthera locally: control plane, Keycloak and the operator as processes; applies config/samples (DEMO_EXIT=1 stops at once).
-	@echo "Compiling the demo driver (about a minute the first time)..."
-	@go build -o $(BIN)/nauthera-demo ./hack/demo
+	@echo "Compiling the demo driver (1 to 3 minutes the first time, while Go fetches and compiles its modules)..."
+	@CGO_ENABLED=0 go build -o $(BIN)/nauthera-demo ./hack/demo
 	@hack/with-cleanup.sh $(BIN)/nauthera-demo
 
 ##@ Test
