@@ -160,6 +160,10 @@ func (r *AuthClientReconciler) authServer(ctx context.Context, ac *authv1.AuthCl
 	// Ready for any generation: an AuthServer spec edit must not flap every
 	// client while the AuthServer reconciler catches up.
 	if c := findReady(as); as.Status.RealmName == "" || c == nil || c.Status != metav1.ConditionTrue {
+		if c == nil && time.Since(as.CreationTimestamp.Time) > 2*time.Minute {
+			// Nobody reconciles it: not a wait any more, a misconfiguration.
+			return nil, permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s still has no status minutes after its creation; is the operator watching namespace %q?", key, key.Namespace)
+		}
 		if c == nil || c.Reason == authv1.ReasonProgressing {
 			// A new AuthServer: its realm usually exists within a second.
 			return nil, &failure{reason: authv1.ReasonAuthServerNotReady, waiting: true,
