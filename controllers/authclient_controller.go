@@ -153,13 +153,14 @@ func (r *AuthClientReconciler) authServer(ctx context.Context, ac *authv1.AuthCl
 	if !as.DeletionTimestamp.IsZero() {
 		return nil, permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s is being deleted", key)
 	}
-	if c := findReady(as); c != nil && c.Status == metav1.ConditionFalse && c.Reason == authv1.ReasonKeycloakUnavailable {
+	c := findReady(as)
+	if c != nil && c.Status == metav1.ConditionFalse && c.Reason == authv1.ReasonKeycloakUnavailable {
 		return nil, &failure{reason: authv1.ReasonKeycloakUnavailable, transient: true,
 			msg: fmt.Sprintf("%s (reported by AuthServer %s)", c.Message, key)}
 	}
 	// Ready for any generation: an AuthServer spec edit must not flap every
 	// client while the AuthServer reconciler catches up.
-	if c := findReady(as); as.Status.RealmName == "" || c == nil || c.Status != metav1.ConditionTrue {
+	if as.Status.RealmName == "" || c == nil || c.Status != metav1.ConditionTrue {
 		if c == nil && time.Since(as.CreationTimestamp.Time) > 2*time.Minute {
 			// Nobody reconciles it: not a wait any more, a misconfiguration.
 			return nil, permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s still has no status minutes after its creation; is the operator watching namespace %q?", key, key.Namespace)
