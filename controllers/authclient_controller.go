@@ -414,41 +414,22 @@ func (r *AuthClientReconciler) deleteClient(ctx context.Context, ac *authv1.Auth
 	if realm == "" {
 		return nil
 	}
-	leftBehind := func(err error) error {
+	err := func() error {
+		kc, err := r.Connections.For(ctx, as)
+		if err != nil {
+			return err
+		}
+		// Not found: the client, or its whole realm, is gone already.
+		actual, err := kc.FindClient(ctx, realm, ac.EffectiveClientID())
+		if err == nil && desired.ClientOwner(actual) == desired.Owner(ac.Namespace, ac.Name) {
+			ctrl.LoggerFrom(ctx).Info("Deleting Keycloak client", "clientId", ac.EffectiveClientID(), "realm", realm)
+			err = kc.DeleteClient(ctx, realm, gocloak.PString(actual.ID))
+		}
+		return err
+	}()
+	return settleDeletion(err, func(err error) {
 		rep.event(ctx, ac, corev1.EventTypeWarning, "ClientLeftBehind", fmt.Sprintf("Keycloak client %q in realm %q was not deleted: %v", ac.EffectiveClientID(), realm, err))
-		return nil
-	}
-	kc, err := r.Connections.For(ctx, as)
-	if isCredentialsError(err) {
-		return leftBehind(err)
-	}
-	if err != nil {
-		return err
-	}
-	actual, err := kc.FindClient(ctx, realm, ac.EffectiveClientID())
-	switch {
-	case keycloak.IsNotFound(err):
-		return nil // the client, or its whole realm, is gone already
-	case keycloak.IsTransient(err):
-		return err // Keycloak will be back: retry, or the client would leak
-	case err != nil:
-		// Refused credentials or a rejected request will not heal by
-		// retrying: do not hold the AuthClient (and its namespace) hostage.
-		return leftBehind(err)
-	}
-	if desired.ClientOwner(actual) != desired.Owner(ac.Namespace, ac.Name) {
-		return nil
-	}
-	ctrl.LoggerFrom(ctx).Info("Deleting Keycloak client", "clientId", ac.EffectiveClientID(), "realm", realm)
-	err = kc.DeleteClient(ctx, realm, gocloak.PString(actual.ID))
-	switch {
-	case err == nil, keycloak.IsNotFound(err):
-		return nil
-	case keycloak.IsTransient(err):
-		return err
-	default:
-		return leftBehind(err)
-	}
+	})
 }
 
 // SetupWithManager registers the reconciler with its watches: the AuthClient,

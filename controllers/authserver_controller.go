@@ -158,30 +158,21 @@ func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.A
 // leaves the realm behind with a Warning Event rather than blocking deletion.
 func (r *AuthServerReconciler) deleteRealm(ctx context.Context, as *authv1.AuthServer, rep reporter) error {
 	name := as.Status.RealmName
-	leftBehind := func(err error) error {
+	err := func() error {
+		kc, err := r.Connections.For(ctx, as)
+		if err != nil {
+			return err
+		}
+		realm, err := kc.GetRealm(ctx, name)
+		if err == nil && desired.RealmOwner(realm) == desired.Owner(as.Namespace, as.Name) {
+			ctrl.LoggerFrom(ctx).Info("Deleting Keycloak realm", "realm", name)
+			err = kc.DeleteRealm(ctx, name)
+		}
+		return err
+	}()
+	return settleDeletion(err, func(err error) {
 		rep.event(ctx, as, corev1.EventTypeWarning, "RealmLeftBehind", fmt.Sprintf("Realm %q was not deleted: %v", name, err))
-		return nil
-	}
-	kc, err := r.Connections.For(ctx, as)
-	if isCredentialsError(err) {
-		return leftBehind(err)
-	}
-	if err != nil {
-		return err
-	}
-	realm, err := kc.GetRealm(ctx, name)
-	if err == nil && desired.RealmOwner(realm) == desired.Owner(as.Namespace, as.Name) {
-		ctrl.LoggerFrom(ctx).Info("Deleting Keycloak realm", "realm", name)
-		err = kc.DeleteRealm(ctx, name)
-	}
-	switch {
-	case err == nil, keycloak.IsNotFound(err):
-		return nil
-	case keycloak.IsTransient(err):
-		return err
-	default:
-		return leftBehind(err)
-	}
+	})
 }
 
 // SetupWithManager registers the reconciler.

@@ -53,7 +53,6 @@ type Connections struct {
 	// rather than an informer: the operator must not watch every Secret.
 	mu    sync.Mutex
 	creds map[string]cachedCreds
-	now   func() time.Time
 }
 
 type cachedCreds struct {
@@ -87,13 +86,9 @@ func (c *Connections) For(ctx context.Context, as *authv1.AuthServer) (keycloak.
 }
 
 func (c *Connections) cached(key string, load func() (keycloak.Credentials, error)) (keycloak.Credentials, error) {
-	now := time.Now
-	if c.now != nil {
-		now = c.now
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.creds[key]; ok && now().Sub(e.read) < credentialsTTL {
+	if e, ok := c.creds[key]; ok && time.Since(e.read) < credentialsTTL {
 		return e.creds, nil
 	}
 	creds, err := load()
@@ -103,7 +98,7 @@ func (c *Connections) cached(key string, load func() (keycloak.Credentials, erro
 	if c.creds == nil {
 		c.creds = map[string]cachedCreds{}
 	}
-	c.creds[key] = cachedCreds{creds: creds, read: now()}
+	c.creds[key] = cachedCreds{creds: creds, read: time.Now()}
 	return creds, nil
 }
 

@@ -167,6 +167,26 @@ func (r reporter) failed(ctx context.Context, obj object, err error, resync time
 	return ctrl.Result{RequeueAfter: resync}, nil
 }
 
+// settleDeletion decides what an error while cleaning up Keycloak means for
+// a finalizer. Gone already: done. Keycloak unreachable, or a Kubernetes API
+// error: returned, so the deletion is retried (else the object would leak).
+// Missing admin credentials, refused credentials or a rejected request will
+// not heal by retrying: leftBehind reports it and the finalizer is released,
+// so an object (and its namespace) is never held hostage.
+func settleDeletion(err error, leftBehind func(error)) error {
+	switch {
+	case err == nil, keycloak.IsNotFound(err):
+		return nil
+	case keycloak.IsTransient(err):
+		return err
+	case isCredentialsError(err), isKeycloakError(err):
+		leftBehind(err)
+		return nil
+	default:
+		return err
+	}
+}
+
 func isKeycloakError(err error) bool {
 	var kerr *keycloak.Error
 	return errors.As(err, &kerr)
