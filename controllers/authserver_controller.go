@@ -17,6 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/connection"
+	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
@@ -27,7 +29,7 @@ const Finalizer = "auth.nauthera.io/finalizer"
 // AuthServerReconciler keeps a Keycloak realm in line with each AuthServer.
 type AuthServerReconciler struct {
 	client.Client
-	Connections *Connections
+	Connections *connection.Resolver
 	Recorder    events.EventRecorder
 	// Resync is how often a Ready AuthServer is checked against Keycloak.
 	Resync time.Duration
@@ -51,9 +53,9 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := as.DeepCopy()
-	rep := reporter{recorder: r.Recorder}
+	rep := reconciler.Reporter{Recorder: r.Recorder}
 	defer func() {
-		if err := patchStatus(ctx, r.Client, before, as, func(o object) any { return o.(*authv1.AuthServer).Status }); err != nil && retErr == nil {
+		if err := reconciler.PatchStatus(ctx, r.Client, before, as, func(o reconciler.Object) any { return o.(*authv1.AuthServer).Status }); err != nil && retErr == nil {
 			retErr = err
 		}
 	}()
@@ -69,20 +71,20 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 
 	kc, err := r.Connections.For(ctx, as)
 	if err != nil {
-		return rep.failed(ctx, as, err, r.Resync)
+		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	if err := r.reconcileRealm(ctx, as, kc, rep); err != nil {
-		return rep.failed(ctx, as, err, r.Resync)
+		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	if err := r.reconcileIssuer(ctx, as, kc); err != nil {
-		return rep.failed(ctx, as, err, r.Resync)
+		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	as.Status.ObservedGeneration = as.Generation
-	rep.ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
-	return ctrl.Result{RequeueAfter: jitter(r.Resync, req.String())}, nil
+	rep.Ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
+	return ctrl.Result{RequeueAfter: reconciler.Jitter(r.Resync, req.String())}, nil
 }
 
-func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reporter) error {
+func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) error {
 	log := ctrl.LoggerFrom(ctx)
 	want := desired.Realm(as)
 	name := as.EffectiveRealmName()
@@ -91,11 +93,11 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 		log.Info("Creating Keycloak realm", "realm", name)
 		if err := kc.CreateRealm(ctx, want); keycloak.IsConflict(err) {
 			// Created between our lookup and our create: look again next time.
-			return &failure{reason: authv1.ReasonRealmConflict, msg: fmt.Sprintf("realm %q appeared while it was being created; checking again", name), transient: true}
+			return &reconciler.Failure{Reason: authv1.ReasonRealmConflict, Msg: fmt.Sprintf("realm %q appeared while it was being created; checking again", name), Transient: true}
 		} else if err != nil {
 			return err
 		}
-		rep.event(ctx, as, corev1.EventTypeNormal, "RealmCreated", fmt.Sprintf("Created Keycloak realm %q", name))
+		rep.Event(ctx, as, corev1.EventTypeNormal, "RealmCreated", fmt.Sprintf("Created Keycloak realm %q", name))
 		as.Status.RealmName = name
 		return nil
 	}
@@ -105,9 +107,9 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 	me := desired.Owner(as.Namespace, as.Name)
 	switch owner := desired.RealmOwner(actual); {
 	case owner == "":
-		return permanent(authv1.ReasonRealmConflict, "realm %q already exists in Keycloak and is not managed by Nauthera; refusing to take it over (set spec.realmName to use another realm)", name)
+		return reconciler.Permanent(authv1.ReasonRealmConflict, "realm %q already exists in Keycloak and is not managed by Nauthera; refusing to take it over (set spec.realmName to use another realm)", name)
 	case owner != me:
-		return permanent(authv1.ReasonRealmConflict, "realm %q is owned by AuthServer %s; two AuthServers cannot share a realm", name, owner)
+		return reconciler.Permanent(authv1.ReasonRealmConflict, "realm %q is owned by AuthServer %s; two AuthServers cannot share a realm", name, owner)
 	}
 	if diff := desired.RealmDiff(want, *actual); len(diff) > 0 {
 		log.Info("Updating Keycloak realm", "realm", name, "fields", diff)
@@ -115,7 +117,7 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 			return err
 		}
 		if as.Status.ObservedGeneration == as.Generation {
-			rep.event(ctx, as, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to realm %q: %s", name, strings.Join(diff, ", ")))
+			rep.Event(ctx, as, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to realm %q: %s", name, strings.Join(diff, ", ")))
 		}
 	}
 	as.Status.RealmName = name
@@ -124,7 +126,7 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 
 // reconcileIssuer reads the issuer Keycloak serves, when it may have changed.
 func (r *AuthServerReconciler) reconcileIssuer(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin) error {
-	if as.Status.Issuer != "" && as.Status.ObservedGeneration == as.Generation && isReady(as) {
+	if as.Status.Issuer != "" && as.Status.ObservedGeneration == as.Generation && reconciler.IsReady(as) {
 		return nil
 	}
 	disc, err := kc.GetDiscovery(ctx, as.Status.RealmName)
@@ -136,13 +138,13 @@ func (r *AuthServerReconciler) reconcileIssuer(ctx context.Context, as *authv1.A
 	return nil
 }
 
-func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.AuthServer, rep reporter) error {
+func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter) error {
 	if !controllerutil.ContainsFinalizer(as, Finalizer) {
 		return nil
 	}
 	if as.Spec.DeletionPolicy == authv1.DeletionPolicyDelete && as.Status.RealmName != "" {
 		if err := r.deleteRealm(ctx, as, rep); err != nil {
-			rep.fail(ctx, as, authv1.ReasonDeleting, "Cannot delete the Keycloak realm yet: "+err.Error(), true)
+			rep.Fail(ctx, as, authv1.ReasonDeleting, "Cannot delete the Keycloak realm yet: "+err.Error(), true)
 			return err
 		}
 	}
@@ -156,7 +158,7 @@ func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.A
 // deleteRealm deletes the realm if this AuthServer owns it. Only a transient
 // failure is returned (and retried); anything that retrying cannot fix
 // leaves the realm behind with a Warning Event rather than blocking deletion.
-func (r *AuthServerReconciler) deleteRealm(ctx context.Context, as *authv1.AuthServer, rep reporter) error {
+func (r *AuthServerReconciler) deleteRealm(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter) error {
 	name := as.Status.RealmName
 	err := func() error {
 		kc, err := r.Connections.For(ctx, as)
@@ -170,8 +172,8 @@ func (r *AuthServerReconciler) deleteRealm(ctx context.Context, as *authv1.AuthS
 		}
 		return err
 	}()
-	return settleDeletion(err, func(err error) {
-		rep.event(ctx, as, corev1.EventTypeWarning, "RealmLeftBehind", fmt.Sprintf("Realm %q was not deleted: %v", name, err))
+	return reconciler.SettleDeletion(err, func(err error) {
+		rep.Event(ctx, as, corev1.EventTypeWarning, "RealmLeftBehind", fmt.Sprintf("Realm %q was not deleted: %v", name, err))
 	})
 }
 
@@ -183,7 +185,7 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&authv1.AuthServer{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
-			RateLimiter:             rateLimiter(0, r.MaxBackoff),
+			RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
 		}).
 		Named("authserver").
 		Complete(r)

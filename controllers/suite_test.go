@@ -32,6 +32,7 @@ import (
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/controllers"
+	"github.com/nauthera/nauthera/internal/connection"
 	"github.com/nauthera/nauthera/internal/testbed"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
@@ -139,10 +140,10 @@ func startOperator(t testing.TB) *operator {
 		t.Fatal(err)
 	}
 	m := keycloak.NewMetrics()
-	conns := &controllers.Connections{
+	conns := &connection.Resolver{
 		Reader:   mgr.GetAPIReader(),
 		Pool:     &keycloak.Pool{Metrics: m},
-		Defaults: controllers.KeycloakDefaults{URL: kc.URL, CredentialsSecret: types.NamespacedName{Namespace: operatorNS, Name: adminSecret}},
+		Defaults: connection.Defaults{URL: kc.URL, CredentialsSecret: types.NamespacedName{Namespace: operatorNS, Name: adminSecret}},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := (&controllers.AuthServerReconciler{

@@ -25,6 +25,7 @@ import (
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/controllers"
+	"github.com/nauthera/nauthera/internal/connection"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
@@ -136,10 +137,10 @@ func run(ctx context.Context, o *options) error {
 	if err := kcMetrics.Register(metrics.Registry); err != nil {
 		return err
 	}
-	conns := &controllers.Connections{
+	conns := &connection.Resolver{
 		Reader: mgr.GetAPIReader(),
 		Pool:   &keycloak.Pool{Metrics: kcMetrics, Timeout: o.keycloakTimeout},
-		Defaults: controllers.KeycloakDefaults{
+		Defaults: connection.Defaults{
 			URL: o.keycloakURL, AdminRealm: o.keycloakAdminRealm, CredentialsDir: o.keycloakAdminDir,
 		},
 	}

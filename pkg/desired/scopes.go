@@ -104,3 +104,17 @@ func CreateScopes(requested []string, realmScopes []string) (def, opt []string) 
 	}
 	return def, opt
 }
+
+// ClientScope is the realm client scope created for a custom scope that an
+// AuthClient requests (such as api:read): an OpenID Connect scope that
+// appears in the token's scope claim.
+func ClientScope(name string) gocloak.ClientScope {
+	return gocloak.ClientScope{
+		Name:        gocloak.StringP(name),
+		Description: gocloak.StringP("Created by Nauthera for AuthClients that request it"),
+		Protocol:    gocloak.StringP("openid-connect"),
+		ClientScopeAttributes: &gocloak.ClientScopeAttributes{
+			IncludeInTokenScope: gocloak.StringP("true"),
+		},
+	}
+}

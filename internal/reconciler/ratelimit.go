@@ -1,4 +1,4 @@
-package controllers
+package reconciler
 
 import (
 	"time"
@@ -7,10 +7,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
-// rateLimiter backs off per object from base to maxDelay on transient
+// RateLimiter backs off per object from base to maxDelay on transient
 // failures (Keycloak down, 5xx), so that a failing object is retried soon at
 // first and rarely later, and recovers by itself when the cause goes away.
-func rateLimiter(base, maxDelay time.Duration) workqueue.TypedRateLimiter[reconcile.Request] {
+func RateLimiter(base, maxDelay time.Duration) workqueue.TypedRateLimiter[reconcile.Request] {
 	if base <= 0 {
 		base = 500 * time.Millisecond
 	}

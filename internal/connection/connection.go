@@ -1,4 +1,7 @@
-package controllers
+// Package connection resolves the Keycloak admin client an AuthServer (and
+// so its clients) talks to: the operator's default Keycloak, or the one the
+// AuthServer names, with admin credentials read from a Secret or a folder.
+package connection
 
 import (
 	"context"
@@ -19,9 +22,9 @@ import (
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
-// KeycloakDefaults describe the Keycloak the operator was installed with,
+// Defaults describe the Keycloak the operator was installed with,
 // used by every AuthServer that does not name another.
-type KeycloakDefaults struct {
+type Defaults struct {
 	// URL of the Keycloak server.
 	URL string
 	// AdminRealm holds the admin credentials; defaults to master.
@@ -33,19 +36,19 @@ type KeycloakDefaults struct {
 	CredentialsDir string
 }
 
-// errCredentials says that admin credentials are missing or incomplete:
+// CredentialsError says that admin credentials are missing or incomplete:
 // a configuration problem, not a Keycloak outage.
-type errCredentials struct{ msg string }
+type CredentialsError struct{ msg string }
 
-func (e *errCredentials) Error() string { return e.msg }
+func (e *CredentialsError) Error() string { return e.msg }
 
-// Connections resolves the Keycloak admin client for an AuthServer: the
+// Resolver resolves the Keycloak admin client for an AuthServer: the
 // operator's default Keycloak, or the one the AuthServer names.
-type Connections struct {
+type Resolver struct {
 	// Reader reads admin credential Secrets. It must not be the manager's
 	// cache: that only holds the Secrets the operator writes.
 	Reader   client.Reader
-	Defaults KeycloakDefaults
+	Defaults Defaults
 	Pool     *keycloak.Pool
 
 	// Admin credentials are re-read at most once a minute, so a rotated
@@ -63,7 +66,7 @@ type cachedCreds struct {
 const credentialsTTL = time.Minute
 
 // For returns the admin client for the Keycloak that hosts as's realm.
-func (c *Connections) For(ctx context.Context, as *authv1.AuthServer) (keycloak.Admin, error) {
+func (c *Resolver) For(ctx context.Context, as *authv1.AuthServer) (keycloak.Admin, error) {
 	cfg := keycloak.Config{URL: c.Defaults.URL, AdminRealm: c.Defaults.AdminRealm}
 	var err error
 	if kc := as.Spec.Keycloak; kc != nil {
@@ -71,7 +74,7 @@ func (c *Connections) For(ctx context.Context, as *authv1.AuthServer) (keycloak.
 		cfg.Credentials, err = c.fromSecret(ctx, types.NamespacedName{Namespace: as.Namespace, Name: kc.AdminCredentialsSecretRef.Name})
 	} else {
 		if cfg.URL == "" {
-			return nil, &errCredentials{"the operator has no default Keycloak URL (--keycloak-url) and the AuthServer names no spec.keycloak"}
+			return nil, &CredentialsError{"the operator has no default Keycloak URL (--keycloak-url) and the AuthServer names no spec.keycloak"}
 		}
 		if c.Defaults.CredentialsSecret.Name != "" {
 			cfg.Credentials, err = c.fromSecret(ctx, c.Defaults.CredentialsSecret)
@@ -85,7 +88,7 @@ func (c *Connections) For(ctx context.Context, as *authv1.AuthServer) (keycloak.
 	return c.Pool.Get(cfg)
 }
 
-func (c *Connections) cached(key string, load func() (keycloak.Credentials, error)) (keycloak.Credentials, error) {
+func (c *Resolver) cached(key string, load func() (keycloak.Credentials, error)) (keycloak.Credentials, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.creds[key]; ok && time.Since(e.read) < credentialsTTL {
@@ -102,12 +105,12 @@ func (c *Connections) cached(key string, load func() (keycloak.Credentials, erro
 	return creds, nil
 }
 
-func (c *Connections) fromSecret(ctx context.Context, key types.NamespacedName) (keycloak.Credentials, error) {
+func (c *Resolver) fromSecret(ctx context.Context, key types.NamespacedName) (keycloak.Credentials, error) {
 	return c.cached("secret:"+key.String(), func() (keycloak.Credentials, error) {
 		var s corev1.Secret
 		if err := c.Reader.Get(ctx, key, &s); err != nil {
 			if apierrors.IsNotFound(err) {
-				return keycloak.Credentials{}, &errCredentials{fmt.Sprintf("Keycloak admin credentials Secret %s not found", key)}
+				return keycloak.Credentials{}, &CredentialsError{fmt.Sprintf("Keycloak admin credentials Secret %s not found", key)}
 			}
 			return keycloak.Credentials{}, err
 		}
@@ -115,9 +118,9 @@ func (c *Connections) fromSecret(ctx context.Context, key types.NamespacedName) 
 	})
 }
 
-func (c *Connections) fromDir(dir string) (keycloak.Credentials, error) {
+func (c *Resolver) fromDir(dir string) (keycloak.Credentials, error) {
 	if dir == "" {
-		return keycloak.Credentials{}, &errCredentials{"the operator has no Keycloak admin credentials (--keycloak-admin-secret or --keycloak-admin-credentials-dir)"}
+		return keycloak.Credentials{}, &CredentialsError{"the operator has no Keycloak admin credentials (--keycloak-admin-secret or --keycloak-admin-credentials-dir)"}
 	}
 	return c.cached("dir:"+dir, func() (keycloak.Credentials, error) {
 		return credentialsFrom(func(k string) string {
@@ -137,12 +140,13 @@ func credentialsFrom(get func(string) string, where string) (keycloak.Credential
 		ClientID: get("client_id"), ClientSecret: get("client_secret"),
 	}
 	if (creds.Username == "" || creds.Password == "") && (creds.ClientID == "" || creds.ClientSecret == "") {
-		return creds, &errCredentials{fmt.Sprintf("%s must hold username and password, or client_id and client_secret", where)}
+		return creds, &CredentialsError{fmt.Sprintf("%s must hold username and password, or client_id and client_secret", where)}
 	}
 	return creds, nil
 }
 
-func isCredentialsError(err error) bool {
-	var e *errCredentials
+// IsCredentialsError reports whether err says admin credentials are missing or incomplete.
+func IsCredentialsError(err error) bool {
+	var e *CredentialsError
 	return errors.As(err, &e)
 }

@@ -1,0 +1,66 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/Nerzal/gocloak/v14"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/reconciler"
+	"github.com/nauthera/nauthera/pkg/desired"
+)
+
+func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.AuthClient, rep reconciler.Reporter) error {
+	if !controllerutil.ContainsFinalizer(ac, Finalizer) {
+		return nil
+	}
+	if ac.Spec.DeletionPolicy != authv1.DeletionPolicyOrphan {
+		if err := r.deleteClient(ctx, ac, rep); err != nil {
+			rep.Fail(ctx, ac, authv1.ReasonDeleting, "Cannot delete the Keycloak client yet: "+err.Error(), true)
+			return err
+		}
+	}
+	controllerutil.RemoveFinalizer(ac, Finalizer)
+	if err := r.Update(ctx, ac); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// deleteClient deletes the Keycloak client if this AuthClient owns it. A
+// vanished AuthServer, realm or credentials Secret never blocks deletion;
+// an unreachable Keycloak does (it is retried), or the client would leak.
+func (r *AuthClientReconciler) deleteClient(ctx context.Context, ac *authv1.AuthClient, rep reconciler.Reporter) error {
+	as := &authv1.AuthServer{}
+	if err := r.Get(ctx, authServerKey(ac), as); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	realm := as.Status.RealmName
+	if realm == "" {
+		return nil
+	}
+	err := func() error {
+		kc, err := r.Connections.For(ctx, as)
+		if err != nil {
+			return err
+		}
+		// Not found: the client, or its whole realm, is gone already.
+		actual, err := kc.FindClient(ctx, realm, ac.EffectiveClientID())
+		if err == nil && desired.ClientOwner(actual) == desired.Owner(ac.Namespace, ac.Name) {
+			ctrl.LoggerFrom(ctx).Info("Deleting Keycloak client", "clientId", ac.EffectiveClientID(), "realm", realm)
+			err = kc.DeleteClient(ctx, realm, gocloak.PString(actual.ID))
+		}
+		return err
+	}()
+	return reconciler.SettleDeletion(err, func(err error) {
+		rep.Event(ctx, ac, corev1.EventTypeWarning, "ClientLeftBehind", fmt.Sprintf("Keycloak client %q in realm %q was not deleted: %v", ac.EffectiveClientID(), realm, err))
+	})
+}
