@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -36,6 +35,9 @@ const indexAuthServerRef = "spec.authServerRef"
 // line with each AuthClient.
 type AuthClientReconciler struct {
 	client.Client
+	// APIReader reads objects the manager's cache does not hold, such as a
+	// Secret without the managed-by label.
+	APIReader   client.Reader
 	Connections *connection.Resolver
 	Recorder    events.EventRecorder
 	// Resync is how often a Ready AuthClient is checked against Keycloak
@@ -62,7 +64,8 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := ac.DeepCopy()
-	rep := reconciler.Reporter{Recorder: r.Recorder}
+	rep := reconciler.Reporter{Recorder: r.Recorder, Kind: "AuthClient"}
+	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("authServer", authServerKey(ac).String()))
 	defer func() {
 		if err := reconciler.PatchStatus(ctx, r.Client, before, ac, func(o reconciler.Object) any { return o.(*authv1.AuthClient).Status }); err != nil && retErr == nil {
 			retErr = err
@@ -72,15 +75,12 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if !ac.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.reconcileDelete(ctx, ac, rep)
 	}
-	if controllerutil.AddFinalizer(ac, Finalizer) {
-		if err := r.Update(ctx, ac); err != nil {
-			return ctrl.Result{}, err
-		}
+	if err := reconciler.AddFinalizer(ctx, r.Client, ac); err != nil {
+		return rep.Failed(ctx, ac, err, r.Resync)
 	}
 
 	err := r.reconcile(ctx, ac, rep)
 	if err == nil {
-		ac.Status.ObservedGeneration = ac.Generation
 		rep.Ready(ctx, ac, authv1.ReasonClientProvisioned, "OIDC client has been successfully provisioned.")
 		return ctrl.Result{RequeueAfter: reconciler.Jitter(r.Resync, req.String())}, nil
 	}
@@ -99,7 +99,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	if err != nil {
 		return err
 	}
-	kcClient, err := r.reconcileClient(ctx, ac, as, kc, rep)
+	kcClient, recreated, err := r.reconcileClient(ctx, ac, as, kc, rep)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 			}
 		}
 	}
-	if err := r.reconcileSecret(ctx, ac, as, secret, rep); err != nil {
+	if err := r.reconcileSecret(ctx, ac, as, secret, recreated, rep); err != nil {
 		return err
 	}
 	ac.Status.ClientID = ac.EffectiveClientID()

@@ -16,7 +16,7 @@ import (
 )
 
 func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.AuthClient, rep reconciler.Reporter) error {
-	if !controllerutil.ContainsFinalizer(ac, Finalizer) {
+	if !controllerutil.ContainsFinalizer(ac, reconciler.Finalizer) {
 		return nil
 	}
 	if ac.Spec.DeletionPolicy != authv1.DeletionPolicyOrphan {
@@ -25,11 +25,7 @@ func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.A
 			return err
 		}
 	}
-	controllerutil.RemoveFinalizer(ac, Finalizer)
-	if err := r.Update(ctx, ac); err != nil && !apierrors.IsNotFound(err) {
-		return err
-	}
-	return nil
+	return reconciler.RemoveFinalizer(ctx, r.Client, ac)
 }
 
 // deleteClient deletes the Keycloak client if this AuthClient owns it. A

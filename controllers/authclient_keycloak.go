@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/Nerzal/gocloak/v14"
@@ -16,19 +17,27 @@ import (
 )
 
 // reconcileClient makes the Keycloak client match the AuthClient and
-// returns it as Keycloak has it.
-func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) (*gocloak.Client, error) {
+// returns it as Keycloak has it, and whether it had to be recreated after
+// it went missing (its credentials then changed).
+func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) (*gocloak.Client, bool, error) {
 	log := ctrl.LoggerFrom(ctx)
 	realm := as.Status.RealmName
 	want := desired.Client(ac)
 	clientID := ac.EffectiveClientID()
+	// Keycloak answers an over-long value with HTTP 500: refuse it here,
+	// naming the field, before anything is written.
+	if err := desired.CheckClientLimits(ac); err != nil {
+		return nil, false, reconciler.Permanent(authv1.ReasonInvalidSpec, "%v", err)
+	}
 
 	actual, err := kc.FindClient(ctx, realm, clientID)
 	if keycloak.IsNotFound(err) {
-		return r.createClient(ctx, ac, kc, realm, want, rep)
+		created, err := r.createClient(ctx, ac, kc, realm, want, rep)
+		// A client that existed before (status names it) was deleted in Keycloak.
+		return created, err == nil && ac.Status.ClientID != "", err
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	me := desired.Owner(ac.Namespace, ac.Name)
 	if owner := desired.ClientOwner(actual); owner != me {
@@ -36,44 +45,95 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 		if owner != "" {
 			who = "AuthClient " + owner
 		}
-		return nil, reconciler.Permanent(authv1.ReasonClientIDConflict, "clientId %q already exists in realm %q and belongs to %s; the operator does not take it over", clientID, realm, who)
+		return nil, false, reconciler.Permanent(authv1.ReasonClientIDConflict, "clientId %q already exists in realm %q and belongs to %s; the operator does not take it over", clientID, realm, who)
+	}
+
+	diff := desired.ClientDiff(want, *actual)
+	plan := desired.ScopePlan(ac.Spec.Scopes, *actual)
+	if len(diff) == 0 && len(plan) == 0 {
+		return actual, false, nil
+	}
+	// A change Keycloak accepted but did not apply for this generation is
+	// not written again on every resync (steady state costs no writes).
+	if c := reconciler.FindReady(ac); c != nil && c.Reason == authv1.ReasonChangeNotApplied && c.ObservedGeneration == ac.Generation {
+		return nil, false, notApplied(clientID, diff, plan)
 	}
 	drifted := ac.Status.ObservedGeneration == ac.Generation && reconciler.IsReady(ac)
-	if diff := desired.ClientDiff(want, *actual); len(diff) > 0 {
+	id := gocloak.PString(actual.ID)
+	if len(diff) > 0 {
 		log.Info("Updating Keycloak client", "clientId", clientID, "fields", diff)
-		merged := desired.MergeClient(want, *actual)
-		if err := kc.UpdateClient(ctx, realm, merged); err != nil {
-			return nil, err
-		}
-		if drifted {
-			rep.Event(ctx, ac, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to client %q: %s", clientID, strings.Join(diff, ", ")))
-		}
-		merged.Secret = actual.Secret
-		actual = &merged
-	}
-	if plan := desired.ScopePlan(ac.Spec.Scopes, *actual); len(plan) > 0 {
-		if err := r.applyScopes(ctx, kc, realm, gocloak.PString(actual.ID), ac.Spec.Scopes, plan); err != nil {
-			return nil, err
-		}
-		if drifted {
-			var names []string
-			for _, p := range plan {
-				names = append(names, p.Name)
-			}
-			rep.Event(ctx, ac, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to the scopes of client %q: %s", clientID, strings.Join(names, ", ")))
+		if err := kc.UpdateClient(ctx, realm, desired.MergeClient(want, *actual)); err != nil {
+			return nil, false, err
 		}
 	}
-	return actual, nil
+	if len(plan) > 0 {
+		log.Info("Changing client scopes of Keycloak client", "clientId", clientID, "changes", scopeChanges(plan))
+		if err := r.applyScopes(ctx, kc, realm, id, ac.Spec.Scopes, plan); err != nil {
+			return nil, false, err
+		}
+	}
+	// Read back: a write Keycloak accepts without applying it must not be
+	// mistaken for drift and repeated forever.
+	after, err := kc.GetClient(ctx, realm, id)
+	if err != nil {
+		return nil, false, err
+	}
+	stillDiff, stillPlan := desired.ClientDiff(want, *after), desired.ScopePlan(ac.Spec.Scopes, *after)
+	if len(stillDiff) > 0 || len(stillPlan) > 0 {
+		return nil, false, notApplied(clientID, stillDiff, stillPlan)
+	}
+	if drifted {
+		fields := slices.Clone(diff)
+		if len(plan) > 0 {
+			fields = append(fields, "scopes ("+strings.Join(scopeChanges(plan), ", ")+")")
+		}
+		rep.Event(ctx, ac, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to client %q: %s", clientID, strings.Join(fields, ", ")))
+	}
+	return after, false, nil
+}
+
+// notApplied is the permanent failure for changes Keycloak accepted (2xx)
+// but did not make.
+func notApplied(clientID string, diff []string, plan []desired.ScopeChange) error {
+	fields := slices.Clone(diff)
+	if len(plan) > 0 {
+		fields = append(fields, "scopes ("+strings.Join(scopeChanges(plan), ", ")+")")
+	}
+	return reconciler.Permanent(authv1.ReasonChangeNotApplied,
+		"Keycloak accepted but did not apply these changes to client %q: %s; they are not written again until the AuthClient's spec changes",
+		clientID, strings.Join(fields, ", "))
+}
+
+func scopeChanges(plan []desired.ScopeChange) []string {
+	out := make([]string, 0, len(plan))
+	for _, p := range plan {
+		verb, kind := "remove", "default"
+		if p.Add {
+			verb = "add"
+		}
+		if p.Optional {
+			kind = "optional"
+		}
+		out = append(out, fmt.Sprintf("%s %s %s", verb, kind, p.Name))
+	}
+	return out
 }
 
 func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm string, want gocloak.Client, rep reconciler.Reporter) (*gocloak.Client, error) {
 	clientID := gocloak.PString(want.ClientID)
-	scopeIDs, err := r.realmScopes(ctx, kc, realm, ac.Spec.Scopes)
+	// A client whose Secret cannot be written must not be created.
+	if err := r.checkSecretName(ctx, ac); err != nil {
+		return nil, err
+	}
+	scopes, err := r.realmScopes(ctx, kc, realm, ac.Spec.Scopes)
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(scopeIDs))
-	for n := range scopeIDs {
+	if err := checkScopeProtocols(ac.Spec.Scopes, scopes, realm); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(scopes))
+	for n := range scopes {
 		names = append(names, n)
 	}
 	want.DefaultClientScopes, want.OptionalClientScopes = desired.CreateScopes(ac.Spec.Scopes, names)
@@ -82,11 +142,9 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 	switch {
 	case keycloak.IsConflict(err):
 		// Created between our lookup and our create: look again next time.
-		return nil, &reconciler.Failure{Reason: authv1.ReasonClientIDConflict, Transient: true,
-			Msg: fmt.Sprintf("clientId %q appeared in realm %q while it was being created; checking again", clientID, realm)}
+		return nil, reconciler.Transient(authv1.ReasonClientIDConflict, "clientId %q appeared in realm %q while it was being created; checking again", clientID, realm)
 	case keycloak.IsNotFound(err):
-		return nil, &reconciler.Failure{Reason: authv1.ReasonAuthServerNotReady, Transient: true,
-			Msg: fmt.Sprintf("realm %q does not exist in Keycloak; waiting for AuthServer %s to recreate it", realm, authServerKey(ac))}
+		return nil, reconciler.Transient(authv1.ReasonAuthServerNotReady, "realm %q does not exist in Keycloak; waiting for AuthServer %s to recreate it", realm, authServerKey(ac))
 	case err != nil:
 		return nil, err
 	}
@@ -98,22 +156,27 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 	return created, nil
 }
 
+// realmScope is what the operator needs to know of a realm client scope.
+type realmScope struct {
+	id, protocol string
+}
+
 // realmScopes returns the realm's client scopes by name, after creating the
 // custom scopes the AuthClient asks for.
-func (r *AuthClientReconciler) realmScopes(ctx context.Context, kc keycloak.Admin, realm string, requested []string) (map[string]string, error) {
-	ids := map[string]string{}
+func (r *AuthClientReconciler) realmScopes(ctx context.Context, kc keycloak.Admin, realm string, requested []string) (map[string]realmScope, error) {
+	out := map[string]realmScope{}
 	if len(requested) == 0 {
-		return ids, nil
+		return out, nil
 	}
 	scopes, err := kc.ListClientScopes(ctx, realm)
 	if err != nil {
 		return nil, err
 	}
 	for _, s := range scopes {
-		ids[gocloak.PString(s.Name)] = gocloak.PString(s.ID)
+		out[gocloak.PString(s.Name)] = realmScope{id: gocloak.PString(s.ID), protocol: gocloak.PString(s.Protocol)}
 	}
 	for _, name := range desired.CustomScopes(requested) {
-		if ids[name] != "" {
+		if out[name].id != "" {
 			continue
 		}
 		ctrl.LoggerFrom(ctx).Info("Creating Keycloak client scope", "scope", name, "realm", realm)
@@ -121,18 +184,34 @@ func (r *AuthClientReconciler) realmScopes(ctx context.Context, kc keycloak.Admi
 		if err != nil {
 			return nil, err
 		}
-		ids[name] = id
+		out[name] = realmScope{id: id, protocol: desired.ProtocolOIDC}
 	}
-	return ids, nil
+	return out, nil
+}
+
+// checkScopeProtocols refuses requested scopes that exist in the realm for
+// another protocol (SAML's role_list): Keycloak accepts assigning them to an
+// OpenID Connect client (HTTP 204) and silently does nothing.
+func checkScopeProtocols(requested []string, scopes map[string]realmScope, realm string) error {
+	for i, name := range requested {
+		if s, ok := scopes[name]; ok && s.protocol != "" && s.protocol != desired.ProtocolOIDC {
+			return reconciler.Permanent(authv1.ReasonInvalidSpec,
+				"spec.scopes[%d] %q is a %s client scope in realm %q; an OpenID Connect client cannot use it", i, name, s.protocol, realm)
+		}
+	}
+	return nil
 }
 
 func (r *AuthClientReconciler) applyScopes(ctx context.Context, kc keycloak.Admin, realm, id string, requested []string, plan []desired.ScopeChange) error {
-	ids, err := r.realmScopes(ctx, kc, realm, requested)
+	scopes, err := r.realmScopes(ctx, kc, realm, requested)
 	if err != nil {
 		return err
 	}
+	if err := checkScopeProtocols(requested, scopes, realm); err != nil {
+		return err
+	}
 	for _, p := range plan {
-		scopeID := ids[p.Name]
+		scopeID := scopes[p.Name].id
 		if scopeID == "" {
 			return reconciler.Permanent(authv1.ReasonInvalidSpec, "client scope %q does not exist in realm %q", p.Name, realm)
 		}

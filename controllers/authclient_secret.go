@@ -3,10 +3,12 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -15,38 +17,114 @@ import (
 	"github.com/nauthera/nauthera/pkg/desired"
 )
 
-// reconcileSecret writes the credentials Secret, changing it only when its
-// content differs.
-func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, clientSecret string, rep reconciler.Reporter) error {
-	data := desired.SecretData(ac, as.Status.Issuer, clientSecret)
-	hash := desired.Hash(data)
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: ac.SecretName(), Namespace: ac.Namespace}}
-	op, err := controllerutil.CreateOrUpdate(ctx, client.WithFieldOwner(r.Client, FieldOwner), s, func() error {
-		if s.Labels == nil {
-			s.Labels = map[string]string{}
-		}
-		s.Labels[desired.LabelManagedBy] = desired.ManagedByValue
-		s.Labels[desired.LabelAuthClient] = ac.Name
-		if s.Annotations == nil {
-			s.Annotations = map[string]string{}
-		}
-		s.Annotations[desired.AnnotationHash] = hash
-		s.Annotations[desired.AnnotationAuthServer] = authServerKey(ac).String()
-		s.Type = corev1.SecretTypeOpaque
-		s.Data = data
-		return controllerutil.SetControllerReference(ac, s, r.Scheme())
-	})
-	if apierrors.IsAlreadyExists(err) {
-		// The cache holds only Secrets the operator manages: this one is someone else's.
-		return reconciler.Permanent(authv1.ReasonInvalidSpec, "Secret %s/%s already exists and is not managed by Nauthera; delete or rename it", ac.Namespace, ac.SecretName())
+// currentSecret returns the AuthClient's credentials Secret as the API
+// server has it, or nil. The cache holds only Secrets labelled as managed by
+// Nauthera; one whose label was removed (or that someone else created) is
+// read directly.
+func (r *AuthClientReconciler) currentSecret(ctx context.Context, ac *authv1.AuthClient) (*corev1.Secret, error) {
+	key := types.NamespacedName{Namespace: ac.Namespace, Name: ac.SecretName()}
+	s := &corev1.Secret{}
+	err := r.Get(ctx, key, s)
+	if apierrors.IsNotFound(err) && r.APIReader != nil {
+		err = r.APIReader.Get(ctx, key, s)
 	}
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkSecretName fails if the Secret's name is taken by a Secret this
+// AuthClient does not own. Ownership is the controller owner reference,
+// which only the operator sets; a label anyone can set proves nothing.
+func (r *AuthClientReconciler) checkSecretName(ctx context.Context, ac *authv1.AuthClient) error {
+	s, err := r.currentSecret(ctx, ac)
+	if err != nil || s == nil {
+		return err
+	}
+	return secretOwnedBy(s, ac)
+}
+
+func secretOwnedBy(s *corev1.Secret, ac *authv1.AuthClient) error {
+	if metav1.IsControlledBy(s, ac) {
+		return nil
+	}
+	return reconciler.Permanent(authv1.ReasonSecretConflict,
+		"Secret %s/%s already exists and is not owned by this AuthClient; Nauthera never overwrites a Secret it did not create: delete or rename that Secret",
+		ac.Namespace, ac.SecretName())
+}
+
+// reconcileSecret writes the credentials Secret, changing it only when it
+// differs. A Secret the AuthClient owns is taken back as it should be (the
+// managed-by label restored, tampered values replaced); one it does not own
+// is never touched. recreated says the Keycloak client was recreated after
+// it went missing.
+func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, clientSecret string, recreated bool, rep reconciler.Reporter) error {
+	data := desired.SecretData(ac, as.Status.Issuer, clientSecret)
+	cur, err := r.currentSecret(ctx, ac)
 	if err != nil {
 		return err
 	}
-	switch op {
-	case controllerutil.OperationResultCreated:
+	if cur != nil {
+		if err := secretOwnedBy(cur, ac); err != nil {
+			return err
+		}
+	}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: ac.SecretName(), Namespace: ac.Namespace}}
+	if cur != nil {
+		s = cur.DeepCopy()
+	}
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	s.Labels[desired.LabelManagedBy] = desired.ManagedByValue
+	s.Labels[desired.LabelAuthClient] = ac.Name
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[desired.AnnotationHash] = desired.Hash(data)
+	s.Annotations[desired.AnnotationAuthServer] = authServerKey(ac).String()
+	s.Data = data
+	if cur == nil {
+		s.Type = corev1.SecretTypeOpaque
+		if err := controllerutil.SetControllerReference(ac, s, r.Scheme()); err != nil {
+			return err
+		}
+		if err := r.Create(ctx, s, client.FieldOwner(FieldOwner)); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				return reconciler.Transient(authv1.ReasonProgressing, "Secret %s/%s appeared while it was being created; checking again", ac.Namespace, ac.SecretName())
+			}
+			return err
+		}
 		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretCreated", fmt.Sprintf("Wrote credentials to Secret %s", ac.SecretName()))
-	case controllerutil.OperationResultUpdated:
+		return nil
+	}
+	if maps.EqualFunc(cur.Data, s.Data, func(a, b []byte) bool { return string(a) == string(b) }) &&
+		maps.Equal(cur.Labels, s.Labels) && maps.Equal(cur.Annotations, s.Annotations) {
+		return nil
+	}
+	// A patch of what differs, not a full update: fields of the Secret the
+	// operator does not manage (other labels, annotations) are kept.
+	if err := r.Patch(ctx, s, client.MergeFromWithOptions(cur, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner)); err != nil {
+		return err
+	}
+	oldSecret, newSecret := string(cur.Data[desired.KeyClientSecret]), string(data[desired.KeyClientSecret])
+	switch {
+	case desired.Hash(cur.Data) != cur.Annotations[desired.AnnotationHash]:
+		rep.Event(ctx, ac, corev1.EventTypeWarning, "SecretRestored", fmt.Sprintf("Secret %s was edited outside Nauthera; restored the credentials Keycloak holds", ac.SecretName()))
+	case oldSecret != "" && oldSecret != newSecret:
+		why := "the client secret changed in Keycloak (regenerated outside Nauthera)"
+		if recreated {
+			why = fmt.Sprintf("the Keycloak client %q was deleted in Keycloak and has been recreated with new credentials", ac.EffectiveClientID())
+		}
+		rep.Event(ctx, ac, corev1.EventTypeWarning, "CredentialsChanged", fmt.Sprintf(
+			"Secret %s holds new credentials: %s. The old secret no longer works: workloads that read the Secret only at start-up must be restarted to pick up the new one", ac.SecretName(), why))
+	case cur.Labels[desired.LabelManagedBy] != desired.ManagedByValue:
+		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretReclaimed", fmt.Sprintf("Restored the %s label on Secret %s, which this AuthClient owns; the credentials are unchanged", desired.LabelManagedBy, ac.SecretName()))
+	default:
 		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretUpdated", fmt.Sprintf("Updated Secret %s", ac.SecretName()))
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -22,9 +21,6 @@ import (
 	"github.com/nauthera/nauthera/pkg/desired"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
-
-// Finalizer guards the Keycloak objects of AuthServers and AuthClients.
-const Finalizer = "auth.nauthera.io/finalizer"
 
 // AuthServerReconciler keeps a Keycloak realm in line with each AuthServer.
 type AuthServerReconciler struct {
@@ -53,7 +49,7 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := as.DeepCopy()
-	rep := reconciler.Reporter{Recorder: r.Recorder}
+	rep := reconciler.Reporter{Recorder: r.Recorder, Kind: "AuthServer"}
 	defer func() {
 		if err := reconciler.PatchStatus(ctx, r.Client, before, as, func(o reconciler.Object) any { return o.(*authv1.AuthServer).Status }); err != nil && retErr == nil {
 			retErr = err
@@ -63,10 +59,8 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if !as.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.reconcileDelete(ctx, as, rep)
 	}
-	if controllerutil.AddFinalizer(as, Finalizer) {
-		if err := r.Update(ctx, as); err != nil {
-			return ctrl.Result{}, err
-		}
+	if err := reconciler.AddFinalizer(ctx, r.Client, as); err != nil {
+		return rep.Failed(ctx, as, err, r.Resync)
 	}
 
 	kc, err := r.Connections.For(ctx, as)
@@ -79,7 +73,6 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.reconcileIssuer(ctx, as, kc); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
-	as.Status.ObservedGeneration = as.Generation
 	rep.Ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
 	return ctrl.Result{RequeueAfter: reconciler.Jitter(r.Resync, req.String())}, nil
 }
@@ -116,7 +109,7 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 		if err := kc.UpdateRealm(ctx, want); err != nil {
 			return err
 		}
-		if as.Status.ObservedGeneration == as.Generation {
+		if reconciler.IsReady(as) {
 			rep.Event(ctx, as, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to realm %q: %s", name, strings.Join(diff, ", ")))
 		}
 	}
@@ -126,7 +119,7 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 
 // reconcileIssuer reads the issuer Keycloak serves, when it may have changed.
 func (r *AuthServerReconciler) reconcileIssuer(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin) error {
-	if as.Status.Issuer != "" && as.Status.ObservedGeneration == as.Generation && reconciler.IsReady(as) {
+	if as.Status.Issuer != "" && reconciler.IsReady(as) {
 		return nil
 	}
 	disc, err := kc.GetDiscovery(ctx, as.Status.RealmName)
@@ -139,7 +132,7 @@ func (r *AuthServerReconciler) reconcileIssuer(ctx context.Context, as *authv1.A
 }
 
 func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter) error {
-	if !controllerutil.ContainsFinalizer(as, Finalizer) {
+	if !controllerutil.ContainsFinalizer(as, reconciler.Finalizer) {
 		return nil
 	}
 	if as.Spec.DeletionPolicy == authv1.DeletionPolicyDelete && as.Status.RealmName != "" {
@@ -148,11 +141,7 @@ func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.A
 			return err
 		}
 	}
-	controllerutil.RemoveFinalizer(as, Finalizer)
-	if err := r.Update(ctx, as); err != nil && !apierrors.IsNotFound(err) {
-		return err
-	}
-	return nil
+	return reconciler.RemoveFinalizer(ctx, r.Client, as)
 }
 
 // deleteRealm deletes the realm if this AuthServer owns it. Only a transient

@@ -44,6 +44,9 @@ var (
 	k8s     client.Client
 	scheme  = runtime.NewScheme()
 	kc      *testbed.Keycloak
+	// faults sits between every operator the suite starts and the real
+	// Keycloak; tests inject failures into chosen operations with it.
+	faults = &testbed.Faults{}
 	// resync is short so that drift tests do not wait long.
 	resync = 2 * time.Second
 )
@@ -142,7 +145,7 @@ func startOperator(t testing.TB) *operator {
 	m := keycloak.NewMetrics()
 	conns := &connection.Resolver{
 		Reader:   mgr.GetAPIReader(),
-		Pool:     &keycloak.Pool{Metrics: m},
+		Pool:     &keycloak.Pool{Metrics: m, WrapTransport: faults.Wrap},
 		Defaults: connection.Defaults{URL: kc.URL, CredentialsSecret: types.NamespacedName{Namespace: operatorNS, Name: adminSecret}},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -153,7 +156,7 @@ func startOperator(t testing.TB) *operator {
 		t.Fatal(err)
 	}
 	if err := (&controllers.AuthClientReconciler{
-		Client: mgr.GetClient(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
 		Resync: resync, MaxConcurrentReconciles: 4, MaxBackoff: 2 * time.Second,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		t.Fatal(err)

@@ -128,7 +128,14 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), managerOptions(o, scheme))
+	restCfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	if err := waitForAPIServer(ctx, restCfg, log); err != nil {
+		return fmt.Errorf("waiting for the Kubernetes API server: %w", err)
+	}
+	mgr, err := ctrl.NewManager(restCfg, managerOptions(o, scheme))
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
@@ -155,7 +162,7 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 	if err := (&controllers.AuthClientReconciler{
-		Client: mgr.GetClient(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
 		Resync: o.resync, MaxConcurrentReconciles: o.concurrency, MaxBackoff: o.maxBackoff,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return err

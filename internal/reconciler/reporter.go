@@ -1,12 +1,11 @@
 // Package reconciler holds the plumbing every Nauthera reconciler shares:
-// conditions, Events and logs reported together, error classification,
-// status patching, deletion settlement, backoff and resync jitter.
+// conditions, Events, logs and metrics reported together, error
+// classification, status patching, finalizers, deletion settlement, backoff
+// and resync jitter.
 package reconciler
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,8 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
-	"github.com/nauthera/nauthera/internal/connection"
-	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
 // Object is a Nauthera API object with status conditions.
@@ -28,15 +25,138 @@ type Object interface {
 	client.Object
 	GetConditions() []metav1.Condition
 	SetConditions([]metav1.Condition)
+	SetObservedGeneration(int64)
 }
 
-// Reporter sets conditions, logs and emits Events together, so that what
-// `kubectl describe` shows and what the logs say never disagree. Events are
-// emitted on transitions only, so a retry loop does not flood them.
+// Bounds on what the reporter writes. The API server refuses Events whose
+// note exceeds 1 KiB (the Event is then lost), and a condition message is
+// read in `kubectl describe`, not paged through.
+const (
+	MaxEventNote        = 1000
+	MaxConditionMessage = 2000
+)
+
+// Reporter sets conditions, logs, emits Events and counts outcomes together,
+// so that what `kubectl describe` shows, what the logs say and what the
+// metrics count never disagree.
+//
+// Events fire on transitions only: a change of the Ready status or reason,
+// or a new generation of the spec. A change in the wording of an error (a
+// refused connection becoming an HTTP 503 during one outage) updates the
+// condition message but emits nothing.
+//
+// observedGeneration is written when the outcome for the current generation
+// is known: Ready, or Stalled (a failure that retrying cannot fix). While
+// the operator waits or retries a transient failure it keeps the last
+// generation it concluded, so kstatus (Flux, Argo CD) reads "in progress".
 type Reporter struct {
 	Recorder events.EventRecorder
+	// Kind labels the outcome metrics, e.g. "AuthClient".
+	Kind string
 }
 
+// Ready marks obj Ready for its current generation, with a Normal Event if
+// it was not Ready before.
+func (r Reporter) Ready(ctx context.Context, obj Object, reason, msg string) {
+	r.set(ctx, obj, OutcomeReady, corev1.EventTypeNormal, reason, msg)
+}
+
+// Stalled marks obj not Ready because of a failure that retrying cannot fix
+// (an invalid spec, a conflict, a refusal), with a Warning Event on transition.
+func (r Reporter) Stalled(ctx context.Context, obj Object, reason, msg string) {
+	r.set(ctx, obj, OutcomeStalled, corev1.EventTypeWarning, reason, msg)
+}
+
+// Retrying marks obj not Ready because of a failure that is retried with
+// backoff (Keycloak unreachable), with a Warning Event on transition.
+func (r Reporter) Retrying(ctx context.Context, obj Object, reason, msg string) {
+	r.set(ctx, obj, OutcomeTransient, corev1.EventTypeWarning, reason, msg)
+}
+
+// Wait marks obj not Ready yet while it waits for something expected to
+// happen soon (a new AuthServer provisioning its realm), with a Normal Event.
+func (r Reporter) Wait(ctx context.Context, obj Object, reason, msg string) {
+	r.set(ctx, obj, OutcomeWaiting, corev1.EventTypeNormal, reason, msg)
+}
+
+// Fail reports a failure as Retrying (transient) or Stalled.
+func (r Reporter) Fail(ctx context.Context, obj Object, reason, msg string, transient bool) {
+	if transient {
+		r.Retrying(ctx, obj, reason, msg)
+	} else {
+		r.Stalled(ctx, obj, reason, msg)
+	}
+}
+
+func (r Reporter) set(ctx context.Context, obj Object, outcome Outcome, eventType, reason, msg string) {
+	msg = Truncate(msg, MaxConditionMessage)
+	status := metav1.ConditionFalse
+	if outcome == OutcomeReady {
+		status = metav1.ConditionTrue
+	}
+	if transition(obj, status, reason) {
+		log := ctrl.LoggerFrom(ctx)
+		if outcome == OutcomeReady || outcome == OutcomeWaiting {
+			log.Info("Reconciled", "outcome", outcome, "reason", reason, "message", msg)
+		} else {
+			log.Info("Reconcile failed", "outcome", outcome, "reason", reason, "message", msg)
+		}
+		r.emit(obj, eventType, reason, msg)
+	}
+	SetCondition(obj, authv1.ReadyCondition, status, reason, msg)
+	switch outcome {
+	case OutcomeReady:
+		RemoveCondition(obj, authv1.ReconcilingCondition)
+		RemoveCondition(obj, authv1.StalledCondition)
+		obj.SetObservedGeneration(obj.GetGeneration())
+	case OutcomeStalled:
+		SetCondition(obj, authv1.StalledCondition, metav1.ConditionTrue, reason, msg)
+		RemoveCondition(obj, authv1.ReconcilingCondition)
+		obj.SetObservedGeneration(obj.GetGeneration())
+	default:
+		SetCondition(obj, authv1.ReconcilingCondition, metav1.ConditionTrue, reason, msg)
+		RemoveCondition(obj, authv1.StalledCondition)
+	}
+	countOutcome(r.Kind, outcome, reason)
+}
+
+// transition reports whether setting Ready to status/reason is news: the
+// status or reason changes, or the spec has a generation Ready did not see.
+func transition(obj Object, status metav1.ConditionStatus, reason string) bool {
+	c := FindReady(obj)
+	return c == nil || c.Status != status || c.Reason != reason || c.ObservedGeneration != obj.GetGeneration()
+}
+
+// Event emits an Event that is not tied to a condition change (a drift
+// repaired, a client created), and logs it.
+func (r Reporter) Event(ctx context.Context, obj Object, typ, reason, msg string) {
+	ctrl.LoggerFrom(ctx).Info("Recorded Event", "type", typ, "reason", reason, "note", msg)
+	r.emit(obj, typ, reason, msg)
+}
+
+// emit records an Event. The note is passed as an argument, never as the
+// format: user text such as a clientId may contain '%'.
+func (r Reporter) emit(obj Object, typ, reason, note string) {
+	r.Recorder.Eventf(obj, nil, typ, reason, "Reconcile", "%s", Truncate(note, MaxEventNote))
+}
+
+// Truncate bounds s to max bytes, keeping its head and saying it was cut.
+// It never splits a UTF-8 character.
+func Truncate(s string, max int) string {
+	const cut = " … (truncated)"
+	if len(s) <= max {
+		return s
+	}
+	n := max - len(cut)
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + cut
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// SetCondition sets a condition for obj's current generation.
 func SetCondition(obj Object, typ string, status metav1.ConditionStatus, reason, msg string) {
 	conds := obj.GetConditions()
 	meta.SetStatusCondition(&conds, metav1.Condition{
@@ -45,60 +165,7 @@ func SetCondition(obj Object, typ string, status metav1.ConditionStatus, reason,
 	obj.SetConditions(conds)
 }
 
-// changed reports whether Ready would get a new status, reason or message.
-func changed(obj Object, status metav1.ConditionStatus, reason, msg string) bool {
-	c := FindReady(obj)
-	return c == nil || c.Status != status || c.Reason != reason || c.Message != msg
-}
-
-// Ready marks obj Ready and emits a Normal Event if it was not.
-func (r Reporter) Ready(ctx context.Context, obj Object, reason, msg string) {
-	if changed(obj, metav1.ConditionTrue, reason, msg) {
-		ctrl.LoggerFrom(ctx).Info(msg, "reason", reason)
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, "Reconcile", msg)
-	}
-	SetCondition(obj, authv1.ReadyCondition, metav1.ConditionTrue, reason, msg)
-	RemoveCondition(obj, authv1.ReconcilingCondition)
-	RemoveCondition(obj, authv1.StalledCondition)
-}
-
-// Fail marks obj not Ready with a specific reason and emits a Warning Event
-// if that is news. transient failures are Reconciling (the operator retries
-// with backoff); others are Stalled until something changes.
-func (r Reporter) Fail(ctx context.Context, obj Object, reason, msg string, transient bool) {
-	if changed(obj, metav1.ConditionFalse, reason, msg) {
-		ctrl.LoggerFrom(ctx).Info("Reconcile failed: "+msg, "reason", reason, "transient", transient)
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Reconcile", msg)
-	}
-	SetCondition(obj, authv1.ReadyCondition, metav1.ConditionFalse, reason, msg)
-	if transient {
-		SetCondition(obj, authv1.ReconcilingCondition, metav1.ConditionTrue, reason, msg)
-		RemoveCondition(obj, authv1.StalledCondition)
-	} else {
-		SetCondition(obj, authv1.StalledCondition, metav1.ConditionTrue, reason, msg)
-		RemoveCondition(obj, authv1.ReconcilingCondition)
-	}
-}
-
-// Wait marks obj not Ready yet while it waits for something expected to
-// happen soon, with a Normal Event.
-func (r Reporter) Wait(ctx context.Context, obj Object, reason, msg string) {
-	if changed(obj, metav1.ConditionFalse, reason, msg) {
-		ctrl.LoggerFrom(ctx).Info(msg, "reason", reason)
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, "Reconcile", msg)
-	}
-	SetCondition(obj, authv1.ReadyCondition, metav1.ConditionFalse, reason, msg)
-	SetCondition(obj, authv1.ReconcilingCondition, metav1.ConditionTrue, reason, msg)
-	RemoveCondition(obj, authv1.StalledCondition)
-}
-
-// Event emits an Event that is not tied to a condition change (a drift
-// repaired, a client created).
-func (r Reporter) Event(ctx context.Context, obj Object, typ, reason, msg string) {
-	ctrl.LoggerFrom(ctx).Info(msg, "reason", reason)
-	r.Recorder.Eventf(obj, nil, typ, reason, "Reconcile", msg)
-}
-
+// RemoveCondition removes the condition of this type, if any.
 func RemoveCondition(obj Object, typ string) {
 	conds := obj.GetConditions()
 	meta.RemoveStatusCondition(&conds, typ)
@@ -117,84 +184,22 @@ func PatchStatus(ctx context.Context, c client.Client, before, obj Object, getSt
 	return nil
 }
 
-// Failure is a reconcile failure with the reason to report.
-type Failure struct {
-	Reason    string
-	Msg       string
-	Transient bool
-	// Waiting marks an expected wait (a new AuthServer still provisioning):
-	// reported with a Normal Event, not a Warning.
-	Waiting bool
-}
-
-func (f *Failure) Error() string { return f.Reason + ": " + f.Msg }
-
-// Permanent returns a failure that retrying cannot fix.
-func Permanent(reason, format string, args ...any) error {
-	return &Failure{Reason: reason, Msg: fmt.Sprintf(format, args...)}
-}
-
-// Classify turns any reconcile error into a failure with a specific reason.
-func Classify(err error) *Failure {
-	var f *Failure
-	switch {
-	case errors.As(err, &f):
-		return f
-	case connection.IsCredentialsError(err):
-		// Retried with backoff: the Secret is often created just after the object.
-		return &Failure{Reason: authv1.ReasonCredentialsNotFound, Msg: err.Error(), Transient: true}
-	case keycloak.IsUnauthorized(err):
-		// Wrong admin credentials: retry with backoff, they may be fixed.
-		return &Failure{Reason: authv1.ReasonKeycloakUnavailable, Msg: "Keycloak refused the operator's admin credentials: " + err.Error(), Transient: true}
-	case keycloak.IsTransient(err):
-		return &Failure{Reason: authv1.ReasonKeycloakUnavailable, Msg: "Keycloak is unavailable: " + err.Error(), Transient: true}
-	case isKeycloakError(err):
-		return &Failure{Reason: authv1.ReasonKeycloakRejected, Msg: "Keycloak rejected the request: " + err.Error(), Transient: false}
-	default:
-		// A Kubernetes API error: retry with backoff, report as progressing.
-		return &Failure{Reason: authv1.ReasonProgressing, Msg: err.Error(), Transient: true}
-	}
-}
-
 // Failed reports err on obj and says how to retry: transient failures go
 // back to the rate limiter (backoff); others wait for a change to the spec or
 // to a watched object, or for the slow resync.
 func (r Reporter) Failed(ctx context.Context, obj Object, err error, resync time.Duration) (ctrl.Result, error) {
 	f := Classify(err)
-	if f.Waiting {
+	switch {
+	case f.Waiting:
 		r.Wait(ctx, obj, f.Reason, f.Msg)
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
-	}
-	r.Fail(ctx, obj, f.Reason, f.Msg, f.Transient)
-	if f.Transient {
+	case f.Transient:
+		r.Retrying(ctx, obj, f.Reason, f.Msg)
 		return ctrl.Result{}, err
-	}
-	return ctrl.Result{RequeueAfter: resync}, nil
-}
-
-// SettleDeletion decides what an error while cleaning up Keycloak means for
-// a finalizer. Gone already: done. Keycloak unreachable, or a Kubernetes API
-// error: returned, so the deletion is retried (else the object would leak).
-// Missing admin credentials, refused credentials or a rejected request will
-// not heal by retrying: leftBehind reports it and the finalizer is released,
-// so an object (and its namespace) is never held hostage.
-func SettleDeletion(err error, leftBehind func(error)) error {
-	switch {
-	case err == nil, keycloak.IsNotFound(err):
-		return nil
-	case keycloak.IsTransient(err):
-		return err
-	case connection.IsCredentialsError(err), isKeycloakError(err):
-		leftBehind(err)
-		return nil
 	default:
-		return err
+		r.Stalled(ctx, obj, f.Reason, f.Msg)
+		return ctrl.Result{RequeueAfter: resync}, nil
 	}
-}
-
-func isKeycloakError(err error) bool {
-	var kerr *keycloak.Error
-	return errors.As(err, &kerr)
 }
 
 // Jitter spreads resyncs so that many objects do not hit Keycloak at once.

@@ -67,9 +67,9 @@ func Client(ac *authv1.AuthClient) gocloak.Client {
 	c := gocloak.Client{
 		ClientID:                  gocloak.StringP(ac.EffectiveClientID()),
 		Name:                      gocloak.StringP(name),
-		Description:               gocloak.StringP(fmt.Sprintf("Managed by Nauthera from AuthClient %s/%s. Changes made here are reverted.", ac.Namespace, ac.Name)),
+		Description:               gocloak.StringP(truncateRunes(fmt.Sprintf("Managed by Nauthera from AuthClient %s/%s. Changes made here are reverted.", ac.Namespace, ac.Name), KeycloakMaxLength)),
 		Enabled:                   gocloak.BoolP(true),
-		Protocol:                  gocloak.StringP("openid-connect"),
+		Protocol:                  gocloak.StringP(ProtocolOIDC),
 		PublicClient:              gocloak.BoolP(public),
 		BearerOnly:                gocloak.BoolP(false),
 		StandardFlowEnabled:       gocloak.BoolP(has(authv1.GrantTypeAuthorizationCode)),

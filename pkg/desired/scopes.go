@@ -112,7 +112,7 @@ func ClientScope(name string) gocloak.ClientScope {
 	return gocloak.ClientScope{
 		Name:        gocloak.StringP(name),
 		Description: gocloak.StringP("Created by Nauthera for AuthClients that request it"),
-		Protocol:    gocloak.StringP("openid-connect"),
+		Protocol:    gocloak.StringP(ProtocolOIDC),
 		ClientScopeAttributes: &gocloak.ClientScopeAttributes{
 			IncludeInTokenScope: gocloak.StringP("true"),
 		},

@@ -103,6 +103,9 @@ type Config struct {
 	Metrics *Metrics
 	// InsecureSkipTLSVerify turns off certificate checks (local testing only).
 	InsecureSkipTLSVerify bool
+	// WrapTransport, if set, wraps the HTTP transport below the metrics
+	// (tests use it to inject faults into chosen operations; see OperationFrom).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // AdminClient implements Admin over gocloak. It is safe for concurrent use
@@ -112,6 +115,7 @@ type AdminClient struct {
 	tokens  *tokenCache
 	metrics *Metrics
 	url     string
+	realm   string // the admin realm
 }
 
 var _ Admin = (*AdminClient)(nil)
@@ -141,14 +145,19 @@ func New(cfg Config) (*AdminClient, error) {
 	if cfg.InsecureSkipTLSVerify {
 		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opt-in for local testing
 	}
+	var next http.RoundTripper = base
+	if cfg.WrapTransport != nil {
+		next = cfg.WrapTransport(base)
+	}
 	gc := gocloak.NewClient(strings.TrimRight(cfg.URL, "/"))
 	gc.RestyClient().
-		SetTransport(&instrumentedTransport{next: base, metrics: cfg.Metrics}).
+		SetTransport(&instrumentedTransport{next: next, metrics: cfg.Metrics}).
 		SetTimeout(cfg.Timeout)
 	return &AdminClient{
 		gc:      gc,
 		metrics: cfg.Metrics,
 		url:     strings.TrimRight(cfg.URL, "/"),
+		realm:   cfg.AdminRealm,
 		tokens:  &tokenCache{gc: gc, creds: cfg.Credentials, realm: cfg.AdminRealm, now: time.Now},
 	}, nil
 }
@@ -159,20 +168,68 @@ func (c *AdminClient) URL() string { return c.url }
 // call runs fn with a valid admin token, tagging its requests with op. When
 // Keycloak refuses the token (revoked, or the server restarted with a new
 // signing key) it logs in again and retries once.
+//
+// Keycloak answers HTTP 500 both when it is in trouble and when a write
+// holds a value its database cannot store (a 256-character redirect URI),
+// or loses an optimistic-lock race with a parallel write. So a write that
+// gets 500 is retried once; if it fails again while Keycloak answers a
+// cheap read, retrying cannot help and the error is KindRejected, not
+// KindTransient (which would be retried for ever and look like an outage).
 func (c *AdminClient) call(ctx context.Context, op string, fn func(ctx context.Context, token string) error) error {
 	ctx = withOperation(ctx, op)
-	for attempt := 0; ; attempt++ {
+	relogged, retried := false, false
+	for {
 		tok, err := c.tokens.token(ctx)
 		if err != nil {
 			return err
 		}
 		err = fn(ctx, tok)
-		if attempt == 0 && apiCode(err) == http.StatusUnauthorized {
+		switch code := apiCode(err); {
+		case code == http.StatusUnauthorized && !relogged:
+			relogged = true
 			c.tokens.invalidate(tok)
 			continue
+		case code == http.StatusInternalServerError && isWrite(op) && !retried:
+			retried = true
+			select {
+			case <-ctx.Done():
+				return wrap(op, err)
+			case <-time.After(250 * time.Millisecond):
+			}
+			continue
+		case code == http.StatusInternalServerError && isWrite(op) && c.alive(ctx):
+			var kerr *Error
+			if !errors.As(wrap(op, err), &kerr) {
+				return wrap(op, err)
+			}
+			kerr = &Error{Operation: kerr.Operation, Code: kerr.Code, Kind: KindRejected}
+			kerr.Message = fmt.Sprintf("Keycloak failed to store the request twice (HTTP 500: %s) while it answers other requests; "+
+				"a value is probably longer than Keycloak stores (255 characters for clientIds, names, redirect URIs and web origins)", apiMessage(err))
+			return kerr
 		}
 		return wrap(op, err)
 	}
+}
+
+// isWrite reports whether op creates or updates an object.
+func isWrite(op string) bool {
+	return strings.HasSuffix(op, ".create") || strings.HasSuffix(op, ".update")
+}
+
+// alive reports whether Keycloak answers a cheap public read: the admin
+// realm's discovery document.
+func (c *AdminClient) alive(ctx context.Context) bool {
+	resp, err := c.gc.GetRequest(withOperation(ctx, "health.probe")).
+		Get(c.url + "/realms/" + c.realm + "/.well-known/openid-configuration")
+	return err == nil && resp.StatusCode() == http.StatusOK
+}
+
+func apiMessage(err error) string {
+	var api *gocloak.APIError
+	if errors.As(err, &api) {
+		return api.Message
+	}
+	return err.Error()
 }
 
 func apiCode(err error) int {

@@ -2,6 +2,7 @@ package keycloak_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -12,7 +13,8 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/nauthera/nauthera/internal/testbed"
 	"github.com/nauthera/nauthera/pkg/keycloak"
@@ -64,8 +66,24 @@ func newAdmin(t *testing.T) (*keycloak.AdminClient, *keycloak.Metrics) {
 // console is a plain gocloak client playing a human in the Keycloak console.
 func console(t *testing.T) (*gocloak.GoCloak, string) { return kc.Console(t) }
 
+// count sums the requests of one operation, method and status code, on
+// whichever server.
 func count(m *keycloak.Metrics, op, method, code string) int {
-	return int(testutil.ToFloat64(m.Requests.WithLabelValues(op, method, code)))
+	ch := make(chan prometheus.Metric, 64)
+	go func() { m.Requests.Collect(ch); close(ch) }()
+	n := 0.0
+	for metric := range ch {
+		var d dto.Metric
+		_ = metric.Write(&d)
+		l := map[string]string{}
+		for _, p := range d.GetLabel() {
+			l[p.GetName()] = p.GetValue()
+		}
+		if l["operation"] == op && l["method"] == method && l["code"] == code {
+			n += d.GetCounter().GetValue()
+		}
+	}
+	return int(n)
 }
 
 // testRealm creates a realm for one test and deletes it afterwards.
@@ -536,5 +554,86 @@ func TestUnreachableKeycloakIsTransient(t *testing.T) {
 	}
 	if n := count(m, "token.login", "POST", "error"); n != 1 {
 		t.Errorf("transport failure counted %d times, want 1", n)
+	}
+}
+
+// A value longer than Keycloak's 255-character columns is answered with HTTP
+// 500. The client retries the write once, sees Keycloak answer other
+// requests, and reports it as rejected: retrying cannot help, and it must
+// not look like an outage.
+func TestOverlongValueIsRejectedNotTransient(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	c, m := newAdmin(t)
+	realm := testRealm(t, c)
+	long := "https://app.example.com/" + strings.Repeat("a", 256-len("https://app.example.com/"))
+	_, err := c.CreateClient(ctx, realm, gocloak.Client{
+		ClientID: gocloak.StringP("too-long"), Protocol: gocloak.StringP("openid-connect"), RedirectURIs: []string{long},
+	})
+	var kerr *keycloak.Error
+	if !errors.As(err, &kerr) || kerr.Kind != keycloak.KindRejected || kerr.Code != 500 {
+		t.Fatalf("want a rejected error with HTTP 500, got %#v", err)
+	}
+	if !strings.Contains(err.Error(), "255 characters") {
+		t.Errorf("the error should say what is probably wrong: %v", err)
+	}
+	if n := count(m, "client.create", "POST", "500"); n != 2 {
+		t.Errorf("client.create answered 500 %d times, want 2 (one retry)", n)
+	}
+	if n := count(m, "health.probe", "GET", "200"); n != 1 {
+		t.Errorf("health probes: %d, want 1", n)
+	}
+	// 255 characters fit.
+	if _, err := c.CreateClient(ctx, realm, gocloak.Client{
+		ClientID: gocloak.StringP("just-fits"), Protocol: gocloak.StringP("openid-connect"), RedirectURIs: []string{long[:255]},
+	}); err != nil {
+		t.Fatalf("255 characters: %v", err)
+	}
+}
+
+// With faults injected in front of the real Keycloak: a single 500 on a
+// write is retried and succeeds; 500s while Keycloak does not answer reads
+// either stay transient; errors on reads are never turned into rejections.
+func TestServerErrorsOnWrites(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	faults := &testbed.Faults{}
+	m := keycloak.NewMetrics()
+	c, err := keycloak.New(keycloak.Config{
+		URL:           kc.URL,
+		Credentials:   keycloak.Credentials{Username: kc.AdminUser, Password: kc.AdminPassword},
+		Metrics:       m,
+		WrapTransport: faults.Wrap,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	realm := testRealm(t, c)
+	newClient := func(id string) gocloak.Client {
+		return gocloak.Client{ClientID: gocloak.StringP(id), Protocol: gocloak.StringP("openid-connect")}
+	}
+
+	faults.Set("client.create", testbed.Fault{Status: 500, Times: 1})
+	if _, err := c.CreateClient(ctx, realm, newClient("once")); err != nil {
+		t.Fatalf("one 500 then success: %v", err)
+	}
+	if faults.Hits("client.create") != 1 {
+		t.Errorf("fault hits %d, want 1", faults.Hits("client.create"))
+	}
+
+	faults.Set("client.create", testbed.Fault{Status: 500})
+	faults.Set("health.probe", testbed.Fault{Err: fmt.Errorf("connection refused (injected)")})
+	_, err = c.CreateClient(ctx, realm, newClient("down"))
+	if !keycloak.IsTransient(err) {
+		t.Fatalf("500 while Keycloak does not answer reads: want transient, got %v", err)
+	}
+
+	faults.Clear()
+	faults.Set("client.find", testbed.Fault{Status: 500})
+	if _, err := c.FindClient(ctx, realm, "once"); !keycloak.IsTransient(err) {
+		t.Fatalf("500 on a read: want transient, got %v", err)
+	}
+	if faults.Hits("client.find") != 1 {
+		t.Errorf("reads are not retried by the client: %d hits", faults.Hits("client.find"))
 	}
 }

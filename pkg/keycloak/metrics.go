@@ -9,8 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics counts and times every HTTP request made to Keycloak, by operation,
-// method and status code. Labels never carry URLs, realms or credentials.
+// Metrics counts and times every HTTP request made to Keycloak, by server,
+// operation, method and status code. The server label is the host:port of
+// the Keycloak (one per configured Keycloak, a bounded set); labels never
+// carry paths, realms, object names or credentials.
 type Metrics struct {
 	Requests *prometheus.CounterVec
 	Duration *prometheus.HistogramVec
@@ -24,15 +26,15 @@ func NewMetrics() *Metrics {
 			Namespace: "nauthera",
 			Subsystem: "keycloak",
 			Name:      "requests_total",
-			Help:      "HTTP requests made to the Keycloak admin and token APIs, by operation, method and status code (\"error\" when no response arrived).",
-		}, []string{"operation", "method", "code"}),
+			Help:      "HTTP requests made to the Keycloak admin and token APIs, by server (host:port), operation, method and status code (\"error\" when no response arrived).",
+		}, []string{"server", "operation", "method", "code"}),
 		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "nauthera",
 			Subsystem: "keycloak",
 			Name:      "request_duration_seconds",
-			Help:      "Duration of HTTP requests made to Keycloak, by operation.",
+			Help:      "Duration of HTTP requests made to Keycloak, by server (host:port) and operation.",
 			Buckets:   []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
-		}, []string{"operation"}),
+		}, []string{"server", "operation"}),
 	}
 }
 
@@ -53,7 +55,10 @@ func withOperation(ctx context.Context, op string) context.Context {
 	return context.WithValue(ctx, operationKey{}, op)
 }
 
-func operationFrom(ctx context.Context) string {
+// OperationFrom returns the name of the operation (such as "client.create")
+// that a request made with ctx belongs to, or "unknown". Test transports use
+// it to inject faults into chosen operations.
+func OperationFrom(ctx context.Context) string {
 	if op, ok := ctx.Value(operationKey{}).(string); ok {
 		return op
 	}
@@ -68,14 +73,14 @@ type instrumentedTransport struct {
 }
 
 func (t *instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	op := operationFrom(req.Context())
+	op := OperationFrom(req.Context())
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
-	t.metrics.Duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	t.metrics.Duration.WithLabelValues(req.URL.Host, op).Observe(time.Since(start).Seconds())
 	code := "error"
 	if err == nil {
 		code = strconv.Itoa(resp.StatusCode)
 	}
-	t.metrics.Requests.WithLabelValues(op, req.Method, code).Inc()
+	t.metrics.Requests.WithLabelValues(req.URL.Host, op, req.Method, code).Inc()
 	return resp, err
 }

@@ -3,6 +3,7 @@ package keycloak
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -18,6 +19,8 @@ type Pool struct {
 	Metrics *Metrics
 	// Timeout bounds each HTTP request; zero uses New's default.
 	Timeout time.Duration
+	// WrapTransport is passed to every client's Config (fault injection in tests).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 
 	mu      sync.Mutex
 	clients map[string]*AdminClient
@@ -39,7 +42,7 @@ func (p *Pool) Get(cfg Config) (*AdminClient, error) {
 	if c, ok := p.clients[key]; ok {
 		return c, nil
 	}
-	cfg.Metrics, cfg.Timeout = p.Metrics, p.Timeout
+	cfg.Metrics, cfg.Timeout, cfg.WrapTransport = p.Metrics, p.Timeout, p.WrapTransport
 	c, err := New(cfg)
 	if err != nil {
 		return nil, err

@@ -180,3 +180,6 @@ type AuthClientList struct {
 func init() {
 	SchemeBuilder.Register(&AuthClient{}, &AuthClientList{})
 }
+
+// SetObservedGeneration records the generation whose outcome the status reports.
+func (in *AuthClient) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }

@@ -159,3 +159,6 @@ type AuthPolicyList struct {
 func init() {
 	SchemeBuilder.Register(&AuthPolicy{}, &AuthPolicyList{})
 }
+
+// SetObservedGeneration records the generation whose outcome the status reports.
+func (in *AuthPolicy) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }

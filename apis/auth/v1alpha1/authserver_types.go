@@ -174,3 +174,6 @@ type AuthServerList struct {
 func init() {
 	SchemeBuilder.Register(&AuthServer{}, &AuthServerList{})
 }
+
+// SetObservedGeneration records the generation whose outcome the status reports.
+func (in *AuthServer) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }

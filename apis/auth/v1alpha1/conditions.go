@@ -49,3 +49,13 @@ const (
 	// ReasonDeleting: the object is being deleted and its Keycloak state cleaned up.
 	ReasonDeleting = "Deleting"
 )
+
+// More reasons, added by the reconciler foundation.
+const (
+	// ReasonKubernetesRejected: the Kubernetes API refused a write as invalid; retrying the same write cannot help.
+	ReasonKubernetesRejected = "KubernetesRejected"
+	// ReasonSecretConflict: the credentials Secret's name is taken by a Secret this AuthClient does not own.
+	ReasonSecretConflict = "SecretConflict"
+	// ReasonChangeNotApplied: Keycloak accepted a change but did not apply it; writing it again would not help.
+	ReasonChangeNotApplied = "ChangeNotApplied"
+)

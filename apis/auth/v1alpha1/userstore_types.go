@@ -148,3 +148,6 @@ type UserStoreList struct {
 func init() {
 	SchemeBuilder.Register(&UserStore{}, &UserStoreList{})
 }
+
+// SetObservedGeneration records the generation whose outcome the status reports.
+func (in *UserStore) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }

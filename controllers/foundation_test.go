@@ -1,0 +1,424 @@
+package controllers_test
+
+// Tests of the reconciler foundation (issue 8): each reproduces a defect of
+// the shared plumbing against the real API server and the real Keycloak,
+// with faults injected in front of Keycloak where the real server cannot
+// be made to misbehave on cue.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Nerzal/gocloak/v14"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/testbed"
+)
+
+// realmServer creates an AuthServer with a realm of its own (so faults can
+// be injected into its requests alone) and waits until it is Ready.
+func realmServer(t *testing.T, name string) *authv1.AuthServer {
+	t.Helper()
+	theOperator(t)
+	ensureNamespace(t, "security", nil)
+	as := &authv1.AuthServer{}
+	apply(t, fmt.Sprintf(`
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: %s, namespace: security}
+spec:
+  issuerUrl: "https://%s.example.com"
+  deletionPolicy: Delete`, name, name), as)
+	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 60*time.Second)
+	t.Cleanup(func() { deleteAndWait(t, as) })
+	return as
+}
+
+// events returns the Events about obj with this type and reason.
+func events(t testing.TB, obj client.Object, typ, reason string) []eventsv1.Event {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := k8s.List(context.Background(), &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Name == obj.GetName() && e.Regarding.UID == obj.GetUID() && e.Reason == reason && e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// kstatusOf computes the kstatus (Flux, Argo CD health) of obj as the API server has it.
+func kstatusOf(t testing.TB, obj client.Object) status.Status {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	gvk, err := apiutil.GVKForObject(obj, scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.SetGroupVersionKind(gvk)
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), u); err != nil {
+		t.Fatal(err)
+	}
+	res, err := status.Compute(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Status
+}
+
+func waitKstatus(t testing.TB, obj client.Object, want status.Status) {
+	t.Helper()
+	eventually(t, 30*time.Second, fmt.Sprintf("kstatus of %s is %s", obj.GetName(), want), func() error {
+		if got := kstatusOf(t, obj); got != want {
+			return fmt.Errorf("kstatus %s", got)
+		}
+		return nil
+	})
+}
+
+// Defect 1: the finalizer is added with a patch. A full Update would drop
+// `grantTypes: []` (omitempty), the object would then fail the CRD's own
+// rule (authorization_code needs a redirect URI), and the AuthClient would
+// never get a condition.
+func TestFinalizerPatchKeepsFieldsItDoesNotTouch(t *testing.T) {
+	integration(t)
+	realmServer(t, "finalizer-server")
+	ensureNamespace(t, "team-fin", nil)
+	ac := &authv1.AuthClient{}
+	apply(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: no-grants, namespace: team-fin}
+spec:
+  authServerRef: {name: finalizer-server, namespace: security}
+  grantTypes: []`, ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(authv1.GroupVersion.WithKind("AuthClient"))
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), u); err != nil {
+		t.Fatal(err)
+	}
+	grants, found, _ := unstructured.NestedSlice(u.Object, "spec", "grantTypes")
+	if !found || len(grants) != 0 {
+		t.Errorf("spec.grantTypes = %v (found %v), want the empty list the user wrote", grants, found)
+	}
+	if fin := u.GetFinalizers(); len(fin) != 1 || fin[0] != "auth.nauthera.io/finalizer" {
+		t.Errorf("finalizers = %v", fin)
+	}
+	deleteAndWait(t, ac)
+}
+
+// Defect 2 and the kstatus check: Current when Ready, Failed when Stalled
+// (also after a spec edit: observedGeneration follows), InProgress while
+// waiting or retrying.
+func TestKstatusFollowsOutcome(t *testing.T) {
+	integration(t)
+	realmServer(t, "kstatus-server")
+	ensureNamespace(t, "team-ks", nil)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-ks", "app", "kstatus-server", ""), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	waitKstatus(t, ac, status.CurrentStatus)
+
+	// A spec edit that stalls: a SAML client scope on an OIDC client.
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+		t.Fatal(err)
+	}
+	ac.Spec.Scopes = []string{"openid", "profile", "role_list"}
+	if err := k8s.Update(context.Background(), ac); err != nil {
+		t.Fatal(err)
+	}
+	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonInvalidSpec, 30*time.Second)
+	if !strings.Contains(cond.Message, `spec.scopes[2] "role_list"`) {
+		t.Errorf("the message should name the field: %q", cond.Message)
+	}
+	if ac.Status.ObservedGeneration != ac.Generation {
+		t.Errorf("observedGeneration %d, generation %d: a stalled outcome is known", ac.Status.ObservedGeneration, ac.Generation)
+	}
+	waitKstatus(t, ac, status.FailedStatus)
+
+	// Waiting for an AuthServer that is still retrying: InProgress.
+	down := &authv1.AuthServer{}
+	apply(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: kstatus-down, namespace: security}
+spec:
+  issuerUrl: "https://down.example.com"
+  keycloak:
+    url: "http://127.0.0.1:1"
+    adminCredentialsSecretRef: {name: nope}`, down)
+	t.Cleanup(func() { deleteAndWait(t, down) })
+	waitReady(t, down, metav1.ConditionFalse, authv1.ReasonCredentialsNotFound, 30*time.Second)
+	waitKstatus(t, down, status.InProgressStatus)
+	deleteAndWait(t, ac)
+}
+
+// Defect 3: an Event's text is never a format string.
+func TestEventTextWithPercent(t *testing.T) {
+	integration(t)
+	realmServer(t, "percent-server")
+	ensureNamespace(t, "team-pct", nil)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-pct", "pct", "percent-server", `  clientId: "pct-100%s%d"`), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	var note string
+	eventually(t, 10*time.Second, "ClientCreated Event", func() error {
+		evs := events(t, ac, corev1.EventTypeNormal, "ClientCreated")
+		if len(evs) == 0 {
+			return fmt.Errorf("none yet")
+		}
+		note = evs[0].Note
+		return nil
+	})
+	if !strings.Contains(note, `"pct-100%s%d"`) || strings.Contains(note, "MISSING") {
+		t.Errorf("Event note %q should quote the clientId as written", note)
+	}
+	deleteAndWait(t, ac)
+}
+
+// Defects 4 and 10: a long Keycloak error still gives an Event (cut below
+// the API server's 1 KiB limit) and a bounded condition message; and an
+// HTTP 500 on a write while Keycloak answers reads is a rejection
+// (Stalled), not an outage retried forever.
+func TestLongErrorsAndServerErrorsOnWrites(t *testing.T) {
+	integration(t)
+	realmServer(t, "errors-server")
+	ensureNamespace(t, "team-err", nil)
+	t.Cleanup(faults.Clear)
+
+	faults.Set("client.create", testbed.Fault{Status: 400, PathContains: "/realms/errors-server/",
+		Body: `{"errorMessage":"` + strings.Repeat("Keycloak explains at length. ", 150) + `"}`})
+	long := &authv1.AuthClient{}
+	apply(t, authClient("team-err", "long-error", "errors-server", ""), long)
+	cond := waitReady(t, long, metav1.ConditionFalse, authv1.ReasonKeycloakRejected, 30*time.Second)
+	if len(cond.Message) > 2000 || !strings.HasSuffix(cond.Message, "(truncated)") {
+		t.Errorf("condition message: %d bytes, ends %q", len(cond.Message), cond.Message[max(0, len(cond.Message)-20):])
+	}
+	note := warningEvent(t, long, authv1.ReasonKeycloakRejected)
+	if len(note) > 1024 || !strings.Contains(note, "Keycloak explains at length") || !strings.HasSuffix(note, "(truncated)") {
+		t.Errorf("Event note: %d bytes: %q…", len(note), note[:min(len(note), 80)])
+	}
+	if kstatusOf(t, long) != status.FailedStatus {
+		t.Errorf("a rejected request is a stalled object")
+	}
+	deleteAndWait(t, long)
+
+	faults.Set("client.create", testbed.Fault{Status: 500, PathContains: "/realms/errors-server/"})
+	server := &authv1.AuthClient{}
+	apply(t, authClient("team-err", "server-error", "errors-server", ""), server)
+	cond = waitReady(t, server, metav1.ConditionFalse, authv1.ReasonKeycloakRejected, 30*time.Second)
+	if !strings.Contains(cond.Message, "255 characters") {
+		t.Errorf("message should say what is probably wrong: %q", cond.Message)
+	}
+	if n := len(events(t, server, corev1.EventTypeWarning, authv1.ReasonKeycloakUnavailable)); n != 0 {
+		t.Errorf("%d KeycloakUnavailable Warnings for a request Keycloak cannot store", n)
+	}
+	faults.Clear()
+	deleteAndWait(t, server)
+
+	// The real thing: a 256-character redirect URI. It is refused before any
+	// write, naming the field, and no Keycloak client is created.
+	uri := "https://app.example.com/" + strings.Repeat("a", 256-len("https://app.example.com/"))
+	tooLong := &authv1.AuthClient{}
+	apply(t, fmt.Sprintf(`
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: too-long, namespace: team-err}
+spec:
+  authServerRef: {name: errors-server, namespace: security}
+  redirectUris: ["https://ok.example.com/cb", %q]`, uri), tooLong)
+	cond = waitReady(t, tooLong, metav1.ConditionFalse, authv1.ReasonInvalidSpec, 30*time.Second)
+	if !strings.Contains(cond.Message, "spec.redirectUris[1] is 256 characters long") {
+		t.Errorf("message = %q", cond.Message)
+	}
+	if keycloakClient(t, "errors-server", "team-err.too-long") != nil {
+		t.Error("a client was created in Keycloak for a spec Keycloak cannot store")
+	}
+	deleteAndWait(t, tooLong)
+}
+
+// Defect 5: an outage whose error wording changes (connection refused, then
+// HTTP 503) gives one Warning per client, not one per wording.
+func TestOutageWarnsOncePerClient(t *testing.T) {
+	integration(t)
+	realmServer(t, "outage-server")
+	ensureNamespace(t, "team-out", nil)
+	t.Cleanup(faults.Clear)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-out", "app", "outage-server", ""), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+
+	faults.Set("client.find", testbed.Fault{Err: fmt.Errorf("dial tcp: connection refused (injected)"), PathContains: "/realms/outage-server/"})
+	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, 30*time.Second)
+	if !strings.Contains(cond.Message, "connection refused") {
+		t.Fatalf("message = %q", cond.Message)
+	}
+	faults.Set("client.find", testbed.Fault{Status: 503, PathContains: "/realms/outage-server/"})
+	eventually(t, 30*time.Second, "condition message follows the new error", func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(ac.Status.Conditions, authv1.ReadyCondition)
+		if c == nil || c.Reason != authv1.ReasonKeycloakUnavailable || !strings.Contains(c.Message, "503") {
+			return fmt.Errorf("Ready %+v", c)
+		}
+		return nil
+	})
+	if kstatusOf(t, ac) != status.InProgressStatus {
+		t.Errorf("an object waiting out an outage is in progress")
+	}
+	faults.Clear()
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	if n := len(events(t, ac, corev1.EventTypeWarning, authv1.ReasonKeycloakUnavailable)); n != 1 {
+		t.Errorf("%d KeycloakUnavailable Warnings for one outage, want 1", n)
+	}
+	deleteAndWait(t, ac)
+}
+
+// Defect 6: ownership of the Secret is the controller owner reference. A
+// Secret the AuthClient owns whose label was removed is taken back with the
+// same credentials; a Secret that merely carries the label is never
+// overwritten, and no Keycloak client is created while its name is taken.
+func TestSecretOwnershipIsTheOwnerReference(t *testing.T) {
+	integration(t)
+	realmServer(t, "owner-server")
+	ensureNamespace(t, "team-own", nil)
+	ctx := context.Background()
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-own", "app", "owner-server", ""), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	s := secretOf(t, "team-own", "app-client-secret")
+	creds := string(s.Data["client_secret"])
+	delete(s.Labels, "app.kubernetes.io/managed-by")
+	if err := k8s.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "label restored", func() error {
+		s := secretOf(t, "team-own", "app-client-secret")
+		if s.Labels["app.kubernetes.io/managed-by"] != "nauthera" {
+			return fmt.Errorf("labels %v", s.Labels)
+		}
+		if string(s.Data["client_secret"]) != creds {
+			return fmt.Errorf("credentials changed")
+		}
+		return nil
+	})
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 10*time.Second)
+
+	// Someone else's Secret with our label.
+	foreign := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "squat-client-secret", Namespace: "team-own",
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "nauthera"}},
+		StringData: map[string]string{"client_secret": "theirs"},
+	}
+	if err := k8s.Create(ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	squat := &authv1.AuthClient{}
+	apply(t, authClient("team-own", "squat", "owner-server", ""), squat)
+	cond := waitReady(t, squat, metav1.ConditionFalse, authv1.ReasonSecretConflict, 30*time.Second)
+	if !strings.Contains(cond.Message, "team-own/squat-client-secret") {
+		t.Errorf("message = %q", cond.Message)
+	}
+	warningEvent(t, squat, authv1.ReasonSecretConflict)
+	got := secretOf(t, "team-own", "squat-client-secret")
+	if string(got.Data["client_secret"]) != "theirs" || len(got.OwnerReferences) != 0 {
+		t.Errorf("the foreign Secret was changed: %v, owners %v", got.Data, got.OwnerReferences)
+	}
+	if keycloakClient(t, "owner-server", "team-own.squat") != nil {
+		t.Error("a Keycloak client was created although its Secret cannot be written")
+	}
+	deleteAndWait(t, squat)
+	deleteAndWait(t, ac)
+}
+
+// Defect 8: a change Keycloak accepts (2xx) without applying it is a
+// permanent failure, not drift: it is not written again on every resync and
+// raises no DriftReverted Warnings.
+func TestChangeKeycloakIgnoresIsNotDrift(t *testing.T) {
+	integration(t)
+	realmServer(t, "sticky-server")
+	ensureNamespace(t, "team-stk", nil)
+	t.Cleanup(faults.Clear)
+	op := theOperator(t)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-stk", "app", "sticky-server", `  scopes: [openid, profile]`), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+
+	// Keycloak answers 204 to the scope assignment and does nothing (as it
+	// does for a SAML scope on an OIDC client).
+	faults.Set("client.scopes.default.add", testbed.Fault{Status: 204, PathContains: "/realms/sticky-server/"})
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+		t.Fatal(err)
+	}
+	ac.Spec.Scopes = []string{"openid", "profile", "email"}
+	if err := k8s.Update(context.Background(), ac); err != nil {
+		t.Fatal(err)
+	}
+	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonChangeNotApplied, 30*time.Second)
+	if !strings.Contains(cond.Message, "add default email") {
+		t.Errorf("message should name the change: %q", cond.Message)
+	}
+	writes := op.writes()
+	time.Sleep(3 * resync)
+	if n := op.writes() - writes; n != 0 {
+		t.Errorf("%d Keycloak writes in three resyncs of a change that does not stick, want 0", n)
+	}
+	if n := len(events(t, ac, corev1.EventTypeWarning, "DriftReverted")); n != 0 {
+		t.Errorf("%d DriftReverted Warnings, want 0", n)
+	}
+	if n := len(events(t, ac, corev1.EventTypeWarning, authv1.ReasonChangeNotApplied)); n != 1 {
+		t.Errorf("%d ChangeNotApplied Warnings, want 1", n)
+	}
+	// The next spec change is tried again.
+	faults.Clear()
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+		t.Fatal(err)
+	}
+	ac.Spec.Scopes = []string{"openid", "email"}
+	if err := k8s.Update(context.Background(), ac); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	deleteAndWait(t, ac)
+}
+
+// Defect 9: a client deleted in the console is recreated with new
+// credentials, and a Warning says workloads must pick up the new Secret.
+func TestRecreatedClientWarnsCredentialsChanged(t *testing.T) {
+	integration(t)
+	realmServer(t, "recreate-server")
+	ensureNamespace(t, "team-rec", nil)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-rec", "app", "recreate-server", ""), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	old := string(secretOf(t, "team-rec", "app-client-secret").Data["client_secret"])
+	gc, tok := console(t)
+	cl := keycloakClient(t, "recreate-server", "team-rec.app")
+	if err := gc.DeleteClient(context.Background(), tok, "recreate-server", gocloak.PString(cl.ID)); err != nil {
+		t.Fatal(err)
+	}
+	note := warningEvent(t, ac, "CredentialsChanged")
+	if !strings.Contains(note, "recreated") || !strings.Contains(note, "restarted") {
+		t.Errorf("note = %q", note)
+	}
+	if got := string(secretOf(t, "team-rec", "app-client-secret").Data["client_secret"]); got == old || got == "" {
+		t.Error("the Secret should hold the recreated client's new secret")
+	}
+	deleteAndWait(t, ac)
+}

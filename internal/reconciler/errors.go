@@ -1,0 +1,89 @@
+package reconciler
+
+import (
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/connection"
+	"github.com/nauthera/nauthera/pkg/keycloak"
+)
+
+// Failure is a reconcile failure with the reason to report.
+type Failure struct {
+	Reason string
+	Msg    string
+	// Transient failures are retried with backoff; others stall the object
+	// until something changes (or the slow resync).
+	Transient bool
+	// Waiting marks an expected wait (a new AuthServer still provisioning):
+	// reported with a Normal Event, not a Warning.
+	Waiting bool
+}
+
+func (f *Failure) Error() string { return f.Reason + ": " + f.Msg }
+
+// Permanent returns a failure that retrying cannot fix.
+func Permanent(reason, format string, args ...any) error {
+	return &Failure{Reason: reason, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Transient returns a failure that is retried with backoff.
+func Transient(reason, format string, args ...any) error {
+	return &Failure{Reason: reason, Msg: fmt.Sprintf(format, args...), Transient: true}
+}
+
+// Classify turns any reconcile error into a failure with a specific reason,
+// by what failed and whether retrying can help.
+func Classify(err error) *Failure {
+	var f *Failure
+	switch {
+	case errors.As(err, &f):
+		return f
+	case connection.IsCredentialsError(err):
+		// Retried with backoff: the Secret is often created just after the object.
+		return &Failure{Reason: authv1.ReasonCredentialsNotFound, Msg: err.Error(), Transient: true}
+	case keycloak.IsUnauthorized(err):
+		// Wrong admin credentials: retry with backoff, they may be fixed.
+		return &Failure{Reason: authv1.ReasonKeycloakUnavailable, Msg: "Keycloak refused the operator's admin credentials: " + err.Error(), Transient: true}
+	case keycloak.IsTransient(err):
+		return &Failure{Reason: authv1.ReasonKeycloakUnavailable, Msg: "Keycloak is unavailable: " + err.Error(), Transient: true}
+	case isKeycloakError(err):
+		return &Failure{Reason: authv1.ReasonKeycloakRejected, Msg: "Keycloak rejected the request: " + err.Error()}
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err), apierrors.IsRequestEntityTooLargeError(err):
+		// The API server refused a write as invalid: the same write will be
+		// refused again, so retrying in a loop would only hide it.
+		return &Failure{Reason: authv1.ReasonKubernetesRejected, Msg: "The Kubernetes API refused a write: " + err.Error()}
+	default:
+		// Another Kubernetes API error (a conflict, a timeout, a restart):
+		// retry with backoff, report as progressing.
+		return &Failure{Reason: authv1.ReasonProgressing, Msg: err.Error(), Transient: true}
+	}
+}
+
+// SettleDeletion decides what an error while cleaning up Keycloak means for
+// a finalizer. Gone already: done. Keycloak unreachable, or a Kubernetes API
+// error: returned, so the deletion is retried (else the object would leak).
+// Missing admin credentials, refused credentials or a rejected request will
+// not heal by retrying: leftBehind reports it and the finalizer is released,
+// so an object (and its namespace) is never held hostage.
+func SettleDeletion(err error, leftBehind func(error)) error {
+	switch {
+	case err == nil, keycloak.IsNotFound(err):
+		return nil
+	case keycloak.IsTransient(err):
+		return err
+	case connection.IsCredentialsError(err), isKeycloakError(err):
+		leftBehind(err)
+		return nil
+	default:
+		return err
+	}
+}
+
+func isKeycloakError(err error) bool {
+	var kerr *keycloak.Error
+	return errors.As(err, &kerr)
+}

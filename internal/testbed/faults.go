@@ -1,0 +1,113 @@
+package testbed
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/nauthera/nauthera/pkg/keycloak"
+)
+
+// Fault is what Faults does to the requests of one Keycloak operation.
+type Fault struct {
+	// Status answers the request with this HTTP status instead of sending it
+	// to Keycloak (a 2xx makes Keycloak appear to accept a change it never
+	// saw). Zero with Err unset passes the request on.
+	Status int
+	// Err fails the request as a broken connection would.
+	Err error
+	// Body replaces the default error body ({"error":"injected fault ..."}).
+	Body string
+	// PathContains, if set, limits the fault to requests whose URL path
+	// contains it (a realm name, say), so other tests' objects are spared.
+	PathContains string
+	// Times limits the fault to the next Times requests; 0 means every one.
+	Times int
+}
+
+// Faults is a fault-injecting http.RoundTripper for tests, placed in front
+// of the real Keycloak (keycloak.Config.WrapTransport). It picks requests by
+// the operation name the keycloak package puts in their context, such as
+// "client.create" or "client.scopes.default.add". There is no fake Keycloak:
+// whatever is not injected reaches the real server.
+type Faults struct {
+	mu    sync.Mutex
+	rules map[string]*Fault
+	hits  map[string]int
+}
+
+// Set injects f into every request of operation op, replacing any earlier fault.
+func (f *Faults) Set(op string, fault Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rules == nil {
+		f.rules, f.hits = map[string]*Fault{}, map[string]int{}
+	}
+	f.rules[op] = &fault
+}
+
+// Clear removes every fault.
+func (f *Faults) Clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules, f.hits = nil, nil
+}
+
+// Hits returns how many requests of op were faulted.
+func (f *Faults) Hits(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hits[op]
+}
+
+// Wrap returns next with the faults in front of it.
+func (f *Faults) Wrap(next http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		op := keycloak.OperationFrom(req.Context())
+		fault := f.take(op, req.URL.Path)
+		switch {
+		case fault == nil:
+			return next.RoundTrip(req)
+		case fault.Err != nil:
+			return nil, fault.Err
+		default:
+			if req.Body != nil {
+				_ = req.Body.Close()
+			}
+			body := fault.Body
+			if body == "" && fault.Status >= 300 {
+				body = fmt.Sprintf(`{"error":"injected fault for %s"}`, op)
+			}
+			return &http.Response{
+				StatusCode: fault.Status, Status: fmt.Sprintf("%d %s", fault.Status, http.StatusText(fault.Status)),
+				Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req,
+				Header:        http.Header{"Content-Type": []string{"application/json"}},
+				Body:          io.NopCloser(strings.NewReader(body)),
+				ContentLength: int64(len(body)),
+			}, nil
+		}
+	})
+}
+
+func (f *Faults) take(op, path string) *Fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fault := f.rules[op]
+	if fault == nil || (fault.Status == 0 && fault.Err == nil) || !strings.Contains(path, fault.PathContains) {
+		return nil
+	}
+	f.hits[op]++
+	if fault.Times > 0 {
+		if fault.Times--; fault.Times == 0 {
+			delete(f.rules, op)
+		}
+	}
+	cp := *fault
+	return &cp
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
