@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -57,22 +58,58 @@ func (d *demo) say(format string, args ...any) {
 	fmt.Printf("\n[%d/%d] %s\n", d.step, steps, fmt.Sprintf(format, args...))
 }
 
-// slow runs f, printing the elapsed time every 15s with what to expect.
+// slow runs f and shows how long it has been running. On a terminal one line
+// is updated in place every second; otherwise (a log, CI) a line is printed
+// once a minute.
 func (d *demo) slow(expect string, f func() error) error {
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() { done <- f() }()
-	tick := time.NewTicker(15 * time.Second)
+	tty := isTerminal(os.Stdout)
+	every := time.Minute
+	if tty {
+		every = time.Second
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
 		case err := <-done:
+			if tty {
+				fmt.Print("\r\033[K") // the progress line, if any
+			}
 			fmt.Printf("      done in %s\n", time.Since(start).Round(time.Second))
 			return err
 		case <-tick.C:
-			fmt.Printf("      ... %s elapsed (%s)\n", time.Since(start).Round(time.Second), expect)
+			line := progress(time.Since(start), expect)
+			if !tty {
+				fmt.Println(line)
+				continue
+			}
+			// The cursor is left at the start of the line: a line that something
+			// else writes meanwhile (the test bed's "ready at" on stderr) takes the
+			// progress line's place instead of being glued to its end.
+			fmt.Print("\r\033[K" + line + "\r")
 		}
 	}
+}
+
+// progress says how long a slow step has been running, with what to expect
+// when that fits on a line of 80 columns (a long hint was printed once before
+// the step started); a line that wraps could not be updated in place.
+func progress(elapsed time.Duration, expect string) string {
+	line := fmt.Sprintf("      ... %s elapsed", elapsed.Round(time.Second))
+	if long := fmt.Sprintf("%s (%s)", line, expect); utf8.RuneCountInString(long) < 80 {
+		return long
+	}
+	return line
+}
+
+// isTerminal tells whether f is a terminal (a character device; /dev/null is
+// one too, where the in-place updates do no harm).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb"
 }
 
 // script runs a hack/ script, logging to a file; on failure the error carries the log tail.
