@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/yaml"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/testbed"
@@ -98,14 +99,22 @@ func TestFinalizerPatchKeepsFieldsItDoesNotTouch(t *testing.T) {
 	integration(t)
 	realmServer(t, "finalizer-server")
 	ensureNamespace(t, "team-fin", nil)
-	ac := &authv1.AuthClient{}
-	apply(t, `
+	// Created as unstructured: the typed client itself would drop the
+	// empty list on the way out, as the old finalizer Update did.
+	created := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(`
 apiVersion: auth.nauthera.io/v1alpha1
 kind: AuthClient
 metadata: {name: no-grants, namespace: team-fin}
 spec:
   authServerRef: {name: finalizer-server, namespace: security}
-  grantTypes: []`, ac)
+  grantTypes: []`), &created.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(context.Background(), created); err != nil {
+		t.Fatal(err)
+	}
+	ac := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Name: "no-grants", Namespace: "team-fin"}}
 	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(authv1.GroupVersion.WithKind("AuthClient"))
