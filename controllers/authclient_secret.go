@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,12 +50,23 @@ func (r *AuthClientReconciler) checkSecretName(ctx context.Context, ac *authv1.A
 }
 
 func secretOwnedBy(s *corev1.Secret, ac *authv1.AuthClient) error {
-	if metav1.IsControlledBy(s, ac) {
+	if metav1.IsControlledBy(s, ac) || controlledByPredecessor(s, ac) {
 		return nil
 	}
 	return reconciler.Permanent(authv1.ReasonSecretConflict,
 		"Secret %s/%s already exists and is not owned by this AuthClient; Nauthera never overwrites a Secret it did not create: delete or rename that Secret",
 		ac.Namespace, ac.SecretName())
+}
+
+// controlledByPredecessor reports whether s is controlled by an earlier
+// AuthClient of the same name in this namespace (deleted and created again
+// before the garbage collector removed its Secret). Names are unique per
+// namespace, so that object is gone and this AuthClient is its successor:
+// it takes the Secret over (the owner reference is rewritten).
+func controlledByPredecessor(s *corev1.Secret, ac *authv1.AuthClient) bool {
+	ref := metav1.GetControllerOf(s)
+	return ref != nil && ref.UID != ac.UID && ref.Kind == "AuthClient" && ref.Name == ac.Name &&
+		strings.HasPrefix(ref.APIVersion, authv1.GroupVersion.Group+"/")
 }
 
 // reconcileSecret writes the credentials Secret, changing it only when it
@@ -88,11 +100,12 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	s.Annotations[desired.AnnotationHash] = desired.Hash(data)
 	s.Annotations[desired.AnnotationAuthServer] = authServerKey(ac).String()
 	s.Data = data
+	// Sets this AuthClient as controller, or replaces a predecessor's reference.
+	if err := controllerutil.SetControllerReference(ac, s, r.Scheme()); err != nil {
+		return err
+	}
 	if cur == nil {
 		s.Type = corev1.SecretTypeOpaque
-		if err := controllerutil.SetControllerReference(ac, s, r.Scheme()); err != nil {
-			return err
-		}
 		if err := r.Create(ctx, s, client.FieldOwner(FieldOwner)); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				return reconciler.Transient(authv1.ReasonProgressing, "Secret %s/%s appeared while it was being created; checking again", ac.Namespace, ac.SecretName())
@@ -103,7 +116,7 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 		return nil
 	}
 	if maps.EqualFunc(cur.Data, s.Data, func(a, b []byte) bool { return string(a) == string(b) }) &&
-		maps.Equal(cur.Labels, s.Labels) && maps.Equal(cur.Annotations, s.Annotations) {
+		maps.Equal(cur.Labels, s.Labels) && maps.Equal(cur.Annotations, s.Annotations) && metav1.IsControlledBy(cur, ac) {
 		return nil
 	}
 	// A patch of what differs, not a full update: fields of the Secret the
@@ -122,6 +135,8 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 		}
 		rep.Event(ctx, ac, corev1.EventTypeWarning, "CredentialsChanged", fmt.Sprintf(
 			"Secret %s holds new credentials: %s. The old secret no longer works: workloads that read the Secret only at start-up must be restarted to pick up the new one", ac.SecretName(), why))
+	case !metav1.IsControlledBy(cur, ac):
+		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretAdopted", fmt.Sprintf("Took over Secret %s from an earlier AuthClient of the same name", ac.SecretName()))
 	case cur.Labels[desired.LabelManagedBy] != desired.ManagedByValue:
 		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretReclaimed", fmt.Sprintf("Restored the %s label on Secret %s, which this AuthClient owns; the credentials are unchanged", desired.LabelManagedBy, ac.SecretName()))
 	default:

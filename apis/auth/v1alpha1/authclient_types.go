@@ -103,7 +103,9 @@ type AuthClientSpec struct {
 
 // AuthClientStatus is the observed state of an AuthClient.
 type AuthClientStatus struct {
-	// observedGeneration is the generation of the spec that the status reflects.
+	// observedGeneration is the last generation of the spec whose outcome is
+	// known: Ready, or Stalled by a failure that retrying cannot fix. While the
+	// operator waits or retries it keeps the previous value (kstatus: in progress).
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 

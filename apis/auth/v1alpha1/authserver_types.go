@@ -101,7 +101,9 @@ type KeycloakConnection struct {
 
 // AuthServerStatus is the observed state of an AuthServer.
 type AuthServerStatus struct {
-	// observedGeneration is the generation of the spec that the status reflects.
+	// observedGeneration is the last generation of the spec whose outcome is
+	// known: Ready, or Stalled by a failure that retrying cannot fix. While the
+	// operator waits or retries it keeps the previous value (kstatus: in progress).
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
