@@ -21,9 +21,11 @@ const (
 // +kubebuilder:validation:XValidation:rule="!(has(self.clientType) && self.clientType == 'Public' && has(self.grantTypes) && 'client_credentials' in self.grantTypes)",message="a Public client has no secret and cannot use client_credentials",fieldPath=".grantTypes"
 // +kubebuilder:validation:XValidation:rule="(has(self.grantTypes) && !('authorization_code' in self.grantTypes)) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="the authorization_code grant (on by default) needs at least one redirect URI",fieldPath=".redirectUris",reason=FieldValueRequired
 type AuthClientSpec struct {
-	// displayName is the client's name on Keycloak's consent and account pages.
+	// displayName is the client's name on Keycloak's consent and account
+	// pages. Plain text: `<` and `>` are refused.
 	// +optional
 	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('[<>]')`,message="displayName must be plain text without < or >: Keycloak renders it on its pages"
 	DisplayName string `json:"displayName,omitempty"`
 
 	// authServerRef names the AuthServer (Keycloak realm) that hosts the
@@ -54,31 +56,50 @@ type AuthClientSpec struct {
 	GrantTypes []GrantType `json:"grantTypes,omitempty"`
 
 	// redirectUris are the absolute URLs Keycloak may send users back to
-	// after login. A trailing `*` matches any suffix.
+	// after login, at most 255 characters each (Keycloak's limit). One
+	// wildcard is allowed, as the last character of the path after the host
+	// and a `/` (https://app.example.com/callback/*): it matches any path
+	// below that prefix on that host. Wildcards in the scheme, host, port or
+	// query, fragments, user info and javascript:/data: URIs are refused:
+	// they would let Keycloak send authorization codes elsewhere.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=100
-	// +kubebuilder:validation:items:MaxLength=2048
+	// +kubebuilder:validation:items:MaxLength=255
 	// +kubebuilder:validation:items:XValidation:rule="isURL(self.replace('*', 'x')) && url(self.replace('*', 'x')).getScheme() != '' && (!(url(self.replace('*', 'x')).getScheme() in ['http', 'https']) || url(self.replace('*', 'x')).getHostname() != '')",message="each redirect URI must be an absolute URL with a scheme and, for http(s), a host, for example https://app.example.com/callback"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('*') || (self.indexOf('*') == size(self) - 1 && self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#*@]+/[^?#*]*\*$'))`,message="a redirect URI may hold one wildcard *, only as the last character of its path after a host and a /, for example https://app.example.com/callback/*; a wildcard in the scheme, host, port or query would let Keycloak send authorization codes to other sites"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('#')`,message="a redirect URI must not have a fragment (#)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.lowerAscii().matches(r'^\s*(javascript|data|vbscript|file):')`,message="javascript:, data:, vbscript: and file: redirect URIs are refused"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="a redirect URI must not carry user info (user:password@)"
 	RedirectURIs []string `json:"redirectUris,omitempty"`
 
 	// postLogoutRedirectUris are the absolute URLs Keycloak may send users to
-	// after logout. Omitted allows the redirectUris.
+	// after logout, at most 255 characters each, with the same rules as
+	// redirectUris; `##` is refused (Keycloak stores the list joined by it).
+	// Omitted allows the redirectUris.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=100
-	// +kubebuilder:validation:items:MaxLength=2048
-	// +kubebuilder:validation:items:XValidation:rule="isURL(self.replace('*', 'x')) && url(self.replace('*', 'x')).getScheme() != ''",message="each post-logout redirect URI must be an absolute URL with a scheme"
+	// +kubebuilder:validation:items:MaxLength=255
+	// +kubebuilder:validation:items:XValidation:rule="isURL(self.replace('*', 'x')) && url(self.replace('*', 'x')).getScheme() != '' && (!(url(self.replace('*', 'x')).getScheme() in ['http', 'https']) || url(self.replace('*', 'x')).getHostname() != '')",message="each post-logout redirect URI must be an absolute URL with a scheme and, for http(s), a host"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('*') || (self.indexOf('*') == size(self) - 1 && self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#*@]+/[^?#*]*\*$'))`,message="a post-logout redirect URI may hold one wildcard *, only as the last character of its path after a host and a /"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('#')`,message="a post-logout redirect URI must not contain # (no fragment, and ## separates URIs in Keycloak)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.lowerAscii().matches(r'^\s*(javascript|data|vbscript|file):')`,message="javascript:, data:, vbscript: and file: post-logout redirect URIs are refused"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="a post-logout redirect URI must not carry user info (user:password@)"
 	PostLogoutRedirectURIs []string `json:"postLogoutRedirectUris,omitempty"`
 
 	// webOrigins are the origins allowed for CORS requests, for example
-	// https://app.example.com. `+` allows the origins of the redirectUris.
-	// Omitted means `+`.
+	// https://app.example.com or http://localhost:3000 (scheme, host and
+	// optional port; at most 255 characters). `+` allows the origins of the
+	// redirectUris, `*` every origin. Omitted means `+`. Host wildcards are
+	// refused (Keycloak does not support them).
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=100
-	// +kubebuilder:validation:items:MaxLength=2048
-	// +kubebuilder:validation:items:XValidation:rule="self == '+' || self == '*' || (isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != '' && url(self).getEscapedPath() == '')",message="each web origin must be `+`, `*` or an origin such as https://app.example.com (scheme, host and optional port, no path)"
+	// +kubebuilder:validation:items:MaxLength=255
+	// +kubebuilder:validation:items:XValidation:rule="self == '+' || self == '*' || (!self.contains('*') && isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != '' && url(self).getEscapedPath() == '' && !self.contains('?') && !self.contains('#'))",message="each web origin must be `+`, `*` or an origin such as https://app.example.com (scheme, host and optional port; no path, query, fragment or wildcard)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*:[0-9]*$') || self.matches(r':([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$')`,message="a web origin's port must be a number from 1 to 65535"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="a web origin must not carry user info (user:password@)"
 	WebOrigins []string `json:"webOrigins,omitempty"`
 
 	// scopes the client may request. openid and the OIDC standard scopes
@@ -135,6 +156,8 @@ type AuthClientStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ac;authcl,categories=nauthera
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 239",message="metadata.name must be at most 239 characters: the credentials Secret is named <name>-client-secret, at most 253"
+// +kubebuilder:validation:XValidation:rule="has(self.spec.clientId) || size(self.metadata.name) <= 191",message="metadata.name: without spec.clientId the clientId is <namespace>.<name>, and Keycloak stores at most 255 characters: use a name of at most 191 characters or set spec.clientId"
 // +kubebuilder:printcolumn:name="Client ID",type=string,JSONPath=`.status.clientId`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.clientSecretRef.name`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

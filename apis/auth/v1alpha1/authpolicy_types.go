@@ -50,23 +50,31 @@ type AuthPolicySpec struct {
 }
 
 // TokenPolicy sets token lifetimes, as Go durations such as `15m` or `24h`.
+// +kubebuilder:validation:XValidation:rule="!has(self.accessTokenTTL) || !has(self.refreshTokenTTL) || duration(self.refreshTokenTTL) >= duration(self.accessTokenTTL)",message="refreshTokenTTL must not be shorter than accessTokenTTL",fieldPath=".refreshTokenTTL"
 type TokenPolicy struct {
-	// accessTokenTTL is the lifetime of access tokens.
+	// accessTokenTTL is the lifetime of access tokens, from 10s to 24h.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,7}(\.[0-9]{1,9})?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="accessTokenTTL must be between 10s and 24h"
 	AccessTokenTTL *metav1.Duration `json:"accessTokenTTL,omitempty"`
 
-	// refreshTokenTTL is the lifetime of refresh tokens (the client session's idle timeout).
+	// refreshTokenTTL is the lifetime of refresh tokens (the client
+	// session's idle timeout), from 10s to 8760h (a year).
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,7}(\.[0-9]{1,9})?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('8760h')",message="refreshTokenTTL must be between 10s and 8760h"
 	RefreshTokenTTL *metav1.Duration `json:"refreshTokenTTL,omitempty"`
 
-	// idTokenTTL is the lifetime of ID tokens.
+	// idTokenTTL is the lifetime of ID tokens, from 10s to 24h.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,7}(\.[0-9]{1,9})?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="idTokenTTL must be between 10s and 24h"
 	IDTokenTTL *metav1.Duration `json:"idTokenTTL,omitempty"`
 }
 
@@ -90,18 +98,23 @@ type SecretRotationPolicy struct {
 	// +required
 	Enabled bool `json:"enabled"`
 
-	// schedule is a cron expression (five fields, or a descriptor such as
-	// @daily) in UTC.
+	// schedule says when secrets rotate, in UTC: five cron fields of numbers
+	// (minute 0-59, hour 0-23, day of month 1-31, month 1-12, day of week
+	// 0-6 with 0 = Sunday; `*`, ranges `a-b`, lists `a,b` and steps `/n`),
+	// a descriptor (@yearly, @monthly, @weekly, @daily, @hourly) or
+	// `@every <duration>` of at least 10s. Month and day names are not accepted.
 	// +optional
 	// +kubebuilder:validation:MaxLength=100
-	// +kubebuilder:validation:Pattern=`^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every ([0-9]+(\.[0-9]+)?(ms|s|m|h))+|[^ ]+( +[^ ]+){4})$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches(r'^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$') || self.matches(r'^(\*|([0-5]?[0-9])(-([0-5]?[0-9]))?)(/[1-9][0-9]{0,2})?(,(\*|([0-5]?[0-9])(-([0-5]?[0-9]))?)(/[1-9][0-9]{0,2})?)* +(\*|([01]?[0-9]|2[0-3])(-([01]?[0-9]|2[0-3]))?)(/[1-9][0-9]{0,2})?(,(\*|([01]?[0-9]|2[0-3])(-([01]?[0-9]|2[0-3]))?)(/[1-9][0-9]{0,2})?)* +(\*|(0?[1-9]|[12][0-9]|3[01])(-(0?[1-9]|[12][0-9]|3[01]))?)(/[1-9][0-9]{0,2})?(,(\*|(0?[1-9]|[12][0-9]|3[01])(-(0?[1-9]|[12][0-9]|3[01]))?)(/[1-9][0-9]{0,2})?)* +(\*|(0?[1-9]|1[0-2])(-(0?[1-9]|1[0-2]))?)(/[1-9][0-9]{0,2})?(,(\*|(0?[1-9]|1[0-2])(-(0?[1-9]|1[0-2]))?)(/[1-9][0-9]{0,2})?)* +(\*|([0-6])(-([0-6]))?)(/[1-9][0-9]{0,2})?(,(\*|([0-6])(-([0-6]))?)(/[1-9][0-9]{0,2})?)*$') || (self.matches(r'^@every ([0-9]{1,7}(\.[0-9]{1,9})?(ms|s|m|h))+$') && size(self) <= 27 && duration(self.substring(7)) >= duration('10s'))`,message="schedule must be five cron fields of numbers in range (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-6), a descriptor such as @daily, or @every <duration> of at least 10s"
 	Schedule string `json:"schedule,omitempty"`
 
 	// gracePeriod is how long the previous secret stays valid after a
-	// rotation. Defaults to 24h.
+	// rotation, from 10s to 8760h. Defaults to 24h.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,7}(\.[0-9]{1,9})?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('8760h')",message="gracePeriod must be between 10s and 8760h"
 	GracePeriod *metav1.Duration `json:"gracePeriod,omitempty"`
 }
 

@@ -16,34 +16,39 @@ type AuthServerSpec struct {
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="issuerUrl must be an absolute http or https URL, for example https://auth.example.com"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#')",message="issuerUrl must not have a query or a fragment"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="issuerUrl must not carry user info (user:password@): it is published in every token and discovery document"
 	IssuerURL string `json:"issuerUrl"`
 
 	// realmName is the name of the Keycloak realm. Defaults to the
 	// AuthServer's name. Realm names are unique per Keycloak: the operator
 	// refuses a realm that another AuthServer, or nobody, already owns.
-	// Immutable once set.
+	// Immutable once set. At most 237 characters (Keycloak's limit); `master`
+	// in any case is refused.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:MaxLength=237
 	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`
+	// +kubebuilder:validation:XValidation:rule="self.lowerAscii() != 'master'",message="realmName must not be master (in any case): that is Keycloak's administration realm"
 	RealmName string `json:"realmName,omitempty"`
 
-	// displayName is shown on the realm's login pages. Defaults to the realm name.
+	// displayName is shown on the realm's login pages. Defaults to the realm
+	// name. Plain text: `<` and `>` are refused.
 	// +optional
 	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('[<>]')`,message="displayName must be plain text without < or >: Keycloak renders it on the login page"
 	DisplayName string `json:"displayName,omitempty"`
 
 	// policySelector selects the AuthPolicy objects, in any namespace the
 	// operator watches, that constrain and default the clients of this server.
 	// Omitted selects no policy.
 	// +optional
-	PolicySelector *metav1.LabelSelector `json:"policySelector,omitempty"`
+	PolicySelector *LabelSelector `json:"policySelector,omitempty"`
 
 	// clientNamespaceSelector selects the namespaces whose AuthClients may
 	// attach to this server. Omitted allows every namespace. To list
 	// namespaces by name, match the `kubernetes.io/metadata.name` label.
 	// +optional
-	ClientNamespaceSelector *metav1.LabelSelector `json:"clientNamespaceSelector,omitempty"`
+	ClientNamespaceSelector *LabelSelector `json:"clientNamespaceSelector,omitempty"`
 
 	// tls configures the certificate of the public endpoint.
 	// +optional
@@ -83,6 +88,7 @@ type KeycloakConnection struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="url must be an absolute http or https URL"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="url must not carry user info (user:password@): put credentials in adminCredentialsSecretRef"
 	URL string `json:"url"`
 
 	// adminCredentialsSecretRef names a Secret in the AuthServer's namespace
@@ -94,7 +100,9 @@ type KeycloakConnection struct {
 
 	// adminRealm is the realm the admin credentials belong to. Defaults to master.
 	// +optional
-	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=237
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`
 	// +kubebuilder:default=master
 	AdminRealm string `json:"adminRealm,omitempty"`
 }
@@ -132,6 +140,8 @@ type AuthServerStatus struct {
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
+// +kubebuilder:validation:XValidation:rule="has(self.spec.realmName) || self.metadata.name != 'master'",message="metadata.name: an AuthServer named master needs spec.realmName: master is Keycloak's administration realm"
+// +kubebuilder:validation:XValidation:rule="has(self.spec.realmName) || size(self.metadata.name) <= 237",message="metadata.name: without spec.realmName the realm is named after the AuthServer, and Keycloak stores at most 237 characters: use a shorter name or set spec.realmName"
 // +kubebuilder:resource:shortName=as;authsrv,categories=nauthera
 // +kubebuilder:printcolumn:name="Realm",type=string,JSONPath=`.status.realmName`
 // +kubebuilder:printcolumn:name="Issuer",type=string,JSONPath=`.status.issuer`

@@ -1,5 +1,10 @@
 package v1alpha1
 
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
 // ObjectReference names an object of this API group, optionally in another namespace.
 type ObjectReference struct {
 	// name of the referenced object.
@@ -70,3 +75,64 @@ const (
 	GrantTypeDeviceCode        GrantType = "urn:ietf:params:oauth:grant-type:device_code"
 	GrantTypeTokenExchange     GrantType = "urn:ietf:params:oauth:grant-type:token-exchange"
 )
+
+// LabelSelector selects objects by their labels. It is written like
+// metav1.LabelSelector, with bounds and rules the API server checks at
+// admission: an unknown operator, In/NotIn without values or Exists with
+// values, and malformed keys or values are refused there instead of
+// silently matching nothing later.
+type LabelSelector struct {
+	// matchLabels selects objects whose labels include all of these
+	// key/value pairs.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+
+	// matchExpressions are label requirements; all must hold.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	MatchExpressions []LabelSelectorRequirement `json:"matchExpressions,omitempty"`
+}
+
+// LabelSelectorRequirement is one requirement of a LabelSelector.
+// +kubebuilder:validation:XValidation:rule="(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",message="In and NotIn need at least one value; Exists and DoesNotExist take no values",fieldPath=".values"
+type LabelSelectorRequirement struct {
+	// key is the label key, such as `team` or `kubernetes.io/metadata.name`.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=317
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`
+	Key string `json:"key"`
+
+	// operator is In, NotIn, Exists or DoesNotExist.
+	// +required
+	// +kubebuilder:validation:Enum=In;NotIn;Exists;DoesNotExist
+	Operator metav1.LabelSelectorOperator `json:"operator"`
+
+	// values for In and NotIn.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`
+	Values []string `json:"values,omitempty"`
+}
+
+// AsSelector returns the selector as a labels.Selector. A nil selector
+// matches everything; an error names what is malformed (matchLabels keys
+// and values are checked here, not at admission).
+func (in *LabelSelector) AsSelector() (labels.Selector, error) {
+	if in == nil {
+		return labels.Everything(), nil
+	}
+	return metav1.LabelSelectorAsSelector(in.metav1())
+}
+
+func (in *LabelSelector) metav1() *metav1.LabelSelector {
+	out := &metav1.LabelSelector{MatchLabels: in.MatchLabels}
+	for _, e := range in.MatchExpressions {
+		out.MatchExpressions = append(out.MatchExpressions, metav1.LabelSelectorRequirement{Key: e.Key, Operator: e.Operator, Values: e.Values})
+	}
+	return out
+}

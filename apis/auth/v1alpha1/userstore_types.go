@@ -25,18 +25,21 @@ type UserStoreSpec struct {
 }
 
 // LDAPSpec configures LDAP user federation.
+// +kubebuilder:validation:XValidation:rule="has(self.bindDN) == has(self.bindPasswordSecretRef)",message="bindDN and bindPasswordSecretRef go together: set both, or neither for an anonymous bind",fieldPath=".bindPasswordSecretRef"
 type LDAPSpec struct {
 	// server is the LDAP URL, for example ldaps://ldap.example.com:636.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^ldaps?://[^\s/?#]+(/.*)?$`
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^ldaps?://[^/?#]*@')`,message="server must not carry user info (user:password@): it is shown in kubectl get; use bindDN and bindPasswordSecretRef"
 	Server string `json:"server"`
 
 	// bindDN is the distinguished name the operator's Keycloak binds as.
 	// Omitted binds anonymously.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9-]*=([^,=+\\]|\\.)+(\s*[,+]\s*[A-Za-z][A-Za-z0-9-]*=([^,=+\\]|\\.)+)*$`
 	BindDN string `json:"bindDN,omitempty"`
 
 	// bindPasswordSecretRef selects the key of a Secret, in the UserStore's
@@ -59,18 +62,21 @@ type LDAPUserSearch struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9-]*=([^,=+\\]|\\.)+(\s*[,+]\s*[A-Za-z][A-Za-z0-9-]*=([^,=+\\]|\\.)+)*$`
 	BaseDN string `json:"baseDN"`
 
 	// filter is an additional LDAP filter for users, in parentheses.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:Pattern=`^\(.*\)$`
+	// +kubebuilder:validation:Pattern=`^\(.+\)$`
+	// +kubebuilder:validation:XValidation:rule="size(self.split('(')) == size(self.split(')'))",message="filter must have balanced parentheses"
 	Filter string `json:"filter,omitempty"`
 
 	// usernameAttribute is the LDAP attribute mapped to the Keycloak username. Defaults to uid.
 	// +optional
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:default=uid
+	// +kubebuilder:validation:Pattern=`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)$`
 	UsernameAttribute string `json:"usernameAttribute,omitempty"`
 }
 
@@ -80,18 +86,21 @@ type LDAPGroupSearch struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9-]*=([^,=+\\]|\\.)+(\s*[,+]\s*[A-Za-z][A-Za-z0-9-]*=([^,=+\\]|\\.)+)*$`
 	BaseDN string `json:"baseDN"`
 
 	// filter is an additional LDAP filter for groups, in parentheses.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:Pattern=`^\(.*\)$`
+	// +kubebuilder:validation:Pattern=`^\(.+\)$`
+	// +kubebuilder:validation:XValidation:rule="size(self.split('(')) == size(self.split(')'))",message="filter must have balanced parentheses"
 	Filter string `json:"filter,omitempty"`
 
 	// nameAttribute is the LDAP attribute that holds the group name. Defaults to cn.
 	// +optional
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:default=cn
+	// +kubebuilder:validation:Pattern=`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)$`
 	NameAttribute string `json:"nameAttribute,omitempty"`
 }
 

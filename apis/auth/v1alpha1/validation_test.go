@@ -288,7 +288,7 @@ metadata: {name: p, namespace: security}
 spec:
   clientAuthentication:
     secretRotation: {enabled: true, schedule: "every night"}`,
-		want: []string{"spec.clientAuthentication.secretRotation.schedule", "should match"},
+		want: []string{"spec.clientAuthentication.secretRotation.schedule", "five cron fields"},
 	}, {
 		name: "unknown client authentication method",
 		doc: `
