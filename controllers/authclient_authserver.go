@@ -3,49 +3,85 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/reconciler"
+	"github.com/nauthera/nauthera/pkg/desired"
+	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
-// authServer returns the referenced AuthServer if this AuthClient may use it
-// and its realm is ready.
-func (r *AuthClientReconciler) authServer(ctx context.Context, ac *authv1.AuthClient) (*authv1.AuthServer, error) {
+// authServer returns the referenced AuthServer if its realm is ready, and
+// whether this AuthClient may attach to it: a refusal (its namespace is not
+// selected, its clientId is another namespace's) comes back as refused, with
+// the AuthServer when its realm is ready, so the caller can disable a client
+// that was admitted before.
+func (r *AuthClientReconciler) authServer(ctx context.Context, ac *authv1.AuthClient) (as *authv1.AuthServer, refused, err error) {
 	key := authServerKey(ac)
-	as := &authv1.AuthServer{}
+	as = &authv1.AuthServer{}
 	if err := r.Get(ctx, key, as); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, reconciler.Permanent(authv1.ReasonAuthServerNotFound, "AuthServer %s not found", key)
+			return nil, nil, reconciler.Permanent(authv1.ReasonAuthServerNotFound, "AuthServer %s not found", key)
 		}
+		return nil, nil, err
+	}
+	refused, err = r.admitted(ctx, ac, as)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.realmReady(as); err != nil {
+		if refused != nil {
+			return nil, refused, nil
+		}
+		return nil, nil, err
+	}
+	return as, refused, nil
+}
+
+// admitted applies the tenancy rules: the clientId rule (decided by the
+// AuthClient alone, so timing cannot beat it) and the AuthServer's
+// clientNamespaceSelector. It returns the refusal, or an error when it
+// could not decide.
+func (r *AuthClientReconciler) admitted(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer) (refused, err error) {
+	key := client.ObjectKeyFromObject(as)
+	if err := desired.CheckClientID(ac); err != nil {
+		return reconciler.Permanent(authv1.ReasonInvalidSpec, "%v", err), nil
+	}
+	if as.Spec.ClientNamespaceSelector == nil {
+		return nil, nil
+	}
+	selector, err := as.Spec.ClientNamespaceSelector.AsSelector()
+	if err != nil {
+		return reconciler.Permanent(authv1.ReasonNamespaceNotAllowed, "AuthServer %s has an invalid clientNamespaceSelector, so it admits no namespace: %v", key, err), nil
+	}
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, types.NamespacedName{Name: ac.Namespace}, ns); err != nil {
 		return nil, err
 	}
-	if sel := as.Spec.ClientNamespaceSelector; sel != nil {
-		selector, err := metav1.LabelSelectorAsSelector(sel)
-		if err != nil {
-			return nil, reconciler.Permanent(authv1.ReasonNamespaceNotAllowed, "AuthServer %s has an invalid clientNamespaceSelector: %v", key, err)
-		}
-		ns := &corev1.Namespace{}
-		if err := r.Get(ctx, types.NamespacedName{Name: ac.Namespace}, ns); err != nil {
-			return nil, err
-		}
-		if !selector.Matches(labels.Set(ns.Labels)) {
-			return nil, reconciler.Permanent(authv1.ReasonNamespaceNotAllowed, "AuthServer %s does not accept clients from namespace %q (its clientNamespaceSelector does not match)", key, ac.Namespace)
-		}
+	if !selector.Matches(labels.Set(ns.Labels)) {
+		return reconciler.Permanent(authv1.ReasonNamespaceNotAllowed, "AuthServer %s does not accept clients from namespace %q (its clientNamespaceSelector does not match)", key, ac.Namespace), nil
 	}
+	return nil, nil
+}
+
+// realmReady fails unless the AuthServer's realm is provisioned.
+func (r *AuthClientReconciler) realmReady(as *authv1.AuthServer) error {
+	key := client.ObjectKeyFromObject(as)
 	if !as.DeletionTimestamp.IsZero() {
-		return nil, reconciler.Permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s is being deleted", key)
+		return reconciler.Permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s is being deleted", key)
 	}
 	c := reconciler.FindReady(as)
 	if c != nil && c.Status == metav1.ConditionFalse && c.Reason == authv1.ReasonKeycloakUnavailable {
-		return nil, &reconciler.Failure{Reason: authv1.ReasonKeycloakUnavailable, Transient: true,
+		return &reconciler.Failure{Reason: authv1.ReasonKeycloakUnavailable, Transient: true,
 			Msg: fmt.Sprintf("%s (reported by AuthServer %s)", c.Message, key)}
 	}
 	// Ready for any generation: an AuthServer spec edit must not flap every
@@ -53,34 +89,46 @@ func (r *AuthClientReconciler) authServer(ctx context.Context, ac *authv1.AuthCl
 	if as.Status.RealmName == "" || c == nil || c.Status != metav1.ConditionTrue {
 		if c == nil && time.Since(as.CreationTimestamp.Time) > 2*time.Minute {
 			// Nobody reconciles it: not a wait any more, a misconfiguration.
-			return nil, reconciler.Permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s still has no status minutes after its creation; is the operator watching namespace %q?", key, key.Namespace)
+			return reconciler.Permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s still has no status minutes after its creation; is the operator watching namespace %q?", key, key.Namespace)
 		}
 		if c == nil || c.Reason == authv1.ReasonProgressing {
 			// A new AuthServer: its realm usually exists within a second.
-			return nil, &reconciler.Failure{Reason: authv1.ReasonAuthServerNotReady, Waiting: true,
+			return &reconciler.Failure{Reason: authv1.ReasonAuthServerNotReady, Waiting: true,
 				Msg: fmt.Sprintf("Waiting for AuthServer %s to provision its realm", key)}
 		}
-		return nil, reconciler.Permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s is not ready: %s: %s", key, c.Reason, c.Message)
+		return reconciler.Permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s is not ready: %s: %s", key, c.Reason, c.Message)
 	}
-	return as, nil
+	return nil
 }
 
-// checkClientID refuses an explicit clientId shaped like another namespace's
-// default (`<namespace>.<name>`): a team could otherwise claim a client ID
-// before its rightful owner, and impersonate that application.
-func (r *AuthClientReconciler) checkClientID(ctx context.Context, ac *authv1.AuthClient) error {
-	prefix, _, ok := strings.Cut(ac.Spec.ClientID, ".")
-	if !ok || prefix == ac.Namespace {
-		return nil
+// revoke disables the Keycloak client this AuthClient owns, if any, after
+// a tenancy refusal: a client admitted earlier must not keep working once
+// its namespace is no longer allowed. The client and its credentials are
+// kept, so admitting the namespace again restores it as it was. It returns
+// the refusal with what happened to the client.
+func (r *AuthClientReconciler) revoke(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, refusal error) error {
+	f := reconciler.Classify(refusal)
+	realm, clientID := as.Status.RealmName, ac.EffectiveClientID()
+	actual, err := kc.FindClient(ctx, realm, clientID)
+	switch {
+	case keycloak.IsNotFound(err):
+		return refusal
+	case err != nil:
+		return &reconciler.Failure{Reason: f.Reason, Transient: true,
+			Msg: fmt.Sprintf("%s; disabling its Keycloak client failed and is retried: %v", f.Msg, err)}
+	case desired.ClientOwner(actual) != desired.Owner(ac.Namespace, ac.Name):
+		return refusal
 	}
-	err := r.Get(ctx, types.NamespacedName{Name: prefix}, &corev1.Namespace{})
-	if apierrors.IsNotFound(err) {
-		return nil
+	if gocloak.PBool(actual.Enabled) {
+		ctrl.LoggerFrom(ctx).Info("Disabling Keycloak client", "clientId", clientID, "realm", realm, "reason", f.Reason)
+		disabled := *actual
+		disabled.Enabled = gocloak.BoolP(false)
+		if err := kc.UpdateClient(ctx, realm, disabled); err != nil {
+			return &reconciler.Failure{Reason: f.Reason, Transient: true,
+				Msg: fmt.Sprintf("%s; disabling its Keycloak client failed and is retried: %v", f.Msg, err)}
+		}
 	}
-	if err != nil {
-		return err
-	}
-	return reconciler.Permanent(authv1.ReasonInvalidSpec, "clientId %q has the form of a default clientId of namespace %q; use a clientId that does not start with another namespace's name", ac.Spec.ClientID, prefix)
+	return reconciler.Permanent(f.Reason, "%s; its Keycloak client %q is disabled (the client, its credentials and the Secret are kept, and it is enabled again once this is resolved)", f.Msg, clientID)
 }
 
 func authServerKey(ac *authv1.AuthClient) types.NamespacedName {

@@ -88,16 +88,19 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 }
 
 func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthClient, rep reconciler.Reporter) error {
-	if err := r.checkClientID(ctx, ac); err != nil {
-		return err
-	}
-	as, err := r.authServer(ctx, ac)
+	as, refused, err := r.authServer(ctx, ac)
 	if err != nil {
 		return err
+	}
+	if as == nil {
+		return refused // the realm is not ready: nothing to disable
 	}
 	kc, err := r.Connections.For(ctx, as)
 	if err != nil {
 		return err
+	}
+	if refused != nil {
+		return r.revoke(ctx, ac, as, kc, refused)
 	}
 	kcClient, recreated, err := r.reconcileClient(ctx, ac, as, kc, rep)
 	if err != nil {
@@ -137,6 +140,10 @@ func (r *AuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 		For(&authv1.AuthClient{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}, builder.WithPredicates(secretTampered)).
 		Watches(&authv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.clientsOf)).
+		// A namespace whose labels change may stop (or start) matching an
+		// AuthServer's clientNamespaceSelector: its clients are re-admitted
+		// or disabled at once, not at the next resync.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.clientsIn), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
 			RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
@@ -173,5 +180,19 @@ func (r *AuthClientReconciler) clientsOf(ctx context.Context, o client.Object) [
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ac)})
 	}
 	slices.SortFunc(reqs, func(a, b reconcile.Request) int { return strings.Compare(a.String(), b.String()) })
+	return reqs
+}
+
+// clientsIn maps a Namespace to the AuthClients in it.
+func (r *AuthClientReconciler) clientsIn(ctx context.Context, o client.Object) []reconcile.Request {
+	var list authv1.AuthClientList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetName())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthClients of namespace", "namespace", o.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, ac := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ac)})
+	}
 	return reqs
 }

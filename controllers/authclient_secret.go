@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -93,12 +94,19 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 		s.Labels = map[string]string{}
 	}
 	s.Labels[desired.LabelManagedBy] = desired.ManagedByValue
-	s.Labels[desired.LabelAuthClient] = ac.Name
+	// A label value holds at most 63 characters; AuthClient names up to 239.
+	// The annotation always names the AuthClient, the label when it fits.
+	if len(validation.IsValidLabelValue(ac.Name)) == 0 {
+		s.Labels[desired.LabelAuthClient] = ac.Name
+	} else {
+		delete(s.Labels, desired.LabelAuthClient)
+	}
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
 	s.Annotations[desired.AnnotationHash] = desired.Hash(data)
 	s.Annotations[desired.AnnotationAuthServer] = authServerKey(ac).String()
+	s.Annotations[desired.AnnotationAuthClient] = ac.Name
 	s.Data = data
 	// Sets this AuthClient as controller, or replaces a predecessor's reference.
 	if err := controllerutil.SetControllerReference(ac, s, r.Scheme()); err != nil {

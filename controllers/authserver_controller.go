@@ -63,6 +63,9 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
 
+	if err := checkSelectors(as); err != nil {
+		return rep.Failed(ctx, as, err, r.Resync)
+	}
 	kc, err := r.Connections.For(ctx, as)
 	if err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
@@ -178,4 +181,17 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}).
 		Named("authserver").
 		Complete(r)
+}
+
+// checkSelectors reports a selector the API server admitted but that cannot
+// be used (a matchLabels key or value that is not a label key or value) on
+// the AuthServer itself, rather than as a mystery on every client.
+func checkSelectors(as *authv1.AuthServer) error {
+	if _, err := as.Spec.ClientNamespaceSelector.AsSelector(); err != nil {
+		return reconciler.Permanent(authv1.ReasonInvalidSpec, "spec.clientNamespaceSelector is invalid: %v", err)
+	}
+	if _, err := as.Spec.PolicySelector.AsSelector(); err != nil {
+		return reconciler.Permanent(authv1.ReasonInvalidSpec, "spec.policySelector is invalid: %v", err)
+	}
+	return nil
 }

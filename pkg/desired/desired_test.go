@@ -277,3 +277,25 @@ func TestRealm(t *testing.T) {
 		t.Errorf("spec.realmName ignored: %q", got)
 	}
 }
+
+func TestCheckClientID(t *testing.T) {
+	for _, tc := range []struct {
+		ns, id string
+		ok     bool
+	}{
+		{"team-a", "", true},
+		{"team-a", "my-app", true},
+		{"team-a", "team-a.web", true},
+		{"team-a", "team-a.web.v2", true},
+		{"team-a", "App.Web", true},        // no namespace has capitals
+		{"team-a", "api:read.x", true},     // nor a colon
+		{"team-a", "team-c.web", false},    // another namespace, existing or not
+		{"team-a", "future-ns.web", false}, // a namespace that may be created later
+		{"team-a", "com.example.app", false},
+	} {
+		ac := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: tc.ns, Name: "web"}, Spec: authv1.AuthClientSpec{ClientID: tc.id}}
+		if err := CheckClientID(ac); (err == nil) != tc.ok {
+			t.Errorf("%s in %s: err = %v, want ok %v", tc.id, tc.ns, err, tc.ok)
+		}
+	}
+}

@@ -29,6 +29,9 @@ const (
 	LabelAuthClient      = "auth.nauthera.io/authclient"
 	AnnotationHash       = "auth.nauthera.io/credentials-hash"
 	AnnotationAuthServer = "auth.nauthera.io/authserver"
+	// AnnotationAuthClient names the AuthClient; the label of the same key
+	// is set too when the name fits a label value (63 characters).
+	AnnotationAuthClient = "auth.nauthera.io/authclient"
 )
 
 // SecretData is the payload of an AuthClient's credentials Secret. secret is

@@ -1,0 +1,153 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Nerzal/gocloak/v14"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+)
+
+// Issue 9 at runtime, with the real operator and Keycloak.
+
+// An explicit clientId in another namespace's default form is refused
+// whether or not that namespace exists yet, so nobody can claim it before
+// the rightful owner arrives.
+func TestClientIDSquattingCannotBeatTiming(t *testing.T) {
+	integration(t)
+	realmServer(t, "squat-server")
+	ensureNamespace(t, "team-early", nil)
+	squatter := &authv1.AuthClient{}
+	apply(t, authClient("team-early", "squatter", "squat-server", "  clientId: team-not-yet.web"), squatter)
+	cond := waitReady(t, squatter, metav1.ConditionFalse, authv1.ReasonInvalidSpec, 30*time.Second)
+	if !strings.Contains(cond.Message, `spec.clientId "team-not-yet.web"`) {
+		t.Errorf("message = %q", cond.Message)
+	}
+	if keycloakClient(t, "squat-server", "team-not-yet.web") != nil {
+		t.Fatal("the squatted clientId reached Keycloak")
+	}
+	// The namespace arrives later; its own AuthClient gets the clientId.
+	ensureNamespace(t, "team-not-yet", nil)
+	rightful := &authv1.AuthClient{}
+	apply(t, authClient("team-not-yet", "web", "squat-server", ""), rightful)
+	waitReady(t, rightful, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	if got := rightful.Status.ClientID; got != "team-not-yet.web" {
+		t.Errorf("clientId %q", got)
+	}
+	// Its own namespace as prefix, or no namespace-like prefix, is fine.
+	own := &authv1.AuthClient{}
+	apply(t, authClient("team-early", "own", "squat-server", "  clientId: team-early.portal"), own)
+	waitReady(t, own, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	for _, o := range []*authv1.AuthClient{squatter, rightful, own} {
+		deleteAndWait(t, o)
+	}
+}
+
+// Revoking a namespace disables its client in Keycloak at once (the
+// Namespace is watched), keeping the client, its credentials and the
+// Secret; admitting it again enables the same client with the same secret.
+func TestRevokedNamespaceDisablesItsClient(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	ensureNamespace(t, "security", nil)
+	ensureNamespace(t, "team-rev", map[string]string{"nauthera.io/clients": "yes"})
+	as := &authv1.AuthServer{}
+	apply(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: revoking-server, namespace: security}
+spec:
+  issuerUrl: "https://revoking.example.com"
+  deletionPolicy: Delete
+  clientNamespaceSelector:
+    matchLabels: {nauthera.io/clients: "yes"}`, as)
+	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 60*time.Second)
+	t.Cleanup(func() { deleteAndWait(t, as) })
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-rev", "app", "revoking-server", ""), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	secret := secretOf(t, "team-rev", "app-client-secret")
+
+	setLabel := func(v string) {
+		ns := &corev1.Namespace{}
+		if err := k8s.Get(context.Background(), types.NamespacedName{Name: "team-rev"}, ns); err != nil {
+			t.Fatal(err)
+		}
+		ns.Labels["nauthera.io/clients"] = v
+		if err := k8s.Update(context.Background(), ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setLabel("no")
+	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonNamespaceNotAllowed, 30*time.Second)
+	if !strings.Contains(cond.Message, "is disabled") {
+		t.Errorf("the condition should say the client is disabled: %q", cond.Message)
+	}
+	eventually(t, 10*time.Second, "client disabled in Keycloak", func() error {
+		if gocloak.PBool(keycloakClient(t, "revoking-server", "team-rev.app").Enabled) {
+			return fmt.Errorf("still enabled")
+		}
+		return nil
+	})
+	if got := secretOf(t, "team-rev", "app-client-secret"); got.ResourceVersion != secret.ResourceVersion {
+		t.Error("the Secret changed on revocation")
+	}
+
+	setLabel("yes")
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	cl := keycloakClient(t, "revoking-server", "team-rev.app")
+	if !gocloak.PBool(cl.Enabled) {
+		t.Error("the client was not enabled again")
+	}
+	if keycloakSecret(t, "revoking-server", gocloak.PString(cl.ID)) != string(secret.Data["client_secret"]) {
+		t.Error("re-admitting changed the credentials")
+	}
+	deleteAndWait(t, ac)
+}
+
+// A name longer than a label value (63 characters) still gets its Secret:
+// the AuthClient is named in an annotation, and in the label only if it fits.
+func TestLongAuthClientName(t *testing.T) {
+	integration(t)
+	realmServer(t, "long-server")
+	ensureNamespace(t, "team-long", nil)
+	name := strings.Repeat("n", 100)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-long", name, "long-server", ""), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	s := secretOf(t, "team-long", name+"-client-secret")
+	if s.Annotations["auth.nauthera.io/authclient"] != name || s.Labels["auth.nauthera.io/authclient"] != "" {
+		t.Errorf("annotations %v labels %v", s.Annotations, s.Labels)
+	}
+	deleteAndWait(t, ac)
+}
+
+// A selector the API server admits but that cannot be used is reported on
+// the AuthServer itself, naming the field.
+func TestBrokenSelectorIsReportedOnTheAuthServer(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	ensureNamespace(t, "security", nil)
+	as := &authv1.AuthServer{}
+	apply(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: broken-selector, namespace: security}
+spec:
+  issuerUrl: "https://broken.example.com"
+  clientNamespaceSelector:
+    matchLabels: {"bad key!": x}`, as)
+	cond := waitReady(t, as, metav1.ConditionFalse, authv1.ReasonInvalidSpec, 30*time.Second)
+	if !strings.Contains(cond.Message, "spec.clientNamespaceSelector") {
+		t.Errorf("message = %q", cond.Message)
+	}
+	warningEvent(t, as, authv1.ReasonInvalidSpec)
+	deleteAndWait(t, as)
+}
