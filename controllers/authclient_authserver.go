@@ -8,6 +8,7 @@ import (
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -95,6 +96,10 @@ func (r *AuthClientReconciler) realmReady(as *authv1.AuthServer) error {
 			// A new AuthServer: its realm usually exists within a second.
 			return &reconciler.Failure{Reason: authv1.ReasonAuthServerNotReady, Waiting: true,
 				Msg: fmt.Sprintf("Waiting for AuthServer %s to provision its realm", key)}
+		}
+		if meta.IsStatusConditionTrue(as.Status.Conditions, authv1.ReconcilingCondition) {
+			// The AuthServer retries a transient failure: so does its client.
+			return reconciler.Transient(authv1.ReasonAuthServerNotReady, "AuthServer %s is not ready yet (it retries): %s: %s", key, c.Reason, c.Message)
 		}
 		return reconciler.Permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s is not ready: %s: %s", key, c.Reason, c.Message)
 	}

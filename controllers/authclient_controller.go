@@ -53,7 +53,7 @@ type AuthClientReconciler struct {
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authclients/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authclients/finalizers,verbs=update
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -102,9 +102,9 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	if refused != nil {
 		return r.revoke(ctx, ac, as, kc, refused)
 	}
-	kcClient, recreated, err := r.reconcileClient(ctx, ac, as, kc, rep)
-	if err != nil {
-		return err
+	kcClient, recreated, clientErr := r.reconcileClient(ctx, ac, as, kc, rep)
+	if kcClient == nil {
+		return clientErr
 	}
 	secret := ""
 	if ac.Spec.ClientType != authv1.ClientTypePublic {
@@ -123,7 +123,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	ac.Status.ClientID = ac.EffectiveClientID()
 	ac.Status.ClientSecretRef = &authv1.LocalObjectReference{Name: ac.SecretName()}
 	ac.Status.Issuer = as.Status.Issuer
-	return nil
+	return clientErr
 }
 
 // SetupWithManager registers the reconciler with its watches: the AuthClient,

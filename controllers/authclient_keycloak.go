@@ -18,7 +18,9 @@ import (
 
 // reconcileClient makes the Keycloak client match the AuthClient and
 // returns it as Keycloak has it, and whether it had to be recreated after
-// it went missing (its credentials then changed).
+// it went missing (its credentials then changed). When Keycloak did not
+// apply a change (ChangeNotApplied) it returns the client with the error,
+// so that the Secret is still kept right.
 func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) (*gocloak.Client, bool, error) {
 	log := ctrl.LoggerFrom(ctx)
 	realm := as.Status.RealmName
@@ -53,10 +55,14 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	if len(diff) == 0 && len(plan) == 0 {
 		return actual, false, nil
 	}
-	// A change Keycloak accepted but did not apply for this generation is
-	// not written again on every resync (steady state costs no writes).
-	if c := reconciler.FindReady(ac); c != nil && c.Reason == authv1.ReasonChangeNotApplied && c.ObservedGeneration == ac.Generation {
-		return nil, false, notApplied(clientID, diff, plan)
+	// Changes Keycloak accepted but did not apply for this generation are not
+	// written again on every resync (steady state costs no writes) as long
+	// as they are all that differs; anything else that drifts (a console
+	// edit of another field) is written, and so are they, once.
+	stuck := notApplied(clientID, diff, plan)
+	if c := reconciler.FindReady(ac); c != nil && c.Reason == authv1.ReasonChangeNotApplied &&
+		c.ObservedGeneration == ac.Generation && c.Message == reconciler.Classify(stuck).Msg {
+		return actual, false, stuck
 	}
 	drifted := ac.Status.ObservedGeneration == ac.Generation && reconciler.IsReady(ac)
 	id := gocloak.PString(actual.ID)
@@ -80,7 +86,7 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	}
 	stillDiff, stillPlan := desired.ClientDiff(want, *after), desired.ScopePlan(ac.Spec.Scopes, *after)
 	if len(stillDiff) > 0 || len(stillPlan) > 0 {
-		return nil, false, notApplied(clientID, stillDiff, stillPlan)
+		return after, false, notApplied(clientID, stillDiff, stillPlan)
 	}
 	if drifted {
 		fields := slices.Clone(diff)
@@ -141,7 +147,12 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 	id, err := kc.CreateClient(ctx, realm, want)
 	switch {
 	case keycloak.IsConflict(err):
-		// Created between our lookup and our create: look again next time.
+		// Created between our lookup and our create: by an earlier attempt of
+		// ours (Keycloak stored it, then the answer was lost), or by someone
+		// else, which the next reconcile reports as a conflict.
+		if found, ferr := kc.FindClient(ctx, realm, clientID); ferr == nil && desired.ClientOwner(found) == desired.Owner(ac.Namespace, ac.Name) {
+			return found, nil
+		}
 		return nil, reconciler.Transient(authv1.ReasonClientIDConflict, "clientId %q appeared in realm %q while it was being created; checking again", clientID, realm)
 	case keycloak.IsNotFound(err):
 		return nil, reconciler.Transient(authv1.ReasonAuthServerNotReady, "realm %q does not exist in Keycloak; waiting for AuthServer %s to recreate it", realm, authServerKey(ac))

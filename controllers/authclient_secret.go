@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -63,7 +64,7 @@ func secretOwnedBy(s *corev1.Secret, ac *authv1.AuthClient) error {
 // AuthClient of the same name in this namespace (deleted and created again
 // before the garbage collector removed its Secret). Names are unique per
 // namespace, so that object is gone and this AuthClient is its successor:
-// it takes the Secret over (the owner reference is rewritten).
+// reconcileSecret replaces that Secret with a fresh one.
 func controlledByPredecessor(s *corev1.Secret, ac *authv1.AuthClient) bool {
 	ref := metav1.GetControllerOf(s)
 	return ref != nil && ref.UID != ac.UID && ref.Kind == "AuthClient" && ref.Name == ac.Name &&
@@ -85,6 +86,18 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 		if err := secretOwnedBy(cur, ac); err != nil {
 			return err
 		}
+	}
+	if cur != nil && controlledByPredecessor(cur, ac) {
+		// Replaced, not patched: whatever else its creator put on it (labels,
+		// annotations a replication tool acts on) must not carry over, and the
+		// reference may have been written by anyone who can create Secrets.
+		// The preconditions make sure exactly that Secret is deleted.
+		ctrl.LoggerFrom(ctx).Info("Replacing Secret of an earlier AuthClient of the same name", "secret", ac.SecretName())
+		uid, rv := cur.UID, cur.ResourceVersion
+		if err := r.Delete(ctx, cur, client.Preconditions{UID: &uid, ResourceVersion: &rv}); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+		cur = nil
 	}
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: ac.SecretName(), Namespace: ac.Namespace}}
 	if cur != nil {
@@ -124,7 +137,7 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 		return nil
 	}
 	if maps.EqualFunc(cur.Data, s.Data, func(a, b []byte) bool { return string(a) == string(b) }) &&
-		maps.Equal(cur.Labels, s.Labels) && maps.Equal(cur.Annotations, s.Annotations) && metav1.IsControlledBy(cur, ac) {
+		maps.Equal(cur.Labels, s.Labels) && maps.Equal(cur.Annotations, s.Annotations) {
 		return nil
 	}
 	// A patch of what differs, not a full update: fields of the Secret the
@@ -143,8 +156,6 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 		}
 		rep.Event(ctx, ac, corev1.EventTypeWarning, "CredentialsChanged", fmt.Sprintf(
 			"Secret %s holds new credentials: %s. The old secret no longer works: workloads that read the Secret only at start-up must be restarted to pick up the new one", ac.SecretName(), why))
-	case !metav1.IsControlledBy(cur, ac):
-		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretAdopted", fmt.Sprintf("Took over Secret %s from an earlier AuthClient of the same name", ac.SecretName()))
 	case cur.Labels[desired.LabelManagedBy] != desired.ManagedByValue:
 		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretReclaimed", fmt.Sprintf("Restored the %s label on Secret %s, which this AuthClient owns; the credentials are unchanged", desired.LabelManagedBy, ac.SecretName()))
 	default:

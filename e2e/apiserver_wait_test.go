@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -72,6 +73,17 @@ func TestOperatorWaitsForAPIServer(t *testing.T) {
 	})
 	if exited, err := op.Exited(); exited {
 		t.Fatalf("the operator exited while the API server was unreachable: %v", err)
+	}
+	// Alive (the liveness probe must not restart it) but not ready.
+	for path, want := range map[string]int{"/healthz": http.StatusOK, "/readyz": http.StatusServiceUnavailable} {
+		resp, err := http.Get("http://127.0.0.1:" + probes + path)
+		if err != nil {
+			t.Fatalf("GET %s while waiting: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s while waiting: HTTP %d, want %d", path, resp.StatusCode, want)
+		}
 	}
 
 	// The API server becomes reachable: a TCP proxy to the real one.

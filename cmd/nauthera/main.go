@@ -132,7 +132,7 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
-	if err := waitForAPIServer(ctx, restCfg, log); err != nil {
+	if err := waitForAPIServer(ctx, restCfg, log, o.probeAddr); err != nil {
 		return fmt.Errorf("waiting for the Kubernetes API server: %w", err)
 	}
 	mgr, err := ctrl.NewManager(restCfg, managerOptions(o, scheme))

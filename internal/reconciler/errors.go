@@ -48,6 +48,10 @@ func Classify(err error) *Failure {
 	case keycloak.IsUnauthorized(err):
 		// Wrong admin credentials: retry with backoff, they may be fixed.
 		return &Failure{Reason: authv1.ReasonKeycloakUnavailable, Msg: "Keycloak refused the operator's admin credentials: " + err.Error(), Transient: true}
+	case keycloak.IsWriteFailed(err):
+		// Retried with backoff, but not reported as an outage: one team's
+		// value must not page the platform team.
+		return &Failure{Reason: authv1.ReasonKeycloakWriteFailed, Msg: err.Error(), Transient: true}
 	case keycloak.IsTransient(err):
 		return &Failure{Reason: authv1.ReasonKeycloakUnavailable, Msg: "Keycloak is unavailable: " + err.Error(), Transient: true}
 	case isKeycloakError(err):

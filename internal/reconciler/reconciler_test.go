@@ -37,6 +37,7 @@ func TestReporterTransitions(t *testing.T) {
 	rep := Reporter{Recorder: rec, Kind: "AuthClient"}
 	ctx := context.Background()
 	ac := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "n", Generation: 1}}
+	transientBefore := OutcomeCount("AuthClient", OutcomeTransient, authv1.ReasonKeycloakUnavailable)
 
 	// An outage whose wording changes: one Warning, the message follows.
 	rep.Retrying(ctx, ac, authv1.ReasonKeycloakUnavailable, "dial tcp: connection refused")
@@ -87,7 +88,12 @@ func TestReporterTransitions(t *testing.T) {
 	if ac.Status.ObservedGeneration != 3 {
 		t.Errorf("observedGeneration %d while waiting, want 3", ac.Status.ObservedGeneration)
 	}
-	if got := OutcomeCount("AuthClient", OutcomeTransient, authv1.ReasonKeycloakUnavailable); got != 3 {
+	// A wait that ends Stalled with the same reason is news: a Warning.
+	rep.Stalled(ctx, ac, authv1.ReasonAuthServerNotReady, "nobody reconciles it")
+	if evs := drain(rec); len(evs) != 1 || !strings.HasPrefix(evs[0], "Warning AuthServerNotReady") {
+		t.Errorf("events %q, want a Warning when a wait turns into a stall", evs)
+	}
+	if got := OutcomeCount("AuthClient", OutcomeTransient, authv1.ReasonKeycloakUnavailable) - transientBefore; got != 3 {
 		t.Errorf("transient outcomes counted %v, want 3", got)
 	}
 }
@@ -127,8 +133,11 @@ func TestTruncate(t *testing.T) {
 		{"short", 10, "short"},
 		{"exactly10!", 10, "exactly10!"},
 		{strings.Repeat("a", 30), 20, "aaaa … (truncated)"},
+		{strings.Repeat("a", 30), 5, "aaaaa"},
+		{"ééééé", 3, "é"},
+		{"abc", -1, ""},
 	} {
-		if got := Truncate(tc.in, tc.max); got != tc.want || len(got) > tc.max {
+		if got := Truncate(tc.in, tc.max); got != tc.want || len(got) > max(tc.max, 0) {
 			t.Errorf("Truncate(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
 		}
 	}
@@ -147,7 +156,7 @@ func TestClassify(t *testing.T) {
 		{"Keycloak down", &keycloak.Error{Kind: keycloak.KindTransient}, authv1.ReasonKeycloakUnavailable, true},
 		{"admin credentials refused", &keycloak.Error{Kind: keycloak.KindUnauthorized, Code: 401}, authv1.ReasonKeycloakUnavailable, true},
 		{"Keycloak refuses the request", &keycloak.Error{Kind: keycloak.KindRejected, Code: 400}, authv1.ReasonKeycloakRejected, false},
-		{"Keycloak cannot store a value", &keycloak.Error{Kind: keycloak.KindRejected, Code: 500}, authv1.ReasonKeycloakRejected, false},
+		{"Keycloak cannot store a write", &keycloak.Error{Kind: keycloak.KindTransient, Code: 500, WriteFailed: true}, authv1.ReasonKeycloakWriteFailed, true},
 		{"API server refuses a write", apierrors.NewInvalid(schema.GroupKind{Kind: "Secret"}, "s", nil), authv1.ReasonKubernetesRejected, false},
 		{"API server conflict", apierrors.NewConflict(gr, "s", errors.New("changed")), authv1.ReasonProgressing, true},
 		{"API server down", errors.New("connection refused"), authv1.ReasonProgressing, true},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -94,7 +95,7 @@ func (r Reporter) set(ctx context.Context, obj Object, outcome Outcome, eventTyp
 	if outcome == OutcomeReady {
 		status = metav1.ConditionTrue
 	}
-	if transition(obj, status, reason) {
+	if transition(obj, status, reason, outcome == OutcomeStalled) {
 		log := ctrl.LoggerFrom(ctx)
 		if outcome == OutcomeReady || outcome == OutcomeWaiting {
 			log.Info("Reconciled", "outcome", outcome, "reason", reason, "message", msg)
@@ -121,10 +122,13 @@ func (r Reporter) set(ctx context.Context, obj Object, outcome Outcome, eventTyp
 }
 
 // transition reports whether setting Ready to status/reason is news: the
-// status or reason changes, or the spec has a generation Ready did not see.
-func transition(obj Object, status metav1.ConditionStatus, reason string) bool {
+// status or reason changes, the failure turns permanent (or stops being
+// so: a wait that ends Stalled must warn even with the same reason), or the
+// spec has a generation Ready did not see.
+func transition(obj Object, status metav1.ConditionStatus, reason string, stalled bool) bool {
 	c := FindReady(obj)
-	return c == nil || c.Status != status || c.Reason != reason || c.ObservedGeneration != obj.GetGeneration()
+	wasStalled := meta.IsStatusConditionTrue(obj.GetConditions(), authv1.StalledCondition)
+	return c == nil || c.Status != status || c.Reason != reason || c.ObservedGeneration != obj.GetGeneration() || wasStalled != stalled
 }
 
 // Event emits an Event that is not tied to a condition change (a drift
@@ -140,14 +144,24 @@ func (r Reporter) emit(obj Object, typ, reason, note string) {
 	r.Recorder.Eventf(obj, nil, typ, reason, "Reconcile", "%s", Truncate(note, MaxEventNote))
 }
 
-// Truncate bounds s to max bytes, keeping its head and saying it was cut.
+// Truncate bounds s to limit bytes, keeping its head and saying it was cut.
 // It never splits a UTF-8 character.
-func Truncate(s string, max int) string {
+func Truncate(s string, limit int) string {
 	const cut = " … (truncated)"
-	if len(s) <= max {
+	if limit < 0 {
+		limit = 0
+	}
+	if len(s) <= limit {
 		return s
 	}
-	n := max - len(cut)
+	if limit < len(cut) {
+		n := limit
+		for n > 0 && !utf8RuneStart(s[n]) {
+			n--
+		}
+		return s[:n]
+	}
+	n := limit - len(cut)
 	for n > 0 && !utf8RuneStart(s[n]) {
 		n--
 	}
@@ -188,6 +202,13 @@ func PatchStatus(ctx context.Context, c client.Client, before, obj Object, getSt
 // back to the rate limiter (backoff); others wait for a change to the spec or
 // to a watched object, or for the slow resync.
 func (r Reporter) Failed(ctx context.Context, obj Object, err error, resync time.Duration) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		// Our copy of an object was stale (an optimistic-lock patch lost a
+		// race): nothing is wrong, so the conditions stay as they are and
+		// the object is retried.
+		ctrl.LoggerFrom(ctx).V(1).Info("Conflict writing an object, retrying", "error", err.Error())
+		return ctrl.Result{}, err
+	}
 	f := Classify(err)
 	switch {
 	case f.Waiting:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -36,6 +37,23 @@ type Faults struct {
 	mu    sync.Mutex
 	rules map[string]*Fault
 	hits  map[string]int
+	// seen counts every request that passed, by method and URL path.
+	seen map[string]int
+}
+
+// Requests counts the requests (faulted or not) whose URL path contains
+// path, with one of the methods (all methods when none is given).
+func (f *Faults) Requests(path string, methods ...string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for k, c := range f.seen {
+		method, p, _ := strings.Cut(k, " ")
+		if strings.Contains(p, path) && (len(methods) == 0 || slices.Contains(methods, method)) {
+			n += c
+		}
+	}
+	return n
 }
 
 // Set injects f into every request of operation op, replacing any earlier fault.
@@ -66,6 +84,7 @@ func (f *Faults) Hits(op string) int {
 func (f *Faults) Wrap(next http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		op := keycloak.OperationFrom(req.Context())
+		f.record(req.Method + " " + req.URL.Path)
 		fault := f.take(op, req.URL.Path)
 		switch {
 		case fault == nil:
@@ -89,6 +108,15 @@ func (f *Faults) Wrap(next http.RoundTripper) http.RoundTripper {
 			}, nil
 		}
 	})
+}
+
+func (f *Faults) record(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.seen == nil {
+		f.seen = map[string]int{}
+	}
+	f.seen[key]++
 }
 
 func (f *Faults) take(op, path string) *Fault {

@@ -169,12 +169,14 @@ func (c *AdminClient) URL() string { return c.url }
 // Keycloak refuses the token (revoked, or the server restarted with a new
 // signing key) it logs in again and retries once.
 //
-// Keycloak answers HTTP 500 both when it is in trouble and when a write
-// holds a value its database cannot store (a 256-character redirect URI),
-// or loses an optimistic-lock race with a parallel write. So a write that
-// gets 500 is retried once; if it fails again while Keycloak answers a
-// cheap read, retrying cannot help and the error is KindRejected, not
-// KindTransient (which would be retried for ever and look like an outage).
+// Keycloak answers HTTP 500 when it is in trouble, when a write holds a
+// value its database cannot store (a 256-character redirect URI), and when
+// a write loses an optimistic-lock race with a parallel one. An update
+// (idempotent) that gets 500 is retried once. A create is not retried: it
+// may have been stored before the 500, and the caller finds it on its next
+// look-up. A write that still gets 500 while Keycloak answers a cheap read
+// is marked WriteFailed: still transient (a failing database looks the
+// same from here), but reported apart from an outage.
 func (c *AdminClient) call(ctx context.Context, op string, fn func(ctx context.Context, token string) error) error {
 	ctx = withOperation(ctx, op)
 	relogged, retried := false, false
@@ -189,7 +191,7 @@ func (c *AdminClient) call(ctx context.Context, op string, fn func(ctx context.C
 			relogged = true
 			c.tokens.invalidate(tok)
 			continue
-		case code == http.StatusInternalServerError && isWrite(op) && !retried:
+		case code == http.StatusInternalServerError && strings.HasSuffix(op, ".update") && !retried:
 			retried = true
 			select {
 			case <-ctx.Done():
@@ -198,14 +200,9 @@ func (c *AdminClient) call(ctx context.Context, op string, fn func(ctx context.C
 			}
 			continue
 		case code == http.StatusInternalServerError && isWrite(op) && c.alive(ctx):
-			var kerr *Error
-			if !errors.As(wrap(op, err), &kerr) {
-				return wrap(op, err)
-			}
-			kerr = &Error{Operation: kerr.Operation, Code: kerr.Code, Kind: KindRejected}
-			kerr.Message = fmt.Sprintf("Keycloak failed to store the request twice (HTTP 500: %s) while it answers other requests; "+
-				"a value is probably longer than Keycloak stores (255 characters for clientIds, names, redirect URIs and web origins)", apiMessage(err))
-			return kerr
+			return &Error{Operation: op, Code: code, Kind: KindTransient, WriteFailed: true, Message: fmt.Sprintf(
+				"Keycloak failed to store the request (HTTP 500: %s) while it answers other requests; "+
+					"a value may be longer than Keycloak stores (255 characters for clientIds, names, redirect URIs and web origins), or its database is failing", apiMessage(err))}
 		}
 		return wrap(op, err)
 	}

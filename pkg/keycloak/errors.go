@@ -53,6 +53,9 @@ type Error struct {
 	Kind Kind
 	// Message is Keycloak's error message or the transport error.
 	Message string
+	// WriteFailed marks a create or update that Keycloak answered with HTTP
+	// 500 while it answered reads: not an outage, but retrying may not help.
+	WriteFailed bool
 }
 
 func (e *Error) Error() string {
@@ -92,6 +95,13 @@ func IsConflict(err error) bool { return errors.Is(err, ErrConflict) }
 
 // IsTransient reports whether retrying later may succeed.
 func IsTransient(err error) bool { return errors.Is(err, ErrTransient) }
+
+// IsWriteFailed reports whether Keycloak failed to store a write while it
+// answered reads (see Error.WriteFailed).
+func IsWriteFailed(err error) bool {
+	var kerr *Error
+	return errors.As(err, &kerr) && kerr.WriteFailed
+}
 
 // IsUnauthorized reports whether the admin credentials were refused.
 func IsUnauthorized(err error) bool { return errors.Is(err, ErrUnauthorized) }

@@ -2,7 +2,6 @@ package keycloak_test
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -558,10 +557,10 @@ func TestUnreachableKeycloakIsTransient(t *testing.T) {
 }
 
 // A value longer than Keycloak's 255-character columns is answered with HTTP
-// 500. The client retries the write once, sees Keycloak answer other
-// requests, and reports it as rejected: retrying cannot help, and it must
-// not look like an outage.
-func TestOverlongValueIsRejectedNotTransient(t *testing.T) {
+// 500. The client reports it as a failed write (transient, but not an
+// outage): an update is retried once first, a create never (it may have
+// been stored before the 500).
+func TestOverlongValueIsAFailedWriteNotAnOutage(t *testing.T) {
 	integration(t)
 	ctx := context.Background()
 	c, m := newAdmin(t)
@@ -570,30 +569,41 @@ func TestOverlongValueIsRejectedNotTransient(t *testing.T) {
 	_, err := c.CreateClient(ctx, realm, gocloak.Client{
 		ClientID: gocloak.StringP("too-long"), Protocol: gocloak.StringP("openid-connect"), RedirectURIs: []string{long},
 	})
-	var kerr *keycloak.Error
-	if !errors.As(err, &kerr) || kerr.Kind != keycloak.KindRejected || kerr.Code != 500 {
-		t.Fatalf("want a rejected error with HTTP 500, got %#v", err)
+	if !keycloak.IsWriteFailed(err) || !keycloak.IsTransient(err) {
+		t.Fatalf("want a failed write (transient), got %#v", err)
 	}
 	if !strings.Contains(err.Error(), "255 characters") {
 		t.Errorf("the error should say what is probably wrong: %v", err)
 	}
-	if n := count(m, "client.create", "POST", "500"); n != 2 {
-		t.Errorf("client.create answered 500 %d times, want 2 (one retry)", n)
+	if n := count(m, "client.create", "POST", "500"); n != 1 {
+		t.Errorf("client.create answered 500 %d times, want 1 (creates are not retried)", n)
 	}
 	if n := count(m, "health.probe", "GET", "200"); n != 1 {
 		t.Errorf("health probes: %d, want 1", n)
 	}
-	// 255 characters fit.
-	if _, err := c.CreateClient(ctx, realm, gocloak.Client{
+	// 255 characters fit; an update to 256 is retried once, then reported.
+	id, err := c.CreateClient(ctx, realm, gocloak.Client{
 		ClientID: gocloak.StringP("just-fits"), Protocol: gocloak.StringP("openid-connect"), RedirectURIs: []string{long[:255]},
-	}); err != nil {
+	})
+	if err != nil {
 		t.Fatalf("255 characters: %v", err)
+	}
+	got, err := c.GetClient(ctx, realm, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.RedirectURIs = []string{long}
+	if err := c.UpdateClient(ctx, realm, *got); !keycloak.IsWriteFailed(err) {
+		t.Fatalf("update to 256 characters: want a failed write, got %v", err)
+	}
+	if n := count(m, "client.update", "PUT", "500"); n != 2 {
+		t.Errorf("client.update answered 500 %d times, want 2 (one retry)", n)
 	}
 }
 
-// With faults injected in front of the real Keycloak: a single 500 on a
-// write is retried and succeeds; 500s while Keycloak does not answer reads
-// either stay transient; errors on reads are never turned into rejections.
+// With faults injected in front of the real Keycloak: a single 500 on an
+// update is retried and succeeds; 500s while Keycloak does not answer reads
+// either are an outage; reads are not retried by the client.
 func TestServerErrorsOnWrites(t *testing.T) {
 	integration(t)
 	ctx := context.Background()
@@ -613,19 +623,26 @@ func TestServerErrorsOnWrites(t *testing.T) {
 		return gocloak.Client{ClientID: gocloak.StringP(id), Protocol: gocloak.StringP("openid-connect")}
 	}
 
-	faults.Set("client.create", testbed.Fault{Status: 500, Times: 1})
 	if _, err := c.CreateClient(ctx, realm, newClient("once")); err != nil {
-		t.Fatalf("one 500 then success: %v", err)
+		t.Fatal(err)
 	}
-	if faults.Hits("client.create") != 1 {
-		t.Errorf("fault hits %d, want 1", faults.Hits("client.create"))
+	cl, err := c.FindClient(ctx, realm, "once")
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults.Set("client.update", testbed.Fault{Status: 500, Times: 1})
+	if err := c.UpdateClient(ctx, realm, *cl); err != nil {
+		t.Fatalf("one 500 on an update, then success: %v", err)
+	}
+	if faults.Hits("client.update") != 1 {
+		t.Errorf("fault hits %d, want 1", faults.Hits("client.update"))
 	}
 
 	faults.Set("client.create", testbed.Fault{Status: 500})
 	faults.Set("health.probe", testbed.Fault{Err: fmt.Errorf("connection refused (injected)")})
 	_, err = c.CreateClient(ctx, realm, newClient("down"))
-	if !keycloak.IsTransient(err) {
-		t.Fatalf("500 while Keycloak does not answer reads: want transient, got %v", err)
+	if !keycloak.IsTransient(err) || keycloak.IsWriteFailed(err) {
+		t.Fatalf("500 while Keycloak does not answer reads: want an outage (transient), got %v", err)
 	}
 
 	faults.Clear()

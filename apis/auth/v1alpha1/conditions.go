@@ -56,6 +56,8 @@ const (
 	ReasonKubernetesRejected = "KubernetesRejected"
 	// ReasonSecretConflict: the credentials Secret's name is taken by a Secret this AuthClient does not own.
 	ReasonSecretConflict = "SecretConflict"
+	// ReasonKeycloakWriteFailed: Keycloak answered a write with HTTP 500 while it answered reads; retried with backoff.
+	ReasonKeycloakWriteFailed = "KeycloakWriteFailed"
 	// ReasonChangeNotApplied: Keycloak accepted a change but did not apply it; writing it again would not help.
 	ReasonChangeNotApplied = "ChangeNotApplied"
 )
