@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 )
@@ -150,4 +152,39 @@ spec:
 	}
 	warningEvent(t, as, authv1.ReasonInvalidSpec)
 	deleteAndWait(t, as)
+}
+
+// An edit refused at reconcile leaves what worked as it was: the Keycloak
+// client, its secret and the Secret.
+func TestRefusedEditChangesNothing(t *testing.T) {
+	integration(t)
+	realmServer(t, "refused-edit-server")
+	ensureNamespace(t, "team-ref", nil)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-ref", "app", "refused-edit-server", "  scopes: [openid, profile]"), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	before := keycloakClient(t, "refused-edit-server", "team-ref.app")
+	secret := secretOf(t, "team-ref", "app-client-secret")
+
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+		t.Fatal(err)
+	}
+	ac.Spec.Scopes = []string{"openid", "profile", "role_list"}
+	if err := k8s.Update(context.Background(), ac); err != nil {
+		t.Fatal(err)
+	}
+	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonInvalidSpec, 30*time.Second)
+	if !strings.Contains(cond.Message, `spec.scopes[2] "role_list"`) {
+		t.Errorf("message = %q", cond.Message)
+	}
+	time.Sleep(2 * resync)
+	after := keycloakClient(t, "refused-edit-server", "team-ref.app")
+	if !slices.Equal(after.DefaultClientScopes, before.DefaultClientScopes) || !gocloak.PBool(after.Enabled) ||
+		keycloakSecret(t, "refused-edit-server", gocloak.PString(after.ID)) != string(secret.Data["client_secret"]) {
+		t.Errorf("the Keycloak client changed: scopes %v → %v, enabled %v", before.DefaultClientScopes, after.DefaultClientScopes, gocloak.PBool(after.Enabled))
+	}
+	if got := secretOf(t, "team-ref", "app-client-secret"); got.ResourceVersion != secret.ResourceVersion {
+		t.Error("the Secret changed")
+	}
+	deleteAndWait(t, ac)
 }
