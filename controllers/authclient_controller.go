@@ -53,7 +53,7 @@ type AuthClientReconciler struct {
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authclients/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authclients/finalizers,verbs=update
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

@@ -87,20 +87,16 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 			return err
 		}
 	}
-	if cur != nil && controlledByPredecessor(cur, ac) {
-		// Replaced, not patched: whatever else its creator put on it (labels,
-		// annotations a replication tool acts on) must not carry over, and the
-		// reference may have been written by anyone who can create Secrets.
-		// The preconditions make sure exactly that Secret is deleted.
-		ctrl.LoggerFrom(ctx).Info("Replacing Secret of an earlier AuthClient of the same name", "secret", ac.SecretName())
-		uid, rv := cur.UID, cur.ResourceVersion
-		if err := r.Delete(ctx, cur, client.Preconditions{UID: &uid, ResourceVersion: &rv}); client.IgnoreNotFound(err) != nil {
-			return err
-		}
-		cur = nil
-	}
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: ac.SecretName(), Namespace: ac.Namespace}}
-	if cur != nil {
+	replace := cur != nil && controlledByPredecessor(cur, ac)
+	switch {
+	case replace:
+		// Replaced as a whole, not patched: whatever else its creator put on
+		// it (labels, annotations a replication tool acts on) must not carry
+		// over, and the reference may have been written by anyone who can
+		// create Secrets. Only finalizers (someone else's business) stay.
+		s.ResourceVersion, s.Finalizers, s.Type = cur.ResourceVersion, cur.Finalizers, cur.Type
+	case cur != nil:
 		s = cur.DeepCopy()
 	}
 	if s.Labels == nil {
@@ -136,8 +132,16 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretCreated", fmt.Sprintf("Wrote credentials to Secret %s", ac.SecretName()))
 		return nil
 	}
-	if maps.EqualFunc(cur.Data, s.Data, func(a, b []byte) bool { return string(a) == string(b) }) &&
+	if !replace && maps.EqualFunc(cur.Data, s.Data, func(a, b []byte) bool { return string(a) == string(b) }) &&
 		maps.Equal(cur.Labels, s.Labels) && maps.Equal(cur.Annotations, s.Annotations) {
+		return nil
+	}
+	if replace {
+		ctrl.LoggerFrom(ctx).Info("Replacing Secret of an earlier AuthClient of the same name", "secret", ac.SecretName())
+		if err := r.Update(ctx, s, client.FieldOwner(FieldOwner)); err != nil {
+			return err
+		}
+		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretReplaced", fmt.Sprintf("Replaced Secret %s, left by an earlier AuthClient of the same name", ac.SecretName()))
 		return nil
 	}
 	// A patch of what differs, not a full update: fields of the Secret the

@@ -634,27 +634,38 @@ spec:
 	}
 	warningEvent(t, twin, authv1.ReasonRealmConflict)
 
+	// master (in any case) is refused at admission; a realm made by hand is
+	// refused at reconcile and never deleted.
+	grab := &authv1.AuthServer{ObjectMeta: metav1.ObjectMeta{Name: "grab-master", Namespace: "platform-c"},
+		Spec: authv1.AuthServerSpec{IssuerURL: "https://grab.example.com", RealmName: "Master", DeletionPolicy: authv1.DeletionPolicyDelete}}
+	if err := k8s.Create(ctx, grab); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.realmName") {
+		t.Errorf("realmName Master: want refused at admission, got %v", err)
+	}
+	gc, tok := console(t)
+	if _, err := gc.CreateRealm(ctx, tok, gocloak.RealmRepresentation{Realm: gocloak.StringP("hand-made"), Enabled: gocloak.BoolP(true)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gc.DeleteRealm(ctx, tok, "hand-made") })
 	master := &authv1.AuthServer{}
 	apply(t, `
 apiVersion: auth.nauthera.io/v1alpha1
 kind: AuthServer
-metadata: {name: grab-master, namespace: platform-c}
+metadata: {name: grab-hand-made, namespace: platform-c}
 spec:
   issuerUrl: "https://grab.example.com"
-  realmName: master
+  realmName: hand-made
   deletionPolicy: Delete`, master)
 	cond = waitReady(t, master, metav1.ConditionFalse, authv1.ReasonRealmConflict, 30*time.Second)
 	if !strings.Contains(cond.Message, "not managed by Nauthera") {
 		t.Errorf("message = %q", cond.Message)
 	}
-	gc, tok := console(t)
 	realm, err := gc.GetRealm(ctx, tok, "production-server")
 	if err != nil || realm.Attributes["frontendUrl"] != "https://auth.prod.example.com" {
 		t.Fatalf("the owner's realm was touched: %v %v", err, realm.Attributes)
 	}
 	deleteAndWait(t, twin)
 	deleteAndWait(t, master)
-	if _, err := gc.GetRealm(ctx, tok, "master"); err != nil {
+	if _, err := gc.GetRealm(ctx, tok, "hand-made"); err != nil {
 		t.Fatal("deleting a refused AuthServer deleted a realm it does not own")
 	}
 	if _, err := gc.GetRealm(ctx, tok, "production-server"); err != nil {

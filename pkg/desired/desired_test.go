@@ -2,6 +2,7 @@ package desired
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/Nerzal/gocloak/v14"
@@ -297,5 +298,44 @@ func TestCheckClientID(t *testing.T) {
 		if err := CheckClientID(ac); (err == nil) != tc.ok {
 			t.Errorf("%s in %s: err = %v, want ok %v", tc.id, tc.ns, err, tc.ok)
 		}
+	}
+}
+
+func TestCheckClientLimits(t *testing.T) {
+	uri := func(n int) string {
+		return "https://a.example.com/" + strings.Repeat("x", n-len("https://a.example.com/"))
+	}
+	base := func() *authv1.AuthClient {
+		return &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app"},
+			Spec: authv1.AuthClientSpec{RedirectURIs: []string{uri(255)}, WebOrigins: []string{"+"}}}
+	}
+	if err := CheckClientLimits(base()); err != nil {
+		t.Fatalf("255 characters fit: %v", err)
+	}
+	for _, tc := range []struct {
+		field string
+		edit  func(*authv1.AuthClient)
+	}{
+		{"spec.redirectUris[1]", func(ac *authv1.AuthClient) { ac.Spec.RedirectURIs = append(ac.Spec.RedirectURIs, uri(256)) }},
+		{"spec.webOrigins[0]", func(ac *authv1.AuthClient) { ac.Spec.WebOrigins = []string{uri(300)} }},
+		{"spec.postLogoutRedirectUris[0]", func(ac *authv1.AuthClient) { ac.Spec.PostLogoutRedirectURIs = []string{uri(256)} }},
+		{"spec.displayName", func(ac *authv1.AuthClient) { ac.Spec.DisplayName = strings.Repeat("é", 256) }},
+		{"spec.clientId", func(ac *authv1.AuthClient) { ac.Spec.ClientID = strings.Repeat("c", 256) }},
+		{"the default clientId", func(ac *authv1.AuthClient) {
+			ac.Namespace = strings.Repeat("n", 63)
+			ac.Name = strings.Repeat("a", 200)
+		}},
+	} {
+		ac := base()
+		tc.edit(ac)
+		if err := CheckClientLimits(ac); err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: err = %v", tc.field, err)
+		}
+	}
+	// The description the operator writes stays within the limit for the longest names.
+	ac := base()
+	ac.Namespace, ac.Name = strings.Repeat("n", 63), strings.Repeat("a", 239)
+	if d := *Client(ac).Description; len([]rune(d)) > KeycloakMaxLength {
+		t.Errorf("description of %d characters", len([]rune(d)))
 	}
 }
