@@ -371,8 +371,8 @@ func TestSecretOwnershipIsTheOwnerReference(t *testing.T) {
 	apply(t, authClient("team-own", "heir", "owner-server", ""), heir)
 	waitReady(t, heir, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
 	got = secretOf(t, "team-own", "heir-client-secret")
-	if got.UID == forged.UID || !metav1.IsControlledBy(got, heir) || got.Annotations["replicator.example.com/copy-to"] != "" {
-		t.Errorf("the predecessor's Secret should be replaced: same %v, controlled %v, annotations %v", got.UID == forged.UID, metav1.IsControlledBy(got, heir), got.Annotations)
+	if len(got.OwnerReferences) != 1 || !metav1.IsControlledBy(got, heir) || got.Annotations["replicator.example.com/copy-to"] != "" || string(got.Data["client_secret"]) == "stale" {
+		t.Errorf("the predecessor's Secret should be replaced: owners %v, annotations %v", got.OwnerReferences, got.Annotations)
 	}
 	deleteAndWait(t, heir)
 	deleteAndWait(t, ac)
