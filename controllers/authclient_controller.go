@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +24,7 @@ import (
 	"github.com/nauthera/nauthera/internal/connection"
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
+	"github.com/nauthera/nauthera/pkg/policy"
 )
 
 // FieldOwner is the field manager of everything the operator writes.
@@ -53,6 +55,7 @@ type AuthClientReconciler struct {
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authclients/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authclients/finalizers,verbs=update
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=auth.nauthera.io,resources=authpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -102,7 +105,19 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	if refused != nil {
 		return r.revoke(ctx, ac, as, kc, refused)
 	}
-	kcClient, recreated, clientErr := r.reconcileClient(ctx, ac, as, kc, rep)
+	pols, err := r.policiesOf(ctx, as)
+	if err != nil {
+		return err
+	}
+	eff, conflicts := policy.Combine(pols)
+	ac.Status.Policies = eff.Policies
+	if len(conflicts) > 0 {
+		// Not resolved silently: the client stays as it is in Keycloak.
+		return reconciler.Permanent(authv1.ReasonPolicyConflict, "the AuthPolicies of AuthServer %s contradict each other: %s", client.ObjectKeyFromObject(as), conflictMessage(conflicts))
+	}
+	violations := policy.Evaluate(ac, pols)
+	gov := governed(ac, eff)
+	kcClient, recreated, clientErr := r.reconcileClient(ctx, ac, as, kc, gov, rep)
 	if kcClient == nil {
 		return clientErr
 	}
@@ -117,13 +132,42 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 			}
 		}
 	}
-	if err := r.reconcileSecret(ctx, ac, as, secret, recreated, rep); err != nil {
+	if err := r.reconcileSecret(ctx, ac, as, gov, secret, recreated, rep); err != nil {
 		return err
 	}
 	ac.Status.ClientID = ac.EffectiveClientID()
 	ac.Status.ClientSecretRef = &authv1.LocalObjectReference{Name: ac.SecretName()}
 	ac.Status.Issuer = as.Status.Issuer
-	return clientErr
+	if clientErr != nil {
+		return clientErr
+	}
+	if len(violations) > 0 {
+		// The Keycloak client was brought into line (forbidden grants and
+		// scopes off); the Secret and credentials are kept, so flows that
+		// stay allowed keep working.
+		return reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client was brought into line with the policy", policy.Message(violations))
+	}
+	return nil
+}
+
+// policiesOf returns the AuthPolicies that govern as's clients.
+func (r *AuthClientReconciler) policiesOf(ctx context.Context, as *authv1.AuthServer) ([]authv1.AuthPolicy, error) {
+	if as.Spec.PolicySelector == nil {
+		return nil, nil
+	}
+	var list authv1.AuthPolicyList
+	if err := r.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
+		return nil, err
+	}
+	return policy.Select(as, list.Items), nil
+}
+
+func conflictMessage(cs []policy.Conflict) string {
+	msgs := make([]string, len(cs))
+	for i, c := range cs {
+		msgs[i] = c.Field + ": " + c.Message
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // SetupWithManager registers the reconciler with its watches: the AuthClient,
@@ -140,6 +184,9 @@ func (r *AuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 		For(&authv1.AuthClient{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}, builder.WithPredicates(secretTampered)).
 		Watches(&authv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.clientsOf)).
+		// A policy created, edited or deleted re-reconciles every client it
+		// governs (before and after the change of its labels).
+		Watches(&authv1.AuthPolicy{}, handler.EnqueueRequestsFromMapFunc(r.clientsGovernedBy), policySpecOrLabels).
 		// A namespace whose labels change may stop (or start) matching an
 		// AuthServer's clientNamespaceSelector: its clients are re-admitted
 		// or disabled at once, not at the next resync.
@@ -196,3 +243,31 @@ func (r *AuthClientReconciler) clientsIn(ctx context.Context, o client.Object) [
 	}
 	return reqs
 }
+
+// clientsGovernedBy maps an AuthPolicy to the AuthClients of the AuthServers
+// in its namespace that select it. For an update, controller-runtime maps
+// the old and the new object, so clients a label change releases are
+// reconciled too.
+func (r *AuthClientReconciler) clientsGovernedBy(ctx context.Context, o client.Object) []reconcile.Request {
+	p, ok := o.(*authv1.AuthPolicy)
+	if !ok {
+		return nil
+	}
+	var servers authv1.AuthServerList
+	if err := r.List(ctx, &servers, client.InNamespace(p.Namespace)); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthServers for AuthPolicy", "authPolicy", klog.KObj(p))
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range servers.Items {
+		if policy.Selects(&servers.Items[i], p) {
+			reqs = append(reqs, r.clientsOf(ctx, &servers.Items[i])...)
+		}
+	}
+	return reqs
+}
+
+// policySpecOrLabels passes AuthPolicy events that change what it governs
+// or whom: its spec or its labels; never its status, which the AuthPolicy
+// reconciler writes as clients come and go.
+var policySpecOrLabels = builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))

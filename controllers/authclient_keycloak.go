@@ -14,6 +14,7 @@ import (
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
 	"github.com/nauthera/nauthera/pkg/keycloak"
+	"github.com/nauthera/nauthera/pkg/policy"
 )
 
 // reconcileClient makes the Keycloak client match the AuthClient and
@@ -21,10 +22,10 @@ import (
 // it went missing (its credentials then changed). When Keycloak did not
 // apply a change (ChangeNotApplied) it returns the client with the error,
 // so that the Secret is still kept right.
-func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) (*gocloak.Client, bool, error) {
+func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, gov governance, rep reconciler.Reporter) (*gocloak.Client, bool, error) {
 	log := ctrl.LoggerFrom(ctx)
 	realm := as.Status.RealmName
-	want := desired.Client(ac)
+	want := desired.GovernedClient(ac, gov.eff)
 	clientID := ac.EffectiveClientID()
 	// Keycloak answers an over-long value with HTTP 500: refuse it here,
 	// naming the field, before anything is written.
@@ -34,7 +35,7 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 
 	actual, err := kc.FindClient(ctx, realm, clientID)
 	if keycloak.IsNotFound(err) {
-		created, err := r.createClient(ctx, ac, kc, realm, want, rep)
+		created, err := r.createClient(ctx, ac, kc, realm, want, gov.scopes, rep)
 		// A client that existed before (status names it) was deleted in Keycloak.
 		return created, err == nil && ac.Status.ClientID != "", err
 	}
@@ -51,7 +52,7 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	}
 
 	diff := desired.ClientDiff(want, *actual)
-	plan := desired.ScopePlan(ac.Spec.Scopes, *actual)
+	plan := desired.ScopePlan(gov.scopes, *actual)
 	if len(diff) == 0 && len(plan) == 0 {
 		return actual, false, nil
 	}
@@ -74,7 +75,7 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	}
 	if len(plan) > 0 {
 		log.Info("Changing client scopes of Keycloak client", "clientId", clientID, "changes", scopeChanges(plan))
-		if err := r.applyScopes(ctx, kc, realm, id, ac.Spec.Scopes, plan); err != nil {
+		if err := r.applyScopes(ctx, kc, realm, id, gov.scopes, plan); err != nil {
 			return nil, false, err
 		}
 	}
@@ -84,7 +85,7 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	if err != nil {
 		return nil, false, err
 	}
-	stillDiff, stillPlan := desired.ClientDiff(want, *after), desired.ScopePlan(ac.Spec.Scopes, *after)
+	stillDiff, stillPlan := desired.ClientDiff(want, *after), desired.ScopePlan(gov.scopes, *after)
 	if len(stillDiff) > 0 || len(stillPlan) > 0 {
 		return after, false, notApplied(clientID, stillDiff, stillPlan)
 	}
@@ -125,13 +126,13 @@ func scopeChanges(plan []desired.ScopeChange) []string {
 	return out
 }
 
-func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm string, want gocloak.Client, rep reconciler.Reporter) (*gocloak.Client, error) {
+func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm string, want gocloak.Client, requested []string, rep reconciler.Reporter) (*gocloak.Client, error) {
 	clientID := gocloak.PString(want.ClientID)
 	// A client whose Secret cannot be written must not be created.
 	if err := r.checkSecretName(ctx, ac); err != nil {
 		return nil, err
 	}
-	scopes, err := r.realmScopes(ctx, kc, realm, ac.Spec.Scopes)
+	scopes, err := r.realmScopes(ctx, kc, realm, requested)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 	for n := range scopes {
 		names = append(names, n)
 	}
-	want.DefaultClientScopes, want.OptionalClientScopes = desired.CreateScopes(ac.Spec.Scopes, names)
+	want.DefaultClientScopes, want.OptionalClientScopes = desired.CreateScopes(requested, names)
 	ctrl.LoggerFrom(ctx).Info("Creating Keycloak client", "clientId", clientID, "realm", realm)
 	id, err := kc.CreateClient(ctx, realm, want)
 	switch {
@@ -165,6 +166,27 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 	}
 	rep.Event(ctx, ac, corev1.EventTypeNormal, "ClientCreated", fmt.Sprintf("Created Keycloak client %q in realm %q", clientID, realm))
 	return created, nil
+}
+
+// governance is what the AuthClient's policies make of it: the effective
+// settings, and the scopes it may have (those it asks for that the policies
+// allow).
+type governance struct {
+	eff    policy.Effective
+	scopes []string
+}
+
+func governed(ac *authv1.AuthClient, eff policy.Effective) governance {
+	g := governance{eff: eff, scopes: ac.Spec.Scopes}
+	if eff.AllowedScopes != nil {
+		g.scopes = nil
+		for _, s := range ac.Spec.Scopes {
+			if slices.Contains(eff.AllowedScopes, s) {
+				g.scopes = append(g.scopes, s)
+			}
+		}
+	}
+	return g
 }
 
 // realmScope is what the operator needs to know of a realm client scope.

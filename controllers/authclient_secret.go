@@ -76,8 +76,11 @@ func controlledByPredecessor(s *corev1.Secret, ac *authv1.AuthClient) bool {
 // managed-by label restored, tampered values replaced); one it does not own
 // is never touched. recreated says the Keycloak client was recreated after
 // it went missing.
-func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, clientSecret string, recreated bool, rep reconciler.Reporter) error {
-	data := desired.SecretData(ac, as.Status.Issuer, clientSecret)
+func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, gov governance, clientSecret string, recreated bool, rep reconciler.Reporter) error {
+	// The Secret lists the scopes the client may request: those the policies allow.
+	shown := ac.DeepCopy()
+	shown.Spec.Scopes = gov.scopes
+	data := desired.SecretData(shown, as.Status.Issuer, clientSecret)
 	cur, err := r.currentSecret(ctx, ac)
 	if err != nil {
 		return err

@@ -7,19 +7,26 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/Nerzal/gocloak/v14"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/connection"
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
 	"github.com/nauthera/nauthera/pkg/keycloak"
+	"github.com/nauthera/nauthera/pkg/policy"
 )
 
 // AuthServerReconciler keeps a Keycloak realm in line with each AuthServer.
@@ -39,6 +46,7 @@ type AuthServerReconciler struct {
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=auth.nauthera.io,resources=authpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 
@@ -74,6 +82,9 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	if err := r.reconcileIssuer(ctx, as, kc); err != nil {
+		return rep.Failed(ctx, as, err, r.Resync)
+	}
+	if err := r.reconcilePolicies(ctx, as, kc, rep); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	rep.Ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
@@ -190,6 +201,8 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Status updates (our own) do not trigger a reconcile; spec changes,
 		// deletion and annotations (a manual nudge) do.
 		For(&authv1.AuthServer{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// Policies are combined per AuthServer: a conflict is reported here.
+		Watches(&authv1.AuthPolicy{}, handler.EnqueueRequestsFromMapFunc(r.serversIn), policySpecOrLabels).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
 			RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
@@ -208,5 +221,99 @@ func checkSelectors(as *authv1.AuthServer) error {
 	if _, err := as.Spec.PolicySelector.AsSelector(); err != nil {
 		return reconciler.Permanent(authv1.ReasonInvalidSpec, "spec.policySelector is invalid: %v", err)
 	}
+	return nil
+}
+
+// reconcilePolicies reports on the AuthServer whether the policies it
+// selects can be combined (PoliciesConsistent). A conflict is not resolved
+// silently: the clients are refused (PolicyConflict) until it is fixed, while
+// the realm itself stays Ready.
+func (r *AuthServerReconciler) reconcilePolicies(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) error {
+	if as.Spec.PolicySelector == nil {
+		reconciler.RemoveCondition(as, authv1.PoliciesCondition)
+		return nil
+	}
+	var list authv1.AuthPolicyList
+	if err := r.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
+		return err
+	}
+	selected := policy.Select(as, list.Items)
+	eff, conflicts := policy.Combine(selected)
+	prev := meta.FindStatusCondition(as.Status.Conditions, authv1.PoliciesCondition)
+	if len(conflicts) > 0 {
+		msgs := make([]string, len(conflicts))
+		for i, c := range conflicts {
+			msgs[i] = c.Field + ": " + c.Message
+		}
+		msg := "The selected AuthPolicies contradict each other; their clients are refused until this is resolved: " + strings.Join(msgs, "; ")
+		if prev == nil || prev.Status != metav1.ConditionFalse {
+			rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonPolicyConflict, msg)
+		}
+		reconciler.SetCondition(as, authv1.PoliciesCondition, metav1.ConditionFalse, authv1.ReasonPolicyConflict, reconciler.Truncate(msg, reconciler.MaxConditionMessage))
+		return nil
+	}
+	if err := r.ensureSessionFloor(ctx, as, kc, eff.RefreshTokenTTL, rep); err != nil {
+		return err
+	}
+	msg := "No AuthPolicy matches the policySelector"
+	if len(selected) > 0 {
+		msg = "Governed by " + strings.Join(eff.Policies, ", ")
+	}
+	if eff.RefreshTokenTTL > 0 {
+		// Part of the status, so that a change re-reconciles the clients
+		// once the realm allows their new session timeout.
+		msg += fmt.Sprintf("; realm sessions last at least %s (refreshTokenTTL)", eff.RefreshTokenTTL)
+	}
+	reconciler.SetCondition(as, authv1.PoliciesCondition, metav1.ConditionTrue, authv1.ReasonPolicyAccepted, msg)
+	return nil
+}
+
+// serversIn maps an object to the AuthServers of its namespace.
+func (r *AuthServerReconciler) serversIn(ctx context.Context, o client.Object) []reconcile.Request {
+	var list authv1.AuthServerList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthServers", "namespace", o.GetNamespace())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// ensureSessionFloor raises the realm's SSO session idle timeout and max
+// lifespan to at least the refreshTokenTTL its policies set: Keycloak
+// refuses a client session idle timeout (how a policy bounds refresh
+// tokens) above the realm's (HTTP 400), and caps refresh tokens by the
+// realm's session anyway. It only ever raises them: a longer setting made by
+// an administrator stays.
+func (r *AuthServerReconciler) ensureSessionFloor(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, floor time.Duration, rep reconciler.Reporter) error {
+	if floor <= 0 {
+		return nil
+	}
+	realm, err := kc.GetRealm(ctx, as.Status.RealmName)
+	if err != nil {
+		return err
+	}
+	want := int(floor / time.Second)
+	update := gocloak.RealmRepresentation{Realm: realm.Realm}
+	var raised []string
+	if gocloak.PInt(realm.SSOSessionIdleTimeout) < want {
+		update.SSOSessionIdleTimeout = gocloak.IntP(want)
+		raised = append(raised, "ssoSessionIdleTimeout")
+	}
+	if gocloak.PInt(realm.SSOSessionMaxLifespan) < want {
+		update.SSOSessionMaxLifespan = gocloak.IntP(want)
+		raised = append(raised, "ssoSessionMaxLifespan")
+	}
+	if len(raised) == 0 {
+		return nil
+	}
+	ctrl.LoggerFrom(ctx).Info("Raising realm session lifespans for a policy's refreshTokenTTL", "realm", as.Status.RealmName, "fields", raised, "seconds", want)
+	if err := kc.UpdateRealm(ctx, update); err != nil {
+		return err
+	}
+	rep.Event(ctx, as, corev1.EventTypeNormal, "RealmSessionRaised", fmt.Sprintf("Raised %s of realm %q to %s, the refreshTokenTTL of its AuthPolicies", strings.Join(raised, " and "), as.Status.RealmName, floor))
 	return nil
 }

@@ -161,6 +161,11 @@ func startOperator(t testing.TB) *operator {
 	}).SetupWithManager(ctx, mgr); err != nil {
 		t.Fatal(err)
 	}
+	if err := (&controllers.AuthPolicyReconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("nauthera"), MaxConcurrentReconciles: 2,
+	}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	op := &operator{metrics: m}

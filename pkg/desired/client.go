@@ -3,11 +3,14 @@ package desired
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/Nerzal/gocloak/v14"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/pkg/policy"
 )
 
 // Keycloak client attribute keys the operator manages.
@@ -17,6 +20,14 @@ const (
 	attrUseRefreshTokens = "use.refresh.tokens"
 	attrDeviceGrant      = "oauth2.device.authorization.grant.enabled"
 	attrTokenExchange    = "standard.token.exchange.enabled"
+	// AttrAccessTokenLifespan is the client's access-token lifespan in
+	// seconds ("" uses the realm's). Keycloak gives ID tokens the same lifespan.
+	AttrAccessTokenLifespan = "access.token.lifespan"
+	// AttrClientSessionIdle is the client session idle timeout in seconds
+	// ("" uses the realm's): a refresh token expires with it.
+	AttrClientSessionIdle = "client.session.idle.timeout"
+	// AttrPolicyManaged lists the attributes an AuthPolicy set on the client.
+	AttrPolicyManaged = "nauthera.io/policy-attributes"
 )
 
 // DefaultGrantTypes apply when an AuthClient lists none.
@@ -30,11 +41,48 @@ func GrantTypes(ac *authv1.AuthClient) []authv1.GrantType {
 	return ac.Spec.GrantTypes
 }
 
-// Client is the Keycloak client an AuthClient asks for. Only the fields set
-// here are managed: drift in them is reverted, everything else is left as
-// an administrator set it. Scopes are handled by ScopePlan, not here.
-func Client(ac *authv1.AuthClient) gocloak.Client {
+// EffectiveGrantTypes are the grant types the Keycloak client gets: those
+// the AuthClient asks for (or the defaults), minus those its policies do
+// not allow.
+func EffectiveGrantTypes(ac *authv1.AuthClient, eff policy.Effective) []authv1.GrantType {
 	grants := GrantTypes(ac)
+	if eff.AllowedGrantTypes == nil {
+		return grants
+	}
+	var out []authv1.GrantType
+	for _, g := range grants {
+		if slices.Contains(eff.AllowedGrantTypes, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// AccessTokenLifespan is the access-token (and so ID-token) lifespan the
+// policies ask for: the smaller of accessTokenTTL and idTokenTTL, since
+// Keycloak 26 issues ID tokens with the access-token lifespan and has no
+// setting of their own. Zero leaves the realm's.
+func AccessTokenLifespan(eff policy.Effective) time.Duration {
+	switch {
+	case eff.AccessTokenTTL == 0:
+		return eff.IDTokenTTL
+	case eff.IDTokenTTL == 0:
+		return eff.AccessTokenTTL
+	default:
+		return min(eff.AccessTokenTTL, eff.IDTokenTTL)
+	}
+}
+
+// Client is the Keycloak client an AuthClient asks for, ungoverned.
+func Client(ac *authv1.AuthClient) gocloak.Client { return GovernedClient(ac, policy.Effective{}) }
+
+// GovernedClient is the Keycloak client an AuthClient asks for, brought
+// into line with its policies: forbidden grant types off, PKCE S256 when
+// enforced, token lifespans and the authentication method set. Only the
+// fields set here are managed: drift in them is reverted, everything else
+// is left as an administrator set it. Scopes are handled by ScopePlan.
+func GovernedClient(ac *authv1.AuthClient, eff policy.Effective) gocloak.Client {
+	grants := EffectiveGrantTypes(ac, eff)
 	has := func(g authv1.GrantType) bool { return slices.Contains(grants, g) }
 	public := ac.Spec.ClientType == authv1.ClientTypePublic
 
@@ -47,8 +95,14 @@ func Client(ac *authv1.AuthClient) gocloak.Client {
 		postLogout = strings.Join(ac.Spec.PostLogoutRedirectURIs, "##")
 	}
 	pkce := ""
-	if public {
+	if public || eff.EnforcePKCE {
 		pkce = "S256"
+	}
+	seconds := func(d time.Duration) string {
+		if d == 0 {
+			return ""
+		}
+		return strconv.Itoa(int(d.Round(time.Second) / time.Second))
 	}
 	name := ac.Spec.DisplayName
 	if name == "" {
@@ -64,6 +118,19 @@ func Client(ac *authv1.AuthClient) gocloak.Client {
 		attrDeviceGrant:      boolString(has(authv1.GrantTypeDeviceCode)),
 		attrTokenExchange:    boolString(has(authv1.GrantTypeTokenExchange)),
 	}
+	// Lifespans are managed only while a policy sets them, and the client
+	// records which ones: without a policy an administrator's setting is
+	// kept (as before policies existed), and MergeClient resets what a
+	// policy set once the policy is gone.
+	var set []string
+	for key, d := range map[string]time.Duration{AttrAccessTokenLifespan: AccessTokenLifespan(eff), AttrClientSessionIdle: eff.RefreshTokenTTL} {
+		if d > 0 {
+			attrs[key] = seconds(d)
+			set = append(set, key)
+		}
+	}
+	slices.Sort(set)
+	attrs[AttrPolicyManaged] = strings.Join(set, ",")
 	c := gocloak.Client{
 		ClientID:                  gocloak.StringP(ac.EffectiveClientID()),
 		Name:                      gocloak.StringP(name),
@@ -81,7 +148,7 @@ func Client(ac *authv1.AuthClient) gocloak.Client {
 		Attributes:                attrs,
 	}
 	if !public {
-		c.ClientAuthenticatorType = gocloak.StringP("client-secret")
+		c.ClientAuthenticatorType = gocloak.StringP(Authenticator(eff.Method))
 	}
 	return c
 }
@@ -134,6 +201,12 @@ func MergeClient(want, actual gocloak.Client) gocloak.Client {
 	for k, v := range want.Attributes {
 		out.Attributes[k] = v
 	}
+	// Attributes a policy set that no policy sets any more go back to the realm's.
+	for _, k := range strings.Split(actual.Attributes[AttrPolicyManaged], ",") {
+		if _, wanted := want.Attributes[k]; k != "" && !wanted {
+			out.Attributes[k] = ""
+		}
+	}
 	return out
 }
 
@@ -143,4 +216,18 @@ func ClientOwner(c *gocloak.Client) string {
 		return ""
 	}
 	return c.Attributes[AttrOwner]
+}
+
+// Authenticator is Keycloak's client authenticator for an OIDC token
+// endpoint authentication method. Keycloak cannot tell client_secret_basic
+// from client_secret_post: its client-secret authenticator accepts both.
+func Authenticator(m authv1.ClientAuthenticationMethod) string {
+	switch m {
+	case authv1.ClientAuthSecretJWT:
+		return "client-secret-jwt"
+	case authv1.ClientAuthPrivateKey:
+		return "client-jwt"
+	default:
+		return "client-secret"
+	}
 }

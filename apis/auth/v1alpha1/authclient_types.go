@@ -148,6 +148,12 @@ type AuthClientStatus struct {
 	// issuer is the issuer URL of the realm that hosts the client.
 	// +optional
 	Issuer string `json:"issuer,omitempty"`
+
+	// policies are the AuthPolicies (namespace/name) that govern the client:
+	// those its AuthServer's policySelector selects.
+	// +optional
+	// +listType=atomic
+	Policies []string `json:"policies,omitempty"`
 }
 
 // AuthClient is an OpenID Connect client in a Keycloak realm, with its
@@ -160,6 +166,7 @@ type AuthClientStatus struct {
 // +kubebuilder:validation:XValidation:rule="has(self.spec.clientId) || size(self.metadata.name) <= 191",message="metadata.name: without spec.clientId the clientId is <namespace>.<name>, and Keycloak stores at most 255 characters: use a name of at most 191 characters or set spec.clientId"
 // +kubebuilder:printcolumn:name="Client ID",type=string,JSONPath=`.status.clientId`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.clientSecretRef.name`
+// +kubebuilder:printcolumn:name="Policies",type=string,JSONPath=`.status.policies`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

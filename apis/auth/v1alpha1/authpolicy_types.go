@@ -131,6 +131,25 @@ type AuthPolicyStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// authServers are the AuthServers (in the policy's namespace) whose
+	// policySelector selects this policy.
+	// +optional
+	// +listType=atomic
+	AuthServers []string `json:"authServers,omitempty"`
+
+	// selectedBy is how many AuthServers select the policy.
+	// +optional
+	SelectedBy int32 `json:"selectedBy"`
+
+	// governedClients is how many AuthClients the policy governs.
+	// +optional
+	GovernedClients int32 `json:"governedClients"`
+
+	// violatingClients is how many of them break it (and are refused as
+	// PolicyViolation until they comply).
+	// +optional
+	ViolatingClients int32 `json:"violatingClients"`
 }
 
 // AuthPolicy governs the clients of every AuthServer whose policySelector
@@ -142,6 +161,9 @@ type AuthPolicyStatus struct {
 // +kubebuilder:resource:shortName=ap;authpol,categories=nauthera
 // +kubebuilder:printcolumn:name="PKCE",type=boolean,JSONPath=`.spec.enforcePKCE`
 // +kubebuilder:printcolumn:name="Access TTL",type=string,JSONPath=`.spec.token.accessTokenTTL`
+// +kubebuilder:printcolumn:name="Servers",type=integer,JSONPath=`.status.selectedBy`
+// +kubebuilder:printcolumn:name="Clients",type=integer,JSONPath=`.status.governedClients`
+// +kubebuilder:printcolumn:name="Violations",type=integer,JSONPath=`.status.violatingClients`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type AuthPolicy struct {

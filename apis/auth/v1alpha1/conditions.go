@@ -56,6 +56,12 @@ const (
 	ReasonKubernetesRejected = "KubernetesRejected"
 	// ReasonSecretConflict: the credentials Secret's name is taken by a Secret this AuthClient does not own.
 	ReasonSecretConflict = "SecretConflict"
+	// ReasonPolicyConflict: two AuthPolicies of one AuthServer contradict each other.
+	ReasonPolicyConflict = "PolicyConflict"
+	// ReasonNoAuthServer: no AuthServer selects the policy.
+	ReasonNoAuthServer = "NoAuthServerSelects"
+	// PoliciesCondition on an AuthServer is False when its policies conflict.
+	PoliciesCondition = "PoliciesConsistent"
 	// ReasonKeycloakWriteFailed: Keycloak answered a write with HTTP 500 while it answered reads; retried with backoff.
 	ReasonKeycloakWriteFailed = "KeycloakWriteFailed"
 	// ReasonChangeNotApplied: Keycloak accepted a change but did not apply it; writing it again would not help.

@@ -1,0 +1,210 @@
+// Package policy is the one place where AuthPolicies are interpreted: which
+// policies govern an AuthServer's clients (Select), what they add up to
+// (Combine), and whether a client complies (Evaluate). The admission
+// webhook and the reconcilers both call it, so a rule has one copy.
+// Pure logic: no I/O.
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+)
+
+// Key names a policy in messages and status: <namespace>/<name>.
+func Key(p *authv1.AuthPolicy) string { return p.Namespace + "/" + p.Name }
+
+// Select returns the policies that govern the clients of as, sorted by
+// name: those in the AuthServer's own namespace (an app team must not be
+// able to label a policy of its own into force) whose labels match its
+// policySelector. No selector selects nothing. A selector that cannot be
+// parsed selects nothing too; the AuthServer reports it.
+func Select(as *authv1.AuthServer, all []authv1.AuthPolicy) []authv1.AuthPolicy {
+	if as.Spec.PolicySelector == nil {
+		return nil
+	}
+	sel, err := as.Spec.PolicySelector.AsSelector()
+	if err != nil {
+		return nil
+	}
+	var out []authv1.AuthPolicy
+	for _, p := range all {
+		if p.Namespace == as.Namespace && p.DeletionTimestamp.IsZero() && sel.Matches(labels.Set(p.Labels)) {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Selects reports whether as's policySelector selects p (same namespace,
+// matching labels).
+func Selects(as *authv1.AuthServer, p *authv1.AuthPolicy) bool {
+	return len(Select(as, []authv1.AuthPolicy{*p})) == 1
+}
+
+// Effective is what several policies add up to: the strictest of each.
+// A nil allowed list allows everything.
+type Effective struct {
+	// Policies are the keys of the combined policies, sorted.
+	Policies []string
+	// AllowedGrantTypes is the intersection of the policies' lists.
+	AllowedGrantTypes []authv1.GrantType
+	// AllowedScopes is the intersection of the policies' lists.
+	AllowedScopes []string
+	// EnforcePKCE is set if any policy enforces PKCE.
+	EnforcePKCE bool
+	// AccessTokenTTL, RefreshTokenTTL and IDTokenTTL are the smallest set; zero when none is.
+	AccessTokenTTL, RefreshTokenTTL, IDTokenTTL time.Duration
+	// Method is the one authentication method the policies require, if any.
+	Method authv1.ClientAuthenticationMethod
+}
+
+// Governed reports whether any policy applies.
+func (e Effective) Governed() bool { return len(e.Policies) > 0 }
+
+// Conflict says that two policies of one AuthServer contradict each other.
+type Conflict struct {
+	Field   string
+	Message string
+}
+
+// Combine adds policies up to the strictest settings. Contradictions that
+// have no strictest answer (two different authentication methods, allowed
+// lists without a common element) are returned as conflicts, never
+// resolved silently.
+func Combine(ps []authv1.AuthPolicy) (Effective, []Conflict) {
+	var e Effective
+	var conflicts []Conflict
+	methodFrom := ""
+	grantsSet, scopesSet := false, false
+	for i := range ps {
+		p := &ps[i]
+		k := Key(p)
+		e.Policies = append(e.Policies, k)
+		s := p.Spec
+		if s.AllowedGrantTypes != nil {
+			e.AllowedGrantTypes = intersect(e.AllowedGrantTypes, s.AllowedGrantTypes, !grantsSet)
+			grantsSet = true
+		}
+		if s.AllowedScopes != nil {
+			e.AllowedScopes = intersect(e.AllowedScopes, s.AllowedScopes, !scopesSet)
+			scopesSet = true
+		}
+		e.EnforcePKCE = e.EnforcePKCE || s.EnforcePKCE
+		if t := s.Token; t != nil {
+			e.AccessTokenTTL = minSet(e.AccessTokenTTL, t.AccessTokenTTL)
+			e.RefreshTokenTTL = minSet(e.RefreshTokenTTL, t.RefreshTokenTTL)
+			e.IDTokenTTL = minSet(e.IDTokenTTL, t.IDTokenTTL)
+		}
+		if ca := s.ClientAuthentication; ca != nil && ca.Method != "" {
+			switch {
+			case e.Method == "":
+				e.Method, methodFrom = ca.Method, k
+			case e.Method != ca.Method:
+				conflicts = append(conflicts, Conflict{Field: "spec.clientAuthentication.method",
+					Message: fmt.Sprintf("AuthPolicy %s requires %s and AuthPolicy %s requires %s", methodFrom, e.Method, k, ca.Method)})
+			}
+		}
+	}
+	sort.Strings(e.Policies)
+	if grantsSet && len(e.AllowedGrantTypes) == 0 && len(ps) > 1 {
+		conflicts = append(conflicts, Conflict{Field: "spec.allowedGrantTypes", Message: "the allowedGrantTypes of " + strings.Join(e.Policies, ", ") + " have no grant type in common"})
+	}
+	if scopesSet && len(e.AllowedScopes) == 0 && len(ps) > 1 {
+		conflicts = append(conflicts, Conflict{Field: "spec.allowedScopes", Message: "the allowedScopes of " + strings.Join(e.Policies, ", ") + " have no scope in common"})
+	}
+	return e, conflicts
+}
+
+// intersect returns a ∩ b, or a copy of b when first (nothing to intersect with yet).
+func intersect[T comparable](a, b []T, first bool) []T {
+	if first {
+		return slices.Clone(b)
+	}
+	out := []T{}
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func minSet(cur time.Duration, d *metav1.Duration) time.Duration {
+	if d == nil {
+		return cur
+	}
+	v := d.Duration
+	if cur == 0 || v < cur {
+		return v
+	}
+	return cur
+}
+
+// Violation is one way an AuthClient breaks a policy.
+type Violation struct {
+	// Field is the offending field, such as spec.scopes[3].
+	Field string
+	// Policy is the key of the policy that forbids it.
+	Policy string
+	// Message says it all, for conditions, Events and admission responses.
+	Message string
+}
+
+// Evaluate returns how ac breaks the policies, each violation naming the
+// field and the policy, in a stable order. What the client leaves open
+// (grant types omitted) is not a violation: the policy fills it in.
+func Evaluate(ac *authv1.AuthClient, ps []authv1.AuthPolicy) []Violation {
+	var out []Violation
+	for i := range ps {
+		p := &ps[i]
+		k := Key(p)
+		s := p.Spec
+		if s.AllowedGrantTypes != nil {
+			for j, g := range ac.Spec.GrantTypes {
+				if !slices.Contains(s.AllowedGrantTypes, g) {
+					out = append(out, Violation{Field: fmt.Sprintf("spec.grantTypes[%d]", j), Policy: k,
+						Message: fmt.Sprintf("spec.grantTypes[%d] %q is not allowed by AuthPolicy %s (allowed: %s)", j, g, k, join(s.AllowedGrantTypes))})
+				}
+			}
+		}
+		if s.AllowedScopes != nil {
+			for j, sc := range ac.Spec.Scopes {
+				if !slices.Contains(s.AllowedScopes, sc) {
+					out = append(out, Violation{Field: fmt.Sprintf("spec.scopes[%d]", j), Policy: k,
+						Message: fmt.Sprintf("spec.scopes[%d] %q is not allowed by AuthPolicy %s (allowed: %s)", j, sc, k, strings.Join(s.AllowedScopes, ", "))})
+				}
+			}
+		}
+		if ca := s.ClientAuthentication; ca != nil && ca.Method != "" && ac.Spec.ClientType == authv1.ClientTypePublic {
+			out = append(out, Violation{Field: "spec.clientType", Policy: k,
+				Message: fmt.Sprintf("spec.clientType \"Public\" (no client authentication) is not allowed by AuthPolicy %s, which requires the %s authentication method", k, ca.Method)})
+		}
+	}
+	return out
+}
+
+func join[T ~string](xs []T) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = string(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Message joins violations for a condition or an admission response.
+func Message(vs []Violation) string {
+	msgs := make([]string, len(vs))
+	for i, v := range vs {
+		msgs[i] = v.Message
+	}
+	return strings.Join(msgs, "; ")
+}
