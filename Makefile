@@ -24,7 +24,7 @@ ENVTEST_ASSETS := $(BIN)/k8s/$(K8S_VERSION)-etcd$(ETCD_VERSION)-$(shell go env G
 KEYCLOAK_HOME := $(BIN)/keycloak/$(KEYCLOAK_VERSION)/keycloak-$(KEYCLOAK_VERSION)
 
 # Files written by generators; `make verify` fails when they differ from git.
-GENERATED := config/crd/bases config/rbac/role.yaml apis/auth/v1alpha1/zz_generated.deepcopy.go charts/nauthera/crds
+GENERATED := config/crd/bases config/rbac/role.yaml config/webhook/manifests.yaml apis/auth/v1alpha1/zz_generated.deepcopy.go charts/nauthera/crds
 
 GO_TEST_FLAGS ?= -v -count=1 -timeout=40m
 
@@ -37,9 +37,10 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into config/.
+manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the webhook configuration into config/.
 	$(CONTROLLER_GEN) crd paths=./apis/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=nauthera-manager paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) webhook paths=./internal/admission/... output:webhook:artifacts:config=config/webhook
 
 .PHONY: chart-crds
 chart-crds: manifests ## Copy the generated CRDs into the Helm chart.

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/controllers"
@@ -43,12 +45,20 @@ type options struct {
 	watchNamespaces        string
 	concurrency            int
 	logFormat, logLevel    string
+	webhook                webhookOptions
 }
 
 // env returns the environment variable NAUTHERA_<NAME> or def, so every
 // flag can also be set from the environment (the Helm chart does that).
 func env(name, def string) string {
 	if v, ok := os.LookupEnv("NAUTHERA_" + name); ok {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(env(name, "")); err == nil {
 		return v
 	}
 	return def
@@ -79,7 +89,17 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "Reconciles running in parallel per kind.")
 	fs.StringVar(&o.logFormat, "log-format", env("LOG_FORMAT", "json"), "Log format: json or console.")
 	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "info"), "Log level: debug, info or error.")
+	fs.IntVar(&o.webhook.port, "webhook-port", envInt("WEBHOOK_PORT", 0), "Port of the validating admission webhook for AuthClients; 0 disables it (the Helm chart enables it).")
+	fs.StringVar(&o.webhook.certDir, "webhook-cert-dir", env("WEBHOOK_CERT_DIR", "/tmp/k8s-webhook-server/serving-certs"), "Folder with the webhook's tls.crt and tls.key.")
+	fs.StringVar(&o.webhook.certManagement, "webhook-cert-management", env("WEBHOOK_CERT_MANAGEMENT", "operator"), "Who provides the webhook certificate: operator (generated and rotated by the operator in --webhook-secret, CA injected into --webhook-configuration) or external (files in --webhook-cert-dir, e.g. from cert-manager).")
+	fs.StringVar(&o.webhook.secret, "webhook-secret", env("WEBHOOK_SECRET", ""), "Secret (namespace/name) where the operator keeps the webhook's CA and certificate (--webhook-cert-management=operator); it is mounted at --webhook-cert-dir.")
+	fs.StringVar(&o.webhook.service, "webhook-service", env("WEBHOOK_SERVICE", ""), "DNS name the webhook certificate must cover, e.g. nauthera-webhook.nauthera-system.svc.")
+	fs.StringVar(&o.webhook.extraDNSNames, "webhook-extra-dns-names", env("WEBHOOK_EXTRA_DNS_NAMES", ""), "Comma-separated extra DNS names for the webhook certificate.")
+	fs.StringVar(&o.webhook.configuration, "webhook-configuration", env("WEBHOOK_CONFIGURATION", "nauthera"), "Name of the ValidatingWebhookConfiguration whose CA bundle the operator keeps up to date.")
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := o.webhook.validate(); err != nil {
 		return nil, err
 	}
 	if o.keycloakAdminSecret != "" {
@@ -172,6 +192,9 @@ func run(ctx context.Context, o *options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	if err := setupWebhook(ctx, mgr, o, log); err != nil {
+		return err
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
@@ -196,6 +219,9 @@ func managerOptions(o *options, scheme *runtime.Scheme) ctrl.Options {
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       ptr(30 * time.Second),
 		Cache:                         controllers.CacheOptions(),
+	}
+	if o.webhook.port > 0 {
+		opts.WebhookServer = webhook.NewServer(webhook.Options{Port: o.webhook.port, CertDir: o.webhook.certDir})
 	}
 	if o.watchNamespaces != "" {
 		opts.Cache.DefaultNamespaces = map[string]cache.Config{}

@@ -14,6 +14,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 )
@@ -152,7 +153,7 @@ func minSet(cur time.Duration, d *metav1.Duration) time.Duration {
 // Violation is one way an AuthClient breaks a policy.
 type Violation struct {
 	// Field is the offending field, such as spec.scopes[3].
-	Field string
+	Field *field.Path
 	// Policy is the key of the policy that forbids it.
 	Policy string
 	// Message says it all, for conditions, Events and admission responses.
@@ -171,7 +172,7 @@ func Evaluate(ac *authv1.AuthClient, ps []authv1.AuthPolicy) []Violation {
 		if s.AllowedGrantTypes != nil {
 			for j, g := range ac.Spec.GrantTypes {
 				if !slices.Contains(s.AllowedGrantTypes, g) {
-					out = append(out, Violation{Field: fmt.Sprintf("spec.grantTypes[%d]", j), Policy: k,
+					out = append(out, Violation{Field: field.NewPath("spec", "grantTypes").Index(j), Policy: k,
 						Message: fmt.Sprintf("spec.grantTypes[%d] %q is not allowed by AuthPolicy %s (allowed: %s)", j, g, k, join(s.AllowedGrantTypes))})
 				}
 			}
@@ -179,13 +180,13 @@ func Evaluate(ac *authv1.AuthClient, ps []authv1.AuthPolicy) []Violation {
 		if s.AllowedScopes != nil {
 			for j, sc := range ac.Spec.Scopes {
 				if !slices.Contains(s.AllowedScopes, sc) {
-					out = append(out, Violation{Field: fmt.Sprintf("spec.scopes[%d]", j), Policy: k,
+					out = append(out, Violation{Field: field.NewPath("spec", "scopes").Index(j), Policy: k,
 						Message: fmt.Sprintf("spec.scopes[%d] %q is not allowed by AuthPolicy %s (allowed: %s)", j, sc, k, strings.Join(s.AllowedScopes, ", "))})
 				}
 			}
 		}
 		if ca := s.ClientAuthentication; ca != nil && ca.Method != "" && ac.Spec.ClientType == authv1.ClientTypePublic {
-			out = append(out, Violation{Field: "spec.clientType", Policy: k,
+			out = append(out, Violation{Field: field.NewPath("spec", "clientType"), Policy: k,
 				Message: fmt.Sprintf("spec.clientType \"Public\" (no client authentication) is not allowed by AuthPolicy %s, which requires the %s authentication method", k, ca.Method)})
 		}
 	}

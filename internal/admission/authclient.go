@@ -1,0 +1,106 @@
+// Package admission is Nauthera's validating admission webhook. It refuses
+// an AuthClient that breaks a rule the API server's schema cannot decide:
+// the clientId rule and the AuthPolicies of its AuthServer. It calls the
+// same pure functions (pkg/desired, pkg/policy) as the AuthClient
+// reconciler, with the same messages; the reconciler enforces them anyway,
+// so the webhook is a fast, early answer, not the only guard.
+package admission
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/pkg/desired"
+	"github.com/nauthera/nauthera/pkg/policy"
+)
+
+// Path is where the AuthClient webhook is served.
+const Path = "/validate-auth-nauthera-io-v1alpha1-authclient"
+
+// +kubebuilder:webhook:path=/validate-auth-nauthera-io-v1alpha1-authclient,mutating=false,failurePolicy=ignore,sideEffects=None,groups=auth.nauthera.io,resources=authclients,verbs=create;update,versions=v1alpha1,name=vauthclient.auth.nauthera.io,admissionReviewVersions=v1,timeoutSeconds=5,matchPolicy=Equivalent
+
+// AuthClientValidator validates AuthClients at admission.
+type AuthClientValidator struct {
+	// Reader reads AuthServers and AuthPolicies (the manager's cache).
+	Reader client.Reader
+}
+
+var _ admission.Validator[*authv1.AuthClient] = (*AuthClientValidator)(nil)
+
+// Register serves the validator on the manager's webhook server.
+func Register(mgr ctrl.Manager) error {
+	return ctrl.NewWebhookManagedBy(mgr, &authv1.AuthClient{}).
+		WithValidator(&AuthClientValidator{Reader: mgr.GetClient()}).
+		WithValidatorCustomPath(Path).
+		Complete()
+}
+
+// ValidateCreate implements admission.Validator.
+func (v *AuthClientValidator) ValidateCreate(ctx context.Context, ac *authv1.AuthClient) (admission.Warnings, error) {
+	return v.validate(ctx, ac)
+}
+
+// ValidateUpdate implements admission.Validator. Only a change of the spec
+// is judged: the operator's own metadata writes (its finalizer) and edits
+// of labels must never be blocked because a policy tightened after the
+// client was created; the reconciler reports that case.
+func (v *AuthClientValidator) ValidateUpdate(ctx context.Context, oldAC, newAC *authv1.AuthClient) (admission.Warnings, error) {
+	if !newAC.DeletionTimestamp.IsZero() || equality.Semantic.DeepEqual(oldAC.Spec, newAC.Spec) {
+		return nil, nil
+	}
+	return v.validate(ctx, newAC)
+}
+
+// ValidateDelete implements admission.Validator: deletion is always allowed.
+func (v *AuthClientValidator) ValidateDelete(context.Context, *authv1.AuthClient) (admission.Warnings, error) {
+	return nil, nil
+}
+
+func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClient) (admission.Warnings, error) {
+	var errs field.ErrorList
+	if err := desired.CheckClientID(ac); err != nil {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "clientId"), ac.Spec.ClientID, err.Error()))
+	}
+	key := types.NamespacedName{Namespace: ac.Spec.AuthServerRef.Namespace, Name: ac.Spec.AuthServerRef.Name}
+	if key.Namespace == "" {
+		key.Namespace = ac.Namespace
+	}
+	var warnings admission.Warnings
+	as := &authv1.AuthServer{}
+	switch err := v.Reader.Get(ctx, key, as); {
+	case apierrors.IsNotFound(err):
+		warnings = append(warnings, fmt.Sprintf("AuthServer %s does not exist (yet); its policies are checked when the client is reconciled", key))
+	case err != nil:
+		// Cannot decide: let the reconciler, which enforces everything anyway.
+		warnings = append(warnings, fmt.Sprintf("the policies of AuthServer %s could not be checked at admission (%v); they are enforced when the client is reconciled", key, err))
+	case as.Spec.PolicySelector != nil:
+		var list authv1.AuthPolicyList
+		if err := v.Reader.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
+			warnings = append(warnings, fmt.Sprintf("the AuthPolicies of AuthServer %s could not be listed at admission (%v); they are enforced when the client is reconciled", key, err))
+			break
+		}
+		pols := policy.Select(as, list.Items)
+		if _, conflicts := policy.Combine(pols); len(conflicts) > 0 {
+			for _, c := range conflicts {
+				errs = append(errs, field.Forbidden(field.NewPath("spec", "authServerRef"), fmt.Sprintf("the AuthPolicies of AuthServer %s contradict each other (%s: %s); no client is admitted until that is resolved", key, c.Field, c.Message)))
+			}
+		}
+		for _, viol := range policy.Evaluate(ac, pols) {
+			errs = append(errs, field.Forbidden(viol.Field, viol.Message))
+		}
+	}
+	if len(errs) > 0 {
+		return warnings, apierrors.NewInvalid(authv1.GroupVersion.WithKind("AuthClient").GroupKind(), ac.Name, errs)
+	}
+	return warnings, nil
+}
+

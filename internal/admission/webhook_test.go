@@ -1,0 +1,310 @@
+package admission_test
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/yaml"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/admission"
+	"github.com/nauthera/nauthera/internal/testbed"
+)
+
+// The webhook runs in a real manager behind a real kube-apiserver (envtest
+// installs the generated ValidatingWebhookConfiguration and its CA), with
+// failurePolicy Fail here so that a webhook that does not answer fails the
+// tests instead of letting everything through.
+var k8s client.Client
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = authv1.AddToScheme(scheme)
+	env, err := testbed.ControlPlane(true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	b, err := os.ReadFile(filepath.Join(testbed.RepoRoot(), "config", "webhook", "manifests.yaml"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	vwc := &admissionv1.ValidatingWebhookConfiguration{}
+	if err := yaml.Unmarshal(b, vwc); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for i := range vwc.Webhooks {
+		vwc.Webhooks[i].FailurePolicy = ptr.To(admissionv1.Fail)
+	}
+	env.WebhookInstallOptions.ValidatingWebhooks = []*admissionv1.ValidatingWebhookConfiguration{vwc}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start control plane:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	wo := env.WebhookInstallOptions
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		WebhookServer:          webhook.NewServer(webhook.Options{Host: wo.LocalServingHost, Port: wo.LocalServingPort, CertDir: wo.LocalServingCertDir}),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := admission.Register(mgr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = mgr.Start(ctx) }()
+	// Wait until the webhook answers TLS.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := tls.Dial("tcp", fmt.Sprintf("%s:%d", wo.LocalServingHost, wo.LocalServingPort), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // readiness probe only
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintln(os.Stderr, "webhook server did not start:", err)
+			return 1
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		fmt.Fprintln(os.Stderr, "cache did not sync")
+		return 1
+	}
+	k8s = mgr.GetClient()
+	return m.Run()
+}
+
+func create(t *testing.T, doc string, obj client.Object) error {
+	t.Helper()
+	if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+		t.Fatalf("bad YAML: %v", err)
+	}
+	return k8s.Create(context.Background(), obj)
+}
+
+func mustCreate(t *testing.T, doc string, obj client.Object) {
+	t.Helper()
+	if err := create(t, doc, obj); err != nil {
+		t.Fatalf("create %s: %v", obj.GetName(), err)
+	}
+}
+
+func ns(t *testing.T, name string) {
+	t.Helper()
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+func sample(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testbed.RepoRoot(), "config", "samples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// eventuallyRefused retries while the cache has not seen the policy yet.
+func eventuallyRefused(t *testing.T, doc string, want ...string) {
+	t.Helper()
+	var err error
+	for i := 0; i < 50; i++ {
+		err = create(t, doc, &authv1.AuthClient{})
+		if err != nil {
+			break
+		}
+		// Accepted: the cache was behind; remove it and try again.
+		obj := &authv1.AuthClient{}
+		_ = yaml.Unmarshal([]byte(doc), obj)
+		_ = k8s.Delete(context.Background(), obj)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("want refused as Invalid, got %v", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("refusal lacks %q:\n%v", w, err)
+		}
+	}
+}
+
+// The spec's policy, AuthServer and AuthClient verbatim: the client is
+// admitted; one asking for api:admin is refused with the reconciler's
+// message, naming field and policy.
+func TestSpecPolicyAtAdmission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest")
+	}
+	ns(t, "security")
+	ns(t, "my-app-dev")
+	mustCreate(t, sample(t, "auth_v1alpha1_authpolicy.yaml"), &authv1.AuthPolicy{})
+	mustCreate(t, sample(t, "auth_v1alpha1_authserver.yaml"), &authv1.AuthServer{})
+	eventuallyRefused(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: admin-app, namespace: my-app-dev}
+spec:
+  authServerRef: {name: production-server, namespace: security}
+  redirectUris: ["https://admin.example.com/cb"]
+  scopes: [openid, profile, email, "api:admin"]`,
+		`spec.scopes[3]`, `spec.scopes[3] "api:admin" is not allowed by AuthPolicy security/web-apps-policy (allowed: openid, profile, email, api:read, api:write)`)
+	mustCreate(t, sample(t, "auth_v1alpha1_authclient.yaml"), &authv1.AuthClient{})
+
+	// A grant the policy forbids, and a public client where a method is required.
+	eventuallyRefused(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: worker, namespace: my-app-dev}
+spec:
+  authServerRef: {name: production-server, namespace: security}
+  grantTypes: [client_credentials]`,
+		`spec.grantTypes[0] "client_credentials" is not allowed by AuthPolicy security/web-apps-policy`)
+	eventuallyRefused(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: spa, namespace: my-app-dev}
+spec:
+  authServerRef: {name: production-server, namespace: security}
+  clientType: Public
+  redirectUris: ["https://spa.example.com/cb"]`,
+		`spec.clientType`, `requires the client_secret_basic authentication method`)
+}
+
+// The clientId rule is decided at admission too, whatever namespaces exist.
+func TestClientIDRuleAtAdmission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest")
+	}
+	ns(t, "team-a")
+	eventuallyRefused(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: squat, namespace: team-a}
+spec:
+  authServerRef: {name: anything, namespace: security}
+  clientId: team-not-created-yet.web
+  redirectUris: ["https://a.example.com/cb"]`, `spec.clientId`, `namespace "team-not-created-yet"`)
+	// Its own namespace as prefix is fine; a missing AuthServer is a warning, not a refusal.
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: own, namespace: team-a}
+spec:
+  authServerRef: {name: anything, namespace: security}
+  clientId: team-a.portal
+  redirectUris: ["https://a.example.com/cb"]`, &authv1.AuthClient{})
+}
+
+// A client created before a policy tightened can still be labelled and
+// finalized (the operator's own metadata writes), and deleted; a spec edit
+// that still breaks the policy is refused. A policy in another namespace
+// with the right labels governs nothing.
+func TestUpdatesAndForeignPolicies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest")
+	}
+	ns(t, "security")
+	ns(t, "team-b")
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: tight, namespace: security}
+spec:
+  issuerUrl: "https://tight.example.com"
+  policySelector: {matchLabels: {tier: tight}}`, &authv1.AuthServer{})
+	ac := &authv1.AuthClient{}
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: early, namespace: team-b}
+spec:
+  authServerRef: {name: tight, namespace: security}
+  redirectUris: ["https://early.example.com/cb"]
+  scopes: [openid, "api:admin"]`, ac)
+	// Labelled into force from an app team's namespace: ignored.
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: sneaky, namespace: team-b, labels: {tier: tight}}
+spec:
+  allowedScopes: [openid]`, &authv1.AuthPolicy{})
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: not-governed-by-sneaky, namespace: team-b}
+spec:
+  authServerRef: {name: tight, namespace: security}
+  redirectUris: ["https://x.example.com/cb"]
+  scopes: [openid, profile]`, &authv1.AuthClient{})
+
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: tight, namespace: security, labels: {tier: tight}}
+spec:
+  allowedScopes: [openid, profile]`, &authv1.AuthPolicy{})
+	time.Sleep(time.Second) // let the cache see the policy
+	// Metadata writes pass.
+	before := ac.DeepCopy()
+	ac.Labels = map[string]string{"team": "b"}
+	ac.Finalizers = []string{"auth.nauthera.io/finalizer"}
+	if err := k8s.Patch(context.Background(), ac, client.MergeFrom(before)); err != nil {
+		t.Fatalf("metadata patch of a client that breaks a newer policy: %v", err)
+	}
+	// A spec edit that still breaks it does not.
+	before = ac.DeepCopy()
+	ac.Spec.RedirectURIs = []string{"https://early.example.com/cb2"}
+	err := k8s.Patch(context.Background(), ac, client.MergeFrom(before))
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec.scopes[1] "api:admin" is not allowed by AuthPolicy security/tight`) {
+		t.Fatalf("spec edit still breaking the policy: want refused, got %v", err)
+	}
+	// Deletion always passes.
+	before = ac.DeepCopy()
+	ac.Finalizers = nil
+	if err := k8s.Patch(context.Background(), ac, client.MergeFrom(before)); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(context.Background(), ac); err != nil {
+		t.Fatal(err)
+	}
+}

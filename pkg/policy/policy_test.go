@@ -1,0 +1,142 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+)
+
+func pol(ns, name string, labels map[string]string, spec authv1.AuthPolicySpec) authv1.AuthPolicy {
+	return authv1.AuthPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}, Spec: spec}
+}
+
+func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
+
+var prod = map[string]string{"env": "prod"}
+
+func server(sel *authv1.LabelSelector) *authv1.AuthServer {
+	return &authv1.AuthServer{ObjectMeta: metav1.ObjectMeta{Namespace: "security", Name: "s"}, Spec: authv1.AuthServerSpec{PolicySelector: sel}}
+}
+
+func TestSelect(t *testing.T) {
+	all := []authv1.AuthPolicy{
+		pol("security", "b", prod, authv1.AuthPolicySpec{}),
+		pol("security", "a", prod, authv1.AuthPolicySpec{}),
+		pol("security", "other", map[string]string{"env": "dev"}, authv1.AuthPolicySpec{}),
+		pol("team-a", "sneaky", prod, authv1.AuthPolicySpec{}), // an app team's label must not count
+	}
+	if got := Select(server(nil), all); got != nil {
+		t.Errorf("no selector selects nothing, got %d", len(got))
+	}
+	got := Select(server(&authv1.LabelSelector{MatchLabels: prod}), all)
+	if len(got) != 2 || got[0].Name != "a" || got[1].Name != "b" {
+		t.Errorf("selected %v", got)
+	}
+	if got := Select(server(&authv1.LabelSelector{MatchLabels: map[string]string{"bad key!": "x"}}), all); got != nil {
+		t.Errorf("a broken selector selects nothing, got %d", len(got))
+	}
+	if !Selects(server(&authv1.LabelSelector{MatchLabels: prod}), &all[0]) || Selects(server(&authv1.LabelSelector{MatchLabels: prod}), &all[3]) {
+		t.Error("Selects disagrees with Select")
+	}
+}
+
+func TestCombineToTheStrictest(t *testing.T) {
+	e, conflicts := Combine([]authv1.AuthPolicy{
+		pol("security", "a", nil, authv1.AuthPolicySpec{
+			AllowedGrantTypes:    []authv1.GrantType{"authorization_code", "refresh_token", "client_credentials"},
+			AllowedScopes:        []string{"openid", "profile", "api:read"},
+			Token:                &authv1.TokenPolicy{AccessTokenTTL: dur(15 * time.Minute), RefreshTokenTTL: dur(24 * time.Hour)},
+			ClientAuthentication: &authv1.ClientAuthenticationPolicy{Method: authv1.ClientAuthSecretBasic},
+		}),
+		pol("security", "b", nil, authv1.AuthPolicySpec{
+			AllowedGrantTypes:    []authv1.GrantType{"authorization_code", "client_credentials"},
+			EnforcePKCE:          true,
+			Token:                &authv1.TokenPolicy{AccessTokenTTL: dur(5 * time.Minute), IDTokenTTL: dur(2 * time.Minute)},
+			ClientAuthentication: &authv1.ClientAuthenticationPolicy{Method: authv1.ClientAuthSecretBasic},
+		}),
+	})
+	if len(conflicts) != 0 {
+		t.Fatalf("conflicts %v", conflicts)
+	}
+	if strings.Join(e.Policies, ",") != "security/a,security/b" || !e.EnforcePKCE || e.Method != authv1.ClientAuthSecretBasic {
+		t.Errorf("effective %+v", e)
+	}
+	if len(e.AllowedGrantTypes) != 2 || e.AllowedGrantTypes[0] != "authorization_code" || e.AllowedGrantTypes[1] != "client_credentials" {
+		t.Errorf("grants %v, want the intersection", e.AllowedGrantTypes)
+	}
+	if strings.Join(e.AllowedScopes, ",") != "openid,profile,api:read" {
+		t.Errorf("scopes %v: a policy without a list allows all", e.AllowedScopes)
+	}
+	if e.AccessTokenTTL != 5*time.Minute || e.RefreshTokenTTL != 24*time.Hour || e.IDTokenTTL != 2*time.Minute {
+		t.Errorf("TTLs %s %s %s, want the smallest set", e.AccessTokenTTL, e.RefreshTokenTTL, e.IDTokenTTL)
+	}
+	if !e.Governed() || (Effective{}).Governed() {
+		t.Error("Governed")
+	}
+}
+
+func TestCombineReportsContradictions(t *testing.T) {
+	_, conflicts := Combine([]authv1.AuthPolicy{
+		pol("security", "basic", nil, authv1.AuthPolicySpec{ClientAuthentication: &authv1.ClientAuthenticationPolicy{Method: authv1.ClientAuthSecretBasic},
+			AllowedScopes: []string{"openid"}}),
+		pol("security", "jwt", nil, authv1.AuthPolicySpec{ClientAuthentication: &authv1.ClientAuthenticationPolicy{Method: authv1.ClientAuthSecretJWT},
+			AllowedScopes: []string{"profile"}}),
+	})
+	if len(conflicts) != 2 {
+		t.Fatalf("conflicts %v, want the method and the empty scope intersection", conflicts)
+	}
+	if !strings.Contains(conflicts[0].Message, "security/basic requires client_secret_basic and AuthPolicy security/jwt requires client_secret_jwt") {
+		t.Errorf("message %q", conflicts[0].Message)
+	}
+	if conflicts[1].Field != "spec.allowedScopes" {
+		t.Errorf("second conflict %+v", conflicts[1])
+	}
+	// One policy with an empty list is strict, not a contradiction.
+	if _, c := Combine([]authv1.AuthPolicy{pol("security", "none", nil, authv1.AuthPolicySpec{AllowedScopes: []string{}})}); len(c) != 0 {
+		t.Errorf("conflicts %v", c)
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	ps := []authv1.AuthPolicy{pol("security", "web-apps-policy", nil, authv1.AuthPolicySpec{
+		AllowedGrantTypes:    []authv1.GrantType{"authorization_code", "refresh_token"},
+		AllowedScopes:        []string{"openid", "profile", "email", "api:read", "api:write"},
+		ClientAuthentication: &authv1.ClientAuthenticationPolicy{Method: authv1.ClientAuthSecretBasic},
+	})}
+	ac := func(spec authv1.AuthClientSpec) *authv1.AuthClient {
+		return &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "c"}, Spec: spec}
+	}
+	for _, tc := range []struct {
+		name string
+		spec authv1.AuthClientSpec
+		want []string
+	}{
+		{"compliant", authv1.AuthClientSpec{Scopes: []string{"openid", "api:read"}}, nil},
+		{"grant types left open are filled in, not refused", authv1.AuthClientSpec{}, nil},
+		{"forbidden scope", authv1.AuthClientSpec{Scopes: []string{"openid", "profile", "email", "api:admin"}},
+			[]string{`spec.scopes[3] "api:admin" is not allowed by AuthPolicy security/web-apps-policy (allowed: openid, profile, email, api:read, api:write)`}},
+		{"forbidden grant", authv1.AuthClientSpec{GrantTypes: []authv1.GrantType{"authorization_code", "client_credentials"}},
+			[]string{`spec.grantTypes[1] "client_credentials" is not allowed by AuthPolicy security/web-apps-policy (allowed: authorization_code, refresh_token)`}},
+		{"public client where a method is required", authv1.AuthClientSpec{ClientType: authv1.ClientTypePublic},
+			[]string{`spec.clientType "Public" (no client authentication) is not allowed by AuthPolicy security/web-apps-policy, which requires the client_secret_basic authentication method`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vs := Evaluate(ac(tc.spec), ps)
+			if len(vs) != len(tc.want) {
+				t.Fatalf("violations %v, want %v", vs, tc.want)
+			}
+			for i, v := range vs {
+				if v.Message != tc.want[i] || !strings.HasPrefix(v.Message, v.Field.String()) || v.Policy != "security/web-apps-policy" {
+					t.Errorf("violation %+v, want %q", v, tc.want[i])
+				}
+			}
+		})
+	}
+	if vs := Evaluate(ac(authv1.AuthClientSpec{Scopes: []string{"anything"}}), nil); vs != nil {
+		t.Errorf("no policy, no violation: %v", vs)
+	}
+}
