@@ -103,4 +103,3 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 	}
 	return warnings, nil
 }
-
