@@ -97,6 +97,11 @@ bench: envtest-assets keycloak-dist ## Benchmark AuthClient -> Secret latency an
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" hack/with-cleanup.sh \
 	  go test ./controllers -run '^$$' -bench AuthClientToSecret -benchtime 25x -timeout 20m
 
+.PHONY: bench-policy
+bench-policy: envtest-assets keycloak-dist ## Benchmark an AuthPolicy edit reaching N governed clients (NAUTHERA_BENCH_CLIENTS, default 200).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" hack/with-cleanup.sh \
+	  go test ./controllers -run '^$$' -bench PolicyEdit -benchtime 3x -timeout 40m -v
+
 ##@ Test bed
 
 .PHONY: envtest-assets

@@ -3,12 +3,16 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 )
@@ -70,4 +74,94 @@ spec:
 	b.ReportMetric(float64(lat[len(lat)*9/10].Milliseconds()), "p90-ms")
 	b.ReportMetric(float64(calls)/float64(len(lat)), "keycloak-calls/client")
 	b.Logf("%d clients: median %s, p90 %s, max %s; %d Keycloak requests", len(lat), lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1], calls)
+}
+
+// BenchmarkPolicyEdit measures how long an AuthPolicy edit takes to reach
+// every client it governs in Keycloak: N clients (NAUTHERA_BENCH_CLIENTS,
+// default 200) under one AuthServer and policy; the policy's access-token
+// TTL changes; the clock stops when Keycloak has received one update per
+// client (counted in front of the real Keycloak).
+//
+//	make bench-policy                  (or NAUTHERA_BENCH_CLIENTS=1000 make bench-policy)
+func BenchmarkPolicyEdit(b *testing.B) {
+	integration(b)
+	n := 200
+	if v, err := strconv.Atoi(os.Getenv("NAUTHERA_BENCH_CLIENTS")); err == nil && v > 0 {
+		n = v
+	}
+	saved := resync
+	resync = time.Hour
+	restartOperator(b)
+	b.Cleanup(func() { resync = saved; restartOperator(b) })
+	ensureNamespace(b, "security", nil)
+	ensureNamespace(b, "bench-policy", nil)
+	as := &authv1.AuthServer{}
+	apply(b, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: policy-bench, namespace: security}
+spec:
+  issuerUrl: "https://policy-bench.example.com"
+  deletionPolicy: Delete
+  policySelector: {matchLabels: {bench: policy}}`, as)
+	waitReady(b, as, "True", authv1.ReasonRealmProvisioned, 60*time.Second)
+	p := &authv1.AuthPolicy{}
+	apply(b, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: bench, namespace: security, labels: {bench: policy}}
+spec:
+  token: {accessTokenTTL: 10m}`, p)
+	ctx := context.Background()
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		apply(b, authClient("bench-policy", fmt.Sprintf("app-%d", i), "policy-bench", ""), &authv1.AuthClient{})
+	}
+	eventually(b, 10*time.Minute, fmt.Sprintf("%d clients Ready", n), func() error {
+		var list authv1.AuthClientList
+		if err := k8s.List(ctx, &list, client.InNamespace("bench-policy")); err != nil {
+			return err
+		}
+		ready := 0
+		for i := range list.Items {
+			if c := meta.FindStatusCondition(list.Items[i].Status.Conditions, authv1.ReadyCondition); c != nil && c.Status == "True" {
+				ready++
+			}
+		}
+		if ready < n {
+			return fmt.Errorf("%d of %d Ready", ready, n)
+		}
+		return nil
+	})
+	b.Logf("%d governed clients created and Ready in %s", n, time.Since(start).Round(time.Millisecond))
+
+	updates := func() int { return faults.Requests("/realms/policy-bench/clients/", "PUT") }
+	for b.Loop() {
+		before := updates()
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
+			b.Fatal(err)
+		}
+		p.Spec.Token.AccessTokenTTL.Duration += time.Minute
+		start := time.Now()
+		if err := k8s.Update(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		for updates()-before < n {
+			if time.Since(start) > 10*time.Minute {
+				b.Fatalf("only %d of %d clients updated after 10 minutes", updates()-before, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		b.ReportMetric(elapsed.Seconds(), "s/policy-edit")
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "clients/s")
+		b.Logf("policy edit reached %d clients in Keycloak in %s (%.0f clients/s)", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
+	}
+	b.StopTimer()
+	var list authv1.AuthClientList
+	_ = k8s.List(ctx, &list, client.InNamespace("bench-policy"))
+	for i := range list.Items {
+		_ = k8s.Delete(ctx, &list.Items[i])
+	}
+	_ = k8s.Delete(ctx, p)
 }

@@ -210,8 +210,9 @@ func (d *demo) run(ctx context.Context) error {
 		return d.fail("operator start", err)
 	}
 
-	d.say("Applying the specification's AuthServer and AuthClient (config/samples)")
+	d.say("Applying the specification's AuthServer, AuthPolicy and AuthClient (config/samples)")
 	if _, err := kubectl("", "apply",
+		"-f", filepath.Join(d.root, "config", "samples", "auth_v1alpha1_authpolicy.yaml"),
 		"-f", filepath.Join(d.root, "config", "samples", "auth_v1alpha1_authserver.yaml"),
 		"-f", filepath.Join(d.root, "config", "samples", "auth_v1alpha1_authclient.yaml")); err != nil {
 		return d.fail("apply samples", err)
@@ -221,6 +222,8 @@ func (d *demo) run(ctx context.Context) error {
 		return d.fail("wait for Ready", fmt.Errorf("%w\n--- operator log ---\n%s", err, testbed.Tail(opLog, 25)))
 	}
 	fmt.Printf("      AuthClient Ready %s after it was applied\n", time.Since(start).Round(10*time.Millisecond))
+	// The AuthPolicy's counts follow the client a moment later.
+	_, _ = kubectl("", "-n", "security", "wait", "authpolicy/web-apps-policy", "--for=jsonpath={.status.governedClients}=1", "--timeout=30s")
 
 	d.show(kubectl)
 
@@ -246,6 +249,9 @@ func (d *demo) show(kubectl func(string, ...string) (string, error)) {
 	section := func(title string) { fmt.Printf("\n── %s\n", title) }
 	out, _ := kubectl("", "get", "authservers,authclients", "-A")
 	section("kubectl get authservers,authclients -A")
+	fmt.Print(out)
+	out, _ = kubectl("", "get", "authpolicies", "-A")
+	section("kubectl get authpolicies -A   (the security team's policy governs the sample client)")
 	fmt.Print(out)
 	out, _ = kubectl("", "describe", "authclient", "my-webapp", "-n", "my-app-dev")
 	section("kubectl describe authclient my-webapp -n my-app-dev")
