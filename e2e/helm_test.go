@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -55,7 +57,38 @@ var renderings = []struct {
 	{"external-keycloak", "r-external", []string{"keycloak.enabled=false", "keycloak.external.url=https://keycloak.example.com", "keycloak.external.adminSecret=kc-admin"}},
 	{"production-postgres", "r-prod", []string{"keycloak.mode=production", "keycloak.replicas=2", "keycloak.database.host=postgres.db.svc", "keycloak.database.existingSecret=keycloak-db", "keycloak.hostname=auth.example.com"}},
 	{"ingress", "r-ingress", []string{"keycloak.ingress.enabled=true", "keycloak.ingress.host=auth.example.com", "keycloak.ingress.className=nginx", "keycloak.ingress.tls.enabled=true", "keycloak.ingress.tls.secretName=auth-tls", "defaultAuthServer.enabled=true", "defaultAuthServer.issuerUrl=https://auth.example.com"}},
+	{"webhook-disabled", "r-nowebhook", []string{"webhook.enabled=false"}},
+	{"cert-manager", "r-certmanager", []string{"webhook.certManager.enabled=true", "webhook.failurePolicy=Fail"}},
+	{"cert-manager-issuer", "r-cm-issuer", []string{"webhook.certManager.enabled=true", "webhook.certManager.issuerRef.name=corp-ca", "webhook.certManager.issuerRef.kind=ClusterIssuer"}},
 }
+
+// certManagerKinds are rendered with webhook.certManager.enabled. The test
+// API server has no cert-manager CRDs, so the server-side dry run skips them;
+// rendered-manifests checks them instead.
+func certManagerKind(o *unstructured.Unstructured) bool {
+	return strings.HasPrefix(o.GetAPIVersion(), "cert-manager.io/")
+}
+
+// yamlStream joins objects into one multi-document stream for kubectl.
+func yamlStream(t *testing.T, objs []*unstructured.Unstructured) string {
+	t.Helper()
+	docs := make([]string, len(objs))
+	for i, o := range objs {
+		b, err := json.Marshal(o.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[i] = string(b)
+	}
+	return strings.Join(docs, "\n---\n")
+}
+
+// The admission webhook's contract with the operator (cmd/nauthera flags).
+const (
+	webhookName    = "vauthclient.auth.nauthera.io"
+	webhookPath    = "/validate-auth-nauthera-io-v1alpha1-authclient"
+	webhookCertDir = "/tmp/k8s-webhook-server/serving-certs"
+)
 
 func render(t *testing.T, release, ns string, set []string) string {
 	t.Helper()
@@ -88,9 +121,15 @@ func TestChart(t *testing.T) {
 	needsControlPlane(t)
 
 	t.Run("lint", func(t *testing.T) {
-		out := mustTool(t, nil, "helm", "lint", "--strict", chart)
-		if !strings.Contains(out, "0 chart(s) failed") {
-			t.Fatal(out)
+		for _, r := range renderings {
+			args := []string{"lint", "--strict", chart, "--namespace", r.ns}
+			for _, s := range r.set {
+				args = append(args, "--set", s)
+			}
+			out := mustTool(t, nil, "helm", args...)
+			if !strings.Contains(out, "0 chart(s) failed") {
+				t.Errorf("%s: %s", r.name, out)
+			}
 		}
 	})
 
@@ -105,9 +144,29 @@ func TestChart(t *testing.T) {
 		if len(password) < 24 {
 			t.Fatalf("generated admin password too short (%d chars)", len(password))
 		}
+		// No operator pod runs here: a webhook without a backend must not
+		// outlive this test and sit in front of the AuthClients of later tests.
+		t.Cleanup(func() {
+			_, _ = tool(t, nil, "kubectl", "delete", "validatingwebhookconfiguration", "nh-nauthera", "--ignore-not-found")
+		})
+		// Play the operator's cert-controller: fill the webhook Secret and
+		// inject a CA. A helm upgrade must keep both.
+		cert := base64.StdEncoding.EncodeToString([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))
+		mustTool(t, nil, "kubectl", "-n", "nauthera-system", "patch", "secret", "nh-nauthera-webhook-cert", "--type=merge",
+			"-p", fmt.Sprintf(`{"data":{"ca.crt":%q,"ca.key":%q,"tls.crt":%q,"tls.key":%q}}`, cert, cert, cert, cert))
+		mustTool(t, nil, "kubectl", "patch", "validatingwebhookconfiguration", "nh-nauthera", "--type=json",
+			"-p", fmt.Sprintf(`[{"op":"add","path":"/webhooks/0/clientConfig/caBundle","value":%q}]`, cert))
 		mustTool(t, nil, "helm", "upgrade", "nh", chart, "--namespace", "nauthera-system", "--set", "operator.logLevel=debug")
 		if got := secretValue(t, "nauthera-system", "nh-nauthera-keycloak-admin", "password"); got != password {
 			t.Error("helm upgrade changed the Keycloak admin password: the operator and Keycloak would disagree")
+		}
+		for _, k := range []string{"ca\\.crt", "ca\\.key", "tls\\.crt", "tls\\.key"} {
+			if got := mustTool(t, nil, "kubectl", "-n", "nauthera-system", "get", "secret", "nh-nauthera-webhook-cert", "-o", "jsonpath={.data."+k+"}"); got != cert {
+				t.Errorf("helm upgrade wiped %s from the webhook Secret the operator fills", strings.ReplaceAll(k, `\`, ""))
+			}
+		}
+		if got := mustTool(t, nil, "kubectl", "get", "validatingwebhookconfiguration", "nh-nauthera", "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}"); got != cert {
+			t.Errorf("helm upgrade removed the CA the operator injected into the webhook configuration (caBundle %q)", got)
 		}
 		values := mustTool(t, nil, "helm", "get", "values", "nh", "--namespace", "nauthera-system", "--all")
 		manifest := mustTool(t, nil, "helm", "get", "manifest", "nh", "--namespace", "nauthera-system")
@@ -138,8 +197,11 @@ func TestChart(t *testing.T) {
 			if slices.ContainsFunc(r.set, func(s string) bool { return strings.Contains(s, "team-x") }) {
 				mustTool(t, nil, "kubectl", "create", "namespace", "team-x")
 			}
-			out := mustTool(t, strings.NewReader(manifests), "kubectl", "apply", "--dry-run=server", "-f", "-")
-			if n := len(objects(t, manifests)); strings.Count(out, "(server dry run)") != n {
+			// cert-manager's Certificate and Issuer are left out: the test API
+			// server has no cert-manager CRDs (see certManagerKind).
+			objs := slices.DeleteFunc(objects(t, manifests), certManagerKind)
+			out := mustTool(t, strings.NewReader(yamlStream(t, objs)), "kubectl", "apply", "--dry-run=server", "-f", "-")
+			if n := len(objs); strings.Count(out, "(server dry run)") != n {
 				t.Errorf("%d objects rendered, the server accepted:\n%s", n, out)
 			}
 		})
@@ -159,18 +221,61 @@ func TestChart(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := permissions(objects(t, string(generated)))
-		got := permissions(objects(t, render(t, "rel", "r-defaults", nil)))
+		// The webhook's certificate RBAC (cert-controller's, not the
+		// reconcilers') is checked in rendered-manifests.
+		got := permissions(slices.DeleteFunc(objects(t, render(t, "rel", "r-defaults", nil)), isWebhookObject))
 		if !slices.Equal(got, want) {
 			t.Errorf("chart RBAC differs from config/rbac/role.yaml:\nchart:     %v\ngenerated: %v", got, want)
 		}
 	})
 
+	// The chart's webhook is the one the validator's kubebuilder marker
+	// describes (config/webhook/manifests.yaml, generated), except where the
+	// chart must differ: the Service it calls, the rule's scope and, in
+	// single-namespace mode, the namespaceSelector.
+	t.Run("webhook-matches-markers", func(t *testing.T) {
+		generated, err := os.ReadFile(filepath.Join(testbed.RepoRoot(), "config", "webhook", "manifests.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		comparable := func(objs []*unstructured.Unstructured) []any {
+			var hooks []any
+			for _, o := range objs {
+				if o.GetKind() != "ValidatingWebhookConfiguration" {
+					continue
+				}
+				ws, _, _ := unstructured.NestedSlice(o.Object, "webhooks")
+				for _, w := range ws {
+					w := w.(map[string]any)
+					unstructured.RemoveNestedField(w, "namespaceSelector")
+					path, _, _ := unstructured.NestedString(w, "clientConfig", "service", "path")
+					w["clientConfig"] = map[string]any{"service": map[string]any{"path": path}}
+					rules, _, _ := unstructured.NestedSlice(w, "rules")
+					for _, r := range rules {
+						delete(r.(map[string]any), "scope")
+					}
+					w["rules"] = rules
+					hooks = append(hooks, w)
+				}
+			}
+			return hooks
+		}
+		want := comparable(objects(t, string(generated)))
+		got := comparable(objects(t, render(t, "rel", "r-defaults", nil)))
+		if len(want) == 0 || !reflect.DeepEqual(got, want) {
+			t.Errorf("chart webhook differs from config/webhook/manifests.yaml:\nchart:     %v\ngenerated: %v", got, want)
+		}
+	})
+
 	t.Run("schema-rejects-bad-values", func(t *testing.T) {
 		for set, want := range map[string]string{
-			"operatr.replicas=2":     "additional properties 'operatr' not allowed",
-			"operator.replicas=two":  "/operator/replicas': got string, want integer",
-			"keycloak.mode=testing":  "/keycloak/mode",
-			"operator.logLevl=debug": "additional properties 'logLevl' not allowed",
+			"operatr.replicas=2":                        "additional properties 'operatr' not allowed",
+			"operator.replicas=two":                     "/operator/replicas': got string, want integer",
+			"keycloak.mode=testing":                     "/keycloak/mode",
+			"operator.logLevl=debug":                    "additional properties 'logLevl' not allowed",
+			"webhook.failurePolicy=Sometimes":           "/webhook/failurePolicy",
+			"webhook.port=0":                            "/webhook/port",
+			"webhook.certManager.issuerRef.namespace=x": "additional properties 'namespace' not allowed",
 		} {
 			_, err := tool(t, nil, "helm", "template", "rel", chart, "--set", set)
 			if err == nil || !strings.Contains(err.Error(), want) {
@@ -291,9 +396,11 @@ func checkManifests(t *testing.T, name, ns string, set []string, objs []*unstruc
 		if kc == nil || !strings.Contains(fmt.Sprint(kc.Object), "name:"+wantSecret) {
 			t.Errorf("%s: Keycloak does not take its admin from %s", name, wantSecret)
 		}
-	} else if len(byKind["Secret"]) != 0 || find(byKind["Deployment"], "rel-nauthera-keycloak") != nil {
+	} else if slices.ContainsFunc(byKind["Secret"], func(o *unstructured.Unstructured) bool { return !isWebhookObject(o) }) ||
+		find(byKind["Deployment"], "rel-nauthera-keycloak") != nil {
 		t.Errorf("%s: an external Keycloak needs no Keycloak Deployment or admin Secret", name)
 	}
+	checkWebhook(t, name, ns, set, byKind, container, op)
 
 	// A restricted security context.
 	sc, _, _ := unstructured.NestedMap(container, "securityContext")
@@ -351,4 +458,263 @@ func find(objs []*unstructured.Unstructured, name string) *unstructured.Unstruct
 		}
 	}
 	return nil
+}
+
+// isWebhookObject reports whether the chart rendered o for the admission
+// webhook (component label webhook).
+func isWebhookObject(o *unstructured.Unstructured) bool {
+	return o.GetLabels()["app.kubernetes.io/component"] == "webhook"
+}
+
+// checkWebhook asserts the admission webhook's wiring: the configuration the
+// API server calls, the Service and port it reaches, where the serving
+// certificate comes from, the operator flags, and RBAC only where the
+// operator manages certificates itself.
+func checkWebhook(t *testing.T, name, ns string, set []string, byKind map[string][]*unstructured.Unstructured, container map[string]any, op *unstructured.Unstructured) {
+	t.Helper()
+	enabled := !slices.Contains(set, "webhook.enabled=false")
+	certManager := slices.Contains(set, "webhook.certManager.enabled=true")
+	issuerRef := slices.Contains(set, "webhook.certManager.issuerRef.name=corp-ca")
+	single := slices.Contains(set, "operator.installMode=namespaces")
+	failurePolicy := "Ignore"
+	if slices.Contains(set, "webhook.failurePolicy=Fail") {
+		failurePolicy = "Fail"
+	}
+	service, secret := "rel-nauthera-webhook", "rel-nauthera-webhook-cert"
+	if certManager {
+		secret = "rel-nauthera-webhook-tls"
+	}
+
+	args, _, _ := unstructured.NestedStringSlice(container, "args")
+	var webhookArgs []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "--webhook-") {
+			webhookArgs = append(webhookArgs, a)
+		}
+	}
+	ports, _, _ := unstructured.NestedSlice(container, "ports")
+	var webhookPort any
+	for _, p := range ports {
+		if p.(map[string]any)["name"] == "webhook" {
+			webhookPort = p.(map[string]any)["containerPort"]
+		}
+	}
+	vols, _, _ := unstructured.NestedSlice(op.Object, "spec", "template", "spec", "volumes")
+	mounts, _, _ := unstructured.NestedSlice(container, "volumeMounts")
+	volumeSecret, mount := "", map[string]any(nil)
+	for _, v := range vols {
+		if v.(map[string]any)["name"] == "webhook-cert" {
+			volumeSecret, _, _ = unstructured.NestedString(v.(map[string]any), "secret", "secretName")
+		}
+	}
+	for _, m := range mounts {
+		if m.(map[string]any)["name"] == "webhook-cert" {
+			mount = m.(map[string]any)
+		}
+	}
+	var webhookRBAC []*unstructured.Unstructured
+	for _, kind := range []string{"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"} {
+		for _, o := range byKind[kind] {
+			if isWebhookObject(o) {
+				webhookRBAC = append(webhookRBAC, o)
+			}
+		}
+	}
+	vwcGranted := slices.ContainsFunc(permissions(slices.Concat(byKind["Role"], byKind["ClusterRole"])), func(p string) bool {
+		return strings.HasPrefix(p, "admissionregistration.k8s.io/")
+	})
+
+	if !enabled {
+		if len(byKind["ValidatingWebhookConfiguration"]) != 0 || find(byKind["Service"], service) != nil ||
+			find(byKind["Secret"], secret) != nil || len(byKind["Certificate"])+len(byKind["Issuer"]) != 0 {
+			t.Errorf("%s: webhook disabled, yet its configuration, Service, Secret or Certificate is rendered", name)
+		}
+		if len(webhookRBAC) != 0 || vwcGranted {
+			t.Errorf("%s: webhook disabled, yet webhook RBAC is rendered", name)
+		}
+		if !slices.Equal(webhookArgs, []string{"--webhook-port=0"}) {
+			t.Errorf("%s: webhook disabled: want only --webhook-port=0 (the operator's default serves it), got %v", name, webhookArgs)
+		}
+		if webhookPort != nil || volumeSecret != "" || mount != nil {
+			t.Errorf("%s: webhook disabled, yet the operator has its port, volume or mount", name)
+		}
+		return
+	}
+
+	// The configuration the API server calls.
+	vwc := find(byKind["ValidatingWebhookConfiguration"], "rel-nauthera")
+	if vwc == nil || vwc.GetNamespace() != "" {
+		t.Fatalf("%s: no cluster-scoped ValidatingWebhookConfiguration rel-nauthera", name)
+	}
+	hooks, _, _ := unstructured.NestedSlice(vwc.Object, "webhooks")
+	if len(hooks) != 1 {
+		t.Fatalf("%s: want one webhook, got %d", name, len(hooks))
+	}
+	hook := hooks[0].(map[string]any)
+	for path, want := range map[string]string{
+		"name": webhookName, "failurePolicy": failurePolicy, "sideEffects": "None", "matchPolicy": "Equivalent",
+		"clientConfig.service.name": service, "clientConfig.service.namespace": ns, "clientConfig.service.path": webhookPath,
+	} {
+		if got, _, _ := unstructured.NestedString(hook, strings.Split(path, ".")...); got != want {
+			t.Errorf("%s: webhook %s = %q, want %q", name, path, got, want)
+		}
+	}
+	// Numbers decode as float64 or int64: compare their text.
+	if got, _, _ := unstructured.NestedFieldNoCopy(hook, "timeoutSeconds"); fmt.Sprint(got) != "5" {
+		t.Errorf("%s: webhook timeoutSeconds = %v, want 5", name, got)
+	}
+	if got, _, _ := unstructured.NestedFieldNoCopy(hook, "clientConfig", "service", "port"); fmt.Sprint(got) != "443" {
+		t.Errorf("%s: webhook service port = %v, want 443", name, got)
+	}
+	if got, _, _ := unstructured.NestedStringSlice(hook, "admissionReviewVersions"); !slices.Equal(got, []string{"v1"}) {
+		t.Errorf("%s: admissionReviewVersions = %v", name, got)
+	}
+	if _, found, _ := unstructured.NestedString(hook, "clientConfig", "caBundle"); found {
+		t.Errorf("%s: the chart sets a caBundle; it is injected (helm upgrade would overwrite it)", name)
+	}
+	rules, _, _ := unstructured.NestedSlice(hook, "rules")
+	wantRule := "map[apiGroups:[auth.nauthera.io] apiVersions:[v1alpha1] operations:[CREATE UPDATE] resources:[authclients] scope:Namespaced]"
+	if len(rules) != 1 || fmt.Sprint(rules[0]) != wantRule {
+		t.Errorf("%s: webhook rules %v, want [%s]", name, rules, wantRule)
+	}
+	watched := ns
+	for _, s := range set {
+		if v, ok := strings.CutPrefix(s, "operator.watchNamespaces="); ok {
+			watched = strings.NewReplacer("{", "", "}", "", ",", " ").Replace(v)
+		}
+	}
+	nsSel, _, _ := unstructured.NestedSlice(hook, "namespaceSelector", "matchExpressions")
+	if single != (fmt.Sprint(nsSel) == "[map[key:kubernetes.io/metadata.name operator:In values:["+watched+"]]]") {
+		t.Errorf("%s: namespaceSelector %v: want the watched namespaces in single-namespace mode, none otherwise", name, nsSel)
+	}
+	inject := vwc.GetAnnotations()["cert-manager.io/inject-ca-from"]
+	if certManager && inject != ns+"/rel-nauthera-webhook" || !certManager && inject != "" {
+		t.Errorf("%s: cert-manager.io/inject-ca-from = %q", name, inject)
+	}
+
+	// The Service and the operator's port.
+	svc := find(byKind["Service"], service)
+	if svc == nil {
+		t.Fatalf("%s: no Service %s", name, service)
+	}
+	svcPorts, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	if len(svcPorts) != 1 || fmt.Sprint(svcPorts[0]) != "map[name:webhook port:443 targetPort:webhook]" {
+		t.Errorf("%s: webhook Service ports %v, want 443 → webhook", name, svcPorts)
+	}
+	if sel, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector"); sel["app.kubernetes.io/name"] != "nauthera-operator" {
+		t.Errorf("%s: webhook Service selects %v, not the operator", name, sel)
+	}
+	if fmt.Sprint(webhookPort) != "9443" {
+		t.Errorf("%s: operator container port webhook = %v, want 9443", name, webhookPort)
+	}
+
+	// The serving certificate, mounted where the operator reads it.
+	if volumeSecret != secret {
+		t.Errorf("%s: webhook-cert volume from Secret %q, want %q", name, volumeSecret, secret)
+	}
+	if mount == nil || mount["mountPath"] != webhookCertDir || mount["readOnly"] != true {
+		t.Errorf("%s: webhook-cert mount %v, want %s read-only", name, mount, webhookCertDir)
+	}
+	wantArgs := []string{"--webhook-port=9443", "--webhook-cert-dir=" + webhookCertDir}
+	if certManager {
+		wantArgs = append(wantArgs, "--webhook-cert-management=external")
+	} else {
+		wantArgs = append(wantArgs, "--webhook-cert-management=operator", "--webhook-secret="+ns+"/"+secret,
+			"--webhook-service="+service+"."+ns+".svc", "--webhook-configuration=rel-nauthera")
+	}
+	if !slices.Equal(webhookArgs, wantArgs) {
+		t.Errorf("%s: operator webhook flags\n got %v\nwant %v", name, webhookArgs, wantArgs)
+	}
+
+	if certManager {
+		cert := find(byKind["Certificate"], "rel-nauthera-webhook")
+		if cert == nil {
+			t.Fatalf("%s: no cert-manager Certificate rel-nauthera-webhook", name)
+		}
+		if got, _, _ := unstructured.NestedString(cert.Object, "spec", "secretName"); got != secret {
+			t.Errorf("%s: Certificate secretName %q, want %q", name, got, secret)
+		}
+		if got, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames"); !slices.Contains(got, service+"."+ns+".svc") {
+			t.Errorf("%s: Certificate dnsNames %v lack %s.%s.svc", name, got, service, ns)
+		}
+		ref, _, _ := unstructured.NestedStringMap(cert.Object, "spec", "issuerRef")
+		wantRef := map[string]string{"name": "rel-nauthera-selfsigned", "kind": "Issuer", "group": "cert-manager.io"}
+		wantIssuers := 1
+		if issuerRef {
+			wantRef, wantIssuers = map[string]string{"name": "corp-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}, 0
+		}
+		if fmt.Sprint(ref) != fmt.Sprint(wantRef) {
+			t.Errorf("%s: Certificate issuerRef %v, want %v", name, ref, wantRef)
+		}
+		if len(byKind["Issuer"]) != wantIssuers {
+			t.Errorf("%s: %d Issuers rendered, want %d", name, len(byKind["Issuer"]), wantIssuers)
+		} else if wantIssuers == 1 {
+			if _, found, _ := unstructured.NestedMap(byKind["Issuer"][0].Object, "spec", "selfSigned"); !found {
+				t.Errorf("%s: the chart's Issuer is not self-signed", name)
+			}
+		}
+		// cert-manager writes the Secret and injects the CA: the operator
+		// needs no permission for either.
+		if find(byKind["Secret"], "rel-nauthera-webhook-cert") != nil || find(byKind["Secret"], secret) != nil {
+			t.Errorf("%s: cert-manager writes the webhook Secret; the chart must not create one", name)
+		}
+		if len(webhookRBAC) != 0 || vwcGranted {
+			t.Errorf("%s: cert-manager manages the certificates, yet cert-controller RBAC is rendered", name)
+		}
+		return
+	}
+
+	// The operator's cert-controller: an empty Secret it fills, and RBAC to
+	// fill it and inject the CA, nothing more.
+	s := find(byKind["Secret"], secret)
+	if s == nil {
+		t.Fatalf("%s: no Secret %s for cert-controller", name, secret)
+	}
+	for _, k := range []string{"data", "stringData"} {
+		if _, found := s.Object[k]; found {
+			t.Errorf("%s: Secret %s has %s: a helm upgrade would wipe the certificates the operator wrote", name, secret, k)
+		}
+	}
+	if len(byKind["Certificate"])+len(byKind["Issuer"]) != 0 {
+		t.Errorf("%s: cert-manager objects rendered without webhook.certManager.enabled", name)
+	}
+	var roles []*unstructured.Unstructured
+	for _, o := range webhookRBAC {
+		switch o.GetKind() {
+		case "Role", "ClusterRole":
+			roles = append(roles, o)
+		default:
+			ref, _, _ := unstructured.NestedString(o.Object, "roleRef", "name")
+			subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
+			if ref != "rel-nauthera-webhook-certs" || fmt.Sprint(subjects) != "[map[kind:ServiceAccount name:rel-nauthera namespace:"+ns+"]]" {
+				t.Errorf("%s: %s %s binds %s to %v", name, o.GetKind(), o.GetName(), ref, subjects)
+			}
+		}
+	}
+	wantPerms := []string{
+		"/secrets:get", "/secrets:list", "/secrets:update", "/secrets:watch",
+		"admissionregistration.k8s.io/validatingwebhookconfigurations:get", "admissionregistration.k8s.io/validatingwebhookconfigurations:list",
+		"admissionregistration.k8s.io/validatingwebhookconfigurations:update", "admissionregistration.k8s.io/validatingwebhookconfigurations:watch",
+	}
+	if got := permissions(roles); len(webhookRBAC) != 4 || !slices.Equal(got, wantPerms) {
+		t.Errorf("%s: cert-controller RBAC (%d objects) grants %v, want %v", name, len(webhookRBAC), got, wantPerms)
+	}
+	for _, r := range roles {
+		if r.GetKind() == "Role" && r.GetNamespace() != ns {
+			t.Errorf("%s: cert-controller Role in %q, want the release namespace", name, r.GetNamespace())
+		}
+		if r.GetKind() == "Role" && strings.Contains(fmt.Sprint(r.Object), "admissionregistration") ||
+			r.GetKind() == "ClusterRole" && strings.Contains(fmt.Sprint(r.Object), "secrets") {
+			t.Errorf("%s: %s %s mixes Secrets and webhook configurations", name, r.GetKind(), r.GetName())
+		}
+		// Writes reach only the chart's own Secret and configuration.
+		rules, _, _ := unstructured.NestedSlice(r.Object, "rules")
+		for _, rule := range rules {
+			verbs, _, _ := unstructured.NestedStringSlice(rule.(map[string]any), "verbs")
+			names, _, _ := unstructured.NestedStringSlice(rule.(map[string]any), "resourceNames")
+			if slices.Contains(verbs, "update") && !slices.Equal(names, []string{secret}) && !slices.Equal(names, []string{"rel-nauthera"}) {
+				t.Errorf("%s: %s %s may update %v, want only %s or rel-nauthera", name, r.GetKind(), r.GetName(), names, secret)
+			}
+		}
+	}
 }

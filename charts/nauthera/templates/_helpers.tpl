@@ -69,3 +69,33 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* Admission webhook: the Service the API server calls, and the Secret the
+serving certificate is read from. The operator's cert-controller fills
+<fullname>-webhook-cert; cert-manager writes <fullname>-webhook-tls. Two names,
+so switching between the two never makes Helm and cert-manager fight over one
+Secret. */}}
+{{- define "nauthera.webhook.serviceName" -}}
+{{- printf "%s-webhook" (include "nauthera.fullname" .) -}}
+{{- end -}}
+
+{{- define "nauthera.webhook.certificateName" -}}
+{{- printf "%s-webhook" (include "nauthera.fullname" .) -}}
+{{- end -}}
+
+{{- define "nauthera.webhook.secretName" -}}
+{{- if .Values.webhook.certManager.enabled -}}
+{{- printf "%s-webhook-tls" (include "nauthera.fullname" .) -}}
+{{- else -}}
+{{- printf "%s-webhook-cert" (include "nauthera.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nauthera.webhook.certDir" -}}
+/tmp/k8s-webhook-server/serving-certs
+{{- end -}}
+
+{{- define "nauthera.webhook.labels" -}}
+{{ include "nauthera.labels" . }}
+app.kubernetes.io/component: webhook
+{{- end -}}
