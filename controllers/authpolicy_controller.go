@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -92,7 +93,8 @@ func (r *AuthPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	slices.Sort(names)
 	p.Status.AuthServers = names
-	p.Status.SelectedBy, p.Status.GovernedClients, p.Status.ViolatingClients = int32(len(names)), int32(governed), int32(violating)
+	// Pointers, so that a count of 0 is written and shown, not left out.
+	p.Status.SelectedBy, p.Status.GovernedClients, p.Status.ViolatingClients = ptr.To(int32(len(names))), ptr.To(int32(governed)), ptr.To(int32(violating))
 	switch {
 	case len(conflicts) > 0:
 		rep.Stalled(ctx, p, authv1.ReasonPolicyConflict, "This policy contradicts another policy of the same AuthServer, and the clients of that AuthServer are refused until it is resolved: "+strings.Join(conflicts, "; "))

@@ -140,16 +140,16 @@ type AuthPolicyStatus struct {
 
 	// selectedBy is how many AuthServers select the policy.
 	// +optional
-	SelectedBy int32 `json:"selectedBy"`
+	SelectedBy *int32 `json:"selectedBy,omitempty"`
 
 	// governedClients is how many AuthClients the policy governs.
 	// +optional
-	GovernedClients int32 `json:"governedClients"`
+	GovernedClients *int32 `json:"governedClients,omitempty"`
 
 	// violatingClients is how many of them break it (and are refused as
 	// PolicyViolation until they comply).
 	// +optional
-	ViolatingClients int32 `json:"violatingClients"`
+	ViolatingClients *int32 `json:"violatingClients,omitempty"`
 }
 
 // AuthPolicy governs the clients of every AuthServer whose policySelector
