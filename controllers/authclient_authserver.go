@@ -40,6 +40,11 @@ func (r *AuthClientReconciler) authServer(ctx context.Context, ac *authv1.AuthCl
 		return nil, nil, err
 	}
 	if err := r.realmReady(as); err != nil {
+		if refused != nil && as.Status.RealmName != "" {
+			// Not Ready for another reason, but its realm exists: a
+			// refused client must still be disabled there.
+			return as, refused, nil
+		}
 		if refused != nil {
 			return nil, refused, nil
 		}
@@ -54,7 +59,7 @@ func (r *AuthClientReconciler) authServer(ctx context.Context, ac *authv1.AuthCl
 // could not decide.
 func (r *AuthClientReconciler) admitted(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer) (refused, err error) {
 	key := client.ObjectKeyFromObject(as)
-	if err := desired.CheckClientID(ac); err != nil {
+	if err := desired.CheckClientID(ac, as.Spec.AllowedClientIDPrefixes); err != nil {
 		return reconciler.Permanent(authv1.ReasonInvalidSpec, "%v", err), nil
 	}
 	if as.Spec.ClientNamespaceSelector == nil {

@@ -99,6 +99,9 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		return refused // the realm is not ready: nothing to disable
 	}
 	kc, err := r.Connections.For(ctx, as)
+	if err != nil && refused != nil {
+		return refused
+	}
 	if err != nil {
 		return err
 	}

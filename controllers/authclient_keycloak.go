@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
@@ -25,7 +26,10 @@ import (
 func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, gov governance, rep reconciler.Reporter) (*gocloak.Client, bool, error) {
 	log := ctrl.LoggerFrom(ctx)
 	realm := as.Status.RealmName
-	want := desired.GovernedClient(ac, gov.eff)
+	want := desired.GovernedClient(ac, gov.eff, desired.RealmSessions{
+		Idle:        time.Duration(as.Status.RealmSessionIdleSeconds) * time.Second,
+		OfflineIdle: time.Duration(as.Status.RealmOfflineSessionIdleSeconds) * time.Second,
+	})
 	clientID := ac.EffectiveClientID()
 	// Keycloak answers an over-long value with HTTP 500: refuse it here,
 	// naming the field, before anything is written.
@@ -177,16 +181,7 @@ type governance struct {
 }
 
 func governed(ac *authv1.AuthClient, eff policy.Effective) governance {
-	g := governance{eff: eff, scopes: ac.Spec.Scopes}
-	if eff.AllowedScopes != nil {
-		g.scopes = nil
-		for _, s := range ac.Spec.Scopes {
-			if slices.Contains(eff.AllowedScopes, s) {
-				g.scopes = append(g.scopes, s)
-			}
-		}
-	}
-	return g
+	return governance{eff: eff, scopes: desired.GovernedScopes(ac.Spec.Scopes, eff.AllowedScopes)}
 }
 
 // realmScope is what the operator needs to know of a realm client scope.
@@ -198,7 +193,7 @@ type realmScope struct {
 // custom scopes the AuthClient asks for.
 func (r *AuthClientReconciler) realmScopes(ctx context.Context, kc keycloak.Admin, realm string, requested []string) (map[string]realmScope, error) {
 	out := map[string]realmScope{}
-	if len(requested) == 0 {
+	if requested == nil {
 		return out, nil
 	}
 	scopes, err := kc.ListClientScopes(ctx, realm)

@@ -75,7 +75,7 @@ func (r *AuthPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		names = append(names, key)
 		if _, cs := policy.Combine(policy.Select(as, policies.Items)); len(cs) > 0 {
 			for _, c := range cs {
-				if strings.Contains(c.Message, policy.Key(p)) {
+				if slices.Contains(c.Policies, policy.Key(p)) {
 					conflicts = append(conflicts, fmt.Sprintf("AuthServer %s: %s", key, c.Message))
 				}
 			}
@@ -117,6 +117,9 @@ func (r *AuthPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&authv1.AuthPolicy{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&authv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.policiesIn), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// A policy's conflicts depend on its neighbours: a change of one
+		// re-evaluates the others of its namespace.
+		Watches(&authv1.AuthPolicy{}, handler.EnqueueRequestsFromMapFunc(r.policiesIn), policySpecOrLabels).
 		// Counts depend on clients' specs, not on their status.
 		Watches(&authv1.AuthClient{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfClient), builder.WithPredicates(predicate.Funcs{
 			UpdateFunc: func(e event.UpdateEvent) bool {

@@ -138,11 +138,20 @@ func TestSpecPolicyGovernsTheSpecClient(t *testing.T) {
 		cl := keycloakClient(t, "production-server", "my-app-dev.my-webapp")
 		// 5m: Keycloak gives ID tokens the access-token lifespan, so the
 		// smaller of accessTokenTTL (15m) and idTokenTTL (5m) bounds both.
-		if cl.Attributes["pkce.code.challenge.method"] != "S256" || cl.Attributes["access.token.lifespan"] != "300" || cl.Attributes["client.session.idle.timeout"] != "86400" {
+		// refreshTokenTTL 24h is bounded by the realm's own session idle
+		// timeout (30m by default), which Keycloak applies anyway and which
+		// the operator never raises; offline tokens by 24h (the realm allows 30 days).
+		if cl.Attributes["pkce.code.challenge.method"] != "S256" || cl.Attributes["access.token.lifespan"] != "300" ||
+			cl.Attributes["client.session.idle.timeout"] != "1800" || cl.Attributes["client.offline.session.idle.timeout"] != "86400" {
 			return fmt.Errorf("attributes %v", cl.Attributes)
 		}
 		return nil
 	})
+	gc, tok := console(t)
+	realm, err := gc.GetRealm(context.Background(), tok, "production-server")
+	if err != nil || gocloak.PInt(realm.SSOSessionIdleTimeout) != 1800 {
+		t.Errorf("the realm's sessions must not be changed by a policy: %v, idle %d", err, gocloak.PInt(realm.SSOSessionIdleTimeout))
+	}
 	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 10*time.Second)
 
 	bad := &authv1.AuthClient{}
@@ -174,6 +183,29 @@ func TestSpecPolicyGovernsTheSpecClient(t *testing.T) {
 		return nil
 	})
 	deleteAndWait(t, bad)
+
+	// Leaving scopes out does not get the realm's defaults (offline_access,
+	// address, phone) past allowedScopes; asking only for forbidden scopes
+	// leaves the client with none of them.
+	quiet, greedy := &authv1.AuthClient{}, &authv1.AuthClient{}
+	apply(t, authClient("team-pol", "quiet", "production-server", ""), quiet)
+	apply(t, authClient("team-pol", "greedy", "production-server", `  scopes: ["api:admin", "offline_access"]`), greedy)
+	waitReady(t, quiet, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	waitReady(t, greedy, metav1.ConditionFalse, authv1.ReasonPolicyViolation, 30*time.Second)
+	for _, id := range []string{"team-pol.quiet", "team-pol.greedy"} {
+		cl := keycloakClient(t, "production-server", id)
+		all := strings.Join(append(append([]string{}, cl.DefaultClientScopes...), cl.OptionalClientScopes...), ",")
+		for _, forbidden := range []string{"offline_access", "address", "phone", "api:admin"} {
+			if strings.Contains(all, forbidden) {
+				t.Errorf("%s has the forbidden scope %s: %s", id, forbidden, all)
+			}
+		}
+	}
+	if all := strings.Join(keycloakClient(t, "production-server", "team-pol.quiet").DefaultClientScopes, ","); !strings.Contains(all, "profile") || !strings.Contains(all, "email") {
+		t.Errorf("a client without scopes gets the allowed usual ones: %s", all)
+	}
+	deleteAndWait(t, quiet)
+	deleteAndWait(t, greedy)
 }
 
 // Token lifetimes map to Keycloak (exp - iat of a real token); a policy
@@ -182,6 +214,7 @@ func TestSpecPolicyGovernsTheSpecClient(t *testing.T) {
 // policy takes away is refused by Keycloak, and the client reports it.
 func TestPolicyTokenLifetimesAndGrants(t *testing.T) {
 	integration(t)
+	longResync(t) // a policy edit must arrive through the watch, not a resync
 	policyServer(t, "ttl-server")
 	ensureNamespace(t, "team-ttl", nil)
 	p := applyPolicy(t, "security", "ttl-a", "ttl-server", "  token: {accessTokenTTL: 45s}")
@@ -354,4 +387,14 @@ func TestPolicyConflict(t *testing.T) {
 		t.Errorf("a conflict must not change the client: authenticator %q", got)
 	}
 	deleteAndWait(t, ac)
+}
+
+// longResync restarts the operator with an hour-long resync for the test, so
+// that what it checks can only arrive through watches.
+func longResync(t *testing.T) {
+	t.Helper()
+	saved := resync
+	resync = time.Hour
+	restartOperator(t)
+	t.Cleanup(func() { resync = saved; restartOperator(t) })
 }

@@ -84,7 +84,7 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.reconcileIssuer(ctx, as, kc); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
-	if err := r.reconcilePolicies(ctx, as, kc, rep); err != nil {
+	if err := r.reconcilePolicies(ctx, as, rep); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	rep.Ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
@@ -106,11 +106,18 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 		}
 		rep.Event(ctx, as, corev1.EventTypeNormal, "RealmCreated", fmt.Sprintf("Created Keycloak realm %q", name))
 		as.Status.RealmName = name
+		// Read once more for the session timeouts Keycloak chose.
+		created, err := kc.GetRealm(ctx, name)
+		if err != nil {
+			return err
+		}
+		recordSessions(as, created)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	recordSessions(as, actual)
 	me := desired.Owner(as.Namespace, as.Name)
 	switch owner := desired.RealmOwner(actual); {
 	case owner == "":
@@ -228,7 +235,7 @@ func checkSelectors(as *authv1.AuthServer) error {
 // selects can be combined (PoliciesConsistent). A conflict is not resolved
 // silently: the clients are refused (PolicyConflict) until it is fixed, while
 // the realm itself stays Ready.
-func (r *AuthServerReconciler) reconcilePolicies(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) error {
+func (r *AuthServerReconciler) reconcilePolicies(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter) error {
 	if as.Spec.PolicySelector == nil {
 		reconciler.RemoveCondition(as, authv1.PoliciesCondition)
 		return nil
@@ -252,18 +259,11 @@ func (r *AuthServerReconciler) reconcilePolicies(ctx context.Context, as *authv1
 		reconciler.SetCondition(as, authv1.PoliciesCondition, metav1.ConditionFalse, authv1.ReasonPolicyConflict, reconciler.Truncate(msg, reconciler.MaxConditionMessage))
 		return nil
 	}
-	if err := r.ensureSessionFloor(ctx, as, kc, eff.RefreshTokenTTL, rep); err != nil {
-		return err
-	}
 	msg := "No AuthPolicy matches the policySelector"
 	if len(selected) > 0 {
 		msg = "Governed by " + strings.Join(eff.Policies, ", ")
 	}
-	if eff.RefreshTokenTTL > 0 {
-		// Part of the status, so that a change re-reconciles the clients
-		// once the realm allows their new session timeout.
-		msg += fmt.Sprintf("; realm sessions last at least %s (refreshTokenTTL)", eff.RefreshTokenTTL)
-	}
+
 	reconciler.SetCondition(as, authv1.PoliciesCondition, metav1.ConditionTrue, authv1.ReasonPolicyAccepted, msg)
 	return nil
 }
@@ -282,38 +282,9 @@ func (r *AuthServerReconciler) serversIn(ctx context.Context, o client.Object) [
 	return reqs
 }
 
-// ensureSessionFloor raises the realm's SSO session idle timeout and max
-// lifespan to at least the refreshTokenTTL its policies set: Keycloak
-// refuses a client session idle timeout (how a policy bounds refresh
-// tokens) above the realm's (HTTP 400), and caps refresh tokens by the
-// realm's session anyway. It only ever raises them: a longer setting made by
-// an administrator stays.
-func (r *AuthServerReconciler) ensureSessionFloor(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, floor time.Duration, rep reconciler.Reporter) error {
-	if floor <= 0 {
-		return nil
-	}
-	realm, err := kc.GetRealm(ctx, as.Status.RealmName)
-	if err != nil {
-		return err
-	}
-	want := int(floor / time.Second)
-	update := gocloak.RealmRepresentation{Realm: realm.Realm}
-	var raised []string
-	if gocloak.PInt(realm.SSOSessionIdleTimeout) < want {
-		update.SSOSessionIdleTimeout = gocloak.IntP(want)
-		raised = append(raised, "ssoSessionIdleTimeout")
-	}
-	if gocloak.PInt(realm.SSOSessionMaxLifespan) < want {
-		update.SSOSessionMaxLifespan = gocloak.IntP(want)
-		raised = append(raised, "ssoSessionMaxLifespan")
-	}
-	if len(raised) == 0 {
-		return nil
-	}
-	ctrl.LoggerFrom(ctx).Info("Raising realm session lifespans for a policy's refreshTokenTTL", "realm", as.Status.RealmName, "fields", raised, "seconds", want)
-	if err := kc.UpdateRealm(ctx, update); err != nil {
-		return err
-	}
-	rep.Event(ctx, as, corev1.EventTypeNormal, "RealmSessionRaised", fmt.Sprintf("Raised %s of realm %q to %s, the refreshTokenTTL of its AuthPolicies", strings.Join(raised, " and "), as.Status.RealmName, floor))
-	return nil
+// recordSessions keeps the realm's session timeouts in the status: the
+// AuthClient reconciler bounds policy refresh lifespans by them.
+func recordSessions(as *authv1.AuthServer, realm *gocloak.RealmRepresentation) {
+	as.Status.RealmSessionIdleSeconds = int32(gocloak.PInt(realm.SSOSessionIdleTimeout))
+	as.Status.RealmOfflineSessionIdleSeconds = int32(gocloak.PInt(realm.OfflineSessionIdleTimeout))
 }

@@ -57,7 +57,7 @@ func TestClientIDSquattingCannotBeatTiming(t *testing.T) {
 // Secret; admitting it again enables the same client with the same secret.
 func TestRevokedNamespaceDisablesItsClient(t *testing.T) {
 	integration(t)
-	theOperator(t)
+	longResync(t) // the revocation must arrive through the Namespace watch
 	ensureNamespace(t, "security", nil)
 	ensureNamespace(t, "team-rev", map[string]string{"nauthera.io/clients": "yes"})
 	as := &authv1.AuthServer{}

@@ -67,8 +67,10 @@ func (v *AuthClientValidator) ValidateDelete(context.Context, *authv1.AuthClient
 
 func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClient) (admission.Warnings, error) {
 	var errs field.ErrorList
-	if err := desired.CheckClientID(ac); err != nil {
-		errs = append(errs, field.Invalid(field.NewPath("spec", "clientId"), ac.Spec.ClientID, err.Error()))
+	clientIDRule := func(prefixes []string) {
+		if err := desired.CheckClientID(ac, prefixes); err != nil {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "clientId"), ac.Spec.ClientID, err.Error()))
+		}
 	}
 	key := types.NamespacedName{Namespace: ac.Spec.AuthServerRef.Namespace, Name: ac.Spec.AuthServerRef.Name}
 	if key.Namespace == "" {
@@ -78,11 +80,16 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 	as := &authv1.AuthServer{}
 	switch err := v.Reader.Get(ctx, key, as); {
 	case apierrors.IsNotFound(err):
+		clientIDRule(nil)
 		warnings = append(warnings, fmt.Sprintf("AuthServer %s does not exist (yet); its policies are checked when the client is reconciled", key))
 	case err != nil:
 		// Cannot decide: let the reconciler, which enforces everything anyway.
+		clientIDRule(nil)
 		warnings = append(warnings, fmt.Sprintf("the policies of AuthServer %s could not be checked at admission (%v); they are enforced when the client is reconciled", key, err))
-	case as.Spec.PolicySelector != nil:
+	case as.Spec.PolicySelector == nil:
+		clientIDRule(as.Spec.AllowedClientIDPrefixes)
+	default:
+		clientIDRule(as.Spec.AllowedClientIDPrefixes)
 		var list authv1.AuthPolicyList
 		if err := v.Reader.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
 			warnings = append(warnings, fmt.Sprintf("the AuthPolicies of AuthServer %s could not be listed at admission (%v); they are enforced when the client is reconciled", key, err))

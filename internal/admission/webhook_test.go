@@ -268,6 +268,24 @@ kind: AuthPolicy
 metadata: {name: sneaky, namespace: team-b, labels: {tier: tight}}
 spec:
   allowedScopes: [openid]`, &authv1.AuthPolicy{})
+
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: tight, namespace: security, labels: {tier: tight}}
+spec:
+  allowedScopes: [openid, profile]`, &authv1.AuthPolicy{})
+	// Wait until the webhook sees the policy: a probe object that breaks it is refused.
+	eventuallyRefused(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: probe, namespace: team-b}
+spec:
+  authServerRef: {name: tight, namespace: security}
+  redirectUris: ["https://probe.example.com/cb"]
+  scopes: [openid, email]`, `AuthPolicy security/tight`)
+	// The cache has seen both policies now (sneaky came first): profile is
+	// allowed by tight and forbidden by sneaky, which must not count.
 	mustCreate(t, `
 apiVersion: auth.nauthera.io/v1alpha1
 kind: AuthClient
@@ -276,14 +294,6 @@ spec:
   authServerRef: {name: tight, namespace: security}
   redirectUris: ["https://x.example.com/cb"]
   scopes: [openid, profile]`, &authv1.AuthClient{})
-
-	mustCreate(t, `
-apiVersion: auth.nauthera.io/v1alpha1
-kind: AuthPolicy
-metadata: {name: tight, namespace: security, labels: {tier: tight}}
-spec:
-  allowedScopes: [openid, profile]`, &authv1.AuthPolicy{})
-	time.Sleep(time.Second) // let the cache see the policy
 	// Metadata writes pass.
 	before := ac.DeepCopy()
 	ac.Labels = map[string]string{"team": "b"}

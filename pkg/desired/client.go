@@ -26,12 +26,14 @@ const (
 	// AttrClientSessionIdle is the client session idle timeout in seconds
 	// ("" uses the realm's): a refresh token expires with it.
 	AttrClientSessionIdle = "client.session.idle.timeout"
+	// AttrClientOfflineSessionIdle bounds offline tokens (offline_access) the same way.
+	AttrClientOfflineSessionIdle = "client.offline.session.idle.timeout"
 	// AttrPolicyManaged lists the attributes an AuthPolicy set on the client.
 	AttrPolicyManaged = "nauthera.io/policy-attributes"
 )
 
 // DefaultGrantTypes apply when an AuthClient lists none.
-var DefaultGrantTypes = []authv1.GrantType{authv1.GrantTypeAuthorizationCode, authv1.GrantTypeRefreshToken}
+var DefaultGrantTypes = policy.DefaultGrantTypes
 
 // GrantTypes returns the grant types an AuthClient asks for, defaults applied.
 func GrantTypes(ac *authv1.AuthClient) []authv1.GrantType {
@@ -74,14 +76,38 @@ func AccessTokenLifespan(eff policy.Effective) time.Duration {
 }
 
 // Client is the Keycloak client an AuthClient asks for, ungoverned.
-func Client(ac *authv1.AuthClient) gocloak.Client { return GovernedClient(ac, policy.Effective{}) }
+func Client(ac *authv1.AuthClient) gocloak.Client {
+	return GovernedClient(ac, policy.Effective{}, RealmSessions{})
+}
+
+// RealmSessions are the realm's session timeouts, which bound every
+// refresh token whatever a client says (zero: unknown).
+type RealmSessions struct {
+	Idle, OfflineIdle time.Duration
+}
+
+// RefreshLifespans are the client session idle timeouts that bound a
+// governed client's refresh tokens: refreshTokenTTL, but never above the
+// realm's own timeouts (Keycloak refuses a client value above the realm's
+// with HTTP 400, and the realm's bound applies anyway, so the policy's
+// ceiling is met). Offline tokens are bounded the same way. Zero where the
+// policy sets nothing or the realm's timeout is not known yet.
+func RefreshLifespans(eff policy.Effective, realm RealmSessions) (online, offline time.Duration) {
+	bound := func(limit time.Duration) time.Duration {
+		if eff.RefreshTokenTTL == 0 || limit == 0 {
+			return 0
+		}
+		return min(eff.RefreshTokenTTL, limit)
+	}
+	return bound(realm.Idle), bound(realm.OfflineIdle)
+}
 
 // GovernedClient is the Keycloak client an AuthClient asks for, brought
 // into line with its policies: forbidden grant types off, PKCE S256 when
 // enforced, token lifespans and the authentication method set. Only the
 // fields set here are managed: drift in them is reverted, everything else
 // is left as an administrator set it. Scopes are handled by ScopePlan.
-func GovernedClient(ac *authv1.AuthClient, eff policy.Effective) gocloak.Client {
+func GovernedClient(ac *authv1.AuthClient, eff policy.Effective, realm RealmSessions) gocloak.Client {
 	grants := EffectiveGrantTypes(ac, eff)
 	has := func(g authv1.GrantType) bool { return slices.Contains(grants, g) }
 	public := ac.Spec.ClientType == authv1.ClientTypePublic
@@ -123,7 +149,8 @@ func GovernedClient(ac *authv1.AuthClient, eff policy.Effective) gocloak.Client 
 	// kept (as before policies existed), and MergeClient resets what a
 	// policy set once the policy is gone.
 	var set []string
-	for key, d := range map[string]time.Duration{AttrAccessTokenLifespan: AccessTokenLifespan(eff), AttrClientSessionIdle: eff.RefreshTokenTTL} {
+	online, offline := RefreshLifespans(eff, realm)
+	for key, d := range map[string]time.Duration{AttrAccessTokenLifespan: AccessTokenLifespan(eff), AttrClientSessionIdle: online, AttrClientOfflineSessionIdle: offline} {
 		if d > 0 {
 			attrs[key] = seconds(d)
 			set = append(set, key)
@@ -221,13 +248,16 @@ func ClientOwner(c *gocloak.Client) string {
 // Authenticator is Keycloak's client authenticator for an OIDC token
 // endpoint authentication method. Keycloak cannot tell client_secret_basic
 // from client_secret_post: its client-secret authenticator accepts both.
+// private_key_jwt keeps client-secret (see below).
 func Authenticator(m authv1.ClientAuthenticationMethod) string {
 	switch m {
 	case authv1.ClientAuthSecretJWT:
 		return "client-secret-jwt"
-	case authv1.ClientAuthPrivateKey:
-		return "client-jwt"
 	default:
+		// private_key_jwt would need the client's public keys, which an
+		// AuthClient cannot provide yet: the client keeps its secret (and
+		// is reported as a PolicyViolation), rather than being switched to
+		// an authenticator it cannot use.
 		return "client-secret"
 	}
 }

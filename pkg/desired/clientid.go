@@ -18,13 +18,23 @@ import (
 // name (a DNS-1123 label) must be the AuthClient's own namespace. clientIds
 // without a dot (my-app), with the own namespace as prefix (team-a.web) or
 // with a prefix no namespace can have (App.Web, api:read) are allowed.
-func CheckClientID(ac *authv1.AuthClient) error {
+//
+// An AuthServer may allow prefixes (allowedClientIdPrefixes, such as
+// "com.example."): explicit clientIds starting with one are allowed from any
+// namespace it admits.
+func CheckClientID(ac *authv1.AuthClient, allowedPrefixes []string) error {
 	id := ac.Spec.ClientID
 	prefix, _, dotted := strings.Cut(id, ".")
 	if id == "" || !dotted || prefix == ac.Namespace || len(validation.IsDNS1123Label(prefix)) > 0 {
 		return nil
 	}
+	for _, p := range allowedPrefixes {
+		if strings.HasPrefix(id, p) {
+			return nil
+		}
+	}
 	return fmt.Errorf("spec.clientId %q has the form <namespace>.<name> of the default clientIds of namespace %q; "+
-		"an explicit clientId may start with this AuthClient's namespace (%q) or must not start with a namespace-like prefix and a dot",
+		"an explicit clientId may start with this AuthClient's namespace (%q), must not start with a namespace-like prefix and a dot, "+
+		"or must start with a prefix its AuthServer lists in allowedClientIdPrefixes",
 		id, prefix, ac.Namespace+".")
 }

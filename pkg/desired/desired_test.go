@@ -295,7 +295,7 @@ func TestCheckClientID(t *testing.T) {
 		{"team-a", "com.example.app", false},
 	} {
 		ac := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: tc.ns, Name: "web"}, Spec: authv1.AuthClientSpec{ClientID: tc.id}}
-		if err := CheckClientID(ac); (err == nil) != tc.ok {
+		if err := CheckClientID(ac, nil); (err == nil) != tc.ok {
 			t.Errorf("%s in %s: err = %v, want ok %v", tc.id, tc.ns, err, tc.ok)
 		}
 	}
@@ -337,5 +337,15 @@ func TestCheckClientLimits(t *testing.T) {
 	ac.Namespace, ac.Name = strings.Repeat("n", 63), strings.Repeat("a", 239)
 	if d := *Client(ac).Description; len([]rune(d)) > KeycloakMaxLength {
 		t.Errorf("description of %d characters", len([]rune(d)))
+	}
+}
+
+func TestCheckClientIDAllowedPrefixes(t *testing.T) {
+	ac := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "web"}, Spec: authv1.AuthClientSpec{ClientID: "com.example.app"}}
+	if CheckClientID(ac, []string{"org.example."}) == nil {
+		t.Error("another prefix must not allow it")
+	}
+	if err := CheckClientID(ac, []string{"org.example.", "com.example."}); err != nil {
+		t.Errorf("an allowed prefix: %v", err)
 	}
 }

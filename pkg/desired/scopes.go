@@ -52,11 +52,35 @@ type ScopeChange struct {
 	Add      bool
 }
 
-// ScopePlan lists the changes that make a client's assigned scopes match
-// the requested ones. With no scopes requested, the operator leaves
-// Keycloak's realm defaults alone. Technical scopes are never touched.
-func ScopePlan(requested []string, actual gocloak.Client) []ScopeChange {
+// GovernedScopes are the scopes a client gets under a policy's allowed
+// scopes (nil: no such policy): the requested ones that are allowed. A
+// client that requests none gets the allowed ones among Keycloak's usual
+// defaults (profile, email) instead of the realm's defaults, which may hold
+// scopes the policy forbids (offline_access, address, phone). The result is
+// never nil under a policy: an empty list means "no scope at all" and makes
+// ScopePlan remove every assigned one.
+func GovernedScopes(requested, allowed []string) []string {
+	if allowed == nil {
+		return requested
+	}
 	if len(requested) == 0 {
+		requested = []string{"openid", "profile", "email"}
+	}
+	out := []string{}
+	for _, s := range requested {
+		if slices.Contains(allowed, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ScopePlan lists the changes that make a client's assigned scopes match
+// the requested ones. With nil (no scopes requested, no policy), the
+// operator leaves Keycloak's realm defaults alone; an empty, non-nil list
+// removes every assigned scope. Technical scopes are never touched.
+func ScopePlan(requested []string, actual gocloak.Client) []ScopeChange {
+	if requested == nil {
 		return nil
 	}
 	wantDef, wantOpt := RequestedScopes(requested)
@@ -90,7 +114,7 @@ func ScopePlan(requested []string, actual gocloak.Client) []ScopeChange {
 // plus the technical ones the realm has. nil, nil leaves Keycloak's realm
 // defaults (no scopes requested).
 func CreateScopes(requested []string, realmScopes []string) (def, opt []string) {
-	if len(requested) == 0 {
+	if requested == nil {
 		return nil, nil
 	}
 	def, opt = RequestedScopes(requested)

@@ -75,6 +75,8 @@ func (e Effective) Governed() bool { return len(e.Policies) > 0 }
 type Conflict struct {
 	Field   string
 	Message string
+	// Policies are the keys of the policies that contradict each other.
+	Policies []string
 }
 
 // Combine adds policies up to the strictest settings. Contradictions that
@@ -86,6 +88,7 @@ func Combine(ps []authv1.AuthPolicy) (Effective, []Conflict) {
 	var conflicts []Conflict
 	methodFrom := ""
 	grantsSet, scopesSet := false, false
+	var grantsFrom, scopesFrom []string
 	for i := range ps {
 		p := &ps[i]
 		k := Key(p)
@@ -94,10 +97,12 @@ func Combine(ps []authv1.AuthPolicy) (Effective, []Conflict) {
 		if s.AllowedGrantTypes != nil {
 			e.AllowedGrantTypes = intersect(e.AllowedGrantTypes, s.AllowedGrantTypes, !grantsSet)
 			grantsSet = true
+			grantsFrom = append(grantsFrom, k)
 		}
 		if s.AllowedScopes != nil {
 			e.AllowedScopes = intersect(e.AllowedScopes, s.AllowedScopes, !scopesSet)
 			scopesSet = true
+			scopesFrom = append(scopesFrom, k)
 		}
 		e.EnforcePKCE = e.EnforcePKCE || s.EnforcePKCE
 		if t := s.Token; t != nil {
@@ -110,17 +115,17 @@ func Combine(ps []authv1.AuthPolicy) (Effective, []Conflict) {
 			case e.Method == "":
 				e.Method, methodFrom = ca.Method, k
 			case e.Method != ca.Method:
-				conflicts = append(conflicts, Conflict{Field: "spec.clientAuthentication.method",
+				conflicts = append(conflicts, Conflict{Field: "spec.clientAuthentication.method", Policies: []string{methodFrom, k},
 					Message: fmt.Sprintf("AuthPolicy %s requires %s and AuthPolicy %s requires %s", methodFrom, e.Method, k, ca.Method)})
 			}
 		}
 	}
 	sort.Strings(e.Policies)
-	if grantsSet && len(e.AllowedGrantTypes) == 0 && len(ps) > 1 {
-		conflicts = append(conflicts, Conflict{Field: "spec.allowedGrantTypes", Message: "the allowedGrantTypes of " + strings.Join(e.Policies, ", ") + " have no grant type in common"})
+	if len(grantsFrom) > 1 && len(e.AllowedGrantTypes) == 0 {
+		conflicts = append(conflicts, Conflict{Field: "spec.allowedGrantTypes", Policies: grantsFrom, Message: "the allowedGrantTypes of AuthPolicies " + strings.Join(grantsFrom, ", ") + " have no grant type in common"})
 	}
-	if scopesSet && len(e.AllowedScopes) == 0 && len(ps) > 1 {
-		conflicts = append(conflicts, Conflict{Field: "spec.allowedScopes", Message: "the allowedScopes of " + strings.Join(e.Policies, ", ") + " have no scope in common"})
+	if len(scopesFrom) > 1 && len(e.AllowedScopes) == 0 {
+		conflicts = append(conflicts, Conflict{Field: "spec.allowedScopes", Policies: scopesFrom, Message: "the allowedScopes of AuthPolicies " + strings.Join(scopesFrom, ", ") + " have no scope in common"})
 	}
 	return e, conflicts
 }
@@ -149,6 +154,10 @@ func minSet(cur time.Duration, d *metav1.Duration) time.Duration {
 	}
 	return cur
 }
+
+// DefaultGrantTypes apply when an AuthClient lists none (the same as
+// desired.DefaultGrantTypes, which cannot be imported here without a cycle).
+var DefaultGrantTypes = []authv1.GrantType{authv1.GrantTypeAuthorizationCode, authv1.GrantTypeRefreshToken}
 
 // Violation is one way an AuthClient breaks a policy.
 type Violation struct {
@@ -184,6 +193,14 @@ func Evaluate(ac *authv1.AuthClient, ps []authv1.AuthPolicy) []Violation {
 						Message: fmt.Sprintf("spec.scopes[%d] %q is not allowed by AuthPolicy %s (allowed: %s)", j, sc, k, strings.Join(s.AllowedScopes, ", "))})
 				}
 			}
+		}
+		if s.AllowedGrantTypes != nil && len(ac.Spec.GrantTypes) == 0 && !slices.ContainsFunc(DefaultGrantTypes, func(g authv1.GrantType) bool { return slices.Contains(s.AllowedGrantTypes, g) }) {
+			out = append(out, Violation{Field: field.NewPath("spec", "grantTypes"), Policy: k,
+				Message: fmt.Sprintf("spec.grantTypes is omitted, and none of the default grant types (%s) is allowed by AuthPolicy %s (allowed: %s): list the grant types this client needs", join(DefaultGrantTypes), k, join(s.AllowedGrantTypes))})
+		}
+		if ca := s.ClientAuthentication; ca != nil && ca.Method == authv1.ClientAuthPrivateKey && ac.Spec.ClientType != authv1.ClientTypePublic {
+			out = append(out, Violation{Field: field.NewPath("spec", "clientType"), Policy: k,
+				Message: fmt.Sprintf("AuthPolicy %s requires private_key_jwt, which needs the client's public keys (a JWKS URL) that an AuthClient cannot provide yet; the client keeps authenticating with its secret", k)})
 		}
 		if ca := s.ClientAuthentication; ca != nil && ca.Method != "" && ac.Spec.ClientType == authv1.ClientTypePublic {
 			out = append(out, Violation{Field: field.NewPath("spec", "clientType"), Policy: k,

@@ -140,3 +140,15 @@ func TestEvaluate(t *testing.T) {
 		t.Errorf("no policy, no violation: %v", vs)
 	}
 }
+
+func TestEvaluateGrantDefaultsAndUnsupportedMethods(t *testing.T) {
+	ac := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "c"}}
+	vs := Evaluate(ac, []authv1.AuthPolicy{pol("security", "svc-only", nil, authv1.AuthPolicySpec{AllowedGrantTypes: []authv1.GrantType{"client_credentials"}})})
+	if len(vs) != 1 || vs[0].Field.String() != "spec.grantTypes" || !strings.Contains(vs[0].Message, "none of the default grant types") {
+		t.Errorf("omitted grant types with no default allowed: %v", vs)
+	}
+	vs = Evaluate(ac, []authv1.AuthPolicy{pol("security", "pkjwt", nil, authv1.AuthPolicySpec{ClientAuthentication: &authv1.ClientAuthenticationPolicy{Method: authv1.ClientAuthPrivateKey}})})
+	if len(vs) != 1 || !strings.Contains(vs[0].Message, "private_key_jwt") {
+		t.Errorf("private_key_jwt cannot be applied yet: %v", vs)
+	}
+}

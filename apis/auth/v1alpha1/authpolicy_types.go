@@ -22,9 +22,11 @@ type AuthPolicySpec struct {
 	Token *TokenPolicy `json:"token,omitempty"`
 
 	// allowedGrantTypes lists the grant types governed clients may use.
-	// A client asking for another is refused. Omitted allows all.
+	// A client asking for another is refused. Omitted allows all; an empty
+	// list is refused (it would allow nothing).
 	// +optional
 	// +listType=set
+	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=5
 	AllowedGrantTypes []GrantType `json:"allowedGrantTypes,omitempty"`
 
@@ -34,9 +36,11 @@ type AuthPolicySpec struct {
 	EnforcePKCE bool `json:"enforcePKCE,omitempty"`
 
 	// allowedScopes lists the scopes governed clients may request. A client
-	// asking for another is refused. Omitted allows all.
+	// asking for another is refused. Omitted allows all; an empty list is
+	// refused (it would allow nothing).
 	// +optional
 	// +listType=set
+	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=100
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=255

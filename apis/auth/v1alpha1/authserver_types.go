@@ -28,7 +28,7 @@ type AuthServerSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=237
 	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`
-	// +kubebuilder:validation:XValidation:rule="self.lowerAscii() != 'master'",message="realmName must not be master (in any case): that is Keycloak's administration realm"
+	// +kubebuilder:validation:XValidation:rule=`!self.lowerAscii().matches('^master[._-]*$')`,message="realmName must not be master (in any case, or with trailing dots, dashes or underscores): that is Keycloak's administration realm"
 	RealmName string `json:"realmName,omitempty"`
 
 	// displayName is shown on the realm's login pages. Defaults to the realm
@@ -38,8 +38,9 @@ type AuthServerSpec struct {
 	// +kubebuilder:validation:XValidation:rule=`!self.matches('[<>]')`,message="displayName must be plain text without < or >: Keycloak renders it on the login page"
 	DisplayName string `json:"displayName,omitempty"`
 
-	// policySelector selects the AuthPolicy objects, in any namespace the
-	// operator watches, that constrain and default the clients of this server.
+	// policySelector selects the AuthPolicy objects, in the AuthServer's own
+	// namespace only (an app team cannot label a policy of its own into
+	// force), that constrain and default the clients of this server.
 	// Omitted selects no policy.
 	// +optional
 	PolicySelector *LabelSelector `json:"policySelector,omitempty"`
@@ -49,6 +50,20 @@ type AuthServerSpec struct {
 	// namespaces by name, match the `kubernetes.io/metadata.name` label.
 	// +optional
 	ClientNamespaceSelector *LabelSelector `json:"clientNamespaceSelector,omitempty"`
+
+	// allowedClientIdPrefixes lets AuthClients use explicit clientIds that
+	// start with one of these prefixes from any namespace this server admits,
+	// for example `com.example.` or `grafana.`. Without it, an explicit
+	// clientId whose part before the first dot could be a namespace name must
+	// be the AuthClient's own namespace: otherwise a team could claim another
+	// namespace's default clientId (<namespace>.<name>) before it exists.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=2
+	// +kubebuilder:validation:items:MaxLength=255
+	// +kubebuilder:validation:items:Pattern=`^[!#-\[\]-~]+\.$`
+	AllowedClientIDPrefixes []string `json:"allowedClientIdPrefixes,omitempty"`
 
 	// tls configures the certificate of the public endpoint.
 	// +optional
@@ -133,6 +148,17 @@ type AuthServerStatus struct {
 	// discoveryUrl is the URL of the realm's OpenID Connect discovery document.
 	// +optional
 	DiscoveryURL string `json:"discoveryUrl,omitempty"`
+
+	// realmSessionIdleSeconds is the realm's SSO session idle timeout: no
+	// refresh token outlives it, so a policy's refreshTokenTTL is applied
+	// up to it.
+	// +optional
+	RealmSessionIdleSeconds int32 `json:"realmSessionIdleSeconds,omitempty"`
+
+	// realmOfflineSessionIdleSeconds is the realm's offline session idle
+	// timeout, the same bound for offline tokens.
+	// +optional
+	RealmOfflineSessionIdleSeconds int32 `json:"realmOfflineSessionIdleSeconds,omitempty"`
 }
 
 // AuthServer is a Keycloak realm managed by Nauthera: the place where

@@ -86,6 +86,8 @@ type LabelSelector struct {
 	// key/value pairs.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
+	// (Keys and values are checked when the selector is used: a CEL rule
+	// over map keys exceeds the API server's cost budget.)
 	MatchLabels map[string]string `json:"matchLabels,omitempty"`
 
 	// matchExpressions are label requirements; all must hold.

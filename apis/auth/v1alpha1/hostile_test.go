@@ -110,6 +110,9 @@ func TestHostileInputIsRefusedAtAdmission(t *testing.T) {
 		{"name too long for the default clientId", authClientDoc(strings.Repeat("a", 192), redirect("https://a.example.com/cb")), []string{"metadata.name", "spec.clientId"}},
 		// AuthServer.
 		{"realm Master", authServerDoc("s", "  issuerUrl: https://auth.example.com\n  realmName: Master"), []string{"spec.realmName", "master"}},
+		{"realm master.", authServerDoc("s", "  issuerUrl: https://auth.example.com\n  realmName: \"master.\""), []string{"spec.realmName", "master"}},
+		{"empty allowedGrantTypes", policyDoc("  allowedGrantTypes: []"), []string{"spec.allowedGrantTypes"}},
+		{"empty allowedScopes", policyDoc("  allowedScopes: []"), []string{"spec.allowedScopes"}},
 		{"realm MASTER", authServerDoc("s", "  issuerUrl: https://auth.example.com\n  realmName: MASTER"), []string{"spec.realmName", "master"}},
 		{"AuthServer named master", authServerDoc("master", "  issuerUrl: https://auth.example.com"), []string{"metadata.name", "master"}},
 		{"realm name of 238 characters", authServerDoc("s", "  issuerUrl: https://auth.example.com\n  realmName: "+strings.Repeat("r", 238)), []string{"spec.realmName", "237"}},
@@ -181,6 +184,8 @@ func TestEdgeCasesStayAccepted(t *testing.T) {
 		{"token TTLs", policyDoc("  token: {accessTokenTTL: 15m, refreshTokenTTL: 24h, idTokenTTL: 5m}")},
 		{"anonymous bind", ldapDoc(`    server: "ldap://ldap.example.com"
     userSearch: {baseDN: "ou=users,dc=example,dc=com", filter: "(&(objectClass=person)(!(uid=svc-*)))"}`)},
+		{"DN with = in a value and an OID type", ldapDoc(ldapOK + `    userSearch: {baseDN: "cn=a=b,2.5.4.11=people,dc=example,dc=com"}`)},
+		{"allowed clientId prefixes", authServerDoc("s", "  issuerUrl: https://auth.example.com\n  allowedClientIdPrefixes: [\"com.example.\", \"grafana.\"]")},
 		{"DN with escaped comma", ldapDoc(ldapOK + `    userSearch: {baseDN: "ou=Sales\\, EMEA,dc=example,dc=com", usernameAttribute: sAMAccountName}`)},
 	}
 	for _, c := range cases {

@@ -39,7 +39,7 @@ type LDAPSpec struct {
 	// Omitted binds anonymously.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9-]*=([^,=+\\]|\\.)+(\s*[,+]\s*[A-Za-z][A-Za-z0-9-]*=([^,=+\\]|\\.)+)*$`
+	// +kubebuilder:validation:Pattern=`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)=([^,+\\]|\\.)+(\s*[,+]\s*([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)=([^,+\\]|\\.)+)*$`
 	BindDN string `json:"bindDN,omitempty"`
 
 	// bindPasswordSecretRef selects the key of a Secret, in the UserStore's
@@ -62,7 +62,7 @@ type LDAPUserSearch struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9-]*=([^,=+\\]|\\.)+(\s*[,+]\s*[A-Za-z][A-Za-z0-9-]*=([^,=+\\]|\\.)+)*$`
+	// +kubebuilder:validation:Pattern=`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)=([^,+\\]|\\.)+(\s*[,+]\s*([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)=([^,+\\]|\\.)+)*$`
 	BaseDN string `json:"baseDN"`
 
 	// filter is an additional LDAP filter for users, in parentheses.
@@ -86,7 +86,7 @@ type LDAPGroupSearch struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9-]*=([^,=+\\]|\\.)+(\s*[,+]\s*[A-Za-z][A-Za-z0-9-]*=([^,=+\\]|\\.)+)*$`
+	// +kubebuilder:validation:Pattern=`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)=([^,+\\]|\\.)+(\s*[,+]\s*([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)=([^,+\\]|\\.)+)*$`
 	BaseDN string `json:"baseDN"`
 
 	// filter is an additional LDAP filter for groups, in parentheses.

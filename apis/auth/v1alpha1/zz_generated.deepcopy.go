@@ -365,6 +365,11 @@ func (in *AuthServerSpec) DeepCopyInto(out *AuthServerSpec) {
 		*out = new(LabelSelector)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.AllowedClientIDPrefixes != nil {
+		in, out := &in.AllowedClientIDPrefixes, &out.AllowedClientIDPrefixes
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.TLS != nil {
 		in, out := &in.TLS, &out.TLS
 		*out = new(AuthServerTLS)
