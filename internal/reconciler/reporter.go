@@ -6,6 +6,7 @@ package reconciler
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -141,7 +142,44 @@ func (r Reporter) Event(ctx context.Context, obj Object, typ, reason, msg string
 // emit records an Event. The note is passed as an argument, never as the
 // format: user text such as a clientId may contain '%'.
 func (r Reporter) emit(obj Object, typ, reason, note string) {
-	r.Recorder.Eventf(obj, nil, typ, reason, "Reconcile", "%s", Truncate(note, MaxEventNote))
+	note = Truncate(note, MaxEventNote)
+	if emitted.recently(string(obj.GetUID())+"\x00"+typ+"\x00"+reason+"\x00"+note, time.Now()) {
+		return
+	}
+	r.Recorder.Eventf(obj, nil, typ, reason, "Reconcile", "%s", note)
+}
+
+// emitted remembers the Events sent in the last dedupWindow. Two reconciles
+// of one object can both see the status from before the first one's patch
+// (the cache lags), and both emit the same transition Event. client-go
+// folds such twins into an Event series, but two twins recorded a few
+// milliseconds apart race in it (the series patch can run before the
+// first Event exists), and the Event can be lost. Sending a twin once is
+// enough. Hand-written: a map with expiry, bounded by pruning.
+var emitted = &recentEvents{seen: map[string]time.Time{}}
+
+const dedupWindow = 30 * time.Second
+
+type recentEvents struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func (e *recentEvents) recently(key string, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t, ok := e.seen[key]; ok && now.Sub(t) < dedupWindow {
+		return true
+	}
+	e.seen[key] = now
+	if len(e.seen) > 4096 {
+		for k, t := range e.seen {
+			if now.Sub(t) >= dedupWindow {
+				delete(e.seen, k)
+			}
+		}
+	}
+	return false
 }
 
 // Truncate bounds s to limit bytes, keeping its head and saying it was cut.
