@@ -8,6 +8,7 @@ import (
 
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
@@ -186,7 +187,10 @@ func (r *AuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 		// deletion and annotations (a manual nudge) do.
 		For(&authv1.AuthClient{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}, builder.WithPredicates(secretTampered)).
-		Watches(&authv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.clientsOf)).
+		// Only AuthServer changes its clients depend on fan out to them: a
+		// label, an annotation or a status detail of its own (such as its
+		// policies' condition) costs no client reconcile and no Keycloak read.
+		Watches(&authv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.clientsOf), builder.WithPredicates(authServerChangedForClients)).
 		// A policy created, edited or deleted re-reconciles every client it
 		// governs (before and after the change of its labels).
 		Watches(&authv1.AuthPolicy{}, handler.EnqueueRequestsFromMapFunc(r.clientsGovernedBy), policySpecOrLabels).
@@ -274,3 +278,30 @@ func (r *AuthClientReconciler) clientsGovernedBy(ctx context.Context, o client.O
 // or whom: its spec or its labels; never its status, which the AuthPolicy
 // reconciler writes as clients come and go.
 var policySpecOrLabels = builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))
+
+// authServerChangedForClients passes AuthServer events its clients depend
+// on: creation, deletion, a spec change (generation), deletion starting,
+// and the status fields the AuthClient reconciler reads (realm, issuer,
+// readiness, retrying, the realm's session timeouts).
+var authServerChangedForClients = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*authv1.AuthServer)
+		n, ok2 := e.ObjectNew.(*authv1.AuthServer)
+		if !ok1 || !ok2 {
+			return true
+		}
+		if o.Generation != n.Generation || o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero() {
+			return true
+		}
+		os, ns := o.Status, n.Status
+		if os.RealmName != ns.RealmName || os.Issuer != ns.Issuer ||
+			os.RealmSessionIdleSeconds != ns.RealmSessionIdleSeconds || os.RealmOfflineSessionIdleSeconds != ns.RealmOfflineSessionIdleSeconds {
+			return true
+		}
+		ro, rn := reconciler.FindReady(o), reconciler.FindReady(n)
+		if (ro == nil) != (rn == nil) || (ro != nil && (ro.Status != rn.Status || ro.Reason != rn.Reason)) {
+			return true
+		}
+		return meta.IsStatusConditionTrue(os.Conditions, authv1.ReconcilingCondition) != meta.IsStatusConditionTrue(ns.Conditions, authv1.ReconcilingCondition)
+	},
+}

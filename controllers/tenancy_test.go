@@ -188,3 +188,38 @@ func TestRefusedEditChangesNothing(t *testing.T) {
 	}
 	deleteAndWait(t, ac)
 }
+
+// A change to an AuthServer that its clients do not depend on (a label)
+// costs no client reconcile: not one Keycloak request for its realm.
+func TestAuthServerLabelChangeCostsNoKeycloakRequest(t *testing.T) {
+	integration(t)
+	longResync(t)
+	as := realmServer(t, "quiet-server")
+	ensureNamespace(t, "team-quiet", nil)
+	var clients []*authv1.AuthClient
+	for i := 0; i < 3; i++ {
+		ac := &authv1.AuthClient{}
+		apply(t, authClient("team-quiet", fmt.Sprintf("app-%d", i), "quiet-server", ""), ac)
+		clients = append(clients, ac)
+	}
+	for _, ac := range clients {
+		waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	}
+	time.Sleep(time.Second) // let the last status writes settle
+	before := faults.Requests("/realms/quiet-server/")
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(as), as); err != nil {
+		t.Fatal(err)
+	}
+	patched := as.DeepCopy()
+	patched.Labels = map[string]string{"cost-center": "42"}
+	if err := k8s.Patch(context.Background(), patched, client.MergeFrom(as)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if n := faults.Requests("/realms/quiet-server/") - before; n != 0 {
+		t.Errorf("a label change on the AuthServer cost %d Keycloak requests for its realm, want 0", n)
+	}
+	for _, ac := range clients {
+		deleteAndWait(t, ac)
+	}
+}
