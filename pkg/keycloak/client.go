@@ -38,7 +38,8 @@ type Admin interface {
 	// if the clientId is taken.
 	CreateClient(ctx context.Context, realm string, c gocloak.Client) (string, error)
 	// UpdateClient updates the client whose internal id is c.ID. It never
-	// changes the client's secret, whatever c.Secret holds.
+	// changes the client's secret, whatever c.Secret or its client.secret.*
+	// attributes hold.
 	UpdateClient(ctx context.Context, realm string, c gocloak.Client) error
 	// DeleteClient deletes the client with this internal id.
 	DeleteClient(ctx context.Context, realm, id string) error
@@ -340,6 +341,19 @@ func (c *AdminClient) UpdateClient(ctx context.Context, realm string, cl gocloak
 	// back would roll the secret back. Secrets change only through
 	// RegenerateClientSecret, so the update never carries one.
 	cl.Secret = nil
+	// The same for the secret's bookkeeping: client.secret.* attributes hold
+	// the previous secret in plain text and the rotation times. Sent back
+	// stale they would bring an older previous secret back (and end the
+	// current grace period); left out, Keycloak keeps what it has.
+	if len(cl.Attributes) > 0 {
+		attrs := make(map[string]string, len(cl.Attributes))
+		for k, v := range cl.Attributes {
+			if !strings.HasPrefix(k, "client.secret.") {
+				attrs[k] = v
+			}
+		}
+		cl.Attributes = attrs
+	}
 	return c.call(ctx, "client.update", func(ctx context.Context, tok string) error {
 		return c.gc.UpdateClient(ctx, tok, realm, cl)
 	})

@@ -654,3 +654,40 @@ func TestServerErrorsOnWrites(t *testing.T) {
 		t.Errorf("reads are not retried by the client: %d hits", faults.Hits("client.find"))
 	}
 }
+
+// UpdateClient never sends the secret's bookkeeping back: a stale
+// client.secret.* attribute cannot roll it back.
+func TestUpdateClientKeepsSecretAttributes(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	c, _ := newAdmin(t)
+	realm := testRealm(t, c)
+	id, err := c.CreateClient(ctx, realm, gocloak.Client{ClientID: gocloak.StringP("bookkeeping"), Protocol: gocloak.StringP("openid-connect")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetClient(ctx, realm, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := got.Attributes["client.secret.creation.time"]
+	if created == "" {
+		t.Fatalf("Keycloak set no client.secret.creation.time: %v", got.Attributes)
+	}
+	got.Attributes["client.secret.creation.time"] = "1"
+	got.Attributes["client.secret.rotated"] = "stale-previous-secret"
+	got.Name = gocloak.StringP("renamed")
+	if err := c.UpdateClient(ctx, realm, *got); err != nil {
+		t.Fatal(err)
+	}
+	after, err := c.GetClient(ctx, realm, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gocloak.PString(after.Name) != "renamed" {
+		t.Error("the update did not apply")
+	}
+	if after.Attributes["client.secret.creation.time"] != created || after.Attributes["client.secret.rotated"] != "" {
+		t.Errorf("secret bookkeeping was overwritten: %v", after.Attributes)
+	}
+}
