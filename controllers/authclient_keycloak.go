@@ -168,7 +168,12 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 	if err != nil {
 		return nil, err
 	}
-	rep.Event(ctx, ac, corev1.EventTypeNormal, "ClientCreated", fmt.Sprintf("Created Keycloak client %q in realm %q", clientID, realm))
+	if ac.Status.ClientID != "" {
+		// Recreated after it went missing; a first creation is summed up
+		// by the one ClientProvisioned Event (one Event per provisioning).
+		rep.Event(ctx, ac, corev1.EventTypeNormal, "ClientRecreated", fmt.Sprintf("Recreated Keycloak client %q in realm %q, which had been deleted in Keycloak", clientID, realm))
+	}
+	ctrl.LoggerFrom(ctx).Info("Created Keycloak client", "clientId", clientID, "realm", realm)
 	return created, nil
 }
 

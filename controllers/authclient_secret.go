@@ -132,7 +132,12 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 			}
 			return err
 		}
-		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretCreated", fmt.Sprintf("Wrote credentials to Secret %s", ac.SecretName()))
+		if ac.Status.ClientSecretRef != nil {
+			// Written before: it was deleted by hand and comes back. A first
+			// write is summed up by the ClientProvisioned Event.
+			rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretRecreated", fmt.Sprintf("Wrote the credentials to Secret %s again, after it was deleted", ac.SecretName()))
+		}
+		ctrl.LoggerFrom(ctx).Info("Created credentials Secret", "secret", ac.SecretName())
 		return nil
 	}
 	if !replace && maps.EqualFunc(cur.Data, s.Data, func(a, b []byte) bool { return string(a) == string(b) }) &&

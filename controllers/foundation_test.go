@@ -184,26 +184,38 @@ spec:
 	deleteAndWait(t, ac)
 }
 
-// Defect 3: an Event's text is never a format string.
+// Defect 3: an Event's text is never a format string. Also: a successful
+// provisioning emits one Event, not one per step.
 func TestEventTextWithPercent(t *testing.T) {
 	integration(t)
 	realmServer(t, "percent-server")
 	ensureNamespace(t, "team-pct", nil)
+	ensureNamespace(t, "team-pct2", nil)
 	ac := &authv1.AuthClient{}
 	apply(t, authClient("team-pct", "pct", "percent-server", `  clientId: "pct-100%s%d"`), ac)
 	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-	var note string
-	eventually(t, 10*time.Second, "ClientCreated Event", func() error {
-		evs := events(t, ac, corev1.EventTypeNormal, "ClientCreated")
-		if len(evs) == 0 {
-			return fmt.Errorf("none yet")
+	time.Sleep(time.Second) // Events are written asynchronously
+	var list eventsv1.EventList
+	if err := k8s.List(context.Background(), &list, client.InNamespace("team-pct")); err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, e := range list.Items {
+		if e.Regarding.UID == ac.UID {
+			reasons = append(reasons, e.Reason)
 		}
-		note = evs[0].Note
-		return nil
-	})
+	}
+	if len(reasons) != 1 || reasons[0] != authv1.ReasonClientProvisioned {
+		t.Errorf("Events of one provisioning: %v, want exactly [ClientProvisioned]", reasons)
+	}
+	// A second AuthClient asking for the same clientId: the Warning quotes it intact.
+	thief := &authv1.AuthClient{}
+	apply(t, authClient("team-pct2", "pct", "percent-server", `  clientId: "pct-100%s%d"`), thief)
+	note := warningEvent(t, thief, authv1.ReasonClientIDConflict)
 	if !strings.Contains(note, `"pct-100%s%d"`) || strings.Contains(note, "MISSING") {
 		t.Errorf("Event note %q should quote the clientId as written", note)
 	}
+	deleteAndWait(t, thief)
 	deleteAndWait(t, ac)
 }
 
