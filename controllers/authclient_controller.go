@@ -101,7 +101,9 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	}
 	kc, err := r.Connections.For(ctx, as)
 	if err != nil && refused != nil {
-		return refused
+		// The client must still be disabled: retried with backoff.
+		f := reconciler.Classify(refused)
+		return reconciler.Transient(f.Reason, "%s; disabling its Keycloak client waits for the connection to Keycloak: %v", f.Msg, err)
 	}
 	if err != nil {
 		return err

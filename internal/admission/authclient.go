@@ -80,11 +80,13 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 	as := &authv1.AuthServer{}
 	switch err := v.Reader.Get(ctx, key, as); {
 	case apierrors.IsNotFound(err):
-		clientIDRule(nil)
-		warnings = append(warnings, fmt.Sprintf("AuthServer %s does not exist (yet); its policies are checked when the client is reconciled", key))
+		// Without the AuthServer its allowedClientIdPrefixes are unknown:
+		// the clientId rule is left to the reconciler (which enforces it
+		// before anything reaches Keycloak), so applying a folder whose
+		// AuthClient comes before its AuthServer is not refused.
+		warnings = append(warnings, fmt.Sprintf("AuthServer %s does not exist (yet); its policies and the clientId rule are checked when the client is reconciled", key))
 	case err != nil:
 		// Cannot decide: let the reconciler, which enforces everything anyway.
-		clientIDRule(nil)
 		warnings = append(warnings, fmt.Sprintf("the policies of AuthServer %s could not be checked at admission (%v); they are enforced when the client is reconciled", key, err))
 	case as.Spec.PolicySelector == nil:
 		clientIDRule(as.Spec.AllowedClientIDPrefixes)

@@ -216,15 +216,33 @@ func TestClientIDRuleAtAdmission(t *testing.T) {
 		t.Skip("envtest")
 	}
 	ns(t, "team-a")
+	ns(t, "security")
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: id-rules, namespace: security}
+spec:
+  issuerUrl: "https://id-rules.example.com"
+  allowedClientIdPrefixes: ["com.example."]`, &authv1.AuthServer{})
 	eventuallyRefused(t, `
 apiVersion: auth.nauthera.io/v1alpha1
 kind: AuthClient
 metadata: {name: squat, namespace: team-a}
 spec:
-  authServerRef: {name: anything, namespace: security}
+  authServerRef: {name: id-rules, namespace: security}
   clientId: team-not-created-yet.web
   redirectUris: ["https://a.example.com/cb"]`, `spec.clientId`, `namespace "team-not-created-yet"`)
-	// Its own namespace as prefix is fine; a missing AuthServer is a warning, not a refusal.
+	// A prefix the AuthServer allows is fine.
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: reverse-dns, namespace: team-a}
+spec:
+  authServerRef: {name: id-rules, namespace: security}
+  clientId: com.example.app
+  redirectUris: ["https://a.example.com/cb"]`, &authv1.AuthClient{})
+	// Its own namespace as prefix is fine; a missing AuthServer is a warning,
+	// not a refusal (the reconciler decides once it exists).
 	mustCreate(t, `
 apiVersion: auth.nauthera.io/v1alpha1
 kind: AuthClient

@@ -135,47 +135,55 @@ func transition(obj Object, status metav1.ConditionStatus, reason string, stalle
 // Event emits an Event that is not tied to a condition change (a drift
 // repaired, a client created), and logs it.
 func (r Reporter) Event(ctx context.Context, obj Object, typ, reason, msg string) {
-	ctrl.LoggerFrom(ctx).Info("Recorded Event", "type", typ, "reason", reason, "note", msg)
-	r.emit(obj, typ, reason, msg)
+	if r.emit(obj, typ, reason, msg) {
+		ctrl.LoggerFrom(ctx).Info("Recorded Event", "type", typ, "reason", reason, "note", msg)
+	}
 }
 
 // emit records an Event. The note is passed as an argument, never as the
 // format: user text such as a clientId may contain '%'.
-func (r Reporter) emit(obj Object, typ, reason, note string) {
+func (r Reporter) emit(obj Object, typ, reason, note string) bool {
 	note = Truncate(note, MaxEventNote)
-	if emitted.recently(string(obj.GetUID())+"\x00"+typ+"\x00"+reason+"\x00"+note, time.Now()) {
-		return
+	if emitted.repeat(string(obj.GetUID()), typ+"\x00"+reason+"\x00"+note, time.Now()) {
+		return false
 	}
 	r.Recorder.Eventf(obj, nil, typ, reason, "Reconcile", "%s", note)
+	return true
 }
 
-// emitted remembers the Events sent in the last dedupWindow. Two reconciles
-// of one object can both see the status from before the first one's patch
-// (the cache lags), and both emit the same transition Event. client-go
-// folds such twins into an Event series, but two twins recorded a few
-// milliseconds apart race in it (the series patch can run before the
-// first Event exists), and the Event can be lost. Sending a twin once is
-// enough. Hand-written: a map with expiry, bounded by pruning.
-var emitted = &recentEvents{seen: map[string]time.Time{}}
+// emitted remembers the last Event sent for each object. Two reconciles of
+// one object can both see the status from before the first one's patch
+// (the cache lags) and both emit the same transition Event. client-go folds
+// such twins into an Event series, but two twins recorded a few
+// milliseconds apart race in it, and the Event can be lost. So an Event
+// that merely repeats the last one of its object within dedupWindow is not
+// sent again; any other Event in between (a Warning, then the recovery) is.
+// Hand-written: a map with expiry, bounded by pruning.
+var emitted = &recentEvents{last: map[string]lastEvent{}}
 
 const dedupWindow = 30 * time.Second
 
-type recentEvents struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
+type lastEvent struct {
+	key string
+	at  time.Time
 }
 
-func (e *recentEvents) recently(key string, now time.Time) bool {
+type recentEvents struct {
+	mu   sync.Mutex
+	last map[string]lastEvent
+}
+
+func (e *recentEvents) repeat(uid, key string, now time.Time) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if t, ok := e.seen[key]; ok && now.Sub(t) < dedupWindow {
+	if l, ok := e.last[uid]; ok && l.key == key && now.Sub(l.at) < dedupWindow {
 		return true
 	}
-	e.seen[key] = now
-	if len(e.seen) > 4096 {
-		for k, t := range e.seen {
-			if now.Sub(t) >= dedupWindow {
-				delete(e.seen, k)
+	e.last[uid] = lastEvent{key: key, at: now}
+	if len(e.last) > 4096 {
+		for k, l := range e.last {
+			if now.Sub(l.at) >= dedupWindow {
+				delete(e.last, k)
 			}
 		}
 	}

@@ -91,11 +91,13 @@ type RealmSessions struct {
 // realm's own timeouts (Keycloak refuses a client value above the realm's
 // with HTTP 400, and the realm's bound applies anyway, so the policy's
 // ceiling is met). Offline tokens are bounded the same way. Zero where the
-// policy sets nothing or the realm's timeout is not known yet.
+// policy sets nothing; the TTL itself while the realm's timeout is unknown.
 func RefreshLifespans(eff policy.Effective, realm RealmSessions) (online, offline time.Duration) {
 	bound := func(limit time.Duration) time.Duration {
-		if eff.RefreshTokenTTL == 0 || limit == 0 {
-			return 0
+		if limit == 0 {
+			// Not known yet (the AuthServer has not recorded it): the TTL
+			// as it is, rather than dropping the policy's limit meanwhile.
+			return eff.RefreshTokenTTL
 		}
 		return min(eff.RefreshTokenTTL, limit)
 	}

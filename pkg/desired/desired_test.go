@@ -349,3 +349,21 @@ func TestCheckClientIDAllowedPrefixes(t *testing.T) {
 		t.Errorf("an allowed prefix: %v", err)
 	}
 }
+
+func TestGovernedScopes(t *testing.T) {
+	if got := GovernedScopes([]string{}, nil); got != nil {
+		t.Errorf("no policy and scopes: [] must keep the realm's defaults (nil), got %#v", got)
+	}
+	if got := GovernedScopes(nil, nil); got != nil {
+		t.Errorf("no policy, no scopes: %#v", got)
+	}
+	if got := GovernedScopes([]string{"openid", "api:read"}, nil); len(got) != 2 {
+		t.Errorf("no policy: %v", got)
+	}
+	if got := GovernedScopes(nil, []string{"openid", "profile"}); strings.Join(got, ",") != "openid,profile" {
+		t.Errorf("policy, none asked for: the allowed usual ones, got %v", got)
+	}
+	if got := GovernedScopes([]string{"api:admin"}, []string{"openid"}); got == nil || len(got) != 0 {
+		t.Errorf("policy, only forbidden ones: an empty, non-nil list (remove all), got %#v", got)
+	}
+}

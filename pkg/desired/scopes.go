@@ -61,6 +61,9 @@ type ScopeChange struct {
 // ScopePlan remove every assigned one.
 func GovernedScopes(requested, allowed []string) []string {
 	if allowed == nil {
+		if len(requested) == 0 {
+			return nil // ungoverned and none asked for: the realm's defaults, as always
+		}
 		return requested
 	}
 	if len(requested) == 0 {
