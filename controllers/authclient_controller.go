@@ -231,10 +231,7 @@ func (r *AuthClientReconciler) clientsOf(ctx context.Context, o client.Object) [
 		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthClients of AuthServer", "authServer", key)
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, ac := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ac)})
-	}
+	reqs := reconciler.Requests(list.Items)
 	slices.SortFunc(reqs, func(a, b reconcile.Request) int { return strings.Compare(a.String(), b.String()) })
 	return reqs
 }
@@ -246,11 +243,7 @@ func (r *AuthClientReconciler) clientsIn(ctx context.Context, o client.Object) [
 		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthClients of namespace", "namespace", o.GetName())
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, ac := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ac)})
-	}
-	return reqs
+	return reconciler.Requests(list.Items)
 }
 
 // clientsGovernedBy maps an AuthPolicy to the AuthClients of the AuthServers

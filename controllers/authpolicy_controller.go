@@ -151,9 +151,5 @@ func (r *AuthPolicyReconciler) policiesInNamespace(ctx context.Context, ns strin
 		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthPolicies", "namespace", ns)
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return reconciler.Requests(list.Items)
 }

@@ -25,21 +25,7 @@ import (
 // policyServer creates an AuthServer selecting policies labelled tier=<name>.
 func policyServer(t *testing.T, name string) *authv1.AuthServer {
 	t.Helper()
-	theOperator(t)
-	ensureNamespace(t, "security", nil)
-	as := &authv1.AuthServer{}
-	apply(t, fmt.Sprintf(`
-apiVersion: auth.nauthera.io/v1alpha1
-kind: AuthServer
-metadata: {name: %s, namespace: security}
-spec:
-  issuerUrl: "https://%s.example.com"
-  deletionPolicy: Delete
-  policySelector:
-    matchLabels: {tier: %s}`, name, name, name), as)
-	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 60*time.Second)
-	t.Cleanup(func() { deleteAndWait(t, as) })
-	return as
+	return serverWith(t, name, fmt.Sprintf("  policySelector:\n    matchLabels: {tier: %s}", name))
 }
 
 func applyPolicy(t *testing.T, ns, name, tier, spec string) *authv1.AuthPolicy {

@@ -275,11 +275,7 @@ func (r *AuthServerReconciler) serversIn(ctx context.Context, o client.Object) [
 		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthServers", "namespace", o.GetNamespace())
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return reconciler.Requests(list.Items)
 }
 
 // recordSessions keeps the realm's session timeouts in the status: the

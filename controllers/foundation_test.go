@@ -31,7 +31,10 @@ import (
 
 // realmServer creates an AuthServer with a realm of its own (so faults can
 // be injected into its requests alone) and waits until it is Ready.
-func realmServer(t *testing.T, name string) *authv1.AuthServer {
+func realmServer(t *testing.T, name string) *authv1.AuthServer { return serverWith(t, name, "") }
+
+// serverWith is realmServer with more spec lines (indented by two spaces).
+func serverWith(t *testing.T, name, extra string) *authv1.AuthServer {
 	t.Helper()
 	theOperator(t)
 	ensureNamespace(t, "security", nil)
@@ -42,10 +45,23 @@ kind: AuthServer
 metadata: {name: %s, namespace: security}
 spec:
   issuerUrl: "https://%s.example.com"
-  deletionPolicy: Delete`, name, name), as)
+  deletionPolicy: Delete
+%s`, name, name, extra), as)
 	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 60*time.Second)
 	t.Cleanup(func() { deleteAndWait(t, as) })
 	return as
+}
+
+// editClient reads ac, applies edit to it and updates it.
+func editClient(t *testing.T, ac *authv1.AuthClient, edit func(*authv1.AuthClient)) {
+	t.Helper()
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+		t.Fatal(err)
+	}
+	edit(ac)
+	if err := k8s.Update(context.Background(), ac); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // events returns the Events about obj with this type and reason.
@@ -146,13 +162,7 @@ func TestKstatusFollowsOutcome(t *testing.T) {
 	waitKstatus(t, ac, status.CurrentStatus)
 
 	// A spec edit that stalls: a SAML client scope on an OIDC client.
-	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
-		t.Fatal(err)
-	}
-	ac.Spec.Scopes = []string{"openid", "profile", "role_list"}
-	if err := k8s.Update(context.Background(), ac); err != nil {
-		t.Fatal(err)
-	}
+	editClient(t, ac, func(ac *authv1.AuthClient) { ac.Spec.Scopes = []string{"openid", "profile", "role_list"} })
 	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonInvalidSpec, 30*time.Second)
 	if !strings.Contains(cond.Message, `spec.scopes[2] "role_list"`) {
 		t.Errorf("the message should name the field: %q", cond.Message)
@@ -405,13 +415,7 @@ func TestChangeKeycloakIgnoresIsNotDrift(t *testing.T) {
 	// Keycloak answers 204 to the scope assignment and does nothing (as it
 	// does for a SAML scope on an OIDC client).
 	faults.Set("client.scopes.default.add", testbed.Fault{Status: 204, PathContains: "/realms/sticky-server/"})
-	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
-		t.Fatal(err)
-	}
-	ac.Spec.Scopes = []string{"openid", "profile", "email"}
-	if err := k8s.Update(context.Background(), ac); err != nil {
-		t.Fatal(err)
-	}
+	editClient(t, ac, func(ac *authv1.AuthClient) { ac.Spec.Scopes = []string{"openid", "profile", "email"} })
 	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonChangeNotApplied, 30*time.Second)
 	if !strings.Contains(cond.Message, "add default email") {
 		t.Errorf("message should name the change: %q", cond.Message)
@@ -430,13 +434,7 @@ func TestChangeKeycloakIgnoresIsNotDrift(t *testing.T) {
 	}
 	// The next spec change is tried again.
 	faults.Clear()
-	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
-		t.Fatal(err)
-	}
-	ac.Spec.Scopes = []string{"openid", "email"}
-	if err := k8s.Update(context.Background(), ac); err != nil {
-		t.Fatal(err)
-	}
+	editClient(t, ac, func(ac *authv1.AuthClient) { ac.Spec.Scopes = []string{"openid", "email"} })
 	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
 	deleteAndWait(t, ac)
 }

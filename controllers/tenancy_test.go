@@ -166,13 +166,7 @@ func TestRefusedEditChangesNothing(t *testing.T) {
 	before := keycloakClient(t, "refused-edit-server", "team-ref.app")
 	secret := secretOf(t, "team-ref", "app-client-secret")
 
-	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
-		t.Fatal(err)
-	}
-	ac.Spec.Scopes = []string{"openid", "profile", "role_list"}
-	if err := k8s.Update(context.Background(), ac); err != nil {
-		t.Fatal(err)
-	}
+	editClient(t, ac, func(ac *authv1.AuthClient) { ac.Spec.Scopes = []string{"openid", "profile", "role_list"} })
 	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonInvalidSpec, 30*time.Second)
 	if !strings.Contains(cond.Message, `spec.scopes[2] "role_list"`) {
 		t.Errorf("message = %q", cond.Message)
