@@ -396,6 +396,9 @@ func checkManifests(t *testing.T, name, ns string, set []string, objs []*unstruc
 		if kc == nil || !strings.Contains(fmt.Sprint(kc.Object), "name:"+wantSecret) {
 			t.Errorf("%s: Keycloak does not take its admin from %s", name, wantSecret)
 		}
+		if kc == nil || !strings.Contains(fmt.Sprint(kc.Object), "name:KC_FEATURES value:client-secret-rotation") {
+			t.Errorf("%s: Keycloak 26.7 needs the client-secret-rotation feature enabled (KC_FEATURES)", name)
+		}
 	} else if slices.ContainsFunc(byKind["Secret"], func(o *unstructured.Unstructured) bool { return !isWebhookObject(o) }) ||
 		find(byKind["Deployment"], "rel-nauthera-keycloak") != nil {
 		t.Errorf("%s: an external Keycloak needs no Keycloak Deployment or admin Secret", name)
