@@ -76,6 +76,7 @@ func runSuite(m *testing.M) int {
 	}
 	if restCfg, err = env.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "start control plane:", err)
+		_ = env.Stop() // a failed start (e.g. a CRD refused) leaves etcd and kube-apiserver running
 		return 1
 	}
 	defer func() { _ = env.Stop() }()

@@ -69,6 +69,7 @@ func run(m *testing.M) int {
 	cfg, err := env.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start control plane:", err)
+		_ = env.Stop() // a failed start (e.g. a CRD refused) leaves etcd and kube-apiserver running
 		return 1
 	}
 	defer func() { _ = env.Stop() }()

@@ -32,6 +32,7 @@ func StartCluster(dir string, withCRDs bool) (*Cluster, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		_ = env.Stop() // a failed start (e.g. a CRD refused) leaves etcd and kube-apiserver running
 		return nil, fmt.Errorf("start kube-apiserver and etcd: %w", err)
 	}
 	c := &Cluster{Env: env, Config: cfg, Kubeconfig: filepath.Join(dir, "kubeconfig")}

@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 	cfg, err := env.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start control plane:", err)
+		_ = env.Stop() // a failed start (e.g. a CRD refused) leaves etcd and kube-apiserver running
 		os.Exit(1)
 	}
 	code := 1
