@@ -319,21 +319,26 @@ spec:
 		want: []string{"spec.issuerUrl", "Required value"},
 	}}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			err := k8s.Create(context.Background(), parse(t, c.doc), client.DryRunAll)
-			if err == nil {
-				t.Fatal("the API server accepted nonsense")
-			}
-			if !apierrors.IsInvalid(err) {
-				t.Fatalf("want an Invalid error, got %v", err)
-			}
-			t.Logf("refused: %v", err)
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("message lacks %q:\n%v", w, err)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { assertRefused(t, c.doc, c.want...) })
+	}
+}
+
+// assertRefused creates doc server-side (dry run) and wants an Invalid
+// error whose message holds every want (the field path and the reason).
+func assertRefused(t *testing.T, doc string, want ...string) {
+	t.Helper()
+	err := k8s.Create(context.Background(), parse(t, doc), client.DryRunAll)
+	if err == nil {
+		t.Fatal("the API server accepted nonsense")
+	}
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("want an Invalid error, got %v", err)
+	}
+	t.Logf("refused: %v", err)
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("message lacks %q:\n%v", w, err)
+		}
 	}
 }
 
