@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -50,6 +52,10 @@ type AuthClientReconciler struct {
 	MaxConcurrentReconciles int
 	// MaxBackoff caps the delay between retries after transient failures.
 	MaxBackoff time.Duration
+	// RestartWorkloads rolls the Deployments and StatefulSets that opt in
+	// (auth.nauthera.io/restart-on-rotation) when their credentials change.
+	// The operator then needs list and patch on them.
+	RestartWorkloads bool
 }
 
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authclients,verbs=get;list;watch;update;patch
@@ -83,77 +89,118 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return rep.Failed(ctx, ac, err, r.Resync)
 	}
 
-	err := r.reconcile(ctx, ac, rep)
+	// Writes the status now, mid-reconcile (a rotation records what it is
+	// about to do before doing it); the deferred patch then starts from it.
+	persist := func() error {
+		if err := reconciler.PatchStatus(ctx, r.Client, before, ac, func(o reconciler.Object) any { return o.(*authv1.AuthClient).Status }); err != nil {
+			return err
+		}
+		before = ac.DeepCopy()
+		return nil
+	}
+	wake, note, err := r.reconcile(ctx, ac, rep, persist)
 	if err == nil {
-		rep.Ready(ctx, ac, authv1.ReasonClientProvisioned, "OIDC client has been successfully provisioned.")
-		return ctrl.Result{RequeueAfter: reconciler.Jitter(r.Resync, req.String())}, nil
+		msg := "OIDC client has been successfully provisioned."
+		if note != "" {
+			msg = "OIDC client has been successfully provisioned; " + note + "."
+		}
+		rep.Ready(ctx, ac, authv1.ReasonClientProvisioned, msg)
+		after := reconciler.Jitter(r.Resync, req.String())
+		if wake > 0 {
+			after = min(after, wake)
+		}
+		return ctrl.Result{RequeueAfter: after}, nil
 	}
 	return rep.Failed(ctx, ac, err, r.Resync)
 }
 
-func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthClient, rep reconciler.Reporter) error {
+// reconcile does the work of one reconcile. It returns how soon the next
+// one is needed (0: at the resync), such as at the next rotation slot, and
+// a note for the Ready message (what waits, though the client is ready).
+func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthClient, rep reconciler.Reporter, persist func() error) (time.Duration, string, error) {
 	as, refused, err := r.authServer(ctx, ac)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	if as == nil {
-		return refused // the realm is not ready: nothing to disable
+		return 0, "", refused // the realm is not ready: nothing to disable
 	}
 	kc, err := r.Connections.For(ctx, as)
 	if err != nil && refused != nil {
 		// The client must still be disabled: retried with backoff.
 		f := reconciler.Classify(refused)
-		return reconciler.Transient(f.Reason, "%s; disabling its Keycloak client waits for the connection to Keycloak: %v", f.Msg, err)
+		return 0, "", reconciler.Transient(f.Reason, "%s; disabling its Keycloak client waits for the connection to Keycloak: %v", f.Msg, err)
 	}
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	if refused != nil {
-		return r.revoke(ctx, ac, as, kc, refused)
+		return 0, "", r.revoke(ctx, ac, as, kc, refused)
 	}
 	pols, err := r.policiesOf(ctx, as)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	eff, conflicts := policy.Combine(pols)
 	ac.Status.Policies = eff.Policies
 	if len(conflicts) > 0 {
 		// Not resolved silently: the client stays as it is in Keycloak.
-		return reconciler.Permanent(authv1.ReasonPolicyConflict, "the AuthPolicies of AuthServer %s contradict each other: %s", client.ObjectKeyFromObject(as), conflictMessage(conflicts))
+		return 0, "", reconciler.Permanent(authv1.ReasonPolicyConflict, "the AuthPolicies of AuthServer %s contradict each other: %s", client.ObjectKeyFromObject(as), conflictMessage(conflicts))
 	}
 	violations := policy.Evaluate(ac, pols)
 	gov := governed(ac, eff)
 	kcClient, recreated, clientErr := r.reconcileClient(ctx, ac, as, kc, gov, rep)
 	if kcClient == nil {
-		return clientErr
+		return 0, "", clientErr
 	}
 	secret := ""
+	var rotated *rotationOutcome
+	var wake time.Duration
+	note := ""
 	if ac.Spec.ClientType != authv1.ClientTypePublic {
 		// The client representation carries the secret; read it separately
 		// only if this Keycloak left it out.
 		secret = gocloak.PString(kcClient.Secret)
 		if secret == "" {
 			if secret, err = kc.GetClientSecret(ctx, as.Status.RealmName, gocloak.PString(kcClient.ID)); err != nil {
-				return err
+				return 0, "", err
 			}
 		}
+		if clientErr == nil {
+			secret, rotated, wake, err = r.reconcileRotation(ctx, ac, as, kc, gov, kcClient, secret, persist, rep)
+			var pending *pendingRotation
+			switch {
+			case errors.As(err, &pending):
+				note = pending.msg
+			case err != nil:
+				return 0, "", err
+			}
+		}
+	} else {
+		ac.Status.SecretRotation = nil
 	}
-	if err := r.reconcileSecret(ctx, ac, as, gov, secret, recreated, rep); err != nil {
-		return err
+	if err := r.reconcileSecret(ctx, ac, as, gov, secret, recreated, rotated != nil, rep); err != nil {
+		return 0, "", err
+	}
+	if rotated != nil {
+		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated, rotationEvent(ac, rotated))
+	}
+	if err := r.restartWorkloads(ctx, ac, secret, rep); err != nil {
+		return 0, "", err
 	}
 	ac.Status.ClientID = ac.EffectiveClientID()
 	ac.Status.ClientSecretRef = &authv1.LocalObjectReference{Name: ac.SecretName()}
 	ac.Status.Issuer = as.Status.Issuer
 	if clientErr != nil {
-		return clientErr
+		return 0, "", clientErr
 	}
 	if len(violations) > 0 {
 		// The Keycloak client was brought into line (forbidden grants and
 		// scopes off); the Secret and credentials are kept, so flows that
 		// stay allowed keep working.
-		return reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client was brought into line with the policy", policy.Message(violations))
+		return 0, "", reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client was brought into line with the policy", policy.Message(violations))
 	}
-	return nil
+	return wake, note, nil
 }
 
 // policiesOf returns the AuthPolicies that govern as's clients.
@@ -289,6 +336,10 @@ var authServerChangedForClients = predicate.Funcs{
 			return true
 		}
 		os, ns := o.Status, n.Status
+		if !equality.Semantic.DeepEqual(os.SecretRotation, ns.SecretRotation) {
+			// Rotation set up (or changed) in the realm: due rotations may go ahead.
+			return true
+		}
 		if os.RealmName != ns.RealmName || os.Issuer != ns.Issuer ||
 			os.RealmSessionIdleSeconds != ns.RealmSessionIdleSeconds || os.RealmOfflineSessionIdleSeconds != ns.RealmOfflineSessionIdleSeconds {
 			return true

@@ -75,8 +75,9 @@ func controlledByPredecessor(s *corev1.Secret, ac *authv1.AuthClient) bool {
 // differs. A Secret the AuthClient owns is taken back as it should be (the
 // managed-by label restored, tampered values replaced); one it does not own
 // is never touched. recreated says the Keycloak client was recreated after
-// it went missing.
-func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, gov governance, clientSecret string, recreated bool, rep reconciler.Reporter) error {
+// it went missing; rotated that the operator rotated it (the caller
+// reports that: no Event here for the new secret).
+func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, gov governance, clientSecret string, recreated, rotated bool, rep reconciler.Reporter) error {
 	// The Secret lists the scopes the client may request: those the policies allow.
 	shown := ac.DeepCopy()
 	shown.Spec.Scopes = gov.scopes
@@ -159,6 +160,8 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	}
 	oldSecret, newSecret := string(cur.Data[desired.KeyClientSecret]), string(data[desired.KeyClientSecret])
 	switch {
+	case rotated:
+		ctrl.LoggerFrom(ctx).Info("Wrote the rotated secret to the credentials Secret", "secret", ac.SecretName())
 	case desired.Hash(cur.Data) != cur.Annotations[desired.AnnotationHash]:
 		rep.Event(ctx, ac, corev1.EventTypeWarning, "SecretRestored", fmt.Sprintf("Secret %s was edited outside Nauthera; restored the credentials Keycloak holds", ac.SecretName()))
 	case oldSecret != "" && oldSecret != newSecret:

@@ -84,7 +84,11 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.reconcileIssuer(ctx, as, kc); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
-	if err := r.reconcilePolicies(ctx, as, rep); err != nil {
+	eff, err := r.reconcilePolicies(ctx, as, rep)
+	if err != nil {
+		return rep.Failed(ctx, as, err, r.Resync)
+	}
+	if err := r.reconcileRotation(ctx, as, kc, eff, rep); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	rep.Ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
@@ -235,14 +239,16 @@ func checkSelectors(as *authv1.AuthServer) error {
 // selects can be combined (PoliciesConsistent). A conflict is not resolved
 // silently: the clients are refused (PolicyConflict) until it is fixed, while
 // the realm itself stays Ready.
-func (r *AuthServerReconciler) reconcilePolicies(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter) error {
+//
+// It returns what the policies add up to, or nil while they conflict.
+func (r *AuthServerReconciler) reconcilePolicies(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter) (*policy.Effective, error) {
 	if as.Spec.PolicySelector == nil {
 		reconciler.RemoveCondition(as, authv1.PoliciesCondition)
-		return nil
+		return &policy.Effective{}, nil
 	}
 	var list authv1.AuthPolicyList
 	if err := r.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
-		return err
+		return nil, err
 	}
 	selected := policy.Select(as, list.Items)
 	eff, conflicts := policy.Combine(selected)
@@ -257,7 +263,7 @@ func (r *AuthServerReconciler) reconcilePolicies(ctx context.Context, as *authv1
 			rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonPolicyConflict, msg)
 		}
 		reconciler.SetCondition(as, authv1.PoliciesCondition, metav1.ConditionFalse, authv1.ReasonPolicyConflict, reconciler.Truncate(msg, reconciler.MaxConditionMessage))
-		return nil
+		return nil, nil
 	}
 	msg := "No AuthPolicy matches the policySelector"
 	if len(selected) > 0 {
@@ -265,7 +271,7 @@ func (r *AuthServerReconciler) reconcilePolicies(ctx context.Context, as *authv1
 	}
 
 	reconciler.SetCondition(as, authv1.PoliciesCondition, metav1.ConditionTrue, authv1.ReasonPolicyAccepted, msg)
-	return nil
+	return &eff, nil
 }
 
 // serversIn maps an object to the AuthServers of its namespace.

@@ -34,6 +34,7 @@ import (
 type options struct {
 	metricsAddr, probeAddr string
 	leaderElect            bool
+	restartWorkloads       bool
 	leaderElectionNS       string
 	keycloakURL            string
 	keycloakAdminRealm     string
@@ -87,6 +88,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.maxBackoff, "max-backoff", envDuration("MAX_BACKOFF", 5*time.Minute), "Longest delay between retries after transient failures.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", env("WATCH_NAMESPACES", ""), "Comma-separated namespaces to watch; empty watches all.")
 	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "Reconciles running in parallel per kind.")
+	fs.BoolVar(&o.restartWorkloads, "restart-workloads", env("RESTART_WORKLOADS", "false") == "true", "Roll Deployments and StatefulSets annotated auth.nauthera.io/restart-on-rotation=<authclient> when that AuthClient's credentials change (needs list and patch on them).")
 	fs.StringVar(&o.logFormat, "log-format", env("LOG_FORMAT", "json"), "Log format: json or console.")
 	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "info"), "Log level: debug, info or error.")
 	fs.IntVar(&o.webhook.port, "webhook-port", envInt("WEBHOOK_PORT", 0), "Port of the validating admission webhook for AuthClients; 0 disables it (the Helm chart enables it).")
@@ -184,6 +186,7 @@ func run(ctx context.Context, o *options) error {
 	if err := (&controllers.AuthClientReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
 		Resync: o.resync, MaxConcurrentReconciles: o.concurrency, MaxBackoff: o.maxBackoff,
+		RestartWorkloads: o.restartWorkloads,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}

@@ -160,6 +160,12 @@ func GovernedClient(ac *authv1.AuthClient, eff policy.Effective, realm RealmSess
 	}
 	slices.Sort(set)
 	attrs[AttrPolicyManaged] = strings.Join(set, ",")
+	// The marker puts the client under the realm's rotation policy; "" (no
+	// rotation) deletes it, which also clears the expiry Keycloak set.
+	attrs[AttrSecretRotation] = ""
+	if eff.Rotation != nil && !public {
+		attrs[AttrSecretRotation] = RotationMarker
+	}
 	c := gocloak.Client{
 		ClientID:                  gocloak.StringP(ac.EffectiveClientID()),
 		Name:                      gocloak.StringP(name),

@@ -6,6 +6,7 @@ package keycloak
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -45,8 +46,21 @@ type Admin interface {
 	DeleteClient(ctx context.Context, realm, id string) error
 	// GetClientSecret returns the client's current secret.
 	GetClientSecret(ctx context.Context, realm, id string) (string, error)
-	// RegenerateClientSecret replaces the client's secret and returns the new one.
+	// RegenerateClientSecret replaces the client's secret and returns the
+	// new one. Under a client policy with the secret-rotation executor the
+	// previous secret stays valid for the policy's grace period.
 	RegenerateClientSecret(ctx context.Context, realm, id string) (string, error)
+	// DeleteRotatedSecret ends the previous secret's grace period now.
+	DeleteRotatedSecret(ctx context.Context, realm, id string) error
+
+	// GetClientProfiles and GetClientPolicies return the realm's own client
+	// profiles and policies, raw, so that entries others own round-trip
+	// unchanged. PutClientProfiles and PutClientPolicies replace the whole
+	// list (Keycloak has no per-entry endpoint).
+	GetClientProfiles(ctx context.Context, realm string) ([]json.RawMessage, error)
+	PutClientProfiles(ctx context.Context, realm string, profiles []json.RawMessage) error
+	GetClientPolicies(ctx context.Context, realm string) ([]json.RawMessage, error)
+	PutClientPolicies(ctx context.Context, realm string, policies []json.RawMessage) error
 
 	// ListClientScopes returns the realm's client scopes.
 	ListClientScopes(ctx context.Context, realm string) ([]*gocloak.ClientScope, error)

@@ -66,6 +66,8 @@ type Effective struct {
 	AccessTokenTTL, RefreshTokenTTL, IDTokenTTL time.Duration
 	// Method is the one authentication method the policies require, if any.
 	Method authv1.ClientAuthenticationMethod
+	// Rotation is the secret rotation the policies enable; nil when none does.
+	Rotation *Rotation
 }
 
 // Governed reports whether any policy applies.
@@ -94,6 +96,15 @@ func Combine(ps []authv1.AuthPolicy) (Effective, []Conflict) {
 		k := Key(p)
 		e.Policies = append(e.Policies, k)
 		s := p.Spec
+		if r := rotationOf(p); r != nil {
+			switch {
+			case e.Rotation == nil:
+				e.Rotation = r
+			case e.Rotation.Schedule != r.Schedule || e.Rotation.GracePeriod != r.GracePeriod:
+				conflicts = append(conflicts, Conflict{Field: "spec.clientAuthentication.secretRotation", Policies: []string{e.Rotation.Policy, k},
+					Message: fmt.Sprintf("AuthPolicy %s rotates secrets on schedule %q and AuthPolicy %s on schedule %q (or with another gracePeriod); a client secret can follow one schedule", e.Rotation.Policy, e.Rotation.Schedule, k, r.Schedule)})
+			}
+		}
 		if s.AllowedGrantTypes != nil {
 			e.AllowedGrantTypes = intersect(e.AllowedGrantTypes, s.AllowedGrantTypes, !grantsSet)
 			grantsSet = true

@@ -154,6 +154,10 @@ type AuthClientStatus struct {
 	// +optional
 	// +listType=atomic
 	Policies []string `json:"policies,omitempty"`
+
+	// secretRotation is what rotation did and will do to the client secret.
+	// +optional
+	SecretRotation *SecretRotationStatus `json:"secretRotation,omitempty"`
 }
 
 // AuthClient is an OpenID Connect client in a Keycloak realm, with its
@@ -167,6 +171,8 @@ type AuthClientStatus struct {
 // +kubebuilder:printcolumn:name="Client ID",type=string,JSONPath=`.status.clientId`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.clientSecretRef.name`
 // +kubebuilder:printcolumn:name="Policies",type=string,JSONPath=`.status.policies`,priority=1
+// +kubebuilder:printcolumn:name="Rotated",type=date,JSONPath=`.status.secretRotation.lastRotationTime`,priority=1
+// +kubebuilder:printcolumn:name="Next Rotation",type=string,JSONPath=`.status.secretRotation.nextRotationTime`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -97,8 +97,11 @@ type ClientAuthenticationPolicy struct {
 // rotation the previous secret stays valid for gracePeriod, so workloads can
 // pick up the new one without downtime.
 // +kubebuilder:validation:XValidation:rule="!self.enabled || has(self.schedule)",message="schedule is required when secret rotation is enabled",fieldPath=".schedule",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.gracePeriod) || !has(self.schedule) || !self.schedule.startsWith('@') || duration(self.gracePeriod) <= (self.schedule.startsWith('@every ') ? duration(self.schedule.substring(7)) : self.schedule == '@hourly' ? duration('1h') : (self.schedule == '@daily' || self.schedule == '@midnight') ? duration('24h') : self.schedule == '@weekly' ? duration('168h') : self.schedule == '@monthly' ? duration('672h') : duration('8760h'))",message="gracePeriod must not be longer than the shortest time between two rotations of the schedule (@hourly 1h, @daily 24h, @weekly 168h, @monthly 672h, @yearly 8760h): Keycloak keeps one previous secret, so the next rotation would end the grace period early",fieldPath=".gracePeriod"
 type SecretRotationPolicy struct {
-	// enabled turns scheduled rotation on.
+	// enabled turns scheduled rotation on. The AuthServer sets up a Keycloak
+	// client policy with the secret-rotation executor in its realm (Keycloak
+	// 26.7 needs the client-secret-rotation feature; 26.8+ has it on).
 	// +required
 	Enabled bool `json:"enabled"`
 
@@ -113,7 +116,10 @@ type SecretRotationPolicy struct {
 	Schedule string `json:"schedule,omitempty"`
 
 	// gracePeriod is how long the previous secret stays valid after a
-	// rotation, from 10s to 8760h. Defaults to 24h.
+	// rotation, from 10s to 8760h, and at most the shortest time between two
+	// slots of the schedule (Keycloak keeps one previous secret: the next
+	// rotation ends the previous grace period). Defaults to 24h, or to that
+	// shortest time when it is shorter.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=20

@@ -159,6 +159,11 @@ type AuthServerStatus struct {
 	// timeout, the same bound for offline tokens.
 	// +optional
 	RealmOfflineSessionIdleSeconds int32 `json:"realmOfflineSessionIdleSeconds,omitempty"`
+
+	// secretRotation is the secret rotation set up in the realm for the
+	// clients of this AuthServer; absent when no selected policy rotates.
+	// +optional
+	SecretRotation *RealmRotationStatus `json:"secretRotation,omitempty"`
 }
 
 // AuthServer is a Keycloak realm managed by Nauthera: the place where
