@@ -159,6 +159,7 @@ func startOperator(t testing.TB) *operator {
 	if err := (&controllers.AuthClientReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
 		Resync: resync, MaxConcurrentReconciles: 4, MaxBackoff: 2 * time.Second,
+		RestartWorkloads: true,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		t.Fatal(err)
 	}

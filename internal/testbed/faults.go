@@ -26,6 +26,10 @@ type Fault struct {
 	PathContains string
 	// Times limits the fault to the next Times requests; 0 means every one.
 	Times int
+	// AfterSend sends the request to Keycloak first and then replaces its
+	// answer: Keycloak made the change, the operator never learns it (as
+	// when the operator is killed, or the connection drops, mid-request).
+	AfterSend bool
 }
 
 // Faults is a fault-injecting http.RoundTripper for tests, placed in front
@@ -86,13 +90,21 @@ func (f *Faults) Wrap(next http.RoundTripper) http.RoundTripper {
 		op := keycloak.OperationFrom(req.Context())
 		f.record(req.Method + " " + req.URL.Path)
 		fault := f.take(op, req.URL.Path)
+		if fault != nil && fault.AfterSend {
+			resp, err := next.RoundTrip(req)
+			if err != nil {
+				return nil, err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
 		switch {
 		case fault == nil:
 			return next.RoundTrip(req)
 		case fault.Err != nil:
 			return nil, fault.Err
 		default:
-			if req.Body != nil {
+			if req.Body != nil && !fault.AfterSend {
 				_ = req.Body.Close()
 			}
 			body := fault.Body

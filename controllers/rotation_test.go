@@ -1,0 +1,445 @@
+package controllers_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Nerzal/gocloak/v14"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/testbed"
+)
+
+// Secret rotation (issue 11), proven with client-credentials grants against
+// the real Keycloak: the new secret works, the previous one works for the
+// grace period and is refused after it.
+
+// tokenWith asks Keycloak for a token with these client credentials.
+func tokenWith(realm, clientID, secret string) error {
+	_, err := gocloak.NewClient(kc.URL).LoginClient(context.Background(), clientID, secret, realm)
+	return err
+}
+
+// refused reports whether err is Keycloak refusing the client's credentials.
+func refused(err error) bool {
+	var api *gocloak.APIError
+	return errors.As(err, &api) && (api.Code == 401 || api.Code == 400)
+}
+
+func currentSecret(t *testing.T, ns, name string) string {
+	t.Helper()
+	return string(secretOf(t, ns, name+"-client-secret").Data["client_secret"])
+}
+
+// currentKeycloakSecret is the client's current secret as Keycloak has it.
+func currentKeycloakSecret(t *testing.T, realm, clientID string) string {
+	t.Helper()
+	return keycloakSecret(t, realm, gocloak.PString(keycloakClient(t, realm, clientID).ID))
+}
+
+func waitRotationReady(t *testing.T, server string) *authv1.AuthServer {
+	t.Helper()
+	as := &authv1.AuthServer{}
+	eventually(t, 30*time.Second, "SecretRotationReady on AuthServer "+server, func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: "security", Name: server}, as); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(as.Status.Conditions, authv1.SecretRotationCondition)
+		if c == nil || c.Status != metav1.ConditionTrue || as.Status.SecretRotation == nil {
+			return fmt.Errorf("condition %+v, status %+v", c, as.Status.SecretRotation)
+		}
+		return nil
+	})
+	return as
+}
+
+func annotate(t *testing.T, obj client.Object, key, value string) {
+	t.Helper()
+	patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, key, value))
+	if err := k8s.Patch(context.Background(), obj, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rotationStatus(t *testing.T, ac *authv1.AuthClient) *authv1.SecretRotationStatus {
+	t.Helper()
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+		t.Fatal(err)
+	}
+	if ac.Status.SecretRotation == nil {
+		return &authv1.SecretRotationStatus{}
+	}
+	return ac.Status.SecretRotation
+}
+
+// regenerates counts the secret regenerations the operator sent for a client.
+func regenerates(t *testing.T, realm, clientID string) int {
+	t.Helper()
+	id := gocloak.PString(keycloakClient(t, realm, clientID).ID)
+	return faults.Requests("/admin/realms/"+realm+"/clients/"+id+"/client-secret", "POST")
+}
+
+const worker = `  grantTypes: [client_credentials]`
+
+// A schedule of @every 20s with a 15 s grace: each slot rotates once, the
+// old secret keeps working through the grace and is refused after it, and
+// status and Events say what happened.
+func TestScheduledRotationWithGracePeriod(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	policyServer(t, "rot-sched")
+	applyPolicy(t, "security", "rot-sched", "rot-sched", `  clientAuthentication:
+    secretRotation: {enabled: true, schedule: "@every 20s", gracePeriod: 15s}`)
+	ensureNamespace(t, "team-rot", nil)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-rot", "worker", "rot-sched", worker), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	as := waitRotationReady(t, "rot-sched")
+	if r := as.Status.SecretRotation; r.GracePeriodSeconds != 15 || r.ExpirationSeconds != 20+86400 || r.Policy != "security/rot-sched" {
+		t.Errorf("AuthServer status.secretRotation = %+v", r)
+	}
+	clientID := "team-rot.worker"
+	if cl := keycloakClient(t, "rot-sched", clientID); cl.Attributes["nauthera.io/secret-rotation"] != "enabled" {
+		t.Fatalf("the governed client carries no rotation marker: %v", cl.Attributes["nauthera.io/secret-rotation"])
+	}
+
+	s0 := currentSecret(t, "team-rot", "worker")
+	var s1 string
+	eventually(t, 60*time.Second, "a scheduled rotation", func() error {
+		if s1 = currentSecret(t, "team-rot", "worker"); s1 == s0 {
+			return fmt.Errorf("secret unchanged")
+		}
+		return nil
+	})
+	// Both work right after the rotation: the grace period.
+	if err := tokenWith("rot-sched", clientID, s1); err != nil {
+		t.Fatalf("the new secret is refused: %v", err)
+	}
+	if err := tokenWith("rot-sched", clientID, s0); err != nil {
+		t.Fatalf("the previous secret is refused during its grace period: %v", err)
+	}
+	if got := currentKeycloakSecret(t, "rot-sched", clientID); got != s1 {
+		t.Error("the Secret does not hold Keycloak's current secret")
+	}
+	st := rotationStatus(t, ac)
+	if st.LastRotationTime == nil || st.LastRotationReason != "Scheduled" || st.PreviousSecretValidUntil == nil || st.NextRotationTime == nil ||
+		st.Policy != "security/rot-sched" || st.Schedule != "@every 20s" {
+		t.Fatalf("status.secretRotation = %+v", st)
+	}
+	if d := st.PreviousSecretValidUntil.Sub(st.LastRotationTime.Time); d < 14*time.Second || d > 16*time.Second {
+		t.Errorf("previousSecretValidUntil - lastRotationTime = %s, want the 15s grace", d)
+	}
+	if st.LastScheduledSlot.Unix()%20 != 0 || !st.NextRotationTime.After(time.Now()) {
+		t.Errorf("slots: last %s, next %s", st.LastScheduledSlot, st.NextRotationTime)
+	}
+	ev := events(t, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated)
+	if len(ev) == 0 || !strings.Contains(ev[0].Note, "previous secret stays valid until") || !strings.Contains(ev[0].Note, "security/rot-sched") {
+		t.Errorf("SecretRotated events %v", ev)
+	}
+	for _, e := range ev {
+		if strings.Contains(e.Note, s0) || strings.Contains(e.Note, s1) {
+			t.Fatal("an Event carries a secret")
+		}
+	}
+
+	// After the grace period the previous secret is refused.
+	time.Sleep(time.Until(st.PreviousSecretValidUntil.Add(1500 * time.Millisecond)))
+	if err := tokenWith("rot-sched", clientID, s0); !refused(err) {
+		t.Errorf("the previous secret still works after its grace period: %v", err)
+	}
+	if err := tokenWith("rot-sched", clientID, currentSecret(t, "team-rot", "worker")); err != nil {
+		t.Errorf("the Secret's secret is refused: %v", err)
+	}
+
+	// One rotation per slot: over the next slots, no more regenerations
+	// than slots.
+	before, start := regenerates(t, "rot-sched", clientID), time.Now()
+	time.Sleep(45 * time.Second)
+	slots := int(time.Since(start)/(20*time.Second)) + 1
+	if n := regenerates(t, "rot-sched", clientID) - before; n < 2 || n > slots {
+		t.Errorf("%d regenerations over %d slots", n, slots)
+	}
+	if err := tokenWith("rot-sched", clientID, currentSecret(t, "team-rot", "worker")); err != nil {
+		t.Errorf("the Secret's secret is refused: %v", err)
+	}
+
+	// Rotation off: the marker goes, and Keycloak's expiry with it.
+	var p authv1.AuthPolicy
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: "security", Name: "rot-sched"}, &p); err != nil {
+		t.Fatal(err)
+	}
+	patchPolicy(t, &p, func(p *authv1.AuthPolicy) { p.Spec.ClientAuthentication.SecretRotation.Enabled = false })
+	eventually(t, 30*time.Second, "rotation removed", func() error {
+		cl := keycloakClient(t, "rot-sched", clientID)
+		if cl.Attributes["nauthera.io/secret-rotation"] != "" || cl.Attributes["client.secret.expiration.time"] != "" {
+			return fmt.Errorf("attributes still set: marker %q, expiry %q", cl.Attributes["nauthera.io/secret-rotation"], cl.Attributes["client.secret.expiration.time"])
+		}
+		if st := rotationStatus(t, ac); st.NextRotationTime != nil {
+			return fmt.Errorf("next rotation still %s", st.NextRotationTime)
+		}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: "security", Name: "rot-sched"}, as); err != nil {
+			return err
+		}
+		if as.Status.SecretRotation != nil {
+			return fmt.Errorf("AuthServer still has %+v", as.Status.SecretRotation)
+		}
+		return nil
+	})
+	deleteAndWait(t, ac)
+}
+
+// Rotation on request (an annotation), with grace under a rotation policy
+// and without it otherwise; ending the grace period early; a nudge that is
+// not a new request rotates nothing.
+func TestRequestedRotationAndRevoke(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	policyServer(t, "rot-req")
+	applyPolicy(t, "security", "rot-req", "rot-req", `  clientAuthentication:
+    secretRotation: {enabled: true, schedule: "@yearly", gracePeriod: 1h}`)
+	ensureNamespace(t, "team-req", nil)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-req", "worker", "rot-req", worker), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	waitRotationReady(t, "rot-req")
+	clientID := "team-req.worker"
+	s0 := currentSecret(t, "team-req", "worker")
+
+	annotate(t, ac, authv1.AnnotationRotateSecret, "1")
+	var s1 string
+	eventually(t, 30*time.Second, "a requested rotation", func() error {
+		if s1 = currentSecret(t, "team-req", "worker"); s1 == s0 {
+			return fmt.Errorf("secret unchanged")
+		}
+		return nil
+	})
+	for name, s := range map[string]string{"new": s1, "previous": s0} {
+		if err := tokenWith("rot-req", clientID, s); err != nil {
+			t.Errorf("the %s secret is refused: %v", name, err)
+		}
+	}
+	eventually(t, 10*time.Second, "status of the requested rotation", func() error {
+		st := rotationStatus(t, ac)
+		if st.LastRequest != "1" || st.LastRotationReason != "Requested" || st.PendingRequest != "" || st.PreviousSecretValidUntil == nil ||
+			st.PreviousSecretValidUntil.Time.Before(time.Now().Add(50*time.Minute)) {
+			return fmt.Errorf("status.secretRotation = %+v", st)
+		}
+		return nil
+	})
+	ev := events(t, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated)
+	if len(ev) != 1 || !strings.Contains(ev[0].Note, "as requested") || !strings.Contains(ev[0].Note, "stays valid until") {
+		t.Errorf("SecretRotated events %v", ev)
+	}
+
+	// Another annotation (a nudge) reconciles without rotating.
+	n := regenerates(t, "rot-req", clientID)
+	annotate(t, ac, "example.com/nudge", "x")
+	time.Sleep(3 * time.Second)
+	if regenerates(t, "rot-req", clientID) != n || currentSecret(t, "team-req", "worker") != s1 {
+		t.Error("a reconcile without a new request value rotated the secret")
+	}
+
+	// Emergency: the previous secret stops working now.
+	annotate(t, ac, authv1.AnnotationRevokePreviousSecret, "leak-1")
+	eventually(t, 30*time.Second, "the previous secret revoked", func() error {
+		if err := tokenWith("rot-req", clientID, s0); !refused(err) {
+			return fmt.Errorf("previous secret: %v", err)
+		}
+		return nil
+	})
+	if err := tokenWith("rot-req", clientID, s1); err != nil {
+		t.Errorf("the current secret is refused after revoking the previous one: %v", err)
+	}
+	eventually(t, 10*time.Second, "revoke recorded", func() error {
+		if st := rotationStatus(t, ac); st.LastRevokeRequest != "leak-1" || st.PreviousSecretValidUntil != nil {
+			return fmt.Errorf("status.secretRotation = %+v", st)
+		}
+		if len(events(t, ac, corev1.EventTypeNormal, authv1.ReasonPreviousSecretRevoked)) != 1 {
+			return fmt.Errorf("no PreviousSecretRevoked Event")
+		}
+		return nil
+	})
+
+	// Without a rotation policy the old secret dies at once, and the Event says so.
+	realmServer(t, "rot-none")
+	plain := &authv1.AuthClient{}
+	apply(t, authClient("team-req", "plain", "rot-none", worker), plain)
+	waitReady(t, plain, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	p0 := currentSecret(t, "team-req", "plain")
+	annotate(t, plain, authv1.AnnotationRotateSecret, "now")
+	var p1 string
+	eventually(t, 30*time.Second, "an ungoverned requested rotation", func() error {
+		if p1 = currentSecret(t, "team-req", "plain"); p1 == p0 {
+			return fmt.Errorf("secret unchanged")
+		}
+		return nil
+	})
+	if err := tokenWith("rot-none", "team-req.plain", p0); !refused(err) {
+		t.Errorf("without a rotation policy the old secret must stop working at once: %v", err)
+	}
+	if err := tokenWith("rot-none", "team-req.plain", p1); err != nil {
+		t.Errorf("new secret refused: %v", err)
+	}
+	eventually(t, 10*time.Second, "Event of an ungoverned rotation", func() error {
+		ev := events(t, plain, corev1.EventTypeNormal, authv1.ReasonSecretRotated)
+		if len(ev) != 1 || !strings.Contains(ev[0].Note, "stopped working at once") {
+			return fmt.Errorf("events %v", ev)
+		}
+		return nil
+	})
+	if w := events(t, plain, corev1.EventTypeWarning, "CredentialsChanged"); len(w) != 0 {
+		t.Errorf("a rotation Nauthera made is not a credentials change from outside: %v", w)
+	}
+	deleteAndWait(t, plain)
+	deleteAndWait(t, ac)
+}
+
+// A rotation whose answer is lost (Keycloak regenerated, the operator never
+// learned the new secret, as when it is killed right then) is completed on
+// the next reconcile from Keycloak's current secret, not repeated: one
+// regeneration per request and per slot.
+func TestInterruptedRotationIsCompletedNotRepeated(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	policyServer(t, "rot-crash")
+	p := applyPolicy(t, "security", "rot-crash", "rot-crash", `  clientAuthentication:
+    secretRotation: {enabled: true, schedule: "@yearly", gracePeriod: 1h}`)
+	ensureNamespace(t, "team-crash", nil)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-crash", "worker", "rot-crash", worker), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	waitRotationReady(t, "rot-crash")
+	clientID := "team-crash.worker"
+	t.Cleanup(faults.Clear)
+
+	check := func(what string, s0 string, regenBefore int) {
+		t.Helper()
+		eventually(t, 45*time.Second, what+": the Secret holds Keycloak's current secret", func() error {
+			kcSecret := currentKeycloakSecret(t, "rot-crash", clientID)
+			if kcSecret == s0 {
+				return fmt.Errorf("not rotated in Keycloak yet")
+			}
+			if currentSecret(t, "team-crash", "worker") != kcSecret {
+				return fmt.Errorf("the Secret does not hold Keycloak's secret")
+			}
+			return nil
+		})
+		if n := regenerates(t, "rot-crash", clientID) - regenBefore; n != 1 {
+			t.Errorf("%s: %d regenerations, want 1", what, n)
+		}
+		for name, s := range map[string]string{"current": currentSecret(t, "team-crash", "worker"), "previous": s0} {
+			if err := tokenWith("rot-crash", clientID, s); err != nil {
+				t.Errorf("%s: the %s secret is refused: %v", what, name, err)
+			}
+		}
+	}
+
+	// Requested.
+	s0, n0 := currentSecret(t, "team-crash", "worker"), regenerates(t, "rot-crash", clientID)
+	faults.Set("client.secret.regenerate", testbed.Fault{AfterSend: true, Err: errors.New("connection reset (injected)"), PathContains: "/rot-crash/", Times: 1})
+	annotate(t, ac, authv1.AnnotationRotateSecret, "crash-1")
+	check("requested", s0, n0)
+	eventually(t, 10*time.Second, "an Event for the completed rotation", func() error {
+		for _, e := range events(t, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated) {
+			if strings.Contains(e.Note, "Completed an interrupted rotation") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no SecretRotated Event says the rotation was completed")
+	})
+	if st := rotationStatus(t, ac); st.LastRequest != "crash-1" || st.PendingRequest != "" {
+		t.Errorf("status.secretRotation = %+v", st)
+	}
+
+	// Scheduled: the policy now rotates every 20 s (the fault is set
+	// first: the first slot may come at once).
+	s1, n1 := currentSecret(t, "team-crash", "worker"), regenerates(t, "rot-crash", clientID)
+	faults.Set("client.secret.regenerate", testbed.Fault{AfterSend: true, Err: errors.New("connection reset (injected)"), PathContains: "/rot-crash/", Times: 1})
+	patchPolicy(t, p, func(p *authv1.AuthPolicy) {
+		p.Spec.ClientAuthentication.SecretRotation.Schedule = "@every 20s"
+		p.Spec.ClientAuthentication.SecretRotation.GracePeriod = &metav1.Duration{Duration: 15 * time.Second}
+	})
+	eventually(t, 30*time.Second, "the new schedule in status", func() error {
+		if st := rotationStatus(t, ac); st.Schedule != "@every 20s" {
+			return fmt.Errorf("status.secretRotation = %+v", st)
+		}
+		return nil
+	})
+	check("scheduled", s1, n1)
+	if faults.Hits("client.secret.regenerate") == 0 {
+		t.Error("the fault was never injected")
+	}
+	deleteAndWait(t, ac)
+}
+
+// Opted-in workloads roll when the credentials change; others are untouched.
+func TestRotationRestartsOptedInWorkloads(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	realmServer(t, "rot-roll")
+	ensureNamespace(t, "team-roll", nil)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-roll", "web", "rot-roll", worker), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	deployment := func(name, annotation string) *appsv1.Deployment {
+		d := &appsv1.Deployment{}
+		apply(t, fmt.Sprintf(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %s, namespace: team-roll, annotations: {%s}}
+spec:
+  selector: {matchLabels: {app: %s}}
+  template:
+    metadata: {labels: {app: %s}}
+    spec: {containers: [{name: app, image: example.com/app:1}]}`, name, annotation, name, name), d)
+		return d
+	}
+	opted := deployment("opted-in", `auth.nauthera.io/restart-on-rotation: "other, web"`)
+	other := deployment("not-opted-in", `example.com/x: "y"`)
+	hashOf := func(d *appsv1.Deployment) string {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(d), d); err != nil {
+			t.Fatal(err)
+		}
+		return d.Spec.Template.Annotations[authv1.AnnotationSecretHash]
+	}
+	eventually(t, 10*time.Second, "credentials recorded", func() error {
+		if rotationStatus(t, ac).RestartedWorkloadsFor == "" {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	if hashOf(opted) != "" {
+		t.Fatal("a workload was restarted without a change of credentials")
+	}
+	seen := map[string]bool{}
+	for i := range 2 {
+		annotate(t, ac, authv1.AnnotationRotateSecret, fmt.Sprint(i))
+		eventually(t, 30*time.Second, "the opted-in Deployment restarted", func() error {
+			h := hashOf(opted)
+			if h == "" || seen[h] {
+				return fmt.Errorf("pod template annotation %q", h)
+			}
+			seen[h] = true
+			return nil
+		})
+	}
+	gen := other.Generation
+	if hashOf(other) != "" || other.Generation != gen {
+		t.Error("a Deployment that did not opt in was changed")
+	}
+	if len(events(t, ac, corev1.EventTypeNormal, "WorkloadsRestarted")) == 0 {
+		t.Error("no WorkloadsRestarted Event")
+	}
+	_ = k8s.Delete(context.Background(), opted)
+	_ = k8s.Delete(context.Background(), other)
+	deleteAndWait(t, ac)
+}
