@@ -53,7 +53,8 @@ var renderings = []struct {
 	set  []string
 }{
 	{"defaults", "r-defaults", nil},
-	{"single-namespace", "r-single", []string{"operator.installMode=namespaces", "operator.watchNamespaces={r-single,team-x}"}},
+	{"single-namespace", "r-single", []string{"operator.installMode=namespaces", "operator.watchNamespaces={r-single,team-x}", "operator.restartWorkloads=true"}},
+	{"restart-workloads", "r-restart", []string{"operator.restartWorkloads=true"}},
 	{"external-keycloak", "r-external", []string{"keycloak.enabled=false", "keycloak.external.url=https://keycloak.example.com", "keycloak.external.adminSecret=kc-admin"}},
 	{"production-postgres", "r-prod", []string{"keycloak.mode=production", "keycloak.replicas=2", "keycloak.database.host=postgres.db.svc", "keycloak.database.existingSecret=keycloak-db", "keycloak.hostname=auth.example.com"}},
 	{"ingress", "r-ingress", []string{"keycloak.ingress.enabled=true", "keycloak.ingress.host=auth.example.com", "keycloak.ingress.className=nginx", "keycloak.ingress.tls.enabled=true", "keycloak.ingress.tls.secretName=auth-tls", "defaultAuthServer.enabled=true", "defaultAuthServer.issuerUrl=https://auth.example.com"}},
@@ -84,11 +85,12 @@ func yamlStream(t *testing.T, objs []*unstructured.Unstructured) string {
 }
 
 // The admission webhook's contract with the operator (cmd/nauthera flags).
-const (
-	webhookName    = "vauthclient.auth.nauthera.io"
-	webhookPath    = "/validate-auth-nauthera-io-v1alpha1-authclient"
-	webhookCertDir = "/tmp/k8s-webhook-server/serving-certs"
-)
+const webhookCertDir = "/tmp/k8s-webhook-server/serving-certs"
+
+var webhooks = []struct{ name, path, resource string }{
+	{"vauthclient.auth.nauthera.io", "/validate-auth-nauthera-io-v1alpha1-authclient", "authclients"},
+	{"vauthpolicy.auth.nauthera.io", "/validate-auth-nauthera-io-v1alpha1-authpolicy", "authpolicies"},
+}
 
 func render(t *testing.T, release, ns string, set []string) string {
 	t.Helper()
@@ -325,6 +327,20 @@ func checkManifests(t *testing.T, name, ns string, set []string, objs []*unstruc
 	external := slices.Contains(set, "keycloak.enabled=false")
 	single := slices.Contains(set, "operator.installMode=namespaces")
 
+	// Workload restarts: the flag and its RBAC only when asked for.
+	restart := slices.Contains(set, "operator.restartWorkloads=true")
+	perms := permissions(slices.Concat(byKind["Role"], byKind["ClusterRole"]))
+	for _, p := range []string{"apps/deployments:list", "apps/deployments:patch", "apps/statefulsets:list", "apps/statefulsets:patch"} {
+		if slices.Contains(perms, p) != restart {
+			t.Errorf("%s: permission %s granted = %v, want it exactly with operator.restartWorkloads", name, p, !restart)
+		}
+	}
+	if slices.ContainsFunc(byKind["Deployment"], func(o *unstructured.Unstructured) bool {
+		return strings.Contains(fmt.Sprint(o.Object), "--restart-workloads=true")
+	}) != restart {
+		t.Errorf("%s: --restart-workloads must be passed exactly with operator.restartWorkloads", name)
+	}
+
 	// No wildcard RBAC; Secrets only as far as needed.
 	for _, kind := range []string{"Role", "ClusterRole"} {
 		for _, r := range byKind[kind] {
@@ -550,45 +566,47 @@ func checkWebhook(t *testing.T, name, ns string, set []string, byKind map[string
 		t.Fatalf("%s: no cluster-scoped ValidatingWebhookConfiguration rel-nauthera", name)
 	}
 	hooks, _, _ := unstructured.NestedSlice(vwc.Object, "webhooks")
-	if len(hooks) != 1 {
-		t.Fatalf("%s: want one webhook, got %d", name, len(hooks))
+	if len(hooks) != len(webhooks) {
+		t.Fatalf("%s: want %d webhooks, got %d", name, len(webhooks), len(hooks))
 	}
-	hook := hooks[0].(map[string]any)
-	for path, want := range map[string]string{
-		"name": webhookName, "failurePolicy": failurePolicy, "sideEffects": "None", "matchPolicy": "Equivalent",
-		"clientConfig.service.name": service, "clientConfig.service.namespace": ns, "clientConfig.service.path": webhookPath,
-	} {
-		if got, _, _ := unstructured.NestedString(hook, strings.Split(path, ".")...); got != want {
-			t.Errorf("%s: webhook %s = %q, want %q", name, path, got, want)
+	for i, wh := range webhooks {
+		hook := hooks[i].(map[string]any)
+		for path, want := range map[string]string{
+			"name": wh.name, "failurePolicy": failurePolicy, "sideEffects": "None", "matchPolicy": "Equivalent",
+			"clientConfig.service.name": service, "clientConfig.service.namespace": ns, "clientConfig.service.path": wh.path,
+		} {
+			if got, _, _ := unstructured.NestedString(hook, strings.Split(path, ".")...); got != want {
+				t.Errorf("%s: webhook %s = %q, want %q", name, path, got, want)
+			}
 		}
-	}
-	// Numbers decode as float64 or int64: compare their text.
-	if got, _, _ := unstructured.NestedFieldNoCopy(hook, "timeoutSeconds"); fmt.Sprint(got) != "5" {
-		t.Errorf("%s: webhook timeoutSeconds = %v, want 5", name, got)
-	}
-	if got, _, _ := unstructured.NestedFieldNoCopy(hook, "clientConfig", "service", "port"); fmt.Sprint(got) != "443" {
-		t.Errorf("%s: webhook service port = %v, want 443", name, got)
-	}
-	if got, _, _ := unstructured.NestedStringSlice(hook, "admissionReviewVersions"); !slices.Equal(got, []string{"v1"}) {
-		t.Errorf("%s: admissionReviewVersions = %v", name, got)
-	}
-	if _, found, _ := unstructured.NestedString(hook, "clientConfig", "caBundle"); found {
-		t.Errorf("%s: the chart sets a caBundle; it is injected (helm upgrade would overwrite it)", name)
-	}
-	rules, _, _ := unstructured.NestedSlice(hook, "rules")
-	wantRule := "map[apiGroups:[auth.nauthera.io] apiVersions:[v1alpha1] operations:[CREATE UPDATE] resources:[authclients] scope:Namespaced]"
-	if len(rules) != 1 || fmt.Sprint(rules[0]) != wantRule {
-		t.Errorf("%s: webhook rules %v, want [%s]", name, rules, wantRule)
-	}
-	watched := ns
-	for _, s := range set {
-		if v, ok := strings.CutPrefix(s, "operator.watchNamespaces="); ok {
-			watched = strings.NewReplacer("{", "", "}", "", ",", " ").Replace(v)
+		// Numbers decode as float64 or int64: compare their text.
+		if got, _, _ := unstructured.NestedFieldNoCopy(hook, "timeoutSeconds"); fmt.Sprint(got) != "5" {
+			t.Errorf("%s: webhook timeoutSeconds = %v, want 5", name, got)
 		}
-	}
-	nsSel, _, _ := unstructured.NestedSlice(hook, "namespaceSelector", "matchExpressions")
-	if single != (fmt.Sprint(nsSel) == "[map[key:kubernetes.io/metadata.name operator:In values:["+watched+"]]]") {
-		t.Errorf("%s: namespaceSelector %v: want the watched namespaces in single-namespace mode, none otherwise", name, nsSel)
+		if got, _, _ := unstructured.NestedFieldNoCopy(hook, "clientConfig", "service", "port"); fmt.Sprint(got) != "443" {
+			t.Errorf("%s: webhook service port = %v, want 443", name, got)
+		}
+		if got, _, _ := unstructured.NestedStringSlice(hook, "admissionReviewVersions"); !slices.Equal(got, []string{"v1"}) {
+			t.Errorf("%s: admissionReviewVersions = %v", name, got)
+		}
+		if _, found, _ := unstructured.NestedString(hook, "clientConfig", "caBundle"); found {
+			t.Errorf("%s: the chart sets a caBundle; it is injected (helm upgrade would overwrite it)", name)
+		}
+		rules, _, _ := unstructured.NestedSlice(hook, "rules")
+		wantRule := "map[apiGroups:[auth.nauthera.io] apiVersions:[v1alpha1] operations:[CREATE UPDATE] resources:[" + wh.resource + "] scope:Namespaced]"
+		if len(rules) != 1 || fmt.Sprint(rules[0]) != wantRule {
+			t.Errorf("%s: webhook rules %v, want [%s]", name, rules, wantRule)
+		}
+		watched := ns
+		for _, s := range set {
+			if v, ok := strings.CutPrefix(s, "operator.watchNamespaces="); ok {
+				watched = strings.NewReplacer("{", "", "}", "", ",", " ").Replace(v)
+			}
+		}
+		nsSel, _, _ := unstructured.NestedSlice(hook, "namespaceSelector", "matchExpressions")
+		if single != (fmt.Sprint(nsSel) == "[map[key:kubernetes.io/metadata.name operator:In values:["+watched+"]]]") {
+			t.Errorf("%s: namespaceSelector %v: want the watched namespaces in single-namespace mode, none otherwise", name, nsSel)
+		}
 	}
 	inject := vwc.GetAnnotations()["cert-manager.io/inject-ca-from"]
 	if certManager && inject != ns+"/rel-nauthera-webhook" || !certManager && inject != "" {

@@ -1,6 +1,7 @@
 // Package admission is Nauthera's validating admission webhook. It refuses
 // an AuthClient that breaks a rule the API server's schema cannot decide:
-// the clientId rule and the AuthPolicies of its AuthServer. It calls the
+// the clientId rule and the AuthPolicies of its AuthServer; and an
+// AuthPolicy whose secret rotation cannot work (cron gaps). It calls the
 // same pure functions (pkg/desired, pkg/policy) as the AuthClient
 // reconciler, with the same messages; the reconciler enforces them anyway,
 // so the webhook is a fast, early answer, not the only guard.
@@ -36,12 +37,15 @@ type AuthClientValidator struct {
 
 var _ admission.Validator[*authv1.AuthClient] = (*AuthClientValidator)(nil)
 
-// Register serves the validator on the manager's webhook server.
+// Register serves the validators on the manager's webhook server.
 func Register(mgr ctrl.Manager) error {
-	return ctrl.NewWebhookManagedBy(mgr, &authv1.AuthClient{}).
+	if err := ctrl.NewWebhookManagedBy(mgr, &authv1.AuthClient{}).
 		WithValidator(&AuthClientValidator{Reader: mgr.GetClient()}).
 		WithValidatorCustomPath(Path).
-		Complete()
+		Complete(); err != nil {
+		return err
+	}
+	return registerPolicy(mgr)
 }
 
 // ValidateCreate implements admission.Validator.

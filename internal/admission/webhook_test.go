@@ -337,3 +337,41 @@ spec:
 		t.Fatal(err)
 	}
 }
+
+// A rotation the schema cannot judge (the gaps of a cron schedule) is
+// refused by the webhook, naming the field: a grace period longer than the
+// shortest gap, a schedule that never fires. A valid one is admitted.
+func TestRotationScheduleAtAdmission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest")
+	}
+	ns(t, "security")
+	policy := func(name, rotation string) string {
+		return fmt.Sprintf(`
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: %s, namespace: security}
+spec:
+  clientAuthentication:
+    secretRotation: %s`, name, rotation)
+	}
+	for _, c := range []struct{ doc, field, msg string }{
+		{policy("twice-a-day", `{enabled: true, schedule: "0 9,17 * * *", gracePeriod: 10h}`),
+			"spec.clientAuthentication.secretRotation.gracePeriod", `longer than the shortest time between two rotations of schedule "0 9,17 * * *" (8h0m0s)`},
+		{policy("feb-30", `{enabled: true, schedule: "0 0 30 2 *"}`),
+			"spec.clientAuthentication.secretRotation.schedule", "never fires"},
+	} {
+		err := create(t, c.doc, &authv1.AuthPolicy{})
+		if !apierrors.IsInvalid(err) {
+			t.Fatalf("want refused as Invalid, got %v", err)
+		}
+		for _, w := range []string{c.field, c.msg} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("refusal lacks %q:\n%v", w, err)
+			}
+		}
+	}
+	mustCreate(t, policy("weekdays", `{enabled: true, schedule: "0 2 * * 1-5", gracePeriod: 12h}`), &authv1.AuthPolicy{})
+	// A disabled rotation is not judged.
+	mustCreate(t, policy("off", `{enabled: false, schedule: "0 0 30 2 *"}`), &authv1.AuthPolicy{})
+}

@@ -291,6 +291,36 @@ spec:
     secretRotation: {enabled: true, schedule: "every night"}`,
 		want: []string{"spec.clientAuthentication.secretRotation.schedule", "five cron fields"},
 	}, {
+		name: "grace period longer than an @every interval",
+		doc: `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: p, namespace: security}
+spec:
+  clientAuthentication:
+    secretRotation: {enabled: true, schedule: "@every 20s", gracePeriod: 21s}`,
+		want: []string{"spec.clientAuthentication.secretRotation.gracePeriod", "must not be longer than the shortest time between two rotations"},
+	}, {
+		name: "grace period longer than @hourly",
+		doc: `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: p, namespace: security}
+spec:
+  clientAuthentication:
+    secretRotation: {enabled: true, schedule: "@hourly", gracePeriod: 2h}`,
+		want: []string{"spec.clientAuthentication.secretRotation.gracePeriod", "@hourly 1h"},
+	}, {
+		name: "grace period of zero",
+		doc: `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: p, namespace: security}
+spec:
+  clientAuthentication:
+    secretRotation: {enabled: true, schedule: "@daily", gracePeriod: 0s}`,
+		want: []string{"spec.clientAuthentication.secretRotation.gracePeriod", "between 10s and 8760h"},
+	}, {
 		name: "unknown client authentication method",
 		doc: `
 apiVersion: auth.nauthera.io/v1alpha1
