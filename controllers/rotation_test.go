@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -441,5 +442,108 @@ spec:
 	}
 	_ = k8s.Delete(context.Background(), opted)
 	_ = k8s.Delete(context.Background(), other)
+	deleteAndWait(t, ac)
+}
+
+// adminJSON sends one admin API request as a person in the console would.
+func adminJSON(t *testing.T, method, path string, body any) string {
+	t.Helper()
+	gc, tok := console(t)
+	req := gc.RestyClient().R().SetAuthToken(tok).SetHeader("Content-Type", "application/json")
+	if body != nil {
+		req.SetBody(body)
+	}
+	resp, err := req.Execute(method, kc.URL+"/admin/realms/"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.IsError() {
+		t.Fatalf("%s %s: %s %s", method, path, resp.Status(), resp.Body())
+	}
+	return string(resp.Body())
+}
+
+// Rotation touches only what Nauthera owns: someone else's client profiles
+// and policies survive setting it up, a drift in ours is reverted, and a
+// confidential client Nauthera does not manage never gets an expiry or a
+// grace period (the marker condition selects exactly the governed clients).
+func TestRotationLeavesOthersAlone(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	policyServer(t, "rot-others")
+	waitReady(t, &authv1.AuthServer{ObjectMeta: metav1.ObjectMeta{Name: "rot-others", Namespace: "security"}}, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 30*time.Second)
+	adminJSON(t, "PUT", "rot-others/client-policies/profiles", map[string]any{"profiles": []any{
+		map[string]any{"name": "corp-profile", "description": "the security team's", "executors": []any{}}}})
+	adminJSON(t, "PUT", "rot-others/client-policies/policies", map[string]any{"policies": []any{
+		map[string]any{"name": "corp-policy", "enabled": false, "conditions": []any{map[string]any{"condition": "any-client", "configuration": map[string]any{}}}, "profiles": []string{"corp-profile"}}}})
+	gc, tok := console(t)
+	legacyID, err := gc.CreateClient(context.Background(), tok, "rot-others", gocloak.Client{
+		ClientID: gocloak.StringP("legacy"), PublicClient: gocloak.BoolP(false), ServiceAccountsEnabled: gocloak.BoolP(true), StandardFlowEnabled: gocloak.BoolP(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	p := applyPolicy(t, "security", "rot-others", "rot-others", `  clientAuthentication:
+    secretRotation: {enabled: true, schedule: "@every 20s", gracePeriod: 15s}`)
+	ensureNamespace(t, "team-others", nil)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-others", "worker", "rot-others", worker), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	waitRotationReady(t, "rot-others")
+	for _, list := range []string{"profiles", "policies"} {
+		got := adminJSON(t, "GET", "rot-others/client-policies/"+list, nil)
+		if !strings.Contains(got, `"corp-`) || !strings.Contains(got, `"nauthera-secret-rotation"`) {
+			t.Errorf("%s after setting up rotation: %s", list, got)
+		}
+	}
+
+	// The unmanaged client: a regenerate kills its old secret at once (no
+	// grace: not governed) and leaves no expiry.
+	if _, err := gc.RegenerateClientSecret(context.Background(), tok, "rot-others", legacyID); err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := gc.GetClient(context.Background(), tok, "rot-others", legacyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"client.secret.expiration.time", "client.secret.rotated"} {
+		if _, ok := legacy.Attributes[a]; ok {
+			t.Errorf("the unmanaged client got %s: the rotation policy selects more than the governed clients", a)
+		}
+	}
+	// The governed client was created before the realm's policy existed:
+	// its first rotation puts it under the policy (expiry and grace).
+	eventually(t, 45*time.Second, "the governed client under the realm policy", func() error {
+		if a := keycloakClient(t, "rot-others", "team-others.worker").Attributes; a["client.secret.expiration.time"] == "" || a["client.secret.rotated"] == "" {
+			return fmt.Errorf("expiry %q, rotated secret set: %v", a["client.secret.expiration.time"], a["client.secret.rotated"] != "")
+		}
+		return nil
+	})
+
+	// Drift in our profile (an admin shortens the grace in the console) is reverted.
+	profiles := adminJSON(t, "GET", "rot-others/client-policies/profiles", nil)
+	edited := strings.Replace(profiles, `"rotated-expiration-period":15`, `"rotated-expiration-period":5`, 1)
+	if edited == profiles {
+		t.Fatalf("profile not as expected: %s", profiles)
+	}
+	adminJSON(t, "PUT", "rot-others/client-policies/profiles", json.RawMessage(edited))
+	eventually(t, 30*time.Second, "the profile drift reverted", func() error {
+		if got := adminJSON(t, "GET", "rot-others/client-policies/profiles", nil); !strings.Contains(got, `"rotated-expiration-period":15`) {
+			return fmt.Errorf("profiles %s", got)
+		}
+		return nil
+	})
+
+	// Rotation off: ours go, theirs stay.
+	_ = k8s.Delete(context.Background(), p)
+	eventually(t, 30*time.Second, "rotation removed from the realm", func() error {
+		for _, list := range []string{"profiles", "policies"} {
+			got := adminJSON(t, "GET", "rot-others/client-policies/"+list, nil)
+			if !strings.Contains(got, `"corp-`) || strings.Contains(got, "nauthera-secret-rotation") {
+				return fmt.Errorf("%s: %s", list, got)
+			}
+		}
+		return nil
+	})
 	deleteAndWait(t, ac)
 }
