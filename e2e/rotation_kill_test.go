@@ -67,7 +67,7 @@ func TestRotationSurvivesSIGKILL(t *testing.T) {
 		}
 	}
 	if _, err := tool(t, nil, "kubectl", "-n", "nauthera-system", "create", "secret", "generic", "keycloak-admin",
-		"--from-literal=username="+kc.AdminUser, "--from-literal=password="+kc.AdminPassword); err != nil && !strings.Contains(err.Error(), "AlreadyExists") {
+		"--from-literal=username="+kc.AdminUser, "--from-literal=password="+kc.AdminPassword); err != nil && !strings.Contains(err.Error(), "already exists") {
 		t.Fatal(err)
 	}
 
