@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -91,27 +90,41 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 
 	// Writes the status now, mid-reconcile (a rotation records what it is
 	// about to do before doing it); the deferred patch then starts from it.
+	// The patch is optimistically locked: a stale copy of the AuthClient
+	// (the cache behind the API server) must not overwrite a pending
+	// rotation another attempt recorded. A copy is patched, so that the
+	// rest of this reconcile still sees the generation it started with.
 	persist := func() error {
-		if err := reconciler.PatchStatus(ctx, r.Client, before, ac, func(o reconciler.Object) any { return o.(*authv1.AuthClient).Status }); err != nil {
+		cp := ac.DeepCopy()
+		if err := r.Status().Patch(ctx, cp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			return err
 		}
+		// Only the resourceVersion is taken over (a later patch computed
+		// from before must not carry the old one as a precondition).
+		ac.ResourceVersion = cp.ResourceVersion
 		before = ac.DeepCopy()
 		return nil
 	}
 	wake, note, err := r.reconcile(ctx, ac, rep, persist)
-	if err == nil {
-		msg := "OIDC client has been successfully provisioned."
-		if note != "" {
-			msg = "OIDC client has been successfully provisioned; " + note + "."
+	if err != nil {
+		res, err := rep.Failed(ctx, ac, err, r.Resync)
+		if err == nil && wake > 0 && (res.RequeueAfter == 0 || wake < res.RequeueAfter) {
+			// Refused for a reason retrying cannot fix (a policy
+			// violation): rotation still runs on time.
+			res.RequeueAfter = wake
 		}
-		rep.Ready(ctx, ac, authv1.ReasonClientProvisioned, msg)
-		after := reconciler.Jitter(r.Resync, req.String())
-		if wake > 0 {
-			after = min(after, wake)
-		}
-		return ctrl.Result{RequeueAfter: after}, nil
+		return res, err
 	}
-	return rep.Failed(ctx, ac, err, r.Resync)
+	msg := "OIDC client has been successfully provisioned."
+	if note != "" {
+		msg = "OIDC client has been successfully provisioned; " + note + "."
+	}
+	rep.Ready(ctx, ac, authv1.ReasonClientProvisioned, msg)
+	after := reconciler.Jitter(r.Resync, req.String())
+	if wake > 0 {
+		after = min(after, wake)
+	}
+	return ctrl.Result{RequeueAfter: after}, nil
 }
 
 // reconcile does the work of one reconcile. It returns how soon the next
@@ -149,14 +162,21 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	}
 	violations := policy.Evaluate(ac, pols)
 	gov := governed(ac, eff)
+	if eff.Rotation == nil && ac.Spec.ClientType != authv1.ClientTypePublic {
+		// Rotation ended while the previous secret's grace period runs:
+		// the marker stays until it is over (removing it is a client update
+		// that no rotation policy matches, which makes Keycloak drop the
+		// previous secret at once).
+		if st := ac.Status.SecretRotation; st != nil && st.PreviousSecretValidUntil != nil && st.PreviousSecretValidUntil.After(time.Now()) {
+			gov.keepMarker = true
+		}
+	}
 	kcClient, recreated, clientErr := r.reconcileClient(ctx, ac, as, kc, gov, rep)
 	if kcClient == nil {
 		return 0, "", clientErr
 	}
 	secret := ""
-	var rotated *rotationOutcome
-	var wake time.Duration
-	note := ""
+	var rot rotationResult
 	if ac.Spec.ClientType != authv1.ClientTypePublic {
 		// The client representation carries the secret; read it separately
 		// only if this Keycloak left it out.
@@ -166,24 +186,24 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 				return 0, "", err
 			}
 		}
-		if clientErr == nil {
-			secret, rotated, wake, err = r.reconcileRotation(ctx, ac, as, kc, gov, kcClient, secret, persist, rep)
-			var pending *pendingRotation
-			switch {
-			case errors.As(err, &pending):
-				note = pending.msg
-			case err != nil:
-				return 0, "", err
-			}
+		// Also when Keycloak did not apply a change (clientErr): the client
+		// read from it is valid, and a secret's expiry does not wait.
+		if rot, err = r.reconcileRotation(ctx, ac, as, kc, gov, kcClient, secret, persist, rep); err != nil {
+			return 0, "", err
 		}
+		secret = rot.secret
 	} else {
 		ac.Status.SecretRotation = nil
 	}
-	if err := r.reconcileSecret(ctx, ac, as, gov, secret, recreated, rotated != nil, rep); err != nil {
+	rotationID := ""
+	if rot.out != nil {
+		rotationID = rot.out.id
+	}
+	if err := r.reconcileSecret(ctx, ac, as, gov, secret, recreated, rotationID, rep); err != nil {
 		return 0, "", err
 	}
-	if rotated != nil {
-		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated, rotationEvent(ac, rotated))
+	if rot.out != nil {
+		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated, rotationEvent(ac, rot.out))
 	}
 	if err := r.restartWorkloads(ctx, ac, secret, rep); err != nil {
 		return 0, "", err
@@ -192,15 +212,15 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	ac.Status.ClientSecretRef = &authv1.LocalObjectReference{Name: ac.SecretName()}
 	ac.Status.Issuer = as.Status.Issuer
 	if clientErr != nil {
-		return 0, "", clientErr
+		return rot.wake, "", clientErr
 	}
 	if len(violations) > 0 {
 		// The Keycloak client was brought into line (forbidden grants and
 		// scopes off); the Secret and credentials are kept, so flows that
 		// stay allowed keep working.
-		return 0, "", reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client was brought into line with the policy", policy.Message(violations))
+		return rot.wake, "", reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client was brought into line with the policy", policy.Message(violations))
 	}
-	return wake, note, nil
+	return rot.wake, rot.note, nil
 }
 
 // policiesOf returns the AuthPolicies that govern as's clients.

@@ -30,6 +30,9 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 		Idle:        time.Duration(as.Status.RealmSessionIdleSeconds) * time.Second,
 		OfflineIdle: time.Duration(as.Status.RealmOfflineSessionIdleSeconds) * time.Second,
 	})
+	if gov.keepMarker {
+		want.Attributes[desired.AttrSecretRotation] = desired.RotationMarker
+	}
 	clientID := ac.EffectiveClientID()
 	// Keycloak answers an over-long value with HTTP 500: refuse it here,
 	// naming the field, before anything is written.
@@ -183,6 +186,9 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 type governance struct {
 	eff    policy.Effective
 	scopes []string
+	// keepMarker keeps the rotation marker on a client whose rotation
+	// ended while its previous secret's grace period runs.
+	keepMarker bool
 }
 
 func governed(ac *authv1.AuthClient, eff policy.Effective) governance {

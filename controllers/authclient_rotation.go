@@ -2,7 +2,9 @@ package controllers
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -17,34 +19,50 @@ import (
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
 	"github.com/nauthera/nauthera/pkg/keycloak"
-	"github.com/nauthera/nauthera/pkg/policy"
+	"github.com/nauthera/nauthera/pkg/schedule"
 )
 
-// Secret rotation of one AuthClient. Keycloak does the rotating (its
-// client policy, set up by the AuthServer, keeps the previous secret valid
-// for the grace period); the operator decides when, and keeps what it has
-// acted upon in status, never in memory, so that a slot or a request
-// rotates once also across restarts:
+// Secret rotation of one AuthClient. Keycloak does the rotating (the
+// client policy the AuthServer set up in the realm keeps the previous
+// secret valid for the grace period); the operator decides when.
 //
-//   - a schedule slot is served when it is later than lastScheduledSlot;
-//     if Keycloak's record of the secret's creation is already at or after
-//     the slot, an earlier attempt rotated and was interrupted before
-//     writing the Secret: that rotation is completed, not repeated.
-//   - a rotate-secret request is recorded as pending (written to the API
-//     server) before the regenerate, and judged the same way after a restart.
+// The schedule, grace and expiry a client follows are the realm's
+// (AuthServer status.secretRotation), not its policies' wish: they are what
+// Keycloak enforces, so a policy Keycloak refused, or one the AuthServer has
+// not applied yet, never makes a client miss rotations its secret's expiry
+// counts on.
+//
+// What the operator acted upon is kept in status, never in memory, so that
+// a slot or a request rotates once also across restarts: before it asks
+// Keycloak it records the rotation as pending with Keycloak's record of the
+// current secret's creation. After an interruption (the operator killed,
+// the answer lost) a changed creation record means Keycloak rotated: the
+// rotation is completed from Keycloak's current secret, not repeated. No
+// clock is compared with Keycloak's.
 //
 // Rotations Keycloak makes on its own (an update of a client whose secret
-// expired) are not ours: the read-back of every reconcile catches them.
+// expired) are not the operator's: every reconcile reads the secret back
+// and the Secret follows.
 
-// pendingRotation is a rotation that cannot happen yet: not a failure of
-// the client, which stays Ready with this said in its message.
-type pendingRotation struct{ msg string }
+// Reasons of a rotation (status lastRotationReason, pending.reason).
+const (
+	rotationScheduled = "Scheduled"
+	rotationRequested = "Requested"
+	rotationExpiring  = "Expiring"
+)
 
-func (p *pendingRotation) Error() string { return p.msg }
+// Keycloak's client attributes of the secret's bookkeeping.
+const (
+	attrSecretCreated        = "client.secret.creation.time"
+	attrSecretExpires        = "client.secret.expiration.time"
+	attrRotatedSecret        = "client.secret.rotated"
+	attrRotatedSecretExpires = "client.secret.rotated.expiration.time"
+)
 
-// rotationOutcome says what the rotation step did, for the Secret step.
+// rotationOutcome says what the rotation step did, for the Event.
 type rotationOutcome struct {
-	// reason is Scheduled or Requested.
+	// id is the rotation's, recorded on the Secret with its new secret.
+	id     string
 	reason string
 	// resumed: an interrupted rotation was completed, not a new one made.
 	resumed bool
@@ -53,167 +71,282 @@ type rotationOutcome struct {
 	// graceUntil is when the previous secret stops working; zero when it
 	// stopped at once (no rotation policy).
 	graceUntil time.Time
+	// cutShort: the rotation ended a grace period that was still running
+	// (Keycloak keeps one previous secret).
+	cutShort bool
+	// expiredAt is the expiry that an Expiring rotation avoided.
+	expiredAt time.Time
 }
 
-// skew is how far Keycloak's clock may be behind the operator's when
-// telling whether a rotation already happened.
-const skew = 5 * time.Second
+// rotationResult is what the rotation step hands back to the reconcile.
+type rotationResult struct {
+	// secret is the client's current secret (new after a rotation).
+	secret string
+	// client is the Keycloak client as last read.
+	client *gocloak.Client
+	// out is what was rotated, nil when nothing was.
+	out *rotationOutcome
+	// wake is when the next reconcile is needed for rotation (0: none).
+	wake time.Duration
+	// note is for the Ready message: what waits, though the client is ready.
+	note string
+}
 
-// reconcileRotation rotates the secret if a slot or a request is due, ends
-// the previous secret's grace period if asked, and keeps status current.
-// It returns the current secret, what it did (nil if no rotation), and
-// when the next reconcile is needed for it (0: no need).
-func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, gov governance, kcClient *gocloak.Client, secret string, persist func() error, rep reconciler.Reporter) (string, *rotationOutcome, time.Duration, error) {
+// reconcileRotation ends the previous secret's grace period if asked,
+// rotates the secret if a slot or a request is due, and keeps status
+// current.
+func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, gov governance, kcClient *gocloak.Client, secret string, persist func() error, rep reconciler.Reporter) (rotationResult, error) {
 	now := time.Now().UTC()
-	realm, id := as.Status.RealmName, gocloak.PString(kcClient.ID)
+	res := rotationResult{secret: secret, client: kcClient}
+	realmName, id := as.Status.RealmName, gocloak.PString(kcClient.ID)
 	st := ac.Status.SecretRotation.DeepCopy()
 	if st == nil {
 		st = &authv1.SecretRotationStatus{}
 	}
-	var wake time.Duration
-	created := epoch(kcClient.Attributes["client.secret.creation.time"])
+	attrs := kcClient.Attributes
+	created := attrs[attrSecretCreated]
 
-	// Scheduled.
-	var plan *policy.RotationPlan
-	if rot := gov.eff.Rotation; rot != nil {
-		if p, err := rot.Plan(); err == nil {
-			plan = &p
+	// The realm's rotation, if this client is under it.
+	realm := as.Status.SecretRotation
+	var sched *schedule.Schedule
+	var grace time.Duration
+	if realm != nil && gov.eff.Rotation != nil && attrs[desired.AttrSecretRotation] == desired.RotationMarker {
+		if s, err := schedule.Parse(realm.Schedule); err == nil {
+			sched, grace = s, time.Duration(realm.GracePeriodSeconds)*time.Second
 		}
-		// An invalid plan is reported by the AuthServer and the AuthPolicy;
-		// this client just does not rotate on a schedule meanwhile.
 	}
-	slotDue, slotDone := false, false
-	if plan != nil {
-		rot := gov.eff.Rotation
-		if st.Policy != rot.Policy || st.Schedule != rot.Schedule || st.LastScheduledSlot == nil {
-			// Rotation starts (or its schedule changed): count from now,
-			// rather than rotating at once for a slot that passed before.
-			st.Policy, st.Schedule = rot.Policy, rot.Schedule
-			st.LastScheduledSlot = &metav1.Time{Time: plan.Schedule.Prev(now)}
-		}
-		due := plan.Schedule.Prev(now)
-		slotDue = due.After(st.LastScheduledSlot.Time)
-		// Rotated for this slot already (interrupted before the Secret was
-		// written), or on request just before it: not rotated again.
-		slotDone = slotDue && !created.IsZero() && !created.Before(due.Add(-min(skew, plan.Schedule.MinGap/4)))
-		next := plan.Schedule.Next(now)
-		st.NextRotationTime = &metav1.Time{Time: next}
-		wake = time.Until(next) + 500*time.Millisecond
-	} else {
+	if gov.eff.Rotation != nil && realm == nil {
+		res.note = fmt.Sprintf("secret rotation waits for AuthServer %s to set it up in realm %q (see its %s condition)", authServerKey(ac), realmName, authv1.SecretRotationCondition)
+	}
+
+	// What is due.
+	var slot time.Time
+	slotDue, expiring := false, false
+	if sched == nil {
 		st.Policy, st.Schedule, st.NextRotationTime, st.LastScheduledSlot = "", "", nil, nil
+	} else {
+		// Each client has its own offset within the slot, so that the
+		// clients of a schedule do not all hit Keycloak (and restart their
+		// workloads) in the same second.
+		offset := spread(string(ac.UID), sched.MinGap, grace)
+		slot = sched.Prev(now.Add(-offset))
+		if st.Schedule != realm.Schedule || st.LastScheduledSlot == nil {
+			// Rotation starts, or its schedule changed: count from now
+			// rather than rotating at once for a slot that passed before.
+			st.LastScheduledSlot = &metav1.Time{Time: slot}
+		}
+		st.Policy, st.Schedule = realm.Policy, realm.Schedule
+		slotDue = slot.After(st.LastScheduledSlot.Time)
+		if slotDue && st.LastRotationReason == rotationRequested && st.LastRotationTime != nil && st.LastRotationTime.After(slot.Add(-grace)) {
+			// A requested rotation inside the grace period before this
+			// slot stands for it: rotating again would cut its grace short.
+			st.LastScheduledSlot, slotDue = &metav1.Time{Time: slot}, false
+		}
+		next := sched.Next(now.Add(-offset)).Add(offset)
+		st.NextRotationTime = &metav1.Time{Time: next}
+		res.wake = time.Until(next) + 500*time.Millisecond
+		// A secret that would expire before the next slot (the schedule
+		// changed to a longer one, after its last rotation) rotates now.
+		if exp := epoch(attrs[attrSecretExpires]); !slotDue && !exp.IsZero() && exp.Before(next.Add(time.Minute)) {
+			expiring = true
+		}
 	}
-
-	// Requested.
 	request := requestKey(ac.Annotations[authv1.AnnotationRotateSecret])
 	requestDue := request != "" && request != st.LastRequest
-	requestDone := requestDue && st.PendingRequest == request && st.PendingSince != nil &&
-		!created.IsZero() && !created.Before(st.PendingSince.Add(-skew))
+	revoke := requestKey(ac.Annotations[authv1.AnnotationRevokePreviousSecret])
+	revokeDue := revoke != "" && revoke != st.LastRevokeRequest
+
+	// Emergency first: the previous secret stops working now, before any
+	// scheduled rotation in this reconcile (which would make the secret
+	// workloads use the previous one). Only a rotation asked for together
+	// with it goes first: "rotate, and kill the old secret".
+	if revokeDue && !requestDue {
+		if err := r.revokePrevious(ctx, ac, kc, realmName, id, attrs, rep); err != nil {
+			return res, err
+		}
+		st.LastRevokeRequest = revoke
+	}
 
 	var out *rotationOutcome
-	if slotDone || requestDone {
-		out = &rotationOutcome{reason: "Scheduled", resumed: true, at: created}
-		if requestDone {
-			out.reason = "Requested"
-		}
-	}
-	if slotDone {
-		st.LastScheduledSlot = &metav1.Time{Time: plan.Schedule.Prev(now)}
-	}
-	if requestDone {
-		st.LastRequest, st.PendingRequest, st.PendingSince = request, "", nil
-	}
-	if (slotDue && !slotDone) || (requestDue && !requestDone) {
-		reason := "Scheduled"
-		if requestDue {
-			reason = "Requested"
-		}
-		if plan != nil && !realmRotates(as, gov.eff.Rotation, plan, kcClient) {
-			// The realm's rotation policy is not (yet) what this client's
-			// policies ask for: a regenerate now would have no grace
-			// period. Nothing is marked as served; the AuthServer's status
-			// change brings this client back (no polling meanwhile).
-			return secret, nil, wake, &pendingRotation{msg: fmt.Sprintf(
-				"a secret rotation is due and waits for AuthServer %s to set up rotation in realm %q (see its %s condition)", authServerKey(ac), realm, authv1.SecretRotationCondition)}
-		}
-		if requestDue {
-			// Recorded before the regenerate: after a restart, Keycloak's
-			// creation time tells whether it happened.
-			pending := ac.Status.SecretRotation.DeepCopy()
-			if pending == nil {
-				pending = &authv1.SecretRotationStatus{}
-			}
-			pending.PendingRequest, pending.PendingSince = request, &metav1.Time{Time: now}
-			ac.Status.SecretRotation = pending
-			if err := persist(); err != nil {
-				return secret, nil, 0, err
-			}
-			st.PendingRequest, st.PendingSince = request, pending.PendingSince
-		}
-		ctrl.LoggerFrom(ctx).Info("Rotating client secret", "clientId", ac.EffectiveClientID(), "reason", reason)
-		newSecret, err := kc.RegenerateClientSecret(ctx, realm, id)
+	rotatedBefore := false
+	if p := st.Pending; p != nil {
+		// Did Keycloak rotate for it? Any of: Keycloak's creation record
+		// moved (seconds: not enough alone, a rotation can fall in the
+		// second the secret was made), Keycloak's secret is not the one the
+		// Secret held (known when they agreed at the start), or the Secret
+		// already records this rotation (the operator stopped after writing
+		// it).
+		cur, err := r.currentSecret(ctx, ac)
 		if err != nil {
-			// The slot and the request stay due: status keeps what it had
-			// before this step (with the request pending).
-			return secret, nil, 0, err
+			return res, err
 		}
-		secret = newSecret
-		out = &rotationOutcome{reason: reason, at: now}
+		rotatedBefore = p.SecretCreatedBefore != created ||
+			cur != nil && (cur.Annotations[desired.AnnotationRotation] == p.ID ||
+				p.SecretSynced && string(cur.Data[desired.KeyClientSecret]) != secret)
+	}
+	switch p := st.Pending; {
+	case p != nil && rotatedBefore:
+		// Keycloak rotated, the operator was interrupted before it
+		// finished: finish, from Keycloak's current secret.
+		out = &rotationOutcome{id: p.ID, reason: p.Reason, resumed: true, at: epoch(created)}
+		if out.at.IsZero() {
+			out.at = p.Since.Time
+		}
+		served(st, p.Reason, p.Slot, p.Request)
+		st.Pending = nil
+	case p != nil && !(p.Request != "" && p.Request == request || p.Slot != nil && slotDue || p.Reason == rotationExpiring && expiring):
+		// Not made, and no longer wanted (the annotation changed or went).
+		st.Pending = nil
+	}
+	if out == nil && (st.Pending != nil || slotDue || expiring || requestDue) {
+		if gov.eff.Rotation != nil && sched == nil {
+			// Governed but the realm cannot rotate with grace yet: a
+			// regenerate now would kill the previous secret at once.
+			res.note = fmt.Sprintf("a secret rotation is due and waits for AuthServer %s to set up rotation in realm %q (see its %s condition)", authServerKey(ac), realmName, authv1.SecretRotationCondition)
+			ac.Status.SecretRotation = nilIfEmpty(st)
+			return res, nil
+		}
+		if st.Pending == nil {
+			cur, err := r.currentSecret(ctx, ac)
+			if err != nil {
+				return res, err
+			}
+			p := &authv1.PendingRotation{ID: rotationID(), Reason: rotationScheduled, Since: metav1.Time{Time: now}, SecretCreatedBefore: created,
+				SecretSynced: cur != nil && string(cur.Data[desired.KeyClientSecret]) == secret}
+			switch {
+			case requestDue:
+				p.Reason, p.Request = rotationRequested, request
+			case slotDue:
+				p.Slot = &metav1.Time{Time: slot}
+			default:
+				p.Reason = rotationExpiring
+			}
+			st.Pending = p
+			// Recorded before Keycloak is asked (see the top of this file).
+			ac.Status.SecretRotation = st
+			if err := persist(); err != nil {
+				return res, err
+			}
+			st = ac.Status.SecretRotation.DeepCopy()
+		}
+		p := st.Pending
+		runningGrace := epoch(attrs[attrRotatedSecretExpires]).After(now) && attrs[attrRotatedSecret] != ""
+		ctrl.LoggerFrom(ctx).Info("Rotating client secret", "clientId", ac.EffectiveClientID(), "reason", p.Reason)
+		newSecret, err := kc.RegenerateClientSecret(ctx, realmName, id)
+		if err != nil {
+			// Pending stays: the next reconcile tells from Keycloak's
+			// record whether this regenerate happened.
+			return res, err
+		}
+		res.secret = newSecret
+		out = &rotationOutcome{id: p.ID, reason: p.Reason, at: now, cutShort: runningGrace}
+		if p.Reason == rotationExpiring {
+			out.expiredAt = epoch(attrs[attrSecretExpires])
+		}
+		served(st, p.Reason, p.Slot, p.Request)
 		if slotDue {
-			st.LastScheduledSlot = &metav1.Time{Time: plan.Schedule.Prev(now)}
+			// One regenerate serves a slot due at the same time as a request.
+			st.LastScheduledSlot = &metav1.Time{Time: slot}
 		}
-		if requestDue {
-			st.LastRequest, st.PendingRequest, st.PendingSince = request, "", nil
-		}
+		st.Pending = nil
 		// Read back Keycloak's record: when the previous secret stops working.
-		if after, err := kc.GetClient(ctx, realm, id); err == nil {
-			kcClient = after
-			if t := epoch(after.Attributes["client.secret.creation.time"]); !t.IsZero() {
+		if after, err := kc.GetClient(ctx, realmName, id); err == nil {
+			res.client, attrs = after, after.Attributes
+			if t := epoch(attrs[attrSecretCreated]); !t.IsZero() {
 				out.at = t
 			}
 		} else {
 			ctrl.LoggerFrom(ctx).Error(err, "Cannot read the client back after rotating its secret", "clientId", ac.EffectiveClientID())
+			if sched != nil {
+				out.graceUntil = now.Add(grace) // what the realm's policy gives
+			}
 		}
 	}
 
-	// Emergency: end the previous secret's grace period now.
-	if revoke := requestKey(ac.Annotations[authv1.AnnotationRevokePreviousSecret]); revoke != "" && revoke != st.LastRevokeRequest {
-		if err := kc.DeleteRotatedSecret(ctx, realm, id); err != nil {
-			ac.Status.SecretRotation = st
-			return secret, out, 0, err
+	if revokeDue && requestDue {
+		if err := r.revokePrevious(ctx, ac, kc, realmName, id, attrs, rep); err != nil {
+			// The rotation is recorded as pending in the API server: the
+			// retry completes it and then revokes.
+			return res, err
 		}
 		st.LastRevokeRequest = revoke
-		delete(kcClient.Attributes, "client.secret.rotated")
-		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonPreviousSecretRevoked, fmt.Sprintf(
-			"Ended the grace period of the previous client secret of %q at once (annotation %s): only the secret in Secret %s works now", ac.EffectiveClientID(), authv1.AnnotationRevokePreviousSecret, ac.SecretName()))
+		delete(attrs, attrRotatedSecret)
 	}
 
 	st.PreviousSecretValidUntil = nil
-	if _, ok := kcClient.Attributes["client.secret.rotated"]; ok {
-		if t := epoch(kcClient.Attributes["client.secret.rotated.expiration.time"]); t.After(now) {
+	if _, ok := attrs[attrRotatedSecret]; ok {
+		if t := epoch(attrs[attrRotatedSecretExpires]); t.After(now) {
 			st.PreviousSecretValidUntil = &metav1.Time{Time: t}
 			if out != nil {
 				out.graceUntil = t
 			}
 		}
 	}
+	if gov.keepMarker && st.PreviousSecretValidUntil != nil {
+		// Rotation ended while a grace period runs: the marker (and so
+		// the previous secret) stays until it is over.
+		if d := time.Until(st.PreviousSecretValidUntil.Time) + time.Second; res.wake == 0 || d < res.wake {
+			res.wake = d
+		}
+	}
 	if out != nil {
 		st.LastRotationTime, st.LastRotationReason = &metav1.Time{Time: out.at}, out.reason
 	}
-	if *st == (authv1.SecretRotationStatus{}) {
-		st = nil
-	}
-	ac.Status.SecretRotation = st
-	return secret, out, wake, nil
+	ac.Status.SecretRotation = nilIfEmpty(st)
+	res.out = out
+	return res, nil
 }
 
-// realmRotates reports whether the realm's rotation policy is the one rot
-// asks for and the client carries its marker: only then does a regenerate
-// keep the previous secret for the grace period.
-func realmRotates(as *authv1.AuthServer, rot *policy.Rotation, plan *policy.RotationPlan, c *gocloak.Client) bool {
-	s := as.Status.SecretRotation
-	return s != nil && s.Policy == rot.Policy && s.Schedule == rot.Schedule &&
-		s.GracePeriodSeconds == int64(plan.Grace/time.Second) &&
-		c.Attributes[desired.AttrSecretRotation] == desired.RotationMarker
+// served records a rotation's trigger as acted upon.
+func served(st *authv1.SecretRotationStatus, reason string, slot *metav1.Time, request string) {
+	switch reason {
+	case rotationScheduled:
+		if slot != nil && (st.LastScheduledSlot == nil || slot.After(st.LastScheduledSlot.Time)) {
+			st.LastScheduledSlot = slot.DeepCopy()
+		}
+	case rotationRequested:
+		st.LastRequest = request
+	}
+}
+
+// revokePrevious ends the previous secret's grace period now.
+func (r *AuthClientReconciler) revokePrevious(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm, id string, attrs map[string]string, rep reconciler.Reporter) error {
+	ctrl.LoggerFrom(ctx).Info("Ending the grace period of the previous client secret", "clientId", ac.EffectiveClientID())
+	if err := kc.DeleteRotatedSecret(ctx, realm, id); err != nil {
+		return err
+	}
+	delete(attrs, attrRotatedSecret)
+	rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonPreviousSecretRevoked, fmt.Sprintf(
+		"Ended the grace period of the previous client secret of %q at once (annotation %s): only the current secret works now", ac.EffectiveClientID(), authv1.AnnotationRevokePreviousSecret))
+	return nil
+}
+
+func nilIfEmpty(st *authv1.SecretRotationStatus) *authv1.SecretRotationStatus {
+	if st == nil || *st == (authv1.SecretRotationStatus{}) {
+		return nil
+	}
+	return st
+}
+
+// spread is a client's fixed offset within a slot: up to a tenth of the
+// schedule's shortest gap and of the grace period, at most five minutes.
+func spread(uid string, minGap, grace time.Duration) time.Duration {
+	window := min(minGap/10, 5*time.Minute)
+	if grace > 0 {
+		window = min(window, grace/10)
+	}
+	if window <= 0 {
+		return 0
+	}
+	sum := sha256.Sum256([]byte(uid))
+	return time.Duration(binary.BigEndian.Uint64(sum[:8]) % uint64(window))
+}
+
+// rotationID names a rotation (random: two can start in one second).
+func rotationID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
 }
 
 // requestKey is what status keeps of an annotation value: the value, or
@@ -237,12 +370,17 @@ func epoch(s string) time.Time {
 
 // rotationEvent is the Event of a rotation, once the Secret holds the new secret.
 func rotationEvent(ac *authv1.AuthClient, out *rotationOutcome) string {
-	what := "Rotated the client secret on schedule"
-	if p := ac.Status.SecretRotation; p != nil && p.Policy != "" && out.reason == "Scheduled" {
-		what += fmt.Sprintf(" (AuthPolicy %s, %q)", p.Policy, p.Schedule)
-	}
-	if out.reason == "Requested" {
+	var what string
+	switch out.reason {
+	case rotationRequested:
 		what = fmt.Sprintf("Rotated the client secret as requested (annotation %s)", authv1.AnnotationRotateSecret)
+	case rotationExpiring:
+		what = fmt.Sprintf("Rotated the client secret early: it would have expired at %s, before the next scheduled rotation", out.expiredAt.Format(time.RFC3339))
+	default:
+		what = "Rotated the client secret on schedule"
+		if p := ac.Status.SecretRotation; p != nil && p.Policy != "" {
+			what += fmt.Sprintf(" (AuthPolicy %s, %q)", p.Policy, p.Schedule)
+		}
 	}
 	if out.resumed {
 		what = "Completed an interrupted rotation: " + what
@@ -251,5 +389,9 @@ func rotationEvent(ac *authv1.AuthClient, out *rotationOutcome) string {
 	if out.graceUntil.IsZero() {
 		return msg + ". No rotation policy governs this client, so the previous secret stopped working at once: workloads that read the Secret only at start-up must be restarted"
 	}
-	return msg + fmt.Sprintf(". The previous secret stays valid until %s", out.graceUntil.Format(time.RFC3339))
+	msg += fmt.Sprintf(". The previous secret stays valid until %s", out.graceUntil.Format(time.RFC3339))
+	if out.cutShort {
+		msg += "; the secret before it stopped working now, before the end of its own grace period (Keycloak keeps one previous secret)"
+	}
+	return msg
 }

@@ -75,9 +75,11 @@ func controlledByPredecessor(s *corev1.Secret, ac *authv1.AuthClient) bool {
 // differs. A Secret the AuthClient owns is taken back as it should be (the
 // managed-by label restored, tampered values replaced); one it does not own
 // is never touched. recreated says the Keycloak client was recreated after
-// it went missing; rotated that the operator rotated it (the caller
-// reports that: no Event here for the new secret).
-func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, gov governance, clientSecret string, recreated, rotated bool, rep reconciler.Reporter) error {
+// it went missing; rotation names the rotation the operator made (the
+// caller reports it: no Event here for the new secret), recorded on the
+// Secret with its secret.
+func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, gov governance, clientSecret string, recreated bool, rotation string, rep reconciler.Reporter) error {
+	rotated := rotation != ""
 	// The Secret lists the scopes the client may request: those the policies allow.
 	shown := ac.DeepCopy()
 	shown.Spec.Scopes = gov.scopes
@@ -120,6 +122,9 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	s.Annotations[desired.AnnotationHash] = desired.Hash(data)
 	s.Annotations[desired.AnnotationAuthServer] = authServerKey(ac).String()
 	s.Annotations[desired.AnnotationAuthClient] = ac.Name
+	if rotated {
+		s.Annotations[desired.AnnotationRotation] = rotation
+	}
 	s.Data = data
 	// Sets this AuthClient as controller, or replaces a predecessor's reference.
 	if err := controllerutil.SetControllerReference(ac, s, r.Scheme()); err != nil {

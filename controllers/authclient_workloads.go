@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -32,19 +33,32 @@ import (
 // when the credentials changed: the operator does not cache every
 // Deployment of the cluster.
 
-// credentialsHash is a short, one-way hash of the credentials.
-func credentialsHash(ac *authv1.AuthClient, secret string) string {
-	sum := sha256.Sum256([]byte(ac.EffectiveClientID() + "\x00" + secret))
-	return hex.EncodeToString(sum[:8])
+// credentialsVersion names the credentials on pod templates and in
+// status: HMAC-SHA256 of the secret keyed with the AuthClient's UID, cut to
+// 64 bits. It changes with every new secret. It is not a bare hash (no
+// precomputed tables across clients), and Keycloak's secrets are 32
+// random characters, so it gives nothing to guess them with; Keycloak's
+// creation time alone would not do (one-second steps: a rotation right
+// after the client was made would not change it).
+func credentialsVersion(ac *authv1.AuthClient, secret string) string {
+	if secret == "" {
+		return ""
+	}
+	mac := hmac.New(sha256.New, []byte(ac.UID))
+	mac.Write([]byte(secret))
+	return hex.EncodeToString(mac.Sum(nil)[:8])
 }
 
 // restartWorkloads rolls the opted-in workloads of ac's namespace when its
 // credentials changed since the last time (never on the first sight of them).
 func (r *AuthClientReconciler) restartWorkloads(ctx context.Context, ac *authv1.AuthClient, secret string, rep reconciler.Reporter) error {
-	if !r.RestartWorkloads || secret == "" {
+	if !r.RestartWorkloads || ac.Spec.ClientType == authv1.ClientTypePublic {
 		return nil
 	}
-	h := credentialsHash(ac, secret)
+	h := credentialsVersion(ac, secret)
+	if h == "" {
+		return nil
+	}
 	st := ac.Status.SecretRotation.DeepCopy()
 	if st == nil {
 		st = &authv1.SecretRotationStatus{}
@@ -57,9 +71,9 @@ func (r *AuthClientReconciler) restartWorkloads(ctx context.Context, ac *authv1.
 		switch {
 		case apierrors.IsForbidden(err):
 			// Not retried: the operator lacks the RBAC (the chart grants it
-			// with rotation.restartWorkloads.enabled).
+			// with operator.restartWorkloads).
 			rep.Event(ctx, ac, corev1.EventTypeWarning, "WorkloadRestartFailed", fmt.Sprintf(
-				"Cannot restart the workloads that use Secret %s: %v. Enable rotation.restartWorkloads in the chart, or restart them yourself", ac.SecretName(), err))
+				"Cannot restart the workloads that use Secret %s: %v. Enable operator.restartWorkloads in the chart, or restart them yourself", ac.SecretName(), err))
 		case err != nil:
 			return err
 		case len(restarted) > 0:

@@ -42,11 +42,13 @@ func (r *AuthServerReconciler) reconcileRotation(ctx context.Context, as *authv1
 			r.rotationCondition(ctx, as, rep, metav1.ConditionFalse, authv1.ReasonInvalidSpec, fmt.Sprintf("AuthPolicy %s: %v", rot.Policy, err))
 			return nil
 		}
-		if profile, err = desired.RotationProfile(plan, owner, rot.Policy); err != nil {
-			return err
+		if profile, err = desired.RotationProfile(plan, owner, rot.Policy); err == nil {
+			pol, err = desired.RotationPolicy(owner)
 		}
-		if pol, err = desired.RotationPolicy(owner); err != nil {
-			return err
+		if err != nil {
+			// Not returned: an error here would make the realm un-Ready.
+			r.rotationCondition(ctx, as, rep, metav1.ConditionFalse, authv1.ReasonInvalidSpec, fmt.Sprintf("AuthPolicy %s: %v", rot.Policy, err))
+			return nil
 		}
 		want = &authv1.RealmRotationStatus{Policy: rot.Policy, Schedule: rot.Schedule,
 			GracePeriodSeconds: int64(plan.Grace / time.Second), ExpirationSeconds: int64(plan.Expiration / time.Second)}

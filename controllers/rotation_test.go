@@ -82,6 +82,15 @@ func rotationStatus(t *testing.T, ac *authv1.AuthClient) *authv1.SecretRotationS
 	return ac.Status.SecretRotation
 }
 
+// epoch parses Keycloak's time attributes.
+func epoch(s string) time.Time {
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		return time.Time{}
+	}
+	return time.Unix(n, 0)
+}
+
 // regenerates counts the secret regenerations the operator sent for a client.
 func regenerates(t *testing.T, realm, clientID string) int {
 	t.Helper()
@@ -173,8 +182,38 @@ func TestScheduledRotationWithGracePeriod(t *testing.T) {
 		t.Errorf("the Secret's secret is refused: %v", err)
 	}
 
-	// Rotation off: the marker goes, and Keycloak's expiry with it.
+	// A longer schedule: the secret's expiry (set under the 20 s schedule,
+	// 24h20s after its last rotation) would come before the next slot, two
+	// days or more away: it is rotated at once, under the new expiry.
 	var p authv1.AuthPolicy
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: "security", Name: "rot-sched"}, &p); err != nil {
+		t.Fatal(err)
+	}
+	far := time.Now().UTC().AddDate(0, 0, 3)
+	patchPolicy(t, &p, func(p *authv1.AuthPolicy) {
+		p.Spec.ClientAuthentication.SecretRotation.Schedule = fmt.Sprintf("0 0 %d %d *", far.Day(), int(far.Month()))
+	})
+	eventually(t, 30*time.Second, "an early rotation for a secret that would expire before the next slot", func() error {
+		for _, e := range events(t, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated) {
+			if strings.Contains(e.Note, "Rotated the client secret early") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no early rotation")
+	})
+	eventually(t, 10*time.Second, "the expiry after the next slot", func() error {
+		st := rotationStatus(t, ac)
+		exp := epoch(keycloakClient(t, "rot-sched", clientID).Attributes["client.secret.expiration.time"])
+		if st.NextRotationTime == nil || !exp.After(st.NextRotationTime.Time) || st.LastRotationReason != "Expiring" {
+			return fmt.Errorf("expiry %s, status %+v", exp, st)
+		}
+		return nil
+	})
+	if err := tokenWith("rot-sched", clientID, currentSecret(t, "team-rot", "worker")); err != nil {
+		t.Errorf("the Secret's secret is refused: %v", err)
+	}
+
+	// Rotation off: the marker goes, and Keycloak's expiry with it.
 	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: "security", Name: "rot-sched"}, &p); err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +269,7 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "status of the requested rotation", func() error {
 		st := rotationStatus(t, ac)
-		if st.LastRequest != "1" || st.LastRotationReason != "Requested" || st.PendingRequest != "" || st.PreviousSecretValidUntil == nil ||
+		if st.LastRequest != "1" || st.LastRotationReason != "Requested" || st.Pending != nil || st.PreviousSecretValidUntil == nil ||
 			st.PreviousSecretValidUntil.Time.Before(time.Now().Add(50*time.Minute)) {
 			return fmt.Errorf("status.secretRotation = %+v", st)
 		}
@@ -357,8 +396,33 @@ func TestInterruptedRotationIsCompletedNotRepeated(t *testing.T) {
 		}
 		return fmt.Errorf("no SecretRotated Event says the rotation was completed")
 	})
-	if st := rotationStatus(t, ac); st.LastRequest != "crash-1" || st.PendingRequest != "" {
+	if st := rotationStatus(t, ac); st.LastRequest != "crash-1" || st.Pending != nil {
 		t.Errorf("status.secretRotation = %+v", st)
+	}
+
+	// A regenerate that never reached Keycloak (refused on the way) is made
+	// on the retry: the pending record does not pass for a rotation.
+	s0, n0 = currentSecret(t, "team-crash", "worker"), regenerates(t, "rot-crash", clientID)
+	hits := faults.Hits("client.secret.regenerate")
+	faults.Set("client.secret.regenerate", testbed.Fault{Status: 503, PathContains: "/rot-crash/", Times: 1})
+	annotate(t, ac, authv1.AnnotationRotateSecret, "crash-2")
+	eventually(t, 45*time.Second, "a rotation after a failed regenerate", func() error {
+		if currentSecret(t, "team-crash", "worker") == s0 || currentKeycloakSecret(t, "rot-crash", clientID) == s0 {
+			return fmt.Errorf("not rotated")
+		}
+		if currentSecret(t, "team-crash", "worker") != currentKeycloakSecret(t, "rot-crash", clientID) {
+			return fmt.Errorf("the Secret does not hold Keycloak's secret")
+		}
+		return nil
+	})
+	if faults.Hits("client.secret.regenerate") != hits+1 {
+		t.Fatal("the fault was not injected")
+	}
+	if n := regenerates(t, "rot-crash", clientID) - n0; n != 2 {
+		t.Errorf("%d regenerate requests, want 2 (one refused on the way, one made)", n)
+	}
+	if err := tokenWith("rot-crash", clientID, s0); err != nil {
+		t.Errorf("the previous secret is refused: %v", err)
 	}
 
 	// Scheduled: the policy now rotates every 20 s (the fault is set

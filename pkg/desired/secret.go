@@ -29,6 +29,10 @@ const (
 	LabelAuthClient      = "auth.nauthera.io/authclient"
 	AnnotationHash       = "auth.nauthera.io/credentials-hash"
 	AnnotationAuthServer = "auth.nauthera.io/authserver"
+	// AnnotationRotation names the last rotation whose secret the Secret
+	// holds (written with it, in the same update): after an interruption
+	// it tells that the Secret already has that rotation's secret.
+	AnnotationRotation = "auth.nauthera.io/rotation"
 	// AnnotationAuthClient names the AuthClient; the label of the same key
 	// is set too when the name fits a label value (63 characters).
 	AnnotationAuthClient = "auth.nauthera.io/authclient"

@@ -22,6 +22,11 @@ type Rotation struct {
 // slots are closer together.
 const DefaultGracePeriod = 24 * time.Hour
 
+// MaxGap is the longest time a schedule may leave between two rotations.
+// Keycloak keeps a secret's expiry in a 32-bit field of epoch seconds:
+// twice this (the expiry of MaxGap with its slack) stays far below 2038.
+const MaxGap = 366 * 24 * time.Hour
+
 // MinExpirySlack is the least time a secret outlives the longest gap of its
 // schedule, for an operator outage.
 const MinExpirySlack = 24 * time.Hour
@@ -60,6 +65,9 @@ func (r Rotation) Plan() (RotationPlan, error) {
 	s, err := schedule.Parse(r.Schedule)
 	if err != nil {
 		return RotationPlan{}, fmt.Errorf("spec.clientAuthentication.secretRotation.schedule: %v", err)
+	}
+	if s.MaxGap > MaxGap {
+		return RotationPlan{}, fmt.Errorf("spec.clientAuthentication.secretRotation.schedule: schedule %q has %s between two rotations; it must rotate at least once every 366 days", r.Schedule, s.MaxGap)
 	}
 	grace := r.GracePeriod
 	switch {

@@ -14,11 +14,10 @@ package schedule
 import (
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
+	"k8s.io/utils/lru"
 )
 
 // Schedule is a parsed rotation schedule.
@@ -37,32 +36,27 @@ type Schedule struct {
 // String returns the expression the schedule was parsed from.
 func (s *Schedule) String() string { return s.expr }
 
-var cache sync.Map // expression → *Schedule or error
+// cache holds recent results (expression → result): a schedule's gaps take
+// up to a few milliseconds to compute, and the same few expressions are
+// parsed on every reconcile. An LRU, so that the webhook fed many distinct
+// expressions cannot crowd out the ones in use.
+var cache = lru.New(256)
 
-// Parse parses a schedule. Results are cached: a schedule's gaps take up to
-// a few milliseconds to compute, and the same few expressions are parsed on
-// every reconcile.
-func Parse(expr string) (*Schedule, error) {
-	if v, ok := cache.Load(expr); ok {
-		if err, isErr := v.(error); isErr {
-			return nil, err
-		}
-		return v.(*Schedule), nil
-	}
-	s, err := parse(expr)
-	// Bounded: once full, results are computed again rather than stored
-	// (an API server could be fed many distinct expressions).
-	if n := cacheSize.Add(1); n <= 1000 {
-		if err != nil {
-			cache.Store(expr, err)
-		} else {
-			cache.Store(expr, s)
-		}
-	}
-	return s, err
+type result struct {
+	s   *Schedule
+	err error
 }
 
-var cacheSize atomic.Int64
+// Parse parses a schedule.
+func Parse(expr string) (*Schedule, error) {
+	if v, ok := cache.Get(expr); ok {
+		r := v.(result)
+		return r.s, r.err
+	}
+	s, err := parse(expr)
+	cache.Add(expr, result{s, err})
+	return s, err
+}
 
 // window is how far ahead gaps are measured: 28 years is a full cycle of
 // weekdays and leap years (within 1901-2099), so every gap a schedule has

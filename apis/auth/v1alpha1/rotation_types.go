@@ -21,10 +21,11 @@ const (
 	// AuthClients (comma-separated, same namespace) whose new credentials
 	// restart it: the operator sets AnnotationSecretHash on its pod template.
 	// Needs the operator's --restart-workloads flag (chart value
-	// rotation.restartWorkloads).
+	// operator.restartWorkloads).
 	AnnotationRestartOnRotation = "auth.nauthera.io/restart-on-rotation"
-	// AnnotationSecretHash on a pod template is a short hash of the
-	// credentials it was last restarted for. Changing it rolls the pods.
+	// AnnotationSecretHash on a pod template identifies the credentials it
+	// was last restarted for (an HMAC of the secret keyed with the
+	// AuthClient's UID, 64 bits). Changing it rolls the pods.
 	AnnotationSecretHash = "auth.nauthera.io/secret-hash"
 )
 
@@ -34,8 +35,6 @@ const (
 	ReasonSecretRotated = "SecretRotated"
 	// ReasonPreviousSecretRevoked (Event): the previous secret's grace period was ended early.
 	ReasonPreviousSecretRevoked = "PreviousSecretRevoked"
-	// ReasonRotationPending: the AuthServer has not yet set up rotation in its realm.
-	ReasonRotationPending = "RotationPending"
 	// SecretRotationCondition on an AuthServer says whether its realm is set
 	// up to rotate the secrets of the clients its policies rotate.
 	SecretRotationCondition = "SecretRotationReady"
@@ -49,9 +48,9 @@ const (
 )
 
 // SecretRotationStatus is what an AuthClient's secret rotation has done and
-// will do. The fields that end in Request, and lastScheduledSlot, are the
-// operator's record of what it has acted upon, so that a rotation happens
-// once per slot or request, also across operator restarts.
+// will do. lastScheduledSlot, lastRequest, lastRevokeRequest and pending
+// are the operator's record of what it has acted upon, so that a rotation
+// happens once per slot or request, also across operator restarts.
 type SecretRotationStatus struct {
 	// policy is the AuthPolicy (namespace/name) whose schedule rotates the
 	// secret; empty when no policy rotates it.
@@ -66,7 +65,9 @@ type SecretRotationStatus struct {
 	// +optional
 	LastRotationTime *metav1.Time `json:"lastRotationTime,omitempty"`
 
-	// lastRotationReason is why: Scheduled or Requested.
+	// lastRotationReason is why: Scheduled, Requested, or Expiring (the
+	// secret would have expired before the next slot, e.g. after the
+	// schedule changed to a longer one).
 	// +optional
 	LastRotationReason string `json:"lastRotationReason,omitempty"`
 
@@ -89,16 +90,12 @@ type SecretRotationStatus struct {
 	// +kubebuilder:validation:MaxLength=128
 	LastRequest string `json:"lastRequest,omitempty"`
 
-	// pendingRequest is a rotate-secret value being acted upon since
-	// pendingSince: if the operator stops half-way, Keycloak's record of the
-	// secret's creation tells whether the rotation happened.
+	// pending is a rotation the operator started: written before it asks
+	// Keycloak, so that after an interruption it can tell, from Keycloak's
+	// record of the secret's creation, whether the rotation happened
+	// (completed, not repeated) or not (made then).
 	// +optional
-	// +kubebuilder:validation:MaxLength=128
-	PendingRequest string `json:"pendingRequest,omitempty"`
-
-	// pendingSince is when pendingRequest was taken up.
-	// +optional
-	PendingSince *metav1.Time `json:"pendingSince,omitempty"`
+	Pending *PendingRotation `json:"pending,omitempty"`
 
 	// lastRevokeRequest is the value of the revoke-previous-secret
 	// annotation last acted upon.
@@ -106,11 +103,47 @@ type SecretRotationStatus struct {
 	// +kubebuilder:validation:MaxLength=128
 	LastRevokeRequest string `json:"lastRevokeRequest,omitempty"`
 
-	// restartedWorkloadsFor is a short hash of the credentials the opted-in
-	// workloads were last restarted for (with --restart-workloads).
+	// restartedWorkloadsFor identifies the credentials the opted-in
+	// workloads were last restarted for (with --restart-workloads): the
+	// value of the auth.nauthera.io/secret-hash pod-template annotation.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	RestartedWorkloadsFor string `json:"restartedWorkloadsFor,omitempty"`
+}
+
+// PendingRotation is a rotation in flight.
+type PendingRotation struct {
+	// id names this rotation; the Secret records it when it gets the new
+	// secret (annotation auth.nauthera.io/rotation).
+	// +kubebuilder:validation:MaxLength=32
+	ID string `json:"id"`
+
+	// reason is Scheduled, Requested or Expiring.
+	Reason string `json:"reason"`
+
+	// slot is the schedule slot it serves (Scheduled).
+	// +optional
+	Slot *metav1.Time `json:"slot,omitempty"`
+
+	// request is the rotate-secret value it serves (Requested).
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Request string `json:"request,omitempty"`
+
+	// since is when it started.
+	Since metav1.Time `json:"since"`
+
+	// secretCreatedBefore is Keycloak's client.secret.creation.time (epoch
+	// seconds) before the rotation: a different value afterwards means
+	// Keycloak rotated.
+	// +optional
+	// +kubebuilder:validation:MaxLength=20
+	SecretCreatedBefore string `json:"secretCreatedBefore,omitempty"`
+
+	// secretSynced says the Secret held Keycloak's secret when the rotation
+	// started: a different secret in Keycloak afterwards means it rotated.
+	// +optional
+	SecretSynced bool `json:"secretSynced,omitempty"`
 }
 
 // RealmRotationStatus is the secret rotation an AuthServer has set up in
