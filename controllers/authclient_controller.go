@@ -87,6 +87,8 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := reconciler.AddFinalizer(ctx, r.Client, ac); err != nil {
 		return rep.Failed(ctx, ac, err, r.Resync)
 	}
+	// The finalizer patch moved the resourceVersion; the status is as read.
+	before = ac.DeepCopy()
 
 	// Writes the status now, mid-reconcile (a rotation records what it is
 	// about to do before doing it); the deferred patch then starts from it.
@@ -204,6 +206,11 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	}
 	if rot.out != nil {
 		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated, rotationEvent(ac, rot.out))
+	}
+	if ac.Spec.ClientType != authv1.ClientTypePublic {
+		if err := r.finishRotation(ctx, ac, as, kc, kcClient, rot, rep); err != nil {
+			return 0, "", err
+		}
 	}
 	if err := r.restartWorkloads(ctx, ac, secret, rep); err != nil {
 		return 0, "", err

@@ -90,6 +90,11 @@ type rotationResult struct {
 	wake time.Duration
 	// note is for the Ready message: what waits, though the client is ready.
 	note string
+	// revokeAfter: end the previous secret's grace once the Secret holds
+	// the new secret (rotate and revoke asked together); revoke is the
+	// annotation value to record then.
+	revokeAfter bool
+	revoke      string
 }
 
 // reconcileRotation ends the previous secret's grace period if asked,
@@ -105,6 +110,9 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 	}
 	attrs := kcClient.Attributes
 	created := attrs[attrSecretCreated]
+	if epoch(created).IsZero() || len(created) > 20 {
+		created = "" // an attribute anyone with console access can edit
+	}
 
 	// The realm's rotation, if this client is under it.
 	realm := as.Status.SecretRotation
@@ -147,8 +155,15 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 		res.wake = time.Until(next) + 500*time.Millisecond
 		// A secret that would expire before the next slot (the schedule
 		// changed to a longer one, after its last rotation) rotates now.
+		// Once only: if the expiry comes from something else (another
+		// client policy of the realm), rotating again would not move it.
 		if exp := epoch(attrs[attrSecretExpires]); !slotDue && !exp.IsZero() && exp.Before(next.Add(time.Minute)) {
-			expiring = true
+			if st.LastRotationReason == rotationExpiring && st.LastRotationTime != nil && !epoch(created).Before(st.LastRotationTime.Add(-time.Minute)) {
+				res.note = fmt.Sprintf("Keycloak expires this client's secret at %s, before its next rotation at %s, and an early rotation did not change that: does another client policy of realm %q apply to it?",
+					exp.Format(time.RFC3339), next.Format(time.RFC3339), realmName)
+			} else {
+				expiring = true
+			}
 		}
 	}
 	request := requestKey(ac.Annotations[authv1.AnnotationRotateSecret])
@@ -165,6 +180,13 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 			return res, err
 		}
 		st.LastRevokeRequest = revoke
+		// Recorded at once: a later failure in this reconcile must not
+		// revoke again (by then the previous secret may be the one the
+		// Secret still holds).
+		if ac.Status.SecretRotation == nil {
+			ac.Status.SecretRotation = &authv1.SecretRotationStatus{}
+		}
+		ac.Status.SecretRotation.LastRevokeRequest = revoke
 	}
 
 	var out *rotationOutcome
@@ -193,12 +215,18 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 			out.at = p.Since.Time
 		}
 		served(st, p.Reason, p.Slot, p.Request)
-		st.Pending = nil
-	case p != nil && !(p.Request != "" && p.Request == request || p.Slot != nil && slotDue || p.Reason == rotationExpiring && expiring):
+		// Pending stays until the Secret holds the secret (finishRotation).
+		// Triggers still due after it (a request or a slot that came
+		// meanwhile) are taken up right after this reconcile.
+		if requestDue && p.Request != request || slotDue && (p.Slot == nil || slot.After(p.Slot.Time)) {
+			res.wake = time.Second
+		}
+	case p != nil && !(p.Request != "" && p.Request == request && requestDue || p.Slot != nil && slotDue || p.Reason == rotationExpiring && expiring):
 		// Not made, and no longer wanted (the annotation changed or went).
 		st.Pending = nil
 	}
 	if out == nil && (st.Pending != nil || slotDue || expiring || requestDue) {
+		original := ac.Status.SecretRotation.DeepCopy()
 		if gov.eff.Rotation != nil && sched == nil {
 			// Governed but the realm cannot rotate with grace yet: a
 			// regenerate now would kill the previous secret at once.
@@ -222,13 +250,21 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 				p.Reason = rotationExpiring
 			}
 			st.Pending = p
-			// Recorded before Keycloak is asked (see the top of this file).
-			ac.Status.SecretRotation = st
-			if err := persist(); err != nil {
-				return res, err
-			}
-			st = ac.Status.SecretRotation.DeepCopy()
+		} else {
+			// A pending rotation read from the cache is acted upon only
+			// once this write, locked on the version read, succeeds: a
+			// stale copy (whose rotation another attempt finished) fails it.
+			st.Pending.Attempts++
 		}
+		// Recorded before Keycloak is asked (see the top of this file).
+		ac.Status.SecretRotation = st
+		if err := persist(); err != nil {
+			// Refused (a conflict: the copy was stale): the deferred status
+			// write must not write it anyway.
+			ac.Status.SecretRotation = original
+			return res, err
+		}
+		st = ac.Status.SecretRotation.DeepCopy()
 		p := st.Pending
 		runningGrace := epoch(attrs[attrRotatedSecretExpires]).After(now) && attrs[attrRotatedSecret] != ""
 		ctrl.LoggerFrom(ctx).Info("Rotating client secret", "clientId", ac.EffectiveClientID(), "reason", p.Reason)
@@ -244,11 +280,13 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 			out.expiredAt = epoch(attrs[attrSecretExpires])
 		}
 		served(st, p.Reason, p.Slot, p.Request)
+		// One regenerate serves whatever else is due at the same time.
 		if slotDue {
-			// One regenerate serves a slot due at the same time as a request.
 			st.LastScheduledSlot = &metav1.Time{Time: slot}
 		}
-		st.Pending = nil
+		if requestDue {
+			st.LastRequest = request
+		}
 		// Read back Keycloak's record: when the previous secret stops working.
 		if after, err := kc.GetClient(ctx, realmName, id); err == nil {
 			res.client, attrs = after, after.Attributes
@@ -263,14 +301,11 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 		}
 	}
 
-	if revokeDue && requestDue {
-		if err := r.revokePrevious(ctx, ac, kc, realmName, id, attrs, rep); err != nil {
-			// The rotation is recorded as pending in the API server: the
-			// retry completes it and then revokes.
-			return res, err
-		}
-		st.LastRevokeRequest = revoke
-		delete(attrs, attrRotatedSecret)
+	// Revoking together with a requested rotation is done by the caller
+	// once the Secret holds the new secret (finishRotation).
+	res.revokeAfter = revokeDue && requestDue
+	if res.revokeAfter {
+		res.revoke = revoke
 	}
 
 	st.PreviousSecretValidUntil = nil
@@ -339,7 +374,9 @@ func spread(uid string, minGap, grace time.Duration) time.Duration {
 		return 0
 	}
 	sum := sha256.Sum256([]byte(uid))
-	return time.Duration(binary.BigEndian.Uint64(sum[:8]) % uint64(window))
+	// Whole seconds: status times are kept in seconds, and a value that
+	// does not survive the round trip would be written on every reconcile.
+	return time.Duration(binary.BigEndian.Uint64(sum[:8])%uint64(window)).Truncate(time.Second)
 }
 
 // rotationID names a rotation (random: two can start in one second).
@@ -394,4 +431,25 @@ func rotationEvent(ac *authv1.AuthClient, out *rotationOutcome) string {
 		msg += "; the secret before it stopped working now, before the end of its own grace period (Keycloak keeps one previous secret)"
 	}
 	return msg
+}
+
+// finishRotation runs once the Secret holds the current secret: the
+// pending rotation is done, and a revoke asked with it ends the previous
+// secret's grace period now.
+func (r *AuthClientReconciler) finishRotation(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, kcClient *gocloak.Client, res rotationResult, rep reconciler.Reporter) error {
+	st := ac.Status.SecretRotation
+	if st == nil {
+		return nil
+	}
+	if res.out != nil {
+		st.Pending = nil
+	}
+	if res.revokeAfter {
+		if err := r.revokePrevious(ctx, ac, kc, as.Status.RealmName, gocloak.PString(kcClient.ID), map[string]string{}, rep); err != nil {
+			return err
+		}
+		st.LastRevokeRequest, st.PreviousSecretValidUntil = res.revoke, nil
+	}
+	ac.Status.SecretRotation = nilIfEmpty(st)
+	return nil
 }

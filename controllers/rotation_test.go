@@ -309,6 +309,32 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 		return nil
 	})
 
+	// The current secret leaked: rotate and revoke in one go. The new
+	// secret is in the Secret and works; the leaked one is refused at once.
+	patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:"2",%q:"leak-2"}}}`, authv1.AnnotationRotateSecret, authv1.AnnotationRevokePreviousSecret))
+	if err := k8s.Patch(context.Background(), ac, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+		t.Fatal(err)
+	}
+	var s2 string
+	eventually(t, 30*time.Second, "rotate and revoke together", func() error {
+		if s2 = currentSecret(t, "team-req", "worker"); s2 == s1 {
+			return fmt.Errorf("secret unchanged")
+		}
+		if err := tokenWith("rot-req", clientID, s1); !refused(err) {
+			return fmt.Errorf("the leaked secret: %v", err)
+		}
+		return nil
+	})
+	if err := tokenWith("rot-req", clientID, s2); err != nil {
+		t.Errorf("the new secret is refused: %v", err)
+	}
+	eventually(t, 10*time.Second, "both recorded", func() error {
+		if st := rotationStatus(t, ac); st.LastRequest != "2" || st.LastRevokeRequest != "leak-2" || st.Pending != nil || st.PreviousSecretValidUntil != nil {
+			return fmt.Errorf("status.secretRotation = %+v", st)
+		}
+		return nil
+	})
+
 	// Without a rotation policy the old secret dies at once, and the Event says so.
 	realmServer(t, "rot-none")
 	plain := &authv1.AuthClient{}

@@ -140,6 +140,10 @@ type PendingRotation struct {
 	// +kubebuilder:validation:MaxLength=20
 	SecretCreatedBefore string `json:"secretCreatedBefore,omitempty"`
 
+	// attempts counts the times the operator asked Keycloak for it.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+
 	// secretSynced says the Secret held Keycloak's secret when the rotation
 	// started: a different secret in Keycloak afterwards means it rotated.
 	// +optional
