@@ -376,7 +376,7 @@ func spread(uid string, minGap, grace time.Duration) time.Duration {
 	sum := sha256.Sum256([]byte(uid))
 	// Whole seconds: status times are kept in seconds, and a value that
 	// does not survive the round trip would be written on every reconcile.
-	return time.Duration(binary.BigEndian.Uint64(sum[:8])%uint64(window)).Truncate(time.Second)
+	return time.Duration(binary.BigEndian.Uint64(sum[:8]) % uint64(window)).Truncate(time.Second)
 }
 
 // rotationID names a rotation (random: two can start in one second).
