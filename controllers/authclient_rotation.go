@@ -101,7 +101,7 @@ type rotationResult struct {
 // rotates the secret if a slot or a request is due, and keeps status
 // current.
 func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, gov governance, kcClient *gocloak.Client, secret string, persist func() error, rep reconciler.Reporter) (rotationResult, error) {
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Second)
 	res := rotationResult{secret: secret, client: kcClient}
 	realmName, id := as.Status.RealmName, gocloak.PString(kcClient.ID)
 	st := ac.Status.SecretRotation.DeepCopy()
@@ -215,6 +215,16 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 			out.at = p.Since.Time
 		}
 		served(st, p.Reason, p.Slot, p.Request)
+		// Fenced like a new attempt: a stale copy of the AuthClient (whose
+		// rotation an earlier reconcile finished) fails this locked write,
+		// rather than reporting the rotation twice.
+		original := ac.Status.SecretRotation.DeepCopy()
+		ac.Status.SecretRotation = st
+		if err := persist(); err != nil {
+			ac.Status.SecretRotation = original
+			return res, err
+		}
+		st = ac.Status.SecretRotation.DeepCopy()
 		// Pending stays until the Secret holds the secret (finishRotation).
 		// Triggers still due after it (a request or a slot that came
 		// meanwhile) are taken up right after this reconcile.
