@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -206,6 +207,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	}
 	if rot.out != nil {
 		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated, rotationEvent(ac, rot.out))
+		secretRotations.WithLabelValues(rot.out.reason, strconv.FormatBool(rot.out.resumed)).Inc()
 	}
 	if ac.Spec.ClientType != authv1.ClientTypePublic {
 		if err := r.finishRotation(ctx, ac, as, kc, kcClient, rot, rep); err != nil {

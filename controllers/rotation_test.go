@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/testbed"
@@ -180,6 +181,11 @@ func TestScheduledRotationWithGracePeriod(t *testing.T) {
 	}
 	if err := tokenWith("rot-sched", clientID, currentSecret(t, "team-rot", "worker")); err != nil {
 		t.Errorf("the Secret's secret is refused: %v", err)
+	}
+
+	// The rotations are counted, by reason.
+	if n := rotationsCounted(t, "Scheduled"); n < 2 {
+		t.Errorf("nauthera_secret_rotations_total{reason=Scheduled} = %v", n)
 	}
 
 	// A longer schedule: the secret's expiry (set under the 20 s schedule,
@@ -636,4 +642,27 @@ func TestRotationLeavesOthersAlone(t *testing.T) {
 		return nil
 	})
 	deleteAndWait(t, ac)
+}
+
+// rotationsCounted reads nauthera_secret_rotations_total for a reason.
+func rotationsCounted(t *testing.T, reason string) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0.0
+	for _, f := range families {
+		if f.GetName() != "nauthera_secret_rotations_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
 }
