@@ -82,6 +82,15 @@ type Admin interface {
 	UpdateComponent(ctx context.Context, realm string, c gocloak.Component) error
 	// DeleteComponent deletes the component with this id.
 	DeleteComponent(ctx context.Context, realm, id string) error
+	// GetComponent returns one component, or ErrNotFound.
+	GetComponent(ctx context.Context, realm, id string) (*gocloak.Component, error)
+
+	// TestLDAPConnection checks a connection (and bind) to an LDAP server.
+	TestLDAPConnection(ctx context.Context, realm string, t LDAPTest) error
+	// SyncUsers imports a user-storage component's users (all, or the changed ones).
+	SyncUsers(ctx context.Context, realm, componentID string, full bool) (*SyncResult, error)
+	// SyncMapper runs a federation mapper's sync from the directory into Keycloak.
+	SyncMapper(ctx context.Context, realm, componentID, mapperID string) (*SyncResult, error)
 }
 
 // ScopeKind says how a client scope is assigned to a client.

@@ -17,11 +17,19 @@ import (
 // decodes a JSON answer into result (when not nil). A failure is a
 // gocloak.APIError, so that call classifies it like gocloak's own.
 func (c *AdminClient) raw(ctx context.Context, tok, method, realm string, body, result any, path ...string) error {
+	return c.rawQuery(ctx, tok, method, realm, nil, body, result, path...)
+}
+
+// rawQuery is raw with query parameters.
+func (c *AdminClient) rawQuery(ctx context.Context, tok, method, realm string, query url.Values, body, result any, path ...string) error {
 	u := c.url + "/admin/realms/" + url.PathEscape(realm)
 	for _, p := range path {
 		u += "/" + url.PathEscape(p)
 	}
 	req := c.gc.GetRequestWithBearerAuth(ctx, tok)
+	if len(query) > 0 {
+		req.SetQueryParamsFromValues(query)
+	}
 	if body != nil {
 		req.SetBody(body)
 	}

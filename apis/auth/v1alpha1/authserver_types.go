@@ -164,6 +164,10 @@ type AuthServerStatus struct {
 	// clients of this AuthServer; absent when no selected policy rotates.
 	// +optional
 	SecretRotation *RealmRotationStatus `json:"secretRotation,omitempty"`
+
+	// userStore is the user federation set up in the realm.
+	// +optional
+	UserStore *RealmUserStoreStatus `json:"userStore,omitempty"`
 }
 
 // AuthServer is a Keycloak realm managed by Nauthera: the place where

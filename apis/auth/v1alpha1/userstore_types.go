@@ -22,6 +22,18 @@ type UserStoreSpec struct {
 	// ldap configures an LDAP directory. Required when type is ldap.
 	// +optional
 	LDAP *LDAPSpec `json:"ldap,omitempty"`
+
+	// allowedNamespaces lists the namespaces, besides the UserStore's own,
+	// whose AuthServers may federate this directory. A UserStore holds a
+	// bind password: an AuthServer elsewhere that references it is refused
+	// (UserStoreNotAllowed) unless its namespace is listed here.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	AllowedNamespaces []string `json:"allowedNamespaces,omitempty"`
 }
 
 // LDAPSpec configures LDAP user federation.
@@ -54,6 +66,24 @@ type LDAPSpec struct {
 	// groupSearch says where and how to find groups; omitted maps no groups.
 	// +optional
 	GroupSearch *LDAPGroupSearch `json:"groupSearch,omitempty"`
+
+	// fullSyncPeriod is how often Keycloak imports every user of the
+	// directory, from 1m to 8760h. Defaults to 24h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,7}(\.[0-9]{1,9})?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('8760h')",message="fullSyncPeriod must be between 1m and 8760h"
+	FullSyncPeriod *metav1.Duration `json:"fullSyncPeriod,omitempty"`
+
+	// changedUsersSyncPeriod is how often Keycloak imports the users
+	// changed since the last sync, from 1m to 8760h. Defaults to 15m.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,7}(\.[0-9]{1,9})?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('8760h')",message="changedUsersSyncPeriod must be between 1m and 8760h"
+	ChangedUsersSyncPeriod *metav1.Duration `json:"changedUsersSyncPeriod,omitempty"`
 }
 
 // LDAPUserSearch says where and how to find users in LDAP.
@@ -78,6 +108,22 @@ type LDAPUserSearch struct {
 	// +kubebuilder:default=uid
 	// +kubebuilder:validation:Pattern=`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)$`
 	UsernameAttribute string `json:"usernameAttribute,omitempty"`
+
+	// objectClasses are the object classes of user entries. Defaults to
+	// inetOrgPerson and organizationalPerson.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:Pattern=`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)$`
+	// +kubebuilder:validation:items:MaxLength=255
+	ObjectClasses []string `json:"objectClasses,omitempty"`
+
+	// uuidAttribute is the LDAP attribute that identifies a user for good.
+	// Defaults to entryUUID (OpenLDAP); Active Directory uses objectGUID.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)$`
+	UUIDAttribute string `json:"uuidAttribute,omitempty"`
 }
 
 // LDAPGroupSearch says where and how to find groups in LDAP.
@@ -117,6 +163,58 @@ type UserStoreStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// authServers are the AuthServers (namespace/name) whose realms
+	// federate this directory.
+	// +optional
+	// +listType=atomic
+	AuthServers []string `json:"authServers,omitempty"`
+
+	// realms is how many realms federate this directory.
+	// +optional
+	Realms *int32 `json:"realms,omitempty"`
+
+	// lastSync is the latest sync of users from the directory into a realm.
+	// +optional
+	LastSync *UserSyncStatus `json:"lastSync,omitempty"`
+}
+
+// UserSyncStatus is the outcome of one sync of users into a realm.
+type UserSyncStatus struct {
+	// time the sync ran.
+	Time metav1.Time `json:"time"`
+	// realm the users were synced into.
+	// +optional
+	Realm string `json:"realm,omitempty"`
+	// added, updated, removed and failed count users.
+	Added   int32 `json:"added"`
+	Updated int32 `json:"updated"`
+	Removed int32 `json:"removed"`
+	Failed  int32 `json:"failed"`
+}
+
+// RealmUserStoreStatus is the federation an AuthServer set up in its realm.
+type RealmUserStoreStatus struct {
+	// userStore is the UserStore (namespace/name).
+	UserStore string `json:"userStore"`
+	// componentId is the Keycloak LDAP component in the realm.
+	// +optional
+	ComponentID string `json:"componentId,omitempty"`
+	// appliedGeneration is the UserStore generation last applied.
+	// +optional
+	AppliedGeneration int64 `json:"appliedGeneration,omitempty"`
+	// bindSecretVersion is the resourceVersion of the bind password Secret
+	// last applied (Keycloak never shows the password back; a new version
+	// of the Secret is written to Keycloak).
+	// +optional
+	BindSecretVersion string `json:"bindSecretVersion,omitempty"`
+	// lastSync is the latest sync into this realm.
+	// +optional
+	LastSync *UserSyncStatus `json:"lastSync,omitempty"`
+	// lastSyncRequest is the value of the UserStore's sync annotation last acted upon.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	LastSyncRequest string `json:"lastSyncRequest,omitempty"`
 }
 
 // UserStore is a directory (LDAP) whose users sign in to the realms of the
@@ -127,7 +225,11 @@ type UserStoreStatus struct {
 // +kubebuilder:resource:shortName=us;userstore,categories=nauthera
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.ldap.server`
+// +kubebuilder:printcolumn:name="Realms",type=integer,JSONPath=`.status.realms`
+// +kubebuilder:printcolumn:name="Last Sync",type=date,JSONPath=`.status.lastSync.time`
+// +kubebuilder:printcolumn:name="Users Added",type=integer,JSONPath=`.status.lastSync.added`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type UserStore struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -147,6 +249,30 @@ func (in *UserStore) GetConditions() []metav1.Condition { return in.Status.Condi
 
 // SetConditions replaces the status conditions.
 func (in *UserStore) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// AnnotationSyncUsers on a UserStore syncs its users into every realm that
+// federates it, once per new value.
+const AnnotationSyncUsers = "auth.nauthera.io/sync-users"
+
+// Reasons and the AuthServer condition of user federation.
+const (
+	// UserStoreCondition on an AuthServer says whether its UserStore is federated into the realm.
+	UserStoreCondition = "UserStoreReady"
+	// ReasonUserStoreNotFound: userStoreRef names a UserStore that does not exist.
+	ReasonUserStoreNotFound = "UserStoreNotFound"
+	// ReasonUserStoreNotAllowed: the UserStore does not serve the AuthServer's namespace.
+	ReasonUserStoreNotAllowed = "UserStoreNotAllowed"
+	// ReasonLDAPUnreachable: Keycloak cannot connect to the LDAP server.
+	ReasonLDAPUnreachable = "LDAPUnreachable"
+	// ReasonLDAPBindFailed: the LDAP server refused the bind DN or password.
+	ReasonLDAPBindFailed = "LDAPBindFailed"
+	// ReasonLDAPNoUsers: a sync imported no user (the base DN or filter finds nobody).
+	ReasonLDAPNoUsers = "LDAPNoUsers"
+	// ReasonBindSecretInvalid: the bind password Secret or its key is missing.
+	ReasonBindSecretInvalid = "BindSecretInvalid"
+	// ReasonNotReferenced: no AuthServer references the UserStore.
+	ReasonNotReferenced = "NotReferenced"
+)
 
 // UserStoreList is a list of UserStores.
 // +kubebuilder:object:root=true
