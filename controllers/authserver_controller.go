@@ -32,6 +32,9 @@ import (
 // AuthServerReconciler keeps a Keycloak realm in line with each AuthServer.
 type AuthServerReconciler struct {
 	client.Client
+	// APIReader reads objects the manager's cache does not hold: the bind
+	// password Secret of a UserStore.
+	APIReader   client.Reader
 	Connections *connection.Resolver
 	Recorder    events.EventRecorder
 	// Resync is how often a Ready AuthServer is checked against Keycloak.
@@ -47,6 +50,7 @@ type AuthServerReconciler struct {
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=auth.nauthera.io,resources=userstores,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 
@@ -89,6 +93,9 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	if err := r.reconcileRotation(ctx, as, kc, eff, rep); err != nil {
+		return rep.Failed(ctx, as, err, r.Resync)
+	}
+	if err := r.reconcileUserStore(ctx, as, kc, rep); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	rep.Ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
@@ -206,14 +213,29 @@ func (r *AuthServerReconciler) deleteRealm(ctx context.Context, as *authv1.AuthS
 	})
 }
 
-// SetupWithManager registers the reconciler.
+// SetupWithManager registers the reconciler, and the index of AuthServers
+// by UserStore that the UserStore reconciler uses too.
 func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authv1.AuthServer{}, indexUserStoreRef, func(o client.Object) []string {
+		if k := userStoreKey(o.(*authv1.AuthServer)); k != "" {
+			return []string{k}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status updates (our own) do not trigger a reconcile; spec changes,
 		// deletion and annotations (a manual nudge) do.
 		For(&authv1.AuthServer{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		// Policies are combined per AuthServer: a conflict is reported here.
 		Watches(&authv1.AuthPolicy{}, handler.EnqueueRequestsFromMapFunc(r.serversIn), policySpecOrLabels).
+		// A UserStore's change (spec, sync annotation, deletion) reaches
+		// the realms that federate it.
+		Watches(&authv1.UserStore{}, handler.EnqueueRequestsFromMapFunc(r.serversUsing), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
 			RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
@@ -272,6 +294,32 @@ func (r *AuthServerReconciler) reconcilePolicies(ctx context.Context, as *authv1
 
 	reconciler.SetCondition(as, authv1.PoliciesCondition, metav1.ConditionTrue, authv1.ReasonPolicyAccepted, msg)
 	return &eff, nil
+}
+
+// indexUserStoreRef indexes AuthServers by the UserStore they reference.
+const indexUserStoreRef = "spec.userStoreRef"
+
+// userStoreKey is the UserStore an AuthServer references ("" for none).
+func userStoreKey(as *authv1.AuthServer) string {
+	ref := as.Spec.UserStoreRef
+	if ref == nil {
+		return ""
+	}
+	ns := ref.Namespace
+	if ns == "" {
+		ns = as.Namespace
+	}
+	return ns + "/" + ref.Name
+}
+
+// serversUsing maps a UserStore to the AuthServers that reference it.
+func (r *AuthServerReconciler) serversUsing(ctx context.Context, o client.Object) []reconcile.Request {
+	var list authv1.AuthServerList
+	if err := r.List(ctx, &list, client.MatchingFields{indexUserStoreRef: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthServers of UserStore", "userStore", o.GetNamespace()+"/"+o.GetName())
+		return nil
+	}
+	return reconciler.Requests(list.Items)
 }
 
 // serversIn maps an object to the AuthServers of its namespace.

@@ -44,6 +44,7 @@ var (
 	k8s     client.Client
 	scheme  = runtime.NewScheme()
 	kc      *testbed.Keycloak
+	ldapSrv *testbed.LDAP
 	// faults sits between every operator the suite starts and the real
 	// Keycloak; tests inject failures into chosen operations with it.
 	faults = &testbed.Faults{}
@@ -89,6 +90,11 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = kc.Cleanup() }()
+	if ldapSrv, err = testbed.StartLDAP("controllers"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = ldapSrv.Cleanup() }()
 
 	ctx := context.Background()
 	_ = k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNS}})
@@ -161,6 +167,11 @@ func startOperator(t testing.TB) *operator {
 		Resync: resync, MaxConcurrentReconciles: 4, MaxBackoff: 2 * time.Second,
 		RestartWorkloads: true,
 	}).SetupWithManager(ctx, mgr); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&controllers.UserStoreReconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("nauthera"), MaxConcurrentReconciles: 2,
+	}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
 	if err := (&controllers.AuthPolicyReconciler{

@@ -190,6 +190,11 @@ func run(ctx context.Context, o *options) error {
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}
+	if err := (&controllers.UserStoreReconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("nauthera"), MaxConcurrentReconciles: o.concurrency,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	if err := (&controllers.AuthPolicyReconciler{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("nauthera"), MaxConcurrentReconciles: o.concurrency,
 	}).SetupWithManager(mgr); err != nil {

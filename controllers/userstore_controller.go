@@ -1,0 +1,140 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/reconciler"
+)
+
+// UserStoreReconciler sums up, on each UserStore, what the AuthServers
+// that federate it report (their UserStoreReady condition and last sync).
+// It writes only UserStore status: the realms are the AuthServers' (see
+// authserver_userstore.go).
+type UserStoreReconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	// MaxConcurrentReconciles bounds parallel reconciles.
+	MaxConcurrentReconciles int
+}
+
+// +kubebuilder:rbac:groups=auth.nauthera.io,resources=userstores,verbs=get;list;watch
+// +kubebuilder:rbac:groups=auth.nauthera.io,resources=userstores/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers,verbs=get;list;watch
+
+// Reconcile computes one UserStore's status.
+func (r *UserStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	us := &authv1.UserStore{}
+	if err := r.Get(ctx, req.NamespacedName, us); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := us.DeepCopy()
+	rep := reconciler.Reporter{Recorder: r.Recorder, Kind: "UserStore"}
+	defer func() {
+		if err := reconciler.PatchStatus(ctx, r.Client, before, us, func(o reconciler.Object) any { return o.(*authv1.UserStore).Status }); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+	if !us.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	var servers authv1.AuthServerList
+	if err := r.List(ctx, &servers, client.MatchingFields{indexUserStoreRef: req.String()}); err != nil {
+		return rep.Failed(ctx, us, err, time.Minute)
+	}
+	var names, waiting, problems []string
+	reason := ""
+	realms := 0
+	var last *authv1.UserSyncStatus
+	for i := range servers.Items {
+		as := &servers.Items[i]
+		key := client.ObjectKeyFromObject(as).String()
+		names = append(names, key)
+		if st := as.Status.UserStore; st != nil {
+			realms++
+			if st.LastSync != nil && (last == nil || st.LastSync.Time.After(last.Time.Time)) {
+				last = st.LastSync.DeepCopy()
+			}
+		}
+		switch c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); {
+		case c == nil:
+			waiting = append(waiting, key)
+		case c.Status == metav1.ConditionFalse:
+			if reason == "" {
+				reason = c.Reason
+			}
+			problems = append(problems, fmt.Sprintf("AuthServer %s: %s", key, c.Message))
+		}
+	}
+	us.Status.AuthServers, us.Status.Realms, us.Status.LastSync = names, ptr.To(int32(realms)), last
+	switch {
+	case len(problems) > 0:
+		rep.Stalled(ctx, us, reason, strings.Join(problems, "; "))
+	case len(names) == 0:
+		rep.Ready(ctx, us, authv1.ReasonNotReferenced, "No AuthServer references this UserStore (spec.userStoreRef): it federates into no realm")
+	case len(waiting) > 0:
+		rep.Wait(ctx, us, authv1.ReasonProgressing, "Waiting for AuthServers "+strings.Join(waiting, ", ")+" to federate this UserStore")
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+	default:
+		msg := fmt.Sprintf("Federated into the realms of %s", strings.Join(names, ", "))
+		if last != nil {
+			msg += fmt.Sprintf("; last sync %s into realm %q: %d added, %d updated, %d removed, %d failed", last.Time.UTC().Format(time.RFC3339), last.Realm, last.Added, last.Updated, last.Removed, last.Failed)
+		}
+		rep.Ready(ctx, us, authv1.ReasonUserStoreConfigured, msg)
+	}
+	return ctrl.Result{}, nil
+}
+
+// SetupWithManager registers the reconciler. It relies on the AuthServer
+// index by UserStore that AuthServerReconciler.SetupWithManager registers.
+func (r *UserStoreReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&authv1.UserStore{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// What the AuthServers report: their reference, their UserStoreReady
+		// condition and their sync.
+		Watches(&authv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.userStoreOf), builder.WithPredicates(predicate.Funcs{
+			UpdateFunc: func(e event.UpdateEvent) bool {
+				o, ok1 := e.ObjectOld.(*authv1.AuthServer)
+				n, ok2 := e.ObjectNew.(*authv1.AuthServer)
+				if !ok1 || !ok2 {
+					return true
+				}
+				return userStoreKey(o) != userStoreKey(n) || !equality.Semantic.DeepEqual(o.Status.UserStore, n.Status.UserStore) ||
+					!equality.Semantic.DeepEqual(meta.FindStatusCondition(o.Status.Conditions, authv1.UserStoreCondition), meta.FindStatusCondition(n.Status.Conditions, authv1.UserStoreCondition))
+			},
+		})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
+		Named("userstore").
+		Complete(r)
+}
+
+// userStoreOf maps an AuthServer to the UserStore it references.
+func (r *UserStoreReconciler) userStoreOf(_ context.Context, o client.Object) []reconcile.Request {
+	as, ok := o.(*authv1.AuthServer)
+	if !ok {
+		return nil
+	}
+	key := userStoreKey(as)
+	if key == "" {
+		return nil
+	}
+	ns, name, _ := strings.Cut(key, "/")
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}}}
+}
