@@ -341,4 +341,3 @@ func (r *AuthServerReconciler) userStoreCondition(ctx context.Context, as *authv
 	}
 	reconciler.SetCondition(as, authv1.UserStoreCondition, status, reason, reconciler.Truncate(msg, reconciler.MaxConditionMessage))
 }
-
