@@ -102,6 +102,10 @@ bench-policy: envtest-assets keycloak-dist ## Benchmark an AuthPolicy edit reach
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" hack/with-cleanup.sh \
 	  go test ./controllers -run '^$$' -bench PolicyEdit -benchtime 3x -timeout 40m -v
 
+.PHONY: bench-ldap
+bench-ldap: keycloak-dist ## Benchmark a full sync of 1,000 LDAP users into a realm (real slapd and Keycloak).
+	hack/with-cleanup.sh go test ./pkg/keycloak -run '^$$' -bench LDAPSync -benchtime 3x -timeout 20m
+
 ##@ Test bed
 
 .PHONY: envtest-assets

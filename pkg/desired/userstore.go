@@ -180,13 +180,11 @@ func MergeComponent(want, actual gocloak.Component, withPassword bool) gocloak.C
 	for k, v := range actual.ComponentConfig {
 		cfg[k] = v
 	}
-	{
-		for k, v := range want.ComponentConfig {
-			if k == ConfigBindCredential && !withPassword {
-				continue
-			}
-			cfg[k] = v
+	for k, v := range want.ComponentConfig {
+		if k == ConfigBindCredential && !withPassword {
+			continue
 		}
+		cfg[k] = v
 	}
 	out.Name = want.Name
 	out.ComponentConfig = cfg

@@ -2,8 +2,10 @@ package keycloak_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Nerzal/gocloak/v14"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -109,4 +111,76 @@ func TestLDAPFederation(t *testing.T) {
 	if strings.Join(gnames, ",") != "admins,developers" {
 		t.Errorf("alice's groups %v, want admins and developers", gnames)
 	}
+}
+
+// BenchmarkLDAPSync1000Users measures a full sync of 1,000 directory users
+// (and their group) into a fresh realm: the first sync imports them all,
+// the next updates them. `go test ./pkg/keycloak -run - -bench LDAPSync -benchtime 3x`.
+func BenchmarkLDAPSync1000Users(b *testing.B) {
+	ldap, err := testbed.StartLDAP("keycloak-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = ldap.Cleanup() })
+	var ldif strings.Builder
+	ldif.WriteString("dn: ou=many,dc=example,dc=com\nchangetype: add\nobjectClass: organizationalUnit\nou: many\n\n")
+	members := ""
+	for i := range 1000 {
+		fmt.Fprintf(&ldif, "dn: uid=user%04d,ou=many,dc=example,dc=com\nchangetype: add\nobjectClass: inetOrgPerson\nuid: user%04d\ncn: User %d\nsn: %d\nmail: user%04d@example.com\nuserPassword: pw-%d\n\n", i, i, i, i, i, i)
+		members += fmt.Sprintf("member: uid=user%04d,ou=many,dc=example,dc=com\n", i)
+	}
+	ldif.WriteString("dn: cn=everyone,ou=groups,dc=example,dc=com\nchangetype: add\nobjectClass: groupOfNames\ncn: everyone\n" + members + "\n")
+	if err := ldap.Modify(ldif.String()); err != nil {
+		b.Fatal(err)
+	}
+	c, err := keycloak.New(keycloak.Config{URL: kc.URL, Credentials: keycloak.Credentials{Username: kc.AdminUser, Password: kc.AdminPassword}, Timeout: 5 * time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	us := &authv1.UserStore{ObjectMeta: metav1.ObjectMeta{Name: "many", Namespace: "bench"}, Spec: authv1.UserStoreSpec{
+		Type: authv1.UserStoreTypeLDAP, LDAP: &authv1.LDAPSpec{Server: ldap.URL, BindDN: ldap.ServiceDN,
+			UserSearch:  authv1.LDAPUserSearch{BaseDN: "ou=many," + ldap.BaseDN, UsernameAttribute: "uid"},
+			GroupSearch: &authv1.LDAPGroupSearch{BaseDN: "ou=groups," + ldap.BaseDN, NameAttribute: "cn"},
+		}}}
+	var first, again time.Duration
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		realm := fmt.Sprintf("bench-ldap-%d", i)
+		if err := c.CreateRealm(ctx, gocloak.RealmRepresentation{Realm: &realm, Enabled: gocloak.BoolP(true)}); err != nil {
+			b.Fatal(err)
+		}
+		rep, err := c.GetRealm(ctx, realm)
+		if err != nil {
+			b.Fatal(err)
+		}
+		id, err := c.CreateComponent(ctx, realm, desired.LDAPComponent(us, gocloak.PString(rep.ID), ldap.ServicePassword))
+		if err != nil {
+			b.Fatal(err)
+		}
+		mapper, err := c.CreateComponent(ctx, realm, desired.GroupMapper(us, id))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		res, err := c.SyncUsers(ctx, realm, id, true)
+		if err != nil || res.Added != 1000 || res.Failed != 0 {
+			b.Fatalf("first sync: %v %+v", err, res)
+		}
+		if _, err := c.SyncMapper(ctx, realm, id, mapper); err != nil {
+			b.Fatal(err)
+		}
+		first += time.Since(t0)
+		t1 := time.Now()
+		if res, err = c.SyncUsers(ctx, realm, id, true); err != nil || res.Updated+res.Added != 1000 {
+			b.Fatalf("second sync: %v %+v", err, res)
+		}
+		again += time.Since(t1)
+		b.StopTimer()
+		_ = c.DeleteRealm(ctx, realm)
+		b.StartTimer()
+	}
+	b.ReportMetric(first.Seconds()/float64(b.N), "s/first-sync")
+	b.ReportMetric(again.Seconds()/float64(b.N), "s/resync")
 }
