@@ -95,11 +95,14 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.reconcileRotation(ctx, as, kc, eff, rep); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
-	if err := r.reconcileUserStore(ctx, as, kc, rep); err != nil {
-		return rep.Failed(ctx, as, err, r.Resync)
-	}
+	// Never fails the realm: a directory problem is UserStoreReady.
+	retry := r.reconcileUserStore(ctx, as, kc, rep)
 	rep.Ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
-	return ctrl.Result{RequeueAfter: reconciler.Jitter(r.Resync, req.String())}, nil
+	after := reconciler.Jitter(r.Resync, req.String())
+	if retry > 0 {
+		after = min(after, retry)
+	}
+	return ctrl.Result{RequeueAfter: after}, nil
 }
 
 func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) error {
@@ -181,6 +184,23 @@ func (r *AuthServerReconciler) reconcileIssuer(ctx context.Context, as *authv1.A
 func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter) error {
 	if !controllerutil.ContainsFinalizer(as, reconciler.Finalizer) {
 		return nil
+	}
+	if as.Spec.DeletionPolicy != authv1.DeletionPolicyDelete && as.Status.UserStore != nil {
+		// An orphaned realm keeps its clients, never the directory's bind
+		// password and federation: nobody would manage them any more.
+		err := func() error {
+			kc, err := r.Connections.For(ctx, as)
+			if err != nil {
+				return err
+			}
+			return r.removeFederation(ctx, as, kc, rep, "", "the AuthServer was deleted and its realm orphaned")
+		}()
+		if err := reconciler.SettleDeletion(err, func(err error) {
+			rep.Event(ctx, as, corev1.EventTypeWarning, "UserStoreLeftBehind", fmt.Sprintf("The LDAP federation of realm %q was not removed: %v", as.Status.RealmName, err))
+		}); err != nil {
+			rep.Fail(ctx, as, authv1.ReasonDeleting, "Cannot remove the LDAP federation from the realm yet: "+err.Error(), true)
+			return err
+		}
 	}
 	if as.Spec.DeletionPolicy == authv1.DeletionPolicyDelete && as.Status.RealmName != "" {
 		if err := r.deleteRealm(ctx, as, rep); err != nil {

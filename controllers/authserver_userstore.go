@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
@@ -40,40 +41,49 @@ type userStoreProblem struct {
 
 func (p *userStoreProblem) Error() string { return p.msg }
 
-func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) error {
+// userStoreRetry is how soon a failing federation is looked at again
+// (missing Secret, Keycloak trouble); the resync is slower.
+const userStoreRetry = time.Minute
+
+// reconcileUserStore never fails the AuthServer's reconcile: every problem
+// is UserStoreReady. It returns how soon to look again (0: at the resync).
+func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) time.Duration {
 	realm := as.Status.RealmName
 	if as.Spec.UserStoreRef == nil {
 		if as.Status.UserStore != nil {
-			if err := r.removeFederation(ctx, as, kc, rep, "spec.userStoreRef was removed"); err != nil {
-				return err
+			if err := r.removeFederation(ctx, as, kc, rep, "", "spec.userStoreRef was removed"); err != nil {
+				r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, fmt.Sprintf("Cannot remove the LDAP federation from realm %q yet: %v", realm, err))
+				return userStoreRetry
 			}
 		}
 		reconciler.RemoveCondition(as, authv1.UserStoreCondition)
-		return nil
+		return 0
 	}
 	us, password, secretVersion, problem, err := r.userStoreFor(ctx, as)
+	if err == nil && problem == nil {
+		problem, err = r.applyFederation(ctx, as, kc, us, password, secretVersion, rep)
+	}
 	if err != nil {
-		return err
+		// Keycloak or the API server in trouble: said, retried soon; the
+		// realm and its clients are not held up by it.
+		r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, reconciler.Classify(err).Reason, fmt.Sprintf("The LDAP federation of realm %q could not be checked or applied: %v", realm, err))
+		return userStoreRetry
 	}
 	if problem == nil {
-		problem, err = r.applyFederation(ctx, as, kc, us, password, secretVersion, rep)
-		if err != nil && (keycloak.IsTransient(err) && !keycloak.IsWriteFailed(err)) {
-			return err
-		}
-		if err != nil {
-			problem = &userStoreProblem{reason: authv1.ReasonKeycloakRejected, msg: fmt.Sprintf("Keycloak refused the LDAP federation in realm %q: %v", realm, err)}
+		return 0
+	}
+	if problem.remove && as.Status.UserStore != nil {
+		if err := r.removeFederation(ctx, as, kc, rep, "", problem.msg); err != nil {
+			r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, problem.reason, fmt.Sprintf("%s; removing the federation from realm %q failed and is retried: %v", problem.msg, realm, err))
+			return userStoreRetry
 		}
 	}
-	if problem != nil {
-		if problem.remove && as.Status.UserStore != nil {
-			if err := r.removeFederation(ctx, as, kc, rep, problem.msg); err != nil {
-				return err
-			}
-		}
-		r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, problem.reason, problem.msg)
-		return nil
+	r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, problem.reason, problem.msg)
+	if problem.reason == authv1.ReasonBindSecretInvalid {
+		// A Secret applied after the UserStore (GitOps) is picked up soon.
+		return userStoreRetry
 	}
-	return nil
+	return 0
 }
 
 // userStoreFor resolves the UserStore and its bind password, or the
@@ -100,6 +110,11 @@ func (r *AuthServerReconciler) userStoreFor(ctx context.Context, as *authv1.Auth
 		// those it names, may attach it to a realm.
 		return nil, "", "", &userStoreProblem{reason: authv1.ReasonUserStoreNotAllowed, remove: true,
 			msg: fmt.Sprintf("UserStore %s does not serve namespace %q: it serves its own namespace and those in its spec.allowedNamespaces", key, as.Namespace)}, nil
+	}
+	if us.Namespace != as.Namespace && as.Spec.Keycloak != nil {
+		// The bind password would go to a Keycloak the other namespace chose.
+		return nil, "", "", &userStoreProblem{reason: authv1.ReasonUserStoreNotAllowed, remove: true,
+			msg: fmt.Sprintf("UserStore %s serves other namespaces only on the operator's own Keycloak, and AuthServer %s/%s names another in spec.keycloak", key, as.Namespace, as.Name)}, nil
 	}
 	if us.Spec.LDAP == nil {
 		return nil, "", "", &userStoreProblem{reason: authv1.ReasonInvalidSpec, msg: fmt.Sprintf("UserStore %s has no ldap settings", key)}, nil
@@ -137,15 +152,32 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 	if st == nil || st.UserStore != usKey {
 		st = &authv1.RealmUserStoreStatus{UserStore: usKey}
 	}
-	rep2, err := kc.GetRealm(ctx, realm)
+	realmRep, err := kc.GetRealm(ctx, realm)
 	if err != nil {
 		return nil, err
 	}
-	want := desired.LDAPComponent(us, gocloak.PString(rep2.ID), password)
-	actual, err := r.findComponent(ctx, kc, realm, gocloak.PString(rep2.ID), st.ComponentID, desired.LDAPComponentName(us))
+	realmID := gocloak.PString(realmRep.ID)
+	want := desired.LDAPComponent(us, realmID, password)
+	// Nauthera's components in the realm: the wanted one, and any other
+	// (left by a UserStore the AuthServer no longer references) removed.
+	own, err := r.ownComponents(ctx, kc, realm, realmID)
 	if err != nil {
 		return nil, err
 	}
+	var actual *gocloak.Component
+	for _, c := range own {
+		if gocloak.PString(c.Name) == desired.LDAPComponentName(us) && actual == nil {
+			actual = c
+			continue
+		}
+		if err := kc.DeleteComponent(ctx, realm, gocloak.PString(c.ID)); err != nil && !keycloak.IsNotFound(err) {
+			return nil, err
+		}
+		rep.Event(ctx, as, corev1.EventTypeNormal, "UserStoreRemoved", fmt.Sprintf(
+			"Removed the LDAP federation %q from realm %q, which this AuthServer no longer references; the users it had imported were removed with it", gocloak.PString(c.Name), realm))
+	}
+	request := requestKey(us.Annotations[authv1.AnnotationSyncUsers])
+	syncRequested := request != "" && request != st.LastSyncRequest
 	specChanged := st.AppliedGeneration != us.Generation || st.BindSecretVersion != secretVersion
 	var diff []string
 	if actual != nil {
@@ -154,10 +186,22 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 	created := false
 	if actual == nil || len(diff) > 0 || specChanged {
 		// Before anything is written: can Keycloak reach the directory and
-		// bind? A failure leaves what exists as it is.
+		// bind? A failure leaves what exists as it is. A test that failed
+		// is not repeated until the UserStore or its Secret changes (or a
+		// sync is asked for): a wrong password retried on every resync
+		// could lock the service account out.
+		refusedFor := fmt.Sprintf("%d/%s/%s", us.Generation, secretVersion, request)
+		if c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); st.RefusedFor == refusedFor && c != nil && c.Status == metav1.ConditionFalse {
+			return &userStoreProblem{reason: c.Reason, msg: c.Message}, nil
+		}
 		if problem, err := r.testLDAP(ctx, kc, realm, us, password); problem != nil || err != nil {
+			if problem != nil {
+				st.RefusedFor = refusedFor
+				as.Status.UserStore = st
+			}
 			return problem, err
 		}
+		st.RefusedFor = ""
 		switch {
 		case actual == nil:
 			log.Info("Creating LDAP federation in realm", "realm", realm, "userStore", usKey)
@@ -165,15 +209,15 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 			if err != nil {
 				return nil, err
 			}
+			// Recorded at once: whatever fails next, removal finds it.
 			st.ComponentID, created = id, true
+			as.Status.UserStore = st
 			rep.Event(ctx, as, corev1.EventTypeNormal, "UserStoreFederated", fmt.Sprintf("Federated UserStore %s (%s) into realm %q", usKey, us.Spec.LDAP.Server, realm))
 		default:
 			log.Info("Updating LDAP federation in realm", "realm", realm, "userStore", usKey, "fields", diff)
-			// The password is written when the Secret changed or the
-			// component is new to this status; Keycloak keeps the stored
-			// one otherwise (Keycloak shows it masked: no drift check).
-			merged := desired.MergeComponent(want, *actual, st.BindSecretVersion != secretVersion || st.ComponentID == "")
-			if err := kc.UpdateComponent(ctx, realm, merged); err != nil {
+			// The password is always sent: Keycloak shows it masked, and
+			// the mask sent back would keep an old one.
+			if err := kc.UpdateComponent(ctx, realm, desired.MergeComponent(want, *actual, true)); err != nil {
 				return nil, err
 			}
 			st.ComponentID = gocloak.PString(actual.ID)
@@ -184,43 +228,64 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 	} else {
 		st.ComponentID = gocloak.PString(actual.ID)
 	}
-	mapperID, err := r.reconcileGroupMapper(ctx, kc, realm, us, st.ComponentID)
+	as.Status.UserStore = st
+	mapperID, err := r.reconcileGroupMapper(ctx, kc, as, us, st.ComponentID, !specChanged, rep)
 	if err != nil {
 		return nil, err
 	}
 	st.AppliedGeneration, st.BindSecretVersion = us.Generation, secretVersion
-	as.Status.UserStore = st
 
-	// Sync after creation and on request (annotation on the UserStore);
-	// Keycloak's own periodic syncs do the rest.
-	request := requestKey(us.Annotations[authv1.AnnotationSyncUsers])
-	if created || (request != "" && request != st.LastSyncRequest) {
+	// Sync after creation, after a change of the UserStore, and on request
+	// (annotation); Keycloak's own periodic syncs do the rest. The request
+	// is recorded before the sync: a sync that outlasts the request (large
+	// directories) is not started again and again.
+	if created || specChanged || syncRequested {
+		st.LastSyncRequest = request
 		res, err := kc.SyncUsers(ctx, realm, st.ComponentID, true)
 		if err != nil {
-			return nil, err
+			return &userStoreProblem{reason: authv1.ReasonLDAPSyncFailed, msg: fmt.Sprintf(
+				"Syncing users of UserStore %s into realm %q failed: %v (Keycloak may still be running it; annotate the UserStore with %s to sync again)", usKey, realm, err, authv1.AnnotationSyncUsers)}, nil
 		}
-		if mapperID != "" {
-			if _, err := kc.SyncMapper(ctx, realm, st.ComponentID, mapperID); err != nil {
-				return nil, err
+		if res.Ignored {
+			log.Info("Keycloak is already syncing this federation", "realm", realm)
+		} else {
+			if mapperID != "" {
+				if _, err := kc.SyncMapper(ctx, realm, st.ComponentID, mapperID); err != nil {
+					return &userStoreProblem{reason: authv1.ReasonLDAPSyncFailed, msg: fmt.Sprintf("Syncing the groups of UserStore %s into realm %q failed: %v", usKey, realm, err)}, nil
+				}
 			}
+			st.LastSync = &authv1.UserSyncStatus{Time: metav1.Now(), Realm: realm, Added: res.Added, Updated: res.Updated, Removed: res.Removed, Failed: res.Failed}
+			log.Info("Synced users from LDAP", "realm", realm, "added", res.Added, "updated", res.Updated, "removed", res.Removed, "failed", res.Failed)
+			if res.Added+res.Updated == 0 {
+				return &userStoreProblem{reason: authv1.ReasonLDAPNoUsers, msg: fmt.Sprintf(
+					"A sync of UserStore %s into realm %q found no user under %s with filter %s (added 0, updated 0, removed %d, failed %d): check userSearch.baseDN and filter",
+					usKey, realm, us.Spec.LDAP.UserSearch.BaseDN, orNone(us.Spec.LDAP.UserSearch.Filter), res.Removed, res.Failed)}, nil
+			}
+			rep.Event(ctx, as, corev1.EventTypeNormal, "UsersSynced", fmt.Sprintf("Synced users of UserStore %s into realm %q: %d added, %d updated, %d removed, %d failed", usKey, realm, res.Added, res.Updated, res.Removed, res.Failed))
 		}
-		st.LastSync = &authv1.UserSyncStatus{Time: metav1.Now(), Realm: realm, Added: res.Added, Updated: res.Updated, Removed: res.Removed, Failed: res.Failed}
-		st.LastSyncRequest = request
-		log.Info("Synced users from LDAP", "realm", realm, "added", res.Added, "updated", res.Updated, "removed", res.Removed, "failed", res.Failed)
-		if res.Added+res.Updated == 0 {
-			return &userStoreProblem{reason: authv1.ReasonLDAPNoUsers, msg: fmt.Sprintf(
-				"A sync of UserStore %s into realm %q found no user under %s with filter %s (added 0, updated 0, removed %d, failed %d): check userSearch.baseDN and filter",
-				usKey, realm, us.Spec.LDAP.UserSearch.BaseDN, orNone(us.Spec.LDAP.UserSearch.Filter), res.Removed, res.Failed)}, nil
-		}
-		rep.Event(ctx, as, corev1.EventTypeNormal, "UsersSynced", fmt.Sprintf("Synced users of UserStore %s into realm %q: %d added, %d updated, %d removed, %d failed", usKey, realm, res.Added, res.Updated, res.Removed, res.Failed))
 	}
-	if c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); c != nil && c.Reason == authv1.ReasonLDAPNoUsers && st.LastSync != nil && st.LastSync.Added+st.LastSync.Updated == 0 {
-		// Nobody was found at the last sync: it stays a Warning until a
-		// sync finds users (a spec change or the sync annotation).
+	if c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); c != nil && (c.Reason == authv1.ReasonLDAPNoUsers || c.Reason == authv1.ReasonLDAPSyncFailed) {
+		// The last sync found nobody or failed: it stays a Warning until a
+		// sync succeeds (a change of the UserStore or the sync annotation).
 		return &userStoreProblem{reason: c.Reason, msg: c.Message}, nil
 	}
 	r.userStoreCondition(ctx, as, rep, metav1.ConditionTrue, authv1.ReasonUserStoreConfigured, fmt.Sprintf("UserStore %s (%s) is federated into realm %q, read-only", usKey, us.Spec.LDAP.Server, realm))
 	return nil, nil
+}
+
+// ownComponents lists the realm's user-storage components Nauthera made.
+func (r *AuthServerReconciler) ownComponents(ctx context.Context, kc keycloak.Admin, realm, realmID string) ([]*gocloak.Component, error) {
+	list, err := kc.ListComponents(ctx, realm, realmID, desired.ProviderTypeUserStorage)
+	if err != nil {
+		return nil, err
+	}
+	var out []*gocloak.Component
+	for _, c := range list {
+		if desired.IsOwnComponentName(gocloak.PString(c.Name)) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func orNone(s string) string {
@@ -233,7 +298,10 @@ func orNone(s string) string {
 // testLDAP asks Keycloak to connect and bind as the component will.
 func (r *AuthServerReconciler) testLDAP(ctx context.Context, kc keycloak.Admin, realm string, us *authv1.UserStore, password string) (*userStoreProblem, error) {
 	l := us.Spec.LDAP
-	t := keycloak.LDAPTest{Action: "testConnection", ConnectionURL: l.Server, AuthType: "none", UseTruststore: "always", StartTLS: "false"}
+	// A 5 s connection timeout: Keycloak's default (30 s) outlasts the
+	// operator's request timeout, and a silent firewall must read as
+	// unreachable, not as Keycloak in trouble.
+	t := keycloak.LDAPTest{Action: "testConnection", ConnectionURL: l.Server, AuthType: "none", UseTruststore: "always", StartTLS: "false", ConnectionTimeout: "5000"}
 	if l.BindDN != "" {
 		t.Action, t.AuthType, t.BindDN, t.BindCredential = "testAuthentication", "simple", l.BindDN, password
 	}
@@ -244,42 +312,20 @@ func (r *AuthServerReconciler) testLDAP(ctx context.Context, kc keycloak.Admin, 
 		return nil, nil
 	case !errors.As(err, &kerr) || kerr.Kind != keycloak.KindRejected:
 		return nil, err
-	case strings.Contains(kerr.Message, "AuthenticationFailure"):
+	case strings.Contains(kerr.Message, "AuthenticationFailure") || strings.Contains(kerr.Message, "InvalidBindDN") || strings.Contains(kerr.Message, "InvalidName"):
 		return &userStoreProblem{reason: authv1.ReasonLDAPBindFailed, msg: fmt.Sprintf(
 			"The LDAP server %s refused the bind as %q (wrong bindDN or password; Keycloak says %s); the federation is left as it was", l.Server, l.BindDN, kerr.Message)}, nil
 	default:
 		return &userStoreProblem{reason: authv1.ReasonLDAPUnreachable, msg: fmt.Sprintf(
-			"Keycloak cannot connect to the LDAP server %s (Keycloak says %s); the federation is left as it was", l.Server, kerr.Message)}, nil
+			"Keycloak cannot connect to or search the LDAP server %s (Keycloak says %s); the federation is left as it was", l.Server, kerr.Message)}, nil
 	}
-}
-
-// findComponent finds the UserStore's component: by the id in status, else
-// by its name among the realm's user-storage components.
-func (r *AuthServerReconciler) findComponent(ctx context.Context, kc keycloak.Admin, realm, realmID, id, name string) (*gocloak.Component, error) {
-	if id != "" {
-		c, err := kc.GetComponent(ctx, realm, id)
-		if err == nil {
-			return c, nil
-		}
-		if !keycloak.IsNotFound(err) {
-			return nil, err
-		}
-	}
-	list, err := kc.ListComponents(ctx, realm, realmID, desired.ProviderTypeUserStorage)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range list {
-		if gocloak.PString(c.Name) == name {
-			return c, nil
-		}
-	}
-	return nil, nil
 }
 
 // reconcileGroupMapper keeps the group mapper in line with groupSearch and
-// returns its id ("" when there is none).
-func (r *AuthServerReconciler) reconcileGroupMapper(ctx context.Context, kc keycloak.Admin, realm string, us *authv1.UserStore, parentID string) (string, error) {
+// returns its id ("" when there is none). driftIsEdit: a difference is a
+// console edit (reported), not a spec change.
+func (r *AuthServerReconciler) reconcileGroupMapper(ctx context.Context, kc keycloak.Admin, as *authv1.AuthServer, us *authv1.UserStore, parentID string, driftIsEdit bool, rep reconciler.Reporter) (string, error) {
+	realm := as.Status.RealmName
 	mappers, err := kc.ListComponents(ctx, realm, parentID, desired.ProviderTypeLDAPMapper)
 	if err != nil {
 		return "", err
@@ -300,27 +346,48 @@ func (r *AuthServerReconciler) reconcileGroupMapper(ctx context.Context, kc keyc
 	if actual == nil {
 		return kc.CreateComponent(ctx, realm, want)
 	}
-	if len(desired.ComponentDiff(want, *actual)) > 0 {
+	if diff := desired.ComponentDiff(want, *actual); len(diff) > 0 {
 		if err := kc.UpdateComponent(ctx, realm, desired.MergeComponent(want, *actual, false)); err != nil {
 			return "", err
+		}
+		if driftIsEdit {
+			rep.Event(ctx, as, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to the group mapper %q of realm %q: %s", desired.GroupMapperName, realm, strings.Join(diff, ", ")))
 		}
 	}
 	return gocloak.PString(actual.ID), nil
 }
 
-// removeFederation deletes the realm's LDAP component (Keycloak removes
-// the users it imported with it) and says so.
-func (r *AuthServerReconciler) removeFederation(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter, why string) error {
-	st := as.Status.UserStore
+// removeFederation deletes Nauthera's LDAP components from the realm (all
+// of them, found by name, whatever status says; Keycloak removes the users
+// they imported) and says so. realmID may be empty (read here).
+func (r *AuthServerReconciler) removeFederation(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter, realmID, why string) error {
 	realm := as.Status.RealmName
-	if st.ComponentID != "" {
-		err := kc.DeleteComponent(ctx, realm, st.ComponentID)
-		if err != nil && !keycloak.IsNotFound(err) {
+	if realmID == "" {
+		rr, err := kc.GetRealm(ctx, realm)
+		if keycloak.IsNotFound(err) {
+			as.Status.UserStore = nil
+			return nil
+		}
+		if err != nil {
 			return err
 		}
-		ctrl.LoggerFrom(ctx).Info("Removed LDAP federation from realm", "realm", realm, "userStore", st.UserStore)
+		realmID = gocloak.PString(rr.ID)
+	}
+	own, err := r.ownComponents(ctx, kc, realm, realmID)
+	if err != nil {
+		return err
+	}
+	for _, c := range own {
+		err := kc.DeleteComponent(ctx, realm, gocloak.PString(c.ID))
+		if keycloak.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		ctrl.LoggerFrom(ctx).Info("Removed LDAP federation from realm", "realm", realm, "component", gocloak.PString(c.Name))
 		rep.Event(ctx, as, corev1.EventTypeNormal, "UserStoreRemoved", fmt.Sprintf(
-			"Removed the federation of UserStore %s from realm %q (%s); the users it had imported were removed with it", st.UserStore, realm, why))
+			"Removed the LDAP federation %q from realm %q (%s); the users it had imported were removed with it", gocloak.PString(c.Name), realm, why))
 	}
 	as.Status.UserStore = nil
 	return nil

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,21 +60,33 @@ func (r *UserStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if err := r.List(ctx, &servers, client.MatchingFields{indexUserStoreRef: req.String()}); err != nil {
 		return rep.Failed(ctx, us, err, time.Minute)
 	}
-	var names, waiting, problems []string
+	// Sorted: the index returns them in no order, and status must not
+	// change (nor Events repeat) for that.
+	slices.SortFunc(servers.Items, func(a, b authv1.AuthServer) int {
+		return strings.Compare(client.ObjectKeyFromObject(&a).String(), client.ObjectKeyFromObject(&b).String())
+	})
+	var names, waiting, problems, refused []string
 	reason := ""
 	realms := 0
 	var last *authv1.UserSyncStatus
 	for i := range servers.Items {
 		as := &servers.Items[i]
 		key := client.ObjectKeyFromObject(as).String()
+		c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition)
+		if c != nil && c.Reason == authv1.ReasonUserStoreNotAllowed {
+			// Anyone may reference it; only the AuthServers it serves
+			// count (a refused reference must not turn this Ready off).
+			refused = append(refused, key)
+			continue
+		}
 		names = append(names, key)
-		if st := as.Status.UserStore; st != nil {
+		if st := as.Status.UserStore; st != nil && st.UserStore == req.String() {
 			realms++
 			if st.LastSync != nil && (last == nil || st.LastSync.Time.After(last.Time.Time)) {
 				last = st.LastSync.DeepCopy()
 			}
 		}
-		switch c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); {
+		switch {
 		case c == nil:
 			waiting = append(waiting, key)
 		case c.Status == metav1.ConditionFalse:
@@ -88,12 +101,20 @@ func (r *UserStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	case len(problems) > 0:
 		rep.Stalled(ctx, us, reason, strings.Join(problems, "; "))
 	case len(names) == 0:
-		rep.Ready(ctx, us, authv1.ReasonNotReferenced, "No AuthServer references this UserStore (spec.userStoreRef): it federates into no realm")
+		msg := "No AuthServer references this UserStore (spec.userStoreRef): it federates into no realm"
+		if len(refused) > 0 {
+			msg += fmt.Sprintf("; refused to %s (not in spec.allowedNamespaces)", strings.Join(refused, ", "))
+		}
+		rep.Ready(ctx, us, authv1.ReasonNotReferenced, msg)
 	case len(waiting) > 0:
+		// Their status change brings this back (no polling).
 		rep.Wait(ctx, us, authv1.ReasonProgressing, "Waiting for AuthServers "+strings.Join(waiting, ", ")+" to federate this UserStore")
-		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+		return ctrl.Result{}, nil
 	default:
 		msg := fmt.Sprintf("Federated into the realms of %s", strings.Join(names, ", "))
+		if len(refused) > 0 {
+			msg += fmt.Sprintf("; refused to %s (not in spec.allowedNamespaces)", strings.Join(refused, ", "))
+		}
 		if last != nil {
 			msg += fmt.Sprintf("; last sync %s into realm %q: %d added, %d updated, %d removed, %d failed", last.Time.UTC().Format(time.RFC3339), last.Realm, last.Added, last.Updated, last.Removed, last.Failed)
 		}

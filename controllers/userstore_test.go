@@ -111,8 +111,8 @@ func TestUserStoreFederatesLDAP(t *testing.T) {
 	integration(t)
 	theOperator(t)
 	bindSecret(t, "ldap-bind-password", map[string]string{"password": ldapSrv.ServicePassword})
-	us := userStore(t, "corporate-ldap", "ldap-bind-password", "")
-	as := serverWith(t, "ldap-realm", "  userStoreRef: {name: corporate-ldap}")
+	us := userStore(t, "directory", "ldap-bind-password", "")
+	as := serverWith(t, "ldap-realm", "  userStoreRef: {name: directory}")
 	waitUserStoreCondition(t, as, metav1.ConditionTrue, authv1.ReasonUserStoreConfigured)
 	st := as.Status.UserStore
 	if st == nil || st.ComponentID == "" || st.LastSync == nil || st.LastSync.Added != 2 || st.LastSync.Failed != 0 {
@@ -335,4 +335,69 @@ spec:
 			}
 		}
 	})
+}
+
+// ownComponentNames lists the LDAP federations Nauthera made in a realm.
+func ownComponentNames(t *testing.T, realm string) []string {
+	t.Helper()
+	gc, tok := console(t)
+	ctx := context.Background()
+	r, err := gc.GetRealm(ctx, tok, realm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := gc.GetComponentsWithParams(ctx, tok, realm, gocloak.GetComponentsParams{ParentID: r.ID, ProviderType: gocloak.StringP("org.keycloak.storage.UserStorageProvider")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range list {
+		if strings.HasPrefix(gocloak.PString(c.Name), "nauthera:") {
+			names = append(names, gocloak.PString(c.Name))
+		}
+	}
+	return names
+}
+
+// Re-pointing userStoreRef replaces the federation (the old one, with its
+// bind password, does not stay behind); an AuthServer deleted with its
+// realm orphaned takes the federation with it.
+func TestUserStoreRepointAndOrphan(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	bindSecret(t, "repoint-bind", map[string]string{"password": ldapSrv.ServicePassword})
+	userStore(t, "dir-a", "repoint-bind", "")
+	userStore(t, "dir-b", "repoint-bind", "")
+	as := &authv1.AuthServer{}
+	apply(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: repoint, namespace: security}
+spec:
+  issuerUrl: "https://repoint.example.com"
+  deletionPolicy: Orphan
+  userStoreRef: {name: dir-a}`, as)
+	t.Cleanup(func() {
+		_ = k8s.Delete(context.Background(), as)
+		gc, tok := console(t)
+		_ = gc.DeleteRealm(context.Background(), tok, "repoint")
+	})
+	waitUserStoreCondition(t, as, metav1.ConditionTrue, authv1.ReasonUserStoreConfigured)
+	if got := ownComponentNames(t, "repoint"); strings.Join(got, ",") != "nauthera:security/dir-a" {
+		t.Fatalf("federations %v", got)
+	}
+	patch := []byte(`{"spec":{"userStoreRef":{"name":"dir-b"}}}`)
+	if err := k8s.Patch(context.Background(), as, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "only dir-b federated", func() error {
+		if got := ownComponentNames(t, "repoint"); strings.Join(got, ",") != "nauthera:security/dir-b" {
+			return fmt.Errorf("federations %v", got)
+		}
+		return nil
+	})
+	deleteAndWait(t, as)
+	if got := ownComponentNames(t, "repoint"); len(got) != 0 {
+		t.Errorf("the orphaned realm keeps the federations %v", got)
+	}
 }

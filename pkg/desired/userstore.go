@@ -103,6 +103,9 @@ func LDAPComponent(us *authv1.UserStore, realmID, password string) gocloak.Compo
 		"startTls":                    {"false"},
 		"cachePolicy":                 {"DEFAULT"},
 		"allowKerberosAuthentication": {"false"},
+		// Milliseconds: an unanswering server fails fast instead of
+		// holding Keycloak's request threads.
+		"connectionTimeout": {"5000"},
 	}
 	return gocloak.Component{
 		Name:            gocloak.StringP(LDAPComponentName(us)),
@@ -124,11 +127,15 @@ func GroupMapper(us *authv1.UserStore, parentID string) gocloak.Component {
 	if uid == "" {
 		uid = "uid"
 	}
+	groupClasses := g.ObjectClasses
+	if len(groupClasses) == 0 {
+		groupClasses = []string{"groupOfNames"}
+	}
 	cfg := map[string][]string{
 		"groups.dn":                            {g.BaseDN},
 		"groups.ldap.filter":                   {g.Filter},
 		"group.name.ldap.attribute":            {name},
-		"group.object.classes":                 {"groupOfNames"},
+		"group.object.classes":                 {strings.Join(groupClasses, ", ")},
 		"membership.ldap.attribute":            {"member"},
 		"membership.attribute.type":            {"DN"},
 		"membership.user.ldap.attribute":       {uid},

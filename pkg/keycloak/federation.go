@@ -22,6 +22,8 @@ type LDAPTest struct {
 	AuthType       string `json:"authType"`
 	UseTruststore  string `json:"useTruststoreSpi"`
 	StartTLS       string `json:"startTls"`
+	// ConnectionTimeout in milliseconds ("" for Keycloak's default, 30 s).
+	ConnectionTimeout string `json:"connectionTimeout,omitempty"`
 	// ComponentID lets Keycloak use the stored password of that component
 	// when BindCredential is its mask.
 	ComponentID string `json:"componentId,omitempty"`

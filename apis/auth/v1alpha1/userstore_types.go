@@ -26,7 +26,9 @@ type UserStoreSpec struct {
 	// allowedNamespaces lists the namespaces, besides the UserStore's own,
 	// whose AuthServers may federate this directory. A UserStore holds a
 	// bind password: an AuthServer elsewhere that references it is refused
-	// (UserStoreNotAllowed) unless its namespace is listed here.
+	// (UserStoreNotAllowed) unless its namespace is listed here, and even
+	// then only if it uses the operator's own Keycloak (an AuthServer that
+	// names another Keycloak in spec.keycloak would hand the password to it).
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=100
@@ -43,8 +45,8 @@ type LDAPSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:Pattern=`^ldaps?://[^\s/?#]+(/.*)?$`
-	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^ldaps?://[^/?#]*@')`,message="server must not carry user info (user:password@): it is shown in kubectl get; use bindDN and bindPasswordSecretRef"
+	// +kubebuilder:validation:Pattern=`^ldaps?://[^\s/?#]+(/\S*)?$`
+	// +kubebuilder:validation:XValidation:rule=`!self.contains('@')`,message="server must not carry user info (user:password@): it is shown in kubectl get; use bindDN and bindPasswordSecretRef"
 	Server string `json:"server"`
 
 	// bindDN is the distinguished name the operator's Keycloak binds as.
@@ -142,6 +144,15 @@ type LDAPGroupSearch struct {
 	// +kubebuilder:validation:XValidation:rule="size(self.split('(')) == size(self.split(')'))",message="filter must have balanced parentheses"
 	Filter string `json:"filter,omitempty"`
 
+	// objectClasses are the object classes of group entries. Defaults to
+	// groupOfNames (Active Directory: group).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:Pattern=`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)$`
+	// +kubebuilder:validation:items:MaxLength=255
+	ObjectClasses []string `json:"objectClasses,omitempty"`
+
 	// nameAttribute is the LDAP attribute that holds the group name. Defaults to cn.
 	// +optional
 	// +kubebuilder:validation:MaxLength=255
@@ -211,6 +222,14 @@ type RealmUserStoreStatus struct {
 	// lastSync is the latest sync into this realm.
 	// +optional
 	LastSync *UserSyncStatus `json:"lastSync,omitempty"`
+	// refusedFor records the UserStore generation and bind Secret version
+	// whose connection or bind test failed: not tested again until one
+	// changes (or a sync is requested), so that a wrong password does not
+	// lock the service account out.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	RefusedFor string `json:"refusedFor,omitempty"`
+
 	// lastSyncRequest is the value of the UserStore's sync annotation last acted upon.
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
@@ -270,6 +289,8 @@ const (
 	ReasonLDAPNoUsers = "LDAPNoUsers"
 	// ReasonBindSecretInvalid: the bind password Secret or its key is missing.
 	ReasonBindSecretInvalid = "BindSecretInvalid"
+	// ReasonLDAPSyncFailed: Keycloak failed to sync users from the directory.
+	ReasonLDAPSyncFailed = "LDAPSyncFailed"
 	// ReasonNotReferenced: no AuthServer references the UserStore.
 	ReasonNotReferenced = "NotReferenced"
 )
