@@ -134,16 +134,23 @@ func (r *AuthServerReconciler) writeRotation(ctx context.Context, kc keycloak.Ad
 	return nil
 }
 
-// rotationCondition sets SecretRotationReady, with an Event when its status
-// or reason changes (a Warning when it is False).
+// rotationCondition sets SecretRotationReady (see setCondition).
 func (r *AuthServerReconciler) rotationCondition(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter, status metav1.ConditionStatus, reason, msg string) {
-	prev := meta.FindStatusCondition(as.Status.Conditions, authv1.SecretRotationCondition)
+	setCondition(ctx, as, rep, authv1.SecretRotationCondition, status, reason, msg)
+}
+
+// setCondition sets a condition of its own (beside Ready) on an object,
+// with an Event when its status or reason changes: a Warning when it turns
+// False, a Normal one when it recovers (not when it is first True).
+func setCondition(ctx context.Context, obj reconciler.Object, rep reconciler.Reporter, typ string, status metav1.ConditionStatus, reason, msg string) {
+	prev := meta.FindStatusCondition(obj.GetConditions(), typ)
 	if prev == nil || prev.Status != status || prev.Reason != reason {
-		typ := corev1.EventTypeNormal
-		if status == metav1.ConditionFalse {
-			typ = corev1.EventTypeWarning
+		switch {
+		case status == metav1.ConditionFalse:
+			rep.Event(ctx, obj, corev1.EventTypeWarning, reason, msg)
+		case prev != nil:
+			rep.Event(ctx, obj, corev1.EventTypeNormal, reason, msg)
 		}
-		rep.Event(ctx, as, typ, reason, msg)
 	}
-	reconciler.SetCondition(as, authv1.SecretRotationCondition, status, reason, reconciler.Truncate(msg, reconciler.MaxConditionMessage))
+	reconciler.SetCondition(obj, typ, status, reason, reconciler.Truncate(msg, reconciler.MaxConditionMessage))
 }

@@ -393,18 +393,7 @@ func (r *AuthServerReconciler) removeFederation(ctx context.Context, as *authv1.
 	return nil
 }
 
-// userStoreCondition sets UserStoreReady, with an Event when its status or
-// reason changes (a Warning when it is False).
+// userStoreCondition sets UserStoreReady (see setCondition).
 func (r *AuthServerReconciler) userStoreCondition(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter, status metav1.ConditionStatus, reason, msg string) {
-	prev := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition)
-	if prev == nil || prev.Status != status || prev.Reason != reason {
-		typ := corev1.EventTypeNormal
-		if status == metav1.ConditionFalse {
-			typ = corev1.EventTypeWarning
-		}
-		if status == metav1.ConditionFalse || prev != nil {
-			rep.Event(ctx, as, typ, reason, msg)
-		}
-	}
-	reconciler.SetCondition(as, authv1.UserStoreCondition, status, reason, reconciler.Truncate(msg, reconciler.MaxConditionMessage))
+	setCondition(ctx, as, rep, authv1.UserStoreCondition, status, reason, msg)
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -31,8 +30,8 @@ func StartLDAP(name string) (*LDAP, error) {
 	}
 	l := &LDAP{StateDir: dir}
 	t0 := time.Now()
-	if out, err := l.script("start"); err != nil {
-		return nil, fmt.Errorf("%w\n%s", err, out)
+	if _, err := l.script("start"); err != nil {
+		return nil, err
 	}
 	env, err := readEnv(filepath.Join(dir, "env"))
 	if err != nil {
@@ -65,19 +64,5 @@ func (l *LDAP) Modify(ldif string) error {
 }
 
 func (l *LDAP) script(verb string) (string, error) {
-	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", "ldap.sh"), verb, l.StateDir)
-	cmd.Env = append(os.Environ(), "LDAP_WATCH_PID="+strconv.Itoa(os.Getpid()))
-	logf, err := os.CreateTemp("", "ldap-"+verb+"-*.log")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(logf.Name())
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	runErr := cmd.Run()
-	out, _ := os.ReadFile(logf.Name())
-	if runErr != nil {
-		return string(out), fmt.Errorf("hack/ldap.sh %s: %w", verb, runErr)
-	}
-	return string(out), nil
+	return runScript("ldap.sh", verb, l.StateDir, "LDAP_WATCH_PID")
 }

@@ -83,10 +83,16 @@ func (k *Keycloak) Cleanup() error {
 }
 
 func (k *Keycloak) script(verb string) (string, error) {
-	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", "keycloak.sh"), verb, k.StateDir)
-	cmd.Env = append(os.Environ(), "KEYCLOAK_WATCH_PID="+strconv.Itoa(os.Getpid()))
+	return runScript("keycloak.sh", verb, k.StateDir, "KEYCLOAK_WATCH_PID")
+}
+
+// runScript runs hack/<script> verb dir, telling it which process to
+// outlive no longer (watchVar=<our pid>), and returns its output.
+func runScript(script, verb, dir, watchVar string) (string, error) {
+	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", script), verb, dir)
+	cmd.Env = append(os.Environ(), watchVar+"="+strconv.Itoa(os.Getpid()))
 	// A file rather than a pipe: the started processes must not hold our pipe open.
-	logf, err := os.CreateTemp("", "keycloak-"+verb+"-*.log")
+	logf, err := os.CreateTemp("", strings.TrimSuffix(script, ".sh")+"-"+verb+"-*.log")
 	if err != nil {
 		return "", err
 	}
@@ -96,7 +102,7 @@ func (k *Keycloak) script(verb string) (string, error) {
 	runErr := cmd.Run()
 	out, _ := os.ReadFile(logf.Name())
 	if runErr != nil {
-		return string(out), fmt.Errorf("hack/keycloak.sh %s: %w\n%s", verb, runErr, out)
+		return string(out), fmt.Errorf("hack/%s %s: %w\n%s", script, verb, runErr, out)
 	}
 	return string(out), nil
 }
