@@ -69,6 +69,7 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}()
 
 	if !as.DeletionTimestamp.IsZero() {
+		certificateExpiry.DeleteLabelValues(as.Namespace, as.Name)
 		return ctrl.Result{}, r.reconcileDelete(ctx, as, rep)
 	}
 	if err := reconciler.AddFinalizer(ctx, r.Client, as); err != nil {
@@ -95,13 +96,15 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.reconcileRotation(ctx, as, kc, eff, rep); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
-	// Never fails the realm: a directory problem is UserStoreReady.
-	retry := r.reconcileUserStore(ctx, as, kc, rep)
-	rep.Ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
+	// Neither fails the realm: a directory problem is UserStoreReady, a
+	// certificate problem CertificateReady.
 	after := reconciler.Jitter(r.Resync, req.String())
-	if retry > 0 {
-		after = min(after, retry)
+	for _, retry := range []time.Duration{r.reconcileUserStore(ctx, as, kc, rep), r.reconcileCertificate(ctx, as, rep)} {
+		if retry > 0 {
+			after = min(after, retry)
+		}
 	}
+	rep.Ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
 	return ctrl.Result{RequeueAfter: after}, nil
 }
 

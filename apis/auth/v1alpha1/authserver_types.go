@@ -168,7 +168,31 @@ type AuthServerStatus struct {
 	// userStore is the user federation set up in the realm.
 	// +optional
 	UserStore *RealmUserStoreStatus `json:"userStore,omitempty"`
+
+	// certificate is what the certificate of spec.tls.certSecretRef says.
+	// +optional
+	Certificate *CertificateStatus `json:"certificate,omitempty"`
 }
+
+// CertificateStatus is the certificate of an AuthServer's public endpoint.
+type CertificateStatus struct {
+	// secretName is the Secret it was read from.
+	SecretName string `json:"secretName"`
+	// notAfter is when it expires.
+	// +optional
+	NotAfter *metav1.Time `json:"notAfter,omitempty"`
+	// dnsNames are the names it covers.
+	// +optional
+	// +listType=atomic
+	DNSNames []string `json:"dnsNames,omitempty"`
+}
+
+// CertificateCondition on an AuthServer says whether spec.tls.certSecretRef
+// holds a usable certificate for the issuer's host; its reasons come from
+// pkg/certs (CertificateValid, CertificateExpiringSoon, CertificateExpired,
+// CertificateHostMismatch, CertificateInvalid, CertificateNotYetValid) and
+// CertificateNotFound.
+const CertificateCondition = "CertificateReady"
 
 // AuthServer is a Keycloak realm managed by Nauthera: the place where
 // AuthClients get their OIDC clients and users sign in.
@@ -180,6 +204,7 @@ type AuthServerStatus struct {
 // +kubebuilder:resource:shortName=as;authsrv,categories=nauthera
 // +kubebuilder:printcolumn:name="Realm",type=string,JSONPath=`.status.realmName`
 // +kubebuilder:printcolumn:name="Issuer",type=string,JSONPath=`.status.issuer`
+// +kubebuilder:printcolumn:name="Cert Expiry",type=string,JSONPath=`.status.certificate.notAfter`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

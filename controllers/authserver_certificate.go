@@ -1,0 +1,99 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/reconciler"
+	"github.com/nauthera/nauthera/pkg/certs"
+)
+
+// certificateExpiry is the expiry of each AuthServer's certificate, for
+// alerts (like cert-manager's certmanager_certificate_expiration_timestamp_seconds).
+// One series per AuthServer with spec.tls: AuthServers are few, and an
+// alert must name the one to renew.
+var certificateExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Namespace: "nauthera",
+	Name:      "authserver_certificate_expiration_timestamp_seconds",
+	Help:      "When the certificate of an AuthServer's spec.tls.certSecretRef expires (Unix seconds).",
+}, []string{"namespace", "name"})
+
+func init() {
+	metrics.Registry.MustRegister(certificateExpiry)
+}
+
+// reconcileCertificate reads the certificate spec.tls names and reports on
+// it: CertificateReady, status.certificate, the expiry metric, and a
+// Warning when it expires within two weeks, has expired or does not cover
+// the issuer's host. It never fails the realm. It returns when to look
+// again (the moment it starts expiring soon, or expires), 0 for the resync.
+func (r *AuthServerReconciler) reconcileCertificate(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter) time.Duration {
+	if as.Spec.TLS == nil {
+		forgetCertificate(as)
+		return 0
+	}
+	name := as.Spec.TLS.CertSecretRef.Name
+	s := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: as.Namespace, Name: name}, s); err != nil {
+		as.Status.Certificate = nil
+		certificateExpiry.DeleteLabelValues(as.Namespace, as.Name)
+		if apierrors.IsNotFound(err) {
+			setCondition(ctx, as, rep, authv1.CertificateCondition, metav1.ConditionFalse, "CertificateNotFound", fmt.Sprintf("Secret %s/%s named by spec.tls.certSecretRef does not exist", as.Namespace, name))
+		} else {
+			setCondition(ctx, as, rep, authv1.CertificateCondition, metav1.ConditionFalse, authv1.ReasonKubernetesRejected, fmt.Sprintf("Secret %s/%s cannot be read: %v", as.Namespace, name, err))
+		}
+		return time.Minute
+	}
+	host := ""
+	if u, err := url.Parse(as.Spec.IssuerURL); err == nil {
+		host = u.Hostname()
+	}
+	now := time.Now()
+	info, reason, msg := certs.Inspect(s, host, now)
+	if info == nil {
+		as.Status.Certificate = nil
+		certificateExpiry.DeleteLabelValues(as.Namespace, as.Name)
+	} else {
+		as.Status.Certificate = &authv1.CertificateStatus{SecretName: name, NotAfter: &metav1.Time{Time: info.NotAfter}, DNSNames: info.DNSNames}
+		certificateExpiry.WithLabelValues(as.Namespace, as.Name).Set(float64(info.NotAfter.Unix()))
+	}
+	status := metav1.ConditionFalse
+	if reason == certs.Valid || reason == certs.ExpiringSoon {
+		status = metav1.ConditionTrue
+	}
+	if reason == certs.ExpiringSoon {
+		// Usable, and a Warning (setCondition warns only on False).
+		if c := meta.FindStatusCondition(as.Status.Conditions, authv1.CertificateCondition); c == nil || c.Reason != reason {
+			rep.Event(ctx, as, corev1.EventTypeWarning, reason, msg)
+		}
+	}
+	setCondition(ctx, as, rep, authv1.CertificateCondition, status, reason, msg)
+	if info == nil {
+		return 0
+	}
+	// Look again when it starts expiring soon, and when it expires.
+	for _, at := range []time.Time{info.NotAfter.Add(-certs.ExpiryWarning), info.NotAfter} {
+		if d := time.Until(at); d > 0 {
+			return d + time.Second
+		}
+	}
+	return 0
+}
+
+// forgetCertificate clears what an AuthServer reported about a certificate.
+func forgetCertificate(as *authv1.AuthServer) {
+	as.Status.Certificate = nil
+	reconciler.RemoveCondition(as, authv1.CertificateCondition)
+	certificateExpiry.DeleteLabelValues(as.Namespace, as.Name)
+}
