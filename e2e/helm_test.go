@@ -329,6 +329,29 @@ func checkManifests(t *testing.T, name, ns string, set []string, objs []*unstruc
 	external := slices.Contains(set, "keycloak.enabled=false")
 	single := slices.Contains(set, "operator.installMode=namespaces")
 
+	// Production Keycloak with several replicas: a PodDisruptionBudget for
+	// its pods and a spread over nodes and zones; one replica has neither.
+	multi := slices.Contains(set, "keycloak.replicas=2")
+	pdbs := byKind["PodDisruptionBudget"]
+	if multi != (len(pdbs) == 1) {
+		t.Errorf("%s: %d PodDisruptionBudgets, want one exactly with several Keycloak replicas", name, len(pdbs))
+	}
+	if multi && len(pdbs) == 1 {
+		sel, _, _ := unstructured.NestedStringMap(pdbs[0].Object, "spec", "selector", "matchLabels")
+		if sel["app.kubernetes.io/name"] != "keycloak" {
+			t.Errorf("%s: the PodDisruptionBudget selects %v, not Keycloak", name, sel)
+		}
+	}
+	for _, d := range byKind["Deployment"] {
+		if d.GetLabels()["app.kubernetes.io/name"] != "keycloak" {
+			continue
+		}
+		spread, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "topologySpreadConstraints")
+		if multi != (len(spread) == 2) {
+			t.Errorf("%s: Keycloak topologySpreadConstraints %v", name, spread)
+		}
+	}
+
 	// Workload restarts: the flag and its RBAC only when asked for.
 	restart := slices.Contains(set, "operator.restartWorkloads=true")
 	perms := permissions(slices.Concat(byKind["Role"], byKind["ClusterRole"]))
