@@ -164,6 +164,10 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		return 0, "", reconciler.Permanent(authv1.ReasonPolicyConflict, "the AuthPolicies of AuthServer %s contradict each other: %s", client.ObjectKeyFromObject(as), conflictMessage(conflicts))
 	}
 	violations := policy.Evaluate(ac, pols)
+	// A Secret that could not be rendered must not get a client first.
+	if err := desired.CheckSecretTemplate(ac); err != nil {
+		return 0, "", reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v", err)
+	}
 	gov := governed(ac, eff)
 	if eff.Rotation == nil && ac.Spec.ClientType != authv1.ClientTypePublic {
 		// Rotation ended while the previous secret's grace period runs:

@@ -204,7 +204,7 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 		}
 		rotatedBefore = p.SecretCreatedBefore != created ||
 			cur != nil && (cur.Annotations[desired.AnnotationRotation] == p.ID ||
-				p.SecretSynced && string(cur.Data[desired.KeyClientSecret]) != secret)
+				p.SecretSynced && !secretHolds(cur, ac, secret))
 	}
 	switch p := st.Pending; {
 	case p != nil && rotatedBefore:
@@ -250,7 +250,7 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 				return res, err
 			}
 			p := &authv1.PendingRotation{ID: rotationID(), Reason: rotationScheduled, Since: metav1.Time{Time: now}, SecretCreatedBefore: created,
-				SecretSynced: cur != nil && string(cur.Data[desired.KeyClientSecret]) == secret}
+				SecretSynced: cur != nil && secretHolds(cur, ac, secret)}
 			switch {
 			case requestDue:
 				p.Reason, p.Request = rotationRequested, request

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -83,7 +84,12 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	// The Secret lists the scopes the client may request: those the policies allow.
 	shown := ac.DeepCopy()
 	shown.Spec.Scopes = gov.scopes
-	data := desired.SecretData(shown, as.Status.Issuer, clientSecret)
+	// Rendered before anything is written: a template that fails leaves
+	// the Secret as it was.
+	data, err := desired.SecretPayload(shown, as.Status.Issuer, clientSecret)
+	if err != nil {
+		return reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v; Secret %s is left as it was", err, ac.SecretName())
+	}
 	cur, err := r.currentSecret(ctx, ac)
 	if err != nil {
 		return err
@@ -119,7 +125,17 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
+	applyTemplateMetadata(s, ac.Spec.SecretTemplate)
+	s.Labels[desired.LabelManagedBy] = desired.ManagedByValue
+	if len(validation.IsValidLabelValue(ac.Name)) == 0 {
+		s.Labels[desired.LabelAuthClient] = ac.Name
+	}
 	s.Annotations[desired.AnnotationHash] = desired.Hash(data)
+	if clientSecret != "" {
+		s.Annotations[desired.AnnotationCredentialsVersion] = credentialsVersion(ac, clientSecret)
+	} else {
+		delete(s.Annotations, desired.AnnotationCredentialsVersion)
+	}
 	s.Annotations[desired.AnnotationAuthServer] = authServerKey(ac).String()
 	s.Annotations[desired.AnnotationAuthClient] = ac.Name
 	if rotated {
@@ -163,13 +179,14 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	if err := r.Patch(ctx, s, client.MergeFromWithOptions(cur, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner)); err != nil {
 		return err
 	}
-	oldSecret, newSecret := string(cur.Data[desired.KeyClientSecret]), string(data[desired.KeyClientSecret])
+	changed := clientSecret != "" && cur.Annotations[desired.AnnotationCredentialsVersion] != "" && !secretHolds(cur, ac, clientSecret) ||
+		cur.Annotations[desired.AnnotationCredentialsVersion] == "" && len(cur.Data[desired.KeyClientSecret]) > 0 && string(cur.Data[desired.KeyClientSecret]) != clientSecret
 	switch {
 	case rotated:
 		ctrl.LoggerFrom(ctx).Info("Wrote the rotated secret to the credentials Secret", "secret", ac.SecretName())
 	case desired.Hash(cur.Data) != cur.Annotations[desired.AnnotationHash]:
 		rep.Event(ctx, ac, corev1.EventTypeWarning, "SecretRestored", fmt.Sprintf("Secret %s was edited outside Nauthera; restored the credentials Keycloak holds", ac.SecretName()))
-	case oldSecret != "" && oldSecret != newSecret:
+	case changed:
 		why := "the client secret changed in Keycloak (regenerated outside Nauthera)"
 		if recreated {
 			why = fmt.Sprintf("the Keycloak client %q was deleted in Keycloak and has been recreated with new credentials", ac.EffectiveClientID())
@@ -178,8 +195,51 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 			"Secret %s holds new credentials: %s. The old secret no longer works: workloads that read the Secret only at start-up must be restarted to pick up the new one", ac.SecretName(), why))
 	case cur.Labels[desired.LabelManagedBy] != desired.ManagedByValue:
 		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretReclaimed", fmt.Sprintf("Restored the %s label on Secret %s, which this AuthClient owns; the credentials are unchanged", desired.LabelManagedBy, ac.SecretName()))
+	case maps.EqualFunc(cur.Data, s.Data, func(a, b []byte) bool { return string(a) == string(b) }):
+		// Metadata only (a template's labels, Nauthera's bookkeeping): the
+		// credentials are the same, nobody needs an Event.
+		ctrl.LoggerFrom(ctx).V(1).Info("Updated the metadata of the credentials Secret", "secret", ac.SecretName())
 	default:
 		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretUpdated", fmt.Sprintf("Updated Secret %s", ac.SecretName()))
 	}
 	return nil
+}
+
+// secretHolds reports whether the Secret holds this client secret: by the
+// credentials version it records (whatever shape a template gave the
+// data), else (written before versions existed) by its client_secret key.
+func secretHolds(s *corev1.Secret, ac *authv1.AuthClient, secret string) bool {
+	if v := s.Annotations[desired.AnnotationCredentialsVersion]; v != "" {
+		return v == credentialsVersion(ac, secret)
+	}
+	return string(s.Data[desired.KeyClientSecret]) == secret
+}
+
+// applyTemplateMetadata puts spec.secretTemplate's labels and annotations
+// on the Secret and takes off those an earlier template put there that it
+// no longer names. Nauthera's own keys are set after this and win.
+func applyTemplateMetadata(s *corev1.Secret, tpl *authv1.SecretTemplate) {
+	for _, k := range strings.Split(s.Annotations[desired.AnnotationTemplateMetadata], ",") {
+		switch {
+		case strings.HasPrefix(k, "l:"):
+			delete(s.Labels, k[2:])
+		case strings.HasPrefix(k, "a:"):
+			delete(s.Annotations, k[2:])
+		}
+	}
+	delete(s.Annotations, desired.AnnotationTemplateMetadata)
+	if tpl == nil || len(tpl.Labels)+len(tpl.Annotations) == 0 {
+		return
+	}
+	var keys []string
+	for k, v := range tpl.Labels {
+		s.Labels[k] = v
+		keys = append(keys, "l:"+k)
+	}
+	for k, v := range tpl.Annotations {
+		s.Annotations[k] = v
+		keys = append(keys, "a:"+k)
+	}
+	slices.Sort(keys)
+	s.Annotations[desired.AnnotationTemplateMetadata] = strings.Join(keys, ",")
 }

@@ -71,6 +71,9 @@ func (v *AuthClientValidator) ValidateDelete(context.Context, *authv1.AuthClient
 
 func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClient) (admission.Warnings, error) {
 	var errs field.ErrorList
+	if err := desired.CheckSecretTemplate(ac); err != nil {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "secretTemplate"), "(template)", err.Error()))
+	}
 	clientIDRule := func(prefixes []string) {
 		if err := desired.CheckClientID(ac, prefixes); err != nil {
 			errs = append(errs, field.Invalid(field.NewPath("spec", "clientId"), ac.Spec.ClientID, err.Error()))

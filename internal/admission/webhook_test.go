@@ -375,3 +375,34 @@ spec:
 	// A disabled rotation is not judged.
 	mustCreate(t, policy("off", `{enabled: false, schedule: "0 0 30 2 *"}`), &authv1.AuthPolicy{})
 }
+
+// A secretTemplate that cannot render is refused at admission, naming the key.
+func TestSecretTemplateAtAdmission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest")
+	}
+	ns(t, "team-tpl")
+	eventuallyRefused(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: broken, namespace: team-tpl}
+spec:
+  authServerRef: {name: nowhere, namespace: security}
+  redirectUris: ["https://broken.example.com/cb"]
+  secretTemplate:
+    data:
+      SECRET: "{{ .clientSecret }}"`, "spec.secretTemplate", `spec.secretTemplate.data[SECRET]`, `map has no entry for key "clientSecret"`)
+	eventuallyRefused(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: spa, namespace: team-tpl}
+spec:
+  authServerRef: {name: nowhere, namespace: security}
+  clientType: Public
+  redirectUris: ["https://spa.example.com/cb"]
+  secretTemplate:
+    data:
+      SECRET: "{{ .client_secret }}"`, `no entry for key "client_secret"`)
+	ns(t, "my-app-dev")
+	mustCreate(t, sample(t, "secret-templates/oauth2-proxy.yaml"), &authv1.AuthClient{})
+}

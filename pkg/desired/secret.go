@@ -29,6 +29,13 @@ const (
 	LabelAuthClient      = "auth.nauthera.io/authclient"
 	AnnotationHash       = "auth.nauthera.io/credentials-hash"
 	AnnotationAuthServer = "auth.nauthera.io/authserver"
+	// AnnotationCredentialsVersion identifies the client secret the Secret
+	// holds (an HMAC, never the secret), whatever shape a template gave it.
+	AnnotationCredentialsVersion = "auth.nauthera.io/credentials-version"
+	// AnnotationTemplateMetadata lists the labels (l:key) and annotations
+	// (a:key) spec.secretTemplate put on the Secret, so that those it no
+	// longer names are taken off.
+	AnnotationTemplateMetadata = "auth.nauthera.io/template-metadata"
 	// AnnotationRotation names the last rotation whose secret the Secret
 	// holds (written with it, in the same update): after an interruption
 	// it tells that the Secret already has that rotation's secret.

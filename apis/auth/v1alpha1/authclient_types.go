@@ -120,6 +120,12 @@ type AuthClientSpec struct {
 	// +optional
 	// +kubebuilder:default=Delete
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// secretTemplate shapes the credentials Secret for an application
+	// (Spring Boot, Quarkus, oauth2-proxy, environment variables). Omitted
+	// keeps Nauthera's default keys.
+	// +optional
+	SecretTemplate *SecretTemplate `json:"secretTemplate,omitempty"`
 }
 
 // AuthClientStatus is the observed state of an AuthClient.
@@ -158,6 +164,58 @@ type AuthClientStatus struct {
 	// secretRotation is what rotation did and will do to the client secret.
 	// +optional
 	SecretRotation *SecretRotationStatus `json:"secretRotation,omitempty"`
+}
+
+// SecretMergePolicy says whether a template's keys replace Nauthera's
+// default keys or come on top of them.
+// +kubebuilder:validation:Enum=Replace;Merge
+type SecretMergePolicy string
+
+const (
+	// SecretMergeReplace: the Secret holds the template's keys only.
+	SecretMergeReplace SecretMergePolicy = "Replace"
+	// SecretMergeMerge: Nauthera's default keys, then the template's.
+	SecretMergeMerge SecretMergePolicy = "Merge"
+)
+
+// SecretTemplate shapes the credentials Secret, in the spirit of
+// external-secrets' target.template.
+type SecretTemplate struct {
+	// data maps Secret keys to Go templates over the credentials:
+	// {{ .client_id }}, {{ .client_secret }} (confidential clients),
+	// {{ .issuer_url }}, {{ .discovery_url }}, {{ .authorization_url }},
+	// {{ .token_url }}, {{ .userinfo_url }}, {{ .end_session_url }},
+	// {{ .jwks_url }}, {{ .scopes }} (space-separated) and
+	// {{ .redirect_uri }} (the first one). Functions: upper, lower, quote,
+	// b64enc, replace, trimPrefix, trimSuffix. A key without template
+	// actions is a fixed value. A template that does not render (an unknown
+	// value, a syntax error) is refused; no half-rendered Secret is written.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=50
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[-._a-zA-Z0-9]+$') && size(k) <= 253)",message="data keys must be valid Secret keys: letters, digits, '-', '_' and '.'"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 4096)",message="each template is at most 4096 characters"
+	Data map[string]string `json:"data,omitempty"`
+
+	// mergePolicy: Replace (default) writes the template's keys only;
+	// Merge writes Nauthera's default keys and then the template's.
+	// +optional
+	// +kubebuilder:default=Replace
+	MergePolicy SecretMergePolicy `json:"mergePolicy,omitempty"`
+
+	// labels are added to the Secret (fixed values; Nauthera's own
+	// auth.nauthera.io/ labels cannot be set).
+	// +optional
+	// +kubebuilder:validation:MaxProperties=20
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('auth.nauthera.io/'))",message="labels under auth.nauthera.io/ are Nauthera's"
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// annotations are added to the Secret (fixed values; Nauthera's own
+	// auth.nauthera.io/ annotations cannot be set).
+	// +optional
+	// +kubebuilder:validation:MaxProperties=20
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('auth.nauthera.io/'))",message="annotations under auth.nauthera.io/ are Nauthera's"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 4096)",message="each annotation value is at most 4096 characters"
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // AuthClient is an OpenID Connect client in a Keycloak realm, with its

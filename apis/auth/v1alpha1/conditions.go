@@ -66,4 +66,6 @@ const (
 	ReasonKeycloakWriteFailed = "KeycloakWriteFailed"
 	// ReasonChangeNotApplied: Keycloak accepted a change but did not apply it; writing it again would not help.
 	ReasonChangeNotApplied = "ChangeNotApplied"
+	// ReasonSecretTemplateInvalid: spec.secretTemplate does not render; the Secret is left as it was.
+	ReasonSecretTemplateInvalid = "SecretTemplateInvalid"
 )
