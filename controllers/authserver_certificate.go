@@ -73,12 +73,14 @@ func (r *AuthServerReconciler) reconcileCertificate(ctx context.Context, as *aut
 		status = metav1.ConditionTrue
 	}
 	if reason == certs.ExpiringSoon {
-		// Usable, and a Warning (setCondition warns only on False).
+		// Usable, and a Warning (setCondition warns only on False), once.
 		if c := meta.FindStatusCondition(as.Status.Conditions, authv1.CertificateCondition); c == nil || c.Reason != reason {
 			rep.Event(ctx, as, corev1.EventTypeWarning, reason, msg)
 		}
+		reconciler.SetCondition(as, authv1.CertificateCondition, status, reason, msg)
+	} else {
+		setCondition(ctx, as, rep, authv1.CertificateCondition, status, reason, msg)
 	}
-	setCondition(ctx, as, rep, authv1.CertificateCondition, status, reason, msg)
 	if info == nil {
 		return 0
 	}

@@ -76,6 +76,9 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
 
+	// First: the certificate needs no Keycloak, and matters most when
+	// Keycloak cannot be reached (an expired public certificate).
+	certRetry := r.reconcileCertificate(ctx, as, rep)
 	if err := checkSelectors(as); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
@@ -99,7 +102,7 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	// Neither fails the realm: a directory problem is UserStoreReady, a
 	// certificate problem CertificateReady.
 	after := reconciler.Jitter(r.Resync, req.String())
-	for _, retry := range []time.Duration{r.reconcileUserStore(ctx, as, kc, rep), r.reconcileCertificate(ctx, as, rep)} {
+	for _, retry := range []time.Duration{r.reconcileUserStore(ctx, as, kc, rep), certRetry} {
 		if retry > 0 {
 			after = min(after, retry)
 		}

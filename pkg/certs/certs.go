@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -44,15 +45,27 @@ func Inspect(s *corev1.Secret, host string, now time.Time) (*Info, string, strin
 		return nil, Invalid, fmt.Sprintf("Secret %s is of type %q, not %s", s.Name, s.Type, corev1.SecretTypeTLS)
 	}
 	certPEM, keyPEM := s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
-	block, _ := pem.Decode(certPEM)
-	if block == nil || block.Type != "CERTIFICATE" {
+	// The first CERTIFICATE block is the leaf (other blocks, such as EC
+	// PARAMETERS, are skipped as TLS servers skip them).
+	var block *pem.Block
+	for rest := certPEM; ; {
+		block, rest = pem.Decode(rest)
+		if block == nil || block.Type == "CERTIFICATE" {
+			break
+		}
+	}
+	if block == nil {
 		return nil, Invalid, fmt.Sprintf("Secret %s: %s holds no PEM certificate", s.Name, corev1.TLSCertKey)
 	}
 	leaf, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		return nil, Invalid, fmt.Sprintf("Secret %s: %s cannot be parsed: %v", s.Name, corev1.TLSCertKey, err)
 	}
-	info := &Info{NotBefore: leaf.NotBefore.UTC(), NotAfter: leaf.NotAfter.UTC(), DNSNames: leaf.DNSNames, Subject: leaf.Subject.String()}
+	names := slices.Clone(leaf.DNSNames)
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	info := &Info{NotBefore: leaf.NotBefore.UTC(), NotAfter: leaf.NotAfter.UTC(), DNSNames: names, Subject: leaf.Subject.String()}
 	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
 		return info, Invalid, fmt.Sprintf("Secret %s: the key in %s does not go with the certificate: %v", s.Name, corev1.TLSPrivateKeyKey, err)
 	}
@@ -63,10 +76,10 @@ func Inspect(s *corev1.Secret, host string, now time.Time) (*Info, string, strin
 		return info, NotYetValid, fmt.Sprintf("the certificate in Secret %s is valid only from %s", s.Name, info.NotBefore.Format(time.RFC3339))
 	}
 	if err := leaf.VerifyHostname(host); err != nil {
-		return info, HostMismatch, fmt.Sprintf("the certificate in Secret %s does not cover %q, the host of issuerUrl (it covers %v)", s.Name, host, leaf.DNSNames)
+		return info, HostMismatch, fmt.Sprintf("the certificate in Secret %s does not cover %q, the host of issuerUrl (it covers %v)", s.Name, host, names)
 	}
 	if left := leaf.NotAfter.Sub(now); left < ExpiryWarning {
-		return info, ExpiringSoon, fmt.Sprintf("the certificate in Secret %s for %q expires at %s, in %s: renew it", s.Name, host, info.NotAfter.Format(time.RFC3339), left.Round(time.Hour))
+		return info, ExpiringSoon, fmt.Sprintf("the certificate in Secret %s for %q expires at %s, in %d days: renew it", s.Name, host, info.NotAfter.Format(time.RFC3339), int(left.Hours()/24))
 	}
 	return info, Valid, fmt.Sprintf("the certificate in Secret %s covers %q until %s", s.Name, host, info.NotAfter.Format(time.RFC3339))
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -25,9 +26,94 @@ var templateFuncs = template.FuncMap{
 	"lower":      strings.ToLower,
 	"quote":      strconv.Quote,
 	"b64enc":     func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
-	"replace":    func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
+	"replace":    replace,
 	"trimPrefix": func(prefix, s string) string { return strings.TrimPrefix(s, prefix) },
 	"trimSuffix": func(suffix, s string) string { return strings.TrimSuffix(s, suffix) },
+}
+
+// maxRendered bounds what one template may render (a Secret holds 1 MiB).
+const maxRendered = 64 << 10
+
+// replace is strings.ReplaceAll without the empty pattern, which would
+// multiply the text.
+func replace(old, new, s string) (string, error) {
+	if old == "" {
+		return "", fmt.Errorf("replace: the text to replace is empty")
+	}
+	out := strings.ReplaceAll(s, old, new)
+	if len(out) > maxRendered {
+		return "", fmt.Errorf("replace: the result is over %d bytes", maxRendered)
+	}
+	return out, nil
+}
+
+// limitedBuffer fails a template that writes more than maxRendered bytes.
+type limitedBuffer struct{ bytes.Buffer }
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > maxRendered {
+		return 0, fmt.Errorf("renders more than %d bytes", maxRendered)
+	}
+	return b.Buffer.Write(p)
+}
+
+// checkTree allows what a Secret value needs and nothing that runs long or
+// depends on the secret: text, and actions that print a value (.name),
+// a string, or one of templateFuncs applied to those. No if, with, range,
+// template, define, variables or built-in functions: a template then
+// renders with the real credentials exactly as it renders at admission, so
+// no error can ever come from (or tell anything about) the secret.
+func checkTree(t *template.Template) error {
+	if len(t.Templates()) > 1 {
+		return fmt.Errorf("define and block are not supported")
+	}
+	var arg func(n parse.Node) error
+	pipe := func(p *parse.PipeNode) error {
+		if p == nil || len(p.Decl) > 0 {
+			return fmt.Errorf("variables are not supported")
+		}
+		for _, c := range p.Cmds {
+			for i, a := range c.Args {
+				if id, ok := a.(*parse.IdentifierNode); ok {
+					if _, known := templateFuncs[id.Ident]; !known || i > 0 {
+						return fmt.Errorf("function %q is not supported (use %s)", id.Ident, strings.Join(slices.Sorted(maps.Keys(templateFuncs)), ", "))
+					}
+					continue
+				}
+				if err := arg(a); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	arg = func(n parse.Node) error {
+		switch n := n.(type) {
+		case *parse.FieldNode:
+			if len(n.Ident) != 1 {
+				return fmt.Errorf("%s: only plain values such as .client_id are supported", n)
+			}
+			return nil
+		case *parse.StringNode:
+			return nil
+		case *parse.PipeNode:
+			return pipe(n)
+		default:
+			return fmt.Errorf("%s is not supported: print values (.client_id), strings and %s", n, strings.Join(slices.Sorted(maps.Keys(templateFuncs)), ", "))
+		}
+	}
+	for _, n := range t.Tree.Root.Nodes {
+		switch n := n.(type) {
+		case *parse.TextNode:
+		case *parse.ActionNode:
+			if err := pipe(n.Pipe); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%s is not supported: a key is text with {{ .value }} actions, not a program", n)
+		}
+	}
+	return nil
 }
 
 // SecretValues are the values a template may use, by name. secret is empty
@@ -87,12 +173,19 @@ func RenderTemplates(data map[string]string, values map[string]string) (map[stri
 	keys := slices.Sorted(maps.Keys(data))
 	for _, k := range keys {
 		t, err := template.New(k).Funcs(templateFuncs).Option("missingkey=error").Parse(data[k])
+		if err == nil {
+			err = checkTree(t)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("spec.secretTemplate.data[%s]: %v", k, err)
 		}
-		var b bytes.Buffer
+		var b limitedBuffer
 		if err := t.Execute(&b, values); err != nil {
 			msg := err.Error()
+			// Errors go into conditions: never with the secret in them.
+			if s := values["client_secret"]; s != "" && strings.Contains(msg, s) {
+				msg = "does not render with the actual credentials"
+			}
 			if strings.Contains(msg, "map has no entry for key") {
 				msg += fmt.Sprintf(" (known: %s)", strings.Join(slices.Sorted(maps.Keys(values)), ", "))
 			}

@@ -83,6 +83,15 @@ func TestBrokenSecretTemplates(t *testing.T) {
 		{ac(map[string]string{"SECRET": "{{ .clientSecret }}"}, false), `map has no entry for key "clientSecret" (known: `},
 		{ac(map[string]string{"SECRET": "{{ .client_secret }}"}, true), `map has no entry for key "client_secret"`},
 		{ac(map[string]string{"X": `{{ template "nope" }}`}, false), "spec.secretTemplate.data[X]"},
+		// Values, not programs: no loops, recursion, branches on the secret
+		// or blow-up.
+		{ac(map[string]string{"X": `{{ range 1000000000 }}x{{ end }}`}, false), "not supported"},
+		{ac(map[string]string{"X": `{{ define "a" }}{{ template "a" }}{{ end }}{{ template "a" }}`}, false), "not supported"},
+		{ac(map[string]string{"X": `{{ if ne .client_secret "placeholder-secret" }}{{ range .client_secret }}{{ end }}{{ end }}`}, false), "not supported"},
+		{ac(map[string]string{"X": `{{ index .client_secret 0 }}`}, false), `function "index" is not supported`},
+		{ac(map[string]string{"X": `{{ $s := .client_secret }}{{ $s }}`}, false), "variables are not supported"},
+		{ac(map[string]string{"X": `{{ replace "" "xxxxxxxx" .issuer_url }}`}, false), "the text to replace is empty"},
+		{ac(map[string]string{"X": `{{ replace "/" "////////" (replace "/" "////////" (replace "/" "////////" (replace "/" "////////" (replace "/" "////////" .issuer_url)))) }}`}, false), "over 65536 bytes"},
 	} {
 		err := CheckSecretTemplate(c.ac)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

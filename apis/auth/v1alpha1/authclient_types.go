@@ -192,7 +192,7 @@ type SecretTemplate struct {
 	// value, a syntax error) is refused; no half-rendered Secret is written.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=50
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[-._a-zA-Z0-9]+$') && size(k) <= 253)",message="data keys must be valid Secret keys: letters, digits, '-', '_' and '.'"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[-._a-zA-Z0-9]+$') && size(k) <= 253 && k != '.' && !k.startsWith('..'))",message="data keys must be valid Secret keys: letters, digits, '-', '_' and '.', not . or starting with .."
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 4096)",message="each template is at most 4096 characters"
 	Data map[string]string `json:"data,omitempty"`
 
@@ -203,17 +203,22 @@ type SecretTemplate struct {
 	MergePolicy SecretMergePolicy `json:"mergePolicy,omitempty"`
 
 	// labels are added to the Secret (fixed values; Nauthera's own
-	// auth.nauthera.io/ labels cannot be set).
+	// auth.nauthera.io/ labels cannot be set, nor those of tools that copy
+	// Secrets to other namespaces).
 	// +optional
 	// +kubebuilder:validation:MaxProperties=20
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('auth.nauthera.io/'))",message="labels under auth.nauthera.io/ are Nauthera's"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('reflector.v1.k8s.emberstack.com/') && !k.startsWith('replicator.v1.mittwald.de/') && !k.startsWith('kubed.appscode.com/') && !k.startsWith('config-syncer.appscode.com/'))",message="labels of Secret replication tools would copy the credentials to other namespaces"
 	Labels map[string]string `json:"labels,omitempty"`
 
 	// annotations are added to the Secret (fixed values; Nauthera's own
-	// auth.nauthera.io/ annotations cannot be set).
+	// auth.nauthera.io/ annotations cannot be set, nor those of tools that
+	// copy Secrets to other namespaces: whoever may write an AuthClient must
+	// not be able to send its credentials elsewhere).
 	// +optional
 	// +kubebuilder:validation:MaxProperties=20
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('auth.nauthera.io/'))",message="annotations under auth.nauthera.io/ are Nauthera's"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('reflector.v1.k8s.emberstack.com/') && !k.startsWith('replicator.v1.mittwald.de/') && !k.startsWith('kubed.appscode.com/') && !k.startsWith('config-syncer.appscode.com/'))",message="annotations of Secret replication tools would copy the credentials to other namespaces"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 4096)",message="each annotation value is at most 4096 characters"
 	Annotations map[string]string `json:"annotations,omitempty"`
 }

@@ -291,6 +291,30 @@ spec:
     secretRotation: {enabled: true, schedule: "every night"}`,
 		want: []string{"spec.clientAuthentication.secretRotation.schedule", "five cron fields"},
 	}, {
+		name: "secret template copying the credentials elsewhere",
+		doc: `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: c, namespace: my-app-dev}
+spec:
+  authServerRef: {name: s, namespace: security}
+  redirectUris: ["https://app.example.com/cb"]
+  secretTemplate:
+    annotations: {"reflector.v1.k8s.emberstack.com/reflection-allowed": "true"}`,
+		want: []string{"spec.secretTemplate.annotations", "would copy the credentials to other namespaces"},
+	}, {
+		name: "secret template key that is not a Secret key",
+		doc: `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: c, namespace: my-app-dev}
+spec:
+  authServerRef: {name: s, namespace: security}
+  redirectUris: ["https://app.example.com/cb"]
+  secretTemplate:
+    data: {"..data": "x"}`,
+		want: []string{"spec.secretTemplate.data", "must be valid Secret keys"},
+	}, {
 		name: "grace period longer than an @every interval",
 		doc: `
 apiVersion: auth.nauthera.io/v1alpha1
