@@ -37,18 +37,8 @@ func realmServer(t *testing.T, name string) *authv1.AuthServer { return serverWi
 func serverWith(t *testing.T, name, extra string) *authv1.AuthServer {
 	t.Helper()
 	theOperator(t)
-	ensureNamespace(t, "security", nil)
-	as := &authv1.AuthServer{}
-	apply(t, fmt.Sprintf(`
-apiVersion: auth.nauthera.io/v1alpha1
-kind: AuthServer
-metadata: {name: %s, namespace: security}
-spec:
-  issuerUrl: "https://%s.example.com"
-  deletionPolicy: Delete
-%s`, name, name, extra), as)
+	as := serverWithoutWait(t, name, "  deletionPolicy: Delete\n"+extra)
 	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 60*time.Second)
-	t.Cleanup(func() { deleteAndWait(t, as) })
 	return as
 }
 
