@@ -42,15 +42,18 @@ install() {
   [ "$(id -u)" = 0 ] || sudo="sudo -n"
   log "installing slapd and ldap-utils from Debian's packages (once)"
   # Debian's slapd package starts its own service unless policy-rc.d says no.
-  local policy=/usr/sbin/policy-rc.d created_policy=""
+  local policy=/usr/sbin/policy-rc.d created_policy="" rc=0
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
     $sudo chmod +x "$policy"
     created_policy=1
   fi
-  trap '[ -n "$created_policy" ] && $sudo rm -f "$policy"' RETURN
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slapd ldap-utils >/dev/null
+  {
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slapd ldap-utils
+  } >/dev/null || rc=$?
+  if [ -n "$created_policy" ]; then $sudo rm -f "$policy"; fi
+  [ "$rc" = 0 ] || die "apt-get could not install slapd and ldap-utils (exit $rc)"
   [ -n "$(slapd_bin)" ] || die "apt-get installed slapd, yet no slapd binary was found"
 }
 
