@@ -86,7 +86,8 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
-	if err := r.reconcileRealm(ctx, as, kc, rep); err != nil {
+	realmID, err := r.reconcileRealm(ctx, as, kc, rep)
+	if err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	if err := r.reconcileIssuer(ctx, as, kc); err != nil {
@@ -102,7 +103,7 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	// Neither fails the realm: a directory problem is UserStoreReady, a
 	// certificate problem CertificateReady.
 	after := reconciler.Jitter(r.Resync, req.String())
-	for _, retry := range []time.Duration{r.reconcileUserStore(ctx, as, kc, rep), certRetry} {
+	for _, retry := range []time.Duration{r.reconcileUserStore(ctx, as, kc, realmID, rep), certRetry} {
 		if retry > 0 {
 			after = min(after, retry)
 		}
@@ -111,7 +112,9 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return ctrl.Result{RequeueAfter: after}, nil
 }
 
-func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) error {
+// reconcileRealm makes the realm match the AuthServer and returns its
+// internal id (the parent of its components), read on the way.
+func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) (string, error) {
 	log := ctrl.LoggerFrom(ctx)
 	want := desired.Realm(as)
 	name := as.EffectiveRealmName()
@@ -120,49 +123,49 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 		log.Info("Creating Keycloak realm", "realm", name)
 		if err := kc.CreateRealm(ctx, want); keycloak.IsConflict(err) {
 			// Created between our lookup and our create: look again next time.
-			return &reconciler.Failure{Reason: authv1.ReasonRealmConflict, Msg: fmt.Sprintf("realm %q appeared while it was being created; checking again", name), Transient: true}
+			return "", &reconciler.Failure{Reason: authv1.ReasonRealmConflict, Msg: fmt.Sprintf("realm %q appeared while it was being created; checking again", name), Transient: true}
 		} else if err != nil {
-			return err
+			return "", err
 		}
 		rep.Event(ctx, as, corev1.EventTypeNormal, "RealmCreated", fmt.Sprintf("Created Keycloak realm %q", name))
 		as.Status.RealmName = name
 		// Read once more for the session timeouts Keycloak chose.
 		created, err := kc.GetRealm(ctx, name)
 		if err != nil {
-			return err
+			return "", err
 		}
 		recordSessions(as, created)
-		return nil
+		return gocloak.PString(created.ID), nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	recordSessions(as, actual)
 	me := desired.Owner(as.Namespace, as.Name)
 	switch owner := desired.RealmOwner(actual); {
 	case owner == "":
-		return reconciler.Permanent(authv1.ReasonRealmConflict, "realm %q already exists in Keycloak and is not managed by Nauthera; refusing to take it over (set spec.realmName to use another realm)", name)
+		return "", reconciler.Permanent(authv1.ReasonRealmConflict, "realm %q already exists in Keycloak and is not managed by Nauthera; refusing to take it over (set spec.realmName to use another realm)", name)
 	case owner != me:
-		return reconciler.Permanent(authv1.ReasonRealmConflict, "realm %q is owned by AuthServer %s; two AuthServers cannot share a realm", name, owner)
+		return "", reconciler.Permanent(authv1.ReasonRealmConflict, "realm %q is owned by AuthServer %s; two AuthServers cannot share a realm", name, owner)
 	}
 	if diff := desired.RealmDiff(want, *actual); len(diff) > 0 {
 		stuck := reconciler.Permanent(authv1.ReasonChangeNotApplied,
 			"Keycloak accepted but did not apply these changes to realm %q: %s; they are not written again until the AuthServer's spec changes", name, strings.Join(diff, ", "))
 		if c := reconciler.FindReady(as); c != nil && c.Reason == authv1.ReasonChangeNotApplied &&
 			c.ObservedGeneration == as.Generation && c.Message == reconciler.Classify(stuck).Msg {
-			return stuck
+			return "", stuck
 		}
 		log.Info("Updating Keycloak realm", "realm", name, "fields", diff)
 		if err := kc.UpdateRealm(ctx, want); err != nil {
-			return err
+			return "", err
 		}
 		// Read back: a change Keycloak accepts without making is not drift.
 		after, err := kc.GetRealm(ctx, name)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if still := desired.RealmDiff(want, *after); len(still) > 0 {
-			return reconciler.Permanent(authv1.ReasonChangeNotApplied,
+			return "", reconciler.Permanent(authv1.ReasonChangeNotApplied,
 				"Keycloak accepted but did not apply these changes to realm %q: %s; they are not written again until the AuthServer's spec changes", name, strings.Join(still, ", "))
 		}
 		if reconciler.IsReady(as) {
@@ -170,7 +173,7 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 		}
 	}
 	as.Status.RealmName = name
-	return nil
+	return gocloak.PString(actual.ID), nil
 }
 
 // reconcileIssuer reads the issuer Keycloak serves, when it may have changed.

@@ -47,11 +47,11 @@ const userStoreRetry = time.Minute
 
 // reconcileUserStore never fails the AuthServer's reconcile: every problem
 // is UserStoreReady. It returns how soon to look again (0: at the resync).
-func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) time.Duration {
+func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, realmID string, rep reconciler.Reporter) time.Duration {
 	realm := as.Status.RealmName
 	if as.Spec.UserStoreRef == nil {
 		if as.Status.UserStore != nil {
-			if err := r.removeFederation(ctx, as, kc, rep, "", "spec.userStoreRef was removed"); err != nil {
+			if err := r.removeFederation(ctx, as, kc, rep, realmID, "spec.userStoreRef was removed"); err != nil {
 				r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, fmt.Sprintf("Cannot remove the LDAP federation from realm %q yet: %v", realm, err))
 				return userStoreRetry
 			}
@@ -61,7 +61,7 @@ func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, as *authv
 	}
 	us, password, secretVersion, problem, err := r.userStoreFor(ctx, as)
 	if err == nil && problem == nil {
-		problem, err = r.applyFederation(ctx, as, kc, us, password, secretVersion, rep)
+		problem, err = r.applyFederation(ctx, as, kc, realmID, us, password, secretVersion, rep)
 	}
 	if err != nil {
 		// Keycloak or the API server in trouble: said, retried soon; the
@@ -73,7 +73,7 @@ func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, as *authv
 		return 0
 	}
 	if problem.remove && as.Status.UserStore != nil {
-		if err := r.removeFederation(ctx, as, kc, rep, "", problem.msg); err != nil {
+		if err := r.removeFederation(ctx, as, kc, rep, realmID, problem.msg); err != nil {
 			r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, problem.reason, fmt.Sprintf("%s; removing the federation from realm %q failed and is retried: %v", problem.msg, realm, err))
 			return userStoreRetry
 		}
@@ -144,7 +144,8 @@ func (r *AuthServerReconciler) userStoreFor(ctx context.Context, as *authv1.Auth
 
 // applyFederation makes the realm's LDAP component and group mapper match
 // the UserStore, and syncs when due.
-func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, us *authv1.UserStore, password, secretVersion string, rep reconciler.Reporter) (*userStoreProblem, error) {
+// realmID is the realm's internal id, the parent of its components.
+func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, realmID string, us *authv1.UserStore, password, secretVersion string, rep reconciler.Reporter) (*userStoreProblem, error) {
 	log := ctrl.LoggerFrom(ctx)
 	realm := as.Status.RealmName
 	usKey := client.ObjectKeyFromObject(us).String()
@@ -152,11 +153,6 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 	if st == nil || st.UserStore != usKey {
 		st = &authv1.RealmUserStoreStatus{UserStore: usKey}
 	}
-	realmRep, err := kc.GetRealm(ctx, realm)
-	if err != nil {
-		return nil, err
-	}
-	realmID := gocloak.PString(realmRep.ID)
 	want := desired.LDAPComponent(us, realmID, password)
 	// Nauthera's components in the realm: the wanted one, and any other
 	// (left by a UserStore the AuthServer no longer references) removed.
