@@ -114,6 +114,11 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
 	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	// The template's metadata first: Nauthera's own keys, set next, win.
+	applyTemplateMetadata(s, ac.Spec.SecretTemplate)
 	s.Labels[desired.LabelManagedBy] = desired.ManagedByValue
 	// A label value holds at most 63 characters; AuthClient names up to 239.
 	// The annotation always names the AuthClient, the label when it fits.
@@ -121,14 +126,6 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 		s.Labels[desired.LabelAuthClient] = ac.Name
 	} else {
 		delete(s.Labels, desired.LabelAuthClient)
-	}
-	if s.Annotations == nil {
-		s.Annotations = map[string]string{}
-	}
-	applyTemplateMetadata(s, ac.Spec.SecretTemplate)
-	s.Labels[desired.LabelManagedBy] = desired.ManagedByValue
-	if len(validation.IsValidLabelValue(ac.Name)) == 0 {
-		s.Labels[desired.LabelAuthClient] = ac.Name
 	}
 	s.Annotations[desired.AnnotationHash] = desired.Hash(data)
 	if clientSecret != "" {

@@ -6,32 +6,16 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/certs"
 )
-
-// certificateExpiry is the expiry of each AuthServer's certificate, for
-// alerts (like cert-manager's certmanager_certificate_expiration_timestamp_seconds).
-// One series per AuthServer with spec.tls: AuthServers are few, and an
-// alert must name the one to renew.
-var certificateExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-	Namespace: "nauthera",
-	Name:      "authserver_certificate_expiration_timestamp_seconds",
-	Help:      "When the certificate of an AuthServer's spec.tls.certSecretRef expires (Unix seconds).",
-}, []string{"namespace", "name"})
-
-func init() {
-	metrics.Registry.MustRegister(certificateExpiry)
-}
 
 // reconcileCertificate reads the certificate spec.tls names and reports on
 // it: CertificateReady, status.certificate, the expiry metric, and a
@@ -46,8 +30,7 @@ func (r *AuthServerReconciler) reconcileCertificate(ctx context.Context, as *aut
 	name := as.Spec.TLS.CertSecretRef.Name
 	s := &corev1.Secret{}
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: as.Namespace, Name: name}, s); err != nil {
-		as.Status.Certificate = nil
-		certificateExpiry.DeleteLabelValues(as.Namespace, as.Name)
+		noCertificate(as)
 		if apierrors.IsNotFound(err) {
 			setCondition(ctx, as, rep, authv1.CertificateCondition, metav1.ConditionFalse, "CertificateNotFound", fmt.Sprintf("Secret %s/%s named by spec.tls.certSecretRef does not exist", as.Namespace, name))
 		} else {
@@ -62,8 +45,7 @@ func (r *AuthServerReconciler) reconcileCertificate(ctx context.Context, as *aut
 	now := time.Now()
 	info, reason, msg := certs.Inspect(s, host, now)
 	if info == nil {
-		as.Status.Certificate = nil
-		certificateExpiry.DeleteLabelValues(as.Namespace, as.Name)
+		noCertificate(as)
 	} else {
 		as.Status.Certificate = &authv1.CertificateStatus{SecretName: name, NotAfter: &metav1.Time{Time: info.NotAfter}, DNSNames: info.DNSNames}
 		certificateExpiry.WithLabelValues(as.Namespace, as.Name).Set(float64(info.NotAfter.Unix()))
@@ -93,9 +75,15 @@ func (r *AuthServerReconciler) reconcileCertificate(ctx context.Context, as *aut
 	return 0
 }
 
-// forgetCertificate clears what an AuthServer reported about a certificate.
-func forgetCertificate(as *authv1.AuthServer) {
+// noCertificate clears what an AuthServer reports of a certificate it
+// could not read.
+func noCertificate(as *authv1.AuthServer) {
 	as.Status.Certificate = nil
-	reconciler.RemoveCondition(as, authv1.CertificateCondition)
 	certificateExpiry.DeleteLabelValues(as.Namespace, as.Name)
+}
+
+// forgetCertificate clears that and the condition (no spec.tls any more).
+func forgetCertificate(as *authv1.AuthServer) {
+	noCertificate(as)
+	reconciler.RemoveCondition(as, authv1.CertificateCondition)
 }

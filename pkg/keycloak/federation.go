@@ -9,7 +9,7 @@ import (
 )
 
 // User federation calls gocloak does not have: testing an LDAP connection
-// and triggering syncs (made with gocloak's authenticated request, see raw).
+// and triggering syncs (through raw, raw.go).
 
 // LDAPTest is what testLDAPConnection checks: the connection alone, or the
 // connection and the bind.
