@@ -101,20 +101,43 @@ func regenerates(t *testing.T, realm, clientID string) int {
 
 const worker = `  grantTypes: [client_credentials]`
 
+// rotatingClient makes AuthServer name with a policy of the same name that
+// rotates secrets with schedule and grace, and a client-credentials
+// AuthClient "worker" in namespace ns; it returns them once the client is
+// Ready and the realm rotates.
+func rotatingClient(t *testing.T, name, ns, schedule, grace string) (*authv1.AuthClient, *authv1.AuthPolicy, *authv1.AuthServer) {
+	t.Helper()
+	theOperator(t)
+	policyServer(t, name)
+	p := applyPolicy(t, "security", name, name, fmt.Sprintf(`  clientAuthentication:
+    secretRotation: {enabled: true, schedule: %q, gracePeriod: %s}`, schedule, grace))
+	ensureNamespace(t, ns, nil)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient(ns, "worker", name, worker), ac)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	return ac, p, waitRotationReady(t, name)
+}
+
+// waitNewSecret waits until the Secret of AuthClient ns/name holds another
+// secret than old, and returns it.
+func waitNewSecret(t *testing.T, ns, name, old, what string, timeout time.Duration) string {
+	t.Helper()
+	var got string
+	eventually(t, timeout, what, func() error {
+		if got = currentSecret(t, ns, name); got == old {
+			return fmt.Errorf("secret unchanged")
+		}
+		return nil
+	})
+	return got
+}
+
 // A schedule of @every 20s with a 15 s grace: each slot rotates once, the
 // old secret keeps working through the grace and is refused after it, and
 // status and Events say what happened.
 func TestScheduledRotationWithGracePeriod(t *testing.T) {
 	integration(t)
-	theOperator(t)
-	policyServer(t, "rot-sched")
-	applyPolicy(t, "security", "rot-sched", "rot-sched", `  clientAuthentication:
-    secretRotation: {enabled: true, schedule: "@every 20s", gracePeriod: 15s}`)
-	ensureNamespace(t, "team-rot", nil)
-	ac := &authv1.AuthClient{}
-	apply(t, authClient("team-rot", "worker", "rot-sched", worker), ac)
-	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-	as := waitRotationReady(t, "rot-sched")
+	ac, _, as := rotatingClient(t, "rot-sched", "team-rot", "@every 20s", "15s")
 	if r := as.Status.SecretRotation; r.GracePeriodSeconds != 15 || r.ExpirationSeconds != 20+86400 || r.Policy != "security/rot-sched" {
 		t.Errorf("AuthServer status.secretRotation = %+v", r)
 	}
@@ -124,13 +147,7 @@ func TestScheduledRotationWithGracePeriod(t *testing.T) {
 	}
 
 	s0 := currentSecret(t, "team-rot", "worker")
-	var s1 string
-	eventually(t, 60*time.Second, "a scheduled rotation", func() error {
-		if s1 = currentSecret(t, "team-rot", "worker"); s1 == s0 {
-			return fmt.Errorf("secret unchanged")
-		}
-		return nil
-	})
+	s1 := waitNewSecret(t, "team-rot", "worker", s0, "a scheduled rotation", 60*time.Second)
 	// Both work right after the rotation: the grace period.
 	if err := tokenWith("rot-sched", clientID, s1); err != nil {
 		t.Fatalf("the new secret is refused: %v", err)
@@ -248,26 +265,12 @@ func TestScheduledRotationWithGracePeriod(t *testing.T) {
 // not a new request rotates nothing.
 func TestRequestedRotationAndRevoke(t *testing.T) {
 	integration(t)
-	theOperator(t)
-	policyServer(t, "rot-req")
-	applyPolicy(t, "security", "rot-req", "rot-req", `  clientAuthentication:
-    secretRotation: {enabled: true, schedule: "@yearly", gracePeriod: 1h}`)
-	ensureNamespace(t, "team-req", nil)
-	ac := &authv1.AuthClient{}
-	apply(t, authClient("team-req", "worker", "rot-req", worker), ac)
-	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-	waitRotationReady(t, "rot-req")
+	ac, _, _ := rotatingClient(t, "rot-req", "team-req", "@yearly", "1h")
 	clientID := "team-req.worker"
 	s0 := currentSecret(t, "team-req", "worker")
 
 	annotate(t, ac, authv1.AnnotationRotateSecret, "1")
-	var s1 string
-	eventually(t, 30*time.Second, "a requested rotation", func() error {
-		if s1 = currentSecret(t, "team-req", "worker"); s1 == s0 {
-			return fmt.Errorf("secret unchanged")
-		}
-		return nil
-	})
+	s1 := waitNewSecret(t, "team-req", "worker", s0, "a requested rotation", 30*time.Second)
 	for name, s := range map[string]string{"new": s1, "previous": s0} {
 		if err := tokenWith("rot-req", clientID, s); err != nil {
 			t.Errorf("the %s secret is refused: %v", name, err)
@@ -348,13 +351,7 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 	waitReady(t, plain, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
 	p0 := currentSecret(t, "team-req", "plain")
 	annotate(t, plain, authv1.AnnotationRotateSecret, "now")
-	var p1 string
-	eventually(t, 30*time.Second, "an ungoverned requested rotation", func() error {
-		if p1 = currentSecret(t, "team-req", "plain"); p1 == p0 {
-			return fmt.Errorf("secret unchanged")
-		}
-		return nil
-	})
+	p1 := waitNewSecret(t, "team-req", "plain", p0, "an ungoverned requested rotation", 30*time.Second)
 	if err := tokenWith("rot-none", "team-req.plain", p0); !refused(err) {
 		t.Errorf("without a rotation policy the old secret must stop working at once: %v", err)
 	}
@@ -381,15 +378,7 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 // regeneration per request and per slot.
 func TestInterruptedRotationIsCompletedNotRepeated(t *testing.T) {
 	integration(t)
-	theOperator(t)
-	policyServer(t, "rot-crash")
-	p := applyPolicy(t, "security", "rot-crash", "rot-crash", `  clientAuthentication:
-    secretRotation: {enabled: true, schedule: "@yearly", gracePeriod: 1h}`)
-	ensureNamespace(t, "team-crash", nil)
-	ac := &authv1.AuthClient{}
-	apply(t, authClient("team-crash", "worker", "rot-crash", worker), ac)
-	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-	waitRotationReady(t, "rot-crash")
+	ac, p, _ := rotatingClient(t, "rot-crash", "team-crash", "@yearly", "1h")
 	clientID := "team-crash.worker"
 	t.Cleanup(faults.Clear)
 
