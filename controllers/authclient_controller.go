@@ -169,6 +169,10 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		return 0, "", reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v", err)
 	}
 	gov := governed(ac, eff)
+	gov.problems = &audienceProblems{}
+	if gov.audiences, err = r.resolveAudiences(ctx, ac, gov.problems); err != nil {
+		return 0, "", err
+	}
 	if eff.Rotation == nil && ac.Spec.ClientType != authv1.ClientTypePublic {
 		// Rotation ended while the previous secret's grace period runs:
 		// the marker stays until it is over (removing it is a client update
@@ -224,6 +228,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	ac.Status.ClientID = ac.EffectiveClientID()
 	ac.Status.ClientSecretRef = &authv1.LocalObjectReference{Name: ac.SecretName()}
 	ac.Status.Issuer = as.Status.Issuer
+	ac.Status.Audiences = desired.AudiencesOf(*kcClient)
 	if clientErr != nil {
 		return rot.wake, "", clientErr
 	}
@@ -232,6 +237,10 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		// scopes off); the Secret and credentials are kept, so flows that
 		// stay allowed keep working.
 		return rot.wake, "", reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client was brought into line with the policy", policy.Message(violations))
+	}
+	if err := gov.problems.err(); err != nil {
+		// The client works, with the audiences that could be added.
+		return rot.wake, "", err
 	}
 	return rot.wake, rot.note, nil
 }
@@ -264,6 +273,9 @@ func (r *AuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &authv1.AuthClient{}, indexAudiences, audienceIndex); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status updates (our own) do not trigger a reconcile; spec changes,
 		// deletion and annotations (a manual nudge) do.
@@ -280,6 +292,10 @@ func (r *AuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 		// AuthServer's clientNamespaceSelector: its clients are re-admitted
 		// or disabled at once, not at the next resync.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.clientsIn), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// An AuthClient named as an audience that appears, goes, changes
+		// its consent or gets its Keycloak client re-reconciles the clients
+		// naming it.
+		Watches(&authv1.AuthClient{}, handler.EnqueueRequestsFromMapFunc(r.audienceSourcesOf), builder.WithPredicates(audienceTargetChanged)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
 			RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),

@@ -42,6 +42,12 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 
 	actual, err := kc.FindClient(ctx, realm, clientID)
 	if keycloak.IsNotFound(err) {
+		// Audience mappers go into the create itself: no extra request.
+		aud, err := r.verifiedAudiences(ctx, ac, kc, realm, gov.audiences, nil, gov.problems)
+		if err != nil {
+			return nil, false, err
+		}
+		want.ProtocolMappers = desired.AudienceMappers(aud)
 		created, err := r.createClient(ctx, ac, kc, realm, want, gov.scopes, rep)
 		// A client that existed before (status names it) was deleted in Keycloak.
 		return created, err == nil && ac.Status.ClientID != "", err
@@ -60,14 +66,19 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 
 	diff := desired.ClientDiff(want, *actual)
 	plan := desired.ScopePlan(gov.scopes, *actual)
-	if len(diff) == 0 && len(plan) == 0 {
+	aud, err := r.verifiedAudiences(ctx, ac, kc, realm, gov.audiences, actual, gov.problems)
+	if err != nil {
+		return nil, false, err
+	}
+	audPlan := desired.PlanAudiences(aud, *actual)
+	if len(diff) == 0 && len(plan) == 0 && audPlan.Empty() {
 		return actual, false, nil
 	}
 	// Changes Keycloak accepted but did not apply for this generation are not
 	// written again on every resync (steady state costs no writes) as long
 	// as they are all that differs; anything else that drifts (a console
 	// edit of another field) is written, and so are they, once.
-	stuck := notApplied(clientID, diff, plan)
+	stuck := notApplied(clientID, diff, plan, audPlan)
 	if c := reconciler.FindReady(ac); c != nil && c.Reason == authv1.ReasonChangeNotApplied &&
 		c.ObservedGeneration == ac.Generation && c.Message == reconciler.Classify(stuck).Msg {
 		return actual, false, stuck
@@ -86,20 +97,31 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 			return nil, false, err
 		}
 	}
+	if !audPlan.Empty() {
+		log.Info("Changing audiences of Keycloak client", "clientId", clientID, "changes", audienceChanges(audPlan))
+		if err := applyAudiences(ctx, kc, realm, id, audPlan); err != nil {
+			return nil, false, err
+		}
+	}
 	// Read back: a write Keycloak accepts without applying it must not be
 	// mistaken for drift and repeated forever.
 	after, err := kc.GetClient(ctx, realm, id)
 	if err != nil {
 		return nil, false, err
 	}
-	stillDiff, stillPlan := desired.ClientDiff(want, *after), desired.ScopePlan(gov.scopes, *after)
-	if len(stillDiff) > 0 || len(stillPlan) > 0 {
-		return after, false, notApplied(clientID, stillDiff, stillPlan)
+	stillDiff, stillPlan, stillAud := desired.ClientDiff(want, *after), desired.ScopePlan(gov.scopes, *after), desired.PlanAudiences(aud, *after)
+	if len(stillDiff) > 0 || len(stillPlan) > 0 || !stillAud.Empty() {
+		return after, false, notApplied(clientID, stillDiff, stillPlan, stillAud)
 	}
-	if drifted {
+	if drifted && (len(diff) > 0 || len(plan) > 0 || len(audPlan.Fix) > 0) {
+		// Audiences added or removed in a Ready generation follow a
+		// target's consent; only a mapper edited in the console is drift.
 		fields := slices.Clone(diff)
 		if len(plan) > 0 {
 			fields = append(fields, "scopes ("+strings.Join(scopeChanges(plan), ", ")+")")
+		}
+		if len(audPlan.Fix) > 0 {
+			fields = append(fields, "audience mappers ("+strings.Join(audienceChanges(desired.AudiencePlan{Fix: audPlan.Fix}), ", ")+")")
 		}
 		rep.Event(ctx, ac, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to client %q: %s", clientID, strings.Join(fields, ", ")))
 	}
@@ -108,10 +130,13 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 
 // notApplied is the permanent failure for changes Keycloak accepted (2xx)
 // but did not make.
-func notApplied(clientID string, diff []string, plan []desired.ScopeChange) error {
+func notApplied(clientID string, diff []string, plan []desired.ScopeChange, aud desired.AudiencePlan) error {
 	fields := slices.Clone(diff)
 	if len(plan) > 0 {
 		fields = append(fields, "scopes ("+strings.Join(scopeChanges(plan), ", ")+")")
+	}
+	if !aud.Empty() {
+		fields = append(fields, "audiences ("+strings.Join(audienceChanges(aud), ", ")+")")
 	}
 	return reconciler.Permanent(authv1.ReasonChangeNotApplied,
 		"Keycloak accepted but did not apply these changes to client %q: %s; they are not written again until the AuthClient's spec changes",
@@ -189,6 +214,10 @@ type governance struct {
 	// keepMarker keeps the rotation marker on a client whose rotation
 	// ended while its previous secret's grace period runs.
 	keepMarker bool
+	// audiences are the consenting targets of spec.audiences; problems
+	// collects those that cannot be added (reported after the rest is done).
+	audiences []audienceTarget
+	problems  *audienceProblems
 }
 
 func governed(ac *authv1.AuthClient, eff policy.Effective) governance {

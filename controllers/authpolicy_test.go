@@ -50,8 +50,9 @@ func clientToken(t *testing.T, realm, ns, secretName string) (*gocloak.JWT, erro
 	return gocloak.NewClient(kc.URL).LoginClient(context.Background(), string(s.Data["client_id"]), string(s.Data["client_secret"]), realm)
 }
 
-// lifetime is exp - iat of a JWT.
-func lifetime(t *testing.T, token string) time.Duration {
+// claimsOf decodes the payload of a JWT into claims (no signature check:
+// the token came straight from Keycloak).
+func claimsOf(t *testing.T, token string, claims any) {
 	t.Helper()
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
@@ -61,10 +62,16 @@ func lifetime(t *testing.T, token string) time.Duration {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var claims struct{ Exp, Iat int64 }
-	if err := json.Unmarshal(b, &claims); err != nil {
+	if err := json.Unmarshal(b, claims); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lifetime is exp - iat of a JWT.
+func lifetime(t *testing.T, token string) time.Duration {
+	t.Helper()
+	var claims struct{ Exp, Iat int64 }
+	claimsOf(t, token, &claims)
 	return time.Duration(claims.Exp-claims.Iat) * time.Second
 }
 

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -21,6 +22,9 @@ type Failure struct {
 	// Waiting marks an expected wait (a new AuthServer still provisioning):
 	// reported with a Normal Event, not a Warning.
 	Waiting bool
+	// RetryAfter is when a wait is looked at again (0: soon, 2s); a watch
+	// usually ends it first.
+	RetryAfter time.Duration
 }
 
 func (f *Failure) Error() string { return f.Reason + ": " + f.Msg }
@@ -33,6 +37,12 @@ func Permanent(reason, format string, args ...any) error {
 // Transient returns a failure that is retried with backoff.
 func Transient(reason, format string, args ...any) error {
 	return &Failure{Reason: reason, Msg: fmt.Sprintf(format, args...), Transient: true}
+}
+
+// Wait returns an expected wait, looked at again after retry (or when a
+// watch sees what it waits for).
+func Wait(reason string, retry time.Duration, format string, args ...any) error {
+	return &Failure{Reason: reason, Msg: fmt.Sprintf(format, args...), Waiting: true, RetryAfter: retry}
 }
 
 // Classify turns any reconcile error into a failure with a specific reason,

@@ -259,7 +259,11 @@ func (r Reporter) Failed(ctx context.Context, obj Object, err error, resync time
 	switch {
 	case f.Waiting:
 		r.Wait(ctx, obj, f.Reason, f.Msg)
-		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+		after := 2 * time.Second
+		if f.RetryAfter > 0 {
+			after = f.RetryAfter
+		}
+		return ctrl.Result{RequeueAfter: after}, nil
 	case f.Transient:
 		r.Retrying(ctx, obj, f.Reason, f.Msg)
 		return ctrl.Result{}, err

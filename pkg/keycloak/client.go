@@ -53,6 +53,13 @@ type Admin interface {
 	// DeleteRotatedSecret ends the previous secret's grace period now.
 	DeleteRotatedSecret(ctx context.Context, realm, id string) error
 
+	// CreateClientMapper adds a protocol mapper to the client with this
+	// internal id. UpdateClientMapper overwrites the mapper m.ID;
+	// DeleteClientMapper removes one.
+	CreateClientMapper(ctx context.Context, realm, id string, m gocloak.ProtocolMapperRepresentation) error
+	UpdateClientMapper(ctx context.Context, realm, id string, m gocloak.ProtocolMapperRepresentation) error
+	DeleteClientMapper(ctx context.Context, realm, id, mapperID string) error
+
 	// GetClientProfiles and GetClientPolicies return the realm's own client
 	// profiles and policies, raw, so that entries others own round-trip
 	// unchanged. PutClientProfiles and PutClientPolicies replace the whole
@@ -386,6 +393,31 @@ func (c *AdminClient) UpdateClient(ctx context.Context, realm string, cl gocloak
 func (c *AdminClient) DeleteClient(ctx context.Context, realm, id string) error {
 	return c.call(ctx, "client.delete", func(ctx context.Context, tok string) error {
 		return c.gc.DeleteClient(ctx, tok, realm, id)
+	})
+}
+
+// CreateClientMapper implements Admin.
+func (c *AdminClient) CreateClientMapper(ctx context.Context, realm, id string, m gocloak.ProtocolMapperRepresentation) error {
+	return c.call(ctx, "client.mapper.create", func(ctx context.Context, tok string) error {
+		_, err := c.gc.CreateClientProtocolMapper(ctx, tok, realm, id, m)
+		return err
+	})
+}
+
+// UpdateClientMapper implements Admin.
+func (c *AdminClient) UpdateClientMapper(ctx context.Context, realm, id string, m gocloak.ProtocolMapperRepresentation) error {
+	if gocloak.NilOrEmpty(m.ID) {
+		return &Error{Operation: "client.mapper.update", Kind: KindRejected, Message: "mapper id is empty"}
+	}
+	return c.call(ctx, "client.mapper.update", func(ctx context.Context, tok string) error {
+		return c.gc.UpdateClientProtocolMapper(ctx, tok, realm, id, *m.ID, m)
+	})
+}
+
+// DeleteClientMapper implements Admin.
+func (c *AdminClient) DeleteClientMapper(ctx context.Context, realm, id, mapperID string) error {
+	return c.call(ctx, "client.mapper.delete", func(ctx context.Context, tok string) error {
+		return c.gc.DeleteClientProtocolMapper(ctx, tok, realm, id, mapperID)
 	})
 }
 

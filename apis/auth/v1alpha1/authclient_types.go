@@ -126,6 +126,65 @@ type AuthClientSpec struct {
 	// keeps Nauthera's default keys.
 	// +optional
 	SecretTemplate *SecretTemplate `json:"secretTemplate,omitempty"`
+
+	// audiences are other AuthClients of the same AuthServer whose
+	// clientIds this client's access tokens name in their `aud` claim, so
+	// that the APIs they stand for accept the tokens (Keycloak's audience
+	// mapper). The target must consent: one in this namespace does; one in
+	// another namespace lists this namespace or this AuthClient in its
+	// spec.audienceAccess. The namespace defaults to this AuthClient's.
+	// An audience listed twice counts once.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	Audiences []ObjectReference `json:"audiences,omitempty"`
+
+	// audienceAccess says which AuthClients of other namespaces may name
+	// this one in their spec.audiences, putting this client's clientId into
+	// the `aud` claim of their access tokens. AuthClients of this namespace
+	// always may. Omitted: no other namespace may. Withdrawing access
+	// removes this client from their tokens' audience.
+	// +optional
+	AudienceAccess *AudienceAccess `json:"audienceAccess,omitempty"`
+}
+
+// AudienceAccess is a target AuthClient's consent to appear in the
+// audience of other clients' tokens.
+type AudienceAccess struct {
+	// namespaces whose AuthClients may name this client as an audience.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespaces []string `json:"namespaces,omitempty"`
+
+	// clients are single AuthClients, by namespace and name, that may name
+	// this client as an audience.
+	// +optional
+	// +listType=map
+	// +listMapKey=namespace
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=100
+	Clients []NamespacedReference `json:"clients,omitempty"`
+}
+
+// NamespacedReference names an object of this API group in a given namespace.
+type NamespacedReference struct {
+	// namespace of the referenced object.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace"`
+
+	// name of the referenced object.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
 }
 
 // AuthClientStatus is the observed state of an AuthClient.
@@ -164,6 +223,12 @@ type AuthClientStatus struct {
 	// secretRotation is what rotation did and will do to the client secret.
 	// +optional
 	SecretRotation *SecretRotationStatus `json:"secretRotation,omitempty"`
+
+	// audiences are the clientIds Nauthera put into the `aud` claim of this
+	// client's access tokens: those of spec.audiences that consent.
+	// +optional
+	// +listType=atomic
+	Audiences []string `json:"audiences,omitempty"`
 }
 
 // SecretMergePolicy says whether a template's keys replace Nauthera's

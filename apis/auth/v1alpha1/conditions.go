@@ -68,4 +68,10 @@ const (
 	ReasonChangeNotApplied = "ChangeNotApplied"
 	// ReasonSecretTemplateInvalid: spec.secretTemplate does not render; the Secret is left as it was.
 	ReasonSecretTemplateInvalid = "SecretTemplateInvalid"
+	// ReasonAudienceNotFound: an AuthClient named in spec.audiences does not exist (or is being deleted).
+	ReasonAudienceNotFound = "AudienceNotFound"
+	// ReasonAudienceNotPermitted: an AuthClient named in spec.audiences does not consent (its spec.audienceAccess), or belongs to another AuthServer.
+	ReasonAudienceNotPermitted = "AudienceNotPermitted"
+	// ReasonAudiencePending: an AuthClient named in spec.audiences has no Keycloak client yet; its audience is added once it has.
+	ReasonAudiencePending = "AudiencePending"
 )

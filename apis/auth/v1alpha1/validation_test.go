@@ -98,6 +98,31 @@ func TestSpecExamplesAreAccepted(t *testing.T) {
 	}
 }
 
+// The samples in the folders of config/samples (audiences, secret
+// templates) are accepted as committed.
+func TestSamplesAreAccepted(t *testing.T) {
+	envtestOnly(t)
+	files, err := filepath.Glob(filepath.Join(testbed.RepoRoot(), "config", "samples", "*", "*.yaml"))
+	if err != nil || len(files) < 4 {
+		t.Fatalf("want the samples of config/samples/*/, found %v (%v)", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, doc := range strings.Split(string(data), "\n---\n") {
+				obj := parse(t, doc)
+				ensureNamespace(t, obj.GetNamespace())
+				if err := k8s.Create(context.Background(), obj, client.DryRunAll); err != nil {
+					t.Errorf("the API server refused %s %s: %v", obj.GetKind(), obj.GetName(), err)
+				}
+			}
+		})
+	}
+}
+
 const client0 = `
 apiVersion: auth.nauthera.io/v1alpha1
 kind: AuthClient
@@ -314,6 +339,28 @@ spec:
   secretTemplate:
     data: {"..data": "x"}`,
 		want: []string{"spec.secretTemplate.data", "must be valid Secret keys"},
+	}, {
+		name: "audience access for a namespace that is not a name",
+		doc: `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: c, namespace: my-app-dev}
+spec:
+  authServerRef: {name: s, namespace: security}
+  redirectUris: ["https://app.example.com/cb"]
+  audienceAccess: {namespaces: ["*"]}`,
+		want: []string{"spec.audienceAccess.namespaces[0]", "should match"},
+	}, {
+		name: "audience access for a client without namespace",
+		doc: `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: c, namespace: my-app-dev}
+spec:
+  authServerRef: {name: s, namespace: security}
+  redirectUris: ["https://app.example.com/cb"]
+  audienceAccess: {clients: [{name: web}]}`,
+		want: []string{"spec.audienceAccess.clients[0].namespace", "Required value"},
 	}, {
 		name: "grace period longer than an @every interval",
 		doc: `

@@ -1,0 +1,152 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Nerzal/gocloak/v14"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+)
+
+// Audiences (issue 14): an AuthClient puts an API's clientId into its
+// access tokens, proven with real tokens, only while the API consents.
+
+// audienceOf returns the aud claim of a JWT (a string or a list).
+func audienceOf(t *testing.T, token string) []string {
+	t.Helper()
+	var claims struct {
+		Aud any `json:"aud"`
+	}
+	claimsOf(t, token, &claims)
+	switch a := claims.Aud.(type) {
+	case string:
+		return []string{a}
+	case []any:
+		out := make([]string, 0, len(a))
+		for _, v := range a {
+			out = append(out, fmt.Sprint(v))
+		}
+		return out
+	}
+	return nil
+}
+
+// waitAudience waits until the access tokens of the AuthClient's Secret do
+// (or do not) name audience.
+func waitAudience(t *testing.T, realm, ns, name, audience string, want bool) {
+	t.Helper()
+	eventually(t, 30*time.Second, fmt.Sprintf("%s/%s tokens with audience %s: %v", ns, name, audience, want), func() error {
+		jwt, err := clientToken(t, realm, ns, name+"-client-secret")
+		if err != nil {
+			return err
+		}
+		if aud := audienceOf(t, jwt.AccessToken); slices.Contains(aud, audience) != want {
+			return fmt.Errorf("aud is %v", aud)
+		}
+		return nil
+	})
+}
+
+func TestAudiencesNeedTheTargetsConsent(t *testing.T) {
+	integration(t)
+	as := realmServer(t, "aud-server")
+	realm := as.Status.RealmName
+	for _, ns := range []string{"aud-shop", "aud-web", "aud-evil"} {
+		ensureNamespace(t, ns, nil)
+	}
+	const api = "aud-shop.orders-api"
+
+	// The frontend first: its audience does not exist yet.
+	frontend := &authv1.AuthClient{}
+	apply(t, authClient("aud-web", "frontend", "aud-server", worker+"\n"+"  audiences: [{name: orders-api, namespace: aud-shop}]"), frontend)
+	t.Cleanup(func() { deleteAndWait(t, frontend) })
+	cond := waitReady(t, frontend, metav1.ConditionFalse, authv1.ReasonAudienceNotFound, 30*time.Second)
+	if !strings.Contains(cond.Message, "spec.audiences[0]: AuthClient aud-shop/orders-api does not exist") {
+		t.Errorf("message %q does not name the missing audience", cond.Message)
+	}
+	// The client works meanwhile, without the audience.
+	waitAudience(t, realm, "aud-web", "frontend", api, false)
+
+	// The API appears, consenting to aud-web: the watch on it brings the
+	// frontend to Ready without waiting for a resync.
+	apiClient := &authv1.AuthClient{}
+	apply(t, authClient("aud-shop", "orders-api", "aud-server", worker+"\n"+"  audienceAccess:\n    namespaces: [aud-web]"), apiClient)
+	t.Cleanup(func() { deleteAndWait(t, apiClient) })
+	waitReady(t, frontend, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	waitAudience(t, realm, "aud-web", "frontend", api, true)
+	if !slices.Equal(frontend.Status.Audiences, []string{api}) {
+		t.Errorf("status.audiences = %v, want [%s]", frontend.Status.Audiences, api)
+	}
+	// ID tokens keep the client itself as audience; the API is in access tokens only.
+	kcFrontend := keycloakClient(t, realm, "aud-web.frontend")
+	if got := len(kcFrontend.ProtocolMappers); got != 1 {
+		t.Errorf("frontend has %d protocol mappers, want 1", got)
+	}
+
+	// Another namespace, not consented to: refused, named, and its tokens
+	// do not carry the API; the rest of its client works.
+	intruder := &authv1.AuthClient{}
+	apply(t, authClient("aud-evil", "intruder", "aud-server", worker+"\n"+"  audiences: [{name: orders-api, namespace: aud-shop}]"), intruder)
+	t.Cleanup(func() { deleteAndWait(t, intruder) })
+	cond = waitReady(t, intruder, metav1.ConditionFalse, authv1.ReasonAudienceNotPermitted, 30*time.Second)
+	if !strings.Contains(cond.Message, `AuthClient aud-shop/orders-api does not accept tokens issued to this client`) || !strings.Contains(cond.Message, `"aud-evil"`) {
+		t.Errorf("refusal message %q", cond.Message)
+	}
+	if note := warningEvent(t, intruder, authv1.ReasonAudienceNotPermitted); !strings.Contains(note, "spec.audienceAccess") {
+		t.Errorf("Warning Event %q does not say how to grant access", note)
+	}
+	waitAudience(t, realm, "aud-evil", "intruder", api, false)
+
+	// A clientId someone else holds cannot be smuggled in through an
+	// AuthClient of one's own namespace (implicit consent) that claims it.
+	gc, token := console(t)
+	if _, err := gc.CreateClient(context.Background(), token, realm, gocloak.Client{ClientID: gocloak.StringP("payments-api")}); err != nil {
+		t.Fatal(err)
+	}
+	fake := &authv1.AuthClient{}
+	apply(t, authClient("aud-evil", "fake-payments", "aud-server", worker+"\n"+"  clientId: payments-api"), fake)
+	t.Cleanup(func() { deleteAndWait(t, fake) })
+	waitReady(t, fake, metav1.ConditionFalse, authv1.ReasonClientIDConflict, 30*time.Second)
+	smuggler := &authv1.AuthClient{}
+	apply(t, authClient("aud-evil", "smuggler", "aud-server", worker+"\n"+"  audiences: [{name: fake-payments}]"), smuggler)
+	t.Cleanup(func() { deleteAndWait(t, smuggler) })
+	cond = waitReady(t, smuggler, metav1.ConditionFalse, authv1.ReasonAudienceNotPermitted, 30*time.Second)
+	if !strings.Contains(cond.Message, `clientId "payments-api" in realm`) {
+		t.Errorf("message %q does not say the clientId is not the audience's client", cond.Message)
+	}
+	waitAudience(t, realm, "aud-evil", "smuggler", "payments-api", false)
+
+	// Consent withdrawn: the API leaves the frontend's tokens at once.
+	editClient(t, apiClient, func(ac *authv1.AuthClient) { ac.Spec.AudienceAccess = nil })
+	waitReady(t, frontend, metav1.ConditionFalse, authv1.ReasonAudienceNotPermitted, 30*time.Second)
+	waitAudience(t, realm, "aud-web", "frontend", api, false)
+	if len(frontend.Status.Audiences) != 0 {
+		t.Errorf("status.audiences = %v after consent was withdrawn", frontend.Status.Audiences)
+	}
+
+	// Consent for this one client (not its namespace) brings it back; an
+	// audience mapper edited in the console is restored.
+	editClient(t, apiClient, func(ac *authv1.AuthClient) {
+		ac.Spec.AudienceAccess = &authv1.AudienceAccess{Clients: []authv1.NamespacedReference{{Namespace: "aud-web", Name: "frontend"}}}
+	})
+	waitReady(t, frontend, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	waitAudience(t, realm, "aud-web", "frontend", api, true)
+	kcFrontend = keycloakClient(t, realm, "aud-web.frontend")
+	m := kcFrontend.ProtocolMappers[0]
+	m.Config["access.token.claim"] = "false"
+	if err := gc.UpdateClientProtocolMapper(context.Background(), token, realm, *kcFrontend.ID, *m.ID, m); err != nil {
+		t.Fatal(err)
+	}
+	waitAudience(t, realm, "aud-web", "frontend", api, false) // the console edit took effect
+	annotate(t, frontend, "nudge", "1")
+	waitAudience(t, realm, "aud-web", "frontend", api, true)
+	if note := warningEvent(t, frontend, "DriftReverted"); !strings.Contains(note, "audience mappers (restore "+api+")") {
+		t.Errorf("DriftReverted Event %q does not name the mapper", note)
+	}
+}

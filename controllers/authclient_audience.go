@@ -1,0 +1,223 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/Nerzal/gocloak/v14"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/reconciler"
+	"github.com/nauthera/nauthera/pkg/desired"
+	"github.com/nauthera/nauthera/pkg/keycloak"
+)
+
+// indexAudiences indexes AuthClients by the AuthClients their
+// spec.audiences name (namespace/name).
+const indexAudiences = "spec.audiences"
+
+// audiencePendingRetry is how often an audience that waits for its target's
+// Keycloak client is looked at again, besides the watch on the target.
+const audiencePendingRetry = 30 * time.Second
+
+// audienceTarget is an AuthClient named in spec.audiences that consents.
+type audienceTarget struct {
+	key      types.NamespacedName
+	clientID string
+	// provisioned: the operator provisioned the target's Keycloak client
+	// under this clientId (its status says so), after checking it owns it.
+	provisioned bool
+}
+
+// audienceProblems are the audiences that cannot be added, by reason.
+type audienceProblems struct {
+	notPermitted, notFound, pending []string
+}
+
+// err is the failure to report for the problems, most serious first: a
+// refusal, a missing target, a target still without a Keycloak client.
+func (p *audienceProblems) err() error {
+	all := strings.Join(slices.Concat(p.notPermitted, p.notFound, p.pending), "; ")
+	switch {
+	case len(p.notPermitted) > 0:
+		return reconciler.Permanent(authv1.ReasonAudienceNotPermitted, "%s", all)
+	case len(p.notFound) > 0:
+		return reconciler.Permanent(authv1.ReasonAudienceNotFound, "%s", all)
+	case len(p.pending) > 0:
+		return reconciler.Wait(authv1.ReasonAudiencePending, audiencePendingRetry, "%s", all)
+	}
+	return nil
+}
+
+// audienceKey is the namespace/name an audience reference of ac names.
+func audienceKey(ac *authv1.AuthClient, ref authv1.ObjectReference) types.NamespacedName {
+	ns := ref.Namespace
+	if ns == "" {
+		ns = ac.Namespace
+	}
+	return types.NamespacedName{Namespace: ns, Name: ref.Name}
+}
+
+// resolveAudiences reads the AuthClients ac names as audiences (from the
+// cache) and keeps those that exist, share ac's AuthServer and consent.
+func (r *AuthClientReconciler) resolveAudiences(ctx context.Context, ac *authv1.AuthClient, problems *audienceProblems) ([]audienceTarget, error) {
+	var out []audienceTarget
+	seen := map[types.NamespacedName]bool{}
+	for i, ref := range ac.Spec.Audiences {
+		key := audienceKey(ac, ref)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		field := fmt.Sprintf("spec.audiences[%d]", i)
+		if key == client.ObjectKeyFromObject(ac) {
+			out = append(out, audienceTarget{key: key, clientID: ac.EffectiveClientID(), provisioned: true})
+			continue
+		}
+		target := &authv1.AuthClient{}
+		if err := r.Get(ctx, key, target); err != nil {
+			if !apierrors.IsNotFound(err) {
+				return nil, err
+			}
+			target = nil
+		}
+		switch {
+		case target == nil || !target.DeletionTimestamp.IsZero():
+			problems.notFound = append(problems.notFound, fmt.Sprintf("%s: AuthClient %s does not exist", field, key))
+		case authServerKey(target) != authServerKey(ac):
+			problems.notPermitted = append(problems.notPermitted, fmt.Sprintf(
+				"%s: AuthClient %s belongs to AuthServer %s, not %s; an audience must be a client of the same realm",
+				field, key, authServerKey(target), authServerKey(ac)))
+		case !desired.AudienceConsents(target, ac.Namespace, ac.Name):
+			problems.notPermitted = append(problems.notPermitted, fmt.Sprintf(
+				"%s: AuthClient %s does not accept tokens issued to this client; its owner can allow it by adding namespace %q (or AuthClient %s/%s) to its spec.audienceAccess",
+				field, key, ac.Namespace, ac.Namespace, ac.Name))
+		default:
+			id := target.EffectiveClientID()
+			out = append(out, audienceTarget{key: key, clientID: id, provisioned: target.Status.ClientID == id})
+		}
+	}
+	return out, nil
+}
+
+// verifiedAudiences returns the clientIds of the targets whose Keycloak
+// client is theirs: a clientId put into tokens must be the client the
+// consenting AuthClient holds, not a client of that name someone else
+// created (an AuthClient refused with ClientIdConflict). The owner is read
+// from Keycloak for an audience the client (actual, nil before it exists)
+// does not have yet; one it has is kept while its target's status names
+// that clientId. Steady state costs no read.
+func (r *AuthClientReconciler) verifiedAudiences(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm string, targets []audienceTarget, actual *gocloak.Client, problems *audienceProblems) ([]string, error) {
+	var have []string
+	if actual != nil {
+		have = desired.AudiencesOf(*actual)
+	}
+	var out []string
+	for _, t := range targets {
+		if t.key == client.ObjectKeyFromObject(ac) || (t.provisioned && slices.Contains(have, t.clientID)) {
+			out = append(out, t.clientID)
+			continue
+		}
+		found, err := kc.FindClient(ctx, realm, t.clientID)
+		switch {
+		case keycloak.IsNotFound(err):
+			problems.pending = append(problems.pending, fmt.Sprintf("audience AuthClient %s has no Keycloak client yet; its clientId is added once it has", t.key))
+			continue
+		case err != nil:
+			return nil, err
+		}
+		if owner := desired.ClientOwner(found); owner != desired.Owner(t.key.Namespace, t.key.Name) {
+			problems.notPermitted = append(problems.notPermitted, fmt.Sprintf(
+				"audience AuthClient %s: clientId %q in realm %q is not its client; it is not put into this client's tokens", t.key, t.clientID, realm))
+			continue
+		}
+		out = append(out, t.clientID)
+	}
+	return out, nil
+}
+
+// applyAudiences carries out an audience plan on the client with internal id.
+func applyAudiences(ctx context.Context, kc keycloak.Admin, realm, id string, plan desired.AudiencePlan) error {
+	for _, mapperID := range plan.Remove {
+		if err := kc.DeleteClientMapper(ctx, realm, id, mapperID); err != nil && !keycloak.IsNotFound(err) {
+			return err
+		}
+	}
+	for _, m := range plan.Fix {
+		if err := kc.UpdateClientMapper(ctx, realm, id, m); err != nil {
+			return err
+		}
+	}
+	for _, clientID := range plan.Add {
+		if err := kc.CreateClientMapper(ctx, realm, id, desired.AudienceMapper(clientID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// audienceChanges describes a plan for logs and Events.
+func audienceChanges(plan desired.AudiencePlan) []string {
+	var out []string
+	for _, id := range plan.Add {
+		out = append(out, "add "+id)
+	}
+	for _, m := range plan.Fix {
+		out = append(out, "restore "+m.Config["included.client.audience"])
+	}
+	if n := len(plan.Remove); n > 0 {
+		out = append(out, fmt.Sprintf("remove %d", n))
+	}
+	return out
+}
+
+// audienceSourcesOf maps an AuthClient to the AuthClients that name it in
+// their spec.audiences.
+func (r *AuthClientReconciler) audienceSourcesOf(ctx context.Context, o client.Object) []reconcile.Request {
+	var list authv1.AuthClientList
+	key := client.ObjectKeyFromObject(o).String()
+	if err := r.List(ctx, &list, client.MatchingFields{indexAudiences: key}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthClients naming an audience", "audience", key)
+		return nil
+	}
+	return reconciler.Requests(list.Items)
+}
+
+// audienceTargetChanged passes the events of an AuthClient that the clients
+// naming it as an audience depend on: its creation and deletion, a spec
+// change (its audienceAccess) and its readiness (its Keycloak client exists).
+var audienceTargetChanged = predicate.Funcs{
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*authv1.AuthClient)
+		n, ok2 := e.ObjectNew.(*authv1.AuthClient)
+		if !ok1 || !ok2 {
+			return true
+		}
+		if o.Generation != n.Generation || o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero() {
+			return true
+		}
+		ro, rn := reconciler.FindReady(o), reconciler.FindReady(n)
+		return (ro == nil) != (rn == nil) || (ro != nil && ro.Status != rn.Status)
+	},
+}
+
+// audienceIndex lists the namespace/name of each audience an AuthClient names.
+func audienceIndex(o client.Object) []string {
+	ac := o.(*authv1.AuthClient)
+	out := make([]string, 0, len(ac.Spec.Audiences))
+	for _, ref := range ac.Spec.Audiences {
+		out = append(out, audienceKey(ac, ref).String())
+	}
+	return out
+}
