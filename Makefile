@@ -106,6 +106,11 @@ bench-policy: envtest-assets keycloak-dist ## Benchmark an AuthPolicy edit reach
 bench-ldap: keycloak-dist ## Benchmark a full sync of 1,000 LDAP users into a realm (real slapd and Keycloak).
 	hack/with-cleanup.sh go test ./pkg/keycloak -run '^$$' -bench LDAPSync -benchtime 3x -timeout 20m
 
+.PHONY: bench-scale
+bench-scale: build envtest-assets keycloak-dist ## N AuthClients at once vs. the minimal Keycloak and Kubernetes work (BENCH_N, default 1000; BENCH_ARGS for more flags).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" hack/with-cleanup.sh \
+	  go run ./hack/benchscale -n $(or $(BENCH_N),1000) $(BENCH_ARGS)
+
 ##@ Test bed
 
 .PHONY: envtest-assets

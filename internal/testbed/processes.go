@@ -105,6 +105,9 @@ func (o *Operator) start(c *Cluster) error {
 	return nil
 }
 
+// PID is the process id of the running operator.
+func (o *Operator) PID() int { return o.cmd.Process.Pid }
+
 // Restart starts the operator again with the same arguments, after Kill or Stop.
 func (o *Operator) Restart(c *Cluster) error { return o.start(c) }
 

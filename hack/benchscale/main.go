@@ -1,0 +1,730 @@
+// Command benchscale measures Nauthera at scale against the physical limit
+// of its test bed: N AuthClients applied at once to a real kube-apiserver,
+// reconciled by the operator binary (its own process) into a real Keycloak.
+// In the same run, with the same Keycloak and concurrency, it measures two
+// baselines: (a) the minimal Keycloak sequence per client (create, read the
+// secret) and (b) that plus the minimal Kubernetes writes (create the
+// Secret, patch a status). It prints one table.
+//
+//	make bench-scale                 (BENCH_N=3000 make bench-scale)
+//	go run ./hack/benchscale -n 1000 (with KUBEBUILDER_ASSETS set, after make build)
+//
+// Timing targets are not asserted anywhere: the benchmark reports.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/Nerzal/gocloak/v14"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/testbed"
+)
+
+var (
+	n           = flag.Int("n", 1000, "AuthClients to create")
+	concurrency = flag.Int("concurrency", 4, "Parallel workers of the baselines (the operator's --max-concurrent-reconciles default is 4)")
+	appliers    = flag.Int("appliers", 8, "Parallel writers applying the AuthClients")
+	opArgs      = flag.String("operator-args", "", "Extra operator flags, space-separated (e.g. --max-concurrent-reconciles=16)")
+	baselines   = flag.Bool("baselines", true, "Measure the baselines")
+	resyncWave  = flag.Bool("resync", true, "Measure a restart and one resync wave")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "benchscale:", err)
+		os.Exit(1)
+	}
+}
+
+type bed struct {
+	dir     string
+	cluster *testbed.Cluster
+	kc      *testbed.Keycloak
+	k8s     client.WithWatch
+	op      *testbed.Operator
+	metrics string // the operator's metrics URL
+	probes  string
+}
+
+func run() error {
+	b := &bed{}
+	var err error
+	if b.dir, err = os.MkdirTemp("", "nauthera-bench-scale-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(b.dir)
+	log("starting kube-apiserver, etcd and Keycloak")
+	if b.cluster, err = testbed.StartCluster(b.dir, true); err != nil {
+		return err
+	}
+	defer func() { _ = b.cluster.Stop() }()
+	if b.kc, err = testbed.StartKeycloak("bench-scale"); err != nil {
+		return err
+	}
+	defer func() { _ = b.kc.Cleanup() }()
+	scheme := k8sruntime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = authv1.AddToScheme(scheme)
+	cfg := *b.cluster.Config
+	cfg.QPS, cfg.Burst = 500, 1000 // the bench's own client must not be the bottleneck
+	if b.k8s, err = client.NewWithWatch(&cfg, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	for _, ns := range []string{"nauthera-system", "security", "scale", "baseline"} {
+		if err := b.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	if err := b.k8s.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "nauthera-system", Name: "keycloak-admin"},
+		StringData: map[string]string{"username": b.kc.AdminUser, "password": b.kc.AdminPassword},
+	}); err != nil {
+		return err
+	}
+
+	var rows []row
+	if *baselines {
+		a, err := b.baselineKeycloak(ctx)
+		if err != nil {
+			return fmt.Errorf("baseline (a): %w", err)
+		}
+		rows = append(rows, a)
+		bb, err := b.baselineWithKubernetes(ctx)
+		if err != nil {
+			return fmt.Errorf("baseline (b): %w", err)
+		}
+		rows = append(rows, bb)
+	}
+
+	// No resync during the create run: its requests are those of creation.
+	if err := b.startOperator("--resync-interval=1h"); err != nil {
+		return err
+	}
+	defer func() { _ = b.op.Stop() }()
+	if err := b.authServer(ctx); err != nil {
+		return err
+	}
+	create, err := b.createRun(ctx)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, create)
+
+	if *resyncWave {
+		restart, wave, err := b.restartAndResync(ctx)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, restart, wave)
+	}
+	report(rows)
+	return nil
+}
+
+// row is one line of the table.
+type row struct {
+	name      string
+	wall      time.Duration
+	latencies []time.Duration
+	kcReqs    map[string]float64 // by operation
+	k8sWrites float64
+	rssPeak   int64 // KiB
+	rssBase   int64 // KiB, before the run
+	n         int
+}
+
+func log(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[bench-scale %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// parallel runs f(i) for i < count on workers goroutines; the first error wins.
+func parallel(count, workers int, f func(i int) error) error {
+	var next atomic.Int64
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= count {
+					return
+				}
+				if err := f(i); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// adminToken keeps one master-realm admin token and refreshes it before its
+// 60 s life ends, as the operator does.
+type adminToken struct {
+	gc   *gocloak.GoCloak
+	user string
+	pass string
+	mu   sync.Mutex
+	tok  string
+	at   time.Time
+	n    atomic.Int64
+}
+
+func (a *adminToken) get(ctx context.Context) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.tok != "" && time.Since(a.at) < 45*time.Second {
+		return a.tok, nil
+	}
+	jwt, err := a.gc.LoginAdmin(ctx, a.user, a.pass, "master")
+	if err != nil {
+		return "", err
+	}
+	a.n.Add(1)
+	a.tok, a.at = jwt.AccessToken, time.Now()
+	return a.tok, nil
+}
+
+// keycloakMinimal creates one confidential client and reads its secret: the
+// least any tool can do to hand out credentials.
+func keycloakMinimal(ctx context.Context, gc *gocloak.GoCloak, tok *adminToken, realm, clientID string) (string, error) {
+	t, err := tok.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	id, err := gc.CreateClient(ctx, t, realm, gocloak.Client{
+		ClientID: gocloak.StringP(clientID), Protocol: gocloak.StringP("openid-connect"),
+		PublicClient: gocloak.BoolP(false), StandardFlowEnabled: gocloak.BoolP(true),
+		RedirectURIs: []string{"https://" + clientID + ".example.com/callback"},
+	})
+	if err != nil {
+		return "", err
+	}
+	cred, err := gc.GetClientSecret(ctx, t, realm, id)
+	if err != nil {
+		return "", err
+	}
+	return gocloak.PString(cred.Value), nil
+}
+
+func (b *bed) newRealm(ctx context.Context, tok *adminToken, gc *gocloak.GoCloak, realm string) error {
+	t, err := tok.get(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = gc.CreateRealm(ctx, t, gocloak.RealmRepresentation{Realm: gocloak.StringP(realm), Enabled: gocloak.BoolP(true)})
+	return err
+}
+
+func (b *bed) dropRealm(ctx context.Context, tok *adminToken, gc *gocloak.GoCloak, realm string) {
+	if t, err := tok.get(ctx); err == nil {
+		_ = gc.DeleteRealm(ctx, t, realm)
+	}
+}
+
+func (b *bed) baselineKeycloak(ctx context.Context) (row, error) {
+	gc := gocloak.NewClient(b.kc.URL)
+	tok := &adminToken{gc: gc, user: b.kc.AdminUser, pass: b.kc.AdminPassword}
+	if err := b.newRealm(ctx, tok, gc, "baseline-a"); err != nil {
+		return row{}, err
+	}
+	defer b.dropRealm(ctx, tok, gc, "baseline-a")
+	log("baseline (a): %d clients, create + secret read, %d workers", *n, *concurrency)
+	lat := make([]time.Duration, *n)
+	start := time.Now()
+	err := parallel(*n, *concurrency, func(i int) error {
+		t0 := time.Now()
+		_, err := keycloakMinimal(ctx, gc, tok, "baseline-a", fmt.Sprintf("a-%d", i))
+		lat[i] = time.Since(t0)
+		return err
+	})
+	wall := time.Since(start)
+	return row{name: "baseline (a): Keycloak only", wall: wall, latencies: lat, n: *n,
+		kcReqs: map[string]float64{"client.create": float64(*n), "client.secret.get": float64(*n), "token.login": float64(tok.n.Load())}}, err
+}
+
+func (b *bed) baselineWithKubernetes(ctx context.Context) (row, error) {
+	gc := gocloak.NewClient(b.kc.URL)
+	tok := &adminToken{gc: gc, user: b.kc.AdminUser, pass: b.kc.AdminPassword}
+	if err := b.newRealm(ctx, tok, gc, "baseline-b"); err != nil {
+		return row{}, err
+	}
+	defer b.dropRealm(ctx, tok, gc, "baseline-b")
+	// The AuthClients exist before the clock starts (no operator runs yet,
+	// so nothing reconciles them); the baseline writes what a minimal
+	// operator must: the Secret and a status.
+	log("baseline (b): creating %d AuthClients to patch", *n)
+	objs := make([]*authv1.AuthClient, *n)
+	if err := parallel(*n, *appliers, func(i int) error {
+		objs[i] = authClient("baseline", fmt.Sprintf("b-%d", i))
+		return b.k8s.Create(ctx, objs[i])
+	}); err != nil {
+		return row{}, err
+	}
+	defer func() {
+		_ = b.k8s.DeleteAllOf(ctx, &authv1.AuthClient{}, client.InNamespace("baseline"))
+		_ = b.k8s.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace("baseline"))
+	}()
+	log("baseline (b): %d clients, create + secret read + Secret create + status patch, %d workers", *n, *concurrency)
+	lat := make([]time.Duration, *n)
+	start := time.Now()
+	err := parallel(*n, *concurrency, func(i int) error {
+		t0 := time.Now()
+		ac := objs[i]
+		secret, err := keycloakMinimal(ctx, gc, tok, "baseline-b", "baseline."+ac.Name)
+		if err != nil {
+			return err
+		}
+		if err := b.k8s.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ac.Namespace, Name: ac.Name + "-client-secret"},
+			StringData: map[string]string{"client_id": "baseline." + ac.Name, "client_secret": secret},
+		}); err != nil {
+			return err
+		}
+		patch := client.MergeFrom(ac.DeepCopy())
+		meta.SetStatusCondition(&ac.Status.Conditions, metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "ClientProvisioned", Message: "baseline"})
+		ac.Status.ClientID = "baseline." + ac.Name
+		if err := b.k8s.Status().Patch(ctx, ac, patch); err != nil {
+			return err
+		}
+		lat[i] = time.Since(t0)
+		return nil
+	})
+	wall := time.Since(start)
+	return row{name: "baseline (b): + Secret and status", wall: wall, latencies: lat, n: *n, k8sWrites: 2 * float64(*n),
+		kcReqs: map[string]float64{"client.create": float64(*n), "client.secret.get": float64(*n), "token.login": float64(tok.n.Load())}}, err
+}
+
+func authClient(ns, name string) *authv1.AuthClient {
+	return &authv1.AuthClient{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: authv1.AuthClientSpec{
+			AuthServerRef: authv1.ObjectReference{Name: "scale", Namespace: "security"},
+			RedirectURIs:  []string{"https://" + name + ".example.com/callback"},
+		},
+	}
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+func (b *bed) startOperator(extra ...string) error {
+	probes, err := freePort()
+	if err != nil {
+		return err
+	}
+	metrics, err := freePort()
+	if err != nil {
+		return err
+	}
+	b.metrics, b.probes = "http://127.0.0.1:"+metrics+"/metrics", "http://127.0.0.1:"+probes+"/readyz"
+	args := []string{"--keycloak-url=" + b.kc.URL, "--keycloak-admin-secret=nauthera-system/keycloak-admin",
+		"--log-format=json", "--log-level=error",
+		"--health-probe-bind-address=127.0.0.1:" + probes, "--metrics-bind-address=127.0.0.1:" + metrics}
+	args = append(args, extra...)
+	args = append(args, strings.Fields(*opArgs)...)
+	logFile := filepath.Join(testbed.RepoRoot(), "bin", "bench-scale-operator.log")
+	if b.op, err = testbed.StartOperator(b.cluster, logFile, args...); err != nil {
+		return err
+	}
+	return until(60*time.Second, "the operator to be ready", func() error {
+		resp, err := http.Get(b.probes)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz %d", resp.StatusCode)
+		}
+		return nil
+	})
+}
+
+func until(timeout time.Duration, what string, f func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (b *bed) authServer(ctx context.Context) error {
+	as := &authv1.AuthServer{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "security", Name: "scale"},
+		Spec:       authv1.AuthServerSpec{IssuerURL: "https://scale.example.com", DeletionPolicy: authv1.DeletionPolicyDelete},
+	}
+	if err := b.k8s.Create(ctx, as); err != nil {
+		return err
+	}
+	return until(120*time.Second, "AuthServer scale to be Ready", func() error {
+		if err := b.k8s.Get(ctx, client.ObjectKeyFromObject(as), as); err != nil {
+			return err
+		}
+		if !meta.IsStatusConditionTrue(as.Status.Conditions, authv1.ReadyCondition) {
+			return errors.New("not Ready")
+		}
+		return nil
+	})
+}
+
+// scrape reads the operator's metrics.
+func (b *bed) scrape() (map[string]*dto.MetricFamily, error) {
+	resp, err := http.Get(b.metrics)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(resp.Body)
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// counters sums what the operator counted so far: Keycloak requests by
+// operation, Kubernetes writes, and AuthClient reconciles.
+type counters struct {
+	kc         map[string]float64
+	writes     float64
+	reconciles float64
+}
+
+func (b *bed) counters() (counters, error) {
+	fams, err := b.scrape()
+	if err != nil {
+		return counters{}, err
+	}
+	c := counters{kc: map[string]float64{}}
+	if f := fams["nauthera_keycloak_requests_total"]; f != nil {
+		for _, m := range f.GetMetric() {
+			c.kc[label(m, "operation")] += m.GetCounter().GetValue()
+		}
+	}
+	if f := fams["rest_client_requests_total"]; f != nil {
+		for _, m := range f.GetMetric() {
+			switch label(m, "method") {
+			case "POST", "PUT", "PATCH", "DELETE":
+				c.writes += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if f := fams["controller_runtime_reconcile_total"]; f != nil {
+		for _, m := range f.GetMetric() {
+			if label(m, "controller") == "authclient" {
+				c.reconciles += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return c, nil
+}
+
+func (c counters) minus(o counters) counters {
+	out := counters{kc: map[string]float64{}, writes: c.writes - o.writes, reconciles: c.reconciles - o.reconciles}
+	for k, v := range c.kc {
+		if d := v - o.kc[k]; d > 0 {
+			out.kc[k] = d
+		}
+	}
+	return out
+}
+
+// rss returns the operator's current and peak resident memory (KiB).
+func (b *bed) rss() (cur, peak int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.op.PID()))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			cur = v
+		case "VmHWM:":
+			peak = v
+		}
+	}
+	return cur, peak
+}
+
+func (b *bed) createRun(ctx context.Context) (row, error) {
+	w, err := b.k8s.Watch(ctx, &authv1.AuthClientList{}, client.InNamespace("scale"))
+	if err != nil {
+		return row{}, err
+	}
+	defer w.Stop()
+	var mu sync.Mutex
+	created := map[string]time.Time{}
+	ready := map[string]time.Time{}
+	allReady := make(chan struct{})
+	go func() {
+		for ev := range w.ResultChan() {
+			if ev.Type != watch.Added && ev.Type != watch.Modified {
+				continue
+			}
+			ac, ok := ev.Object.(*authv1.AuthClient)
+			if !ok || !meta.IsStatusConditionTrue(ac.Status.Conditions, authv1.ReadyCondition) {
+				continue
+			}
+			mu.Lock()
+			if _, seen := ready[ac.Name]; !seen {
+				ready[ac.Name] = time.Now()
+				if len(ready) == *n {
+					close(allReady)
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	before, err := b.counters()
+	if err != nil {
+		return row{}, err
+	}
+	rssBase, _ := b.rss()
+	log("Nauthera: applying %d AuthClients with %d writers", *n, *appliers)
+	start := time.Now()
+	if err := parallel(*n, *appliers, func(i int) error {
+		ac := authClient("scale", fmt.Sprintf("app-%d", i))
+		if err := b.k8s.Create(ctx, ac); err != nil {
+			return err
+		}
+		mu.Lock()
+		created[ac.Name] = time.Now()
+		mu.Unlock()
+		return nil
+	}); err != nil {
+		return row{}, err
+	}
+	applied := time.Since(start)
+	log("Nauthera: applied in %s; waiting for all to be Ready", applied.Round(time.Millisecond))
+	select {
+	case <-allReady:
+	case <-time.After(30 * time.Minute):
+		return row{}, fmt.Errorf("only %d of %d AuthClients Ready after 30 minutes", len(ready), *n)
+	}
+	wall := time.Since(start)
+	var secrets corev1.SecretList
+	if err := b.k8s.List(ctx, &secrets, client.InNamespace("scale")); err != nil {
+		return row{}, err
+	}
+	withSecret := 0
+	for _, s := range secrets.Items {
+		if len(s.Data["client_secret"]) > 0 {
+			withSecret++
+		}
+	}
+	if withSecret < *n {
+		return row{}, fmt.Errorf("%d AuthClients Ready but only %d Secrets hold a client_secret", *n, withSecret)
+	}
+	time.Sleep(2 * time.Second) // the last status patches and Events land
+	after, err := b.counters()
+	if err != nil {
+		return row{}, err
+	}
+	_, peak := b.rss()
+	d := after.minus(before)
+	mu.Lock()
+	lat := make([]time.Duration, 0, len(ready))
+	for name, t := range ready {
+		lat = append(lat, t.Sub(created[name]))
+	}
+	mu.Unlock()
+	log("Nauthera: %d Ready with Secrets in %s (%d reconciles)", *n, wall.Round(time.Millisecond), int(d.reconciles))
+	return row{name: "Nauthera: create", wall: wall, latencies: lat, kcReqs: d.kc, k8sWrites: d.writes, rssPeak: peak, rssBase: rssBase, n: *n}, nil
+}
+
+// restartAndResync restarts the operator (with a short resync), times the
+// start-up wave (every AuthClient reconciled once) and then one resync wave.
+func (b *bed) restartAndResync(ctx context.Context) (row, row, error) {
+	if err := b.op.Stop(); err != nil {
+		return row{}, row{}, err
+	}
+	const resync = 45 * time.Second
+	start := time.Now()
+	if err := b.startOperator("--resync-interval=" + resync.String()); err != nil {
+		return row{}, row{}, err
+	}
+	wave := func(name string, target float64, from time.Time, base counters) (row, error) {
+		var c counters
+		err := until(30*time.Minute, name, func() error {
+			var err error
+			if c, err = b.counters(); err != nil {
+				return err
+			}
+			if c.reconciles < target {
+				return fmt.Errorf("%.0f of %.0f reconciles", c.reconciles, target)
+			}
+			return nil
+		})
+		if err != nil {
+			return row{}, err
+		}
+		_, peak := b.rss()
+		d := c.minus(base)
+		log("%s: %d reconciles in %s", name, int(d.reconciles), time.Since(from).Round(time.Millisecond))
+		return row{name: name, wall: time.Since(from), kcReqs: d.kc, k8sWrites: d.writes, rssPeak: peak, n: *n}, nil
+	}
+	restart, err := wave("Nauthera: restart", float64(*n), start, counters{kc: map[string]float64{}})
+	if err != nil {
+		return row{}, row{}, err
+	}
+	// The resync wave starts one resync interval (plus up to 10% jitter)
+	// after each client's start-up reconcile.
+	base, err := b.counters()
+	if err != nil {
+		return row{}, row{}, err
+	}
+	for {
+		c, err := b.counters()
+		if err != nil {
+			return row{}, row{}, err
+		}
+		if c.reconciles > base.reconciles {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resyncStart := time.Now()
+	resynced, err := wave("Nauthera: resync wave", base.reconciles+float64(*n), resyncStart, base)
+	return restart, resynced, err
+}
+
+func pct(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	i := int(float64(len(s))*p+0.5) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func report(rows []row) {
+	host, _ := os.Hostname()
+	fmt.Printf("\nbench-scale: N=%d AuthClients, baseline workers %d, operator flags %q; %d CPUs, %s/%s, host %s, %s\n\n",
+		*n, *concurrency, *opArgs, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, host, time.Now().UTC().Format(time.RFC3339))
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "run\twall\tclients/s\tp50\tp90\tp99\tKeycloak req/client\tK8s writes/client\tpeak RSS\t")
+	var a, bb, create *row
+	for i := range rows {
+		r := &rows[i]
+		switch {
+		case strings.HasPrefix(r.name, "baseline (a)"):
+			a = r
+		case strings.HasPrefix(r.name, "baseline (b)"):
+			bb = r
+		case r.name == "Nauthera: create":
+			create = r
+		}
+		lat := func(p float64) string {
+			if len(r.latencies) == 0 {
+				return "-"
+			}
+			return pct(r.latencies, p).Round(time.Millisecond).String()
+		}
+		rss := "-"
+		if r.rssPeak > 0 {
+			rss = fmt.Sprintf("%d MiB", r.rssPeak/1024)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.2f\t%s\t\n", r.name, r.wall.Round(10*time.Millisecond),
+			float64(r.n)/r.wall.Seconds(), lat(.5), lat(.9), lat(.99), perClient(r.kcReqs, r.n), r.k8sWrites/float64(r.n), rss)
+	}
+	_ = tw.Flush()
+	if create != nil {
+		fmt.Println()
+		if a != nil {
+			fmt.Printf("ratio Nauthera / baseline (a): %.2fx\n", create.wall.Seconds()/a.wall.Seconds())
+		}
+		if bb != nil {
+			fmt.Printf("ratio Nauthera / baseline (b): %.2fx\n", create.wall.Seconds()/bb.wall.Seconds())
+		}
+		if create.rssPeak > 0 && create.rssBase > 0 {
+			fmt.Printf("operator memory: %d MiB before the run, %d MiB peak: %.1f KiB per AuthClient\n",
+				create.rssBase/1024, create.rssPeak/1024, float64(create.rssPeak-create.rssBase)/float64(create.n))
+		}
+	}
+	fmt.Println()
+	for _, r := range rows {
+		fmt.Printf("%s: Keycloak requests by operation: %s\n", r.name, byOperation(r.kcReqs))
+	}
+}
+
+// perClient is the Keycloak requests per client, admin logins left out
+// (they are per process, not per client).
+func perClient(reqs map[string]float64, n int) string {
+	total := 0.0
+	for op, v := range reqs {
+		if !strings.HasPrefix(op, "token.") {
+			total += v
+		}
+	}
+	return fmt.Sprintf("%.2f", total/float64(n))
+}
+
+func byOperation(reqs map[string]float64) string {
+	ops := make([]string, 0, len(reqs))
+	for op := range reqs {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	parts := make([]string, 0, len(ops))
+	for _, op := range ops {
+		parts = append(parts, fmt.Sprintf("%s %.0f", op, reqs[op]))
+	}
+	return strings.Join(parts, ", ")
+}
