@@ -10,9 +10,9 @@ import (
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -56,6 +56,9 @@ type AuthClientReconciler struct {
 	// (auth.nauthera.io/restart-on-rotation) when their credentials change.
 	// The operator then needs list and patch on them.
 	RestartWorkloads bool
+
+	// realmScopeCache keeps each realm's client scopes for creating clients.
+	realmScopeCache scopeCache
 }
 
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authclients,verbs=get;list;watch;update;patch
@@ -284,7 +287,7 @@ func (r *AuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 		// Only AuthServer changes its clients depend on fan out to them: a
 		// label, an annotation or a status detail of its own (such as its
 		// policies' condition) costs no client reconcile and no Keycloak read.
-		Watches(&authv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.clientsOf), builder.WithPredicates(authServerChangedForClients)).
+		Watches(&authv1.AuthServer{}, r.authServerEvents()).
 		// A policy created, edited or deleted re-reconciles every client it
 		// governs (before and after the change of its labels).
 		Watches(&authv1.AuthPolicy{}, handler.EnqueueRequestsFromMapFunc(r.clientsGovernedBy), policySpecOrLabels).
@@ -370,33 +373,81 @@ func (r *AuthClientReconciler) clientsGovernedBy(ctx context.Context, o client.O
 // reconciler writes as clients come and go.
 var policySpecOrLabels = builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))
 
-// authServerChangedForClients passes AuthServer events its clients depend
-// on: creation, deletion, a spec change (generation), deletion starting,
-// and the status fields the AuthClient reconciler reads (realm, issuer,
-// readiness, retrying, the realm's session timeouts).
-var authServerChangedForClients = predicate.Funcs{
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		o, ok1 := e.ObjectOld.(*authv1.AuthServer)
-		n, ok2 := e.ObjectNew.(*authv1.AuthServer)
-		if !ok1 || !ok2 {
-			return true
+// authServerChange is what an AuthServer update means for its clients.
+type authServerChange int
+
+const (
+	// serverUnchanged: nothing its clients read changed (a label, an
+	// annotation, its policies' condition), or it went un-Ready (a Keycloak
+	// outage): the clients' Keycloak clients and Secrets are as they were,
+	// and reconciling them would only repeat the outage's error N times.
+	serverUnchanged authServerChange = iota
+	// serverRecovered: it became Ready again; only the clients that are not
+	// Ready (those that failed meanwhile) have something to catch up.
+	serverRecovered
+	// serverChanged: its spec, deletion or a status field its clients read
+	// (realm, issuer, session timeouts, rotation) changed: every client.
+	serverChanged
+)
+
+// classifyAuthServerUpdate says which clients an AuthServer update concerns.
+func classifyAuthServerUpdate(o, n *authv1.AuthServer) authServerChange {
+	if o.Generation != n.Generation || o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero() {
+		return serverChanged
+	}
+	os, ns := o.Status, n.Status
+	if !equality.Semantic.DeepEqual(os.SecretRotation, ns.SecretRotation) {
+		// Rotation set up (or changed) in the realm: due rotations may go ahead.
+		return serverChanged
+	}
+	if os.RealmName != ns.RealmName || os.Issuer != ns.Issuer ||
+		os.RealmSessionIdleSeconds != ns.RealmSessionIdleSeconds || os.RealmOfflineSessionIdleSeconds != ns.RealmOfflineSessionIdleSeconds {
+		return serverChanged
+	}
+	if !reconciler.IsReady(o) && reconciler.IsReady(n) {
+		return serverRecovered
+	}
+	return serverUnchanged
+}
+
+// authServerEvents enqueues the AuthClients of an AuthServer for the
+// changes they depend on. A readiness flap (Keycloak down, then back)
+// costs at most one reconcile per client that is not Ready, none for the
+// others.
+func (r *AuthClientReconciler) authServerEvents() handler.EventHandler {
+	enqueue := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], onlyUnready bool) {
+		var list authv1.AuthClientList
+		key := client.ObjectKeyFromObject(o).String()
+		if err := r.List(ctx, &list, client.MatchingFields{indexAuthServerRef: key}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthClients of AuthServer", "authServer", key)
+			return
 		}
-		if o.Generation != n.Generation || o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero() {
-			return true
+		for i := range list.Items {
+			if onlyUnready && reconciler.IsReady(&list.Items[i]) {
+				continue
+			}
+			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 		}
-		os, ns := o.Status, n.Status
-		if !equality.Semantic.DeepEqual(os.SecretRotation, ns.SecretRotation) {
-			// Rotation set up (or changed) in the realm: due rotations may go ahead.
-			return true
-		}
-		if os.RealmName != ns.RealmName || os.Issuer != ns.Issuer ||
-			os.RealmSessionIdleSeconds != ns.RealmSessionIdleSeconds || os.RealmOfflineSessionIdleSeconds != ns.RealmOfflineSessionIdleSeconds {
-			return true
-		}
-		ro, rn := reconciler.FindReady(o), reconciler.FindReady(n)
-		if (ro == nil) != (rn == nil) || (ro != nil && (ro.Status != rn.Status || ro.Reason != rn.Reason)) {
-			return true
-		}
-		return meta.IsStatusConditionTrue(os.Conditions, authv1.ReconcilingCondition) != meta.IsStatusConditionTrue(ns.Conditions, authv1.ReconcilingCondition)
-	},
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q, false)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q, false)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			o, ok1 := e.ObjectOld.(*authv1.AuthServer)
+			n, ok2 := e.ObjectNew.(*authv1.AuthServer)
+			if !ok1 || !ok2 {
+				return
+			}
+			switch classifyAuthServerUpdate(o, n) {
+			case serverChanged:
+				enqueue(ctx, n, q, false)
+			case serverRecovered:
+				enqueue(ctx, n, q, true)
+			}
+		},
+	}
 }

@@ -2,9 +2,11 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
@@ -40,28 +42,34 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 		return nil, false, reconciler.Permanent(authv1.ReasonInvalidSpec, "%v", err)
 	}
 
-	actual, err := kc.FindClient(ctx, realm, clientID)
-	if keycloak.IsNotFound(err) {
+	// A client never provisioned is created without a look-up first (one
+	// request less per new client): a conflict then means it exists, from
+	// an earlier attempt whose status was not written, or someone else's.
+	var actual *gocloak.Client
+	err := errNeverProvisioned
+	if ac.Status.ClientID != "" {
+		actual, err = kc.FindClient(ctx, realm, clientID)
+	}
+	if keycloak.IsNotFound(err) || errors.Is(err, errNeverProvisioned) {
 		// Audience mappers go into the create itself: no extra request.
+		before := *gov.problems
 		aud, err := r.verifiedAudiences(ctx, ac, kc, realm, gov.audiences, nil, gov.problems)
 		if err != nil {
 			return nil, false, err
 		}
-		want.ProtocolMappers = desired.AudienceMappers(aud)
-		created, err := r.createClient(ctx, ac, kc, realm, want, gov.scopes, rep)
-		// A client that existed before (status names it) was deleted in Keycloak.
-		return created, err == nil && ac.Status.ClientID != "", err
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	me := desired.Owner(ac.Namespace, ac.Name)
-	if owner := desired.ClientOwner(actual); owner != me {
-		who := "a client not managed by Nauthera"
-		if owner != "" {
-			who = "AuthClient " + owner
+		createWith := want
+		createWith.ProtocolMappers = desired.AudienceMappers(aud)
+		created, existing, err := r.createClient(ctx, ac, kc, string(as.UID)+"/"+realm, realm, createWith, gov.scopes, rep)
+		if existing == nil {
+			// A client that existed before (status names it) was deleted in Keycloak.
+			return created, err == nil && ac.Status.ClientID != "", err
 		}
-		return nil, false, reconciler.Permanent(authv1.ReasonClientIDConflict, "clientId %q already exists in realm %q and belongs to %s; the operator does not take it over", clientID, realm, who)
+		// It existed and is ours: brought into line below, like any other.
+		actual, *gov.problems = existing, before
+	} else if err != nil {
+		return nil, false, err
+	} else if err := checkOwner(ac, actual, realm); err != nil {
+		return nil, false, err
 	}
 
 	diff := desired.ClientDiff(want, *actual)
@@ -128,6 +136,23 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	return after, false, nil
 }
 
+// errNeverProvisioned stands for the look-up skipped for a client the
+// AuthClient never had.
+var errNeverProvisioned = errors.New("never provisioned")
+
+// checkOwner refuses a Keycloak client that is not this AuthClient's.
+func checkOwner(ac *authv1.AuthClient, found *gocloak.Client, realm string) error {
+	owner := desired.ClientOwner(found)
+	if owner == desired.Owner(ac.Namespace, ac.Name) {
+		return nil
+	}
+	who := "a client not managed by Nauthera"
+	if owner != "" {
+		who = "AuthClient " + owner
+	}
+	return reconciler.Permanent(authv1.ReasonClientIDConflict, "clientId %q already exists in realm %q and belongs to %s; the operator does not take it over", ac.EffectiveClientID(), realm, who)
+}
+
 // notApplied is the permanent failure for changes Keycloak accepted (2xx)
 // but did not make.
 func notApplied(clientID string, diff []string, plan []desired.ScopeChange, aud desired.AudiencePlan) error {
@@ -158,18 +183,26 @@ func scopeChanges(plan []desired.ScopeChange) []string {
 	return out
 }
 
-func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm string, want gocloak.Client, requested []string, rep reconciler.Reporter) (*gocloak.Client, error) {
+// createClient creates the Keycloak client and returns it as created. If
+// the clientId exists and is this AuthClient's (an earlier attempt stored
+// it), it returns that as existing instead, to be brought into line.
+func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, scopeKey, realm string, want gocloak.Client, requested []string, rep reconciler.Reporter) (created, existing *gocloak.Client, err error) {
 	clientID := gocloak.PString(want.ClientID)
 	// A client whose Secret cannot be written must not be created.
 	if err := r.checkSecretName(ctx, ac); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	scopes, err := r.realmScopes(ctx, kc, realm, requested)
-	if err != nil {
-		return nil, err
+	// The realm's scopes as last read (a list per new client would cost a
+	// request, and bytes growing with the realm, for what rarely changes).
+	scopes, cached := r.realmScopeCache.get(scopeKey, requested)
+	if !cached {
+		if scopes, err = r.realmScopes(ctx, kc, realm, requested); err != nil {
+			return nil, nil, err
+		}
+		r.realmScopeCache.put(scopeKey, scopes)
 	}
 	if err := checkScopeProtocols(ac.Spec.Scopes, scopes, realm); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	names := make([]string, 0, len(scopes))
 	for n := range scopes {
@@ -180,21 +213,38 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 	id, err := kc.CreateClient(ctx, realm, want)
 	switch {
 	case keycloak.IsConflict(err):
-		// Created between our lookup and our create: by an earlier attempt of
-		// ours (Keycloak stored it, then the answer was lost), or by someone
-		// else, which the next reconcile reports as a conflict.
-		if found, ferr := kc.FindClient(ctx, realm, clientID); ferr == nil && desired.ClientOwner(found) == desired.Owner(ac.Namespace, ac.Name) {
-			return found, nil
+		// It exists: created by an earlier attempt of ours (Keycloak stored
+		// it, then the answer or our status write was lost), which is
+		// adopted, or someone else's, which is refused.
+		found, ferr := kc.FindClient(ctx, realm, clientID)
+		switch {
+		case keycloak.IsNotFound(ferr):
+			return nil, nil, reconciler.Transient(authv1.ReasonClientIDConflict, "clientId %q in realm %q was taken while it was being created, and is gone again; checking again", clientID, realm)
+		case ferr != nil:
+			return nil, nil, ferr
 		}
-		return nil, reconciler.Transient(authv1.ReasonClientIDConflict, "clientId %q appeared in realm %q while it was being created; checking again", clientID, realm)
+		if err := checkOwner(ac, found, realm); err != nil {
+			return nil, nil, err
+		}
+		return nil, found, nil
 	case keycloak.IsNotFound(err):
-		return nil, reconciler.Transient(authv1.ReasonAuthServerNotReady, "realm %q does not exist in Keycloak; waiting for AuthServer %s to recreate it", realm, authServerKey(ac))
+		return nil, nil, reconciler.Transient(authv1.ReasonAuthServerNotReady, "realm %q does not exist in Keycloak; waiting for AuthServer %s to recreate it", realm, authServerKey(ac))
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	}
-	created, err := kc.GetClient(ctx, realm, id)
-	if err != nil {
-		return nil, err
+	if created, err = kc.GetClient(ctx, realm, id); err != nil {
+		return nil, nil, err
+	}
+	if plan := desired.ScopePlan(requested, *created); cached && len(plan) > 0 {
+		// The cache was stale (a scope deleted or renamed since it was
+		// read; Keycloak skips unknown names): assign from a fresh list.
+		r.realmScopeCache.forget(scopeKey)
+		if err := r.applyScopes(ctx, kc, realm, id, requested, plan); err != nil {
+			return nil, nil, err
+		}
+		if created, err = kc.GetClient(ctx, realm, id); err != nil {
+			return nil, nil, err
+		}
 	}
 	if ac.Status.ClientID != "" {
 		// Recreated after it went missing; a first creation is summed up
@@ -202,7 +252,7 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 		rep.Event(ctx, ac, corev1.EventTypeNormal, "ClientRecreated", fmt.Sprintf("Recreated Keycloak client %q in realm %q, which had been deleted in Keycloak", clientID, realm))
 	}
 	ctrl.LoggerFrom(ctx).Info("Created Keycloak client", "clientId", clientID, "realm", realm)
-	return created, nil
+	return created, nil, nil
 }
 
 // governance is what the AuthClient's policies make of it: the effective
@@ -227,6 +277,49 @@ func governed(ac *authv1.AuthClient, eff policy.Effective) governance {
 // realmScope is what the operator needs to know of a realm client scope.
 type realmScope struct {
 	id, protocol string
+}
+
+// scopeCache holds each realm's client scopes (keyed by AuthServer UID and
+// realm: a realm deleted and created again under a new AuthServer is a new
+// key) as the create path last read them. A miss reads them again; a
+// created client that lacks a scope forgets the entry.
+type scopeCache struct {
+	mu sync.Mutex
+	m  map[string]map[string]realmScope
+}
+
+// get returns the realm's scopes if every requested scope is among them.
+func (c *scopeCache) get(key string, requested []string) (map[string]realmScope, bool) {
+	if requested == nil {
+		return map[string]realmScope{}, true // nothing to assign or check
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	scopes, ok := c.m[key]
+	if !ok {
+		return nil, false
+	}
+	for _, name := range requested {
+		if _, found := scopes[name]; !found && name != "openid" {
+			return nil, false
+		}
+	}
+	return scopes, true
+}
+
+func (c *scopeCache) put(key string, scopes map[string]realmScope) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]map[string]realmScope{}
+	}
+	c.m[key] = scopes
+}
+
+func (c *scopeCache) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, key)
 }
 
 // realmScopes returns the realm's client scopes by name, after creating the

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/testbed"
 )
 
 // Issue 9 at runtime, with the real operator and Keycloak.
@@ -181,6 +182,57 @@ func TestRefusedEditChangesNothing(t *testing.T) {
 		t.Error("the Secret changed")
 	}
 	deleteAndWait(t, ac)
+}
+
+// An AuthServer readiness flap (Keycloak unreachable for its realm, then
+// back) costs its Ready clients no reconcile: not one Keycloak request for
+// their clients, before, during or after. A client that failed meanwhile
+// is reconciled once when the AuthServer recovers.
+func TestAuthServerFlapCostsReadyClientsNothing(t *testing.T) {
+	integration(t)
+	longResync(t)
+	as := realmServer(t, "flap-server")
+	ensureNamespace(t, "team-flap", nil)
+	t.Cleanup(faults.Clear)
+	var clients []*authv1.AuthClient
+	for i := 0; i < 3; i++ {
+		ac := &authv1.AuthClient{}
+		apply(t, authClient("team-flap", fmt.Sprintf("app-%d", i), "flap-server", ""), ac)
+		clients = append(clients, ac)
+	}
+	for _, ac := range clients {
+		waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	}
+	time.Sleep(time.Second) // let the last status writes settle
+	before := faults.Requests("/realms/flap-server/clients")
+
+	// Keycloak stops answering for the realm; the AuthServer notices.
+	faults.Set("realm.get", testbed.Fault{Status: 503, PathContains: "/realms/flap-server"})
+	annotate(t, as, "nudge", "outage")
+	waitReady(t, as, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, 30*time.Second)
+	// A client created during the outage fails, and is retried.
+	late := &authv1.AuthClient{}
+	faults.Set("client.create", testbed.Fault{Status: 503, PathContains: "/realms/flap-server"})
+	apply(t, authClient("team-flap", "late", "flap-server", ""), late)
+	waitReady(t, late, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, 30*time.Second)
+	if n := faults.Requests("/realms/flap-server/clients") - before; n > 2 {
+		t.Errorf("the AuthServer going un-Ready cost %d requests for its clients, want only the new client's attempts", n)
+	}
+	duringOutage := faults.Requests("/realms/flap-server/clients")
+
+	faults.Clear()
+	annotate(t, as, "nudge", "recovered")
+	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 30*time.Second)
+	waitReady(t, late, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	time.Sleep(2 * time.Second)
+	// The late client's create (and secret read, and retry's look-up): the
+	// Ready clients cost nothing.
+	if n := faults.Requests("/realms/flap-server/clients") - duringOutage; n > 4 {
+		t.Errorf("the recovery cost %d requests for the realm's clients, want the late client's alone (at most 4)", n)
+	}
+	for _, ac := range append(clients, late) {
+		deleteAndWait(t, ac)
+	}
 }
 
 // A change to an AuthServer that its clients do not depend on (a label)

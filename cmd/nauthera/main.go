@@ -41,6 +41,7 @@ type options struct {
 	keycloakAdminSecret    string
 	keycloakAdminDir       string
 	keycloakTimeout        time.Duration
+	keycloakMaxInFlight    int
 	resync                 time.Duration
 	maxBackoff             time.Duration
 	watchNamespaces        string
@@ -83,6 +84,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.keycloakAdminRealm, "keycloak-admin-realm", env("KEYCLOAK_ADMIN_REALM", "master"), "Realm of the Keycloak admin credentials.")
 	fs.StringVar(&o.keycloakAdminSecret, "keycloak-admin-secret", env("KEYCLOAK_ADMIN_SECRET", ""), "Secret (namespace/name) with the admin credentials of the default Keycloak: username and password, or client_id and client_secret.")
 	fs.StringVar(&o.keycloakAdminDir, "keycloak-admin-credentials-dir", env("KEYCLOAK_ADMIN_CREDENTIALS_DIR", ""), "Folder with the admin credentials as files (a mounted Secret); used when --keycloak-admin-secret is empty.")
+	fs.IntVar(&o.keycloakMaxInFlight, "keycloak-max-inflight", envInt("KEYCLOAK_MAX_INFLIGHT", keycloak.DefaultMaxInFlight), "Requests in flight to one Keycloak at most, whatever the reconcile concurrency; requests also wait while Keycloak asks for a pause (429/503 with Retry-After).")
 	fs.DurationVar(&o.keycloakTimeout, "keycloak-timeout", envDuration("KEYCLOAK_TIMEOUT", 10*time.Second), "Timeout of each request to Keycloak.")
 	fs.DurationVar(&o.resync, "resync-interval", envDuration("RESYNC_INTERVAL", 10*time.Minute), "How often Ready objects are compared with Keycloak to revert drift.")
 	fs.DurationVar(&o.maxBackoff, "max-backoff", envDuration("MAX_BACKOFF", 5*time.Minute), "Longest delay between retries after transient failures.")
@@ -168,7 +170,7 @@ func run(ctx context.Context, o *options) error {
 	}
 	conns := &connection.Resolver{
 		Reader: mgr.GetAPIReader(),
-		Pool:   &keycloak.Pool{Metrics: kcMetrics, Timeout: o.keycloakTimeout},
+		Pool:   &keycloak.Pool{Metrics: kcMetrics, Timeout: o.keycloakTimeout, MaxInFlight: o.keycloakMaxInFlight},
 		Defaults: connection.Defaults{
 			URL: o.keycloakURL, AdminRealm: o.keycloakAdminRealm, CredentialsDir: o.keycloakAdminDir,
 		},

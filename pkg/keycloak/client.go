@@ -134,6 +134,10 @@ type Config struct {
 	Metrics *Metrics
 	// InsecureSkipTLSVerify turns off certificate checks (local testing only).
 	InsecureSkipTLSVerify bool
+	// Limiter bounds the requests in flight to this Keycloak and honours
+	// its Retry-After; nil gets a limiter of DefaultMaxInFlight of its own.
+	// Clients of the same server share one (Pool does).
+	Limiter *Limiter
 	// WrapTransport, if set, wraps the HTTP transport below the metrics
 	// (tests use it to inject faults into chosen operations; see OperationFrom).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
@@ -180,6 +184,10 @@ func New(cfg Config) (*AdminClient, error) {
 	if cfg.WrapTransport != nil {
 		next = cfg.WrapTransport(base)
 	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = NewLimiter(0)
+	}
+	next = cfg.Limiter.wrap(next)
 	gc := gocloak.NewClient(strings.TrimRight(cfg.URL, "/"))
 	gc.RestyClient().
 		SetTransport(&instrumentedTransport{next: next, metrics: cfg.Metrics}).

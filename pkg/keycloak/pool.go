@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,9 +22,13 @@ type Pool struct {
 	Timeout time.Duration
 	// WrapTransport is passed to every client's Config (fault injection in tests).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// MaxInFlight bounds the requests in flight to each Keycloak server,
+	// whatever credentials its clients use (0: DefaultMaxInFlight).
+	MaxInFlight int
 
-	mu      sync.Mutex
-	clients map[string]*AdminClient
+	mu       sync.Mutex
+	clients  map[string]*AdminClient
+	limiters map[string]*Limiter // by server URL
 }
 
 // Get returns the shared client for cfg, creating it on first use.
@@ -43,6 +48,14 @@ func (p *Pool) Get(cfg Config) (*AdminClient, error) {
 		return c, nil
 	}
 	cfg.Metrics, cfg.Timeout, cfg.WrapTransport = p.Metrics, p.Timeout, p.WrapTransport
+	if p.limiters == nil {
+		p.limiters = map[string]*Limiter{}
+	}
+	server := strings.TrimRight(cfg.URL, "/")
+	if p.limiters[server] == nil {
+		p.limiters[server] = NewLimiter(p.MaxInFlight)
+	}
+	cfg.Limiter = p.limiters[server]
 	c, err := New(cfg)
 	if err != nil {
 		return nil, err

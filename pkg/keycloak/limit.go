@@ -1,0 +1,95 @@
+package keycloak
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// DefaultMaxInFlight bounds the requests in flight to one Keycloak when
+// Config.MaxInFlight is zero. More reconcile workers then queue here
+// instead of piling onto Keycloak (measured with make bench-scale: see the
+// README's Performance section).
+const DefaultMaxInFlight = 8
+
+// maxRetryAfter caps how long a Retry-After answer holds requests back.
+const maxRetryAfter = time.Minute
+
+// Limiter bounds the requests in flight to one Keycloak, and holds every
+// request back while Keycloak asked for a pause (HTTP 429 or 503 with
+// Retry-After). One Limiter serves every client of the same server. Written
+// by hand: golang.org/x/time/rate limits a rate, not the requests in
+// flight, and has no notion of a pause the server asks for.
+type Limiter struct {
+	slots chan struct{}
+	now   func() time.Time
+
+	mu        sync.Mutex
+	notBefore time.Time
+}
+
+// NewLimiter returns a limiter of maxInFlight requests (0: DefaultMaxInFlight).
+func NewLimiter(maxInFlight int) *Limiter {
+	if maxInFlight <= 0 {
+		maxInFlight = DefaultMaxInFlight
+	}
+	return &Limiter{slots: make(chan struct{}, maxInFlight), now: time.Now}
+}
+
+// wrap puts the limiter in front of next.
+func (l *Limiter) wrap(next http.RoundTripper) http.RoundTripper {
+	return &limitTransport{next: next, Limiter: l}
+}
+
+type limitTransport struct {
+	next http.RoundTripper
+	*Limiter
+}
+
+func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	select {
+	case t.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-t.slots }()
+	t.mu.Lock()
+	wait := t.notBefore.Sub(t.now())
+	t.mu.Unlock()
+	if wait > 0 {
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		}
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), t.now()); ok {
+			t.mu.Lock()
+			if until := t.now().Add(min(d, maxRetryAfter)); until.After(t.notBefore) {
+				t.notBefore = until
+			}
+			t.mu.Unlock()
+		}
+	}
+	return resp, err
+}
+
+// retryAfter parses a Retry-After header: seconds, or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		return time.Duration(max(s, 0)) * time.Second, s > 0
+	}
+	if at, err := http.ParseTime(v); err == nil && at.After(now) {
+		return at.Sub(now), true
+	}
+	return 0, false
+}
