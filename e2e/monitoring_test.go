@@ -45,8 +45,8 @@ var prometheusOperatorCRDs = struct {
 	},
 }
 
-// monitoringOn are the values a user pastes from the README, plus the
-// ServiceMonitor (NautheraOperatorDown needs its job name).
+// monitoringOn turns on the three monitoring objects, as the READMEs'
+// examples do (checked in readme-examples).
 var monitoringOn = []string{
 	"operator.metrics.serviceMonitor.enabled=true",
 	"monitoring.grafanaDashboard.enabled=true",
@@ -114,6 +114,42 @@ func TestMonitoring(t *testing.T) {
 		}
 	})
 
+	// The values the READMEs tell users to paste render the three objects.
+	t.Run("readme-examples", func(t *testing.T) {
+		for file, heading := range map[string]string{
+			"README.md":                 "### Monitoring: dashboard and alerts",
+			"charts/nauthera/README.md": "## Monitoring",
+		} {
+			b, err := os.ReadFile(filepath.Join(testbed.RepoRoot(), file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, section, _ := strings.Cut(string(b), "\n"+heading+"\n")
+			_, example, _ := strings.Cut(section, "```yaml\n")
+			example, _, found := strings.Cut(example, "```")
+			if !found {
+				t.Errorf("%s: no yaml example under %q", file, heading)
+				continue
+			}
+			values := filepath.Join(t.TempDir(), "values.yaml")
+			if err := os.WriteFile(values, []byte(example), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			kinds := map[string]int{}
+			for _, o := range objects(t, renderOffline(t, "r-readme", nil, "--values", values)) {
+				if o.GetKind() == "ConfigMap" && o.GetLabels()["grafana_dashboard"] == "" {
+					continue
+				}
+				kinds[o.GetKind()]++
+			}
+			for _, k := range []string{"ServiceMonitor", "PrometheusRule", "ConfigMap"} {
+				if kinds[k] != 1 {
+					t.Errorf("%s: its example renders %d %s, want 1", file, kinds[k], k)
+				}
+			}
+		}
+	})
+
 	t.Run("dashboard", func(t *testing.T) {
 		objs := objects(t, renderOffline(t, "r-dash", []string{"monitoring.grafanaDashboard.enabled=true"}))
 		var cm *unstructured.Unstructured
@@ -175,13 +211,13 @@ func operatorMetrics(t *testing.T) map[string][]string {
 
 // renderOffline runs helm template; it needs no API server, so these
 // checks run with -short too, given bin/helm.
-func renderOffline(t *testing.T, ns string, set []string) string {
+func renderOffline(t *testing.T, ns string, set []string, extra ...string) string {
 	t.Helper()
 	helm := filepath.Join(testbed.RepoRoot(), "bin", "helm")
 	if _, err := os.Stat(helm); err != nil && testing.Short() {
 		t.Skipf("no %s (make envtest-assets)", helm)
 	}
-	args := []string{"template", "rel", chart, "--namespace", ns}
+	args := append([]string{"template", "rel", chart, "--namespace", ns}, extra...)
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}
