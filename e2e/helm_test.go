@@ -61,6 +61,9 @@ var renderings = []struct {
 	{"webhook-disabled", "r-nowebhook", []string{"webhook.enabled=false"}},
 	{"cert-manager", "r-certmanager", []string{"webhook.certManager.enabled=true", "webhook.failurePolicy=Fail"}},
 	{"cert-manager-issuer", "r-cm-issuer", []string{"webhook.certManager.enabled=true", "webhook.certManager.issuerRef.name=corp-ca", "webhook.certManager.issuerRef.kind=ClusterIssuer"}},
+	{"monitoring", "r-monitoring", []string{"operator.metrics.serviceMonitor.enabled=true", "operator.metrics.serviceMonitor.labels.release=kps",
+		"monitoring.grafanaDashboard.enabled=true", "monitoring.grafanaDashboard.namespace=r-monitoring-grafana", "monitoring.grafanaDashboard.annotations.grafana_folder=Nauthera",
+		"monitoring.prometheusRule.enabled=true", "monitoring.prometheusRule.labels.release=kps", "monitoring.prometheusRule.alertLabels.team=platform"}},
 }
 
 // certManagerKinds are rendered with webhook.certManager.enabled. The test
@@ -192,12 +195,31 @@ func TestChart(t *testing.T) {
 		}
 	})
 
+	// The PrometheusRule and ServiceMonitor CRDs, from upstream: the
+	// monitoring rendering must be accepted against their schemas, not skipped.
+	t.Run("monitoring-crds", func(t *testing.T) {
+		for _, f := range prometheusOperatorCRDs.files {
+			path, err := testbed.ModuleFile(prometheusOperatorCRDs.module, prometheusOperatorCRDs.version, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustTool(t, nil, "kubectl", "apply", "--server-side", "--field-manager=e2e", "-f", path)
+		}
+		mustTool(t, nil, "kubectl", "wait", "--for=condition=Established", "--timeout=60s",
+			"crd/prometheusrules.monitoring.coreos.com", "crd/servicemonitors.monitoring.coreos.com")
+	})
+
 	for _, r := range renderings {
 		t.Run("accepted/"+r.name, func(t *testing.T) {
 			manifests := render(t, "rel", r.ns, r.set)
 			mustTool(t, nil, "kubectl", "create", "namespace", r.ns)
 			if slices.ContainsFunc(r.set, func(s string) bool { return strings.Contains(s, "team-x") }) {
 				mustTool(t, nil, "kubectl", "create", "namespace", "team-x")
+			}
+			for _, s := range r.set {
+				if dashboardNS, ok := strings.CutPrefix(s, "monitoring.grafanaDashboard.namespace="); ok {
+					mustTool(t, nil, "kubectl", "create", "namespace", dashboardNS)
+				}
 			}
 			// cert-manager's Certificate and Issuer are left out: the test API
 			// server has no cert-manager CRDs (see certManagerKind).
@@ -273,13 +295,17 @@ func TestChart(t *testing.T) {
 
 	t.Run("schema-rejects-bad-values", func(t *testing.T) {
 		for set, want := range map[string]string{
-			"operatr.replicas=2":                        "additional properties 'operatr' not allowed",
-			"operator.replicas=two":                     "/operator/replicas': got string, want integer",
-			"keycloak.mode=testing":                     "/keycloak/mode",
-			"operator.logLevl=debug":                    "additional properties 'logLevl' not allowed",
-			"webhook.failurePolicy=Sometimes":           "/webhook/failurePolicy",
-			"webhook.port=0":                            "/webhook/port",
-			"webhook.certManager.issuerRef.namespace=x": "additional properties 'namespace' not allowed",
+			"operatr.replicas=2":                                              "additional properties 'operatr' not allowed",
+			"operator.replicas=two":                                           "/operator/replicas': got string, want integer",
+			"keycloak.mode=testing":                                           "/keycloak/mode",
+			"operator.logLevl=debug":                                          "additional properties 'logLevl' not allowed",
+			"webhook.failurePolicy=Sometimes":                                 "/webhook/failurePolicy",
+			"webhook.port=0":                                                  "/webhook/port",
+			"webhook.certManager.issuerRef.namespace=x":                       "additional properties 'namespace' not allowed",
+			"monitoring.grafanaDashboard.folder=x":                            "additional properties 'folder' not allowed",
+			"monitoring.prometheusRule.keycloakUnreachableFor=5 minutes":      "/monitoring/prometheusRule/keycloakUnreachableFor",
+			"monitoring.prometheusRule.certificateExpiryDays=0":               "/monitoring/prometheusRule/certificateExpiryDays",
+			"monitoring.prometheusRule.disabledAlerts={NautheraKeycloakDown}": "/monitoring/prometheusRule/disabledAlerts/0",
 		} {
 			_, err := tool(t, nil, "helm", "template", "rel", chart, "--set", set)
 			if err == nil || !strings.Contains(err.Error(), want) {
@@ -445,6 +471,7 @@ func checkManifests(t *testing.T, name, ns string, set []string, objs []*unstruc
 		t.Errorf("%s: an external Keycloak needs no Keycloak Deployment or admin Secret", name)
 	}
 	checkWebhook(t, name, ns, set, byKind, container, op)
+	checkMonitoring(t, name, ns, set, byKind)
 
 	// A restricted security context.
 	sc, _, _ := unstructured.NestedMap(container, "securityContext")
@@ -767,6 +794,69 @@ func checkWebhook(t *testing.T, name, ns string, set []string, byKind map[string
 			if slices.Contains(verbs, "update") && !slices.Equal(names, []string{secret}) && !slices.Equal(names, []string{"rel-nauthera"}) {
 				t.Errorf("%s: %s %s may update %v, want only %s or rel-nauthera", name, r.GetKind(), r.GetName(), names, secret)
 			}
+		}
+	}
+}
+
+// checkMonitoring asserts the optional monitoring objects: each exactly
+// when its value asks for it, with the labels the scrapers and the Grafana
+// sidecar select by, and a ServiceMonitor that reaches the metrics port
+// and keeps the metrics' own namespace label.
+func checkMonitoring(t *testing.T, name, ns string, set []string, byKind map[string][]*unstructured.Unstructured) {
+	t.Helper()
+	on := func(key string) bool { return slices.Contains(set, key+"=true") }
+	release := func(o *unstructured.Unstructured) bool { return o.GetLabels()["release"] == "kps" }
+
+	sms := byKind["ServiceMonitor"]
+	if want := on("operator.metrics.serviceMonitor.enabled"); want != (len(sms) == 1) || len(sms) > 1 {
+		t.Errorf("%s: %d ServiceMonitors, want one exactly with operator.metrics.serviceMonitor.enabled", name, len(sms))
+	}
+	for _, sm := range sms {
+		eps, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+		sel, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+		svc := find(byKind["Service"], "rel-nauthera-metrics")
+		if len(eps) != 1 || eps[0].(map[string]any)["port"] != "metrics" || eps[0].(map[string]any)["honorLabels"] != true {
+			t.Errorf("%s: ServiceMonitor endpoints %v, want port metrics with honorLabels", name, eps)
+		}
+		if svc == nil || sm.GetNamespace() != ns || !release(sm) {
+			t.Errorf("%s: ServiceMonitor in %q with labels %v; metrics Service found: %v", name, sm.GetNamespace(), sm.GetLabels(), svc != nil)
+		} else {
+			for k, v := range sel {
+				if svc.GetLabels()[k] != v {
+					t.Errorf("%s: the ServiceMonitor selects %v; the metrics Service has %v", name, sel, svc.GetLabels())
+				}
+			}
+		}
+	}
+
+	rules := byKind["PrometheusRule"]
+	if want := on("monitoring.prometheusRule.enabled"); want != (len(rules) == 1) || len(rules) > 1 {
+		t.Errorf("%s: %d PrometheusRules, want one exactly with monitoring.prometheusRule.enabled", name, len(rules))
+	}
+	for _, r := range rules {
+		if r.GetNamespace() != ns || !release(r) {
+			t.Errorf("%s: PrometheusRule in %q with labels %v", name, r.GetNamespace(), r.GetLabels())
+		}
+	}
+
+	var dashboards []*unstructured.Unstructured
+	for _, cm := range byKind["ConfigMap"] {
+		if _, ok := cm.GetLabels()["grafana_dashboard"]; ok {
+			dashboards = append(dashboards, cm)
+		}
+	}
+	if want := on("monitoring.grafanaDashboard.enabled"); want != (len(dashboards) == 1) || len(dashboards) > 1 {
+		t.Errorf("%s: %d dashboard ConfigMaps, want one exactly with monitoring.grafanaDashboard.enabled", name, len(dashboards))
+	}
+	for _, d := range dashboards {
+		wantNS := ns
+		for _, s := range set {
+			if v, ok := strings.CutPrefix(s, "monitoring.grafanaDashboard.namespace="); ok {
+				wantNS = v
+			}
+		}
+		if d.GetNamespace() != wantNS || d.GetLabels()["grafana_dashboard"] != "1" || d.GetAnnotations()["grafana_folder"] != "Nauthera" {
+			t.Errorf("%s: dashboard ConfigMap in %q, labels %v, annotations %v", name, d.GetNamespace(), d.GetLabels(), d.GetAnnotations())
 		}
 	}
 }

@@ -153,6 +153,15 @@ spec:
 		if !strings.Contains(body, "nauthera_keycloak_requests_total") || !strings.Contains(body, "controller_runtime_reconcile_total") {
 			t.Error("the metrics endpoint lacks Keycloak request or reconcile metrics")
 		}
+		// The status gauges the chart's alerts and dashboard read (cmd/nauthera registers them).
+		for _, series := range []string{
+			`nauthera_authclients{namespace="my-app-dev",ready="True",reason="ClientProvisioned",stalled="false"} `,
+			`nauthera_authserver_ready{name="production-server",namespace="security",reason="RealmProvisioned"} 1`,
+		} {
+			if !strings.Contains(body, series) {
+				t.Errorf("the metrics endpoint lacks %s", series)
+			}
+		}
 	})
 }
 

@@ -168,6 +168,10 @@ func run(ctx context.Context, o *options) error {
 	if err := kcMetrics.Register(metrics.Registry); err != nil {
 		return err
 	}
+	// Gauges of the objects' status, read from the manager's cache at scrape time.
+	if err := metrics.Registry.Register(controllers.NewStatusCollector(mgr.GetClient(), mgr.Elected())); err != nil {
+		return err
+	}
 	conns := &connection.Resolver{
 		Reader: mgr.GetAPIReader(),
 		Pool:   &keycloak.Pool{Metrics: kcMetrics, Timeout: o.keycloakTimeout, MaxInFlight: o.keycloakMaxInFlight},
