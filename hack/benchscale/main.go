@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -54,6 +53,8 @@ var (
 	opArgs      = flag.String("operator-args", "", "Extra operator flags, space-separated (e.g. --max-concurrent-reconciles=16)")
 	baselines   = flag.Bool("baselines", true, "Measure the baselines")
 	resyncWave  = flag.Bool("resync", true, "Measure a restart and one resync wave")
+	servers     = flag.Int("servers", 1, "AuthServers (realms) present during the create run; the clients all use the first")
+	warmup      = flag.Int("warmup", 300, "Clients created and dropped before measuring, so that no run pays for Keycloak's JIT warm-up")
 )
 
 func main() {
@@ -111,6 +112,11 @@ func run() error {
 		return err
 	}
 
+	if *warmup > 0 {
+		if err := b.warmUp(ctx); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+	}
 	var rows []row
 	if *baselines {
 		a, err := b.baselineKeycloak(ctx)
@@ -130,7 +136,7 @@ func run() error {
 		return err
 	}
 	defer func() { _ = b.op.Stop() }()
-	if err := b.authServer(ctx); err != nil {
+	if err := b.authServers(ctx); err != nil {
 		return err
 	}
 	create, err := b.createRun(ctx)
@@ -394,23 +400,60 @@ func until(timeout time.Duration, what string, f func() error) error {
 	}
 }
 
-func (b *bed) authServer(ctx context.Context) error {
-	as := &authv1.AuthServer{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "security", Name: "scale"},
-		Spec:       authv1.AuthServerSpec{IssuerURL: "https://scale.example.com", DeletionPolicy: authv1.DeletionPolicyDelete},
-	}
-	if err := b.k8s.Create(ctx, as); err != nil {
-		return err
-	}
-	return until(120*time.Second, "AuthServer scale to be Ready", func() error {
-		if err := b.k8s.Get(ctx, client.ObjectKeyFromObject(as), as); err != nil {
+// authServers creates the AuthServer "scale" the clients use, and
+// -servers minus one more, and waits until all are Ready.
+func (b *bed) authServers(ctx context.Context) error {
+	start := time.Now()
+	for i := 0; i < max(1, *servers); i++ {
+		name := "scale"
+		if i > 0 {
+			name = fmt.Sprintf("extra-%d", i)
+		}
+		as := &authv1.AuthServer{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "security", Name: name},
+			Spec:       authv1.AuthServerSpec{IssuerURL: "https://" + name + ".example.com", DeletionPolicy: authv1.DeletionPolicyDelete},
+		}
+		if err := b.k8s.Create(ctx, as); err != nil {
 			return err
 		}
-		if !meta.IsStatusConditionTrue(as.Status.Conditions, authv1.ReadyCondition) {
-			return errors.New("not Ready")
+	}
+	err := until(time.Duration(max(1, *servers))*10*time.Second+time.Minute, "every AuthServer to be Ready", func() error {
+		var list authv1.AuthServerList
+		if err := b.k8s.List(ctx, &list, client.InNamespace("security")); err != nil {
+			return err
+		}
+		ready := 0
+		for i := range list.Items {
+			if meta.IsStatusConditionTrue(list.Items[i].Status.Conditions, authv1.ReadyCondition) {
+				ready++
+			}
+		}
+		if ready < max(1, *servers) {
+			return fmt.Errorf("%d of %d Ready", ready, max(1, *servers))
 		}
 		return nil
 	})
+	log("%d AuthServers (realms) Ready in %s", max(1, *servers), time.Since(start).Round(time.Millisecond))
+	return err
+}
+
+// warmUp creates and drops -warmup clients in a throwaway realm: a fresh
+// Keycloak is several times slower until its JIT has compiled the hot
+// paths, which would favour whichever run comes last.
+func (b *bed) warmUp(ctx context.Context) error {
+	gc := gocloak.NewClient(b.kc.URL)
+	tok := &adminToken{gc: gc, user: b.kc.AdminUser, pass: b.kc.AdminPassword}
+	if err := b.newRealm(ctx, tok, gc, "warm-up"); err != nil {
+		return err
+	}
+	defer b.dropRealm(ctx, tok, gc, "warm-up")
+	start := time.Now()
+	err := parallel(*warmup, *concurrency, func(i int) error {
+		_, err := keycloakMinimal(ctx, gc, tok, "warm-up", fmt.Sprintf("w-%d", i))
+		return err
+	})
+	log("warm-up: %d clients in %s", *warmup, time.Since(start).Round(time.Millisecond))
+	return err
 }
 
 // scrape reads the operator's metrics.
@@ -656,8 +699,8 @@ func pct(lat []time.Duration, p float64) time.Duration {
 
 func report(rows []row) {
 	host, _ := os.Hostname()
-	fmt.Printf("\nbench-scale: N=%d AuthClients, baseline workers %d, operator flags %q; %d CPUs, %s/%s, host %s, %s\n\n",
-		*n, *concurrency, *opArgs, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, host, time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("\nbench-scale: N=%d AuthClients, %d AuthServers, baseline workers %d, operator flags %q; %d CPUs, %s/%s, host %s, %s\n\n",
+		*n, max(1, *servers), *concurrency, *opArgs, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, host, time.Now().UTC().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "run\twall\tclients/s\tp50\tp90\tp99\tKeycloak req/client\tK8s writes/client\tpeak RSS\t")
 	var a, bb, create *row
