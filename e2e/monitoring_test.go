@@ -20,7 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
-	"github.com/nauthera/nauthera/controllers"
+	_ "github.com/nauthera/nauthera/controllers" // registers the reconcilers' metrics (init)
+	"github.com/nauthera/nauthera/internal/statusmetrics"
 	"github.com/nauthera/nauthera/internal/testbed"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
@@ -177,7 +178,7 @@ func operatorMetrics(t *testing.T) map[string][]string {
 	if err := keycloak.NewMetrics().Register(extra); err != nil {
 		t.Fatal(err)
 	}
-	extra.MustRegister(controllers.NewStatusCollector(nil, nil))
+	extra.MustRegister(statusmetrics.NewStatusCollector(nil, nil))
 	descs := make(chan *prometheus.Desc)
 	go func() {
 		metrics.Registry.(prometheus.Collector).Describe(descs)

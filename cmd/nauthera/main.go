@@ -28,6 +28,7 @@ import (
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/controllers"
 	"github.com/nauthera/nauthera/internal/connection"
+	"github.com/nauthera/nauthera/internal/statusmetrics"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
@@ -169,7 +170,7 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 	// Gauges of the objects' status, read from the manager's cache at scrape time.
-	if err := metrics.Registry.Register(controllers.NewStatusCollector(mgr.GetClient(), mgr.Elected())); err != nil {
+	if err := metrics.Registry.Register(statusmetrics.NewStatusCollector(mgr.GetClient(), mgr.Elected())); err != nil {
 		return err
 	}
 	conns := &connection.Resolver{

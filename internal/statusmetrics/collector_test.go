@@ -1,4 +1,4 @@
-package controllers_test
+package statusmetrics_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
-	"github.com/nauthera/nauthera/controllers"
+	"github.com/nauthera/nauthera/internal/statusmetrics"
 )
 
 // The status collector is pure logic over what a reader returns, so a fake
@@ -86,7 +86,7 @@ func TestStatusCollector(t *testing.T) {
 	objs := statusObjects(t0)
 
 	t.Run("counts-by-condition", func(t *testing.T) {
-		c := controllers.NewStatusCollector(statusReader(t, interceptor.Funcs{}, objs...), closed())
+		c := statusmetrics.NewStatusCollector(statusReader(t, interceptor.Funcs{}, objs...), closed())
 		want := fmt.Sprintf(`
 # HELP nauthera_authclients AuthClients by namespace, Ready condition status (True, False, Unknown), its reason, and stalled (true: a failure retrying cannot fix).
 # TYPE nauthera_authclients gauge
@@ -115,7 +115,7 @@ nauthera_authclient_secret_rotation_due_timestamp_seconds{namespace="team-b"} %d
 	})
 
 	t.Run("only-the-leader-reports", func(t *testing.T) {
-		c := controllers.NewStatusCollector(statusReader(t, interceptor.Funcs{}, objs...), make(chan struct{}))
+		c := statusmetrics.NewStatusCollector(statusReader(t, interceptor.Funcs{}, objs...), make(chan struct{}))
 		if n := testutil.CollectAndCount(c); n != 0 {
 			t.Errorf("a replica that does not lead reported %d series; a sum over replicas would count objects twice", n)
 		}
@@ -128,7 +128,7 @@ nauthera_authclient_secret_rotation_due_timestamp_seconds{namespace="team-b"} %d
 			}
 			return c.List(ctx, list, opts...)
 		}}
-		c := controllers.NewStatusCollector(statusReader(t, failClients, objs...), closed())
+		c := statusmetrics.NewStatusCollector(statusReader(t, failClients, objs...), closed())
 		if n := testutil.CollectAndCount(c, "nauthera_authserver_ready"); n != 3 {
 			t.Errorf("AuthServer readiness: %d series, want 3 although AuthClients could not be listed", n)
 		}
