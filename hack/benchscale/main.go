@@ -55,6 +55,7 @@ var (
 	resyncWave  = flag.Bool("resync", true, "Measure a restart and one resync wave")
 	servers     = flag.Int("servers", 1, "AuthServers (realms) present during the create run; the clients all use the first")
 	warmup      = flag.Int("warmup", 300, "Clients created and dropped before measuring, so that no run pays for Keycloak's JIT warm-up")
+	listing     = flag.Bool("listing", true, "Compare reading the N clients one by one (what a resync does) with listing the realm's clients in pages")
 )
 
 func main() {
@@ -152,8 +153,60 @@ func run() error {
 		}
 		rows = append(rows, restart, wave)
 	}
+	var reads []string
+	if *listing {
+		if reads, err = b.compareReads(ctx); err != nil {
+			return err
+		}
+	}
 	report(rows)
+	for _, line := range reads {
+		fmt.Println(line)
+	}
 	return nil
+}
+
+// compareReads times the two ways a resync wave could read the realm's N
+// clients: one look-up per client (what the operator does, with the
+// baseline's concurrency), or the whole realm listed in pages.
+func (b *bed) compareReads(ctx context.Context) ([]string, error) {
+	gc := gocloak.NewClient(b.kc.URL)
+	tok := &adminToken{gc: gc, user: b.kc.AdminUser, pass: b.kc.AdminPassword}
+	start := time.Now()
+	if err := parallel(*n, *concurrency, func(i int) error {
+		t, err := tok.get(ctx)
+		if err != nil {
+			return err
+		}
+		id := fmt.Sprintf("scale.app-%d", i)
+		_, err = gc.GetClients(ctx, t, "scale", gocloak.GetClientsParams{ClientID: &id})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	one := time.Since(start)
+	out := []string{"", fmt.Sprintf("resync reads of %d clients: one look-up each, %d workers: %s", *n, *concurrency, one.Round(time.Millisecond))}
+	for _, page := range []int{100, 500} {
+		start := time.Now()
+		got, requests := 0, 0
+		for first := 0; ; first += page {
+			t, err := tok.get(ctx)
+			if err != nil {
+				return nil, err
+			}
+			list, err := gc.GetClients(ctx, t, "scale", gocloak.GetClientsParams{First: gocloak.IntP(first), Max: gocloak.IntP(page)})
+			if err != nil {
+				return nil, err
+			}
+			requests++
+			got += len(list)
+			if len(list) < page {
+				break
+			}
+		}
+		out = append(out, fmt.Sprintf("resync reads of %d clients: realm listed in pages of %d: %s (%d requests)", got, page, time.Since(start).Round(time.Millisecond), requests))
+	}
+	return out, nil
 }
 
 // row is one line of the table.
