@@ -9,6 +9,7 @@ import (
 
 	"github.com/Nerzal/gocloak/v14"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,25 +35,34 @@ const audiencePendingRetry = 30 * time.Second
 type audienceTarget struct {
 	key      types.NamespacedName
 	clientID string
-	// provisioned: the operator provisioned the target's Keycloak client
-	// under this clientId (its status says so), after checking it owns it.
-	provisioned bool
+	// ready: the target is Ready for its current generation, so the
+	// operator checked in this generation that it owns its Keycloak client.
+	ready bool
+	// stalled: the target is Stalled (its reason), so it will not get a
+	// Keycloak client before its owner acts.
+	stalled string
 }
 
 // audienceProblems are the audiences that cannot be added, by reason.
 type audienceProblems struct {
-	notPermitted, notFound, pending []string
+	notPermitted, notFound, stalled, pending []string
 }
 
 // err is the failure to report for the problems, most serious first: a
-// refusal, a missing target, a target still without a Keycloak client.
+// refusal, a missing target, a target that is stuck, a target still
+// without a Keycloak client (a wait, looked at again when the target's
+// readiness changes, and every audiencePendingRetry).
 func (p *audienceProblems) err() error {
-	all := strings.Join(slices.Concat(p.notPermitted, p.notFound, p.pending), "; ")
+	all := strings.Join(slices.Concat(p.notPermitted, p.notFound, p.stalled, p.pending), "; ")
 	switch {
 	case len(p.notPermitted) > 0:
 		return reconciler.Permanent(authv1.ReasonAudienceNotPermitted, "%s", all)
 	case len(p.notFound) > 0:
 		return reconciler.Permanent(authv1.ReasonAudienceNotFound, "%s", all)
+	case len(p.stalled) > 0:
+		// Not a wait: the target needs its owner; its watch brings this
+		// client back when it is Ready.
+		return reconciler.Permanent(authv1.ReasonAudiencePending, "%s", all)
 	case len(p.pending) > 0:
 		return reconciler.Wait(authv1.ReasonAudiencePending, audiencePendingRetry, "%s", all)
 	}
@@ -81,7 +91,8 @@ func (r *AuthClientReconciler) resolveAudiences(ctx context.Context, ac *authv1.
 		seen[key] = true
 		field := fmt.Sprintf("spec.audiences[%d]", i)
 		if key == client.ObjectKeyFromObject(ac) {
-			out = append(out, audienceTarget{key: key, clientID: ac.EffectiveClientID(), provisioned: true})
+			// Its own clientId: the client's tokens name itself.
+			out = append(out, audienceTarget{key: key, clientID: ac.EffectiveClientID(), ready: true})
 			continue
 		}
 		target := &authv1.AuthClient{}
@@ -91,20 +102,29 @@ func (r *AuthClientReconciler) resolveAudiences(ctx context.Context, ac *authv1.
 			}
 			target = nil
 		}
+		exists := target != nil && target.DeletionTimestamp.IsZero()
+		sameNamespace := key.Namespace == ac.Namespace
 		switch {
-		case target == nil || !target.DeletionTimestamp.IsZero():
+		case !sameNamespace && (!exists || !desired.AudienceConsents(target, ac.Namespace, ac.Name)):
+			// One message for both: another namespace's AuthClients are
+			// not this client's owner's to discover.
+			problems.notPermitted = append(problems.notPermitted, fmt.Sprintf(
+				"%s: AuthClient %s does not exist or does not accept tokens issued to this client; its owner can allow it by adding namespace %q (or AuthClient %s/%s) to its spec.audienceAccess",
+				field, key, ac.Namespace, ac.Namespace, ac.Name))
+		case !exists:
 			problems.notFound = append(problems.notFound, fmt.Sprintf("%s: AuthClient %s does not exist", field, key))
 		case authServerKey(target) != authServerKey(ac):
 			problems.notPermitted = append(problems.notPermitted, fmt.Sprintf(
 				"%s: AuthClient %s belongs to AuthServer %s, not %s; an audience must be a client of the same realm",
 				field, key, authServerKey(target), authServerKey(ac)))
-		case !desired.AudienceConsents(target, ac.Namespace, ac.Name):
-			problems.notPermitted = append(problems.notPermitted, fmt.Sprintf(
-				"%s: AuthClient %s does not accept tokens issued to this client; its owner can allow it by adding namespace %q (or AuthClient %s/%s) to its spec.audienceAccess",
-				field, key, ac.Namespace, ac.Namespace, ac.Name))
 		default:
-			id := target.EffectiveClientID()
-			out = append(out, audienceTarget{key: key, clientID: id, provisioned: target.Status.ClientID == id})
+			t := audienceTarget{key: key, clientID: target.EffectiveClientID(), ready: reconciler.IsReady(target)}
+			if meta.IsStatusConditionTrue(target.Status.Conditions, authv1.StalledCondition) {
+				if c := reconciler.FindReady(target); c != nil {
+					t.stalled = c.Reason
+				}
+			}
+			out = append(out, t)
 		}
 	}
 	return out, nil
@@ -115,21 +135,31 @@ func (r *AuthClientReconciler) resolveAudiences(ctx context.Context, ac *authv1.
 // consenting AuthClient holds, not a client of that name someone else
 // created (an AuthClient refused with ClientIdConflict). The owner is read
 // from Keycloak for an audience the client (actual, nil before it exists)
-// does not have yet; one it has is kept while its target's status names
-// that clientId. Steady state costs no read.
+// does not have yet, and for one whose target is not Ready for its current
+// generation; an audience the client has whose target is Ready (the
+// operator checked its ownership in this generation) costs no read, so
+// steady state costs none.
 func (r *AuthClientReconciler) verifiedAudiences(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm string, targets []audienceTarget, actual *gocloak.Client, problems *audienceProblems) ([]string, error) {
 	var have []string
 	if actual != nil {
 		have = desired.AudiencesOf(*actual)
 	}
 	var out []string
+	add := func(id string) {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
 	for _, t := range targets {
-		if t.key == client.ObjectKeyFromObject(ac) || (t.provisioned && slices.Contains(have, t.clientID)) {
-			out = append(out, t.clientID)
+		if t.key == client.ObjectKeyFromObject(ac) || (t.ready && slices.Contains(have, t.clientID)) {
+			add(t.clientID)
 			continue
 		}
 		found, err := kc.FindClient(ctx, realm, t.clientID)
 		switch {
+		case keycloak.IsNotFound(err) && t.stalled != "":
+			problems.stalled = append(problems.stalled, fmt.Sprintf("audience AuthClient %s has no Keycloak client: it is stalled (%s); its clientId is added once it is Ready", t.key, t.stalled))
+			continue
 		case keycloak.IsNotFound(err):
 			problems.pending = append(problems.pending, fmt.Sprintf("audience AuthClient %s has no Keycloak client yet; its clientId is added once it has", t.key))
 			continue
@@ -141,9 +171,53 @@ func (r *AuthClientReconciler) verifiedAudiences(ctx context.Context, ac *authv1
 				"audience AuthClient %s: clientId %q in realm %q is not its client; it is not put into this client's tokens", t.key, t.clientID, realm))
 			continue
 		}
-		out = append(out, t.clientID)
+		add(t.clientID)
 	}
 	return out, nil
+}
+
+// withdrawAudiences takes out of the Keycloak client the audiences it has
+// (status.audiences) that no longer consent, on the paths that stop before
+// the client is brought into line (a policy conflict, a broken Secret
+// template): whatever else fails, a clientId whose owner withdrew stays out
+// of the tokens. It reads Keycloak only when something was withdrawn.
+func (r *AuthClientReconciler) withdrawAudiences(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm string, targets []audienceTarget) error {
+	keep := map[string]bool{}
+	for _, t := range targets {
+		keep[t.clientID] = true
+	}
+	var gone []string
+	for _, id := range ac.Status.Audiences {
+		if !keep[id] {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	actual, err := kc.FindClient(ctx, realm, ac.EffectiveClientID())
+	switch {
+	case keycloak.IsNotFound(err):
+		ac.Status.Audiences = nil
+		return nil
+	case err != nil:
+		return err
+	case desired.ClientOwner(actual) != desired.Owner(ac.Namespace, ac.Name):
+		return nil
+	}
+	var stay []string
+	for _, id := range desired.AudiencesOf(*actual) {
+		if !slices.Contains(gone, id) {
+			stay = append(stay, id)
+		}
+	}
+	plan := desired.PlanAudiences(stay, *actual)
+	ctrl.LoggerFrom(ctx).Info("Removing withdrawn audiences from Keycloak client", "clientId", ac.EffectiveClientID(), "count", len(plan.Remove))
+	if err := applyAudiences(ctx, kc, realm, gocloak.PString(actual.ID), desired.AudiencePlan{Remove: plan.Remove}); err != nil {
+		return err
+	}
+	ac.Status.Audiences = stay
+	return nil
 }
 
 // applyAudiences carries out an audience plan on the client with internal id.

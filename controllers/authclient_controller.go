@@ -156,6 +156,19 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	if refused != nil {
 		return 0, "", r.revoke(ctx, ac, as, kc, refused)
 	}
+	problems := &audienceProblems{}
+	audiences, err := r.resolveAudiences(ctx, ac, problems)
+	if err != nil {
+		return 0, "", err
+	}
+	// stop ends the reconcile before the client is brought into line; an
+	// audience withdrawn meanwhile still leaves the tokens.
+	stop := func(err error) (time.Duration, string, error) {
+		if werr := r.withdrawAudiences(ctx, ac, kc, as.Status.RealmName, audiences); werr != nil {
+			return 0, "", werr
+		}
+		return 0, "", err
+	}
 	pols, err := r.policiesOf(ctx, as)
 	if err != nil {
 		return 0, "", err
@@ -164,18 +177,15 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	ac.Status.Policies = eff.Policies
 	if len(conflicts) > 0 {
 		// Not resolved silently: the client stays as it is in Keycloak.
-		return 0, "", reconciler.Permanent(authv1.ReasonPolicyConflict, "the AuthPolicies of AuthServer %s contradict each other: %s", client.ObjectKeyFromObject(as), conflictMessage(conflicts))
+		return stop(reconciler.Permanent(authv1.ReasonPolicyConflict, "the AuthPolicies of AuthServer %s contradict each other: %s", client.ObjectKeyFromObject(as), conflictMessage(conflicts)))
 	}
 	violations := policy.Evaluate(ac, pols)
 	// A Secret that could not be rendered must not get a client first.
 	if err := desired.CheckSecretTemplate(ac); err != nil {
-		return 0, "", reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v", err)
+		return stop(reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v", err))
 	}
 	gov := governed(ac, eff)
-	gov.problems = &audienceProblems{}
-	if gov.audiences, err = r.resolveAudiences(ctx, ac, gov.problems); err != nil {
-		return 0, "", err
-	}
+	gov.audiences, gov.problems, gov.secret = audiences, problems, &secretLookup{}
 	if eff.Rotation == nil && ac.Spec.ClientType != authv1.ClientTypePublic {
 		// Rotation ended while the previous secret's grace period runs:
 		// the marker stays until it is over (removing it is a client update
@@ -187,7 +197,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	}
 	kcClient, recreated, clientErr := r.reconcileClient(ctx, ac, as, kc, gov, rep)
 	if kcClient == nil {
-		return 0, "", clientErr
+		return stop(clientErr)
 	}
 	secret := ""
 	var rot rotationResult
@@ -382,8 +392,11 @@ const (
 	// outage): the clients' Keycloak clients and Secrets are as they were,
 	// and reconciling them would only repeat the outage's error N times.
 	serverUnchanged authServerChange = iota
-	// serverRecovered: it became Ready again; only the clients that are not
-	// Ready (those that failed meanwhile) have something to catch up.
+	// serverRecovered: it became Ready again. Every client is looked at
+	// once, spread over a few seconds: those that failed meanwhile catch up,
+	// and a Keycloak that came back without its data (a restored database,
+	// an in-memory dev instance) gets its clients back at once, not at the
+	// next resync.
 	serverRecovered
 	// serverChanged: its spec, deletion or a status field its clients read
 	// (realm, issuer, session timeouts, rotation) changed: every client.
@@ -410,23 +423,35 @@ func classifyAuthServerUpdate(o, n *authv1.AuthServer) authServerChange {
 	return serverUnchanged
 }
 
+// recoverySpread is how long the reconciles of an AuthServer's clients are
+// spread after it recovers, per client (at most maxRecoverySpread in all),
+// so that a Keycloak coming back is not met by all of them at once.
+const (
+	recoverySpread    = 10 * time.Millisecond
+	maxRecoverySpread = 30 * time.Second
+)
+
 // authServerEvents enqueues the AuthClients of an AuthServer for the
 // changes they depend on. A readiness flap (Keycloak down, then back)
-// costs at most one reconcile per client that is not Ready, none for the
-// others.
+// costs at most one reconcile per client: none when it goes, one, spread,
+// when it comes back.
 func (r *AuthClientReconciler) authServerEvents() handler.EventHandler {
-	enqueue := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], onlyUnready bool) {
+	enqueue := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], spread bool) {
 		var list authv1.AuthClientList
 		key := client.ObjectKeyFromObject(o).String()
 		if err := r.List(ctx, &list, client.MatchingFields{indexAuthServerRef: key}); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthClients of AuthServer", "authServer", key)
 			return
 		}
+		window := min(maxRecoverySpread, time.Duration(len(list.Items))*recoverySpread)
 		for i := range list.Items {
-			if onlyUnready && reconciler.IsReady(&list.Items[i]) {
+			req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+			if !spread || !reconciler.IsReady(&list.Items[i]) {
+				// Those that failed meanwhile first.
+				q.Add(req)
 				continue
 			}
-			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+			q.AddAfter(req, window*time.Duration(i)/time.Duration(len(list.Items)))
 		}
 	}
 	return handler.Funcs{

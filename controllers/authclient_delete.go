@@ -13,25 +13,44 @@ import (
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
+	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
 func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.AuthClient, rep reconciler.Reporter) error {
 	if !controllerutil.ContainsFinalizer(ac, reconciler.Finalizer) {
 		return nil
 	}
-	if ac.Spec.DeletionPolicy != authv1.DeletionPolicyOrphan {
-		if err := r.deleteClient(ctx, ac, rep); err != nil {
+	switch {
+	case ac.Spec.DeletionPolicy != authv1.DeletionPolicyOrphan:
+		err := r.onOwnClient(ctx, ac, rep, func(kc keycloak.Admin, realm string, actual *gocloak.Client) error {
+			ctrl.LoggerFrom(ctx).Info("Deleting Keycloak client", "clientId", ac.EffectiveClientID(), "realm", realm)
+			return kc.DeleteClient(ctx, realm, gocloak.PString(actual.ID))
+		})
+		if err != nil {
 			rep.Fail(ctx, ac, authv1.ReasonDeleting, "Cannot delete the Keycloak client yet: "+err.Error(), true)
+			return err
+		}
+	case len(ac.Status.Audiences) > 0:
+		// An orphaned client lives on without its AuthClient, so nobody
+		// could take other clients' consent back from it any more: it is
+		// left without the audiences Nauthera gave it.
+		err := r.onOwnClient(ctx, ac, rep, func(kc keycloak.Admin, realm string, actual *gocloak.Client) error {
+			plan := desired.PlanAudiences(nil, *actual)
+			ctrl.LoggerFrom(ctx).Info("Removing audiences from the orphaned Keycloak client", "clientId", ac.EffectiveClientID(), "count", len(plan.Remove))
+			return applyAudiences(ctx, kc, realm, gocloak.PString(actual.ID), plan)
+		})
+		if err != nil {
+			rep.Fail(ctx, ac, authv1.ReasonDeleting, "Cannot remove the audiences of the orphaned Keycloak client yet: "+err.Error(), true)
 			return err
 		}
 	}
 	return reconciler.RemoveFinalizer(ctx, r.Client, ac)
 }
 
-// deleteClient deletes the Keycloak client if this AuthClient owns it. A
-// vanished AuthServer, realm or credentials Secret never blocks deletion;
+// onOwnClient runs act on the Keycloak client if this AuthClient owns it.
+// A vanished AuthServer, realm or credentials Secret never blocks deletion;
 // an unreachable Keycloak does (it is retried), or the client would leak.
-func (r *AuthClientReconciler) deleteClient(ctx context.Context, ac *authv1.AuthClient, rep reconciler.Reporter) error {
+func (r *AuthClientReconciler) onOwnClient(ctx context.Context, ac *authv1.AuthClient, rep reconciler.Reporter, act func(kc keycloak.Admin, realm string, actual *gocloak.Client) error) error {
 	as := &authv1.AuthServer{}
 	if err := r.Get(ctx, authServerKey(ac), as); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -51,12 +70,11 @@ func (r *AuthClientReconciler) deleteClient(ctx context.Context, ac *authv1.Auth
 		// Not found: the client, or its whole realm, is gone already.
 		actual, err := kc.FindClient(ctx, realm, ac.EffectiveClientID())
 		if err == nil && desired.ClientOwner(actual) == desired.Owner(ac.Namespace, ac.Name) {
-			ctrl.LoggerFrom(ctx).Info("Deleting Keycloak client", "clientId", ac.EffectiveClientID(), "realm", realm)
-			err = kc.DeleteClient(ctx, realm, gocloak.PString(actual.ID))
+			err = act(kc, realm, actual)
 		}
 		return err
 	}()
 	return reconciler.SettleDeletion(err, func(err error) {
-		rep.Event(ctx, ac, corev1.EventTypeWarning, "ClientLeftBehind", fmt.Sprintf("Keycloak client %q in realm %q was not deleted: %v", ac.EffectiveClientID(), realm, err))
+		rep.Event(ctx, ac, corev1.EventTypeWarning, "ClientLeftBehind", fmt.Sprintf("Keycloak client %q in realm %q was not cleaned up: %v", ac.EffectiveClientID(), realm, err))
 	})
 }

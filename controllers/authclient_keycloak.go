@@ -59,7 +59,7 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 		}
 		createWith := want
 		createWith.ProtocolMappers = desired.AudienceMappers(aud)
-		created, existing, err := r.createClient(ctx, ac, kc, string(as.UID)+"/"+realm, realm, createWith, gov.scopes, rep)
+		created, existing, err := r.createClient(ctx, ac, kc, string(as.UID)+"/"+realm, realm, createWith, gov.scopes, gov.secret, rep)
 		if existing == nil {
 			// A client that existed before (status names it) was deleted in Keycloak.
 			return created, err == nil && ac.Status.ClientID != "", err
@@ -93,6 +93,15 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	}
 	drifted := ac.Status.ObservedGeneration == ac.Generation && reconciler.IsReady(ac)
 	id := gocloak.PString(actual.ID)
+	if len(audPlan.Remove) > 0 {
+		// Withdrawn audiences go first: a failure further on (an update
+		// Keycloak refuses, a scope that cannot be assigned) must not keep
+		// a clientId in tokens whose owner no longer consents.
+		log.Info("Removing audiences from Keycloak client", "clientId", clientID, "count", len(audPlan.Remove))
+		if err := applyAudiences(ctx, kc, realm, id, desired.AudiencePlan{Remove: audPlan.Remove}); err != nil {
+			return nil, false, err
+		}
+	}
 	if len(diff) > 0 {
 		log.Info("Updating Keycloak client", "clientId", clientID, "fields", diff)
 		if err := kc.UpdateClient(ctx, realm, desired.MergeClient(want, *actual)); err != nil {
@@ -105,9 +114,9 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 			return nil, false, err
 		}
 	}
-	if !audPlan.Empty() {
+	if len(audPlan.Add)+len(audPlan.Fix) > 0 {
 		log.Info("Changing audiences of Keycloak client", "clientId", clientID, "changes", audienceChanges(audPlan))
-		if err := applyAudiences(ctx, kc, realm, id, audPlan); err != nil {
+		if err := applyAudiences(ctx, kc, realm, id, desired.AudiencePlan{Add: audPlan.Add, Fix: audPlan.Fix}); err != nil {
 			return nil, false, err
 		}
 	}
@@ -186,10 +195,10 @@ func scopeChanges(plan []desired.ScopeChange) []string {
 // createClient creates the Keycloak client and returns it as created. If
 // the clientId exists and is this AuthClient's (an earlier attempt stored
 // it), it returns that as existing instead, to be brought into line.
-func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, scopeKey, realm string, want gocloak.Client, requested []string, rep reconciler.Reporter) (created, existing *gocloak.Client, err error) {
+func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, scopeKey, realm string, want gocloak.Client, requested []string, seen *secretLookup, rep reconciler.Reporter) (created, existing *gocloak.Client, err error) {
 	clientID := gocloak.PString(want.ClientID)
 	// A client whose Secret cannot be written must not be created.
-	if err := r.checkSecretName(ctx, ac); err != nil {
+	if err := r.checkSecretName(ctx, ac, seen); err != nil {
 		return nil, nil, err
 	}
 	// The realm's scopes as last read (a list per new client would cost a
@@ -268,6 +277,9 @@ type governance struct {
 	// collects those that cannot be added (reported after the rest is done).
 	audiences []audienceTarget
 	problems  *audienceProblems
+	// secret is what this reconcile learnt of the Secret before creating
+	// the client.
+	secret *secretLookup
 }
 
 func governed(ac *authv1.AuthClient, eff policy.Effective) governance {

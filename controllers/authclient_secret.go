@@ -44,12 +44,26 @@ func (r *AuthClientReconciler) currentSecret(ctx context.Context, ac *authv1.Aut
 // checkSecretName fails if the Secret's name is taken by a Secret this
 // AuthClient does not own. Ownership is the controller owner reference,
 // which only the operator sets; a label anyone can set proves nothing.
-func (r *AuthClientReconciler) checkSecretName(ctx context.Context, ac *authv1.AuthClient) error {
+// It records in seen that the Secret does not exist, so that writing it
+// later in the same reconcile need not read it again.
+func (r *AuthClientReconciler) checkSecretName(ctx context.Context, ac *authv1.AuthClient, seen *secretLookup) error {
 	s, err := r.currentSecret(ctx, ac)
-	if err != nil || s == nil {
+	if err != nil {
 		return err
 	}
+	if s == nil {
+		seen.absent = true
+		return nil
+	}
 	return secretOwnedBy(s, ac)
+}
+
+// secretLookup is what one reconcile learnt of the Secret before writing it.
+type secretLookup struct {
+	// absent: the Secret did not exist when the client was created (a
+	// Secret appearing since makes the create fail with AlreadyExists,
+	// which is retried).
+	absent bool
 }
 
 func secretOwnedBy(s *corev1.Secret, ac *authv1.AuthClient) error {
@@ -90,9 +104,11 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	if err != nil {
 		return reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v; Secret %s is left as it was", err, ac.SecretName())
 	}
-	cur, err := r.currentSecret(ctx, ac)
-	if err != nil {
-		return err
+	var cur *corev1.Secret
+	if gov.secret == nil || !gov.secret.absent {
+		if cur, err = r.currentSecret(ctx, ac); err != nil {
+			return err
+		}
 	}
 	if cur != nil {
 		if err := secretOwnedBy(cur, ac); err != nil {

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/testbed"
@@ -185,17 +186,18 @@ func TestRefusedEditChangesNothing(t *testing.T) {
 }
 
 // An AuthServer readiness flap (Keycloak unreachable for its realm, then
-// back) costs its Ready clients no reconcile: not one Keycloak request for
-// their clients, before, during or after. A client that failed meanwhile
-// is reconciled once when the AuthServer recovers.
-func TestAuthServerFlapCostsReadyClientsNothing(t *testing.T) {
+// back) costs each of its clients at most one reconcile: none when the
+// AuthServer goes un-Ready, one (spread) when it recovers, with one
+// Keycloak read each.
+func TestAuthServerFlapCostsOneReconcilePerClient(t *testing.T) {
 	integration(t)
 	longResync(t)
 	as := realmServer(t, "flap-server")
 	ensureNamespace(t, "team-flap", nil)
 	t.Cleanup(faults.Clear)
+	const n = 5
 	var clients []*authv1.AuthClient
-	for i := 0; i < 3; i++ {
+	for i := 0; i < n; i++ {
 		ac := &authv1.AuthClient{}
 		apply(t, authClient("team-flap", fmt.Sprintf("app-%d", i), "flap-server", ""), ac)
 		clients = append(clients, ac)
@@ -204,35 +206,64 @@ func TestAuthServerFlapCostsReadyClientsNothing(t *testing.T) {
 		waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
 	}
 	time.Sleep(time.Second) // let the last status writes settle
-	before := faults.Requests("/realms/flap-server/clients")
+	r0, k0 := clientReconciles(t), faults.Requests("/realms/flap-server/clients")
 
 	// Keycloak stops answering for the realm; the AuthServer notices.
 	faults.Set("realm.get", testbed.Fault{Status: 503, PathContains: "/realms/flap-server"})
 	annotate(t, as, "nudge", "outage")
 	waitReady(t, as, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, 30*time.Second)
-	// A client created during the outage fails, and is retried.
-	late := &authv1.AuthClient{}
-	faults.Set("client.create", testbed.Fault{Status: 503, PathContains: "/realms/flap-server"})
-	apply(t, authClient("team-flap", "late", "flap-server", ""), late)
-	waitReady(t, late, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, 30*time.Second)
-	if n := faults.Requests("/realms/flap-server/clients") - before; n > 2 {
-		t.Errorf("the AuthServer going un-Ready cost %d requests for its clients, want only the new client's attempts", n)
+	time.Sleep(2 * time.Second)
+	if d := clientReconciles(t) - r0; d != 0 {
+		t.Errorf("the AuthServer going un-Ready cost %.0f client reconciles, want 0", d)
 	}
-	duringOutage := faults.Requests("/realms/flap-server/clients")
+	for _, ac := range clients {
+		waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, time.Second)
+	}
 
 	faults.Clear()
+	r1 := clientReconciles(t)
 	annotate(t, as, "nudge", "recovered")
 	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 30*time.Second)
-	waitReady(t, late, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	eventually(t, 10*time.Second, "one reconcile per client after the recovery", func() error {
+		if d := clientReconciles(t) - r1; d < n {
+			return fmt.Errorf("%.0f reconciles", d)
+		}
+		return nil
+	})
 	time.Sleep(2 * time.Second)
-	// The late client's create (and secret read, and retry's look-up): the
-	// Ready clients cost nothing.
-	if n := faults.Requests("/realms/flap-server/clients") - duringOutage; n > 4 {
-		t.Errorf("the recovery cost %d requests for the realm's clients, want the late client's alone (at most 4)", n)
+	if d := clientReconciles(t) - r1; d != n {
+		t.Errorf("the recovery cost %.0f client reconciles, want %d (one per client)", d, n)
 	}
-	for _, ac := range append(clients, late) {
+	if k := faults.Requests("/realms/flap-server/clients") - k0; k != n {
+		t.Errorf("the flap cost %d Keycloak requests for the realm's clients, want %d (one look-up each)", k, n)
+	}
+	for _, ac := range clients {
 		deleteAndWait(t, ac)
 	}
+}
+
+// clientReconciles is controller-runtime's count of AuthClient reconciles
+// of the operator in this test process.
+func clientReconciles(t *testing.T) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == "authclient" {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
 }
 
 // A change to an AuthServer that its clients do not depend on (a label)

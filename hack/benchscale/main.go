@@ -440,6 +440,13 @@ func (b *bed) startOperator(extra ...string) error {
 }
 
 func until(timeout time.Duration, what string, f func() error) error {
+	return untilEvery(timeout, 100*time.Millisecond, what, f)
+}
+
+// untilEvery is until with its own polling period: polling the operator's
+// /metrics runs its status collector over every AuthClient, so the waves
+// poll it slowly, not to slow down what they measure.
+func untilEvery(timeout, every time.Duration, what string, f func() error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := f()
@@ -449,7 +456,7 @@ func until(timeout time.Duration, what string, f func() error) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("waiting for %s: %w", what, err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(every)
 	}
 }
 
@@ -697,7 +704,7 @@ func (b *bed) restartAndResync(ctx context.Context) (row, row, error) {
 	}
 	wave := func(name string, target float64, from time.Time, base counters) (row, error) {
 		var c counters
-		err := until(30*time.Minute, name, func() error {
+		err := untilEvery(30*time.Minute, 250*time.Millisecond, name, func() error {
 			var err error
 			if c, err = b.counters(); err != nil {
 				return err
@@ -733,7 +740,7 @@ func (b *bed) restartAndResync(ctx context.Context) (row, row, error) {
 		if c.reconciles > base.reconciles {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 	resyncStart := time.Now()
 	resynced, err := wave("Nauthera: resync wave", base.reconciles+float64(*n), resyncStart, base)

@@ -22,8 +22,9 @@ type Failure struct {
 	// Waiting marks an expected wait (a new AuthServer still provisioning):
 	// reported with a Normal Event, not a Warning.
 	Waiting bool
-	// RetryAfter is when a wait is looked at again (0: soon, 2s); a watch
-	// usually ends it first.
+	// RetryAfter is when a wait is looked at again (0: soon, 2s; a watch
+	// usually ends it first), or when a transient failure is retried
+	// (0: with backoff), such as the pause Keycloak asked for.
 	RetryAfter time.Duration
 }
 
@@ -63,7 +64,8 @@ func Classify(err error) *Failure {
 		// value must not page the platform team.
 		return &Failure{Reason: authv1.ReasonKeycloakWriteFailed, Msg: err.Error(), Transient: true}
 	case keycloak.IsTransient(err):
-		return &Failure{Reason: authv1.ReasonKeycloakUnavailable, Msg: "Keycloak is unavailable: " + err.Error(), Transient: true}
+		// A pause Keycloak asked for is waited out, not retried sooner.
+		return &Failure{Reason: authv1.ReasonKeycloakUnavailable, Msg: "Keycloak is unavailable: " + err.Error(), Transient: true, RetryAfter: keycloak.RetryAfter(err)}
 	case isKeycloakError(err):
 		return &Failure{Reason: authv1.ReasonKeycloakRejected, Msg: "Keycloak rejected the request: " + err.Error()}
 	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err), apierrors.IsRequestEntityTooLargeError(err):

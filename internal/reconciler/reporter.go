@@ -264,6 +264,9 @@ func (r Reporter) Failed(ctx context.Context, obj Object, err error, resync time
 			after = f.RetryAfter
 		}
 		return ctrl.Result{RequeueAfter: after}, nil
+	case f.Transient && f.RetryAfter > 0:
+		r.Retrying(ctx, obj, f.Reason, f.Msg)
+		return ctrl.Result{RequeueAfter: f.RetryAfter}, nil
 	case f.Transient:
 		r.Retrying(ctx, obj, f.Reason, f.Msg)
 		return ctrl.Result{}, err

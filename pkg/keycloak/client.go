@@ -147,6 +147,7 @@ type Config struct {
 // and shares one admin token among all callers.
 type AdminClient struct {
 	gc      *gocloak.GoCloak
+	limiter *Limiter
 	tokens  *tokenCache
 	metrics *Metrics
 	url     string
@@ -187,13 +188,15 @@ func New(cfg Config) (*AdminClient, error) {
 	if cfg.Limiter == nil {
 		cfg.Limiter = NewLimiter(0)
 	}
-	next = cfg.Limiter.wrap(next)
 	gc := gocloak.NewClient(strings.TrimRight(cfg.URL, "/"))
+	// The limiter above the metrics: time spent waiting for a slot is not
+	// Keycloak's latency, and a request that never left is not counted.
 	gc.RestyClient().
-		SetTransport(&instrumentedTransport{next: next, metrics: cfg.Metrics}).
+		SetTransport(cfg.Limiter.wrap(&instrumentedTransport{next: next, metrics: cfg.Metrics})).
 		SetTimeout(cfg.Timeout)
 	return &AdminClient{
 		gc:      gc,
+		limiter: cfg.Limiter,
 		metrics: cfg.Metrics,
 		url:     strings.TrimRight(cfg.URL, "/"),
 		realm:   cfg.AdminRealm,
@@ -220,12 +223,23 @@ func (c *AdminClient) call(ctx context.Context, op string, fn func(ctx context.C
 	ctx = withOperation(ctx, op)
 	relogged, retried := false, false
 	for {
+		if d := c.limiter.Paused(); d > 0 {
+			return &Error{Operation: op, Kind: KindTransient, RetryAfter: d,
+				Message: fmt.Sprintf("Keycloak asked for a pause (Retry-After); the next request goes out in %s", d.Round(time.Second))}
+		}
 		tok, err := c.tokens.token(ctx)
 		if err != nil {
 			return err
 		}
 		err = fn(ctx, tok)
 		switch code := apiCode(err); {
+		case (code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable) && c.limiter.Paused() > 0:
+			werr := wrap(op, err)
+			var kerr *Error
+			if errors.As(werr, &kerr) {
+				kerr.RetryAfter = c.limiter.Paused()
+			}
+			return werr
 		case code == http.StatusUnauthorized && !relogged:
 			relogged = true
 			c.tokens.invalidate(tok)

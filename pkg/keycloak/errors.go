@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/Nerzal/gocloak/v14"
 )
@@ -56,6 +57,9 @@ type Error struct {
 	// WriteFailed marks a create or update that Keycloak answered with HTTP
 	// 500 while it answered reads: not an outage, but retrying may not help.
 	WriteFailed bool
+	// RetryAfter is the pause Keycloak asked for (429 or 503 with
+	// Retry-After); the caller retries after it, not sooner.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -120,6 +124,15 @@ func kindOf(code int) Kind {
 	default:
 		return KindRejected
 	}
+}
+
+// RetryAfter returns the pause Keycloak asked for with err (0: none).
+func RetryAfter(err error) time.Duration {
+	var kerr *Error
+	if errors.As(err, &kerr) {
+		return kerr.RetryAfter
+	}
+	return 0
 }
 
 // wrap turns an error from gocloak into an *Error for operation op.

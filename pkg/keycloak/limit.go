@@ -8,7 +8,7 @@ import (
 )
 
 // DefaultMaxInFlight bounds the requests in flight to one Keycloak when
-// Config.MaxInFlight is zero. More reconcile workers then queue here
+// NewLimiter (or Pool.MaxInFlight) gets 0. More reconcile workers then queue here
 // instead of piling onto Keycloak (measured with make bench-scale: see the
 // README's Performance section).
 const DefaultMaxInFlight = 8
@@ -16,11 +16,14 @@ const DefaultMaxInFlight = 8
 // maxRetryAfter caps how long a Retry-After answer holds requests back.
 const maxRetryAfter = time.Minute
 
-// Limiter bounds the requests in flight to one Keycloak, and holds every
-// request back while Keycloak asked for a pause (HTTP 429 or 503 with
-// Retry-After). One Limiter serves every client of the same server. Written
-// by hand: golang.org/x/time/rate limits a rate, not the requests in
-// flight, and has no notion of a pause the server asks for.
+// Limiter bounds the requests in flight to one Keycloak, and remembers a
+// pause Keycloak asked for (HTTP 429 or 503 with Retry-After): until it
+// ends, AdminClient calls fail at once with an error that carries the
+// delay, which the reconcilers turn into a requeue after it (not a burst of
+// retries, nor requests held in a queue until they time out). One Limiter
+// serves every client of the same server. Written by hand:
+// golang.org/x/time/rate limits a rate, not the requests in flight, and
+// has no notion of a pause the server asks for.
 type Limiter struct {
 	slots chan struct{}
 	now   func() time.Time
@@ -47,6 +50,13 @@ type limitTransport struct {
 	*Limiter
 }
 
+// Paused returns how long the pause Keycloak asked for still lasts (0: none).
+func (l *Limiter) Paused() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return max(0, l.notBefore.Sub(l.now()))
+}
+
 func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	select {
@@ -55,18 +65,6 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ctx.Err()
 	}
 	defer func() { <-t.slots }()
-	t.mu.Lock()
-	wait := t.notBefore.Sub(t.now())
-	t.mu.Unlock()
-	if wait > 0 {
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, ctx.Err()
-		}
-	}
 	resp, err := t.next.RoundTrip(req)
 	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), t.now()); ok {

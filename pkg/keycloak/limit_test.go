@@ -47,33 +47,34 @@ func TestLimiterBoundsRequestsInFlight(t *testing.T) {
 	}
 }
 
-func TestLimiterHonoursRetryAfter(t *testing.T) {
+// A 429 with Retry-After pauses every call to that Keycloak: they fail at
+// once with the remaining delay (for the reconciler's requeue), and no
+// request goes out until the pause is over.
+func TestRetryAfterPausesCalls(t *testing.T) {
 	var calls atomic.Int64
-	var second atomic.Int64 // unix nanoseconds of the second request
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(http.StatusTooManyRequests)
-			return
-		}
-		second.Store(time.Now().UnixNano())
+		calls.Add(1)
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(http.StatusTooManyRequests)
 	}))
 	defer srv.Close()
-	l := NewLimiter(4)
-	c := &http.Client{Transport: l.wrap(http.DefaultTransport)}
-	start := time.Now()
-	for i := 0; i < 2; i++ {
-		resp, err := c.Get(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if i == 0 && resp.StatusCode != http.StatusTooManyRequests {
-			t.Fatalf("first answer %d: the limiter must pass Keycloak's answer on", resp.StatusCode)
-		}
+	c, err := New(Config{URL: srv.URL, Credentials: Credentials{Username: "admin", Password: "admin"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if waited := time.Unix(0, second.Load()).Sub(start); waited < 900*time.Millisecond {
-		t.Errorf("the request after a 429 with Retry-After: 1 went out after %s", waited)
+	if _, err := c.GetRealm(t.Context(), "r"); err == nil {
+		t.Fatal("a 429 must fail the call")
+	}
+	if d := c.limiter.Paused(); d < time.Second || d > 2*time.Second {
+		t.Fatalf("pause after Retry-After: 2 is %s", d)
+	}
+	sent := calls.Load()
+	_, err = c.GetRealm(t.Context(), "r")
+	if d := RetryAfter(err); d < time.Second || !IsTransient(err) {
+		t.Errorf("a call during the pause: %v (retry after %s), want a transient error carrying the delay", err, d)
+	}
+	if calls.Load() != sent {
+		t.Error("a request went out during the pause")
 	}
 }
 
