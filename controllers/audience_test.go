@@ -62,12 +62,22 @@ func TestAudiencesNeedTheTargetsConsent(t *testing.T) {
 	}
 	const api = "aud-shop.orders-api"
 
-	// The frontend first: its audience does not exist yet.
+	// The frontend first: its audience does not exist yet. Another
+	// namespace's AuthClient that is missing reads like one that does not
+	// consent: its existence is not this client's owner's to learn.
 	frontend := &authv1.AuthClient{}
 	apply(t, authClient("aud-web", "frontend", "aud-server", worker+"\n"+"  audiences: [{name: orders-api, namespace: aud-shop}]"), frontend)
 	t.Cleanup(func() { deleteAndWait(t, frontend) })
-	cond := waitReady(t, frontend, metav1.ConditionFalse, authv1.ReasonAudienceNotFound, 30*time.Second)
-	if !strings.Contains(cond.Message, "spec.audiences[0]: AuthClient aud-shop/orders-api does not exist") {
+	cond := waitReady(t, frontend, metav1.ConditionFalse, authv1.ReasonAudienceNotPermitted, 30*time.Second)
+	if !strings.Contains(cond.Message, "spec.audiences[0]: AuthClient aud-shop/orders-api does not exist or does not accept tokens issued to this client") {
+		t.Errorf("message %q does not name the audience", cond.Message)
+	}
+	// In its own namespace a missing AuthClient is named as missing.
+	ghost := &authv1.AuthClient{}
+	apply(t, authClient("aud-web", "ghost", "aud-server", worker+"\n"+"  audiences: [{name: nobody}]"), ghost)
+	t.Cleanup(func() { deleteAndWait(t, ghost) })
+	cond = waitReady(t, ghost, metav1.ConditionFalse, authv1.ReasonAudienceNotFound, 30*time.Second)
+	if !strings.Contains(cond.Message, "spec.audiences[0]: AuthClient aud-web/nobody does not exist") {
 		t.Errorf("message %q does not name the missing audience", cond.Message)
 	}
 	// The client works meanwhile, without the audience.
@@ -95,7 +105,7 @@ func TestAudiencesNeedTheTargetsConsent(t *testing.T) {
 	apply(t, authClient("aud-evil", "intruder", "aud-server", worker+"\n"+"  audiences: [{name: orders-api, namespace: aud-shop}]"), intruder)
 	t.Cleanup(func() { deleteAndWait(t, intruder) })
 	cond = waitReady(t, intruder, metav1.ConditionFalse, authv1.ReasonAudienceNotPermitted, 30*time.Second)
-	if !strings.Contains(cond.Message, `AuthClient aud-shop/orders-api does not accept tokens issued to this client`) || !strings.Contains(cond.Message, `"aud-evil"`) {
+	if !strings.Contains(cond.Message, `AuthClient aud-shop/orders-api does not exist or does not accept tokens issued to this client`) || !strings.Contains(cond.Message, `"aud-evil"`) {
 		t.Errorf("refusal message %q", cond.Message)
 	}
 	if note := warningEvent(t, intruder, authv1.ReasonAudienceNotPermitted); !strings.Contains(note, "spec.audienceAccess") {
@@ -122,8 +132,16 @@ func TestAudiencesNeedTheTargetsConsent(t *testing.T) {
 	}
 	waitAudience(t, realm, "aud-evil", "smuggler", "payments-api", false)
 
-	// Consent withdrawn: the API leaves the frontend's tokens at once.
+	// Consent withdrawn while the frontend is stuck on a problem of its own
+	// (a Secret template that does not render, past a disabled webhook):
+	// the API still leaves its tokens at once.
+	editClient(t, frontend, func(ac *authv1.AuthClient) {
+		ac.Spec.SecretTemplate = &authv1.SecretTemplate{Data: map[string]string{"ID": "{{ .no_such_value }}"}}
+	})
+	waitReady(t, frontend, metav1.ConditionFalse, authv1.ReasonSecretTemplateInvalid, 30*time.Second)
 	editClient(t, apiClient, func(ac *authv1.AuthClient) { ac.Spec.AudienceAccess = nil })
+	waitAudience(t, realm, "aud-web", "frontend", api, false)
+	editClient(t, frontend, func(ac *authv1.AuthClient) { ac.Spec.SecretTemplate = nil })
 	waitReady(t, frontend, metav1.ConditionFalse, authv1.ReasonAudienceNotPermitted, 30*time.Second)
 	waitAudience(t, realm, "aud-web", "frontend", api, false)
 	if len(frontend.Status.Audiences) != 0 {
@@ -149,4 +167,26 @@ func TestAudiencesNeedTheTargetsConsent(t *testing.T) {
 	if note := warningEvent(t, frontend, "DriftReverted"); !strings.Contains(note, "audience mappers (restore "+api+")") {
 		t.Errorf("DriftReverted Event %q does not name the mapper", note)
 	}
+
+	// Deleted with deletionPolicy Orphan, the frontend's Keycloak client
+	// lives on, without the audiences: nobody could withdraw them any more.
+	editClient(t, frontend, func(ac *authv1.AuthClient) { ac.Spec.DeletionPolicy = authv1.DeletionPolicyOrphan })
+	deleteAndWait(t, frontend)
+	if kcFrontend = keycloakClient(t, realm, "aud-web.frontend"); kcFrontend == nil {
+		t.Fatal("the orphaned client is gone")
+	}
+	if got := desiredAudiences(kcFrontend); len(got) != 0 {
+		t.Errorf("the orphaned client kept the audiences %v", got)
+	}
+}
+
+// desiredAudiences lists the audience mappers Nauthera manages on a client.
+func desiredAudiences(c *gocloak.Client) []string {
+	var out []string
+	for _, m := range c.ProtocolMappers {
+		if strings.HasPrefix(gocloak.PString(m.Name), "nauthera-audience-") {
+			out = append(out, m.Config["included.client.audience"])
+		}
+	}
+	return out
 }

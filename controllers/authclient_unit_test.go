@@ -1,0 +1,68 @@
+package controllers
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+)
+
+// Pure decisions of the AuthClient reconciler; their effect on a real
+// operator is tested in the integration tests (tenancy_test.go).
+
+func server(ready metav1.ConditionStatus, reason string) *authv1.AuthServer {
+	as := &authv1.AuthServer{ObjectMeta: metav1.ObjectMeta{Generation: 3}}
+	as.Status.RealmName, as.Status.Issuer = "r", "https://kc/realms/r"
+	as.Status.Conditions = []metav1.Condition{{Type: authv1.ReadyCondition, Status: ready, Reason: reason, ObservedGeneration: 3}}
+	return as
+}
+
+func TestClassifyAuthServerUpdate(t *testing.T) {
+	ready, down := server(metav1.ConditionTrue, authv1.ReasonRealmProvisioned), server(metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable)
+	labelled := ready.DeepCopy()
+	labelled.Labels = map[string]string{"team": "x"}
+	edited := ready.DeepCopy()
+	edited.Generation = 4
+	reissued := ready.DeepCopy()
+	reissued.Status.Issuer = "https://other/realms/r"
+	for _, c := range []struct {
+		name     string
+		old, new *authv1.AuthServer
+		want     authServerChange
+	}{
+		{"label", ready, labelled, serverUnchanged},
+		{"goes un-Ready", ready, down, serverUnchanged},
+		{"recovers", down, ready, serverRecovered},
+		{"spec edit", ready, edited, serverChanged},
+		{"issuer", ready, reissued, serverChanged},
+	} {
+		if got := classifyAuthServerUpdate(c.old, c.new); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+func TestScopeCache(t *testing.T) {
+	var c scopeCache
+	if _, ok := c.get("as/r", []string{"profile"}); ok {
+		t.Error("an empty cache answered")
+	}
+	if s, ok := c.get("as/r", nil); !ok || len(s) != 0 {
+		t.Error("no scope requested needs no list")
+	}
+	c.put("as/r", map[string]realmScope{"profile": {id: "1"}, "email": {id: "2"}})
+	if _, ok := c.get("as/r", []string{"openid", "profile", "email"}); !ok {
+		t.Error("known scopes (and openid, which is no client scope) must hit")
+	}
+	if _, ok := c.get("as/r", []string{"profile", "api:read"}); ok {
+		t.Error("a scope the cache does not know must miss (it may have to be created)")
+	}
+	if _, ok := c.get("other/r", []string{"profile"}); ok {
+		t.Error("another AuthServer's realm must miss")
+	}
+	c.forget("as/r")
+	if _, ok := c.get("as/r", []string{"profile"}); ok {
+		t.Error("a forgotten realm must miss")
+	}
+}
