@@ -74,6 +74,7 @@ type bed struct {
 	op      *testbed.Operator
 	metrics string // the operator's metrics URL
 	probes  string
+	stopped bool // the operator was stopped (for the baselines after its run)
 }
 
 func run() error {
@@ -119,24 +120,36 @@ func run() error {
 		}
 	}
 	var rows []row
-	if *baselines {
-		a, err := b.baselineKeycloak(ctx)
+	// The baselines run before and after Nauthera's create run (with the
+	// operator stopped), and the ratios use their mean: on a shared machine
+	// the minutes around a run differ more than the runs themselves.
+	baselinePair := func(suffix string) error {
+		a, err := b.baselineKeycloak(ctx, suffix)
 		if err != nil {
 			return fmt.Errorf("baseline (a): %w", err)
 		}
-		rows = append(rows, a)
-		bb, err := b.baselineWithKubernetes(ctx)
+		bb, err := b.baselineWithKubernetes(ctx, suffix)
 		if err != nil {
 			return fmt.Errorf("baseline (b): %w", err)
 		}
-		rows = append(rows, bb)
+		rows = append(rows, a, bb)
+		return nil
+	}
+	if *baselines {
+		if err := baselinePair("before"); err != nil {
+			return err
+		}
 	}
 
 	// No resync during the create run: its requests are those of creation.
 	if err := b.startOperator("--resync-interval=1h"); err != nil {
 		return err
 	}
-	defer func() { _ = b.op.Stop() }()
+	defer func() {
+		if !b.stopped {
+			_ = b.op.Stop()
+		}
+	}()
 	if err := b.authServers(ctx); err != nil {
 		return err
 	}
@@ -145,6 +158,15 @@ func run() error {
 		return err
 	}
 	rows = append(rows, create)
+	if *baselines {
+		if err := b.op.Stop(); err != nil {
+			return err
+		}
+		b.stopped = true
+		if err := baselinePair("after"); err != nil {
+			return err
+		}
+	}
 
 	if *resyncWave {
 		restart, wave, err := b.restartAndResync(ctx)
@@ -315,41 +337,43 @@ func (b *bed) dropRealm(ctx context.Context, tok *adminToken, gc *gocloak.GoCloa
 	}
 }
 
-func (b *bed) baselineKeycloak(ctx context.Context) (row, error) {
+func (b *bed) baselineKeycloak(ctx context.Context, suffix string) (row, error) {
 	gc := gocloak.NewClient(b.kc.URL)
 	tok := &adminToken{gc: gc, user: b.kc.AdminUser, pass: b.kc.AdminPassword}
-	if err := b.newRealm(ctx, tok, gc, "baseline-a"); err != nil {
+	realm := "baseline-a-" + suffix
+	if err := b.newRealm(ctx, tok, gc, realm); err != nil {
 		return row{}, err
 	}
-	defer b.dropRealm(ctx, tok, gc, "baseline-a")
+	defer b.dropRealm(ctx, tok, gc, realm)
 	log("baseline (a): %d clients, create + secret read, %d workers", *n, *concurrency)
 	lat := make([]time.Duration, *n)
 	start := time.Now()
 	err := parallel(*n, *concurrency, func(i int) error {
 		t0 := time.Now()
-		_, err := keycloakMinimal(ctx, gc, tok, "baseline-a", fmt.Sprintf("a-%d", i))
+		_, err := keycloakMinimal(ctx, gc, tok, realm, fmt.Sprintf("a-%d", i))
 		lat[i] = time.Since(t0)
 		return err
 	})
 	wall := time.Since(start)
-	return row{name: "baseline (a): Keycloak only", wall: wall, latencies: lat, n: *n,
+	return row{name: "baseline (a): Keycloak only, " + suffix, wall: wall, latencies: lat, n: *n,
 		kcReqs: map[string]float64{"client.create": float64(*n), "client.secret.get": float64(*n), "token.login": float64(tok.n.Load())}}, err
 }
 
-func (b *bed) baselineWithKubernetes(ctx context.Context) (row, error) {
+func (b *bed) baselineWithKubernetes(ctx context.Context, suffix string) (row, error) {
 	gc := gocloak.NewClient(b.kc.URL)
 	tok := &adminToken{gc: gc, user: b.kc.AdminUser, pass: b.kc.AdminPassword}
-	if err := b.newRealm(ctx, tok, gc, "baseline-b"); err != nil {
+	realm := "baseline-b-" + suffix
+	if err := b.newRealm(ctx, tok, gc, realm); err != nil {
 		return row{}, err
 	}
-	defer b.dropRealm(ctx, tok, gc, "baseline-b")
+	defer b.dropRealm(ctx, tok, gc, realm)
 	// The AuthClients exist before the clock starts (no operator runs yet,
 	// so nothing reconciles them); the baseline writes what a minimal
 	// operator must: the Secret and a status.
 	log("baseline (b): creating %d AuthClients to patch", *n)
 	objs := make([]*authv1.AuthClient, *n)
 	if err := parallel(*n, *appliers, func(i int) error {
-		objs[i] = authClient("baseline", fmt.Sprintf("b-%d", i))
+		objs[i] = authClient("baseline", fmt.Sprintf("b-%s-%d", suffix, i))
 		return b.k8s.Create(ctx, objs[i])
 	}); err != nil {
 		return row{}, err
@@ -364,7 +388,7 @@ func (b *bed) baselineWithKubernetes(ctx context.Context) (row, error) {
 	err := parallel(*n, *concurrency, func(i int) error {
 		t0 := time.Now()
 		ac := objs[i]
-		secret, err := keycloakMinimal(ctx, gc, tok, "baseline-b", "baseline."+ac.Name)
+		secret, err := keycloakMinimal(ctx, gc, tok, realm, "baseline."+ac.Name)
 		if err != nil {
 			return err
 		}
@@ -384,7 +408,7 @@ func (b *bed) baselineWithKubernetes(ctx context.Context) (row, error) {
 		return nil
 	})
 	wall := time.Since(start)
-	return row{name: "baseline (b): + Secret and status", wall: wall, latencies: lat, n: *n, k8sWrites: 2 * float64(*n),
+	return row{name: "baseline (b): + Secret and status, " + suffix, wall: wall, latencies: lat, n: *n, k8sWrites: 2 * float64(*n),
 		kcReqs: map[string]float64{"client.create": float64(*n), "client.secret.get": float64(*n), "token.login": float64(tok.n.Load())}}, err
 }
 
@@ -694,9 +718,12 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 // restartAndResync restarts the operator (with a short resync), times the
 // start-up wave (every AuthClient reconciled once) and then one resync wave.
 func (b *bed) restartAndResync(ctx context.Context) (row, row, error) {
-	if err := b.op.Stop(); err != nil {
-		return row{}, row{}, err
+	if !b.stopped {
+		if err := b.op.Stop(); err != nil {
+			return row{}, row{}, err
+		}
 	}
+	b.stopped = false
 	const resync = 45 * time.Second
 	start := time.Now()
 	if err := b.startOperator("--resync-interval=" + resync.String()); err != nil {
@@ -763,14 +790,15 @@ func report(rows []row) {
 		*n, max(1, *servers), *concurrency, *opArgs, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, host, time.Now().UTC().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "run\twall\tclients/s\tp50\tp90\tp99\tKeycloak req/client\tK8s writes/client\tpeak RSS\t")
-	var a, bb, create *row
+	var a, bb []*row
+	var create *row
 	for i := range rows {
 		r := &rows[i]
 		switch {
 		case strings.HasPrefix(r.name, "baseline (a)"):
-			a = r
+			a = append(a, r)
 		case strings.HasPrefix(r.name, "baseline (b)"):
-			bb = r
+			bb = append(bb, r)
 		case r.name == "Nauthera: create":
 			create = r
 		}
@@ -790,11 +818,18 @@ func report(rows []row) {
 	_ = tw.Flush()
 	if create != nil {
 		fmt.Println()
-		if a != nil {
-			fmt.Printf("ratio Nauthera / baseline (a): %.2fx\n", create.wall.Seconds()/a.wall.Seconds())
+		mean := func(rs []*row) float64 {
+			sum := 0.0
+			for _, r := range rs {
+				sum += r.wall.Seconds()
+			}
+			return sum / float64(len(rs))
 		}
-		if bb != nil {
-			fmt.Printf("ratio Nauthera / baseline (b): %.2fx\n", create.wall.Seconds()/bb.wall.Seconds())
+		if len(a) > 0 {
+			fmt.Printf("ratio Nauthera / baseline (a): %.2fx (mean of the baseline runs before and after: %.2fs)\n", create.wall.Seconds()/mean(a), mean(a))
+		}
+		if len(bb) > 0 {
+			fmt.Printf("ratio Nauthera / baseline (b): %.2fx (mean of the baseline runs before and after: %.2fs)\n", create.wall.Seconds()/mean(bb), mean(bb))
 		}
 		if create.rssPeak > 0 && create.rssBase > 0 {
 			fmt.Printf("operator memory: %d MiB before the run, %d MiB peak: %.1f KiB per AuthClient\n",
