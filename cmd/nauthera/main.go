@@ -90,7 +90,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.resync, "resync-interval", envDuration("RESYNC_INTERVAL", 10*time.Minute), "How often Ready objects are compared with Keycloak to revert drift.")
 	fs.DurationVar(&o.maxBackoff, "max-backoff", envDuration("MAX_BACKOFF", 5*time.Minute), "Longest delay between retries after transient failures.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", env("WATCH_NAMESPACES", ""), "Comma-separated namespaces to watch; empty watches all.")
-	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "Reconciles running in parallel per kind.")
+	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", envInt("MAX_CONCURRENT_RECONCILES", 16), "Reconciles running in parallel per kind; Keycloak requests are bounded separately (--keycloak-max-inflight).")
 	fs.BoolVar(&o.restartWorkloads, "restart-workloads", env("RESTART_WORKLOADS", "false") == "true", "Roll Deployments and StatefulSets annotated auth.nauthera.io/restart-on-rotation=<authclient> when that AuthClient's credentials change (needs list and patch on them).")
 	fs.StringVar(&o.logFormat, "log-format", env("LOG_FORMAT", "json"), "Log format: json or console.")
 	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "info"), "Log level: debug, info or error.")

@@ -48,13 +48,13 @@ import (
 
 var (
 	n           = flag.Int("n", 1000, "AuthClients to create")
-	concurrency = flag.Int("concurrency", 4, "Parallel workers of the baselines (the operator's --max-concurrent-reconciles default is 4)")
+	concurrency = flag.Int("concurrency", 8, "Parallel workers of the baselines: as many as the operator has requests in flight to Keycloak at most (--keycloak-max-inflight, default 8)")
 	appliers    = flag.Int("appliers", 8, "Parallel writers applying the AuthClients")
 	opArgs      = flag.String("operator-args", "", "Extra operator flags, space-separated (e.g. --max-concurrent-reconciles=16)")
 	baselines   = flag.Bool("baselines", true, "Measure the baselines")
 	resyncWave  = flag.Bool("resync", true, "Measure a restart and one resync wave")
 	servers     = flag.Int("servers", 1, "AuthServers (realms) present during the create run; the clients all use the first")
-	warmup      = flag.Int("warmup", 300, "Clients created and dropped before measuring, so that no run pays for Keycloak's JIT warm-up")
+	warmup      = flag.Int("warmup", 2000, "Clients created and dropped before measuring, so that no run pays for Keycloak's JIT warm-up")
 	listing     = flag.Bool("listing", true, "Compare reading the N clients one by one (what a resync does) with listing the realm's clients in pages")
 )
 
