@@ -435,7 +435,7 @@ func (b *bed) baselineWithKubernetes(ctx context.Context, suffix string, require
 		}
 		if required {
 			if err := b.k8s.Create(ctx, &eventsv1.Event{
-				ObjectMeta:          metav1.ObjectMeta{Namespace: ac.Namespace, GenerateName: ac.Name + "."},
+				ObjectMeta:          metav1.ObjectMeta{Namespace: ac.Namespace, Name: fmt.Sprintf("%s.%x", ac.Name, time.Now().UnixNano())},
 				EventTime:           metav1.NowMicro(),
 				ReportingController: "baseline.example.com/bench", ReportingInstance: "bench",
 				Action: "Provision", Reason: "ClientProvisioned", Type: corev1.EventTypeNormal, Note: "baseline",
