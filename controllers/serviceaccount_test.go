@@ -12,14 +12,17 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
+	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 )
@@ -211,6 +214,26 @@ func TestSecretlessClient(t *testing.T) {
 		}
 	})
 
+	t.Run("a restarted operator writes nothing", func(t *testing.T) {
+		op := restartOperator(t)
+		// The first reconciles and two resyncs: the realm's identity
+		// provider and the client are read, the issuer is not checked
+		// again (Keycloak's fetch is a POST), nothing is written.
+		eventually(t, 30*time.Second, "three reads of the identity provider and the client", func() error {
+			if n, m := op.calls("identityprovider.get"), op.calls("client.find"); n < 3 || m < 3 {
+				return fmt.Errorf("%d identity provider reads, %d client reads", n, m)
+			}
+			return nil
+		})
+		if n := op.writes(); n != 0 {
+			t.Errorf("%d Keycloak writes, want 0", n)
+		}
+		if n := op.calls("identityprovider.fetchconfig"); n != 0 {
+			t.Errorf("the issuer was checked %d times though nothing changed", n)
+		}
+		waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, time.Second)
+	})
+
 	t.Run("the default ServiceAccount is refused", func(t *testing.T) {
 		dflt := &authv1.AuthClient{}
 		apply(t, authClient("team-sa", "as-default", "sa-server", worker+"\n  serviceAccount: {name: default}"), dflt)
@@ -291,6 +314,37 @@ func TestSecretlessClient(t *testing.T) {
 		}
 		if got := assertionToken(t, tokenURL, clientID, saToken(t, "team-sa", "app", audience)); got.code != http.StatusOK {
 			t.Errorf("token request after the drift was reverted: %s", got)
+		}
+	})
+
+	t.Run("maxTokenAge reaches Keycloak", func(t *testing.T) {
+		drifts := len(events(t, as, corev1.EventTypeWarning, "DriftReverted"))
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(as), as); err != nil {
+			t.Fatal(err)
+		}
+		as.Spec.ServiceAccountAuthentication.MaxTokenAge = &metav1.Duration{Duration: 10 * time.Minute}
+		if err := k8s.Update(ctx, as); err != nil {
+			t.Fatal(err)
+		}
+		waitIssuer(t, as, metav1.ConditionTrue, authv1.ReasonIssuerReachable)
+		eventually(t, 30*time.Second, "fedClientAssertionMaxExp 600", func() error {
+			idp, err := identityProvider(t, realm)
+			if err != nil {
+				return err
+			}
+			if got := idp.Config["fedClientAssertionMaxExp"]; got != "600" {
+				return fmt.Errorf("fedClientAssertionMaxExp %q", got)
+			}
+			return nil
+		})
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(as), as); err != nil {
+			t.Fatal(err)
+		}
+		if got := as.Status.ServiceAccountAuthentication.MaxTokenAgeSeconds; got != 600 {
+			t.Errorf("status maxTokenAgeSeconds %d", got)
+		}
+		if n := len(events(t, as, corev1.EventTypeWarning, "DriftReverted")); n != drifts {
+			t.Errorf("a spec edit was reported as drift (%d DriftReverted, %d before)", n, drifts)
 		}
 	})
 
@@ -376,4 +430,60 @@ func TestServiceAccountIssuerProblems(t *testing.T) {
 		t.Errorf("message %q does not name the issuer the document has", cond.Message)
 	}
 	waitReady(t, mismatch, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, time.Second)
+}
+
+// The sample of the README works as written: its Deployment requests the
+// audience the operator puts in the Secret, and a token of its
+// ServiceAccount for that audience authenticates its client.
+func TestSecretlessSample(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	ctx := context.Background()
+	var as *authv1.AuthServer
+	var ac *authv1.AuthClient
+	var deploy *appsv1.Deployment
+	for _, doc := range strings.Split(sample(t, "secretless/orders-worker.yaml"), "\n---\n") {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		ensureNamespace(t, u.GetNamespace(), nil)
+		var obj client.Object
+		switch u.GetKind() {
+		case "AuthServer":
+			as = &authv1.AuthServer{}
+			obj = as
+		case "AuthClient":
+			ac = &authv1.AuthClient{}
+			obj = ac
+		case "Deployment":
+			deploy = &appsv1.Deployment{}
+			obj = deploy
+		case "ServiceAccount":
+			obj = &corev1.ServiceAccount{}
+		default:
+			t.Fatalf("unexpected %s in the sample", u.GetKind())
+		}
+		apply(t, doc, obj)
+		t.Cleanup(func() { deleteAndWait(t, obj) })
+	}
+	// Deleted in reverse order: the client before its AuthServer, whose
+	// realm then goes (deletionPolicy Delete).
+	t.Cleanup(func() {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(as), as); err == nil {
+			as.Spec.DeletionPolicy = authv1.DeletionPolicyDelete
+			_ = k8s.Update(ctx, as)
+		}
+	})
+	waitIssuer(t, as, metav1.ConditionTrue, authv1.ReasonIssuerReachable)
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
+	s := secretOf(t, ac.Namespace, ac.SecretName())
+	audience := deploy.Spec.Template.Spec.Volumes[0].Projected.Sources[0].ServiceAccountToken.Audience
+	if string(s.Data["token_audience"]) != audience {
+		t.Fatalf("the sample's Deployment requests audience %q, the Secret says %q", audience, s.Data["token_audience"])
+	}
+	tokenURL := kc.URL + "/realms/" + as.Status.RealmName + "/protocol/openid-connect/token"
+	if got := assertionToken(t, tokenURL, string(s.Data["client_id"]), saToken(t, ac.Namespace, deploy.Spec.Template.Spec.ServiceAccountName, audience)); got.code != http.StatusOK {
+		t.Errorf("token request as the sample's workload: %s", got)
+	}
 }

@@ -1,0 +1,76 @@
+package keycloak_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/Nerzal/gocloak/v14"
+
+	"github.com/nauthera/nauthera/pkg/keycloak"
+)
+
+// The identity provider verbs, on a kubernetes identity provider as
+// service-account authentication uses it, and Keycloak's server-side fetch
+// of a discovery document.
+func TestIdentityProviders(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	c, _ := newAdmin(t)
+	realm := testRealm(t, c)
+	idp := gocloak.IdentityProviderRepresentation{
+		Alias: gocloak.StringP("kube"), ProviderID: gocloak.StringP("kubernetes"), Enabled: gocloak.BoolP(true),
+		Config: map[string]string{"issuer": "https://k8s.example.com", "fedClientAssertionMaxExp": "3600", "nauthera.io/owner": "security/s"},
+	}
+	if _, err := c.GetIdentityProvider(ctx, realm, "kube"); !keycloak.IsNotFound(err) {
+		t.Fatalf("GetIdentityProvider before create: want not found, got %v", err)
+	}
+	if err := c.CreateIdentityProvider(ctx, realm, idp); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateIdentityProvider(ctx, realm, idp); !keycloak.IsConflict(err) {
+		t.Errorf("second create: want conflict, got %v", err)
+	}
+	// Keycloak finds the identity provider by the token's issuer: two
+	// with one issuer in a realm are refused.
+	twin := idp
+	twin.Alias = gocloak.StringP("kube-twin")
+	if err := c.CreateIdentityProvider(ctx, realm, twin); !keycloak.IsRejected(err) {
+		t.Errorf("an identity provider with the same issuer: want rejected, got %v", err)
+	}
+	got, err := c.GetIdentityProvider(ctx, realm, "kube")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keycloak keeps config keys it does not know (the owner mark).
+	if got.Config["issuer"] != "https://k8s.example.com" || got.Config["nauthera.io/owner"] != "security/s" || got.Config["fedClientAssertionMaxExp"] != "3600" {
+		t.Errorf("config read back %v", got.Config)
+	}
+	got.Config["fedClientAssertionMaxExp"] = "600"
+	if err := c.UpdateIdentityProvider(ctx, realm, *got); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = c.GetIdentityProvider(ctx, realm, "kube"); got.Config["fedClientAssertionMaxExp"] != "600" {
+		t.Errorf("after update %v", got.Config)
+	}
+	if err := c.DeleteIdentityProvider(ctx, realm, "kube"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteIdentityProvider(ctx, realm, "kube"); !keycloak.IsNotFound(err) {
+		t.Errorf("second delete: want not found, got %v", err)
+	}
+
+	// Keycloak fetches a discovery document itself (here its own).
+	cfg, err := c.FetchOIDCConfiguration(ctx, realm, kc.URL+"/realms/master/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg["issuer"] != kc.URL+"/realms/master" || cfg["jwksUrl"] != kc.URL+"/realms/master/protocol/openid-connect/certs" {
+		t.Errorf("fetched %v", cfg)
+	}
+	// A URL it cannot reach is an error with Keycloak's account of it.
+	if _, err := c.FetchOIDCConfiguration(ctx, realm, "https://127.0.0.1:1/.well-known/openid-configuration"); err == nil {
+		t.Error("fetching from a closed port succeeded")
+	} else {
+		t.Logf("unreachable: %v", err)
+	}
+}
