@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -40,7 +41,8 @@ const issuerRetry = time.Minute
 const issuerHint = "Keycloak fetches <issuer>/.well-known/openid-configuration and the jwks_uri it names without credentials: " +
 	"the issuer must be reachable from Keycloak, Keycloak must trust its certificate (KC_TRUSTSTORE_PATHS, or truststore-kubernetes-enabled for a Keycloak in the cluster), " +
 	"and the API server must allow anonymous access to its discovery endpoints " +
-	"(kubectl create clusterrolebinding service-account-issuer-discovery-anonymous --clusterrole=system:service-account-issuer-discovery --group=system:unauthenticated)"
+	"(kubectl create clusterrolebinding service-account-issuer-discovery-anonymous --clusterrole=system:service-account-issuer-discovery --group=system:unauthenticated); " +
+	"a Keycloak in this cluster with its own service-account token mounted authenticates to the issuer and may work without that binding, though this check does not"
 
 // reconcileServiceAccounts never fails the AuthServer's reconcile. It
 // returns how soon to look again (0: at the resync).
@@ -196,7 +198,7 @@ func checkIssuer(ctx context.Context, kc keycloak.Admin, realm, issuer string) (
 	discovery := issuer + kubeissuer.DiscoveryPath
 	cfg, err := kc.FetchOIDCConfiguration(ctx, realm, discovery)
 	if err != nil {
-		return authv1.ReasonIssuerUnreachable, fmt.Sprintf("Keycloak cannot fetch the issuer's discovery document %s: %s. %s", discovery, keycloakAnswer(err), issuerHint)
+		return authv1.ReasonIssuerUnreachable, fmt.Sprintf("Keycloak cannot fetch the issuer's discovery document %s (%s). %s", discovery, fetchFailure(err), issuerHint)
 	}
 	if got := cfg["issuer"]; got != "" && got != issuer {
 		return authv1.ReasonIssuerMismatch, fmt.Sprintf(
@@ -208,20 +210,23 @@ func checkIssuer(ctx context.Context, kc keycloak.Admin, realm, issuer string) (
 	}
 	if _, err := kc.FetchOIDCConfiguration(ctx, realm, jwks); err != nil {
 		return authv1.ReasonIssuerUnreachable, fmt.Sprintf(
-			"Keycloak fetched %s but cannot fetch the keys at %s it names: %s. Set the API server's --service-account-jwks-uri to a URL Keycloak can reach. %s", discovery, jwks, keycloakAnswer(err), issuerHint)
+			"Keycloak fetched %s but cannot fetch the keys at %s it names (%s); set the API server's --service-account-jwks-uri to a URL Keycloak can reach. %s", discovery, jwks, fetchFailure(err), issuerHint)
 	}
 	return authv1.ReasonIssuerReachable, fmt.Sprintf(
 		"Realm %q trusts service-account tokens of %s (identity provider %q); Keycloak fetched the issuer's discovery document and keys (%s)", realm, issuer, desired.IdentityProviderAlias, jwks)
 }
 
-// keycloakAnswer is Keycloak's own account of a failure, without our wrapping.
-func keycloakAnswer(err error) string {
+// fetchFailure says what Keycloak answered a fetch it could not make.
+// Keycloak 26.7 answers every failed fetch (an untrusted certificate, a
+// refused connection, an unknown host, HTTP 401/403 or 404 from the
+// server) with HTTP 500 and no detail, and logs the cause.
+func fetchFailure(err error) string {
 	var kerr *keycloak.Error
-	if errors.As(err, &kerr) {
-		if kerr.Code != 0 {
-			return fmt.Sprintf("HTTP %d: %s", kerr.Code, kerr.Message)
-		}
-		return kerr.Message
+	if errors.As(err, &kerr) && kerr.Code == http.StatusInternalServerError {
+		return "Keycloak's admin API answered HTTP 500 and logged the cause: an untrusted certificate, a refused connection, an unknown host, or an HTTP error such as 401/403 from an API server that refuses anonymous access"
+	}
+	if errors.As(err, &kerr) && kerr.Code != 0 {
+		return fmt.Sprintf("HTTP %d: %s", kerr.Code, kerr.Message)
 	}
 	return err.Error()
 }
