@@ -309,6 +309,9 @@ func (r *AuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &authv1.AuthClient{}, indexServiceAccount, serviceAccountIndex); err != nil {
 		return err
 	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status updates (our own) do not trigger a reconcile; spec changes,
 		// deletion and annotations (a manual nudge) do.
