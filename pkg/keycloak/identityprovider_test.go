@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/Nerzal/gocloak/v14"
@@ -29,15 +30,20 @@ func TestIdentityProviders(t *testing.T) {
 	if err := c.CreateIdentityProvider(ctx, realm, idp); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CreateIdentityProvider(ctx, realm, idp); !keycloak.IsConflict(err) {
-		t.Errorf("second create: want conflict, got %v", err)
-	}
 	// Keycloak finds the identity provider by the token's issuer: two
-	// with one issuer in a realm are refused.
-	twin := idp
-	twin.Alias = gocloak.StringP("kube-twin")
-	if err := c.CreateIdentityProvider(ctx, realm, twin); !keycloak.IsRejected(err) {
-		t.Errorf("an identity provider with the same issuer: want rejected, got %v", err)
+	// with one issuer in a realm are refused (400), before the alias is
+	// looked at; an alias taken with another issuer is a conflict.
+	for _, alias := range []string{"kube", "kube-twin"} {
+		twin := idp
+		twin.Alias = gocloak.StringP(alias)
+		if err := c.CreateIdentityProvider(ctx, realm, twin); !keycloak.IsRejected(err) || !strings.Contains(err.Error(), "Issuer URL already used") {
+			t.Errorf("alias %s with the same issuer: want rejected, got %v", alias, err)
+		}
+	}
+	other := idp
+	other.Config = map[string]string{"issuer": "https://other-k8s.example.com"}
+	if err := c.CreateIdentityProvider(ctx, realm, other); !keycloak.IsConflict(err) {
+		t.Errorf("the alias again with another issuer: want conflict, got %v", err)
 	}
 	got, err := c.GetIdentityProvider(ctx, realm, "kube")
 	if err != nil {
