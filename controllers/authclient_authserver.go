@@ -54,16 +54,17 @@ func (r *AuthClientReconciler) authServer(ctx context.Context, ac *authv1.AuthCl
 }
 
 // admitted applies the tenancy rules: the clientId rule (decided by the
-// AuthClient alone, so timing cannot beat it) and the AuthServer's
-// clientNamespaceSelector. It returns the refusal, or an error when it
-// could not decide.
+// AuthClient alone, so timing cannot beat it), the AuthServer's
+// clientNamespaceSelector, and its rules for secretless clients (a
+// ServiceAccount the server allows, held by no other client). It returns
+// the refusal, or an error when it could not decide.
 func (r *AuthClientReconciler) admitted(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer) (refused, err error) {
 	key := client.ObjectKeyFromObject(as)
 	if err := desired.CheckClientID(ac, as.Spec.AllowedClientIDPrefixes); err != nil {
 		return reconciler.Permanent(authv1.ReasonInvalidSpec, "%v", err), nil
 	}
 	if as.Spec.ClientNamespaceSelector == nil {
-		return nil, nil
+		return r.serviceAccountAdmitted(ctx, ac, as)
 	}
 	selector, err := as.Spec.ClientNamespaceSelector.AsSelector()
 	if err != nil {
@@ -76,7 +77,7 @@ func (r *AuthClientReconciler) admitted(ctx context.Context, ac *authv1.AuthClie
 	if !selector.Matches(labels.Set(ns.Labels)) {
 		return reconciler.Permanent(authv1.ReasonNamespaceNotAllowed, "AuthServer %s does not accept clients from namespace %q (its clientNamespaceSelector does not match)", key, ac.Namespace), nil
 	}
-	return nil, nil
+	return r.serviceAccountAdmitted(ctx, ac, as)
 }
 
 // realmReady fails unless the AuthServer's realm is provisioned.

@@ -10,6 +10,7 @@ import (
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -68,6 +69,7 @@ type AuthClientReconciler struct {
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile ensures the Keycloak client and Secret of one AuthClient.
@@ -154,6 +156,8 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		return 0, "", err
 	}
 	if refused != nil {
+		// A refused client holds no ServiceAccount (another may take it).
+		ac.Status.ServiceAccount = ""
 		return 0, "", r.revoke(ctx, ac, as, kc, refused)
 	}
 	problems := &audienceProblems{}
@@ -168,6 +172,9 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 			return 0, "", werr
 		}
 		return 0, "", err
+	}
+	if err := issuerReady(ac, as); err != nil {
+		return stop(err)
 	}
 	pols, err := r.policiesOf(ctx, as)
 	if err != nil {
@@ -186,7 +193,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	}
 	gov := governed(ac, eff)
 	gov.audiences, gov.problems, gov.secret = audiences, problems, &secretLookup{}
-	if eff.Rotation == nil && ac.Spec.ClientType != authv1.ClientTypePublic {
+	if eff.Rotation == nil && ac.HasSecret() {
 		// Rotation ended while the previous secret's grace period runs:
 		// the marker stays until it is over (removing it is a client update
 		// that no rotation policy matches, which makes Keycloak drop the
@@ -201,7 +208,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	}
 	secret := ""
 	var rot rotationResult
-	if ac.Spec.ClientType != authv1.ClientTypePublic {
+	if ac.HasSecret() {
 		// The client representation carries the secret; read it separately
 		// only if this Keycloak left it out.
 		secret = gocloak.PString(kcClient.Secret)
@@ -230,7 +237,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated, rotationEvent(ac, rot.out))
 		secretRotations.WithLabelValues(rot.out.reason, strconv.FormatBool(rot.out.resumed)).Inc()
 	}
-	if ac.Spec.ClientType != authv1.ClientTypePublic {
+	if ac.HasSecret() {
 		if err := r.finishRotation(ctx, ac, as, kc, kcClient, rot, rep); err != nil {
 			return 0, "", err
 		}
@@ -242,6 +249,10 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	ac.Status.ClientSecretRef = &authv1.LocalObjectReference{Name: ac.SecretName()}
 	ac.Status.Issuer = as.Status.Issuer
 	ac.Status.Audiences = desired.AudiencesOf(*kcClient)
+	ac.Status.ServiceAccount = ""
+	if ac.Secretless() {
+		ac.Status.ServiceAccount = authv1.ServiceAccountSubject(ac.Namespace, ac.Spec.ServiceAccount.Name)
+	}
 	if clientErr != nil {
 		return rot.wake, "", clientErr
 	}
@@ -251,9 +262,15 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		// stay allowed keep working.
 		return rot.wake, "", reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client was brought into line with the policy", policy.Message(violations))
 	}
+	if err := r.serviceAccountExists(ctx, ac); err != nil {
+		return rot.wake, "", err
+	}
 	if err := gov.problems.err(); err != nil {
 		// The client works, with the audiences that could be added.
 		return rot.wake, "", err
+	}
+	if note := issuerNote(ac, as); note != "" {
+		return rot.wake, note, nil
 	}
 	return rot.wake, rot.note, nil
 }
@@ -289,6 +306,12 @@ func (r *AuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &authv1.AuthClient{}, indexAudiences, audienceIndex); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &authv1.AuthClient{}, indexServiceAccount, serviceAccountIndex); err != nil {
+		return err
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status updates (our own) do not trigger a reconcile; spec changes,
 		// deletion and annotations (a manual nudge) do.
@@ -309,6 +332,10 @@ func (r *AuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 		// its consent or gets its Keycloak client re-reconciles the clients
 		// naming it.
 		Watches(&authv1.AuthClient{}, handler.EnqueueRequestsFromMapFunc(r.audienceSourcesOf), builder.WithPredicates(audienceTargetChanged)).
+		// A secretless AuthClient that goes, or stops or starts claiming a
+		// ServiceAccount, re-reconciles the others that claim it: one of
+		// them may hold it now.
+		Watches(&authv1.AuthClient{}, handler.EnqueueRequestsFromMapFunc(r.serviceAccountClaimants), builder.WithPredicates(serviceAccountClaimChanged)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
 			RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
@@ -413,6 +440,12 @@ func classifyAuthServerUpdate(o, n *authv1.AuthServer) authServerChange {
 		// Rotation set up (or changed) in the realm: due rotations may go ahead.
 		return serverChanged
 	}
+	if !equality.Semantic.DeepEqual(os.ServiceAccountAuthentication, ns.ServiceAccountAuthentication) ||
+		issuerStatus(o) != issuerStatus(n) {
+		// Service-account authentication set up, changed or checked:
+		// secretless clients wait for it, or say it is not usable yet.
+		return serverChanged
+	}
 	if os.RealmName != ns.RealmName || os.Issuer != ns.Issuer ||
 		os.RealmSessionIdleSeconds != ns.RealmSessionIdleSeconds || os.RealmOfflineSessionIdleSeconds != ns.RealmOfflineSessionIdleSeconds {
 		return serverChanged
@@ -430,6 +463,15 @@ const (
 	recoverySpread    = 10 * time.Millisecond
 	maxRecoverySpread = 30 * time.Second
 )
+
+// issuerStatus is the status and reason of an AuthServer's
+// ServiceAccountIssuerReady condition ("" when it has none).
+func issuerStatus(as *authv1.AuthServer) string {
+	if c := meta.FindStatusCondition(as.Status.Conditions, authv1.ServiceAccountIssuerCondition); c != nil {
+		return string(c.Status) + "/" + c.Reason
+	}
+	return ""
+}
 
 // authServerEvents enqueues the AuthClients of an AuthServer for the
 // changes they depend on. A readiness flap (Keycloak down, then back)

@@ -26,6 +26,15 @@ func TestClassifyAuthServerUpdate(t *testing.T) {
 	edited.Generation = 4
 	reissued := ready.DeepCopy()
 	reissued.Status.Issuer = "https://other/realms/r"
+	// Service-account authentication set up in the realm; then its check
+	// fails (secretless clients say so in their Ready message); a check
+	// that only rewords its message changes nothing.
+	trusting := ready.DeepCopy()
+	trusting.Status.ServiceAccountAuthentication = &authv1.ServiceAccountAuthenticationStatus{Issuer: "https://k8s", IdentityProvider: "nauthera-kubernetes"}
+	unreachable := trusting.DeepCopy()
+	unreachable.Status.Conditions = append(unreachable.Status.Conditions, metav1.Condition{Type: authv1.ServiceAccountIssuerCondition, Status: metav1.ConditionFalse, Reason: authv1.ReasonIssuerUnreachable, Message: "a"})
+	reworded := unreachable.DeepCopy()
+	reworded.Status.Conditions[1].Message = "b"
 	for _, c := range []struct {
 		name     string
 		old, new *authv1.AuthServer
@@ -36,6 +45,9 @@ func TestClassifyAuthServerUpdate(t *testing.T) {
 		{"recovers", down, ready, serverRecovered},
 		{"spec edit", ready, edited, serverChanged},
 		{"issuer", ready, reissued, serverChanged},
+		{"service-account authentication set up", ready, trusting, serverChanged},
+		{"its check fails", trusting, unreachable, serverChanged},
+		{"its check reworded", unreachable, reworded, serverUnchanged},
 	} {
 		if got := classifyAuthServerUpdate(c.old, c.new); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)

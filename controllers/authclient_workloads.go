@@ -52,7 +52,7 @@ func credentialsVersion(ac *authv1.AuthClient, secret string) string {
 // restartWorkloads rolls the opted-in workloads of ac's namespace when its
 // credentials changed since the last time (never on the first sight of them).
 func (r *AuthClientReconciler) restartWorkloads(ctx context.Context, ac *authv1.AuthClient, secret string, rep reconciler.Reporter) error {
-	if !r.RestartWorkloads || ac.Spec.ClientType == authv1.ClientTypePublic {
+	if !r.RestartWorkloads || !ac.HasSecret() {
 		return nil
 	}
 	h := credentialsVersion(ac, secret)

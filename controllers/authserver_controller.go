@@ -43,6 +43,10 @@ type AuthServerReconciler struct {
 	MaxConcurrentReconciles int
 	// MaxBackoff caps the delay between retries after transient failures.
 	MaxBackoff time.Duration
+	// Issuers reads the service-account issuer of the operator's API
+	// server, for spec.serviceAccountAuthentication without an issuer.
+	// Nil reads it from the manager's API server.
+	Issuers IssuerSource
 }
 
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers,verbs=get;list;watch;update;patch
@@ -53,6 +57,7 @@ type AuthServerReconciler struct {
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=userstores,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
+// +kubebuilder:rbac:urls=/.well-known/openid-configuration,verbs=get
 
 // Reconcile ensures the realm of one AuthServer.
 func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
@@ -100,10 +105,11 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.reconcileRotation(ctx, as, kc, eff, rep); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
-	// Neither fails the realm: a directory problem is UserStoreReady, a
-	// certificate problem CertificateReady.
+	// None fails the realm: a directory problem is UserStoreReady, a
+	// certificate problem CertificateReady, a service-account issuer
+	// problem ServiceAccountIssuerReady.
 	after := reconciler.Jitter(r.Resync, req.String())
-	for _, retry := range []time.Duration{r.reconcileUserStore(ctx, as, kc, realmID, rep), certRetry} {
+	for _, retry := range []time.Duration{r.reconcileUserStore(ctx, as, kc, realmID, rep), certRetry, r.reconcileServiceAccounts(ctx, as, kc, rep)} {
 		if retry > 0 {
 			after = min(after, retry)
 		}
@@ -256,6 +262,11 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
+	issuers, err := issuerSource(mgr, r.Issuers)
+	if err != nil {
+		return err
+	}
+	r.Issuers = issuers
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status updates (our own) do not trigger a reconcile; spec changes,
 		// deletion and annotations (a manual nudge) do.

@@ -45,6 +45,9 @@ var (
 	scheme  = runtime.NewScheme()
 	kc      *testbed.Keycloak
 	ldapSrv *testbed.LDAP
+	// saIssuer is the test API server's service-account issuer, which
+	// Keycloak trusts (secretless clients).
+	saIssuer *testbed.ServiceAccountIssuer
 	// faults sits between every operator the suite starts and the real
 	// Keycloak; tests inject failures into chosen operations with it.
 	faults = &testbed.Faults{}
@@ -75,6 +78,10 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if saIssuer, err = testbed.PrepareServiceAccountIssuer(env); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if restCfg, err = env.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "start control plane:", err)
 		_ = env.Stop() // a failed start (e.g. a CRD refused) leaves etcd and kube-apiserver running
@@ -85,7 +92,19 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if kc, err = testbed.StartKeycloak("controllers"); err != nil {
+	caDir, err := os.MkdirTemp("", "nauthera-apiserver-ca-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(caDir) }()
+	if err := saIssuer.Publish(env, restCfg, caDir); err != nil {
+		fmt.Fprintln(os.Stderr, "publish the service-account issuer:", err)
+		return 1
+	}
+	// Keycloak trusts the API server's CA, as a real one must trust the
+	// cluster's to check service-account tokens (a runtime option).
+	if kc, err = testbed.StartKeycloakWithEnv("controllers", "KC_TRUSTSTORE_PATHS="+saIssuer.CAFile); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -13,6 +13,8 @@
 # Env: KEYCLOAK_VERSION, KEYCLOAK_PORT (default: a free port; a restart keeps the port of
 # the first start), KEYCLOAK_WATCH_PID (stop the instance when that process exits),
 # KEYCLOAK_START_TIMEOUT (seconds, default 240), KEYCLOAK_START_ATTEMPTS (default 5).
+# Keycloak's runtime options in the environment (KC_*, e.g. KC_TRUSTSTORE_PATHS to trust a
+# test API server's CA) reach the instance unchanged.
 set -euo pipefail
 
 KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-26.7.3}"
@@ -246,5 +248,5 @@ case "${1:-}" in
   fetch) fetch ;;
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
-  *) sed -n '2,17p' "$0"; exit 2 ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
 esac

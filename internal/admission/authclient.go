@@ -97,8 +97,10 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 		warnings = append(warnings, fmt.Sprintf("the policies of AuthServer %s could not be checked at admission (%v); they are enforced when the client is reconciled", key, err))
 	case as.Spec.PolicySelector == nil:
 		clientIDRule(as.Spec.AllowedClientIDPrefixes)
+		warnings = append(warnings, serviceAccountWarnings(ac, as)...)
 	default:
 		clientIDRule(as.Spec.AllowedClientIDPrefixes)
+		warnings = append(warnings, serviceAccountWarnings(ac, as)...)
 		var list authv1.AuthPolicyList
 		if err := v.Reader.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
 			warnings = append(warnings, fmt.Sprintf("the AuthPolicies of AuthServer %s could not be listed at admission (%v); they are enforced when the client is reconciled", key, err))
@@ -118,4 +120,15 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 		return warnings, apierrors.NewInvalid(authv1.GroupVersion.WithKind("AuthClient").GroupKind(), ac.Name, errs)
 	}
 	return warnings, nil
+}
+
+// serviceAccountWarnings warns, not refuses, when the AuthServer does not
+// (yet) accept the client's ServiceAccount: the AuthServer edit that allows
+// it may come in the same GitOps sync, after the client. The reconciler
+// refuses the client until then.
+func serviceAccountWarnings(ac *authv1.AuthClient, as *authv1.AuthServer) admission.Warnings {
+	if reason, msg := desired.CheckServiceAccount(ac, as); reason != "" {
+		return admission.Warnings{msg + "; the client is refused (" + reason + ") until the AuthServer allows it"}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,7 +35,12 @@ import (
 // installs the generated ValidatingWebhookConfiguration and its CA), with
 // failurePolicy Fail here so that a webhook that does not answer fails the
 // tests instead of letting everything through.
-var k8s client.Client
+var (
+	k8s client.Client
+	// warned is k8s with the admission warnings it gets kept in warnings.
+	warned   client.Client
+	warnings = &warningLog{}
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -110,6 +117,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	k8s = mgr.GetClient()
+	wcfg := rest.CopyConfig(cfg)
+	wcfg.WarningHandler = warnings
+	if warned, err = client.New(wcfg, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return m.Run()
 }
 
@@ -405,4 +418,114 @@ spec:
       SECRET: "{{ .client_secret }}"`, `no entry for key "client_secret"`)
 	ns(t, "my-app-dev")
 	mustCreate(t, sample(t, "secret-templates/oauth2-proxy.yaml"), &authv1.AuthClient{})
+}
+
+// warningLog keeps the admission warnings the API server relays.
+type warningLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warningLog) HandleWarningHeader(_ int, _ string, msg string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, msg)
+}
+
+func (w *warningLog) take() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := strings.Join(w.msgs, "\n")
+	w.msgs = nil
+	return out
+}
+
+// Secretless clients at admission: a policy's service_account_token method
+// refuses a client with a secret, and a secret method a secretless client,
+// with the reconciler's message. What the AuthServer does not allow (yet)
+// is a warning: the AuthServer edit may come in the same sync.
+func TestServiceAccountAtAdmission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest")
+	}
+	ns(t, "security")
+	ns(t, "team-sa")
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: secretless-only, namespace: security, labels: {tier: secretless}}
+spec:
+  clientAuthentication: {method: service_account_token}`, &authv1.AuthPolicy{})
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: secrets-only, namespace: security, labels: {tier: secrets}}
+spec:
+  clientAuthentication: {method: client_secret_basic}`, &authv1.AuthPolicy{})
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: workloads, namespace: security}
+spec:
+  issuerUrl: "https://workloads.example.com"
+  policySelector: {matchLabels: {tier: secretless}}
+  serviceAccountAuthentication: {}`, &authv1.AuthServer{})
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: classic, namespace: security}
+spec:
+  issuerUrl: "https://classic.example.com"
+  policySelector: {matchLabels: {tier: secrets}}
+  serviceAccountAuthentication: {}`, &authv1.AuthServer{})
+
+	eventuallyRefused(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: with-secret, namespace: team-sa}
+spec:
+  authServerRef: {name: workloads, namespace: security}
+  grantTypes: [client_credentials]`,
+		`spec.serviceAccount`, `AuthPolicy security/secretless-only requires service_account_token`)
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: secretless, namespace: team-sa}
+spec:
+  authServerRef: {name: workloads, namespace: security}
+  serviceAccount: {name: app}
+  grantTypes: [client_credentials]`, &authv1.AuthClient{})
+	eventuallyRefused(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: secretless-classic, namespace: team-sa}
+spec:
+  authServerRef: {name: classic, namespace: security}
+  serviceAccount: {name: app}
+  grantTypes: [client_credentials]`,
+		`spec.serviceAccount`, `not allowed by AuthPolicy security/secrets-only, which requires the client_secret_basic authentication method`)
+
+	// The default ServiceAccount: admitted with a warning naming the rule.
+	warnings.take()
+	var ac authv1.AuthClient
+	if err := yaml.UnmarshalStrict([]byte(`
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: as-default, namespace: team-sa}
+spec:
+  authServerRef: {name: workloads, namespace: security}
+  serviceAccount: {name: default}
+  grantTypes: [client_credentials]`), &ac); err != nil {
+		t.Fatal(err)
+	}
+	testbed.Eventually(t, 10*time.Second, "a warning about the default ServiceAccount", func() error {
+		_ = k8s.Delete(context.Background(), ac.DeepCopy())
+		if err := warned.Create(context.Background(), ac.DeepCopy()); err != nil {
+			return err
+		}
+		if w := warnings.take(); !strings.Contains(w, `spec.serviceAccount.name "default" is not allowed by AuthServer security/workloads`) || !strings.Contains(w, "ServiceAccountNotAllowed") {
+			return fmt.Errorf("warnings %q", w)
+		}
+		return nil
+	})
 }

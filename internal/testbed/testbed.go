@@ -32,6 +32,9 @@ type Keycloak struct {
 	AdminPassword string
 	// StateDir holds the instance's files: its database, its log and its port.
 	StateDir string
+	// Env is added to the environment of the instance (KEY=value), on
+	// every start: runtime options such as KC_TRUSTSTORE_PATHS.
+	Env []string
 }
 
 // StartKeycloak starts a Keycloak whose files live in a new folder named
@@ -39,11 +42,18 @@ type Keycloak struct {
 // distribution first if needed. The instance stops by itself if the test
 // binary dies without calling Stop.
 func StartKeycloak(name string) (*Keycloak, error) {
+	return StartKeycloakWithEnv(name)
+}
+
+// StartKeycloakWithEnv is StartKeycloak with runtime options for Keycloak in
+// its environment (KEY=value), for example KC_TRUSTSTORE_PATHS to trust a
+// test API server's certificate.
+func StartKeycloakWithEnv(name string, env ...string) (*Keycloak, error) {
 	dir := filepath.Join(RepoRoot(), "tmp", fmt.Sprintf("%s-%d", name, os.Getpid()))
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	k := &Keycloak{StateDir: dir}
+	k := &Keycloak{StateDir: dir, Env: env}
 	return k, k.Start()
 }
 
@@ -83,14 +93,15 @@ func (k *Keycloak) Cleanup() error {
 }
 
 func (k *Keycloak) script(verb string) (string, error) {
-	return runScript("keycloak.sh", verb, k.StateDir, "KEYCLOAK_WATCH_PID")
+	return runScript("keycloak.sh", verb, k.StateDir, "KEYCLOAK_WATCH_PID", k.Env...)
 }
 
 // runScript runs hack/<script> verb dir, telling it which process to
-// outlive no longer (watchVar=<our pid>), and returns its output.
-func runScript(script, verb, dir, watchVar string) (string, error) {
+// outlive no longer (watchVar=<our pid>), with env added to its
+// environment, and returns its output.
+func runScript(script, verb, dir, watchVar string, env ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", script), verb, dir)
-	cmd.Env = append(os.Environ(), watchVar+"="+strconv.Itoa(os.Getpid()))
+	cmd.Env = append(append(os.Environ(), env...), watchVar+"="+strconv.Itoa(os.Getpid()))
 	// A file rather than a pipe: the started processes must not hold our pipe open.
 	logf, err := os.CreateTemp("", strings.TrimSuffix(script, ".sh")+"-"+verb+"-*.log")
 	if err != nil {

@@ -163,8 +163,16 @@ func GovernedClient(ac *authv1.AuthClient, eff policy.Effective, realm RealmSess
 	// The marker puts the client under the realm's rotation policy; "" (no
 	// rotation) deletes it, which also clears the expiry Keycloak set.
 	attrs[AttrSecretRotation] = ""
-	if eff.Rotation != nil && !public {
+	if eff.Rotation != nil && ac.HasSecret() {
 		attrs[AttrSecretRotation] = RotationMarker
+	}
+	// A secretless client is bound to the identity provider trusting the
+	// cluster's service-account issuer and to its ServiceAccount's subject;
+	// "" (a client with a secret) deletes the binding.
+	attrs[AttrJWTIssuer], attrs[AttrJWTSubject] = "", ""
+	if ac.Secretless() && !public {
+		attrs[AttrJWTIssuer] = IdentityProviderAlias
+		attrs[AttrJWTSubject] = authv1.ServiceAccountSubject(ac.Namespace, ac.Spec.ServiceAccount.Name)
 	}
 	c := gocloak.Client{
 		ClientID:                  gocloak.StringP(ac.EffectiveClientID()),
@@ -182,7 +190,14 @@ func GovernedClient(ac *authv1.AuthClient, eff policy.Effective, realm RealmSess
 		WebOrigins:                slices.Clone(webOrigins),
 		Attributes:                attrs,
 	}
-	if !public {
+	switch {
+	case public:
+	case ac.Secretless():
+		// Whatever the policies' method: a policy that asks for a secret
+		// is reported as a PolicyViolation, never given a secret the
+		// workloads do not have.
+		c.ClientAuthenticatorType = gocloak.StringP(AuthenticatorFederatedJWT)
+	default:
 		c.ClientAuthenticatorType = gocloak.StringP(Authenticator(eff.Method))
 	}
 	return c
@@ -256,14 +271,16 @@ func ClientOwner(c *gocloak.Client) string {
 // Authenticator is Keycloak's client authenticator for an OIDC token
 // endpoint authentication method. Keycloak cannot tell client_secret_basic
 // from client_secret_post: its client-secret authenticator accepts both.
-// private_key_jwt keeps client-secret (see below).
+// private_key_jwt keeps client-secret (see below), and so does
+// service_account_token for a client that names no ServiceAccount.
 func Authenticator(m authv1.ClientAuthenticationMethod) string {
 	switch m {
 	case authv1.ClientAuthSecretJWT:
 		return "client-secret-jwt"
 	default:
 		// private_key_jwt would need the client's public keys, which an
-		// AuthClient cannot provide yet: the client keeps its secret (and
+		// AuthClient cannot provide yet, and service_account_token a
+		// ServiceAccount it does not name: the client keeps its secret (and
 		// is reported as a PolicyViolation), rather than being switched to
 		// an authenticator it cannot use.
 		return "client-secret"

@@ -46,7 +46,9 @@ const (
 )
 
 // SecretData is the payload of an AuthClient's credentials Secret. secret is
-// empty for public clients, which then get no client_secret key.
+// empty for public and secretless clients, which then get no client_secret
+// key; a secretless client gets token_audience, the audience its workloads
+// request for their service-account token (the realm's issuer).
 func SecretData(ac *authv1.AuthClient, issuer, secret string) map[string][]byte {
 	issuer = strings.TrimRight(issuer, "/")
 	data := map[string][]byte{
@@ -58,6 +60,9 @@ func SecretData(ac *authv1.AuthClient, issuer, secret string) map[string][]byte 
 	}
 	if secret != "" {
 		data[KeyClientSecret] = []byte(secret)
+	}
+	if ac.Secretless() {
+		data[KeyTokenAudience] = []byte(TokenAudience(issuer))
 	}
 	scopes := slices.Clone(ac.Spec.Scopes)
 	if len(scopes) > 0 {

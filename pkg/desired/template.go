@@ -117,7 +117,8 @@ func checkTree(t *template.Template) error {
 }
 
 // SecretValues are the values a template may use, by name. secret is empty
-// for public clients, which then have no client_secret.
+// for public and secretless clients, which then have no client_secret;
+// secretless clients have token_audience.
 func SecretValues(ac *authv1.AuthClient, issuer, secret string) map[string]string {
 	issuer = strings.TrimRight(issuer, "/")
 	oidc := issuer + "/protocol/openid-connect"
@@ -135,6 +136,9 @@ func SecretValues(ac *authv1.AuthClient, issuer, secret string) map[string]strin
 	}
 	if secret != "" {
 		v["client_secret"] = secret
+	}
+	if ac.Secretless() {
+		v[KeyTokenAudience] = TokenAudience(issuer)
 	}
 	if s := SecretData(ac, issuer, secret)[KeyScopes]; len(s) > 0 {
 		v["scopes"] = string(s)
@@ -205,7 +209,7 @@ func CheckSecretTemplate(ac *authv1.AuthClient) error {
 		return nil
 	}
 	secret := "placeholder-secret"
-	if ac.Spec.ClientType == authv1.ClientTypePublic {
+	if !ac.HasSecret() {
 		secret = ""
 	}
 	if _, err := RenderTemplates(tpl.Data, SecretValues(ac, "https://issuer.example.com/realms/r", secret)); err != nil {

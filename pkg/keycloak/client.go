@@ -92,6 +92,18 @@ type Admin interface {
 	// GetComponent returns one component, or ErrNotFound.
 	GetComponent(ctx context.Context, realm, id string) (*gocloak.Component, error)
 
+	// GetIdentityProvider returns the realm's identity provider with this
+	// alias, or ErrNotFound. CreateIdentityProvider creates one (ErrConflict
+	// if the alias is taken); UpdateIdentityProvider replaces idp.Alias;
+	// DeleteIdentityProvider removes one.
+	GetIdentityProvider(ctx context.Context, realm, alias string) (*gocloak.IdentityProviderRepresentation, error)
+	CreateIdentityProvider(ctx context.Context, realm string, idp gocloak.IdentityProviderRepresentation) error
+	UpdateIdentityProvider(ctx context.Context, realm string, idp gocloak.IdentityProviderRepresentation) error
+	DeleteIdentityProvider(ctx context.Context, realm, alias string) error
+	// FetchOIDCConfiguration makes Keycloak fetch a discovery document
+	// itself, proving it can reach the URL and trusts its certificate.
+	FetchOIDCConfiguration(ctx context.Context, realm, url string) (map[string]string, error)
+
 	// TestLDAPConnection checks a connection (and bind) to an LDAP server.
 	TestLDAPConnection(ctx context.Context, realm string, t LDAPTest) error
 	// SyncUsers imports a user-storage component's users (all, or the changed ones).

@@ -107,6 +107,9 @@ func IsWriteFailed(err error) bool {
 	return errors.As(err, &kerr) && kerr.WriteFailed
 }
 
+// IsRejected reports whether Keycloak refused the request as invalid.
+func IsRejected(err error) bool { return errors.Is(err, ErrRejected) }
+
 // IsUnauthorized reports whether the admin credentials were refused.
 func IsUnauthorized(err error) bool { return errors.Is(err, ErrUnauthorized) }
 

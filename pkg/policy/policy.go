@@ -209,16 +209,32 @@ func Evaluate(ac *authv1.AuthClient, ps []authv1.AuthPolicy) []Violation {
 			out = append(out, Violation{Field: field.NewPath("spec", "grantTypes"), Policy: k,
 				Message: fmt.Sprintf("spec.grantTypes is omitted, and none of the default grant types (%s) is allowed by AuthPolicy %s (allowed: %s): list the grant types this client needs", join(DefaultGrantTypes), k, join(s.AllowedGrantTypes))})
 		}
-		if ca := s.ClientAuthentication; ca != nil && ca.Method == authv1.ClientAuthPrivateKey && ac.Spec.ClientType != authv1.ClientTypePublic {
-			out = append(out, Violation{Field: field.NewPath("spec", "clientType"), Policy: k,
-				Message: fmt.Sprintf("AuthPolicy %s requires private_key_jwt, which needs the client's public keys (a JWKS URL) that an AuthClient cannot provide yet; the client keeps authenticating with its secret", k)})
-		}
-		if ca := s.ClientAuthentication; ca != nil && ca.Method != "" && ac.Spec.ClientType == authv1.ClientTypePublic {
-			out = append(out, Violation{Field: field.NewPath("spec", "clientType"), Policy: k,
-				Message: fmt.Sprintf("spec.clientType \"Public\" (no client authentication) is not allowed by AuthPolicy %s, which requires the %s authentication method", k, ca.Method)})
+		if ca := s.ClientAuthentication; ca != nil && ca.Method != "" {
+			out = append(out, methodViolations(ac, k, ca.Method)...)
 		}
 	}
 	return out
+}
+
+// methodViolations says how ac's authentication breaks a policy's method.
+// The client is never switched to a method it cannot use: one with a
+// secret keeps it, a secretless one keeps its service-account token.
+func methodViolations(ac *authv1.AuthClient, k string, m authv1.ClientAuthenticationMethod) []Violation {
+	switch {
+	case ac.Spec.ClientType == authv1.ClientTypePublic:
+		return []Violation{{Field: field.NewPath("spec", "clientType"), Policy: k,
+			Message: fmt.Sprintf("spec.clientType \"Public\" (no client authentication) is not allowed by AuthPolicy %s, which requires the %s authentication method", k, m)}}
+	case m == authv1.ClientAuthServiceAccountToken && !ac.Secretless():
+		return []Violation{{Field: field.NewPath("spec", "serviceAccount"), Policy: k,
+			Message: fmt.Sprintf("AuthPolicy %s requires service_account_token (secretless: workloads authenticate with a Kubernetes service-account token): set spec.serviceAccount to the workload's ServiceAccount; the client keeps authenticating with its secret meanwhile", k)}}
+	case m != authv1.ClientAuthServiceAccountToken && ac.Secretless():
+		return []Violation{{Field: field.NewPath("spec", "serviceAccount"), Policy: k,
+			Message: fmt.Sprintf("spec.serviceAccount (authentication with a service-account token) is not allowed by AuthPolicy %s, which requires the %s authentication method; the client keeps authenticating with its service-account token", k, m)}}
+	case m == authv1.ClientAuthPrivateKey:
+		return []Violation{{Field: field.NewPath("spec", "clientType"), Policy: k,
+			Message: fmt.Sprintf("AuthPolicy %s requires private_key_jwt, which needs the client's public keys (a JWKS URL) that an AuthClient cannot provide yet; the client keeps authenticating with its secret", k)}}
+	}
+	return nil
 }
 
 func join[T ~string](xs []T) string {

@@ -152,3 +152,42 @@ func TestEvaluateGrantDefaultsAndUnsupportedMethods(t *testing.T) {
 		t.Errorf("private_key_jwt cannot be applied yet: %v", vs)
 	}
 }
+
+// service_account_token is enforced both ways: a client with a secret
+// breaks a policy that requires it, a secretless client one that requires a
+// secret method. Either keeps authenticating as it does.
+func TestEvaluateServiceAccountToken(t *testing.T) {
+	method := func(m authv1.ClientAuthenticationMethod) []authv1.AuthPolicy {
+		return []authv1.AuthPolicy{pol("security", "p", nil, authv1.AuthPolicySpec{ClientAuthentication: &authv1.ClientAuthenticationPolicy{Method: m}})}
+	}
+	withSecret := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "c"}}
+	secretless := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "c"},
+		Spec: authv1.AuthClientSpec{ServiceAccount: &authv1.ServiceAccountReference{Name: "app"}}}
+	public := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "c"}, Spec: authv1.AuthClientSpec{ClientType: authv1.ClientTypePublic}}
+	for _, tc := range []struct {
+		name   string
+		ac     *authv1.AuthClient
+		m      authv1.ClientAuthenticationMethod
+		field  string
+		phrase string
+	}{
+		{"secretless under service_account_token", secretless, authv1.ClientAuthServiceAccountToken, "", ""},
+		{"a secret under service_account_token", withSecret, authv1.ClientAuthServiceAccountToken, "spec.serviceAccount", "requires service_account_token"},
+		{"secretless under client_secret_basic", secretless, authv1.ClientAuthSecretBasic, "spec.serviceAccount", "requires the client_secret_basic authentication method"},
+		{"secretless under client_secret_jwt", secretless, authv1.ClientAuthSecretJWT, "spec.serviceAccount", "requires the client_secret_jwt authentication method"},
+		{"secretless under private_key_jwt", secretless, authv1.ClientAuthPrivateKey, "spec.serviceAccount", "requires the private_key_jwt authentication method"},
+		{"public under service_account_token", public, authv1.ClientAuthServiceAccountToken, "spec.clientType", "requires the service_account_token authentication method"},
+		{"a secret under client_secret_post", withSecret, authv1.ClientAuthSecretPost, "", ""},
+	} {
+		vs := Evaluate(tc.ac, method(tc.m))
+		if tc.field == "" {
+			if len(vs) != 0 {
+				t.Errorf("%s: violations %v", tc.name, vs)
+			}
+			continue
+		}
+		if len(vs) != 1 || vs[0].Field.String() != tc.field || !strings.Contains(vs[0].Message, tc.phrase) || !strings.Contains(vs[0].Message, "security/p") {
+			t.Errorf("%s: violations %v, want one on %s saying %q", tc.name, vs, tc.field, tc.phrase)
+		}
+	}
+}

@@ -20,6 +20,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.authServerRef == oldSelf.authServerRef",message="authServerRef cannot be changed: the client lives in that server's realm; create a new AuthClient instead",fieldPath=".authServerRef"
 // +kubebuilder:validation:XValidation:rule="!(has(self.clientType) && self.clientType == 'Public' && has(self.grantTypes) && 'client_credentials' in self.grantTypes)",message="a Public client has no secret and cannot use client_credentials",fieldPath=".grantTypes"
 // +kubebuilder:validation:XValidation:rule="(has(self.grantTypes) && !('authorization_code' in self.grantTypes)) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="the authorization_code grant (on by default) needs at least one redirect URI",fieldPath=".redirectUris",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!(has(self.serviceAccount) && has(self.clientType) && self.clientType == 'Public')",message="serviceAccount makes a Confidential client secretless; a Public client does not authenticate at all",fieldPath=".serviceAccount"
 type AuthClientSpec struct {
 	// displayName is the client's name on Keycloak's consent and account
 	// pages. Plain text: `<` and `>` are refused.
@@ -47,6 +48,35 @@ type AuthClientSpec struct {
 	// +optional
 	// +kubebuilder:default=Confidential
 	ClientType ClientType `json:"clientType,omitempty"`
+
+	// serviceAccount makes the client secretless: workloads authenticate
+	// with a token of this Kubernetes ServiceAccount (of the AuthClient's
+	// namespace) instead of a client secret, so there is no secret to leak
+	// or rotate. Keycloak checks the token's signature against the cluster's
+	// service-account issuer, and its subject,
+	// system:serviceaccount:<namespace>:<name>, against this client. The
+	// Secret then holds no client_secret, and token_audience: the audience
+	// the token must be requested for (the realm's issuer URL). A pod runs
+	// as the ServiceAccount (spec.serviceAccountName) and mounts a projected
+	// token, for example:
+	//
+	//	volumes:
+	//	- name: keycloak-token
+	//	  projected:
+	//	    sources:
+	//	    - serviceAccountToken:
+	//	        path: token
+	//	        audience: https://auth.example.com/realms/production-server
+	//	        expirationSeconds: 3600
+	//
+	// It sends the file's content to the token endpoint as client_assertion,
+	// with client_assertion_type
+	// urn:ietf:params:oauth:client-assertion-type:jwt-bearer, in place of the
+	// secret. The AuthServer must enable spec.serviceAccountAuthentication.
+	// One ServiceAccount authenticates one client per AuthServer; `default`
+	// is refused unless the AuthServer allows it.
+	// +optional
+	ServiceAccount *ServiceAccountReference `json:"serviceAccount,omitempty"`
 
 	// grantTypes the client may use. Defaults to authorization_code and
 	// refresh_token. Add client_credentials for a service account.
@@ -214,6 +244,12 @@ type AuthClientStatus struct {
 	// +optional
 	Issuer string `json:"issuer,omitempty"`
 
+	// serviceAccount is the subject (system:serviceaccount:<namespace>:<name>)
+	// whose service-account tokens authenticate the client in Keycloak; empty
+	// for clients with a secret.
+	// +optional
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+
 	// policies are the AuthPolicies (namespace/name) that govern the client:
 	// those its AuthServer's policySelector selects.
 	// +optional
@@ -250,8 +286,9 @@ type SecretTemplate struct {
 	// {{ .client_id }}, {{ .client_secret }} (confidential clients),
 	// {{ .issuer_url }}, {{ .discovery_url }}, {{ .authorization_url }},
 	// {{ .token_url }}, {{ .userinfo_url }}, {{ .end_session_url }},
-	// {{ .jwks_url }}, {{ .scopes }} (space-separated) and
-	// {{ .redirect_uri }} (the first one). Functions: upper, lower, quote,
+	// {{ .jwks_url }}, {{ .scopes }} (space-separated),
+	// {{ .redirect_uri }} (the first one) and {{ .token_audience }}
+	// (secretless clients: the audience of their service-account token). Functions: upper, lower, quote,
 	// b64enc, replace, trimPrefix, trimSuffix. A key without template
 	// actions is a fixed value. A template that does not render (an unknown
 	// value, a syntax error) is refused; no half-rendered Secret is written.
@@ -299,6 +336,7 @@ type SecretTemplate struct {
 // +kubebuilder:printcolumn:name="Client ID",type=string,JSONPath=`.status.clientId`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.clientSecretRef.name`
 // +kubebuilder:printcolumn:name="Policies",type=string,JSONPath=`.status.policies`,priority=1
+// +kubebuilder:printcolumn:name="Service Account",type=string,JSONPath=`.status.serviceAccount`,priority=1
 // +kubebuilder:printcolumn:name="Rotated",type=date,JSONPath=`.status.secretRotation.lastRotationTime`,priority=1
 // +kubebuilder:printcolumn:name="Next Rotation",type=string,JSONPath=`.status.secretRotation.nextRotationTime`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

@@ -5,7 +5,7 @@ import (
 )
 
 // ClientAuthenticationMethod is how a confidential client authenticates at the token endpoint.
-// +kubebuilder:validation:Enum=client_secret_basic;client_secret_post;client_secret_jwt;private_key_jwt
+// +kubebuilder:validation:Enum=client_secret_basic;client_secret_post;client_secret_jwt;private_key_jwt;service_account_token
 type ClientAuthenticationMethod string
 
 const (
@@ -13,6 +13,9 @@ const (
 	ClientAuthSecretPost  ClientAuthenticationMethod = "client_secret_post"
 	ClientAuthSecretJWT   ClientAuthenticationMethod = "client_secret_jwt"
 	ClientAuthPrivateKey  ClientAuthenticationMethod = "private_key_jwt"
+	// ClientAuthServiceAccountToken: secretless, a Kubernetes
+	// service-account token as client assertion (AuthClient spec.serviceAccount).
+	ClientAuthServiceAccountToken ClientAuthenticationMethod = "service_account_token"
 )
 
 // AuthPolicySpec constrains and defaults the clients of the AuthServers that select it.
@@ -84,7 +87,13 @@ type TokenPolicy struct {
 
 // ClientAuthenticationPolicy sets how confidential clients authenticate.
 type ClientAuthenticationPolicy struct {
-	// method is the token endpoint authentication method governed clients must use.
+	// method is the token endpoint authentication method governed clients
+	// must use: client_secret_basic or client_secret_post (a client
+	// secret), client_secret_jwt (a JWT signed with the secret),
+	// private_key_jwt (not supported yet: such clients are reported), or
+	// service_account_token (secretless: a Kubernetes service-account token,
+	// AuthClient spec.serviceAccount). A client that authenticates otherwise
+	// is refused as a PolicyViolation.
 	// +optional
 	Method ClientAuthenticationMethod `json:"method,omitempty"`
 

@@ -73,6 +73,18 @@ type AuthServerSpec struct {
 	// +optional
 	UserStoreRef *ObjectReference `json:"userStoreRef,omitempty"`
 
+	// serviceAccountAuthentication lets the AuthClients of this server
+	// authenticate with Kubernetes service-account tokens instead of client
+	// secrets (their spec.serviceAccount). The realm gets a Keycloak identity
+	// provider, alias nauthera-kubernetes, that trusts the cluster's
+	// service-account token issuer. Keycloak must reach the issuer's
+	// /.well-known/openid-configuration and /openid/v1/jwks and trust its
+	// certificate; the ServiceAccountIssuerReady condition checks that.
+	// Removing the field removes the identity provider: secretless clients
+	// stop working.
+	// +optional
+	ServiceAccountAuthentication *ServiceAccountAuthentication `json:"serviceAccountAuthentication,omitempty"`
+
 	// keycloak names the Keycloak server that hosts the realm. Omitted uses
 	// the Keycloak the operator was installed with.
 	// +optional
@@ -168,6 +180,11 @@ type AuthServerStatus struct {
 	// userStore is the user federation set up in the realm.
 	// +optional
 	UserStore *RealmUserStoreStatus `json:"userStore,omitempty"`
+
+	// serviceAccountAuthentication is the service-account token issuer the
+	// realm trusts; absent when spec.serviceAccountAuthentication is.
+	// +optional
+	ServiceAccountAuthentication *ServiceAccountAuthenticationStatus `json:"serviceAccountAuthentication,omitempty"`
 
 	// certificate is what the certificate of spec.tls.certSecretRef says.
 	// +optional

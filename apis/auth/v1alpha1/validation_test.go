@@ -418,6 +418,59 @@ metadata: {name: s, namespace: security}
 spec:
   realmName: s`,
 		want: []string{"spec.issuerUrl", "Required value"},
+	}, {
+		name: "secretless public client",
+		doc: `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: c, namespace: my-app-dev}
+spec:
+  authServerRef: {name: production-server}
+  clientType: Public
+  redirectUris: ["https://spa.example.com/cb"]
+  serviceAccount: {name: app}`,
+		want: []string{"spec.serviceAccount", "a Public client does not authenticate at all"},
+	}, {
+		name: "ServiceAccount name that is no name",
+		doc: `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: c, namespace: my-app-dev}
+spec:
+  authServerRef: {name: production-server}
+  grantTypes: [client_credentials]
+  serviceAccount: {name: "team-b:app"}`,
+		want: []string{"spec.serviceAccount.name", "should match"},
+	}, {
+		name: "service-account issuer over http",
+		doc: `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: s, namespace: security}
+spec:
+  issuerUrl: "https://auth.example.com"
+  serviceAccountAuthentication: {issuer: "http://kubernetes.default.svc"}`,
+		want: []string{"spec.serviceAccountAuthentication.issuer", "must be an absolute https URL"},
+	}, {
+		name: "service-account issuer with a trailing slash",
+		doc: `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: s, namespace: security}
+spec:
+  issuerUrl: "https://auth.example.com"
+  serviceAccountAuthentication: {issuer: "https://kubernetes.default.svc.cluster.local/"}`,
+		want: []string{"spec.serviceAccountAuthentication.issuer", "must not end with /"},
+	}, {
+		name: "maxTokenAge too long",
+		doc: `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: s, namespace: security}
+spec:
+  issuerUrl: "https://auth.example.com"
+  serviceAccountAuthentication: {maxTokenAge: 48h}`,
+		want: []string{"spec.serviceAccountAuthentication.maxTokenAge", "between 1m and 24h"},
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { assertRefused(t, c.doc, c.want...) })
