@@ -30,17 +30,34 @@ func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.A
 			rep.Fail(ctx, ac, authv1.ReasonDeleting, "Cannot delete the Keycloak client yet: "+err.Error(), true)
 			return err
 		}
-	case len(ac.Status.Audiences) > 0:
+	case len(ac.Status.Audiences) > 0 || ac.Secretless() || ac.Status.ServiceAccount != "":
 		// An orphaned client lives on without its AuthClient, so nobody
-		// could take other clients' consent back from it any more: it is
-		// left without the audiences Nauthera gave it.
+		// could take back what it was given: other clients' consent (its
+		// audiences), and its ServiceAccount binding, which a namespace of
+		// the same name created later (by anyone) would inherit. It is left
+		// without both; its credentials otherwise stay as they were.
 		err := r.onOwnClient(ctx, ac, rep, func(kc keycloak.Admin, realm string, actual *gocloak.Client) error {
 			plan := desired.PlanAudiences(nil, *actual)
-			ctrl.LoggerFrom(ctx).Info("Removing audiences from the orphaned Keycloak client", "clientId", ac.EffectiveClientID(), "count", len(plan.Remove))
-			return applyAudiences(ctx, kc, realm, gocloak.PString(actual.ID), plan)
+			if !plan.Empty() {
+				ctrl.LoggerFrom(ctx).Info("Removing audiences from the orphaned Keycloak client", "clientId", ac.EffectiveClientID(), "count", len(plan.Remove))
+				if err := applyAudiences(ctx, kc, realm, gocloak.PString(actual.ID), plan); err != nil {
+					return err
+				}
+			}
+			if actual.Attributes[desired.AttrJWTSubject] == "" && actual.Attributes[desired.AttrJWTIssuer] == "" {
+				return nil
+			}
+			ctrl.LoggerFrom(ctx).Info("Unbinding the orphaned Keycloak client from its ServiceAccount", "clientId", ac.EffectiveClientID())
+			unbound := *actual
+			unbound.Attributes = map[string]string{}
+			for k, v := range actual.Attributes {
+				unbound.Attributes[k] = v
+			}
+			unbound.Attributes[desired.AttrJWTSubject], unbound.Attributes[desired.AttrJWTIssuer] = "", ""
+			return kc.UpdateClient(ctx, realm, unbound)
 		})
 		if err != nil {
-			rep.Fail(ctx, ac, authv1.ReasonDeleting, "Cannot remove the audiences of the orphaned Keycloak client yet: "+err.Error(), true)
+			rep.Fail(ctx, ac, authv1.ReasonDeleting, "Cannot unbind the orphaned Keycloak client yet (audiences, ServiceAccount): "+err.Error(), true)
 			return err
 		}
 	}

@@ -107,6 +107,18 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 		if err := kc.UpdateClient(ctx, realm, desired.MergeClient(want, *actual)); err != nil {
 			return nil, false, err
 		}
+		if gocloak.PString(want.ClientAuthenticatorType) == desired.AuthenticatorFederatedJWT &&
+			gocloak.PString(actual.ClientAuthenticatorType) != desired.AuthenticatorFederatedJWT {
+			// Keycloak keeps the secret of a client that goes secretless:
+			// inert meanwhile, it would work again if the client ever went
+			// back to a secret. A team that went secretless to retire a
+			// leaked secret must not get it back: it is replaced now, and
+			// nobody learns the new one.
+			log.Info("Replacing the secret of a client that went secretless", "clientId", clientID)
+			if _, err := kc.RegenerateClientSecret(ctx, realm, id); err != nil {
+				return nil, false, err
+			}
+		}
 	}
 	if len(plan) > 0 {
 		log.Info("Changing client scopes of Keycloak client", "clientId", clientID, "changes", scopeChanges(plan))

@@ -53,7 +53,10 @@ func (r *AuthClientReconciler) serviceAccountAdmitted(ctx context.Context, ac *a
 	claimants := []*authv1.AuthClient{ac}
 	for i := range list.Items {
 		o := &list.Items[i]
-		if o.UID != ac.UID && o.DeletionTimestamp.IsZero() {
+		// One being deleted still holds the ServiceAccount until it is
+		// gone: its Keycloak client may be enabled until its finalizer
+		// has deleted it (its deletion re-enqueues the others).
+		if o.UID != ac.UID && (o.DeletionTimestamp.IsZero() || desired.HoldsServiceAccount(o)) {
 			claimants = append(claimants, o)
 		}
 	}
@@ -152,7 +155,9 @@ var serviceAccountClaimChanged = predicate.Funcs{
 			return false
 		}
 		return desired.ServiceAccountKey(authServerKey(o).String(), o) != desired.ServiceAccountKey(authServerKey(n).String(), n) ||
-			o.Status.ServiceAccount != n.Status.ServiceAccount || o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero()
+			o.Status.ServiceAccount != n.Status.ServiceAccount || o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero() ||
+			// A claimant that gets stuck (or unstuck) may pass the holding on.
+			meta.IsStatusConditionTrue(o.Status.Conditions, authv1.StalledCondition) != meta.IsStatusConditionTrue(n.Status.Conditions, authv1.StalledCondition)
 	},
 }
 

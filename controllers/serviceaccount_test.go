@@ -349,6 +349,61 @@ func TestSecretlessClient(t *testing.T) {
 	})
 
 	parent := t
+	t.Run("a secret retired by going secretless never comes back", func(t *testing.T) {
+		ac2 := &authv1.AuthClient{}
+		apply(t, authClient("team-sa", "switcher", "sa-server", worker), ac2)
+		t.Cleanup(func() { deleteAndWait(t, ac2) })
+		waitReady(t, ac2, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+		old := string(secretOf(t, "team-sa", "switcher-client-secret").Data["client_secret"])
+		if got := postToken(t, tokenURL, url.Values{"client_id": {ac2.Status.ClientID}, "client_secret": {old}}); got.code != http.StatusOK {
+			t.Fatalf("the client's secret before the switch: %s", got)
+		}
+		serviceAccount(t, "team-sa", "switcher")
+		editClient(t, ac2, func(a *authv1.AuthClient) { a.Spec.ServiceAccount = &authv1.ServiceAccountReference{Name: "switcher"} })
+		eventually(t, 30*time.Second, "the Secret without client_secret", func() error {
+			if _, ok := secretOf(t, "team-sa", "switcher-client-secret").Data["client_secret"]; ok {
+				return fmt.Errorf("client_secret still there")
+			}
+			return nil
+		})
+		waitReady(t, ac2, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+		// Back to a secret: a new one, not the one retired.
+		editClient(t, ac2, func(a *authv1.AuthClient) { a.Spec.ServiceAccount = nil })
+		var back string
+		eventually(t, 30*time.Second, "a client_secret again", func() error {
+			if back = string(secretOf(t, "team-sa", "switcher-client-secret").Data["client_secret"]); back == "" {
+				return fmt.Errorf("no client_secret yet")
+			}
+			return nil
+		})
+		if back == old {
+			t.Error("going back to a secret revived the secret retired by going secretless")
+		}
+		if got := postToken(t, tokenURL, url.Values{"client_id": {ac2.Status.ClientID}, "client_secret": {old}}); got.code != http.StatusUnauthorized {
+			t.Errorf("the retired secret: %s, want HTTP 401", got)
+		}
+	})
+
+	t.Run("an orphaned client is unbound from its ServiceAccount", func(t *testing.T) {
+		serviceAccount(t, "team-sa", "orphan")
+		ac3 := &authv1.AuthClient{}
+		apply(t, authClient("team-sa", "orphan", "sa-server", worker+"\n  serviceAccount: {name: orphan}\n  deletionPolicy: Orphan"), ac3)
+		waitReady(t, ac3, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+		id := ac3.Status.ClientID
+		if got := assertionToken(t, tokenURL, id, saToken(t, "team-sa", "orphan", audience)); got.code != http.StatusOK {
+			t.Fatalf("token before the deletion: %s", got)
+		}
+		deleteAndWait(t, ac3)
+		if keycloakClient(t, realm, id) == nil {
+			t.Fatal("the orphaned client is gone")
+		}
+		// Whoever creates namespace team-sa and ServiceAccount orphan later
+		// must not inherit the client.
+		if got := assertionToken(t, tokenURL, id, saToken(t, "team-sa", "orphan", audience)); got.code == http.StatusOK {
+			t.Errorf("the orphaned client still accepts the ServiceAccount's token: %s", got)
+		}
+	})
+
 	t.Run("one ServiceAccount, one client", func(t *testing.T) {
 		second := &authv1.AuthClient{}
 		apply(t, authClient("team-sa", "app-2", "sa-server", worker+"\n  serviceAccount: {name: app}"), second)

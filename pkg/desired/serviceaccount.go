@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 )
@@ -141,20 +142,40 @@ func CheckServiceAccount(ac *authv1.AuthClient, as *authv1.AuthServer) (reason, 
 	return "", ""
 }
 
+// HoldsServiceAccount says whether ac's status records its ServiceAccount:
+// it was provisioned for it (and, while it is being deleted, its Keycloak
+// client may still be enabled).
+func HoldsServiceAccount(ac *authv1.AuthClient) bool {
+	return ac.Secretless() && ac.Status.ServiceAccount == authv1.ServiceAccountSubject(ac.Namespace, ac.Spec.ServiceAccount.Name)
+}
+
+// stuck says whether a claimant that does not hold its ServiceAccount is
+// Stalled for a reason of its own (not the conflict itself): it will not be
+// provisioned before its owner acts, so it must not block the others.
+func stuck(ac *authv1.AuthClient) bool {
+	if HoldsServiceAccount(ac) || !meta.IsStatusConditionTrue(ac.Status.Conditions, authv1.StalledCondition) {
+		return false
+	}
+	c := meta.FindStatusCondition(ac.Status.Conditions, authv1.ReadyCondition)
+	return c != nil && c.Reason != authv1.ReasonServiceAccountConflict
+}
+
 // ServiceAccountHolder decides which of several AuthClients of one
 // AuthServer that name the same ServiceAccount may use it: Keycloak refuses
 // a token that matches two clients, so only one can. The holder is the one
 // whose status records the ServiceAccount (it is provisioned for it and
-// works: a newcomer must not break it), else the oldest, then by name. The
-// claimants must all name the same ServiceAccount; nil when there are none.
+// works: a newcomer must not break it), else one that is not stuck on a
+// problem of its own, else the oldest, then by name. The claimants must all
+// name the same ServiceAccount; nil when there are none.
 func ServiceAccountHolder(claimants []*authv1.AuthClient) *authv1.AuthClient {
 	var best *authv1.AuthClient
-	holds := func(ac *authv1.AuthClient) bool {
-		return ac.Secretless() && ac.Status.ServiceAccount == authv1.ServiceAccountSubject(ac.Namespace, ac.Spec.ServiceAccount.Name)
-	}
+	holds := HoldsServiceAccount
 	before := func(a, b *authv1.AuthClient) bool {
 		if holds(a) != holds(b) {
 			return holds(a)
+		}
+		if stuck(a) != stuck(b) {
+			return !stuck(a)
 		}
 		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 			return a.CreationTimestamp.Before(&b.CreationTimestamp)

@@ -185,6 +185,22 @@ func TestServiceAccountHolder(t *testing.T) {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
 	}
+	// An older claimant stuck on a problem of its own (a SecretConflict)
+	// does not block a younger one; one stalled by the conflict itself
+	// stays in line by age.
+	stalled := func(ac *authv1.AuthClient, reason string) *authv1.AuthClient {
+		ac.Status.Conditions = []metav1.Condition{
+			{Type: authv1.ReadyCondition, Status: metav1.ConditionFalse, Reason: reason},
+			{Type: authv1.StalledCondition, Status: metav1.ConditionTrue, Reason: reason},
+		}
+		return ac
+	}
+	if got := ServiceAccountHolder([]*authv1.AuthClient{stalled(at("old", 1, false), authv1.ReasonSecretConflict), at("young", 5, false)}); got.Name != "young" {
+		t.Errorf("holder %s: a stuck older claimant blocked the younger one", got.Name)
+	}
+	if got := ServiceAccountHolder([]*authv1.AuthClient{stalled(at("old", 1, false), authv1.ReasonServiceAccountConflict), at("young", 5, false)}); got.Name != "old" {
+		t.Errorf("holder %s: a claimant refused only by the conflict lost its place", got.Name)
+	}
 	// A status recorded for another ServiceAccount than the spec names
 	// (an AuthClient edited to name this one) does not count.
 	edited := at("edited", 9, true)

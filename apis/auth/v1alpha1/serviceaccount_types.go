@@ -51,15 +51,16 @@ type ServiceAccountAuthentication struct {
 
 	// maxTokenAge is how old a service-account token may be when a workload
 	// presents it: Keycloak refuses a token issued longer ago, whatever its
-	// expiry (Keycloak's fedClientAssertionMaxExp). From 1m to 24h; omitted
-	// means 1h, Kubernetes' default token lifetime. A projected token's
-	// expirationSeconds must not be longer: the kubelet renews a token after
-	// 80% of its lifetime.
+	// expiry (Keycloak's fedClientAssertionMaxExp). From 10m (the shortest
+	// projected token Kubernetes issues: a shorter limit would refuse tokens
+	// the kubelet has not renewed yet) to 24h; omitted means 1h, Kubernetes'
+	// default token lifetime. A projected token's expirationSeconds must not
+	// be longer: the kubelet renews a token after 80% of its lifetime.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=20
 	// +kubebuilder:validation:Pattern=`^([0-9]{1,7}(\.[0-9]{1,9})?(ms|s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="maxTokenAge must be between 1m and 24h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10m') && duration(self) <= duration('24h')",message="maxTokenAge must be between 10m and 24h"
 	MaxTokenAge *metav1.Duration `json:"maxTokenAge,omitempty"`
 }
 

@@ -470,7 +470,7 @@ metadata: {name: s, namespace: security}
 spec:
   issuerUrl: "https://auth.example.com"
   serviceAccountAuthentication: {maxTokenAge: 48h}`,
-		want: []string{"spec.serviceAccountAuthentication.maxTokenAge", "between 1m and 24h"},
+		want: []string{"spec.serviceAccountAuthentication.maxTokenAge", "between 10m and 24h"},
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { assertRefused(t, c.doc, c.want...) })
