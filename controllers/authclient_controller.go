@@ -156,9 +156,14 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		return 0, "", err
 	}
 	if refused != nil {
-		// A refused client holds no ServiceAccount (another may take it).
-		ac.Status.ServiceAccount = ""
-		return 0, "", r.revoke(ctx, ac, as, kc, refused)
+		err := r.revoke(ctx, ac, as, kc, refused)
+		if !reconciler.Classify(err).Transient {
+			// Disabled (or gone): it holds its ServiceAccount no more, and
+			// another may take it. Not before: two enabled clients for one
+			// ServiceAccount would break both.
+			ac.Status.ServiceAccount = ""
+		}
+		return 0, "", err
 	}
 	problems := &audienceProblems{}
 	audiences, err := r.resolveAudiences(ctx, ac, problems)
@@ -174,6 +179,12 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		return 0, "", err
 	}
 	if err := issuerReady(ac, as); err != nil {
+		if identityProviderTakenOver(as) && ac.Status.ServiceAccount != "" {
+			// The identity provider its client trusts is no longer the
+			// AuthServer's: whoever controls it now decides which tokens
+			// match, so the client is disabled until it is ours again.
+			return 0, "", r.revoke(ctx, ac, as, kc, err)
+		}
 		return stop(err)
 	}
 	pols, err := r.policiesOf(ctx, as)

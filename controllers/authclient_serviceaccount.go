@@ -85,6 +85,13 @@ func issuerReady(ac *authv1.AuthClient, as *authv1.AuthServer) error {
 	return reconciler.Wait(authv1.ReasonAuthServerNotReady, 0, "Waiting for AuthServer %s to set up service-account authentication in its realm", key)
 }
 
+// identityProviderTakenOver says whether the realm's identity provider of
+// Nauthera's alias is someone else's now (IdentityProviderConflict).
+func identityProviderTakenOver(as *authv1.AuthServer) bool {
+	c := meta.FindStatusCondition(as.Status.Conditions, authv1.ServiceAccountIssuerCondition)
+	return c != nil && c.Status == metav1.ConditionFalse && c.Reason == authv1.ReasonIdentityProviderConflict
+}
+
 // issuerNote is for the Ready message of a secretless client whose realm
 // cannot check service-account tokens (Keycloak cannot fetch the keys).
 func issuerNote(ac *authv1.AuthClient, as *authv1.AuthServer) string {
