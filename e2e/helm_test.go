@@ -59,6 +59,7 @@ var renderings = []struct {
 	{"production-postgres", "r-prod", []string{"keycloak.mode=production", "keycloak.replicas=2", "keycloak.database.host=postgres.db.svc", "keycloak.database.existingSecret=keycloak-db", "keycloak.hostname=auth.example.com"}},
 	{"ingress", "r-ingress", []string{"keycloak.ingress.enabled=true", "keycloak.ingress.host=auth.example.com", "keycloak.ingress.className=nginx", "keycloak.ingress.tls.enabled=true", "keycloak.ingress.tls.secretName=auth-tls", "defaultAuthServer.enabled=true", "defaultAuthServer.issuerUrl=https://auth.example.com"}},
 	{"webhook-disabled", "r-nowebhook", []string{"webhook.enabled=false"}},
+	{"keycloak-service-account-token", "r-kcsa", []string{"keycloak.serviceAccountToken=true"}},
 	{"cert-manager", "r-certmanager", []string{"webhook.certManager.enabled=true", "webhook.failurePolicy=Fail"}},
 	{"cert-manager-issuer", "r-cm-issuer", []string{"webhook.certManager.enabled=true", "webhook.certManager.issuerRef.name=corp-ca", "webhook.certManager.issuerRef.kind=ClusterIssuer"}},
 	{"monitoring", "r-monitoring", []string{"operator.metrics.serviceMonitor.enabled=true", "operator.metrics.serviceMonitor.labels.release=kps",
@@ -325,6 +326,28 @@ func TestChart(t *testing.T) {
 		}
 		mustTool(t, strings.NewReader(out), "kubectl", "apply", "--server-side", "--field-manager=e2e", "-f", "-")
 		mustTool(t, nil, "kubectl", "-n", "nauthera-system", "get", "deployment", "nauthera")
+	})
+
+	// Keycloak with its service-account token (in-cluster issuer for
+	// secretless clients) runs as a ServiceAccount of its own that nothing
+	// is bound to, never the namespace's default one.
+	t.Run("keycloak-service-account", func(t *testing.T) {
+		sa := ""
+		for _, o := range objects(t, render(t, "rel", "r-kcsa", []string{"keycloak.serviceAccountToken=true"})) {
+			switch o.GetKind() {
+			case "Deployment":
+				if o.GetName() == "rel-nauthera-keycloak" {
+					sa, _, _ = unstructured.NestedString(o.Object, "spec", "template", "spec", "serviceAccountName")
+				}
+			case "RoleBinding", "ClusterRoleBinding":
+				if strings.Contains(fmt.Sprint(o.Object["subjects"]), "rel-nauthera-keycloak") {
+					t.Errorf("%s %s binds Keycloak's ServiceAccount", o.GetKind(), o.GetName())
+				}
+			}
+		}
+		if sa != "rel-nauthera-keycloak" {
+			t.Errorf("Keycloak runs as ServiceAccount %q, want its own rel-nauthera-keycloak", sa)
+		}
 	})
 }
 
