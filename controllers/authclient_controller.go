@@ -198,6 +198,12 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		return stop(reconciler.Permanent(authv1.ReasonPolicyConflict, "the AuthPolicies of AuthServer %s contradict each other: %s", client.ObjectKeyFromObject(as), conflictMessage(conflicts)))
 	}
 	violations := policy.Evaluate(ac, pols)
+	if ac.Status.ClientID == "" && methodForbidden(violations) {
+		// A client that never existed is not created with an
+		// authentication method its policies forbid (a secret they
+		// exclude, say); one that exists keeps working meanwhile.
+		return stop(reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client is not created while its authentication method is not allowed", policy.Message(violations)))
+	}
 	// A Secret that could not be rendered must not get a client first.
 	if err := desired.CheckSecretTemplate(ac); err != nil {
 		return stop(reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v", err))
@@ -284,6 +290,17 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		return rot.wake, note, nil
 	}
 	return rot.wake, rot.note, nil
+}
+
+// methodForbidden says whether a violation is about how the client
+// authenticates (a secret or a service-account token).
+func methodForbidden(vs []policy.Violation) bool {
+	for _, v := range vs {
+		if v.Field != nil && v.Field.String() == "spec.serviceAccount" {
+			return true
+		}
+	}
+	return false
 }
 
 // policiesOf returns the AuthPolicies that govern as's clients.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -74,6 +75,13 @@ func (r *AuthServerReconciler) reconcileServiceAccounts(ctx context.Context, as 
 			return issuerRetry
 		}
 		issuer = found.URL
+		if u, perr := url.Parse(issuer); perr != nil || u.Scheme != "https" || u.Host == "" || strings.HasSuffix(issuer, "/") {
+			// Keycloak appends /.well-known/openid-configuration to the
+			// issuer and compares it with the tokens' iss byte for byte.
+			r.issuerCondition(ctx, as, rep, metav1.ConditionFalse, authv1.ReasonIssuerNotDiscovered, fmt.Sprintf(
+				"spec.serviceAccountAuthentication.issuer is omitted, and the issuer of the operator's Kubernetes API server, %q, is not an https URL without a trailing /, which Keycloak needs; set the API server's --service-account-issuer accordingly, or set the issuer in the AuthServer", issuer))
+			return 0
+		}
 	}
 	written, err := r.applyIdentityProvider(ctx, as, kc, issuer, rep)
 	if err != nil {

@@ -272,8 +272,13 @@ func TestSecretlessClient(t *testing.T) {
 		apply(t, authClient("team-sa", "with-secret", "sa-server", worker), withSecret)
 		t.Cleanup(func() { deleteAndWait(t, withSecret) })
 		cond := waitReady(t, withSecret, metav1.ConditionFalse, authv1.ReasonPolicyViolation, 30*time.Second)
-		if !strings.Contains(cond.Message, "AuthPolicy security/secretless-only requires service_account_token") {
+		if !strings.Contains(cond.Message, "AuthPolicy security/secretless-only requires service_account_token") ||
+			!strings.Contains(cond.Message, "not created") {
 			t.Errorf("violation %q", cond.Message)
+		}
+		// Never provisioned: no client with a secret the policy excludes.
+		if keycloakClient(t, realm, withSecret.EffectiveClientID()) != nil {
+			t.Error("a Keycloak client with a secret was created under a policy that requires secretless authentication")
 		}
 		// The secretless client is governed by it, and complies.
 		eventually(t, 30*time.Second, "the secretless client governed by the policy", func() error {
