@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/pkg/desired"
 )
 
 // Audiences (issue 14): an AuthClient puts an API's clientId into its
@@ -175,18 +176,7 @@ func TestAudiencesNeedTheTargetsConsent(t *testing.T) {
 	if kcFrontend = keycloakClient(t, realm, "aud-web.frontend"); kcFrontend == nil {
 		t.Fatal("the orphaned client is gone")
 	}
-	if got := desiredAudiences(kcFrontend); len(got) != 0 {
-		t.Errorf("the orphaned client kept the audiences %v", got)
+	if slices.ContainsFunc(kcFrontend.ProtocolMappers, desired.OwnedAudienceMapper) {
+		t.Errorf("the orphaned client kept the audiences %v", desired.AudiencesOf(*kcFrontend))
 	}
-}
-
-// desiredAudiences lists the audience mappers Nauthera manages on a client.
-func desiredAudiences(c *gocloak.Client) []string {
-	var out []string
-	for _, m := range c.ProtocolMappers {
-		if strings.HasPrefix(gocloak.PString(m.Name), "nauthera-audience-") {
-			out = append(out, m.Config["included.client.audience"])
-		}
-	}
-	return out
 }

@@ -258,13 +258,7 @@ func audienceChanges(plan desired.AudiencePlan) []string {
 // audienceSourcesOf maps an AuthClient to the AuthClients that name it in
 // their spec.audiences.
 func (r *AuthClientReconciler) audienceSourcesOf(ctx context.Context, o client.Object) []reconcile.Request {
-	var list authv1.AuthClientList
-	key := client.ObjectKeyFromObject(o).String()
-	if err := r.List(ctx, &list, client.MatchingFields{indexAudiences: key}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthClients naming an audience", "audience", key)
-		return nil
-	}
-	return reconciler.Requests(list.Items)
+	return reconciler.Requests(r.clientsIndexed(ctx, indexAudiences, client.ObjectKeyFromObject(o).String()))
 }
 
 // audienceTargetChanged passes the events of an AuthClient that the clients

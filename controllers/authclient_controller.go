@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -198,7 +197,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		return stop(reconciler.Permanent(authv1.ReasonPolicyConflict, "the AuthPolicies of AuthServer %s contradict each other: %s", client.ObjectKeyFromObject(as), conflictMessage(conflicts)))
 	}
 	violations := policy.Evaluate(ac, pols)
-	if ac.Status.ClientID == "" && methodForbidden(violations) {
+	if ac.Status.ClientID == "" && policy.ViolatesAuthentication(violations) {
 		// A client that never existed is not created with an
 		// authentication method its policies forbid (a secret they
 		// exclude, say); one that exists keeps working meanwhile.
@@ -292,17 +291,6 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	return rot.wake, rot.note, nil
 }
 
-// methodForbidden says whether a violation is about how the client
-// authenticates (a secret or a service-account token).
-func methodForbidden(vs []policy.Violation) bool {
-	for _, v := range vs {
-		if v.Field != nil && v.Field.String() == "spec.serviceAccount" {
-			return true
-		}
-	}
-	return false
-}
-
 // policiesOf returns the AuthPolicies that govern as's clients.
 func (r *AuthClientReconciler) policiesOf(ctx context.Context, as *authv1.AuthServer) ([]authv1.AuthPolicy, error) {
 	if as.Spec.PolicySelector == nil {
@@ -387,15 +375,21 @@ var secretTampered = predicate.Funcs{
 	},
 }
 
-// clientsOf maps an AuthServer to the AuthClients that reference it.
-func (r *AuthClientReconciler) clientsOf(ctx context.Context, o client.Object) []reconcile.Request {
+// clientsIndexed lists, from the cache, the AuthClients that index maps key
+// to, for the watch handlers: they cannot return an error, so a failure is
+// logged and maps to none.
+func (r *AuthClientReconciler) clientsIndexed(ctx context.Context, index, key string) []authv1.AuthClient {
 	var list authv1.AuthClientList
-	key := types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}.String()
-	if err := r.List(ctx, &list, client.MatchingFields{indexAuthServerRef: key}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthClients of AuthServer", "authServer", key)
+	if err := r.List(ctx, &list, client.MatchingFields{index: key}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthClients", "index", index, "key", key)
 		return nil
 	}
-	reqs := reconciler.Requests(list.Items)
+	return list.Items
+}
+
+// clientsOf maps an AuthServer to the AuthClients that reference it.
+func (r *AuthClientReconciler) clientsOf(ctx context.Context, o client.Object) []reconcile.Request {
+	reqs := reconciler.Requests(r.clientsIndexed(ctx, indexAuthServerRef, client.ObjectKeyFromObject(o).String()))
 	slices.SortFunc(reqs, func(a, b reconcile.Request) int { return strings.Compare(a.String(), b.String()) })
 	return reqs
 }
@@ -507,21 +501,16 @@ func issuerStatus(as *authv1.AuthServer) string {
 // when it comes back.
 func (r *AuthClientReconciler) authServerEvents() handler.EventHandler {
 	enqueue := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], spread bool) {
-		var list authv1.AuthClientList
-		key := client.ObjectKeyFromObject(o).String()
-		if err := r.List(ctx, &list, client.MatchingFields{indexAuthServerRef: key}); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthClients of AuthServer", "authServer", key)
-			return
-		}
-		window := min(maxRecoverySpread, time.Duration(len(list.Items))*recoverySpread)
-		for i := range list.Items {
-			req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
-			if !spread || !reconciler.IsReady(&list.Items[i]) {
+		items := r.clientsIndexed(ctx, indexAuthServerRef, client.ObjectKeyFromObject(o).String())
+		window := min(maxRecoverySpread, time.Duration(len(items))*recoverySpread)
+		for i := range items {
+			req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&items[i])}
+			if !spread || !reconciler.IsReady(&items[i]) {
 				// Those that failed meanwhile first.
 				q.Add(req)
 				continue
 			}
-			q.AddAfter(req, window*time.Duration(i)/time.Duration(len(list.Items)))
+			q.AddAfter(req, window*time.Duration(i)/time.Duration(len(items)))
 		}
 	}
 	return handler.Funcs{

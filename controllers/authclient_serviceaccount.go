@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -134,15 +133,10 @@ func (r *AuthClientReconciler) serviceAccountClaimants(ctx context.Context, o cl
 	if key == "" {
 		return nil
 	}
-	var list authv1.AuthClientList
-	if err := r.List(ctx, &list, client.MatchingFields{indexServiceAccount: key}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthClients of a ServiceAccount", "serviceAccount", key)
-		return nil
-	}
 	var reqs []reconcile.Request
-	for i := range list.Items {
-		if list.Items[i].UID != ac.UID {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	for _, other := range r.clientsIndexed(ctx, indexServiceAccount, key) {
+		if other.UID != ac.UID {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&other)})
 		}
 	}
 	return reqs

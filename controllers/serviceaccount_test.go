@@ -118,6 +118,21 @@ func identityProvider(t *testing.T, realm string) (*gocloak.IdentityProviderRepr
 	return gc.GetIdentityProvider(context.Background(), tok, realm, "nauthera-kubernetes")
 }
 
+// refusedBeforeKeycloak waits for ac to be refused with reason, its message
+// naming each of parts, and checks that no Keycloak client was created for it.
+func refusedBeforeKeycloak(t *testing.T, realm string, ac *authv1.AuthClient, reason string, parts ...string) {
+	t.Helper()
+	cond := waitReady(t, ac, metav1.ConditionFalse, reason, 30*time.Second)
+	for _, p := range parts {
+		if !strings.Contains(cond.Message, p) {
+			t.Errorf("%s message %q does not say %q", reason, cond.Message, p)
+		}
+	}
+	if keycloakClient(t, realm, ac.EffectiveClientID()) != nil {
+		t.Errorf("a Keycloak client was created for AuthClient %s, refused with %s", ac.Name, reason)
+	}
+}
+
 func TestSecretlessClient(t *testing.T) {
 	integration(t)
 	ctx := context.Background()
@@ -238,14 +253,8 @@ func TestSecretlessClient(t *testing.T) {
 		dflt := &authv1.AuthClient{}
 		apply(t, authClient("team-sa", "as-default", "sa-server", worker+"\n  serviceAccount: {name: default}"), dflt)
 		t.Cleanup(func() { deleteAndWait(t, dflt) })
-		cond := waitReady(t, dflt, metav1.ConditionFalse, authv1.ReasonServiceAccountNotAllowed, 30*time.Second)
-		if !strings.Contains(cond.Message, "allowDefaultServiceAccount") {
-			t.Errorf("message %q does not say how to allow it", cond.Message)
-		}
+		refusedBeforeKeycloak(t, realm, dflt, authv1.ReasonServiceAccountNotAllowed, "allowDefaultServiceAccount")
 		warningEvent(t, dflt, authv1.ReasonServiceAccountNotAllowed)
-		if keycloakClient(t, realm, dflt.EffectiveClientID()) != nil {
-			t.Error("a Keycloak client was created for the refused default ServiceAccount")
-		}
 	})
 
 	t.Run("a ServiceAccount that does not exist yet", func(t *testing.T) {
@@ -271,15 +280,8 @@ func TestSecretlessClient(t *testing.T) {
 		withSecret := &authv1.AuthClient{}
 		apply(t, authClient("team-sa", "with-secret", "sa-server", worker), withSecret)
 		t.Cleanup(func() { deleteAndWait(t, withSecret) })
-		cond := waitReady(t, withSecret, metav1.ConditionFalse, authv1.ReasonPolicyViolation, 30*time.Second)
-		if !strings.Contains(cond.Message, "AuthPolicy security/secretless-only requires service_account_token") ||
-			!strings.Contains(cond.Message, "not created") {
-			t.Errorf("violation %q", cond.Message)
-		}
 		// Never provisioned: no client with a secret the policy excludes.
-		if keycloakClient(t, realm, withSecret.EffectiveClientID()) != nil {
-			t.Error("a Keycloak client with a secret was created under a policy that requires secretless authentication")
-		}
+		refusedBeforeKeycloak(t, realm, withSecret, authv1.ReasonPolicyViolation, "AuthPolicy security/secretless-only requires service_account_token", "not created")
 		// The secretless client is governed by it, and complies.
 		eventually(t, 30*time.Second, "the secretless client governed by the policy", func() error {
 			if err := k8s.Get(ctx, client.ObjectKeyFromObject(ac), ac); err != nil {
@@ -413,14 +415,8 @@ func TestSecretlessClient(t *testing.T) {
 		second := &authv1.AuthClient{}
 		apply(t, authClient("team-sa", "app-2", "sa-server", worker+"\n  serviceAccount: {name: app}"), second)
 		parent.Cleanup(func() { deleteAndWait(parent, second) })
-		cond := waitReady(t, second, metav1.ConditionFalse, authv1.ReasonServiceAccountConflict, 30*time.Second)
-		if !strings.Contains(cond.Message, "already authenticates AuthClient team-sa/app") {
-			t.Errorf("message %q does not name the holder", cond.Message)
-		}
+		refusedBeforeKeycloak(t, realm, second, authv1.ReasonServiceAccountConflict, "already authenticates AuthClient team-sa/app")
 		warningEvent(t, second, authv1.ReasonServiceAccountConflict)
-		if keycloakClient(t, realm, second.EffectiveClientID()) != nil {
-			t.Error("a Keycloak client was created for the refused second AuthClient")
-		}
 		// The first one keeps working: Keycloak refuses a token that
 		// matches two clients.
 		if got := assertionToken(t, tokenURL, clientID, saToken(t, "team-sa", "app", audience)); got.code != http.StatusOK {

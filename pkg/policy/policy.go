@@ -216,6 +216,23 @@ func Evaluate(ac *authv1.AuthClient, ps []authv1.AuthPolicy) []Violation {
 	return out
 }
 
+// authenticationField is the field a violation of a policy's method
+// between a secret and a service-account token names.
+var authenticationField = field.NewPath("spec", "serviceAccount")
+
+// ViolatesAuthentication says whether a violation is about how the client
+// authenticates (a secret or a service-account token), as opposed to what
+// it may do: a client that does not exist yet is not created with such a
+// method.
+func ViolatesAuthentication(vs []Violation) bool {
+	for _, v := range vs {
+		if v.Field != nil && v.Field.String() == authenticationField.String() {
+			return true
+		}
+	}
+	return false
+}
+
 // methodViolations says how ac's authentication breaks a policy's method.
 // The client is never switched to a method it cannot use: one with a
 // secret keeps it, a secretless one keeps its service-account token.
@@ -225,10 +242,10 @@ func methodViolations(ac *authv1.AuthClient, k string, m authv1.ClientAuthentica
 		return []Violation{{Field: field.NewPath("spec", "clientType"), Policy: k,
 			Message: fmt.Sprintf("spec.clientType \"Public\" (no client authentication) is not allowed by AuthPolicy %s, which requires the %s authentication method", k, m)}}
 	case m == authv1.ClientAuthServiceAccountToken && !ac.Secretless():
-		return []Violation{{Field: field.NewPath("spec", "serviceAccount"), Policy: k,
+		return []Violation{{Field: authenticationField, Policy: k,
 			Message: fmt.Sprintf("AuthPolicy %s requires service_account_token (secretless: workloads authenticate with a Kubernetes service-account token): set spec.serviceAccount to the workload's ServiceAccount; the client keeps authenticating with its secret meanwhile", k)}}
 	case m != authv1.ClientAuthServiceAccountToken && ac.Secretless():
-		return []Violation{{Field: field.NewPath("spec", "serviceAccount"), Policy: k,
+		return []Violation{{Field: authenticationField, Policy: k,
 			Message: fmt.Sprintf("spec.serviceAccount (authentication with a service-account token) is not allowed by AuthPolicy %s, which requires the %s authentication method; the client keeps authenticating with its service-account token", k, m)}}
 	case m == authv1.ClientAuthPrivateKey:
 		return []Violation{{Field: field.NewPath("spec", "clientType"), Policy: k,

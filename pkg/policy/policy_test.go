@@ -180,6 +180,9 @@ func TestEvaluateServiceAccountToken(t *testing.T) {
 		{"a secret under client_secret_post", withSecret, authv1.ClientAuthSecretPost, "", ""},
 	} {
 		vs := Evaluate(tc.ac, method(tc.m))
+		if got, want := ViolatesAuthentication(vs), tc.field == "spec.serviceAccount"; got != want {
+			t.Errorf("%s: ViolatesAuthentication %v, want %v", tc.name, got, want)
+		}
 		if tc.field == "" {
 			if len(vs) != 0 {
 				t.Errorf("%s: violations %v", tc.name, vs)
