@@ -1,6 +1,7 @@
 package keycloak
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -64,9 +65,17 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { <-t.slots }()
 	resp, err := t.next.RoundTrip(req)
-	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+	if err != nil {
+		<-t.slots
+		return resp, err
+	}
+	// The slot is held until the body is closed: a response whose body is
+	// still being read is still a request Keycloak is serving, and
+	// releasing the slot at the headers would let a slow body stream
+	// while more requests go out than the limit allows.
+	resp.Body = &releaseOnClose{ReadCloser: resp.Body, release: func() { <-t.slots }}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), t.now()); ok {
 			t.mu.Lock()
 			if until := t.now().Add(min(d, maxRetryAfter)); until.After(t.notBefore) {
@@ -75,7 +84,20 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.mu.Unlock()
 		}
 	}
-	return resp, err
+	return resp, nil
+}
+
+// releaseOnClose frees a limiter slot once, when the body is closed.
+type releaseOnClose struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (b *releaseOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
 }
 
 // retryAfter parses a Retry-After header: seconds, or an HTTP date.

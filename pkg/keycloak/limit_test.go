@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nauthera/nauthera/internal/testbed/settle"
 )
 
 // The limiter's own logic, against a local HTTP server standing in for a
@@ -15,6 +17,7 @@ import (
 
 func TestLimiterBoundsRequestsInFlight(t *testing.T) {
 	var inFlight, peak atomic.Int64
+	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := inFlight.Add(1)
 		for {
@@ -23,7 +26,7 @@ func TestLimiterBoundsRequestsInFlight(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		<-release // held until the test has seen the queue settle
 		inFlight.Add(-1)
 	}))
 	defer srv.Close()
@@ -41,6 +44,10 @@ func TestLimiterBoundsRequestsInFlight(t *testing.T) {
 			resp.Body.Close()
 		}()
 	}
+	if n := settle.Stable(t, "requests in flight", inFlight.Load); n != 3 {
+		t.Errorf("%d requests in flight with a limit of 3 and 12 waiting", n)
+	}
+	close(release)
 	wg.Wait()
 	if p := peak.Load(); p != 3 {
 		t.Errorf("peak of %d requests in flight with a limit of 3", p)
@@ -92,5 +99,48 @@ func TestRetryAfter(t *testing.T) {
 		if got, ok := retryAfter(c.in, now); got != c.want || ok != c.ok {
 			t.Errorf("retryAfter(%q) = %s, %v; want %s, %v", c.in, got, ok, c.want, c.ok)
 		}
+	}
+}
+
+// A response whose body is still open holds its slot: with a limit of 1, a
+// second request goes out only once the first body is closed.
+func TestLimiterHoldsSlotUntilBodyClosed(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		_, _ = w.Write([]byte("a body nobody has read yet"))
+	}))
+	defer srv.Close()
+	c := &http.Client{Transport: NewLimiter(1).wrap(http.DefaultTransport)}
+	first, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() {
+		resp, err := c.Get(srv.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+		second <- err
+	}()
+	// The second request waits for the slot. The limiter's queue is a
+	// channel, so there is no counter to poll: a request that got past it
+	// would reach the server, which counts it; the served count must stay
+	// at one while the first body is open.
+	if n := settle.Stable(t, "requests served", served.Load); n != 1 {
+		t.Fatalf("%d requests reached the server while the first body was open, want 1", n)
+	}
+	select {
+	case err := <-second:
+		t.Fatalf("the second request finished while the first body was open: %v", err)
+	default:
+	}
+	first.Body.Close()
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if n := served.Load(); n != 2 {
+		t.Errorf("%d requests served after the first body was closed, want 2", n)
 	}
 }
