@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -54,8 +55,12 @@ type Resolver struct {
 	// Admin credentials are re-read at most once a minute, so a rotated
 	// admin password is picked up without a read per reconcile. A plain map
 	// rather than an informer: the operator must not watch every Secret.
-	mu    sync.Mutex
-	creds map[string]cachedCreds
+	// mu guards the map only; a read of the API server runs outside it, one
+	// flight per key, so a slow read for one AuthServer's Secret never
+	// holds up another's, and callers of the same key share one read.
+	mu      sync.Mutex
+	creds   map[string]cachedCreds
+	flights singleflight.Group
 }
 
 type cachedCreds struct {
@@ -90,19 +95,25 @@ func (c *Resolver) For(ctx context.Context, as *authv1.AuthServer) (keycloak.Adm
 
 func (c *Resolver) cached(key string, load func() (keycloak.Credentials, error)) (keycloak.Credentials, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.creds[key]; ok && time.Since(e.read) < credentialsTTL {
+	e, ok := c.creds[key]
+	c.mu.Unlock()
+	if ok && time.Since(e.read) < credentialsTTL {
 		return e.creds, nil
 	}
-	creds, err := load()
-	if err != nil {
-		return creds, err
-	}
-	if c.creds == nil {
-		c.creds = map[string]cachedCreds{}
-	}
-	c.creds[key] = cachedCreds{creds: creds, read: time.Now()}
-	return creds, nil
+	v, err, _ := c.flights.Do(key, func() (any, error) {
+		creds, err := load()
+		if err != nil {
+			return creds, err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.creds == nil {
+			c.creds = map[string]cachedCreds{}
+		}
+		c.creds[key] = cachedCreds{creds: creds, read: time.Now()}
+		return creds, nil
+	})
+	return v.(keycloak.Credentials), err
 }
 
 func (c *Resolver) fromSecret(ctx context.Context, key types.NamespacedName) (keycloak.Credentials, error) {
