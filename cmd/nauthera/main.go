@@ -8,14 +8,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -51,57 +52,80 @@ type options struct {
 	webhook                webhookOptions
 }
 
-// env returns the environment variable NAUTHERA_<NAME> or def, so every
-// flag can also be set from the environment (the Helm chart does that).
-func env(name, def string) string {
-	if v, ok := os.LookupEnv("NAUTHERA_" + name); ok {
-		return v
-	}
-	return def
+// envName is the environment variable that sets a flag: NAUTHERA_ and the
+// flag's name in upper case with underscores (--resync-interval:
+// NAUTHERA_RESYNC_INTERVAL). The Helm chart sets flags that way.
+func envName(flagName string) string {
+	return "NAUTHERA_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(env(name, "")); err == nil {
-		return v
-	}
-	return def
+// setFromEnv sets every flag of fs whose environment variable is set,
+// through the flag's own parser: a value it refuses (a duration without a
+// unit, a bool spelled "yes") stops the operator at start with an error
+// naming the variable, instead of being ignored for the default.
+func setFromEnv(fs *flag.FlagSet) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		if v, ok := os.LookupEnv(name); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q is not a valid value for --%s: want %s", name, v, f.Name, want(f)))
+			}
+		}
+	})
+	return errors.Join(errs...)
 }
 
-func envDuration(name string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(env(name, "")); err == nil {
-		return d
+// want says what a flag accepts (the flag package's own errors only say
+// "parse error").
+func want(f *flag.Flag) string {
+	switch f.Value.(flag.Getter).Get().(type) {
+	case time.Duration:
+		return "a duration with a unit, such as 90s or 10m"
+	case bool:
+		return "true or false"
+	case int:
+		return "a whole number"
+	default:
+		return "a string"
 	}
-	return def
 }
 
 func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("nauthera", flag.ContinueOnError)
-	fs.StringVar(&o.metricsAddr, "metrics-bind-address", env("METRICS_BIND_ADDRESS", ":8080"), "Address of the Prometheus metrics endpoint; 0 disables it.")
-	fs.StringVar(&o.probeAddr, "health-probe-bind-address", env("HEALTH_PROBE_BIND_ADDRESS", ":8081"), "Address of the /healthz and /readyz endpoints.")
-	fs.BoolVar(&o.leaderElect, "leader-elect", env("LEADER_ELECT", "false") == "true", "Elect a leader so that only one replica reconciles.")
-	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", env("LEADER_ELECTION_NAMESPACE", ""), "Namespace of the leader election lease (default: the pod's namespace).")
-	fs.StringVar(&o.keycloakURL, "keycloak-url", env("KEYCLOAK_URL", ""), "Base URL of the default Keycloak, used by AuthServers that name no other.")
-	fs.StringVar(&o.keycloakAdminRealm, "keycloak-admin-realm", env("KEYCLOAK_ADMIN_REALM", "master"), "Realm of the Keycloak admin credentials.")
-	fs.StringVar(&o.keycloakAdminSecret, "keycloak-admin-secret", env("KEYCLOAK_ADMIN_SECRET", ""), "Secret (namespace/name) with the admin credentials of the default Keycloak: username and password, or client_id and client_secret.")
-	fs.StringVar(&o.keycloakAdminDir, "keycloak-admin-credentials-dir", env("KEYCLOAK_ADMIN_CREDENTIALS_DIR", ""), "Folder with the admin credentials as files (a mounted Secret); used when --keycloak-admin-secret is empty.")
-	fs.IntVar(&o.keycloakMaxInFlight, "keycloak-max-inflight", envInt("KEYCLOAK_MAX_INFLIGHT", keycloak.DefaultMaxInFlight), "Requests in flight to one Keycloak at most, whatever the reconcile concurrency; requests also wait while Keycloak asks for a pause (429/503 with Retry-After).")
-	fs.DurationVar(&o.keycloakTimeout, "keycloak-timeout", envDuration("KEYCLOAK_TIMEOUT", 10*time.Second), "Timeout of each request to Keycloak.")
-	fs.DurationVar(&o.resync, "resync-interval", envDuration("RESYNC_INTERVAL", 10*time.Minute), "How often Ready objects are compared with Keycloak to revert drift.")
-	fs.DurationVar(&o.maxBackoff, "max-backoff", envDuration("MAX_BACKOFF", 5*time.Minute), "Longest delay between retries after transient failures.")
-	fs.StringVar(&o.watchNamespaces, "watch-namespaces", env("WATCH_NAMESPACES", ""), "Comma-separated namespaces to watch; empty watches all.")
-	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", envInt("MAX_CONCURRENT_RECONCILES", 16), "Reconciles running in parallel per kind; Keycloak requests are bounded separately (--keycloak-max-inflight).")
-	fs.BoolVar(&o.restartWorkloads, "restart-workloads", env("RESTART_WORKLOADS", "false") == "true", "Roll Deployments and StatefulSets annotated auth.nauthera.io/restart-on-rotation=<authclient> when that AuthClient's credentials change (needs list and patch on them).")
-	fs.StringVar(&o.logFormat, "log-format", env("LOG_FORMAT", "json"), "Log format: json or console.")
-	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "info"), "Log level: debug, info or error.")
-	fs.IntVar(&o.webhook.port, "webhook-port", envInt("WEBHOOK_PORT", 0), "Port of the validating admission webhook for AuthClients; 0 disables it (the Helm chart enables it).")
-	fs.StringVar(&o.webhook.certDir, "webhook-cert-dir", env("WEBHOOK_CERT_DIR", "/tmp/k8s-webhook-server/serving-certs"), "Folder with the webhook's tls.crt and tls.key.")
-	fs.StringVar(&o.webhook.certManagement, "webhook-cert-management", env("WEBHOOK_CERT_MANAGEMENT", "operator"), "Who provides the webhook certificate: operator (generated and rotated by the operator in --webhook-secret, CA injected into --webhook-configuration) or external (files in --webhook-cert-dir, e.g. from cert-manager).")
-	fs.StringVar(&o.webhook.secret, "webhook-secret", env("WEBHOOK_SECRET", ""), "Secret (namespace/name) where the operator keeps the webhook's CA and certificate (--webhook-cert-management=operator); it is mounted at --webhook-cert-dir.")
-	fs.StringVar(&o.webhook.service, "webhook-service", env("WEBHOOK_SERVICE", ""), "DNS name the webhook certificate must cover, e.g. nauthera-webhook.nauthera-system.svc.")
-	fs.StringVar(&o.webhook.extraDNSNames, "webhook-extra-dns-names", env("WEBHOOK_EXTRA_DNS_NAMES", ""), "Comma-separated extra DNS names for the webhook certificate.")
-	fs.StringVar(&o.webhook.configuration, "webhook-configuration", env("WEBHOOK_CONFIGURATION", "nauthera"), "Name of the ValidatingWebhookConfiguration whose CA bundle the operator keeps up to date.")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles.")
+	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's namespace).")
+	fs.StringVar(&o.keycloakURL, "keycloak-url", "", "Base URL of the default Keycloak, used by AuthServers that name no other.")
+	fs.StringVar(&o.keycloakAdminRealm, "keycloak-admin-realm", "master", "Realm of the Keycloak admin credentials.")
+	fs.StringVar(&o.keycloakAdminSecret, "keycloak-admin-secret", "", "Secret (namespace/name) with the admin credentials of the default Keycloak: username and password, or client_id and client_secret.")
+	fs.StringVar(&o.keycloakAdminDir, "keycloak-admin-credentials-dir", "", "Folder with the admin credentials as files (a mounted Secret); used when --keycloak-admin-secret is empty.")
+	fs.IntVar(&o.keycloakMaxInFlight, "keycloak-max-inflight", keycloak.DefaultMaxInFlight, "Requests in flight to one Keycloak at most, whatever the reconcile concurrency; requests also wait while Keycloak asks for a pause (429/503 with Retry-After).")
+	fs.DurationVar(&o.keycloakTimeout, "keycloak-timeout", 10*time.Second, "Timeout of each request to Keycloak.")
+	fs.DurationVar(&o.resync, "resync-interval", 10*time.Minute, "How often Ready objects are compared with Keycloak to revert drift.")
+	fs.DurationVar(&o.maxBackoff, "max-backoff", 5*time.Minute, "Longest delay between retries after transient failures.")
+	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
+	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 16, "Reconciles running in parallel per kind; Keycloak requests are bounded separately (--keycloak-max-inflight).")
+	fs.BoolVar(&o.restartWorkloads, "restart-workloads", false, "Roll Deployments and StatefulSets annotated auth.nauthera.io/restart-on-rotation=<authclient> when that AuthClient's credentials change (needs list and patch on them).")
+	fs.StringVar(&o.logFormat, "log-format", "json", "Log format: json or console.")
+	fs.StringVar(&o.logLevel, "log-level", "info", "Log level: debug, info or error.")
+	fs.IntVar(&o.webhook.port, "webhook-port", 0, "Port of the validating admission webhook for AuthClients; 0 disables it (the Helm chart enables it).")
+	fs.StringVar(&o.webhook.certDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Folder with the webhook's tls.crt and tls.key.")
+	fs.StringVar(&o.webhook.certManagement, "webhook-cert-management", "operator", "Who provides the webhook certificate: operator (generated and rotated by the operator in --webhook-secret, CA injected into --webhook-configuration) or external (files in --webhook-cert-dir, e.g. from cert-manager).")
+	fs.StringVar(&o.webhook.secret, "webhook-secret", "", "Secret (namespace/name) where the operator keeps the webhook's CA and certificate (--webhook-cert-management=operator); it is mounted at --webhook-cert-dir.")
+	fs.StringVar(&o.webhook.service, "webhook-service", "", "DNS name the webhook certificate must cover, e.g. nauthera-webhook.nauthera-system.svc.")
+	fs.StringVar(&o.webhook.extraDNSNames, "webhook-extra-dns-names", "", "Comma-separated extra DNS names for the webhook certificate.")
+	fs.StringVar(&o.webhook.configuration, "webhook-configuration", "nauthera", "Name of the ValidatingWebhookConfiguration whose CA bundle the operator keeps up to date.")
+	// The environment first, so that a flag on the command line wins.
+	if err := setFromEnv(fs); err != nil {
+		return nil, err
+	}
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	if err := o.webhook.validate(); err != nil {
@@ -109,13 +133,58 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if o.keycloakAdminSecret != "" {
 		if ns, name, ok := strings.Cut(o.keycloakAdminSecret, "/"); !ok || ns == "" || name == "" {
-			return nil, fmt.Errorf("--keycloak-admin-secret must be namespace/name, got %q", o.keycloakAdminSecret)
+			return nil, fmt.Errorf("%s must be namespace/name, got %q", flagRef("keycloak-admin-secret"), o.keycloakAdminSecret)
 		}
 	}
-	if o.logFormat != "json" && o.logFormat != "console" {
-		return nil, fmt.Errorf("--log-format must be json or console, got %q", o.logFormat)
-	}
 	return o, nil
+}
+
+// flagRef names a flag the way an operator may have set it: on the command
+// line or in the environment.
+func flagRef(name string) string { return "--" + name + " (" + envName(name) + ")" }
+
+// validate refuses values the flag parsers accept but the operator cannot
+// run with: a zero resync would hot-loop, a negative concurrency would
+// start no worker, a typo in a namespace would watch nothing.
+func (o *options) validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"resync-interval", o.resync}, {"max-backoff", o.maxBackoff}, {"keycloak-timeout", o.keycloakTimeout}} {
+		if d.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be a positive duration such as 10m, got %s", flagRef(d.name), d.d))
+		}
+	}
+	if o.concurrency < 1 {
+		errs = append(errs, fmt.Errorf("%s must be at least 1, got %d", flagRef("max-concurrent-reconciles"), o.concurrency))
+	}
+	if o.keycloakMaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("%s must be 0 (the default of %d) or more, got %d", flagRef("keycloak-max-inflight"), keycloak.DefaultMaxInFlight, o.keycloakMaxInFlight))
+	}
+	if o.webhook.port < 0 || o.webhook.port > 65535 {
+		errs = append(errs, fmt.Errorf("%s must be a port (1-65535) or 0 to disable the webhook, got %d", flagRef("webhook-port"), o.webhook.port))
+	}
+	if o.keycloakURL != "" {
+		if u, err := url.Parse(o.keycloakURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s must be an http or https URL, got %q", flagRef("keycloak-url"), o.keycloakURL))
+		}
+	}
+	for _, ns := range strings.Split(o.watchNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a namespace name: %s", flagRef("watch-namespaces"), ns, strings.Join(msgs, "; ")))
+			}
+		}
+	}
+	var level zapcore.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("%s must be debug, info or error, got %q", flagRef("log-level"), o.logLevel))
+	}
+	if o.logFormat != "json" && o.logFormat != "console" {
+		errs = append(errs, fmt.Errorf("%s must be json or console, got %q", flagRef("log-format"), o.logFormat))
+	}
+	return errors.Join(errs...)
 }
 
 func main() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,7 @@ func TestTruncate(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
+	readmeRetried := readmeReasons(t)
 	gr := schema.GroupResource{Resource: "secrets"}
 	for _, tc := range []struct {
 		name      string
@@ -166,6 +168,10 @@ func TestClassify(t *testing.T) {
 			f := Classify(tc.err)
 			if f.Reason != tc.reason || f.Transient != tc.transient {
 				t.Errorf("Classify = %s transient=%v, want %s transient=%v", f.Reason, f.Transient, tc.reason, tc.transient)
+			}
+			// The README's table of reasons says the same.
+			if retried, ok := readmeRetried[f.Reason]; ok && strings.Contains(retried, "with backoff") != f.Transient {
+				t.Errorf("README says %s is retried %q; the code retries it with backoff: %v", f.Reason, retried, f.Transient)
 			}
 		})
 	}
@@ -212,4 +218,25 @@ func TestJitter(t *testing.T) {
 	if len(seen) < 40 {
 		t.Errorf("only %d distinct delays for 50 keys: not spread", len(seen))
 	}
+}
+
+// readmeReasons reads the README's table of AuthClient failure reasons:
+// reason -> its "retried" column.
+func readmeReasons(t *testing.T) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		cells := strings.Split(line, " | ")
+		if len(cells) == 3 && strings.HasPrefix(cells[0], "| `") {
+			rows[strings.Trim(cells[0], "| `")] = strings.TrimSuffix(cells[2], " |")
+		}
+	}
+	if rows[authv1.ReasonKeycloakWriteFailed] == "" {
+		t.Fatal("the README's table of reasons was not found")
+	}
+	return rows
 }
