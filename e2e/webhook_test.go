@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,6 +99,26 @@ func TestAdmissionWebhookWithOperatorCertificates(t *testing.T) {
 		}
 	})
 
+	// Alive but not ready: the webhook has no certificate to serve with yet.
+	probe := func(path string) (int, string) {
+		resp, err := http.Get("http://127.0.0.1:" + probes + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	eventually(t, 60*time.Second, "the operator answers /healthz", func() error {
+		if code, body := probe("/healthz"); code != http.StatusOK {
+			return fmt.Errorf("/healthz: %d %s", code, body)
+		}
+		return nil
+	})
+	if code, body := probe("/readyz?verbose"); code == http.StatusOK || !strings.Contains(body, "[-]webhook failed") {
+		t.Errorf("/readyz before the webhook has a certificate: %d\n%s", code, body)
+	}
+
 	// Play kubelet: project the Secret into the cert folder once it is filled.
 	eventually(t, 60*time.Second, "the operator fills the webhook Secret", func() error {
 		if err := k.Get(ctx, client.ObjectKeyFromObject(certSecret), certSecret); err != nil {
@@ -114,6 +136,12 @@ func TestAdmissionWebhookWithOperatorCertificates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	eventually(t, 60*time.Second, "the operator is ready once its webhook serves", func() error {
+		if code, body := probe("/readyz?verbose"); code != http.StatusOK {
+			return fmt.Errorf("/readyz: %d\n%s", code, body)
+		}
+		return nil
+	})
 	eventually(t, 60*time.Second, "the CA is injected into the webhook configuration", func() error {
 		if err := k.Get(ctx, client.ObjectKeyFromObject(vwc), vwc); err != nil {
 			return err

@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/nauthera/nauthera/internal/admission"
 )
@@ -47,6 +51,13 @@ func (w webhookOptions) validate() error {
 // the CA into the ValidatingWebhookConfiguration), or provided by someone
 // else (cert-manager) as files. The webhook server starts only then, so the
 // operator never serves (or crashes on) a missing certificate.
+//
+// A registration that fails stops the manager, and so the operator, with
+// the error: an operator that runs without its webhook would let through
+// everything the webhook exists to refuse. The readiness check "webhook"
+// fails until the webhook server answers TLS on its port, so a Service
+// (and the API server behind it) never sends reviews to a replica that
+// cannot answer them.
 func setupWebhook(ctx context.Context, mgr ctrl.Manager, o *options, log logr.Logger) error {
 	w := o.webhook
 	if w.port == 0 {
@@ -90,16 +101,60 @@ func setupWebhook(ctx context.Context, mgr ctrl.Manager, o *options, log logr.Lo
 			}
 		}()
 	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-certsReady:
-		}
-		log.Info("Serving the AuthClient admission webhook", "port", w.port, "path", admission.Path)
-		if err := admission.Register(mgr); err != nil {
-			log.Error(err, "Failed to register the admission webhook")
-		}
-	}()
+	wr := &webhookRegistration{
+		certsReady: certsReady,
+		register: func() error {
+			log.Info("Serving the AuthClient admission webhook", "port", w.port, "path", admission.Path)
+			return admission.Register(mgr)
+		},
+		server: mgr.GetWebhookServer,
+	}
+	if err := mgr.Add(wr); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("webhook", wr.ready)
+}
+
+// webhookRegistration registers the admission webhook with the manager
+// once the certificate is in place. It is a runnable of the manager, so a
+// failure to register is the manager's failure, not a line in the log.
+type webhookRegistration struct {
+	certsReady <-chan struct{}
+	register   func() error
+	// server returns the manager's webhook server. Called only once the
+	// webhook is registered: the first call adds the server to the
+	// manager, which starts it, and it must not start without its
+	// certificate.
+	server     func() webhook.Server
+	registered atomic.Bool
+}
+
+// Start implements manager.Runnable.
+func (r *webhookRegistration) Start(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-r.certsReady:
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := r.register(); err != nil {
+		return fmt.Errorf("register the admission webhook: %w", err)
+	}
+	r.registered.Store(true)
 	return nil
+}
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable: every
+// replica serves the webhook, the leader or not.
+func (r *webhookRegistration) NeedLeaderElection() bool { return false }
+
+// ready is the readiness check: the webhook is registered and its server
+// answers TLS on its port.
+func (r *webhookRegistration) ready(req *http.Request) error {
+	if !r.registered.Load() {
+		return errors.New("the admission webhook is not registered yet (waiting for its certificate)")
+	}
+	return r.server().StartedChecker()(req)
 }
