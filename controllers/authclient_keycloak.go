@@ -86,10 +86,8 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	// written again on every resync (steady state costs no writes) as long
 	// as they are all that differs; anything else that drifts (a console
 	// edit of another field) is written, and so are they, once.
-	stuck := notApplied(clientID, diff, plan, audPlan)
-	if c := reconciler.FindReady(ac); c != nil && c.Reason == authv1.ReasonChangeNotApplied &&
-		c.ObservedGeneration == ac.Generation && c.Message == reconciler.Classify(stuck).Msg {
-		return actual, false, stuck
+	if changes := notAppliedChanges(diff, plan, audPlan); reconciler.StillNotApplied(ac, fmt.Sprintf("client %q", clientID), changes) {
+		return actual, false, notApplied(clientID, diff, plan, audPlan)
 	}
 	drifted := ac.Status.ObservedGeneration == ac.Generation && reconciler.IsReady(ac)
 	id := gocloak.PString(actual.ID)
@@ -177,6 +175,11 @@ func checkOwner(ac *authv1.AuthClient, found *gocloak.Client, realm string) erro
 // notApplied is the permanent failure for changes Keycloak accepted (2xx)
 // but did not make.
 func notApplied(clientID string, diff []string, plan []desired.ScopeChange, aud desired.AudiencePlan) error {
+	return reconciler.NotApplied(fmt.Sprintf("client %q", clientID), notAppliedChanges(diff, plan, aud), "AuthClient")
+}
+
+// notAppliedChanges lists the changes of a client, its scopes and audiences.
+func notAppliedChanges(diff []string, plan []desired.ScopeChange, aud desired.AudiencePlan) []string {
 	fields := slices.Clone(diff)
 	if len(plan) > 0 {
 		fields = append(fields, "scopes ("+strings.Join(scopeChanges(plan), ", ")+")")
@@ -184,9 +187,7 @@ func notApplied(clientID string, diff []string, plan []desired.ScopeChange, aud 
 	if !aud.Empty() {
 		fields = append(fields, "audiences ("+strings.Join(audienceChanges(aud), ", ")+")")
 	}
-	return reconciler.Permanent(authv1.ReasonChangeNotApplied,
-		"Keycloak accepted but did not apply these changes to client %q: %s; they are not written again until the AuthClient's spec changes",
-		clientID, strings.Join(fields, ", "))
+	return fields
 }
 
 func scopeChanges(plan []desired.ScopeChange) []string {

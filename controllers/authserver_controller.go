@@ -155,11 +155,9 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 		return "", reconciler.Permanent(authv1.ReasonRealmConflict, "realm %q is owned by AuthServer %s; two AuthServers cannot share a realm", name, owner)
 	}
 	if diff := desired.RealmDiff(want, *actual); len(diff) > 0 {
-		stuck := reconciler.Permanent(authv1.ReasonChangeNotApplied,
-			"Keycloak accepted but did not apply these changes to realm %q: %s; they are not written again until the AuthServer's spec changes", name, strings.Join(diff, ", "))
-		if c := reconciler.FindReady(as); c != nil && c.Reason == authv1.ReasonChangeNotApplied &&
-			c.ObservedGeneration == as.Generation && c.Message == reconciler.Classify(stuck).Msg {
-			return "", stuck
+		what := fmt.Sprintf("realm %q", name)
+		if reconciler.StillNotApplied(as, what, diff) {
+			return "", reconciler.NotApplied(what, diff, "AuthServer")
 		}
 		log.Info("Updating Keycloak realm", "realm", name, "fields", diff)
 		if err := kc.UpdateRealm(ctx, want); err != nil {
@@ -171,8 +169,7 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 			return "", err
 		}
 		if still := desired.RealmDiff(want, *after); len(still) > 0 {
-			return "", reconciler.Permanent(authv1.ReasonChangeNotApplied,
-				"Keycloak accepted but did not apply these changes to realm %q: %s; they are not written again until the AuthServer's spec changes", name, strings.Join(still, ", "))
+			return "", reconciler.NotApplied(fmt.Sprintf("realm %q", name), still, "AuthServer")
 		}
 		if reconciler.IsReady(as) {
 			rep.Event(ctx, as, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to realm %q: %s", name, strings.Join(diff, ", ")))
