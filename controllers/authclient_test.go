@@ -18,7 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/internal/testbed"
+	"github.com/nauthera/nauthera/internal/testbed/settle"
 )
 
 var (
@@ -389,7 +391,11 @@ func TestClientIDsAreUniqueAndNeverTakenOver(t *testing.T) {
 		t.Errorf("message should name the owner: %q", cond.Message)
 	}
 	warningEvent(t, thief, authv1.ReasonClientIDConflict)
-	time.Sleep(2 * resync)
+	// Two more reconciles (resyncs) of the thief before comparing.
+	conflicts := func() float64 {
+		return reconciler.OutcomeCount("AuthClient", reconciler.OutcomeStalled, authv1.ReasonClientIDConflict)
+	}
+	settle.Advanced(t, 20*resync, "ClientIdConflict reconciles", conflicts(), 2, conflicts)
 	after := keycloakClient(t, "production-server", "shared-app")
 	if !slices.Equal(after.RedirectURIs, before.RedirectURIs) || after.Attributes["nauthera.io/owner"] != "team-a/shared" {
 		t.Errorf("the other client was touched: %v %v", after.RedirectURIs, after.Attributes)

@@ -26,7 +26,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/internal/testbed"
+	"github.com/nauthera/nauthera/internal/testbed/settle"
 )
 
 // realmServer creates an AuthServer with a realm of its own (so faults can
@@ -70,6 +72,38 @@ func events(t testing.TB, obj client.Object, typ, reason string) []eventsv1.Even
 	return out
 }
 
+// settledEvents is events once the Events about obj have stopped coming:
+// the recorder writes them asynchronously, so a count ("exactly one",
+// "none") means something only once the number of Events about obj is the
+// same over several polls.
+func settledEvents(t testing.TB, obj client.Object, typ, reason string) []eventsv1.Event {
+	t.Helper()
+	settleEvents(t, obj)
+	return events(t, obj, typ, reason)
+}
+
+// settleEvents waits until the number of Events about obj is stable.
+func settleEvents(t testing.TB, obj client.Object) {
+	t.Helper()
+	settle.Stable(t, "Events about "+obj.GetName(), func() int { return len(eventsAbout(t, obj)) })
+}
+
+// eventsAbout lists every Event about obj.
+func eventsAbout(t testing.TB, obj client.Object) []eventsv1.Event {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := k8s.List(context.Background(), &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.UID == obj.GetUID() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // kstatusOf computes the kstatus (Flux, Argo CD health) of obj as the API server has it.
 func kstatusOf(t testing.TB, obj client.Object) status.Status {
 	t.Helper()
@@ -97,6 +131,10 @@ func waitKstatus(t testing.TB, obj client.Object, want status.Status) {
 		}
 		return nil
 	})
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+		t.Fatal(err)
+	}
+	assertConditions(t, obj)
 }
 
 // Defect 1: the finalizer is added with a patch. A full Update would drop
@@ -194,16 +232,10 @@ func TestEventTextWithPercent(t *testing.T) {
 	ac := &authv1.AuthClient{}
 	apply(t, authClient("team-pct", "pct", "percent-server", `  clientId: "pct-100%s%d"`), ac)
 	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-	time.Sleep(time.Second) // Events are written asynchronously
-	var list eventsv1.EventList
-	if err := k8s.List(context.Background(), &list, client.InNamespace("team-pct")); err != nil {
-		t.Fatal(err)
-	}
+	settleEvents(t, ac)
 	var reasons []string
-	for _, e := range list.Items {
-		if e.Regarding.UID == ac.UID {
-			reasons = append(reasons, e.Reason)
-		}
+	for _, e := range eventsAbout(t, ac) {
+		reasons = append(reasons, e.Reason)
 	}
 	if len(reasons) != 1 || reasons[0] != authv1.ReasonClientProvisioned {
 		t.Errorf("Events of one provisioning: %v, want exactly [ClientProvisioned]", reasons)
@@ -254,7 +286,7 @@ func TestLongErrorsAndServerErrorsOnWrites(t *testing.T) {
 	if !strings.Contains(cond.Message, "255 characters") {
 		t.Errorf("message should say what may be wrong: %q", cond.Message)
 	}
-	if n := len(events(t, server, corev1.EventTypeWarning, authv1.ReasonKeycloakUnavailable)); n != 0 {
+	if n := len(settledEvents(t, server, corev1.EventTypeWarning, authv1.ReasonKeycloakUnavailable)); n != 0 {
 		t.Errorf("%d KeycloakUnavailable Warnings for a write Keycloak cannot store while it is up", n)
 	}
 	faults.Clear()
@@ -305,7 +337,7 @@ func TestOutageWarnsOncePerClient(t *testing.T) {
 	}
 	faults.Clear()
 	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-	if n := len(events(t, ac, corev1.EventTypeWarning, authv1.ReasonKeycloakUnavailable)); n != 1 {
+	if n := len(settledEvents(t, ac, corev1.EventTypeWarning, authv1.ReasonKeycloakUnavailable)); n != 1 {
 		t.Errorf("%d KeycloakUnavailable Warnings for one outage, want 1", n)
 	}
 	deleteAndWait(t, ac)
@@ -392,7 +424,9 @@ func TestSecretOwnershipIsTheOwnerReference(t *testing.T) {
 
 // Defect 8: a change Keycloak accepts (2xx) without applying it is a
 // permanent failure, not drift: it is not written again on every resync and
-// raises no DriftReverted Warnings.
+// raises no DriftReverted Warnings. That holds for a change list longer
+// than a condition message holds (it is truncated): the guard compares a
+// fingerprint of the change set, not the truncated message.
 func TestChangeKeycloakIgnoresIsNotDrift(t *testing.T) {
 	integration(t)
 	realmServer(t, "sticky-server")
@@ -402,24 +436,39 @@ func TestChangeKeycloakIgnoresIsNotDrift(t *testing.T) {
 	apply(t, authClient("team-stk", "app", "sticky-server", `  scopes: [openid, profile]`), ac)
 	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
 
-	// Keycloak answers 204 to the scope assignment and does nothing (as it
+	// Keycloak answers 204 to the scope assignments and does nothing (as it
 	// does for a SAML scope on an OIDC client).
 	faults.Set("client.scopes.default.add", testbed.Fault{Status: 204, PathContains: "/realms/sticky-server/"})
-	editClient(t, ac, func(ac *authv1.AuthClient) { ac.Spec.Scopes = []string{"openid", "profile", "email"} })
-	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonChangeNotApplied, 30*time.Second)
-	if !strings.Contains(cond.Message, "add default email") {
-		t.Errorf("message should name the change: %q", cond.Message)
+	scopes := []string{"openid", "profile"}
+	for i := range 40 {
+		scopes = append(scopes, fmt.Sprintf("api:a-scope-with-a-name-long-enough-to-fill-the-message-%02d", i))
+	}
+	editClient(t, ac, func(ac *authv1.AuthClient) { ac.Spec.Scopes = scopes })
+	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonChangeNotApplied, 60*time.Second)
+	if !strings.Contains(cond.Message, "add default api:a-scope-with-a-name-long-enough-to-fill-the-message-00") || len(cond.Message) < reconciler.MaxConditionMessage-100 {
+		t.Errorf("message should name the changes, and the test needs one that is truncated: %d bytes %q", len(cond.Message), cond.Message)
 	}
 	realmWrites := func() int { return faults.Requests("/realms/sticky-server/", "POST", "PUT", "DELETE") }
-	writes := realmWrites()
-	time.Sleep(3 * resync)
+	// Three more reconciles (resyncs) that end ChangeNotApplied, counted by
+	// the outcome metric, before anything is compared.
+	stuck := func() float64 {
+		return reconciler.OutcomeCount("AuthClient", reconciler.OutcomeStalled, authv1.ReasonChangeNotApplied)
+	}
+	writes, version, start := realmWrites(), ac.ResourceVersion, stuck()
+	settle.Advanced(t, 20*resync, "ChangeNotApplied reconciles of the stuck client", start, 3, stuck)
 	if n := realmWrites() - writes; n != 0 {
 		t.Errorf("%d Keycloak writes in three resyncs of a change that does not stick, want 0", n)
 	}
-	if n := len(events(t, ac, corev1.EventTypeWarning, "DriftReverted")); n != 0 {
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+		t.Fatal(err)
+	}
+	if ac.ResourceVersion != version {
+		t.Errorf("the AuthClient was written during steady resyncs (resourceVersion %s -> %s)", version, ac.ResourceVersion)
+	}
+	if n := len(settledEvents(t, ac, corev1.EventTypeWarning, "DriftReverted")); n != 0 {
 		t.Errorf("%d DriftReverted Warnings, want 0", n)
 	}
-	if n := len(events(t, ac, corev1.EventTypeWarning, authv1.ReasonChangeNotApplied)); n != 1 {
+	if n := len(settledEvents(t, ac, corev1.EventTypeWarning, authv1.ReasonChangeNotApplied)); n != 1 {
 		t.Errorf("%d ChangeNotApplied Warnings, want 1", n)
 	}
 	// The next spec change is tried again.

@@ -19,6 +19,7 @@ import (
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/testbed"
+	"github.com/nauthera/nauthera/internal/testbed/settle"
 )
 
 // Secret rotation (issue 11), proven with client-credentials grants against
@@ -169,7 +170,7 @@ func TestScheduledRotationWithGracePeriod(t *testing.T) {
 	if st.LastScheduledSlot.Unix()%20 != 0 || !st.NextRotationTime.After(time.Now()) {
 		t.Errorf("slots: last %s, next %s", st.LastScheduledSlot, st.NextRotationTime)
 	}
-	ev := events(t, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated)
+	ev := settledEvents(t, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated)
 	if len(ev) == 0 || !strings.Contains(ev[0].Note, "previous secret stays valid until") || !strings.Contains(ev[0].Note, "security/rot-sched") {
 		t.Errorf("SecretRotated events %v", ev)
 	}
@@ -180,10 +181,12 @@ func TestScheduledRotationWithGracePeriod(t *testing.T) {
 	}
 
 	// After the grace period the previous secret is refused.
-	time.Sleep(time.Until(st.PreviousSecretValidUntil.Add(1500 * time.Millisecond)))
-	if err := tokenWith("rot-sched", clientID, s0); !refused(err) {
-		t.Errorf("the previous secret still works after its grace period: %v", err)
-	}
+	eventually(t, time.Until(st.PreviousSecretValidUntil.Add(10*time.Second)), "the previous secret is refused after its grace period", func() error {
+		if err := tokenWith("rot-sched", clientID, s0); !refused(err) {
+			return fmt.Errorf("still works: %v", err)
+		}
+		return nil
+	})
 	if err := tokenWith("rot-sched", clientID, currentSecret(t, "team-rot", "worker")); err != nil {
 		t.Errorf("the Secret's secret is refused: %v", err)
 	}
@@ -191,7 +194,8 @@ func TestScheduledRotationWithGracePeriod(t *testing.T) {
 	// One rotation per slot: over the next slots, no more regenerations
 	// than slots.
 	before, start := regenerates(t, "rot-sched", clientID), time.Now()
-	time.Sleep(45 * time.Second)
+	regenerated := func() float64 { return float64(regenerates(t, "rot-sched", clientID)) }
+	settle.Advanced(t, 90*time.Second, "scheduled regenerations", float64(before), 2, regenerated)
 	slots := int(time.Since(start)/(20*time.Second)) + 1
 	if n := regenerates(t, "rot-sched", clientID) - before; n < 2 || n > slots {
 		t.Errorf("%d regenerations over %d slots", n, slots)
@@ -284,15 +288,17 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 		}
 		return nil
 	})
-	ev := events(t, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated)
+	ev := settledEvents(t, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated)
 	if len(ev) != 1 || !strings.Contains(ev[0].Note, "as requested") || !strings.Contains(ev[0].Note, "stays valid until") {
 		t.Errorf("SecretRotated events %v", ev)
 	}
 
 	// Another annotation (a nudge) reconciles without rotating.
 	n := regenerates(t, "rot-req", clientID)
+	reconciles := func() float64 { return clientReconciles(t) }
+	r0 := reconciles()
 	annotate(t, ac, "example.com/nudge", "x")
-	time.Sleep(3 * time.Second)
+	settle.Advanced(t, 30*time.Second, "reconciles after the nudge", r0, 2, reconciles)
 	if regenerates(t, "rot-req", clientID) != n || currentSecret(t, "team-req", "worker") != s1 {
 		t.Error("a reconcile without a new request value rotated the secret")
 	}
@@ -365,7 +371,7 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 		}
 		return nil
 	})
-	if w := events(t, plain, corev1.EventTypeWarning, "CredentialsChanged"); len(w) != 0 {
+	if w := settledEvents(t, plain, corev1.EventTypeWarning, "CredentialsChanged"); len(w) != 0 {
 		t.Errorf("a rotation Nauthera made is not a credentials change from outside: %v", w)
 	}
 	deleteAndWait(t, plain)

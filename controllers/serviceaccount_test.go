@@ -109,6 +109,7 @@ func waitIssuer(t *testing.T, as *authv1.AuthServer, status metav1.ConditionStat
 		}
 		return nil
 	})
+	assertConditions(t, as)
 	return cond
 }
 
@@ -350,7 +351,7 @@ func TestSecretlessClient(t *testing.T) {
 		if got := as.Status.ServiceAccountAuthentication.MaxTokenAgeSeconds; got != 600 {
 			t.Errorf("status maxTokenAgeSeconds %d", got)
 		}
-		if n := len(events(t, as, corev1.EventTypeWarning, "DriftReverted")); n != drifts {
+		if n := len(settledEvents(t, as, corev1.EventTypeWarning, "DriftReverted")); n != drifts {
 			t.Errorf("a spec edit was reported as drift (%d DriftReverted, %d before)", n, drifts)
 		}
 	})

@@ -33,6 +33,7 @@ import (
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/controllers"
 	"github.com/nauthera/nauthera/internal/connection"
+	"github.com/nauthera/nauthera/internal/reconciler/check"
 	"github.com/nauthera/nauthera/internal/testbed"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
@@ -287,7 +288,22 @@ func waitReady(t testing.TB, obj client.Object, status metav1.ConditionStatus, r
 		}
 		return nil
 	})
+	assertConditions(t, obj)
 	return cond
+}
+
+// assertConditions fails the test if obj's conditions break an invariant
+// (Ready, Reconciling, Stalled and observedGeneration disagree). Every wait
+// for an object calls it on what it read.
+func assertConditions(t testing.TB, obj client.Object) {
+	t.Helper()
+	o, ok := obj.(check.Object)
+	if !ok {
+		return
+	}
+	if err := check.Conditions(o); err != nil {
+		t.Errorf("%T %s/%s breaks the condition invariants: %v\nconditions: %+v", obj, obj.GetNamespace(), obj.GetName(), err, o.GetConditions())
+	}
 }
 
 // warningEvent waits for a Warning Event with this reason about obj and returns its note.

@@ -16,7 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/internal/testbed"
+	"github.com/nauthera/nauthera/internal/testbed/settle"
 )
 
 // Issue 9 at runtime, with the real operator and Keycloak.
@@ -173,7 +175,11 @@ func TestRefusedEditChangesNothing(t *testing.T) {
 	if !strings.Contains(cond.Message, `spec.scopes[2] "role_list"`) {
 		t.Errorf("message = %q", cond.Message)
 	}
-	time.Sleep(2 * resync)
+	// Two more reconciles that refuse the spec (resyncs) before comparing.
+	refused := func() float64 {
+		return reconciler.OutcomeCount("AuthClient", reconciler.OutcomeStalled, authv1.ReasonInvalidSpec)
+	}
+	settle.Advanced(t, 20*resync, "InvalidSpec reconciles", refused(), 2, refused)
 	after := keycloakClient(t, "refused-edit-server", "team-ref.app")
 	if !slices.Equal(after.DefaultClientScopes, before.DefaultClientScopes) || !gocloak.PBool(after.Enabled) ||
 		keycloakSecret(t, "refused-edit-server", gocloak.PString(after.ID)) != string(secret.Data["client_secret"]) {
@@ -205,15 +211,15 @@ func TestAuthServerFlapCostsOneReconcilePerClient(t *testing.T) {
 	for _, ac := range clients {
 		waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
 	}
-	time.Sleep(time.Second) // let the last status writes settle
+	reconciles := func() float64 { return clientReconciles(t) }
+	settle.Stable(t, "client reconciles", reconciles) // the last status writes have landed
 	r0, k0 := clientReconciles(t), faults.Requests("/realms/flap-server/clients")
 
 	// Keycloak stops answering for the realm; the AuthServer notices.
 	faults.Set("realm.get", testbed.Fault{Status: 503, PathContains: "/realms/flap-server"})
 	annotate(t, as, "nudge", "outage")
 	waitReady(t, as, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, 30*time.Second)
-	time.Sleep(2 * time.Second)
-	if d := clientReconciles(t) - r0; d != 0 {
+	if d := settle.Stable(t, "client reconciles", reconciles) - r0; d != 0 {
 		t.Errorf("the AuthServer going un-Ready cost %.0f client reconciles, want 0", d)
 	}
 	for _, ac := range clients {
@@ -230,8 +236,7 @@ func TestAuthServerFlapCostsOneReconcilePerClient(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(2 * time.Second)
-	if d := clientReconciles(t) - r1; d != n {
+	if d := settle.Stable(t, "client reconciles", reconciles) - r1; d != n {
 		t.Errorf("the recovery cost %.0f client reconciles, want %d (one per client)", d, n)
 	}
 	if k := faults.Requests("/realms/flap-server/clients") - k0; k != n {
@@ -282,7 +287,7 @@ func TestAuthServerLabelChangeCostsNoKeycloakRequest(t *testing.T) {
 	for _, ac := range clients {
 		waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
 	}
-	time.Sleep(time.Second) // let the last status writes settle
+	settle.Stable(t, "client reconciles", func() float64 { return clientReconciles(t) }) // the last status writes have landed
 	before := faults.Requests("/realms/quiet-server/")
 	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(as), as); err != nil {
 		t.Fatal(err)
@@ -292,8 +297,8 @@ func TestAuthServerLabelChangeCostsNoKeycloakRequest(t *testing.T) {
 	if err := k8s.Patch(context.Background(), patched, client.MergeFrom(as)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second)
-	if n := faults.Requests("/realms/quiet-server/") - before; n != 0 {
+	requests := func() int { return faults.Requests("/realms/quiet-server/") }
+	if n := settle.Stable(t, "Keycloak requests for the realm", requests) - before; n != 0 {
 		t.Errorf("a label change on the AuthServer cost %d Keycloak requests for its realm, want 0", n)
 	}
 	for _, ac := range clients {

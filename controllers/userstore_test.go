@@ -75,6 +75,7 @@ func waitUserStoreCondition(t *testing.T, as *authv1.AuthServer, status metav1.C
 		}
 		return nil
 	})
+	assertConditions(t, as)
 	return c
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,8 +137,22 @@ spec:
 			t.Fatal(err)
 		}
 		waitHTTP(t, "http://127.0.0.1:"+probes+"/readyz")
-		// Initial reconcile of everything plus two resyncs.
-		time.Sleep(8 * time.Second)
+		// The restarted process has reconciled every object, twice over
+		// (its first pass and a resync, --resync-interval=3s), before
+		// anything is compared: its own outcome counters, which start at
+		// zero with the process, reach twice the number of objects of
+		// each kind. The workqueue holds an object once, so a kind's
+		// count cannot reach that while one of its objects waits for its
+		// first pass, unless another fails and is retried quickly.
+		for _, kind := range []string{"AuthServer", "AuthClient"} {
+			n := len(strings.Fields(mustTool(t, nil, "kubectl", "get", strings.ToLower(kind)+"s", "-A", "-o", "name")))
+			eventually(t, 90*time.Second, fmt.Sprintf("the restarted operator reconciles all %d %ss", n, kind), func() error {
+				if got := reconcileOutcomes(httpGet(t, "http://127.0.0.1:"+metrics+"/metrics"), kind); got < float64(2*n) {
+					return fmt.Errorf("%.0f reconciles of %d %ss", got, n, kind)
+				}
+				return nil
+			})
+		}
 		if exited, err := op.Exited(); exited {
 			t.Fatalf("operator exited after restart: %v\n%s", err, testbed.Tail(op.LogFile, 30))
 		}
@@ -163,6 +178,24 @@ spec:
 			}
 		}
 	})
+}
+
+// reconcileOutcomes sums nauthera_reconcile_outcomes_total of one kind in a
+// Prometheus text exposition.
+func reconcileOutcomes(body, kind string) float64 {
+	total := 0.0
+	prefix := `nauthera_reconcile_outcomes_total{kind="` + kind + `"`
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		if f := strings.Fields(line); len(f) == 2 {
+			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+				total += v
+			}
+		}
+	}
+	return total
 }
 
 // applicationLogin plays an application that has only the Secret: it runs
