@@ -15,7 +15,9 @@ func cond(typ string, status metav1.ConditionStatus, reason string, gen int64) m
 
 func TestConditions(t *testing.T) {
 	const T, F = metav1.ConditionTrue, metav1.ConditionFalse
-	ready := func(s metav1.ConditionStatus, r string, g int64) metav1.Condition { return cond(authv1.ReadyCondition, s, r, g) }
+	ready := func(s metav1.ConditionStatus, r string, g int64) metav1.Condition {
+		return cond(authv1.ReadyCondition, s, r, g)
+	}
 	recon := func(r string, g int64) metav1.Condition { return cond(authv1.ReconcilingCondition, T, r, g) }
 	stalled := func(r string, g int64) metav1.Condition { return cond(authv1.StalledCondition, T, r, g) }
 	for _, tc := range []struct {
