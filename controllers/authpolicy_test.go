@@ -231,12 +231,16 @@ spec:
 	applyPolicy(t, "team-ttl", "sneaky", "ttl-server", "  token: {accessTokenTTL: 20m}\n  allowedGrantTypes: [client_credentials, authorization_code]")
 	applyPolicy(t, "security", "ttl-b", "ttl-server", "  token: {accessTokenTTL: 30s}")
 	waitTokenLifetime(t, "ttl-server", "team-ttl", "worker-client-secret", 30*time.Second)
-	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(ac.Status.Policies, ",") != "security/ttl-a,security/ttl-b" {
-		t.Errorf("status.policies %v", ac.Status.Policies)
-	}
+	// The status is patched at the end of the reconcile that wrote Keycloak.
+	eventually(t, 10*time.Second, "status.policies", func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+			return err
+		}
+		if got := strings.Join(ac.Status.Policies, ","); got != "security/ttl-a,security/ttl-b" {
+			return fmt.Errorf("status.policies %s", got)
+		}
+		return nil
+	})
 
 	// Tightening the grants: Keycloak refuses the grant, the client says why.
 	secret := string(secretOf(t, "team-ttl", "worker-client-secret").Data["client_secret"])
