@@ -156,6 +156,12 @@ func (r *AuthServerReconciler) applyIdentityProvider(ctx context.Context, as *au
 	if len(diff) == 0 {
 		return false, nil
 	}
+	// Changes Keycloak accepted but did not make for this generation are
+	// not written again at every resync.
+	what := fmt.Sprintf("identity provider %q", alias)
+	if reconciler.StillNotAppliedOn(as, authv1.ServiceAccountIssuerCondition, what, diff) {
+		return false, reconciler.NotApplied(what, diff, "AuthServer")
+	}
 	log.Info("Updating Keycloak identity provider", "alias", alias, "realm", realm, "fields", diff)
 	if err := kc.UpdateIdentityProvider(ctx, realm, desired.MergeIdentityProvider(want, *actual)); err != nil {
 		return false, err
@@ -165,7 +171,7 @@ func (r *AuthServerReconciler) applyIdentityProvider(ctx context.Context, as *au
 		return false, err
 	}
 	if still := desired.IdentityProviderDiff(want, *after); len(still) > 0 {
-		return false, reconciler.Permanent(authv1.ReasonChangeNotApplied, "Keycloak accepted but did not apply these changes to identity provider %q: %s", alias, strings.Join(still, ", "))
+		return false, reconciler.NotApplied(what, still, "AuthServer")
 	}
 	if st := as.Status.ServiceAccountAuthentication; st != nil && st.Issuer == issuer && isIssuerReady(as) {
 		// Nothing of ours changed: someone edited it in the console.

@@ -25,6 +25,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/reconciler"
+	"github.com/nauthera/nauthera/internal/testbed"
+	"github.com/nauthera/nauthera/internal/testbed/settle"
 )
 
 // Secretless clients (issue 15): workloads authenticate with a
@@ -354,6 +357,46 @@ func TestSecretlessClient(t *testing.T) {
 		if n := len(settledEvents(t, as, corev1.EventTypeWarning, "DriftReverted")); n != drifts {
 			t.Errorf("a spec edit was reported as drift (%d DriftReverted, %d before)", n, drifts)
 		}
+	})
+
+	t.Run("a change Keycloak does not make is not written at every resync", func(t *testing.T) {
+		t.Cleanup(faults.Clear)
+		// Keycloak answers 204 to the identity provider's update and keeps it as it was.
+		faults.Set("identityprovider.update", testbed.Fault{Status: 204, PathContains: "/realms/" + realm + "/"})
+		setMaxTokenAge := func(d time.Duration) {
+			t.Helper()
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(as), as); err != nil {
+				t.Fatal(err)
+			}
+			as.Spec.ServiceAccountAuthentication.MaxTokenAge = &metav1.Duration{Duration: d}
+			if err := k8s.Update(ctx, as); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setMaxTokenAge(15 * time.Minute)
+		cond := waitIssuer(t, as, metav1.ConditionFalse, authv1.ReasonChangeNotApplied)
+		if !strings.Contains(cond.Message, "config.fedClientAssertionMaxExp") {
+			t.Errorf("the condition does not name the change: %s", cond.Message)
+		}
+		updates := func() int { return faults.Requests("/realms/"+realm+"/identity-provider/", "PUT") }
+		before := updates()
+		// Three resyncs of every AuthServer (counted by their outcomes)
+		// before anything is compared.
+		var servers authv1.AuthServerList
+		if err := k8s.List(ctx, &servers); err != nil {
+			t.Fatal(err)
+		}
+		reconciled := func() float64 {
+			return reconciler.OutcomeCount("AuthServer", reconciler.OutcomeReady, authv1.ReasonRealmProvisioned)
+		}
+		settle.Advanced(t, 60*time.Second, "AuthServer resyncs", reconciled(), float64(3*len(servers.Items)), reconciled)
+		if n := updates() - before; n != 0 {
+			t.Errorf("%d identity provider updates in three resyncs of a change Keycloak does not make, want 0", n)
+		}
+		// The next spec change is written again.
+		faults.Clear()
+		setMaxTokenAge(10 * time.Minute)
+		waitIssuer(t, as, metav1.ConditionTrue, authv1.ReasonIssuerReachable)
 	})
 
 	parent := t

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 )
 
@@ -26,9 +28,15 @@ func NotApplied(what string, changes []string, kind string) error {
 // long messages, and a long change list compared in full would never match
 // and be written again at every resync.
 func StillNotApplied(obj Object, what string, changes []string) bool {
-	c := FindReady(obj)
+	return StillNotAppliedOn(obj, authv1.ReadyCondition, what, changes)
+}
+
+// StillNotAppliedOn is StillNotApplied for a failure reported on another
+// condition, whose message may quote the failure after words of its own.
+func StillNotAppliedOn(obj Object, condition, what string, changes []string) bool {
+	c := meta.FindStatusCondition(obj.GetConditions(), condition)
 	return c != nil && c.Reason == authv1.ReasonChangeNotApplied && c.ObservedGeneration == obj.GetGeneration() &&
-		strings.HasPrefix(c.Message, notAppliedHead(what, changes)+":")
+		strings.Contains(c.Message, notAppliedHead(what, changes)+":")
 }
 
 func notAppliedHead(what string, changes []string) string {
