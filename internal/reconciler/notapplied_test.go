@@ -48,3 +48,21 @@ func TestStillNotAppliedSurvivesTruncation(t *testing.T) {
 		t.Error("a new generation must be tried again")
 	}
 }
+
+// On another condition, the failure may be quoted after words of its own.
+func TestStillNotAppliedOnAnotherCondition(t *testing.T) {
+	as := &authv1.AuthServer{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "n", Generation: 2}}
+	changes := []string{"config.fedClientAssertionMaxExp"}
+	const what = `identity provider "nauthera-kubernetes"`
+	SetCondition(as, authv1.ServiceAccountIssuerCondition, metav1.ConditionFalse, authv1.ReasonChangeNotApplied,
+		"The identity provider could not be set up in realm r: "+Classify(NotApplied(what, changes, "AuthServer")).Msg)
+	if !StillNotAppliedOn(as, authv1.ServiceAccountIssuerCondition, what, changes) {
+		t.Error("the reported change set is not recognised")
+	}
+	if StillNotAppliedOn(as, authv1.ServiceAccountIssuerCondition, what, []string{"config.issuer"}) {
+		t.Error("another change set is mistaken for the reported one")
+	}
+	if StillNotApplied(as, what, changes) {
+		t.Error("Ready does not report it")
+	}
+}
