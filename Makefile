@@ -20,6 +20,14 @@ KEYCLOAK_VERSION ?= 26.7.3
 export K8S_VERSION ETCD_VERSION HELM_VERSION KEYCLOAK_VERSION
 
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+
+# golangci-lint and the kube-api-linter plugin are pinned in .custom-gcl.yml
+# (the file `golangci-lint custom` reads): the top-level version is
+# golangci-lint's, the indented one the plugin's.
+GOLANGCI_LINT_VERSION := $(shell sed -n 's/^version: *//p' .custom-gcl.yml)
+KUBE_API_LINTER_VERSION := $(shell sed -n 's/^[[:space:]][[:space:]]*version: *//p' .custom-gcl.yml)
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+GOLANGCI_LINT_KAL := $(BIN)/golangci-lint-kal-$(GOLANGCI_LINT_VERSION)-$(KUBE_API_LINTER_VERSION)
 ENVTEST_ASSETS := $(BIN)/k8s/$(K8S_VERSION)-etcd$(ETCD_VERSION)-$(shell go env GOOS)-$(shell go env GOARCH)
 KEYCLOAK_HOME := $(BIN)/keycloak/$(KEYCLOAK_VERSION)/keycloak-$(KEYCLOAK_VERSION)
 
@@ -58,6 +66,10 @@ fmt: ## Run go fmt.
 .PHONY: vet
 vet: ## Run go vet.
 	go vet ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT_KAL) ## Run golangci-lint, with kube-api-linter on apis/ (.golangci.yml; the linter is built once into bin/).
+	$(GOLANGCI_LINT_KAL) run ./...
 
 .PHONY: verify
 verify: manifests generate chart-crds ## Fail if generated files are not up to date.
@@ -149,3 +161,13 @@ docker-build: ## Build the operator image (needs a container engine).
 $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.tmp-controller-gen go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	mv $(BIN)/.tmp-controller-gen/controller-gen $@ && rmdir $(BIN)/.tmp-controller-gen
+
+# Plain golangci-lint: only the builder of the binary below.
+$(GOLANGCI_LINT):
+	GOBIN=$(BIN)/.tmp-golangci-lint go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/.tmp-golangci-lint/golangci-lint $@ && rmdir $(BIN)/.tmp-golangci-lint
+
+# golangci-lint with kube-api-linter built in, by `golangci-lint custom` fed
+# from the Go module proxy (see the script).
+$(GOLANGCI_LINT_KAL): $(GOLANGCI_LINT)
+	hack/golangci-lint-custom.sh $(GOLANGCI_LINT) $@

@@ -328,7 +328,8 @@ func TestPolicyEnforcesPKCE(t *testing.T) {
 	apply(t, authClient("team-pkce", "web", "pkce-server", ""), ac)
 	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
 	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	authorize := func(extra url.Values) *http.Response {
+	// authorize returns the status and the Location header of Keycloak's answer.
+	authorize := func(extra url.Values) (int, string) {
 		q := url.Values{"client_id": {"team-pkce.web"}, "redirect_uri": {"https://web.example.com/callback"},
 			"response_type": {"code"}, "scope": {"openid"}, "state": {"s"}}
 		for k, v := range extra {
@@ -338,20 +339,18 @@ func TestPolicyEnforcesPKCE(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp
+		defer resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Location")
 	}
 	eventually(t, 30*time.Second, "request without code challenge refused", func() error {
-		resp := authorize(nil)
-		loc := resp.Header.Get("Location")
-		if resp.StatusCode != http.StatusFound || !strings.Contains(loc, "error=invalid_request") || !strings.Contains(loc, "code_challenge") {
-			return fmt.Errorf("HTTP %d, Location %q", resp.StatusCode, loc)
+		code, loc := authorize(nil)
+		if code != http.StatusFound || !strings.Contains(loc, "error=invalid_request") || !strings.Contains(loc, "code_challenge") {
+			return fmt.Errorf("HTTP %d, Location %q", code, loc)
 		}
 		return nil
 	})
-	resp := authorize(url.Values{"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}})
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("with a code challenge: HTTP %d (want the login page)", resp.StatusCode)
+	if code, _ := authorize(url.Values{"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}); code != http.StatusOK {
+		t.Errorf("with a code challenge: HTTP %d (want the login page)", code)
 	}
 	deleteAndWait(t, ac)
 }

@@ -265,7 +265,7 @@ func TestChart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		comparable := func(objs []*unstructured.Unstructured) []any {
+		hooksOf := func(objs []*unstructured.Unstructured) []any {
 			var hooks []any
 			for _, o := range objs {
 				if o.GetKind() != "ValidatingWebhookConfiguration" {
@@ -287,8 +287,8 @@ func TestChart(t *testing.T) {
 			}
 			return hooks
 		}
-		want := comparable(objects(t, string(generated)))
-		got := comparable(objects(t, render(t, "rel", "r-defaults", nil)))
+		want := hooksOf(objects(t, string(generated)))
+		got := hooksOf(objects(t, render(t, "rel", "r-defaults", nil)))
 		if len(want) == 0 || !reflect.DeepEqual(got, want) {
 			t.Errorf("chart webhook differs from config/webhook/manifests.yaml:\nchart:     %v\ngenerated: %v", got, want)
 		}

@@ -761,7 +761,7 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 
 // restartAndResync restarts the operator (with a short resync), times the
 // start-up wave (every AuthClient reconciled once) and then one resync wave.
-func (b *bed) restartAndResync(ctx context.Context) (row, row, error) {
+func (b *bed) restartAndResync(_ context.Context) (row, row, error) {
 	if !b.stopped {
 		if err := b.op.Stop(); err != nil {
 			return row{}, row{}, err

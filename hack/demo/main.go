@@ -38,6 +38,14 @@ type demo struct {
 const steps = 7
 
 func main() {
+	if err := runDemo(); err != nil {
+		fmt.Fprintf(os.Stderr, "\n✗ %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// runDemo runs the demo and cleans up; main exits only after its defers ran.
+func runDemo() error {
 	// envtest logs through controller-runtime; the demo prints its own progress.
 	ctrl.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -46,10 +54,7 @@ func main() {
 	d := &demo{root: root, dir: filepath.Join(root, "tmp", "demo")}
 	err := d.run(ctx)
 	d.cleanup()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "\n✗ %v\n", err)
-		os.Exit(1)
-	}
+	return err
 }
 
 // say starts a step.
@@ -239,7 +244,7 @@ func (d *demo) run(ctx context.Context) error {
 			return nil
 		case <-time.After(time.Second):
 			if exited, err := d.operator.Exited(); exited {
-				return fmt.Errorf("the operator stopped: %v\n--- operator log ---\n%s", err, testbed.Tail(opLog, 25))
+				return fmt.Errorf("the operator stopped: %v\n--- operator log ---\n%s", err, testbed.Tail(opLog, 25)) //nolint:errorlint // err is nil after a clean exit; %w would print %!w(<nil>)
 			}
 		}
 	}

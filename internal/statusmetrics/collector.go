@@ -1,3 +1,5 @@
+// Package statusmetrics exports gauges computed at scrape time from the
+// manager's cache: AuthClients by condition, AuthServer readiness, rotations due.
 package statusmetrics
 
 import (

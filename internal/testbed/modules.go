@@ -24,7 +24,7 @@ func ModuleFile(module, version, file string) (string, error) {
 	runErr := cmd.Run()
 	var info struct{ Dir, Error string }
 	if err := json.Unmarshal(stdout.Bytes(), &info); err != nil || info.Error != "" || runErr != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %v %s\n%s%s", module, version, runErr, info.Error, stderr.String(), stdout.String())
+		return "", fmt.Errorf("go mod download %s@%s: %v %s\n%s%s", module, version, runErr, info.Error, stderr.String(), stdout.String()) //nolint:errorlint // runErr may be nil (the failure is in info.Error); %w would print %!w(<nil>)
 	}
 	path := filepath.Join(info.Dir, filepath.FromSlash(file))
 	if _, err := os.Stat(path); err != nil {

@@ -105,7 +105,7 @@ func MergeOwned(list []json.RawMessage, name string, want json.RawMessage) ([]js
 	for _, raw := range list {
 		var head struct{ Name, Description string }
 		if err := json.Unmarshal(raw, &head); err != nil {
-			return nil, false, fmt.Errorf("cannot read an entry Keycloak returned: %v", err)
+			return nil, false, fmt.Errorf("cannot read an entry Keycloak returned: %w", err)
 		}
 		if head.Name != name {
 			out = append(out, raw)

@@ -36,11 +36,11 @@ const maxRendered = 64 << 10
 
 // replace is strings.ReplaceAll without the empty pattern, which would
 // multiply the text.
-func replace(old, new, s string) (string, error) {
+func replace(old, with, s string) (string, error) {
 	if old == "" {
 		return "", fmt.Errorf("replace: the text to replace is empty")
 	}
-	out := strings.ReplaceAll(s, old, new)
+	out := strings.ReplaceAll(s, old, with)
 	if len(out) > maxRendered {
 		return "", fmt.Errorf("replace: the result is over %d bytes", maxRendered)
 	}
@@ -181,7 +181,7 @@ func RenderTemplates(data map[string]string, values map[string]string) (map[stri
 			err = checkTree(t)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("spec.secretTemplate.data[%s]: %v", k, err)
+			return nil, fmt.Errorf("spec.secretTemplate.data[%s]: %w", k, err)
 		}
 		var b limitedBuffer
 		if err := t.Execute(&b, values); err != nil {

@@ -18,7 +18,7 @@ import (
 func TestLimiterBoundsRequestsInFlight(t *testing.T) {
 	var inFlight, peak atomic.Int64
 	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, _ *http.Request) {
 		n := inFlight.Add(1)
 		for {
 			p := peak.Load()
@@ -59,7 +59,7 @@ func TestLimiterBoundsRequestsInFlight(t *testing.T) {
 // request goes out until the pause is over.
 func TestRetryAfterPausesCalls(t *testing.T) {
 	var calls atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		calls.Add(1)
 		w.Header().Set("Retry-After", "2")
 		w.WriteHeader(http.StatusTooManyRequests)

@@ -64,7 +64,7 @@ type RotationPlan struct {
 func (r Rotation) Plan() (RotationPlan, error) {
 	s, err := schedule.Parse(r.Schedule)
 	if err != nil {
-		return RotationPlan{}, fmt.Errorf("spec.clientAuthentication.secretRotation.schedule: %v", err)
+		return RotationPlan{}, fmt.Errorf("spec.clientAuthentication.secretRotation.schedule: %w", err)
 	}
 	if s.MaxGap > MaxGap {
 		return RotationPlan{}, fmt.Errorf("spec.clientAuthentication.secretRotation.schedule: schedule %q has %s between two rotations; it must rotate at least once every 366 days", r.Schedule, s.MaxGap)

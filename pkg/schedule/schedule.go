@@ -70,7 +70,7 @@ func parse(expr string) (*Schedule, error) {
 	if rest, ok := strings.CutPrefix(expr, "@every "); ok {
 		d, err := time.ParseDuration(rest)
 		if err != nil {
-			return nil, fmt.Errorf("schedule %q: %v", expr, err)
+			return nil, fmt.Errorf("schedule %q: %w", expr, err)
 		}
 		d = d.Round(time.Second)
 		if d < time.Second {
@@ -83,7 +83,7 @@ func parse(expr string) (*Schedule, error) {
 	}
 	parsed, err := cron.ParseStandard(expr)
 	if err != nil {
-		return nil, fmt.Errorf("schedule %q: %v", expr, err)
+		return nil, fmt.Errorf("schedule %q: %w", expr, err)
 	}
 	spec, ok := parsed.(*cron.SpecSchedule)
 	if !ok {

@@ -32,7 +32,7 @@ type AuthClientSpec struct {
 	// authServerRef names the AuthServer (Keycloak realm) that hosts the
 	// client. The namespace defaults to the AuthClient's own. Immutable.
 	// +required
-	AuthServerRef ObjectReference `json:"authServerRef"`
+	AuthServerRef ObjectReference `json:"authServerRef,omitzero"`
 
 	// clientId is the OAuth client_id in Keycloak. Defaults to
 	// `<namespace>.<name>`, unique per realm because namespaces are.
@@ -207,14 +207,14 @@ type NamespacedReference struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	Namespace string `json:"namespace"`
+	Namespace string `json:"namespace,omitempty"`
 
 	// name of the referenced object.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // AuthClientStatus is the observed state of an AuthClient.
@@ -225,7 +225,7 @@ type AuthClientStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Reconciling and Stalled.
+	// conditions are Ready, Reconciling and Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -298,7 +298,7 @@ type SecretTemplate struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 4096)",message="each template is at most 4096 characters"
 	Data map[string]string `json:"data,omitempty"`
 
-	// mergePolicy: Replace (default) writes the template's keys only;
+	// mergePolicy is Replace (default), which writes the template's keys only;
 	// Merge writes Nauthera's default keys and then the template's.
 	// +optional
 	// +kubebuilder:default=Replace
@@ -343,12 +343,14 @@ type SecretTemplate struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type AuthClient struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the desired client.
 	// +required
-	Spec AuthClientSpec `json:"spec"`
+	Spec AuthClientSpec `json:"spec,omitzero"`
 
 	// status is the observed state of the client.
 	// +optional
@@ -382,7 +384,7 @@ type AuthClientList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&AuthClient{}, &AuthClientList{})
+	objectTypes = append(objectTypes, &AuthClient{}, &AuthClientList{})
 }
 
 // SetObservedGeneration records the generation whose outcome the status reports.

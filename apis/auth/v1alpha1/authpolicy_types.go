@@ -146,7 +146,7 @@ type AuthPolicyStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Reconciling and Stalled.
+	// conditions are Ready, Reconciling and Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -187,7 +187,9 @@ type AuthPolicyStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type AuthPolicy struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the policy.
@@ -214,7 +216,7 @@ type AuthPolicyList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&AuthPolicy{}, &AuthPolicyList{})
+	objectTypes = append(objectTypes, &AuthPolicy{}, &AuthPolicyList{})
 }
 
 // SetObservedGeneration records the generation whose outcome the status reports.

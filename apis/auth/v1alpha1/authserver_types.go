@@ -17,7 +17,7 @@ type AuthServerSpec struct {
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="issuerUrl must be an absolute http or https URL, for example https://auth.example.com"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#')",message="issuerUrl must not have a query or a fragment"
 	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="issuerUrl must not carry user info (user:password@): it is published in every token and discovery document"
-	IssuerURL string `json:"issuerUrl"`
+	IssuerURL string `json:"issuerUrl,omitempty"`
 
 	// realmName is the name of the Keycloak realm. Defaults to the
 	// AuthServer's name. Realm names are unique per Keycloak: the operator
@@ -103,7 +103,7 @@ type AuthServerTLS struct {
 	// certSecretRef names a Secret of type kubernetes.io/tls, in the
 	// AuthServer's namespace, that holds the certificate and its key.
 	// +required
-	CertSecretRef LocalObjectReference `json:"certSecretRef"`
+	CertSecretRef LocalObjectReference `json:"certSecretRef,omitzero"`
 }
 
 // KeycloakConnection says how to reach a Keycloak server and log in to its
@@ -116,14 +116,14 @@ type KeycloakConnection struct {
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="url must be an absolute http or https URL"
 	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="url must not carry user info (user:password@): put credentials in adminCredentialsSecretRef"
-	URL string `json:"url"`
+	URL string `json:"url,omitempty"`
 
 	// adminCredentialsSecretRef names a Secret in the AuthServer's namespace
 	// with either `username` and `password` of an admin user, or
 	// `client_id` and `client_secret` of a service-account client allowed to
 	// manage realms.
 	// +required
-	AdminCredentialsSecretRef LocalObjectReference `json:"adminCredentialsSecretRef"`
+	AdminCredentialsSecretRef LocalObjectReference `json:"adminCredentialsSecretRef,omitzero"`
 
 	// adminRealm is the realm the admin credentials belong to. Defaults to master.
 	// +optional
@@ -142,7 +142,7 @@ type AuthServerStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Reconciling and Stalled.
+	// conditions are Ready, Reconciling and Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -194,6 +194,7 @@ type AuthServerStatus struct {
 // CertificateStatus is the certificate of an AuthServer's public endpoint.
 type CertificateStatus struct {
 	// secretName is the Secret it was read from.
+	// +required
 	SecretName string `json:"secretName"`
 	// notAfter is when it expires.
 	// +optional
@@ -226,12 +227,14 @@ const CertificateCondition = "CertificateReady"
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type AuthServer struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the desired realm.
 	// +required
-	Spec AuthServerSpec `json:"spec"`
+	Spec AuthServerSpec `json:"spec,omitzero"`
 
 	// status is the observed state of the realm.
 	// +optional
@@ -261,7 +264,7 @@ type AuthServerList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&AuthServer{}, &AuthServerList{})
+	objectTypes = append(objectTypes, &AuthServer{}, &AuthServerList{})
 }
 
 // SetObservedGeneration records the generation whose outcome the status reports.

@@ -115,10 +115,12 @@ type SecretRotationStatus struct {
 type PendingRotation struct {
 	// id names this rotation; the Secret records it when it gets the new
 	// secret (annotation auth.nauthera.io/rotation).
+	// +required
 	// +kubebuilder:validation:MaxLength=32
 	ID string `json:"id"`
 
 	// reason is Scheduled, Requested or Expiring.
+	// +required
 	Reason string `json:"reason"`
 
 	// slot is the schedule slot it serves (Scheduled).
@@ -131,6 +133,7 @@ type PendingRotation struct {
 	Request string `json:"request,omitempty"`
 
 	// since is when it started.
+	// +required
 	Since metav1.Time `json:"since"`
 
 	// secretCreatedBefore is Keycloak's client.secret.creation.time (epoch
@@ -154,17 +157,21 @@ type PendingRotation struct {
 // its realm (a Keycloak client policy with the secret-rotation executor).
 type RealmRotationStatus struct {
 	// policy is the AuthPolicy (namespace/name) it comes from.
+	// +required
 	Policy string `json:"policy"`
 
 	// schedule is the policy's schedule.
+	// +required
 	Schedule string `json:"schedule"`
 
 	// gracePeriodSeconds is how long a previous secret stays valid.
+	// +required
 	GracePeriodSeconds int64 `json:"gracePeriodSeconds"`
 
 	// expirationSeconds is how long a secret lives unless rotated: the
 	// longest gap of the schedule plus slack for an operator outage (the
 	// longest gap again, at least 24h). Keycloak never rotates on its own:
 	// if the operator misses rotations for longer, secrets stop working.
+	// +required
 	ExpirationSeconds int64 `json:"expirationSeconds"`
 }

@@ -19,7 +19,7 @@ type ServiceAccountReference struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // ServiceAccountAuthentication sets up a realm to accept Kubernetes
@@ -68,8 +68,10 @@ type ServiceAccountAuthentication struct {
 // service-account authentication.
 type ServiceAccountAuthenticationStatus struct {
 	// issuer is the service-account token issuer the realm trusts.
+	// +required
 	Issuer string `json:"issuer"`
 	// identityProvider is the alias of the Keycloak identity provider that trusts it.
+	// +required
 	IdentityProvider string `json:"identityProvider"`
 	// tokenAudience is the audience a workload requests for its
 	// service-account token (the realm's issuer): Keycloak accepts a token

@@ -17,7 +17,7 @@ const UserStoreTypeLDAP UserStoreType = "ldap"
 type UserStoreSpec struct {
 	// type of the directory. Only `ldap` is supported.
 	// +required
-	Type UserStoreType `json:"type"`
+	Type UserStoreType `json:"type,omitempty"`
 
 	// ldap configures an LDAP directory. Required when type is ldap.
 	// +optional
@@ -47,7 +47,7 @@ type LDAPSpec struct {
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^ldaps?://[^\s/?#]+(/\S*)?$`
 	// +kubebuilder:validation:XValidation:rule=`!self.contains('@')`,message="server must not carry user info (user:password@): it is shown in kubectl get; use bindDN and bindPasswordSecretRef"
-	Server string `json:"server"`
+	Server string `json:"server,omitempty"`
 
 	// bindDN is the distinguished name the operator's Keycloak binds as.
 	// Omitted binds anonymously.
@@ -63,7 +63,7 @@ type LDAPSpec struct {
 
 	// userSearch says where and how to find users.
 	// +required
-	UserSearch LDAPUserSearch `json:"userSearch"`
+	UserSearch LDAPUserSearch `json:"userSearch,omitzero"`
 
 	// groupSearch says where and how to find groups; omitted maps no groups.
 	// +optional
@@ -95,7 +95,7 @@ type LDAPUserSearch struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:Pattern=`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)=([^,+\\]|\\.)+(\s*[,+]\s*([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)=([^,+\\]|\\.)+)*$`
-	BaseDN string `json:"baseDN"`
+	BaseDN string `json:"baseDN,omitempty"`
 
 	// filter is an additional LDAP filter for users, in parentheses.
 	// +optional
@@ -135,7 +135,7 @@ type LDAPGroupSearch struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:Pattern=`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)=([^,+\\]|\\.)+(\s*[,+]\s*([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)=([^,+\\]|\\.)+)*$`
-	BaseDN string `json:"baseDN"`
+	BaseDN string `json:"baseDN,omitempty"`
 
 	// filter is an additional LDAP filter for groups, in parentheses.
 	// +optional
@@ -169,7 +169,7 @@ type UserStoreStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Reconciling and Stalled.
+	// conditions are Ready, Reconciling and Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -193,20 +193,29 @@ type UserStoreStatus struct {
 // UserSyncStatus is the outcome of one sync of users into a realm.
 type UserSyncStatus struct {
 	// time the sync ran.
+	// +required
 	Time metav1.Time `json:"time"`
 	// realm the users were synced into.
 	// +optional
 	Realm string `json:"realm,omitempty"`
-	// added, updated, removed and failed count users.
-	Added   int32 `json:"added"`
+	// added counts the users added.
+	// +required
+	Added int32 `json:"added"`
+	// updated counts the users updated.
+	// +required
 	Updated int32 `json:"updated"`
+	// removed counts the users removed.
+	// +required
 	Removed int32 `json:"removed"`
-	Failed  int32 `json:"failed"`
+	// failed counts the users that could not be synced.
+	// +required
+	Failed int32 `json:"failed"`
 }
 
 // RealmUserStoreStatus is the federation an AuthServer set up in its realm.
 type RealmUserStoreStatus struct {
 	// userStore is the UserStore (namespace/name).
+	// +required
 	UserStore string `json:"userStore"`
 	// componentId is the Keycloak LDAP component in the realm.
 	// +optional
@@ -251,12 +260,14 @@ type RealmUserStoreStatus struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type UserStore struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the directory to federate.
 	// +required
-	Spec UserStoreSpec `json:"spec"`
+	Spec UserStoreSpec `json:"spec,omitzero"`
 
 	// status is the observed state of the federation.
 	// +optional
@@ -304,7 +315,7 @@ type UserStoreList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&UserStore{}, &UserStoreList{})
+	objectTypes = append(objectTypes, &UserStore{}, &UserStoreList{})
 }
 
 // SetObservedGeneration records the generation whose outcome the status reports.
