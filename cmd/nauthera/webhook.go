@@ -136,8 +136,10 @@ func (r *webhookRegistration) Start(ctx context.Context) error {
 		return nil
 	case <-r.certsReady:
 	}
-	if ctx.Err() != nil {
+	select {
+	case <-ctx.Done(): // both were ready: stopping wins, and is not an error
 		return nil
+	default:
 	}
 	if err := r.register(); err != nil {
 		return fmt.Errorf("register the admission webhook: %w", err)

@@ -21,7 +21,7 @@ type blockingReader struct {
 	reads   atomic.Int64
 }
 
-func (r *blockingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+func (r *blockingReader) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
 	n := r.reads.Add(1)
 	if key.Name == "slow" {
 		if n == 1 {

@@ -106,7 +106,7 @@ func TestRetryAfter(t *testing.T) {
 // second request goes out only once the first body is closed.
 func TestLimiterHoldsSlotUntilBodyClosed(t *testing.T) {
 	var served atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		served.Add(1)
 		_, _ = w.Write([]byte("a body nobody has read yet"))
 	}))
