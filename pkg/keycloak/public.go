@@ -88,10 +88,10 @@ func Describe(err error) string {
 		return "the request to Keycloak failed"
 	}
 	switch {
-	case kerr.Code == 0 && kerr.cause != nil:
-		return kerr.Message
 	case kerr.Code == 0:
-		return "the request to Keycloak failed"
+		// No answer (Message says which way, without the URL), or a
+		// message of this package's own.
+		return kerr.Message
 	case kerr.Kind == KindUnauthorized:
 		return fmt.Sprintf("Keycloak refused the operator's admin credentials (HTTP %d)", kerr.Code)
 	default:

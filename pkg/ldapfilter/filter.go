@@ -70,16 +70,16 @@ func (p *parser) filter(depth int) error {
 		p.i++
 		n := 0
 		for p.peek() == '(' {
+			if c == '!' && n == 1 {
+				return p.errorf(`"!" takes exactly one filter`)
+			}
 			if err := p.filter(depth + 1); err != nil {
 				return err
 			}
 			n++
 		}
-		switch {
-		case n == 0:
-			return p.errorf(`expected a filter after %q`, c)
-		case c == '!' && n > 1:
-			return p.errorf(`"!" takes exactly one filter`)
+		if n == 0 {
+			return p.errorf(`expected a filter after "%c"`, c)
 		}
 	default:
 		if err := p.item(); err != nil {
