@@ -64,6 +64,11 @@ func TestLDAPTestNeedsAnLDAPAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ldap.Cleanup() })
+	closed, err := testbed.StartLDAPWithEnv("keycloak-preflight-no-anonymous", "LDAP_DISALLOW_ANONYMOUS=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = closed.Cleanup() })
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("hello")) }))
 	t.Cleanup(web.Close)
 	c, _ := newAdmin(t)
@@ -78,6 +83,8 @@ func TestLDAPTestNeedsAnLDAPAnswer(t *testing.T) {
 		{"slapd, anonymous", ldap.URL, "", "", ""},
 		{"slapd, service account", ldap.URL, ldap.ServiceDN, ldap.ServicePassword, ""},
 		{"slapd, wrong password", ldap.URL, ldap.ServiceDN, "wrong", "bind"},
+		{"slapd without anonymous binds, anonymous", closed.URL, "", "", "bind"},
+		{"slapd without anonymous binds, service account", closed.URL, closed.ServiceDN, closed.ServicePassword, ""},
 		{"HTTP server, anonymous", "ldap://" + web.Listener.Addr().String(), "", "", "none"},
 		{"HTTP server, with bind DN", "ldap://" + web.Listener.Addr().String(), ldap.ServiceDN, "x", "none"},
 		{"HTTP server as ldaps", "ldaps://" + web.Listener.Addr().String(), "", "", "none"},
