@@ -14,10 +14,13 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	kevents "k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/controllers"
@@ -266,5 +269,86 @@ func TestUserStoreSyncRequestRunsOnce(t *testing.T) {
 	}
 	if n := syncs() - before; n != 1 {
 		t.Errorf("the retried reconcile synced again: %d syncs", n)
+	}
+}
+
+// A filter that admission refuses today may have been stored before the
+// CRD checked filters. The reconciler parses it too and stops it before
+// Keycloak: InvalidSpec naming the field, and no federation.
+func TestUserStoreStoredBadFilterIsInvalidSpec(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	ctx := context.Background()
+	// Play the older CRD: the user filter without its rules, for as long
+	// as it takes to store one UserStore.
+	crd := &unstructured.Unstructured{}
+	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
+	if err := k8s.Get(ctx, client.ObjectKey{Name: "userstores.auth.nauthera.io"}, crd); err != nil {
+		t.Fatal(err)
+	}
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	path := []string{"schema", "openAPIV3Schema", "properties", "spec", "properties", "ldap", "properties", "userSearch", "properties", "filter", "x-kubernetes-validations"}
+	v0 := versions[0].(map[string]any)
+	rules, found, _ := unstructured.NestedSlice(v0, path...)
+	if !found {
+		t.Fatal("the CRD has no rules on the user filter")
+	}
+	setRules := func(rules []any) {
+		eventually(t, 10*time.Second, "CRD updated", func() error {
+			cur := crd.DeepCopy()
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(cur), cur); err != nil {
+				return err
+			}
+			vs, _, _ := unstructured.NestedSlice(cur.Object, "spec", "versions")
+			v := vs[0].(map[string]any)
+			if rules == nil {
+				unstructured.RemoveNestedField(v, path...)
+			} else if err := unstructured.SetNestedSlice(v, rules, path...); err != nil {
+				return err
+			}
+			vs[0] = v
+			if err := unstructured.SetNestedSlice(cur.Object, vs, "spec", "versions"); err != nil {
+				return err
+			}
+			return k8s.Update(ctx, cur)
+		})
+	}
+	setRules(nil)
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			setRules(rules)
+		}
+	}
+	t.Cleanup(restore)
+	us := &authv1.UserStore{}
+	// The real slapd, anonymously: only the filter is wrong.
+	doc := fmt.Sprintf(`
+apiVersion: auth.nauthera.io/v1alpha1
+kind: UserStore
+metadata: {name: us-stored-bad-filter, namespace: security}
+spec:
+  type: ldap
+  ldap:
+    server: %q
+    userSearch: {baseDN: "ou=users,dc=example,dc=com", filter: "(uid=a)(uid=b)"}`, ldapSrv.URL)
+	ensureNamespace(t, "security", nil)
+	eventually(t, 30*time.Second, "the UserStore stored under the older rules", func() error {
+		if err := yaml.UnmarshalStrict([]byte(doc), us); err != nil {
+			return err
+		}
+		return k8s.Create(ctx, us)
+	})
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), us) })
+	restore()
+
+	as := serverWith(t, "us-stored-bad-filter", "  userStoreRef: {name: us-stored-bad-filter}")
+	cond := waitUserStoreCondition(t, as, metav1.ConditionFalse, authv1.ReasonInvalidSpec)
+	if !strings.Contains(cond.Message, "spec.ldap.userSearch.filter is not an LDAP filter") {
+		t.Errorf("message %q", cond.Message)
+	}
+	if got := ownComponentNames(t, "us-stored-bad-filter"); len(got) != 0 {
+		t.Errorf("federated anyway: %v", got)
 	}
 }
