@@ -158,8 +158,11 @@ func wrap(op string, err error) error {
 	if errors.As(err, &api) {
 		return &Error{Operation: op, Code: api.Code, Kind: kindOf(api.Code), Message: api.Message}
 	}
-	// Transport errors (no answer) and a few gocloak failures (such as a
-	// missing Location header) come as plain errors. Both may name the URL:
-	// Message says only which way it failed.
-	return &Error{Operation: op, Kind: KindTransient, Message: noAnswer(err), cause: err}
+	// Transport errors (no answer) come as plain errors, and so do a few
+	// gocloak failures (such as a missing Location header). A transport
+	// error names the URL: Message says only which way it failed.
+	if isTransport(err) {
+		return &Error{Operation: op, Kind: KindTransient, Message: noAnswer(err), cause: err}
+	}
+	return &Error{Operation: op, Kind: KindTransient, Message: err.Error()}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"syscall"
 )
@@ -58,6 +59,17 @@ func noAnswer(err error) string {
 	default:
 		return "no answer from Keycloak"
 	}
+}
+
+// isTransport reports whether err is a request that got no answer (or
+// any error that quotes a URL).
+func isTransport(err error) bool {
+	var (
+		urlErr *url.Error
+		netErr net.Error
+	)
+	return errors.As(err, &urlErr) || errors.As(err, &netErr) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "://")
 }
 
 // Detail returns the error with what Message leaves out (the transport
