@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -67,7 +68,13 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	before := as.DeepCopy()
 	rep := reconciler.Reporter{Recorder: r.Recorder, Kind: "AuthServer"}
+	// stale: a mid-reconcile write found that this copy is not the latest
+	// (another reconcile wrote first); nothing of it is written then.
+	stale := false
 	defer func() {
+		if stale {
+			return
+		}
 		if err := reconciler.PatchStatus(ctx, r.Client, before, as, func(o reconciler.Object) any { return o.(*authv1.AuthServer).Status }); err != nil && retErr == nil {
 			retErr = err
 		}
@@ -79,6 +86,23 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	if err := reconciler.AddFinalizer(ctx, r.Client, as); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
+	}
+	// The finalizer patch moved the resourceVersion; the status is as read.
+	before = as.DeepCopy()
+	// persist writes the status now, mid-reconcile, before a Keycloak call
+	// that must run once per request (a user sync): optimistically locked,
+	// so that a copy older than another reconcile's write (the cache lags
+	// behind the API server) fails here instead of acting twice. A copy is
+	// patched, so that the rest of this reconcile sees what it started with.
+	persist := func() error {
+		cp := as.DeepCopy()
+		if err := r.Status().Patch(ctx, cp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			stale = apierrors.IsConflict(err)
+			return err
+		}
+		as.ResourceVersion = cp.ResourceVersion
+		before = as.DeepCopy()
+		return nil
 	}
 
 	// First: the certificate needs no Keycloak, and matters most when
@@ -109,7 +133,12 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	// certificate problem CertificateReady, a service-account issuer
 	// problem ServiceAccountIssuerReady.
 	after := reconciler.Jitter(r.Resync, req.String())
-	for _, retry := range []time.Duration{r.reconcileUserStore(ctx, as, kc, realmID, rep), certRetry, r.reconcileServiceAccounts(ctx, as, kc, rep)} {
+	usRetry, err := r.reconcileUserStore(ctx, as, kc, realmID, rep, persist)
+	if stale {
+		ctrl.LoggerFrom(ctx).V(1).Info("The AuthServer changed during the reconcile, retrying", "error", err)
+		return ctrl.Result{}, err
+	}
+	for _, retry := range []time.Duration{usRetry, certRetry, r.reconcileServiceAccounts(ctx, as, kc, rep)} {
 		if retry > 0 {
 			after = min(after, retry)
 		}

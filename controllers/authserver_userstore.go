@@ -21,6 +21,7 @@ import (
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
 	"github.com/nauthera/nauthera/pkg/keycloak"
+	"github.com/nauthera/nauthera/pkg/ldapfilter"
 )
 
 // User federation, seen from the realm. The AuthServer owns its realm, so
@@ -46,44 +47,50 @@ func (p *userStoreProblem) Error() string { return p.msg }
 const userStoreRetry = time.Minute
 
 // reconcileUserStore never fails the AuthServer's reconcile: every problem
-// is UserStoreReady. It returns how soon to look again (0: at the resync).
-func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, realmID string, rep reconciler.Reporter) time.Duration {
+// is UserStoreReady. It returns how soon to look again (0: at the resync),
+// and an error only when persist found this copy of the AuthServer stale
+// (then nothing was done that must happen once). persist writes the status
+// before such a call (see Reconcile).
+func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, realmID string, rep reconciler.Reporter, persist func() error) (time.Duration, error) {
 	realm := as.Status.RealmName
 	if as.Spec.UserStoreRef == nil {
 		if as.Status.UserStore != nil {
 			if err := r.removeFederation(ctx, as, kc, rep, realmID, "spec.userStoreRef was removed"); err != nil {
-				r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, fmt.Sprintf("Cannot remove the LDAP federation from realm %q yet: %v", realm, err))
-				return userStoreRetry
+				r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, fmt.Sprintf("Cannot remove the LDAP federation from realm %q yet: %s", realm, publicError(ctx, "Removing the LDAP federation", err)))
+				return userStoreRetry, nil
 			}
 		}
 		reconciler.RemoveCondition(as, authv1.UserStoreCondition)
-		return 0
+		return 0, nil
 	}
 	us, password, secretVersion, problem, err := r.userStoreFor(ctx, as)
 	if err == nil && problem == nil {
-		problem, err = r.applyFederation(ctx, as, kc, realmID, us, password, secretVersion, rep)
+		problem, err = r.applyFederation(ctx, as, kc, realmID, us, password, secretVersion, rep, persist)
+	}
+	if apierrors.IsConflict(err) {
+		return 0, err
 	}
 	if err != nil {
 		// Keycloak or the API server in trouble: said, retried soon; the
 		// realm and its clients are not held up by it.
-		r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, reconciler.Classify(err).Reason, fmt.Sprintf("The LDAP federation of realm %q could not be checked or applied: %v", realm, err))
-		return userStoreRetry
+		r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, reconciler.Classify(err).Reason, fmt.Sprintf("The LDAP federation of realm %q could not be checked or applied: %s", realm, publicError(ctx, "Applying the LDAP federation", err)))
+		return userStoreRetry, nil
 	}
 	if problem == nil {
-		return 0
+		return 0, nil
 	}
 	if problem.remove && as.Status.UserStore != nil {
 		if err := r.removeFederation(ctx, as, kc, rep, realmID, problem.msg); err != nil {
-			r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, problem.reason, fmt.Sprintf("%s; removing the federation from realm %q failed and is retried: %v", problem.msg, realm, err))
-			return userStoreRetry
+			r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, problem.reason, fmt.Sprintf("%s; removing the federation from realm %q failed and is retried: %s", problem.msg, realm, publicError(ctx, "Removing the LDAP federation", err)))
+			return userStoreRetry, nil
 		}
 	}
 	r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, problem.reason, problem.msg)
 	if problem.reason == authv1.ReasonBindSecretInvalid {
 		// A Secret applied after the UserStore (GitOps) is picked up soon.
-		return userStoreRetry
+		return userStoreRetry, nil
 	}
-	return 0
+	return 0, nil
 }
 
 // userStoreFor resolves the UserStore and its bind password, or the
@@ -119,6 +126,11 @@ func (r *AuthServerReconciler) userStoreFor(ctx context.Context, as *authv1.Auth
 	if us.Spec.LDAP == nil {
 		return nil, "", "", &userStoreProblem{reason: authv1.ReasonInvalidSpec, msg: fmt.Sprintf("UserStore %s has no ldap settings", key)}, nil
 	}
+	if problem := filterProblem(us); problem != "" {
+		// Admission refuses these (the CRD's CEL rules); a UserStore stored
+		// before those rules existed is stopped here, before Keycloak.
+		return nil, "", "", &userStoreProblem{reason: authv1.ReasonInvalidSpec, msg: fmt.Sprintf("UserStore %s: %s", key, problem)}, nil
+	}
 	ref2 := us.Spec.LDAP.BindPasswordSecretRef
 	if ref2 == nil {
 		return us, "", "", nil, nil
@@ -142,10 +154,28 @@ func (r *AuthServerReconciler) userStoreFor(ctx context.Context, as *authv1.Auth
 	return us, string(pw), s.ResourceVersion, nil, nil
 }
 
+// filterProblem names the first filter of the UserStore that is not an
+// LDAP filter (RFC 4515), and what is wrong with it.
+func filterProblem(us *authv1.UserStore) string {
+	filters := [][2]string{{"spec.ldap.userSearch.filter", us.Spec.LDAP.UserSearch.Filter}}
+	if g := us.Spec.LDAP.GroupSearch; g != nil {
+		filters = append(filters, [2]string{"spec.ldap.groupSearch.filter", g.Filter})
+	}
+	for _, f := range filters {
+		if f[1] == "" {
+			continue
+		}
+		if err := ldapfilter.Validate(f[1]); err != nil {
+			return fmt.Sprintf("%s is not an LDAP filter: %v", f[0], err)
+		}
+	}
+	return ""
+}
+
 // applyFederation makes the realm's LDAP component and group mapper match
 // the UserStore, and syncs when due.
 // realmID is the realm's internal id, the parent of its components.
-func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, realmID string, us *authv1.UserStore, password, secretVersion string, rep reconciler.Reporter) (*userStoreProblem, error) {
+func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, realmID string, us *authv1.UserStore, password, secretVersion string, rep reconciler.Reporter, persist func() error) (*userStoreProblem, error) {
 	log := ctrl.LoggerFrom(ctx)
 	realm := as.Status.RealmName
 	usKey := client.ObjectKeyFromObject(us).String()
@@ -233,28 +263,34 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 
 	// Sync after creation, after a change of the UserStore, and on request
 	// (annotation); Keycloak's own periodic syncs do the rest. The request
-	// is recorded before the sync: a sync that outlasts the request (large
-	// directories) is not started again and again.
+	// (and the applied generation) is written to the API server before the
+	// sync, optimistically locked: a sync that outlasts the request (large
+	// directories) is not started again and again, and a second reconcile
+	// that read the AuthServer before this write (the cache lags, or another
+	// replica) fails its own write instead of syncing again.
 	if created || specChanged || syncRequested {
 		st.LastSyncRequest = request
+		if err := persist(); err != nil {
+			return nil, err
+		}
 		res, err := kc.SyncUsers(ctx, realm, st.ComponentID, true)
 		if err != nil {
 			return &userStoreProblem{reason: authv1.ReasonLDAPSyncFailed, msg: fmt.Sprintf(
-				"Syncing users of UserStore %s into realm %q failed: %v (Keycloak may still be running it; annotate the UserStore with %s to sync again)", usKey, realm, err, authv1.AnnotationSyncUsers)}, nil
+				"Syncing users of UserStore %s into realm %q failed: %s (Keycloak may still be running it; annotate the UserStore with %s to sync again)", usKey, realm, publicError(ctx, "Syncing users", err), authv1.AnnotationSyncUsers)}, nil
 		}
 		if res.Ignored {
 			log.Info("Keycloak is already syncing this federation", "realm", realm)
 		} else {
 			if mapperID != "" {
 				if _, err := kc.SyncMapper(ctx, realm, st.ComponentID, mapperID); err != nil {
-					return &userStoreProblem{reason: authv1.ReasonLDAPSyncFailed, msg: fmt.Sprintf("Syncing the groups of UserStore %s into realm %q failed: %v", usKey, realm, err)}, nil
+					return &userStoreProblem{reason: authv1.ReasonLDAPSyncFailed, msg: fmt.Sprintf("Syncing the groups of UserStore %s into realm %q failed: %s", usKey, realm, publicError(ctx, "Syncing groups", err))}, nil
 				}
 			}
 			st.LastSync = &authv1.UserSyncStatus{Time: metav1.Now(), Realm: realm, Added: res.Added, Updated: res.Updated, Removed: res.Removed, Failed: res.Failed}
 			log.Info("Synced users from LDAP", "realm", realm, "added", res.Added, "updated", res.Updated, "removed", res.Removed, "failed", res.Failed)
 			if res.Added+res.Updated == 0 {
 				return &userStoreProblem{reason: authv1.ReasonLDAPNoUsers, msg: fmt.Sprintf(
-					"A sync of UserStore %s into realm %q found no user under %s with filter %s (added 0, updated 0, removed %d, failed %d): check userSearch.baseDN and filter",
+					"A sync of UserStore %s into realm %q found no user under %s with filter %s (added 0, updated 0, removed %d, failed %d): check userSearch.baseDN and filter, and that the bind may read them",
 					usKey, realm, us.Spec.LDAP.UserSearch.BaseDN, orNone(us.Spec.LDAP.UserSearch.Filter), res.Removed, res.Failed)}, nil
 			}
 			rep.Event(ctx, as, corev1.EventTypeNormal, "UsersSynced", fmt.Sprintf("Synced users of UserStore %s into realm %q: %d added, %d updated, %d removed, %d failed", usKey, realm, res.Added, res.Updated, res.Removed, res.Failed))
@@ -291,29 +327,63 @@ func orNone(s string) string {
 	return s
 }
 
-// testLDAP asks Keycloak to connect and bind as the component will.
+// ldapTestTimeout bounds Keycloak's pre-flight connection and bind:
+// Keycloak's default (30 s) outlasts the operator's request timeout, and a
+// silent firewall or a listener that never answers must read as no LDAP
+// answer, not as Keycloak in trouble.
+const ldapTestTimeout = 5 * time.Second
+
+// testLDAP asks Keycloak to connect and bind as the component will, also
+// without a bind DN (an anonymous bind): only an LDAP server's answer
+// passes, an open port alone does not (keycloak.NewLDAPTest).
+//
+// What the status says is deliberately coarse. Whoever may write a
+// UserStore picks the host and port Keycloak connects to, from inside the
+// cluster: telling "connection refused" from "timed out" from "not LDAP"
+// (or a TLS port from a plain one) would make the UserStore a port scanner
+// of the network Keycloak sits in. So every failure without an LDAP answer
+// is one reason with one message, whatever Keycloak's code; only a refused
+// bind, which an LDAP server must have answered, is told apart. Keycloak's
+// code goes to the operator's log, for whoever runs the operator.
 func (r *AuthServerReconciler) testLDAP(ctx context.Context, kc keycloak.Admin, realm string, us *authv1.UserStore, password string) (*userStoreProblem, error) {
 	l := us.Spec.LDAP
-	// A 5 s connection timeout: Keycloak's default (30 s) outlasts the
-	// operator's request timeout, and a silent firewall must read as
-	// unreachable, not as Keycloak in trouble.
-	t := keycloak.LDAPTest{Action: "testConnection", ConnectionURL: l.Server, AuthType: "none", UseTruststore: "always", StartTLS: "false", ConnectionTimeout: "5000"}
-	if l.BindDN != "" {
-		t.Action, t.AuthType, t.BindDN, t.BindCredential = "testAuthentication", "simple", l.BindDN, password
-	}
-	err := kc.TestLDAPConnection(ctx, realm, t)
-	var kerr *keycloak.Error
+	err := kc.TestLDAPConnection(ctx, realm, keycloak.NewLDAPTest(l.Server, l.BindDN, password, ldapTestTimeout))
+	var terr *keycloak.LDAPTestError
 	switch {
 	case err == nil:
 		return nil, nil
-	case !errors.As(err, &kerr) || kerr.Kind != keycloak.KindRejected:
+	case !errors.As(err, &terr):
 		return nil, err
-	case strings.Contains(kerr.Message, "AuthenticationFailure") || strings.Contains(kerr.Message, "InvalidBindDN") || strings.Contains(kerr.Message, "InvalidName"):
+	}
+	ctrl.LoggerFrom(ctx).Info("LDAP pre-flight failed", "server", l.Server, "realm", realm, "keycloakSays", terr.Code)
+	if terr.BindRefused() {
+		who := fmt.Sprintf("as %q (wrong bindDN or password)", l.BindDN)
+		if l.BindDN == "" {
+			who = "without a bind DN (anonymous binds are not allowed there: set bindDN and bindPasswordSecretRef)"
+		}
 		return &userStoreProblem{reason: authv1.ReasonLDAPBindFailed, msg: fmt.Sprintf(
-			"The LDAP server %s refused the bind as %q (wrong bindDN or password; Keycloak says %s); the federation is left as it was", l.Server, l.BindDN, kerr.Message)}, nil
+			"The LDAP server %s refused the bind %s; the federation is left as it was", l.Server, who)}, nil
+	}
+	return &userStoreProblem{reason: authv1.ReasonLDAPUnreachable, msg: fmt.Sprintf(
+		"Keycloak got no LDAP answer from %s within %s: nothing answers there, or what answers is not an LDAP server "+
+			"(check the host, the port, and ldap:// against ldaps://; the operator's log has Keycloak's reason); the federation is left as it was",
+		l.Server, ldapTestTimeout)}, nil
+}
+
+// publicError says how a step failed in words fit for status and Events:
+// what Keycloak did (keycloak.Describe: no URL, no internals of the call),
+// or the Kubernetes API's own message. The whole error goes to the log.
+func publicError(ctx context.Context, what string, err error) string {
+	ctrl.LoggerFrom(ctx).Info(what+" failed", "error", keycloak.Detail(err))
+	var kerr *keycloak.Error
+	var status apierrors.APIStatus
+	switch {
+	case errors.As(err, &kerr):
+		return keycloak.Describe(err)
+	case errors.As(err, &status) && status.Status().Message != "":
+		return status.Status().Message
 	default:
-		return &userStoreProblem{reason: authv1.ReasonLDAPUnreachable, msg: fmt.Sprintf(
-			"Keycloak cannot connect to or search the LDAP server %s (Keycloak says %s); the federation is left as it was", l.Server, kerr.Message)}, nil
+		return "the Kubernetes API did not answer"
 	}
 }
 

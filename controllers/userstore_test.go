@@ -274,7 +274,7 @@ func TestUserStoreBadInput(t *testing.T) {
 		{"us-missing-secret", "no-such-secret", "", authv1.ReasonBindSecretInvalid, "does not exist"},
 		{"us-keyless-secret", "keyless-bind", "", authv1.ReasonBindSecretInvalid, `has no key "password"`},
 		{"us-nobody", "good-bind", "", authv1.ReasonLDAPNoUsers, "found no user"},
-		{"us-unreachable", "good-bind", "", authv1.ReasonLDAPUnreachable, "cannot connect"},
+		{"us-unreachable", "good-bind", "", authv1.ReasonLDAPUnreachable, "got no LDAP answer"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			us := userStore(t, c.name, c.secret, "")

@@ -11,7 +11,8 @@
 #                                     service bind DNs and passwords, LDAP_PID)
 #   hack/ldap.sh stop STATE_DIR       stop it; waits until the process is gone
 #
-# Env: LDAP_PORT (default: a free port), LDAP_WATCH_PID (stop slapd when that process exits).
+# Env: LDAP_PORT (default: a free port), LDAP_WATCH_PID (stop slapd when that process exits),
+# LDAP_DISALLOW_ANONYMOUS=1 (refuse anonymous binds, as many directories do).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,7 +78,10 @@ start() {
   if [ -z "$port" ] && [ -f "$dir/port" ]; then port="$(cat "$dir/port")"; fi
   [ -n "$port" ] || port="$(free_port)"
   echo "$port" > "$dir/port"
+  local anon=""
+  if [ "${LDAP_DISALLOW_ANONYMOUS:-}" = 1 ]; then anon="disallow bind_anon"; fi
   cat > "$dir/slapd.conf" <<CONF
+$anon
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/nis.schema

@@ -19,16 +19,23 @@ type LDAP struct {
 	AdminDN, AdminPassword     string
 	ServiceDN, ServicePassword string
 	StateDir                   string
+	opts                       []string
 }
 
 // StartLDAP installs slapd if needed (apt-get) and starts one on 127.0.0.1.
 // It stops by itself if the test binary dies without calling Cleanup.
 func StartLDAP(name string) (*LDAP, error) {
+	return StartLDAPWithEnv(name)
+}
+
+// StartLDAPWithEnv is StartLDAP with options for hack/ldap.sh in its
+// environment (KEY=value), such as LDAP_DISALLOW_ANONYMOUS=1.
+func StartLDAPWithEnv(name string, opts ...string) (*LDAP, error) {
 	dir := filepath.Join(RepoRoot(), "tmp", fmt.Sprintf("%s-ldap-%d", name, os.Getpid()))
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	l := &LDAP{StateDir: dir}
+	l := &LDAP{StateDir: dir, opts: opts}
 	t0 := time.Now()
 	if _, err := l.script("start"); err != nil {
 		return nil, err
@@ -64,5 +71,5 @@ func (l *LDAP) Modify(ldif string) error {
 }
 
 func (l *LDAP) script(verb string) (string, error) {
-	return runScript("ldap.sh", verb, l.StateDir, "LDAP_WATCH_PID")
+	return runScript("ldap.sh", verb, l.StateDir, "LDAP_WATCH_PID", l.opts...)
 }

@@ -345,7 +345,7 @@ func (c *AdminClient) GetDiscovery(ctx context.Context, realm string) (*Discover
 		SetResult(&out).
 		Get(c.url + "/realms/" + realm + "/.well-known/openid-configuration")
 	if err != nil {
-		return nil, &Error{Operation: op, Kind: KindTransient, Message: err.Error()}
+		return nil, wrap(op, err)
 	}
 	if resp.IsError() {
 		return nil, &Error{Operation: op, Code: resp.StatusCode(), Kind: kindOf(resp.StatusCode()), Message: resp.Status()}

@@ -60,6 +60,9 @@ type Error struct {
 	// RetryAfter is the pause Keycloak asked for (429 or 503 with
 	// Retry-After); the caller retries after it, not sooner.
 	RetryAfter time.Duration
+	// cause is the transport error of a request that got no answer; it
+	// names URLs and addresses, so only Detail shows it (public.go).
+	cause error
 }
 
 func (e *Error) Error() string {
@@ -148,9 +151,18 @@ func wrap(op string, err error) error {
 		return err
 	}
 	var api *gocloak.APIError
+	if errors.As(err, &api) && api.Code == 0 {
+		// gocloak's text of a transport error: it names the URL.
+		return &Error{Operation: op, Kind: KindTransient, Message: noAnswer(err), cause: err}
+	}
 	if errors.As(err, &api) {
 		return &Error{Operation: op, Code: api.Code, Kind: kindOf(api.Code), Message: api.Message}
 	}
-	// gocloak reports some failures (such as a missing Location header) as plain errors.
+	// Transport errors (no answer) come as plain errors, and so do a few
+	// gocloak failures (such as a missing Location header). A transport
+	// error names the URL: Message says only which way it failed.
+	if isTransport(err) {
+		return &Error{Operation: op, Kind: KindTransient, Message: noAnswer(err), cause: err}
+	}
 	return &Error{Operation: op, Kind: KindTransient, Message: err.Error()}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -51,6 +52,14 @@ func TestWrapClassifiesGocloakErrors(t *testing.T) {
 	netErr := wrap("realm.get", &gocloak.APIError{Code: 0, Message: "could not get realm: dial tcp: connection refused"})
 	if !IsTransient(netErr) {
 		t.Errorf("network failure not transient: %v", netErr)
+	}
+	// gocloak's own failures keep their words; a transport error loses its URL.
+	if got := wrap("client.create", errors.New("missing Location header")).Error(); !strings.Contains(got, "missing Location header") {
+		t.Errorf("gocloak's failure reads %q", got)
+	}
+	transport := wrap("realm.get", &url.Error{Op: "Get", URL: "http://keycloak.internal:8080/admin/realms/x", Err: errors.New("dial tcp 10.0.0.5:8080: connect: connection refused")})
+	if got := transport.Error(); strings.Contains(got, "keycloak.internal") || strings.Contains(got, "10.0.0.5") || !strings.Contains(got, "connection refused") || !IsTransient(transport) {
+		t.Errorf("transport failure reads %q", got)
 	}
 	if wrap("x", nil) != nil {
 		t.Error("wrap(nil) must be nil")

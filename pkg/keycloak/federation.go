@@ -2,8 +2,12 @@ package keycloak
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/Nerzal/gocloak/v14"
 )
@@ -12,7 +16,7 @@ import (
 // and triggering syncs (through raw, raw.go).
 
 // LDAPTest is what testLDAPConnection checks: the connection alone, or the
-// connection and the bind.
+// connection and the bind. Build it with NewLDAPTest.
 type LDAPTest struct {
 	// Action is "testConnection" or "testAuthentication".
 	Action         string `json:"action"`
@@ -29,13 +33,67 @@ type LDAPTest struct {
 	ComponentID string `json:"componentId,omitempty"`
 }
 
+// NewLDAPTest returns the test that proves an LDAP server answers at url:
+// Keycloak connects and binds, as bindDN with password, or anonymously when
+// bindDN is empty. Measured on Keycloak 26.7.3: "testConnection" without a
+// bind DN only opens a TCP connection (Java's LDAP client skips the
+// anonymous bind of LDAPv3), so any open port passes it, an HTTP server or
+// the Kubernetes API server included. "testAuthentication" with authType
+// none makes Keycloak send an anonymous bind, which only an LDAP server
+// answers. timeout bounds the connection and the bind: a listener that
+// accepts and says nothing fails after it.
+func NewLDAPTest(url, bindDN, password string, timeout time.Duration) LDAPTest {
+	t := LDAPTest{Action: "testAuthentication", ConnectionURL: url, AuthType: "none", UseTruststore: "always", StartTLS: "false",
+		ConnectionTimeout: strconv.FormatInt(timeout.Milliseconds(), 10)}
+	if bindDN != "" {
+		t.AuthType, t.BindDN, t.BindCredential = "simple", bindDN, password
+	}
+	return t
+}
+
+// LDAPTestError is a test Keycloak ran and that failed (HTTP 400). Code is
+// Keycloak's short reason (LDAPServerCapabilitiesManager.getErrorCode):
+// AuthenticationFailure, InvalidBindDN, CommunicationError, SocketReset,
+// UnknownHost, SSLHandshakeFailed, ...; the cause itself is only in
+// Keycloak's log.
+type LDAPTestError struct {
+	Code string
+}
+
+func (e *LDAPTestError) Error() string { return "keycloak ldap.test: " + e.Code }
+
+// BindRefused reports whether an LDAP server answered and refused the bind
+// (bind DN or password). Every other code means no LDAP answer came: the
+// connection was refused or reset, timed out, met TLS or a protocol that is
+// not LDAP, or the host does not resolve.
+func (e *LDAPTestError) BindRefused() bool {
+	switch e.Code {
+	case "AuthenticationFailure", "InvalidBindDN", "InvalidName", "NameNotFound",
+		// An LDAP result Java has no class for; measured: slapd refusing
+		// an anonymous bind (inappropriateAuthentication, 48).
+		"NamingError":
+		return true
+	}
+	return false
+}
+
 // TestLDAPConnection asks Keycloak to connect (and bind) to an LDAP server
-// as the realm's federation would. A refusal is an *Error of kind Rejected
-// whose message is Keycloak's (e.g. LDAPErrorCode, or a connection error).
+// as the realm's federation would. A test that ran and failed is an
+// *LDAPTestError; Keycloak in trouble is an *Error.
 func (c *AdminClient) TestLDAPConnection(ctx context.Context, realm string, t LDAPTest) error {
-	return c.call(ctx, "ldap.test", func(ctx context.Context, tok string) error {
+	err := c.call(ctx, "ldap.test", func(ctx context.Context, tok string) error {
 		return c.raw(ctx, tok, http.MethodPost, realm, t, nil, "testLDAPConnection")
 	})
+	var kerr *Error
+	if errors.As(err, &kerr) && kerr.Code == http.StatusBadRequest {
+		// raw's message is "<status>: <errorMessage>".
+		_, code, _ := strings.Cut(kerr.Message, ": ")
+		if code == "" {
+			code = "UnknownError"
+		}
+		return &LDAPTestError{Code: code}
+	}
+	return err
 }
 
 // SyncResult is Keycloak's SynchronizationResult.

@@ -32,8 +32,7 @@ func TestLDAPFederation(t *testing.T) {
 	realm := testRealm(t, c)
 
 	test := func(url, dn, pw string) error {
-		return c.TestLDAPConnection(ctx, realm, keycloak.LDAPTest{Action: "testAuthentication", ConnectionURL: url, BindDN: dn, BindCredential: pw,
-			AuthType: "simple", UseTruststore: "always", StartTLS: "false"})
+		return c.TestLDAPConnection(ctx, realm, keycloak.NewLDAPTest(url, dn, pw, 5*time.Second))
 	}
 	if err := test(ldap.URL, ldap.ServiceDN, ldap.ServicePassword); err != nil {
 		t.Fatalf("bind with the service account: %v", err)

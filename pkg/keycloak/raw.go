@@ -14,7 +14,8 @@ import (
 
 // raw sends one admin API request to /admin/realms/{realm}/{path...} and
 // decodes a JSON answer into result (when not nil). A failure is a
-// gocloak.APIError, so that call classifies it like gocloak's own.
+// gocloak.APIError, so that call classifies it like gocloak's own; no
+// answer at all is the transport error.
 func (c *AdminClient) raw(ctx context.Context, tok, method, realm string, body, result any, path ...string) error {
 	return c.rawQuery(ctx, tok, method, realm, nil, body, result, path...)
 }
@@ -34,7 +35,9 @@ func (c *AdminClient) rawQuery(ctx context.Context, tok, method, realm string, q
 	}
 	resp, err := req.Execute(method, u)
 	if err != nil {
-		return &gocloak.APIError{Code: 0, Message: err.Error()}
+		// No answer: the transport error, kept whole (wrap keeps its URL
+		// out of the message).
+		return err
 	}
 	if resp.IsError() {
 		msg := resp.Status()

@@ -138,7 +138,7 @@ func TestHostileInputIsRefusedAtAdmission(t *testing.T) {
 		{"bind DN without password", ldapDoc(ldapWith("bind", "    bindDN: \"cn=admin,dc=example,dc=com\"")), []string{"spec.ldap.bindPasswordSecretRef", "go together"}},
 		{"password without bind DN", ldapDoc(ldapWith("bind", "    bindPasswordSecretRef: {name: p, key: password}")), []string{"spec.ldap.bindPasswordSecretRef", "go together"}},
 		{"LDAP URL with credentials", ldapDoc(ldapWith("server", `    server: "ldaps://admin:secret@ldap.example.com"`)), []string{"spec.ldap.server", "user info"}},
-		{"unbalanced filter", ldapDoc(ldapWith("userBase", `    userSearch: {baseDN: "ou=users,dc=example,dc=com", filter: "(&(objectClass=person)"}`)), []string{"spec.ldap.userSearch.filter", "balanced"}},
+		{"unbalanced filter", ldapDoc(ldapWith("userBase", `    userSearch: {baseDN: "ou=users,dc=example,dc=com", filter: "(&(objectClass=person)"}`)), []string{"spec.ldap.userSearch.filter", "parentheses nest"}},
 		{"empty filter", ldapDoc(ldapWith("userBase", `    userSearch: {baseDN: "ou=users,dc=example,dc=com", filter: "()"}`)), []string{"spec.ldap.userSearch.filter"}},
 		{"base DN that is no DN", ldapDoc(ldapWith("userBase", `    userSearch: {baseDN: "users at example.com"}`)), []string{"spec.ldap.userSearch.baseDN"}},
 		{"attribute name with a space", ldapDoc(ldapWith("userBase", `    userSearch: {baseDN: "ou=users,dc=example,dc=com", usernameAttribute: "user name"}`)), []string{"spec.ldap.userSearch.usernameAttribute"}},

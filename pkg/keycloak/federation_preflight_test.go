@@ -1,0 +1,141 @@
+package keycloak_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nauthera/nauthera/internal/testbed"
+	"github.com/nauthera/nauthera/pkg/keycloak"
+)
+
+// silentListener accepts connections on loopback and never says a word
+// (a firewall that accepts, a stuck service). It is closed with the test.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				break
+			}
+			held = append(held, c)
+		}
+		for _, c := range held {
+			_ = c.Close()
+		}
+	}()
+	t.Cleanup(func() { _ = l.Close(); <-done })
+	return l.Addr().String()
+}
+
+// closedPort returns a loopback port nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+// The pre-flight must prove LDAP (issue 21): with and without a bind DN,
+// Keycloak's test passes only when an LDAP server answers. An HTTP server, a
+// listener that says nothing and a closed port fail it as "no LDAP answer",
+// within the timeout; a wrong password is a refused bind.
+func TestLDAPTestNeedsAnLDAPAnswer(t *testing.T) {
+	integration(t)
+	ldap, err := testbed.StartLDAP("keycloak-preflight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ldap.Cleanup() })
+	closed, err := testbed.StartLDAPWithEnv("keycloak-preflight-no-anonymous", "LDAP_DISALLOW_ANONYMOUS=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = closed.Cleanup() })
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("hello")) }))
+	t.Cleanup(web.Close)
+	c, _ := newAdmin(t)
+	ctx := context.Background()
+	realm := testRealm(t, c)
+	const timeout = 2 * time.Second
+
+	for _, tc := range []struct {
+		name, url, dn, password string
+		want                    string // "": passes; "bind": refused bind; "none": no LDAP answer
+	}{
+		{"slapd, anonymous", ldap.URL, "", "", ""},
+		{"slapd, service account", ldap.URL, ldap.ServiceDN, ldap.ServicePassword, ""},
+		{"slapd, wrong password", ldap.URL, ldap.ServiceDN, "wrong", "bind"},
+		{"slapd without anonymous binds, anonymous", closed.URL, "", "", "bind"},
+		{"slapd without anonymous binds, service account", closed.URL, closed.ServiceDN, closed.ServicePassword, ""},
+		{"HTTP server, anonymous", "ldap://" + web.Listener.Addr().String(), "", "", "none"},
+		{"HTTP server, with bind DN", "ldap://" + web.Listener.Addr().String(), ldap.ServiceDN, "x", "none"},
+		{"HTTP server as ldaps", "ldaps://" + web.Listener.Addr().String(), "", "", "none"},
+		{"silent listener, anonymous", "ldap://" + silentListener(t), "", "", "none"},
+		{"silent listener, with bind DN", "ldap://" + silentListener(t), ldap.ServiceDN, "x", "none"},
+		{"closed port", "ldap://" + closedPort(t), "", "", "none"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t0 := time.Now()
+			err := c.TestLDAPConnection(ctx, realm, keycloak.NewLDAPTest(tc.url, tc.dn, tc.password, timeout))
+			took := time.Since(t0)
+			t.Logf("%s: %v in %s", tc.url, err, took.Round(10*time.Millisecond))
+			if took > timeout+5*time.Second {
+				t.Errorf("the test took %s: the timeout of %s does not bound it", took, timeout)
+			}
+			var terr *keycloak.LDAPTestError
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("an LDAP server was refused: %v", err)
+			case tc.want == "":
+			case !errors.As(err, &terr):
+				t.Fatalf("want a failed LDAP test, got %v", err)
+			case terr.BindRefused() != (tc.want == "bind"):
+				t.Errorf("Keycloak's %q: refused bind %v, want %v", terr.Code, terr.BindRefused(), tc.want == "bind")
+			}
+		})
+	}
+}
+
+// A request that gets no answer from Keycloak says so without the URL it
+// went to: the operator's admin URL has no business in status or Events.
+func TestNoAnswerKeepsTheURLOut(t *testing.T) {
+	addr := closedPort(t)
+	c, err := keycloak.New(keycloak.Config{URL: "http://" + addr, Credentials: keycloak.Credentials{Username: "admin", Password: "pw"}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetRealm(context.Background(), "some-realm")
+	if err == nil {
+		t.Fatal("a closed port answered")
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	for _, leak := range []string{addr, port, "http://", "some-realm", "/realms/"} {
+		if strings.Contains(err.Error(), leak) || strings.Contains(keycloak.Describe(err), leak) {
+			t.Errorf("the error %q (described %q) names %q", err, keycloak.Describe(err), leak)
+		}
+	}
+	if !keycloak.IsTransient(err) || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("error %q: want a transient refused connection", err)
+	}
+	if !strings.Contains(keycloak.Detail(err), addr) {
+		t.Errorf("Detail %q lost the transport error the logs need", keycloak.Detail(err))
+	}
+}
