@@ -244,6 +244,13 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 			ac.Status.SecretRotation = nilIfEmpty(st)
 			return res, nil
 		}
+		// A new secret is made only if the Secret can take it: the template
+		// rendered before (gov.plan), the write is tried now as a dry run.
+		// Otherwise the rotation waits, and the Secret keeps a secret that
+		// works.
+		if err := r.checkSecretWritable(ctx, ac, as, gov, rotationID()); err != nil {
+			return res, err
+		}
 		if st.Pending == nil {
 			cur, err := r.currentSecret(ctx, ac)
 			if err != nil {
