@@ -186,8 +186,8 @@ func (r *AuthClientReconciler) checkSecretWritable(ctx context.Context, ac *auth
 		return nil
 	}
 	f := reconciler.Classify(err)
-	if f.Reason == authv1.ReasonSecretConflict {
-		return err
+	if f.Reason == authv1.ReasonSecretConflict || apierrors.IsConflict(err) {
+		return err // someone else's Secret; or a stale copy, retried
 	}
 	return &reconciler.Failure{Reason: authv1.ReasonSecretNotWritable, Transient: f.Transient || f.Waiting, RetryAfter: f.RetryAfter,
 		Msg: fmt.Sprintf("a secret rotation is due, but Secret %s cannot be written (%s); Keycloak is not asked for a new secret until it can", ac.SecretName(), f.Msg)}
