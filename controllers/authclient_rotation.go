@@ -40,6 +40,12 @@ import (
 // rotation is completed from Keycloak's current secret, not repeated. No
 // clock is compared with Keycloak's.
 //
+// Keycloak is asked for a new secret only when the Secret can take it: the
+// template rendered (the reconcile's plan) and a dry-run write of the
+// Secret passed (checkSecretWritable). A secret that could not be
+// delivered is never made; without a rotation policy it would end the one
+// the Secret holds at once.
+//
 // Rotations Keycloak makes on its own (an update of a client whose secret
 // expired) are not the operator's: every reconcile reads the secret back
 // and the Secret follows.

@@ -69,14 +69,14 @@ func TestRotationWaitsForADeliverableSecret(t *testing.T) {
 	t.Cleanup(faults.Clear)
 	s0, n0 := secretsAgree(t, "team-dlv", "worker", realm, clientID), regenerates(t, realm, clientID)
 
-	// A template admission cannot fault (its placeholder issuer has no
-	// digit) that is over 64 KiB with the real issuer (its port has
-	// digits), sent with a rotation request in one edit.
-	digit := strings.IndexAny(as.Status.Issuer, "0123456789")
-	if digit < 0 {
-		t.Fatalf("issuer %s has no digit", as.Status.Issuer)
+	// A template admission cannot fault (its placeholder issuer lacks a
+	// character the real one has) that is over 64 KiB with the real
+	// issuer, sent with a rotation request in one edit.
+	i := strings.IndexFunc(as.Status.Issuer, func(r rune) bool { return !strings.ContainsRune("https://issuer.example.com/realms/r", r) })
+	if i < 0 {
+		t.Fatalf("issuer %s has only characters of the placeholder", as.Status.Issuer)
 	}
-	d := as.Status.Issuer[digit : digit+1]
+	d := as.Status.Issuer[i : i+1]
 	bad := ".issuer_url"
 	for range 4 {
 		bad = fmt.Sprintf("replace %q %q (%s)", d, strings.Repeat(d, 16), bad)
