@@ -144,6 +144,15 @@ func TestSecretTemplateOutcomeIndependentOfSecret(t *testing.T) {
 				if err != nil {
 					continue
 				}
+				// The size charged is an upper bound of the real one.
+				plan, _ := PlanSecret(ctx, ac, testIssuer)
+				size := 0
+				for _, v := range out {
+					size += len(v)
+				}
+				if size > plan.Bytes() {
+					t.Fatalf("%.120v: %d bytes written, %d charged", data, size, plan.Bytes())
+				}
 				values, _ := SecretValues(ac, testIssuer)
 				values[KeyClientSecret] = secret
 				for k, want := range reference(t, data, values) {
