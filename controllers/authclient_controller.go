@@ -203,12 +203,17 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		// exclude, say); one that exists keeps working meanwhile.
 		return stop(reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client is not created while its authentication method is not allowed", policy.Message(violations)))
 	}
-	// A Secret that could not be rendered must not get a client first.
-	if err := desired.CheckSecretTemplate(ac); err != nil {
-		return stop(reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v", err))
-	}
 	gov := governed(ac, eff)
 	gov.audiences, gov.problems, gov.secret = audiences, problems, &secretLookup{}
+	// A Secret that could not be rendered must not get a client first.
+	// Rendered once, here, with everything but the client secret (which
+	// can then make no difference): the rotation checks and the Secret
+	// write use this plan. It lists the scopes the policies allow.
+	shown := ac.DeepCopy()
+	shown.Spec.Scopes = gov.scopes
+	if gov.plan, err = desired.PlanSecret(ctx, shown, as.Status.Issuer); err != nil {
+		return stop(reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v", err))
+	}
 	if eff.Rotation == nil && ac.HasSecret() {
 		// Rotation ended while the previous secret's grace period runs:
 		// the marker stays until it is over (removing it is a client update

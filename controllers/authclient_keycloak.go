@@ -293,6 +293,9 @@ type governance struct {
 	// secret is what this reconcile learnt of the Secret before creating
 	// the client.
 	secret *secretLookup
+	// plan is the Secret's data rendered for all but the client secret,
+	// once per reconcile, before the Keycloak client is touched.
+	plan *desired.SecretPlan
 }
 
 func governed(ac *authv1.AuthClient, eff policy.Effective) governance {

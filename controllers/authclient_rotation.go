@@ -40,6 +40,12 @@ import (
 // rotation is completed from Keycloak's current secret, not repeated. No
 // clock is compared with Keycloak's.
 //
+// Keycloak is asked for a new secret only when the Secret can take it: the
+// template rendered (the reconcile's plan) and a dry-run write of the
+// Secret passed (checkSecretWritable). A secret that could not be
+// delivered is never made; without a rotation policy it would end the one
+// the Secret holds at once.
+//
 // Rotations Keycloak makes on its own (an update of a client whose secret
 // expired) are not the operator's: every reconcile reads the secret back
 // and the Secret follows.
@@ -243,6 +249,13 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 			res.note = fmt.Sprintf("a secret rotation is due and waits for AuthServer %s to set up rotation in realm %q (see its %s condition)", authServerKey(ac), realmName, authv1.SecretRotationCondition)
 			ac.Status.SecretRotation = nilIfEmpty(st)
 			return res, nil
+		}
+		// A new secret is made only if the Secret can take it: the template
+		// rendered before (gov.plan), the write is tried now as a dry run.
+		// Otherwise the rotation waits, and the Secret keeps a secret that
+		// works.
+		if err := r.checkSecretWritable(ctx, ac, as, gov, rotationID()); err != nil {
+			return res, err
 		}
 		if st.Pending == nil {
 			cur, err := r.currentSecret(ctx, ac)

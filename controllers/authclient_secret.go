@@ -86,33 +86,29 @@ func controlledByPredecessor(s *corev1.Secret, ac *authv1.AuthClient) bool {
 		strings.HasPrefix(ref.APIVersion, authv1.GroupVersion.Group+"/")
 }
 
-// reconcileSecret writes the credentials Secret, changing it only when it
-// differs. A Secret the AuthClient owns is taken back as it should be (the
-// managed-by label restored, tampered values replaced); one it does not own
-// is never touched. recreated says the Keycloak client was recreated after
-// it went missing; rotation names the rotation the operator made (the
-// caller reports it: no Event here for the new secret), recorded on the
-// Secret with its secret.
-func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, gov governance, clientSecret string, recreated bool, rotation string, rep reconciler.Reporter) error {
-	rotated := rotation != ""
-	// The Secret lists the scopes the client may request: those the policies allow.
-	shown := ac.DeepCopy()
-	shown.Spec.Scopes = gov.scopes
-	// Rendered before anything is written: a template that fails leaves
-	// the Secret as it was.
-	data, err := desired.SecretPayload(shown, as.Status.Issuer, clientSecret)
-	if err != nil {
-		return reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v; Secret %s is left as it was", err, ac.SecretName())
-	}
+// secretWrite is the write of the credentials Secret a reconcile decided
+// on: s as it should be, over cur as it is (nil: to be created).
+type secretWrite struct {
+	cur, s *corev1.Secret
+	// replace: cur belongs to an earlier AuthClient of the same name and
+	// is replaced as a whole.
+	replace bool
+}
+
+// desiredSecret decides the write of the credentials Secret holding data
+// for clientSecret; rotation, if set, is recorded on it. It fails if the
+// Secret belongs to someone else.
+func (r *AuthClientReconciler) desiredSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, gov governance, data map[string][]byte, clientSecret, rotation string) (secretWrite, error) {
 	var cur *corev1.Secret
 	if gov.secret == nil || !gov.secret.absent {
+		var err error
 		if cur, err = r.currentSecret(ctx, ac); err != nil {
-			return err
+			return secretWrite{}, err
 		}
 	}
 	if cur != nil {
 		if err := secretOwnedBy(cur, ac); err != nil {
-			return err
+			return secretWrite{}, err
 		}
 	}
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: ac.SecretName(), Namespace: ac.Namespace}}
@@ -151,16 +147,73 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	}
 	s.Annotations[desired.AnnotationAuthServer] = authServerKey(ac).String()
 	s.Annotations[desired.AnnotationAuthClient] = ac.Name
-	if rotated {
+	if rotation != "" {
 		s.Annotations[desired.AnnotationRotation] = rotation
 	}
 	s.Data = data
 	// Sets this AuthClient as controller, or replaces a predecessor's reference.
 	if err := controllerutil.SetControllerReference(ac, s, r.Scheme()); err != nil {
-		return err
+		return secretWrite{}, err
 	}
 	if cur == nil {
 		s.Type = corev1.SecretTypeOpaque
+	}
+	return secretWrite{cur: cur, s: s, replace: replace}, nil
+}
+
+// checkSecretWritable asks the API server, with a dry run, whether the
+// credentials Secret can be written with a new client secret (a stand-in:
+// random, never stored) for rotation: ownership, RBAC, admission,
+// immutability and size are then known before Keycloak is asked for a
+// secret that could not be delivered.
+func (r *AuthClientReconciler) checkSecretWritable(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, gov governance, rotation string) error {
+	standIn := rotationID() + rotationID()
+	data, err := gov.plan.Payload(standIn)
+	if err == nil {
+		var w secretWrite
+		if w, err = r.desiredSecret(ctx, ac, as, gov, data, standIn, rotation); err == nil {
+			switch {
+			case w.cur == nil:
+				err = r.Create(ctx, w.s, client.DryRunAll, client.FieldOwner(FieldOwner))
+			case w.replace:
+				err = r.Update(ctx, w.s, client.DryRunAll, client.FieldOwner(FieldOwner))
+			default:
+				err = r.Patch(ctx, w.s, client.MergeFrom(w.cur), client.DryRunAll, client.FieldOwner(FieldOwner))
+			}
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	f := reconciler.Classify(err)
+	if f.Reason == authv1.ReasonSecretConflict || apierrors.IsConflict(err) {
+		return err // someone else's Secret; or a stale copy, retried
+	}
+	return &reconciler.Failure{Reason: authv1.ReasonSecretNotWritable, Transient: f.Transient || f.Waiting, RetryAfter: f.RetryAfter,
+		Msg: fmt.Sprintf("a secret rotation is due, but Secret %s cannot be written (%s); Keycloak is not asked for a new secret until it can", ac.SecretName(), f.Msg)}
+}
+
+// reconcileSecret writes the credentials Secret, changing it only when it
+// differs. A Secret the AuthClient owns is taken back as it should be (the
+// managed-by label restored, tampered values replaced); one it does not own
+// is never touched. recreated says the Keycloak client was recreated after
+// it went missing; rotation names the rotation the operator made (the
+// caller reports it: no Event here for the new secret), recorded on the
+// Secret with its secret.
+func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, gov governance, clientSecret string, recreated bool, rotation string, rep reconciler.Reporter) error {
+	rotated := rotation != ""
+	// Rendered (all but the secret) before the Keycloak client was touched:
+	// putting the secret in cannot fail for a template reason.
+	data, err := gov.plan.Payload(clientSecret)
+	if err != nil {
+		return reconciler.Permanent(authv1.ReasonSecretNotWritable, "%v; Secret %s is left as it was", err, ac.SecretName())
+	}
+	w, err := r.desiredSecret(ctx, ac, as, gov, data, clientSecret, rotation)
+	if err != nil {
+		return err
+	}
+	cur, s, replace := w.cur, w.s, w.replace
+	if cur == nil {
 		if err := r.Create(ctx, s, client.FieldOwner(FieldOwner)); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				return reconciler.Transient(authv1.ReasonProgressing, "Secret %s/%s appeared while it was being created; checking again", ac.Namespace, ac.SecretName())

@@ -158,7 +158,10 @@ type operator struct {
 
 func startOperator(t testing.TB) *operator {
 	t.Helper()
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+	// The operator's Kubernetes requests pass the fault injector too.
+	cfg := rest.CopyConfig(restCfg)
+	cfg.WrapTransport = faults.WrapKubernetes
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",

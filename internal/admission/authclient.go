@@ -71,9 +71,6 @@ func (v *AuthClientValidator) ValidateDelete(context.Context, *authv1.AuthClient
 
 func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClient) (admission.Warnings, error) {
 	var errs field.ErrorList
-	if err := desired.CheckSecretTemplate(ac); err != nil {
-		errs = append(errs, field.Invalid(field.NewPath("spec", "secretTemplate"), "(template)", err.Error()))
-	}
 	clientIDRule := func(prefixes []string) {
 		if err := desired.CheckClientID(ac, prefixes); err != nil {
 			errs = append(errs, field.Invalid(field.NewPath("spec", "clientId"), ac.Spec.ClientID, err.Error()))
@@ -84,6 +81,9 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 		key.Namespace = ac.Namespace
 	}
 	var warnings admission.Warnings
+	// issuer is the AuthServer's, when it can be read: the template is
+	// rendered for it (for a placeholder otherwise).
+	issuer := ""
 	as := &authv1.AuthServer{}
 	switch err := v.Reader.Get(ctx, key, as); {
 	case apierrors.IsNotFound(err):
@@ -96,9 +96,11 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 		// Cannot decide: let the reconciler, which enforces everything anyway.
 		warnings = append(warnings, fmt.Sprintf("the policies of AuthServer %s could not be checked at admission (%v); they are enforced when the client is reconciled", key, err))
 	case as.Spec.PolicySelector == nil:
+		issuer = as.Status.Issuer
 		clientIDRule(as.Spec.AllowedClientIDPrefixes)
 		warnings = append(warnings, serviceAccountWarnings(ac, as)...)
 	default:
+		issuer = as.Status.Issuer
 		clientIDRule(as.Spec.AllowedClientIDPrefixes)
 		warnings = append(warnings, serviceAccountWarnings(ac, as)...)
 		var list authv1.AuthPolicyList
@@ -115,6 +117,11 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 		for _, viol := range policy.Evaluate(ac, pols) {
 			errs = append(errs, field.Forbidden(viol.Field, viol.Message))
 		}
+	}
+	// Rendered once, stopping with the request (the API server gives up
+	// after 5 s).
+	if err := desired.CheckSecretTemplate(ctx, ac, issuer); err != nil {
+		errs = append(field.ErrorList{field.Invalid(field.NewPath("spec", "secretTemplate"), "(template)", err.Error())}, errs...)
 	}
 	if len(errs) > 0 {
 		return warnings, apierrors.NewInvalid(authv1.GroupVersion.WithKind("AuthClient").GroupKind(), ac.Name, errs)

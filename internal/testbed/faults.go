@@ -30,13 +30,19 @@ type Fault struct {
 	// answer: Keycloak made the change, the operator never learns it (as
 	// when the operator is killed, or the connection drops, mid-request).
 	AfterSend bool
+	// SkipDryRun leaves server-side dry runs (Kubernetes' dryRun=All) alone:
+	// only the real write fails.
+	SkipDryRun bool
 }
 
 // Faults is a fault-injecting http.RoundTripper for tests, placed in front
-// of the real Keycloak (keycloak.Config.WrapTransport). It picks requests by
-// the operation name the keycloak package puts in their context, such as
-// "client.create" or "client.scopes.default.add". There is no fake Keycloak:
-// whatever is not injected reaches the real server.
+// of the real Keycloak (keycloak.Config.WrapTransport, with Wrap) and of
+// the real Kubernetes API server (rest.Config.WrapTransport, with
+// WrapKubernetes). It picks Keycloak requests by the operation name the
+// keycloak package puts in their context, such as "client.create" or
+// "client.scopes.default.add", and Kubernetes requests by resource and
+// verb, such as "kubernetes.secrets.patch" (KubernetesOperation). There is
+// no fake server: whatever is not injected reaches the real one.
 type Faults struct {
 	mu    sync.Mutex
 	rules map[string]*Fault
@@ -84,12 +90,57 @@ func (f *Faults) Hits(op string) int {
 	return f.hits[op]
 }
 
-// Wrap returns next with the faults in front of it.
+// Wrap returns next (a Keycloak client's transport) with the faults in
+// front of it.
 func (f *Faults) Wrap(next http.RoundTripper) http.RoundTripper {
+	return f.wrap(next, func(req *http.Request) string { return keycloak.OperationFrom(req.Context()) })
+}
+
+// WrapKubernetes returns next (a Kubernetes client's transport, for
+// rest.Config.WrapTransport) with the faults in front of it.
+func (f *Faults) WrapKubernetes(next http.RoundTripper) http.RoundTripper {
+	return f.wrap(next, KubernetesOperation)
+}
+
+// KubernetesOperation names a Kubernetes API request for Faults:
+// "kubernetes.<resource>[/<subresource>].<verb>", with the verb one of get,
+// list, watch, create, update, patch, delete ("kubernetes.secrets.patch",
+// "kubernetes.authclients/status.patch"); "" for other paths.
+func KubernetesOperation(req *http.Request) string {
+	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	switch {
+	case len(parts) > 2 && parts[0] == "api":
+		parts = parts[2:]
+	case len(parts) > 3 && parts[0] == "apis":
+		parts = parts[3:]
+	default:
+		return ""
+	}
+	if len(parts) > 2 && parts[0] == "namespaces" {
+		parts = parts[2:]
+	}
+	resource := parts[0]
+	if len(parts) > 2 {
+		resource += "/" + parts[2]
+	}
+	verb := map[string]string{http.MethodPost: "create", http.MethodPut: "update", http.MethodPatch: "patch", http.MethodDelete: "delete"}[req.Method]
+	switch {
+	case req.Method != http.MethodGet:
+	case req.URL.Query().Get("watch") == "true":
+		verb = "watch"
+	case len(parts) == 1:
+		verb = "list"
+	default:
+		verb = "get"
+	}
+	return "kubernetes." + resource + "." + verb
+}
+
+func (f *Faults) wrap(next http.RoundTripper, operation func(*http.Request) string) http.RoundTripper {
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-		op := keycloak.OperationFrom(req.Context())
+		op := operation(req)
 		f.record(req.Method + " " + req.URL.Path)
-		fault := f.take(op, req.URL.Path)
+		fault := f.take(op, req)
 		if fault != nil && fault.AfterSend {
 			resp, err := next.RoundTrip(req)
 			if err != nil {
@@ -131,11 +182,12 @@ func (f *Faults) record(key string) {
 	f.seen[key]++
 }
 
-func (f *Faults) take(op, path string) *Fault {
+func (f *Faults) take(op string, req *http.Request) *Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fault := f.rules[op]
-	if fault == nil || (fault.Status == 0 && fault.Err == nil) || !strings.Contains(path, fault.PathContains) {
+	if fault == nil || (fault.Status == 0 && fault.Err == nil) || !strings.Contains(req.URL.Path, fault.PathContains) ||
+		fault.SkipDryRun && req.URL.Query().Get("dryRun") != "" {
 		return nil
 	}
 	f.hits[op]++

@@ -1,6 +1,7 @@
 package desired
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -71,21 +72,21 @@ func TestSecretlessSecret(t *testing.T) {
 	}
 
 	ac.Spec.SecretTemplate = &authv1.SecretTemplate{Data: map[string]string{"AUD": "{{ .token_audience }}", "ID": "{{ .client_id }}"}}
-	if err := CheckSecretTemplate(ac); err != nil {
+	if err := CheckSecretTemplate(context.Background(), ac, ""); err != nil {
 		t.Fatalf("token_audience is a template value of a secretless client: %v", err)
 	}
-	out, err := SecretPayload(ac, "https://kc.example.com/realms/r", "")
+	out, err := SecretPayload(context.Background(), ac, "https://kc.example.com/realms/r", "")
 	if err != nil || string(out["AUD"]) != "https://kc.example.com/realms/r" {
 		t.Errorf("rendered %q, %v", out["AUD"], err)
 	}
 	// No secret to render: refused like a public client's client_secret.
 	ac.Spec.SecretTemplate.Data["SECRET"] = "{{ .client_secret }}"
-	if err := CheckSecretTemplate(ac); err == nil || !strings.Contains(err.Error(), "client_secret") || !strings.Contains(err.Error(), "SECRET") {
+	if err := CheckSecretTemplate(context.Background(), ac, ""); err == nil || !strings.Contains(err.Error(), "client_secret") || !strings.Contains(err.Error(), "SECRET") {
 		t.Errorf("client_secret in a secretless client's template: %v", err)
 	}
 	withSecret := authClient(nil)
 	withSecret.Spec.SecretTemplate = &authv1.SecretTemplate{Data: map[string]string{"AUD": "{{ .token_audience }}"}}
-	if err := CheckSecretTemplate(withSecret); err == nil {
+	if err := CheckSecretTemplate(context.Background(), withSecret, ""); err == nil {
 		t.Error("token_audience rendered for a client with a secret")
 	}
 }

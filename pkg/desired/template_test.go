@@ -1,6 +1,7 @@
 package desired
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,10 +48,10 @@ func TestSecretTemplateExamples(t *testing.T) {
 		if err := yaml.UnmarshalStrict(b, ac); err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
-		if err := CheckSecretTemplate(ac); err != nil {
+		if err := CheckSecretTemplate(context.Background(), ac, ""); err != nil {
 			t.Errorf("%s: %v", file, err)
 		}
-		data, err := SecretPayload(ac, testIssuer, "s3cr3t")
+		data, err := SecretPayload(context.Background(), ac, testIssuer, "s3cr3t")
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
@@ -93,17 +94,17 @@ func TestBrokenSecretTemplates(t *testing.T) {
 		{ac(map[string]string{"X": `{{ replace "" "xxxxxxxx" .issuer_url }}`}, false), "the text to replace is empty"},
 		{ac(map[string]string{"X": `{{ replace "/" "////////" (replace "/" "////////" (replace "/" "////////" (replace "/" "////////" (replace "/" "////////" .issuer_url)))) }}`}, false), "over 65536 bytes"},
 	} {
-		err := CheckSecretTemplate(c.ac)
+		err := CheckSecretTemplate(context.Background(), c.ac, "")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want %q", c.ac.Spec.SecretTemplate.Data, err, c.want)
 		}
-		if _, err := SecretPayload(c.ac, testIssuer, "s"); err == nil && !strings.Contains(c.want, "client_secret") {
+		if _, err := SecretPayload(context.Background(), c.ac, testIssuer, "s"); err == nil && !strings.Contains(c.want, "client_secret") {
 			t.Errorf("%v: rendered", c.ac.Spec.SecretTemplate.Data)
 		}
 	}
 	bad := ac(map[string]string{"A": "x"}, false)
 	bad.Spec.SecretTemplate.Labels = map[string]string{"app": "not a valid value!"}
-	if err := CheckSecretTemplate(bad); err == nil || !strings.Contains(err.Error(), "spec.secretTemplate.labels[app]") {
+	if err := CheckSecretTemplate(context.Background(), bad, ""); err == nil || !strings.Contains(err.Error(), "spec.secretTemplate.labels[app]") {
 		t.Errorf("invalid label value: %v", err)
 	}
 }

@@ -68,6 +68,8 @@ const (
 	ReasonChangeNotApplied = "ChangeNotApplied"
 	// ReasonSecretTemplateInvalid: spec.secretTemplate does not render; the Secret is left as it was.
 	ReasonSecretTemplateInvalid = "SecretTemplateInvalid"
+	// ReasonSecretNotWritable: the credentials Secret cannot be written; a due secret rotation waits, Keycloak is not asked for a new secret.
+	ReasonSecretNotWritable = "SecretNotWritable"
 	// ReasonAudienceNotFound: an AuthClient named in spec.audiences does not exist (or is being deleted).
 	ReasonAudienceNotFound = "AudienceNotFound"
 	// ReasonAudienceNotPermitted: an AuthClient named in spec.audiences does not consent (its spec.audienceAccess), or belongs to another AuthServer.
