@@ -251,7 +251,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	if rot.out != nil {
 		rotationID = rot.out.id
 	}
-	if err := r.reconcileSecret(ctx, ac, as, gov, secret, recreated, rotationID, rep); err != nil {
+	if err := r.reconcileSecret(ctx, ac, gov, secret, recreated, rotationID, rep); err != nil {
 		return 0, "", err
 	}
 	if rot.out != nil {

@@ -254,7 +254,7 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1
 		// rendered before (gov.plan), the write is tried now as a dry run.
 		// Otherwise the rotation waits, and the Secret keeps a secret that
 		// works.
-		if err := r.checkSecretWritable(ctx, ac, as, gov, rotationID()); err != nil {
+		if err := r.checkSecretWritable(ctx, ac, gov, rotationID()); err != nil {
 			return res, err
 		}
 		if st.Pending == nil {

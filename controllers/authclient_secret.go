@@ -98,7 +98,7 @@ type secretWrite struct {
 // desiredSecret decides the write of the credentials Secret holding data
 // for clientSecret; rotation, if set, is recorded on it. It fails if the
 // Secret belongs to someone else.
-func (r *AuthClientReconciler) desiredSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, gov governance, data map[string][]byte, clientSecret, rotation string) (secretWrite, error) {
+func (r *AuthClientReconciler) desiredSecret(ctx context.Context, ac *authv1.AuthClient, gov governance, data map[string][]byte, clientSecret, rotation string) (secretWrite, error) {
 	var cur *corev1.Secret
 	if gov.secret == nil || !gov.secret.absent {
 		var err error
@@ -166,12 +166,12 @@ func (r *AuthClientReconciler) desiredSecret(ctx context.Context, ac *authv1.Aut
 // random, never stored) for rotation: ownership, RBAC, admission,
 // immutability and size are then known before Keycloak is asked for a
 // secret that could not be delivered.
-func (r *AuthClientReconciler) checkSecretWritable(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, gov governance, rotation string) error {
+func (r *AuthClientReconciler) checkSecretWritable(ctx context.Context, ac *authv1.AuthClient, gov governance, rotation string) error {
 	standIn := rotationID() + rotationID()
 	data, err := gov.plan.Payload(standIn)
 	if err == nil {
 		var w secretWrite
-		if w, err = r.desiredSecret(ctx, ac, as, gov, data, standIn, rotation); err == nil {
+		if w, err = r.desiredSecret(ctx, ac, gov, data, standIn, rotation); err == nil {
 			switch {
 			case w.cur == nil:
 				err = r.Create(ctx, w.s, client.DryRunAll, client.FieldOwner(FieldOwner))
@@ -200,7 +200,7 @@ func (r *AuthClientReconciler) checkSecretWritable(ctx context.Context, ac *auth
 // it went missing; rotation names the rotation the operator made (the
 // caller reports it: no Event here for the new secret), recorded on the
 // Secret with its secret.
-func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, gov governance, clientSecret string, recreated bool, rotation string, rep reconciler.Reporter) error {
+func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, gov governance, clientSecret string, recreated bool, rotation string, rep reconciler.Reporter) error {
 	rotated := rotation != ""
 	// Rendered (all but the secret) before the Keycloak client was touched:
 	// putting the secret in cannot fail for a template reason.
@@ -208,7 +208,7 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	if err != nil {
 		return reconciler.Permanent(authv1.ReasonSecretNotWritable, "%v; Secret %s is left as it was", err, ac.SecretName())
 	}
-	w, err := r.desiredSecret(ctx, ac, as, gov, data, clientSecret, rotation)
+	w, err := r.desiredSecret(ctx, ac, gov, data, clientSecret, rotation)
 	if err != nil {
 		return err
 	}

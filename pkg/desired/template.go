@@ -343,7 +343,7 @@ func (r *render) key(name, text string) ([]piece, error) {
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %w", n.Line, err)
 			}
-			pc = piece{text: v.text, sealed: v.sealed, encoders: v.encoders}
+			pc = piece(v)
 		default:
 			return nil, fmt.Errorf("%s is not supported: a key is text with {{ .value }} actions, not a program", n)
 		}
