@@ -19,6 +19,8 @@ func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d
 
 var prod = map[string]string{"env": "prod"}
 
+var prodSelector = map[string]authv1.LabelValue{"env": "prod"}
+
 func server(sel *authv1.LabelSelector) *authv1.AuthServer {
 	return &authv1.AuthServer{ObjectMeta: metav1.ObjectMeta{Namespace: "security", Name: "s"}, Spec: authv1.AuthServerSpec{PolicySelector: sel}}
 }
@@ -33,14 +35,14 @@ func TestSelect(t *testing.T) {
 	if got := Select(server(nil), all); got != nil {
 		t.Errorf("no selector selects nothing, got %d", len(got))
 	}
-	got := Select(server(&authv1.LabelSelector{MatchLabels: prod}), all)
+	got := Select(server(&authv1.LabelSelector{MatchLabels: prodSelector}), all)
 	if len(got) != 2 || got[0].Name != "a" || got[1].Name != "b" {
 		t.Errorf("selected %v", got)
 	}
-	if got := Select(server(&authv1.LabelSelector{MatchLabels: map[string]string{"bad key!": "x"}}), all); got != nil {
+	if got := Select(server(&authv1.LabelSelector{MatchLabels: map[string]authv1.LabelValue{"bad key!": "x"}}), all); got != nil {
 		t.Errorf("a broken selector selects nothing, got %d", len(got))
 	}
-	if !Selects(server(&authv1.LabelSelector{MatchLabels: prod}), &all[0]) || Selects(server(&authv1.LabelSelector{MatchLabels: prod}), &all[3]) {
+	if !Selects(server(&authv1.LabelSelector{MatchLabels: prodSelector}), &all[0]) || Selects(server(&authv1.LabelSelector{MatchLabels: prodSelector}), &all[3]) {
 		t.Error("Selects disagrees with Select")
 	}
 }

@@ -17,6 +17,7 @@ type AuthServerSpec struct {
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="issuerUrl must be an absolute http or https URL, for example https://auth.example.com"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#')",message="issuerUrl must not have a query or a fragment"
 	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="issuerUrl must not carry user info (user:password@): it is published in every token and discovery document"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):[^/?#]*') || self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])([/?#]|$)')`,message="issuerUrl's port must be a number from 1 to 65535"
 	IssuerURL string `json:"issuerUrl"`
 
 	// realmName is the name of the Keycloak realm. Defaults to the
@@ -116,6 +117,7 @@ type KeycloakConnection struct {
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="url must be an absolute http or https URL"
 	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="url must not carry user info (user:password@): put credentials in adminCredentialsSecretRef"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):[^/?#]*') || self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])([/?#]|$)')`,message="url's port must be a number from 1 to 65535"
 	URL string `json:"url"`
 
 	// adminCredentialsSecretRef names a Secret in the AuthServer's namespace
