@@ -25,8 +25,10 @@ func Key(p *authv1.AuthPolicy) string { return p.Namespace + "/" + p.Name }
 // Select returns the policies that govern the clients of as, sorted by
 // name: those in the AuthServer's own namespace (an app team must not be
 // able to label a policy of its own into force) whose labels match its
-// policySelector. No selector selects nothing. A selector that cannot be
-// parsed selects nothing too; the AuthServer reports it.
+// policySelector. No selector selects nothing; an empty one ({}) selects
+// every policy of the namespace, the Kubernetes convention. A selector that
+// cannot be parsed (stored before admission refused it) selects nothing;
+// the AuthServer reports it.
 func Select(as *authv1.AuthServer, all []authv1.AuthPolicy) []authv1.AuthPolicy {
 	if as.Spec.PolicySelector == nil {
 		return nil

@@ -42,7 +42,8 @@ type AuthServerSpec struct {
 	// policySelector selects the AuthPolicy objects, in the AuthServer's own
 	// namespace only (an app team cannot label a policy of its own into
 	// force), that constrain and default the clients of this server.
-	// Omitted selects no policy.
+	// Omitted selects no policy; an empty selector ({}) selects every
+	// AuthPolicy of the namespace, as in the rest of Kubernetes.
 	// +optional
 	PolicySelector *LabelSelector `json:"policySelector,omitempty"`
 
