@@ -210,6 +210,9 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	}
 	gov := governed(ac, eff)
 	gov.audiences, gov.problems, gov.secret = audiences, problems, &secretLookup{}
+	if policy.ViolatesAuthentication(violations) {
+		gov.authViolation = policy.Message(violations)
+	}
 	if eff.Rotation == nil && ac.HasSecret() {
 		// Rotation ended while the previous secret's grace period runs:
 		// the marker stays until it is over (removing it is a client update

@@ -243,3 +243,55 @@ func TestPublicClientUnderSecretPolicyIsNotCalledInLine(t *testing.T) {
 		t.Errorf("the existing public client must be kept as it is: %+v", cl)
 	}
 }
+
+// A provisioned client whose spec is edited to a method its policies forbid
+// (the webhook bypassed, as here) is not switched: Keycloak and the Secret
+// keep what works, and the condition says why. Deleted in the console, it
+// is not created again with the forbidden method.
+func TestExistingClientIsNotSwitchedToAForbiddenMethod(t *testing.T) {
+	integration(t)
+	as := policyServer(t, "no-switch")
+	ensureNamespace(t, "team-no-switch", nil)
+	applyPolicy(t, "security", "no-switch-secrets", "no-switch", "  clientAuthentication: {method: client_secret_basic}")
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-no-switch", "web", "no-switch", ""), ac)
+	t.Cleanup(func() { deleteAndWait(t, ac) })
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	realm := as.Status.RealmName
+	secret := string(secretOf(t, "team-no-switch", "web-client-secret").Data["client_secret"])
+
+	editClient(t, ac, func(ac *authv1.AuthClient) { ac.Spec.ClientType = authv1.ClientTypePublic })
+	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonPolicyViolation, 30*time.Second)
+	for _, want := range []string{`spec.clientType "Public"`, "security/no-switch-secrets", "keeps authenticating as it does (client-secret)", "not updated while the spec asks for public"} {
+		if !strings.Contains(cond.Message, want) {
+			t.Errorf("message %q lacks %q", cond.Message, want)
+		}
+	}
+	cl := keycloakClient(t, realm, ac.EffectiveClientID())
+	if cl == nil || gocloak.PBool(cl.PublicClient) {
+		t.Fatalf("the Keycloak client was switched to public: %+v", cl)
+	}
+	if got := string(secretOf(t, "team-no-switch", "web-client-secret").Data["client_secret"]); got != secret {
+		t.Error("the Secret lost or changed its client secret")
+	}
+
+	gc, tok := console(t)
+	if err := gc.DeleteClient(context.Background(), tok, realm, gocloak.PString(cl.ID)); err != nil {
+		t.Fatal(err)
+	}
+	// The resync notices; the condition says the client is not created again.
+	eventually(t, 30*time.Second, "the deleted client reported, not recreated", func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+			return err
+		}
+		for _, c := range ac.Status.Conditions {
+			if c.Type == "Ready" && strings.Contains(c.Message, "is gone and is not created again") {
+				return nil
+			}
+		}
+		return fmt.Errorf("conditions %+v", ac.Status.Conditions)
+	})
+	if cl := keycloakClient(t, realm, ac.EffectiveClientID()); cl != nil {
+		t.Errorf("the client was created again, public %v", gocloak.PBool(cl.PublicClient))
+	}
+}
