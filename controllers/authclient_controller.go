@@ -200,11 +200,15 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	if ac.Status.ClientID == "" && policy.ViolatesAuthentication(violations) {
 		// A client that never existed is not created with an
 		// authentication method its policies forbid (a secret they
-		// exclude, say); one that exists keeps working meanwhile.
+		// exclude, a public client where they require one, say); one
+		// that exists keeps working meanwhile.
 		return stop(reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client is not created while its authentication method is not allowed", policy.Message(violations)))
 	}
 	gov := governed(ac, eff)
 	gov.audiences, gov.problems, gov.secret = audiences, problems, &secretLookup{}
+	if policy.ViolatesAuthentication(violations) {
+		gov.authViolation = policy.Message(violations)
+	}
 	// A Secret that could not be rendered must not get a client first.
 	// Rendered once, here, with everything but the client secret (which
 	// can then make no difference): the rotation checks and the Secret
@@ -278,10 +282,11 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		return rot.wake, "", clientErr
 	}
 	if len(violations) > 0 {
-		// The Keycloak client was brought into line (forbidden grants and
-		// scopes off); the Secret and credentials are kept, so flows that
-		// stay allowed keep working.
-		return rot.wake, "", reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client was brought into line with the policy", policy.Message(violations))
+		// Forbidden grants and scopes are off; an authentication method
+		// is never switched. The message says which (policy.Consequence).
+		// The Secret and credentials are kept, so flows that stay allowed
+		// keep working.
+		return rot.wake, "", reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; %s", policy.Message(violations), policy.Consequence(violations))
 	}
 	if err := r.serviceAccountExists(ctx, ac); err != nil {
 		return rot.wake, "", err

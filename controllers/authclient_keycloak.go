@@ -50,6 +50,11 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	if ac.Status.ClientID != "" {
 		actual, err = kc.FindClient(ctx, realm, clientID)
 	}
+	if keycloak.IsNotFound(err) && gov.authViolation != "" {
+		// Gone from Keycloak (deleted in the console): not created again
+		// with an authentication method the policies forbid.
+		return nil, false, reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client %s is gone and is not created again while its authentication method is not allowed", gov.authViolation, clientID)
+	}
 	if keycloak.IsNotFound(err) || errors.Is(err, errNeverProvisioned) {
 		// Audience mappers go into the create itself: no extra request.
 		before := *gov.problems
@@ -72,6 +77,11 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 		return nil, false, err
 	}
 
+	if have, asked := desired.AuthenticationOf(*actual), desired.AuthenticationOf(want); gov.authViolation != "" && have != asked {
+		// The spec was edited to a method the policies forbid (the webhook
+		// bypassed): the client is not switched, nor anything else written.
+		return nil, false, reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client keeps authenticating as it does (%s) and is not updated while the spec asks for %s", gov.authViolation, have, asked)
+	}
 	diff := desired.ClientDiff(want, *actual)
 	plan := desired.ScopePlan(gov.scopes, *actual)
 	aud, err := r.verifiedAudiences(ctx, ac, kc, realm, gov.audiences, actual, gov.problems)
@@ -293,6 +303,10 @@ type governance struct {
 	// secret is what this reconcile learnt of the Secret before creating
 	// the client.
 	secret *secretLookup
+	// authViolation is the message of the policies' authentication
+	// violations, "" when there are none: the Keycloak client is then
+	// neither created nor switched to the method the spec asks for.
+	authViolation string
 	// plan is the Secret's data rendered for all but the client secret,
 	// once per reconcile, before the Keycloak client is touched.
 	plan *desired.SecretPlan

@@ -143,9 +143,9 @@ func waitKstatus(t testing.TB, obj client.Object, want status.Status) {
 }
 
 // Defect 1: the finalizer is added with a patch. A full Update would drop
-// `grantTypes: []` (omitempty), the object would then fail the CRD's own
-// rule (authorization_code needs a redirect URI), and the AuthClient would
-// never get a condition.
+// `grantTypes: []` (omitempty), a field the user wrote. (An empty list
+// means the default grants, authorization_code among them, so it needs a
+// redirect URI like an omitted one: issue 21.)
 func TestFinalizerPatchKeepsFieldsItDoesNotTouch(t *testing.T) {
 	integration(t)
 	realmServer(t, "finalizer-server")
@@ -159,6 +159,7 @@ kind: AuthClient
 metadata: {name: no-grants, namespace: team-fin}
 spec:
   authServerRef: {name: finalizer-server, namespace: security}
+  redirectUris: ["https://no-grants.example.com/cb"]
   grantTypes: []`), &created.Object); err != nil {
 		t.Fatal(err)
 	}

@@ -10,10 +10,12 @@ import (
 
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/yaml"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/reconciler"
@@ -135,27 +137,30 @@ func TestLongAuthClientName(t *testing.T) {
 	deleteAndWait(t, ac)
 }
 
-// A selector the API server admits but that cannot be used is reported on
-// the AuthServer itself, naming the field.
-func TestBrokenSelectorIsReportedOnTheAuthServer(t *testing.T) {
+// A selector Kubernetes could not use is refused by the API server,
+// naming the field (issue 21: matchLabels keys and values are checked at
+// admission too). An AuthServer stored before that still gets InvalidSpec
+// from its reconciler (AsSelector), but can no longer be created to test it.
+func TestBrokenSelectorIsRefusedAtAdmission(t *testing.T) {
 	integration(t)
-	theOperator(t)
 	ensureNamespace(t, "security", nil)
-	as := &authv1.AuthServer{}
-	apply(t, `
+	for _, sel := range []string{`matchLabels: {"bad key!": x}`, `matchLabels: {team: "bad value!"}`} {
+		as := &authv1.AuthServer{}
+		if err := yaml.UnmarshalStrict([]byte(`
 apiVersion: auth.nauthera.io/v1alpha1
 kind: AuthServer
 metadata: {name: broken-selector, namespace: security}
 spec:
   issuerUrl: "https://broken.example.com"
   clientNamespaceSelector:
-    matchLabels: {"bad key!": x}`, as)
-	cond := waitReady(t, as, metav1.ConditionFalse, authv1.ReasonInvalidSpec, 30*time.Second)
-	if !strings.Contains(cond.Message, "spec.clientNamespaceSelector") {
-		t.Errorf("message = %q", cond.Message)
+    `+sel), as); err != nil {
+			t.Fatal(err)
+		}
+		err := k8s.Create(context.Background(), as)
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.clientNamespaceSelector.matchLabels") {
+			t.Errorf("%s: want refused naming spec.clientNamespaceSelector.matchLabels, got %v", sel, err)
+		}
 	}
-	warningEvent(t, as, authv1.ReasonInvalidSpec)
-	deleteAndWait(t, as)
 }
 
 // An edit refused at reconcile leaves what worked as it was: the Keycloak

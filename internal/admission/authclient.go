@@ -33,6 +33,12 @@ const Path = "/validate-auth-nauthera-io-v1alpha1-authclient"
 type AuthClientValidator struct {
 	// Reader reads AuthServers and AuthPolicies (the manager's cache).
 	Reader client.Reader
+	// APIReader reads the API server directly. An AuthServer the cache
+	// does not hold (yet: applied a moment before its clients, in one
+	// sync) is read through it, with its policies, so the webhook judges
+	// what the reconciler will judge instead of waving the client through.
+	// Optional: without it a cache miss is a warning.
+	APIReader client.Reader
 }
 
 var _ admission.Validator[*authv1.AuthClient] = (*AuthClientValidator)(nil)
@@ -40,7 +46,7 @@ var _ admission.Validator[*authv1.AuthClient] = (*AuthClientValidator)(nil)
 // Register serves the validators on the manager's webhook server.
 func Register(mgr ctrl.Manager) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &authv1.AuthClient{}).
-		WithValidator(&AuthClientValidator{Reader: mgr.GetClient()}).
+		WithValidator(&AuthClientValidator{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader()}).
 		WithValidatorCustomPath(Path).
 		Complete(); err != nil {
 		return err
@@ -85,7 +91,15 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 	// rendered for it (for a placeholder otherwise).
 	issuer := ""
 	as := &authv1.AuthServer{}
-	switch err := v.Reader.Get(ctx, key, as); {
+	reader := v.Reader
+	err := reader.Get(ctx, key, as)
+	if apierrors.IsNotFound(err) && v.APIReader != nil {
+		// Not in the cache (yet): the API server decides, and the
+		// policies are read from it as well (the cache lags for them too).
+		reader = v.APIReader
+		err = reader.Get(ctx, key, as)
+	}
+	switch {
 	case apierrors.IsNotFound(err):
 		// Without the AuthServer its allowedClientIdPrefixes are unknown:
 		// the clientId rule is left to the reconciler (which enforces it
@@ -104,7 +118,7 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 		clientIDRule(as.Spec.AllowedClientIDPrefixes)
 		warnings = append(warnings, serviceAccountWarnings(ac, as)...)
 		var list authv1.AuthPolicyList
-		if err := v.Reader.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
+		if err := reader.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
 			warnings = append(warnings, fmt.Sprintf("the AuthPolicies of AuthServer %s could not be listed at admission (%v); they are enforced when the client is reconciled", key, err))
 			break
 		}

@@ -17,11 +17,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
@@ -40,6 +42,8 @@ var (
 	// warned is k8s with the admission warnings it gets kept in warnings.
 	warned   client.Client
 	warnings = &warningLog{}
+	// apiClient reads and writes the API server directly (no cache).
+	apiClient client.WithWatch
 )
 
 func TestMain(m *testing.M) {
@@ -117,6 +121,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	k8s = mgr.GetClient()
+	if apiClient, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	wcfg := rest.CopyConfig(cfg)
 	wcfg.WarningHandler = warnings
 	if warned, err = client.New(wcfg, client.Options{Scheme: scheme}); err != nil {
@@ -570,4 +578,59 @@ spec:
 		}
 		return nil
 	})
+}
+
+// An AuthServer applied a moment before its clients (one GitOps sync) is
+// not in the webhook's cache yet. The webhook then reads it, and its
+// policies, from the API server and judges the client as the reconciler
+// will, instead of admitting it with a warning. The cache lag is played by
+// the real API client with Get of AuthServers answering NotFound.
+func TestWebhookJudgesAnAuthServerItsCacheHasNotSeen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest")
+	}
+	ns(t, "security")
+	ns(t, "team-lag")
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: lag-secrets, namespace: security, labels: {tier: lag}}
+spec:
+  clientAuthentication: {method: client_secret_basic}`, &authv1.AuthPolicy{})
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: lag, namespace: security}
+spec:
+  issuerUrl: "https://lag.example.com"
+  policySelector: {matchLabels: {tier: lag}}`, &authv1.AuthServer{})
+	lagging := interceptor.NewClient(apiClient, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*authv1.AuthServer); ok {
+				return apierrors.NewNotFound(schema.GroupResource{Group: authv1.GroupVersion.Group, Resource: "authservers"}, key.Name)
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	spa := &authv1.AuthClient{}
+	if err := yaml.UnmarshalStrict([]byte(`
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: spa, namespace: team-lag}
+spec:
+  authServerRef: {name: lag, namespace: security}
+  clientType: Public
+  redirectUris: ["https://spa.example.com/cb"]`), spa); err != nil {
+		t.Fatal(err)
+	}
+	// Reading the cache only, the webhook could not judge: a warning.
+	w, err := (&admission.AuthClientValidator{Reader: lagging}).ValidateCreate(context.Background(), spa)
+	if err != nil || !strings.Contains(strings.Join(w, "\n"), "does not exist (yet)") {
+		t.Fatalf("cache only: want admitted with a warning, got %v, %v", w, err)
+	}
+	// With the API server behind the cache, it judges as the reconciler does.
+	_, err = (&admission.AuthClientValidator{Reader: lagging, APIReader: apiClient}).ValidateCreate(context.Background(), spa)
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec.clientType: Forbidden: spec.clientType "Public" (no client authentication) is not allowed by AuthPolicy security/lag-secrets`) {
+		t.Fatalf("want refused naming spec.clientType and the policy, got %v", err)
+	}
 }

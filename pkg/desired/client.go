@@ -203,6 +203,19 @@ func GovernedClient(ac *authv1.AuthClient, eff policy.Effective, realm RealmSess
 	return c
 }
 
+// AuthenticationOf names how a Keycloak client authenticates: "public" (not
+// at all) or its client authenticator (client-secret, client-secret-jwt,
+// federated-jwt).
+func AuthenticationOf(c gocloak.Client) string {
+	if gocloak.PBool(c.PublicClient) {
+		return "public"
+	}
+	if a := gocloak.PString(c.ClientAuthenticatorType); a != "" {
+		return a
+	}
+	return "client-secret" // Keycloak's default
+}
+
 func boolString(b bool) string {
 	if b {
 		return "true"

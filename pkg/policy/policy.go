@@ -25,8 +25,10 @@ func Key(p *authv1.AuthPolicy) string { return p.Namespace + "/" + p.Name }
 // Select returns the policies that govern the clients of as, sorted by
 // name: those in the AuthServer's own namespace (an app team must not be
 // able to label a policy of its own into force) whose labels match its
-// policySelector. No selector selects nothing. A selector that cannot be
-// parsed selects nothing too; the AuthServer reports it.
+// policySelector. No selector selects nothing; an empty one ({}) selects
+// every policy of the namespace, the Kubernetes convention. A selector that
+// cannot be parsed (stored before admission refused it) selects nothing;
+// the AuthServer reports it.
 func Select(as *authv1.AuthServer, all []authv1.AuthPolicy) []authv1.AuthPolicy {
 	if as.Spec.PolicySelector == nil {
 		return nil
@@ -170,14 +172,36 @@ func minSet(cur time.Duration, d *metav1.Duration) time.Duration {
 // desired.DefaultGrantTypes, which cannot be imported here without a cycle).
 var DefaultGrantTypes = []authv1.GrantType{authv1.GrantTypeAuthorizationCode, authv1.GrantTypeRefreshToken}
 
+// Rule names the kind of rule a violation breaks, so that callers decide
+// by the rule, never by a field path.
+type Rule string
+
+const (
+	// RuleGrantTypes: a grant type the policy does not allow, or grant
+	// types left to the defaults when the policy allows none of them.
+	RuleGrantTypes Rule = "GrantTypes"
+	// RuleScopes: a scope the policy does not allow.
+	RuleScopes Rule = "Scopes"
+	// RuleAuthentication: the client authenticates (or, Public, does not)
+	// other than the policy's clientAuthentication.method requires.
+	RuleAuthentication Rule = "Authentication"
+)
+
 // Violation is one way an AuthClient breaks a policy.
 type Violation struct {
+	// Rule is the kind of rule broken.
+	Rule Rule
 	// Field is the offending field, such as spec.scopes[3].
 	Field *field.Path
 	// Policy is the key of the policy that forbids it.
 	Policy string
 	// Message says it all, for conditions, Events and admission responses.
+	// It states the rule only, never what the reconciler did about it
+	// (Consequence says that), so it is true at admission too.
 	Message string
+	// keeps says how a Keycloak client that breaks an authentication
+	// rule goes on authenticating (for Consequence).
+	keeps string
 }
 
 // Evaluate returns how ac breaks the policies, each violation naming the
@@ -192,7 +216,7 @@ func Evaluate(ac *authv1.AuthClient, ps []authv1.AuthPolicy) []Violation {
 		if s.AllowedGrantTypes != nil {
 			for j, g := range ac.Spec.GrantTypes {
 				if !slices.Contains(s.AllowedGrantTypes, g) {
-					out = append(out, Violation{Field: field.NewPath("spec", "grantTypes").Index(j), Policy: k,
+					out = append(out, Violation{Rule: RuleGrantTypes, Field: field.NewPath("spec", "grantTypes").Index(j), Policy: k,
 						Message: fmt.Sprintf("spec.grantTypes[%d] %q is not allowed by AuthPolicy %s (allowed: %s)", j, g, k, join(s.AllowedGrantTypes))})
 				}
 			}
@@ -200,58 +224,76 @@ func Evaluate(ac *authv1.AuthClient, ps []authv1.AuthPolicy) []Violation {
 		if s.AllowedScopes != nil {
 			for j, sc := range ac.Spec.Scopes {
 				if !slices.Contains(s.AllowedScopes, sc) {
-					out = append(out, Violation{Field: field.NewPath("spec", "scopes").Index(j), Policy: k,
+					out = append(out, Violation{Rule: RuleScopes, Field: field.NewPath("spec", "scopes").Index(j), Policy: k,
 						Message: fmt.Sprintf("spec.scopes[%d] %q is not allowed by AuthPolicy %s (allowed: %s)", j, sc, k, strings.Join(s.AllowedScopes, ", "))})
 				}
 			}
 		}
 		if s.AllowedGrantTypes != nil && len(ac.Spec.GrantTypes) == 0 && !slices.ContainsFunc(DefaultGrantTypes, func(g authv1.GrantType) bool { return slices.Contains(s.AllowedGrantTypes, g) }) {
-			out = append(out, Violation{Field: field.NewPath("spec", "grantTypes"), Policy: k,
+			out = append(out, Violation{Rule: RuleGrantTypes, Field: field.NewPath("spec", "grantTypes"), Policy: k,
 				Message: fmt.Sprintf("spec.grantTypes is omitted, and none of the default grant types (%s) is allowed by AuthPolicy %s (allowed: %s): list the grant types this client needs", join(DefaultGrantTypes), k, join(s.AllowedGrantTypes))})
 		}
 		if ca := s.ClientAuthentication; ca != nil && ca.Method != "" {
-			out = append(out, methodViolations(ac, k, ca.Method)...)
+			if v, ok := methodViolation(ac, k, ca.Method); ok {
+				out = append(out, v)
+			}
 		}
 	}
 	return out
 }
 
-// authenticationField is the field a violation of a policy's method
-// between a secret and a service-account token names.
-var authenticationField = field.NewPath("spec", "serviceAccount")
-
 // ViolatesAuthentication says whether a violation is about how the client
-// authenticates (a secret or a service-account token), as opposed to what
-// it may do: a client that does not exist yet is not created with such a
-// method.
+// authenticates (a secret, a service-account token, or none for a Public
+// client), as opposed to what it may do. A client that does not exist yet
+// is not created while it does: whatever it would be created with is
+// what the policy forbids.
 func ViolatesAuthentication(vs []Violation) bool {
-	for _, v := range vs {
-		if v.Field != nil && v.Field.String() == authenticationField.String() {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(vs, func(v Violation) bool { return v.Rule == RuleAuthentication })
 }
 
-// methodViolations says how ac's authentication breaks a policy's method.
-// The client is never switched to a method it cannot use: one with a
-// secret keeps it, a secretless one keeps its service-account token.
-func methodViolations(ac *authv1.AuthClient, k string, m authv1.ClientAuthenticationMethod) []Violation {
+// Consequence says, truthfully, what the reconciler does about vs to a
+// Keycloak client that exists: forbidden grant types and scopes are
+// switched off (the client is brought into line), an authentication method
+// is never switched (its workloads would be locked out), so a client that
+// breaks that rule is not in line and the message says so. Empty for no
+// violations.
+func Consequence(vs []Violation) string {
+	var parts []string
+	if slices.ContainsFunc(vs, func(v Violation) bool { return v.Rule != RuleAuthentication }) {
+		parts = append(parts, "the grant types and scopes the policies forbid are switched off in the Keycloak client")
+	}
+	for _, v := range vs {
+		if v.Rule == RuleAuthentication {
+			parts = append(parts, "its authentication method is not brought into line: the Keycloak client "+v.keeps)
+			break
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// methodViolation says how ac's authentication breaks a policy's method m,
+// whatever the client's type. The client is never switched to a method it
+// cannot use: a Public client stays public, one with a secret keeps it, a
+// secretless one keeps its service-account token.
+func methodViolation(ac *authv1.AuthClient, k string, m authv1.ClientAuthenticationMethod) (Violation, bool) {
+	v := Violation{Rule: RuleAuthentication, Policy: k}
 	switch {
 	case ac.Spec.ClientType == authv1.ClientTypePublic:
-		return []Violation{{Field: field.NewPath("spec", "clientType"), Policy: k,
-			Message: fmt.Sprintf("spec.clientType \"Public\" (no client authentication) is not allowed by AuthPolicy %s, which requires the %s authentication method", k, m)}}
+		v.Field, v.keeps = field.NewPath("spec", "clientType"), "stays a public client (no client authentication)"
+		v.Message = fmt.Sprintf("spec.clientType \"Public\" (no client authentication) is not allowed by AuthPolicy %s, which requires the %s authentication method", k, m)
 	case m == authv1.ClientAuthServiceAccountToken && !ac.Secretless():
-		return []Violation{{Field: authenticationField, Policy: k,
-			Message: fmt.Sprintf("AuthPolicy %s requires service_account_token (secretless: workloads authenticate with a Kubernetes service-account token): set spec.serviceAccount to the workload's ServiceAccount; the client keeps authenticating with its secret meanwhile", k)}}
+		v.Field, v.keeps = field.NewPath("spec", "serviceAccount"), "keeps authenticating with its client secret"
+		v.Message = fmt.Sprintf("AuthPolicy %s requires service_account_token (secretless: workloads authenticate with a Kubernetes service-account token): set spec.serviceAccount to the workload's ServiceAccount", k)
 	case m != authv1.ClientAuthServiceAccountToken && ac.Secretless():
-		return []Violation{{Field: authenticationField, Policy: k,
-			Message: fmt.Sprintf("spec.serviceAccount (authentication with a service-account token) is not allowed by AuthPolicy %s, which requires the %s authentication method; the client keeps authenticating with its service-account token", k, m)}}
+		v.Field, v.keeps = field.NewPath("spec", "serviceAccount"), "keeps authenticating with its service-account token"
+		v.Message = fmt.Sprintf("spec.serviceAccount (authentication with a service-account token) is not allowed by AuthPolicy %s, which requires the %s authentication method", k, m)
 	case m == authv1.ClientAuthPrivateKey:
-		return []Violation{{Field: field.NewPath("spec", "clientType"), Policy: k,
-			Message: fmt.Sprintf("AuthPolicy %s requires private_key_jwt, which needs the client's public keys (a JWKS URL) that an AuthClient cannot provide yet; the client keeps authenticating with its secret", k)}}
+		v.Field, v.keeps = field.NewPath("spec", "clientType"), "keeps authenticating with its client secret"
+		v.Message = fmt.Sprintf("spec.clientType \"Confidential\" (a client secret) is not allowed by AuthPolicy %s, which requires private_key_jwt: that needs the client's public keys (a JWKS URL), which an AuthClient cannot provide yet", k)
+	default:
+		return Violation{}, false
 	}
-	return nil
+	return v, true
 }
 
 func join[T ~string](xs []T) string {

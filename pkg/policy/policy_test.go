@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,8 @@ func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d
 
 var prod = map[string]string{"env": "prod"}
 
+var prodSelector = map[string]authv1.LabelValue{"env": "prod"}
+
 func server(sel *authv1.LabelSelector) *authv1.AuthServer {
 	return &authv1.AuthServer{ObjectMeta: metav1.ObjectMeta{Namespace: "security", Name: "s"}, Spec: authv1.AuthServerSpec{PolicySelector: sel}}
 }
@@ -32,14 +35,14 @@ func TestSelect(t *testing.T) {
 	if got := Select(server(nil), all); got != nil {
 		t.Errorf("no selector selects nothing, got %d", len(got))
 	}
-	got := Select(server(&authv1.LabelSelector{MatchLabels: prod}), all)
+	got := Select(server(&authv1.LabelSelector{MatchLabels: prodSelector}), all)
 	if len(got) != 2 || got[0].Name != "a" || got[1].Name != "b" {
 		t.Errorf("selected %v", got)
 	}
-	if got := Select(server(&authv1.LabelSelector{MatchLabels: map[string]string{"bad key!": "x"}}), all); got != nil {
+	if got := Select(server(&authv1.LabelSelector{MatchLabels: map[string]authv1.LabelValue{"bad key!": "x"}}), all); got != nil {
 		t.Errorf("a broken selector selects nothing, got %d", len(got))
 	}
-	if !Selects(server(&authv1.LabelSelector{MatchLabels: prod}), &all[0]) || Selects(server(&authv1.LabelSelector{MatchLabels: prod}), &all[3]) {
+	if !Selects(server(&authv1.LabelSelector{MatchLabels: prodSelector}), &all[0]) || Selects(server(&authv1.LabelSelector{MatchLabels: prodSelector}), &all[3]) {
 		t.Error("Selects disagrees with Select")
 	}
 }
@@ -155,7 +158,8 @@ func TestEvaluateGrantDefaultsAndUnsupportedMethods(t *testing.T) {
 
 // service_account_token is enforced both ways: a client with a secret
 // breaks a policy that requires it, a secretless client one that requires a
-// secret method. Either keeps authenticating as it does.
+// secret method, and a Public client any method. Every one of them is an
+// authentication violation, whatever field it names.
 func TestEvaluateServiceAccountToken(t *testing.T) {
 	method := func(m authv1.ClientAuthenticationMethod) []authv1.AuthPolicy {
 		return []authv1.AuthPolicy{pol("security", "p", nil, authv1.AuthPolicySpec{ClientAuthentication: &authv1.ClientAuthenticationPolicy{Method: m}})}
@@ -180,7 +184,7 @@ func TestEvaluateServiceAccountToken(t *testing.T) {
 		{"a secret under client_secret_post", withSecret, authv1.ClientAuthSecretPost, "", ""},
 	} {
 		vs := Evaluate(tc.ac, method(tc.m))
-		if got, want := ViolatesAuthentication(vs), tc.field == "spec.serviceAccount"; got != want {
+		if got, want := ViolatesAuthentication(vs), tc.field != ""; got != want {
 			t.Errorf("%s: ViolatesAuthentication %v, want %v", tc.name, got, want)
 		}
 		if tc.field == "" {
@@ -192,5 +196,78 @@ func TestEvaluateServiceAccountToken(t *testing.T) {
 		if len(vs) != 1 || vs[0].Field.String() != tc.field || !strings.Contains(vs[0].Message, tc.phrase) || !strings.Contains(vs[0].Message, "security/p") {
 			t.Errorf("%s: violations %v, want one on %s saying %q", tc.name, vs, tc.field, tc.phrase)
 		}
+	}
+}
+
+// The authentication violation is keyed on the rule, for every client type
+// and method, not on the field it names; Consequence never says a client
+// was brought into line when its violation is one the reconciler leaves.
+func TestAuthenticationViolationsAndTheirConsequence(t *testing.T) {
+	method := func(m authv1.ClientAuthenticationMethod) []authv1.AuthPolicy {
+		return []authv1.AuthPolicy{pol("security", "p", nil, authv1.AuthPolicySpec{ClientAuthentication: &authv1.ClientAuthenticationPolicy{Method: m}})}
+	}
+	clientOf := func(ct authv1.ClientType, sa bool) *authv1.AuthClient {
+		ac := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "c"}, Spec: authv1.AuthClientSpec{ClientType: ct}}
+		if sa {
+			ac.Spec.ServiceAccount = &authv1.ServiceAccountReference{Name: "app"}
+		}
+		return ac
+	}
+	for _, m := range []authv1.ClientAuthenticationMethod{authv1.ClientAuthSecretBasic, authv1.ClientAuthSecretPost, authv1.ClientAuthSecretJWT, authv1.ClientAuthPrivateKey, authv1.ClientAuthServiceAccountToken} {
+		for _, tc := range []struct {
+			ac   *authv1.AuthClient
+			want bool
+			keep string
+		}{
+			{clientOf(authv1.ClientTypePublic, false), true, "stays a public client"},
+			{clientOf("", false), m == authv1.ClientAuthPrivateKey || m == authv1.ClientAuthServiceAccountToken, "keeps authenticating with its client secret"},
+			{clientOf(authv1.ClientTypeConfidential, true), m != authv1.ClientAuthServiceAccountToken, "keeps authenticating with its service-account token"},
+		} {
+			vs := Evaluate(tc.ac, method(m))
+			name := fmt.Sprintf("%s client (secretless %v) under %s", tc.ac.Spec.ClientType, tc.ac.Secretless(), m)
+			if got := ViolatesAuthentication(vs); got != tc.want {
+				t.Errorf("%s: ViolatesAuthentication %v, want %v (%v)", name, got, tc.want, vs)
+				continue
+			}
+			c := Consequence(vs)
+			if !tc.want {
+				if c != "" {
+					t.Errorf("%s: consequence %q without a violation", name, c)
+				}
+				continue
+			}
+			if vs[0].Rule != RuleAuthentication || !strings.Contains(c, "not brought into line") || !strings.Contains(c, tc.keep) || strings.Contains(c, "switched off") {
+				t.Errorf("%s: violation %+v, consequence %q", name, vs[0], c)
+			}
+		}
+	}
+	// A scope violation next to an authentication one: each consequence is told.
+	ps := []authv1.AuthPolicy{pol("security", "p", nil, authv1.AuthPolicySpec{AllowedScopes: []string{"openid"}, ClientAuthentication: &authv1.ClientAuthenticationPolicy{Method: authv1.ClientAuthSecretBasic}})}
+	ac := clientOf(authv1.ClientTypePublic, false)
+	ac.Spec.Scopes = []string{"openid", "email"}
+	vs := Evaluate(ac, ps)
+	c := Consequence(vs)
+	if len(vs) != 2 || vs[0].Rule != RuleScopes || vs[1].Rule != RuleAuthentication || !strings.Contains(c, "switched off") || !strings.Contains(c, "stays a public client") {
+		t.Errorf("violations %+v, consequence %q", vs, c)
+	}
+}
+
+// An empty policySelector ({}) selects every AuthPolicy of the AuthServer's
+// namespace, as an empty label selector does everywhere in Kubernetes; an
+// omitted one selects none.
+func TestEmptyPolicySelectorSelectsEveryPolicyOfItsNamespace(t *testing.T) {
+	all := []authv1.AuthPolicy{
+		pol("security", "b-unlabelled", nil, authv1.AuthPolicySpec{}),
+		pol("security", "a-labelled", map[string]string{"tier": "x"}, authv1.AuthPolicySpec{}),
+		pol("team", "foreign", nil, authv1.AuthPolicySpec{}),
+	}
+	as := &authv1.AuthServer{ObjectMeta: metav1.ObjectMeta{Namespace: "security", Name: "s"}}
+	if got := Select(as, all); got != nil {
+		t.Errorf("omitted selector selected %v", got)
+	}
+	as.Spec.PolicySelector = &authv1.LabelSelector{}
+	got := Select(as, all)
+	if len(got) != 2 || Key(&got[0]) != "security/a-labelled" || Key(&got[1]) != "security/b-unlabelled" {
+		t.Errorf("empty selector selected %v, want both policies of namespace security", got)
 	}
 }

@@ -19,7 +19,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="has(self.clientId) == has(oldSelf.clientId) && (!has(self.clientId) || self.clientId == oldSelf.clientId)",message="clientId cannot be added, changed or removed after creation: it identifies the client in Keycloak",fieldPath=".clientId"
 // +kubebuilder:validation:XValidation:rule="self.authServerRef == oldSelf.authServerRef",message="authServerRef cannot be changed: the client lives in that server's realm; create a new AuthClient instead",fieldPath=".authServerRef"
 // +kubebuilder:validation:XValidation:rule="!(has(self.clientType) && self.clientType == 'Public' && has(self.grantTypes) && 'client_credentials' in self.grantTypes)",message="a Public client has no secret and cannot use client_credentials",fieldPath=".grantTypes"
-// +kubebuilder:validation:XValidation:rule="(has(self.grantTypes) && !('authorization_code' in self.grantTypes)) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="the authorization_code grant (on by default) needs at least one redirect URI",fieldPath=".redirectUris",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="(has(self.grantTypes) && size(self.grantTypes) > 0 && !('authorization_code' in self.grantTypes)) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="the authorization_code grant needs at least one redirect URI; it is on when grantTypes lists it, and by default when grantTypes is omitted or empty",fieldPath=".redirectUris",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="!(has(self.serviceAccount) && has(self.clientType) && self.clientType == 'Public')",message="serviceAccount makes a Confidential client secretless; a Public client does not authenticate at all",fieldPath=".serviceAccount"
 type AuthClientSpec struct {
 	// displayName is the client's name on Keycloak's consent and account
@@ -78,8 +78,9 @@ type AuthClientSpec struct {
 	// +optional
 	ServiceAccount *ServiceAccountReference `json:"serviceAccount,omitempty"`
 
-	// grantTypes the client may use. Defaults to authorization_code and
-	// refresh_token. Add client_credentials for a service account.
+	// grantTypes the client may use. Omitted or empty: authorization_code
+	// and refresh_token (an AuthPolicy may narrow them), which need a
+	// redirect URI. Add client_credentials for a service account.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=5
@@ -101,6 +102,7 @@ type AuthClientSpec struct {
 	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('#')`,message="a redirect URI must not have a fragment (#)"
 	// +kubebuilder:validation:items:XValidation:rule=`!self.lowerAscii().matches(r'^\s*(javascript|data|vbscript|file):')`,message="javascript:, data:, vbscript: and file: redirect URIs are refused"
 	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="a redirect URI must not carry user info (user:password@)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):[^/?#]*') || self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])([/?#]|$)')`,message="a redirect URI's port must be a number from 1 to 65535"
 	RedirectURIs []string `json:"redirectUris,omitempty"`
 
 	// postLogoutRedirectUris are the absolute URLs Keycloak may send users to
@@ -116,6 +118,7 @@ type AuthClientSpec struct {
 	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('#')`,message="a post-logout redirect URI must not contain # (no fragment, and ## separates URIs in Keycloak)"
 	// +kubebuilder:validation:items:XValidation:rule=`!self.lowerAscii().matches(r'^\s*(javascript|data|vbscript|file):')`,message="javascript:, data:, vbscript: and file: post-logout redirect URIs are refused"
 	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="a post-logout redirect URI must not carry user info (user:password@)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):[^/?#]*') || self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])([/?#]|$)')`,message="a post-logout redirect URI's port must be a number from 1 to 65535"
 	PostLogoutRedirectURIs []string `json:"postLogoutRedirectUris,omitempty"`
 
 	// webOrigins are the origins allowed for CORS requests, for example
@@ -128,7 +131,7 @@ type AuthClientSpec struct {
 	// +kubebuilder:validation:MaxItems=100
 	// +kubebuilder:validation:items:MaxLength=255
 	// +kubebuilder:validation:items:XValidation:rule="self == '+' || self == '*' || (!self.contains('*') && isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != '' && url(self).getEscapedPath() == '' && !self.contains('?') && !self.contains('#'))",message="each web origin must be `+`, `*` or an origin such as https://app.example.com (scheme, host and optional port; no path, query, fragment or wildcard)"
-	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*:[0-9]*$') || self.matches(r':([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$')`,message="a web origin's port must be a number from 1 to 65535"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):[^/?#]*') || self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])([/?#]|$)')`,message="a web origin's port must be a number from 1 to 65535"
 	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="a web origin must not carry user info (user:password@)"
 	WebOrigins []string `json:"webOrigins,omitempty"`
 

@@ -17,6 +17,7 @@ type AuthServerSpec struct {
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="issuerUrl must be an absolute http or https URL, for example https://auth.example.com"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#')",message="issuerUrl must not have a query or a fragment"
 	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="issuerUrl must not carry user info (user:password@): it is published in every token and discovery document"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):[^/?#]*') || self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])([/?#]|$)')`,message="issuerUrl's port must be a number from 1 to 65535"
 	IssuerURL string `json:"issuerUrl,omitempty"`
 
 	// realmName is the name of the Keycloak realm. Defaults to the
@@ -41,7 +42,8 @@ type AuthServerSpec struct {
 	// policySelector selects the AuthPolicy objects, in the AuthServer's own
 	// namespace only (an app team cannot label a policy of its own into
 	// force), that constrain and default the clients of this server.
-	// Omitted selects no policy.
+	// Omitted selects no policy; an empty selector ({}) selects every
+	// AuthPolicy of the namespace, as in the rest of Kubernetes.
 	// +optional
 	PolicySelector *LabelSelector `json:"policySelector,omitempty"`
 
@@ -116,6 +118,7 @@ type KeycloakConnection struct {
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="url must be an absolute http or https URL"
 	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')`,message="url must not carry user info (user:password@): put credentials in adminCredentialsSecretRef"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):[^/?#]*') || self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])([/?#]|$)')`,message="url's port must be a number from 1 to 65535"
 	URL string `json:"url,omitempty"`
 
 	// adminCredentialsSecretRef names a Secret in the AuthServer's namespace

@@ -49,6 +49,7 @@ type SecretKeySelector struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self != '.' && !self.startsWith('..')",message="key must be a key a Secret can hold: letters, digits, '-', '_' and '.', at most 253, not . and not starting with .."
 	Key string `json:"key,omitempty"`
 }
 
@@ -79,16 +80,17 @@ const (
 // LabelSelector selects objects by their labels. It is written like
 // metav1.LabelSelector, with bounds and rules the API server checks at
 // admission: an unknown operator, In/NotIn without values or Exists with
-// values, and malformed keys or values are refused there instead of
-// silently matching nothing later.
+// values, and keys or values Kubernetes would refuse (in matchLabels and
+// matchExpressions) are refused there instead of silently matching
+// nothing later. An empty selector ({}) selects everything, as everywhere
+// in Kubernetes.
 type LabelSelector struct {
 	// matchLabels selects objects whose labels include all of these
 	// key/value pairs.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
-	// (Keys and values are checked when the selector is used: a CEL rule
-	// over map keys exceeds the API server's cost budget.)
-	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+	// +kubebuilder:validation:XValidation:rule=`self.all(k, size(k) <= 317 && k.indexOf('/') <= 253 && k.matches(r'^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))`,message="matchLabels keys must be label keys: an optional DNS subdomain prefix of at most 253 characters and /, then a name of at most 63 characters (letters, digits, '-', '_', '.', starting and ending with a letter or digit)"
+	MatchLabels map[string]LabelValue `json:"matchLabels,omitempty"`
 
 	// matchExpressions are label requirements; all must hold.
 	// +optional
@@ -96,6 +98,13 @@ type LabelSelector struct {
 	// +kubebuilder:validation:MaxItems=32
 	MatchExpressions []LabelSelectorRequirement `json:"matchExpressions,omitempty"`
 }
+
+// LabelValue is a label value as Kubernetes accepts it: at most 63
+// characters, letters, digits, '-', '_' and '.', starting and ending with a
+// letter or digit, or empty.
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:Pattern=`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`
+type LabelValue string
 
 // LabelSelectorRequirement is one requirement of a LabelSelector.
 // +kubebuilder:validation:XValidation:rule="(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",message="In and NotIn need at least one value; Exists and DoesNotExist take no values",fieldPath=".values"
@@ -105,6 +114,7 @@ type LabelSelectorRequirement struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=317
 	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.indexOf('/') <= 253",message="a label key's prefix (before /) is at most 253 characters"
 	Key string `json:"key,omitempty"`
 
 	// operator is In, NotIn, Exists or DoesNotExist.
@@ -122,8 +132,9 @@ type LabelSelectorRequirement struct {
 }
 
 // AsSelector returns the selector as a labels.Selector. A nil selector
-// matches everything; an error names what is malformed (matchLabels keys
-// and values are checked here, not at admission).
+// and an empty one match everything; an error names what is malformed
+// (admission refuses that already; objects stored before it did are
+// reported when the selector is used).
 func (in *LabelSelector) AsSelector() (labels.Selector, error) {
 	if in == nil {
 		return labels.Everything(), nil
@@ -132,7 +143,13 @@ func (in *LabelSelector) AsSelector() (labels.Selector, error) {
 }
 
 func (in *LabelSelector) metav1() *metav1.LabelSelector {
-	out := &metav1.LabelSelector{MatchLabels: in.MatchLabels}
+	out := &metav1.LabelSelector{}
+	if in.MatchLabels != nil {
+		out.MatchLabels = make(map[string]string, len(in.MatchLabels))
+		for k, v := range in.MatchLabels {
+			out.MatchLabels[k] = string(v)
+		}
+	}
 	for _, e := range in.MatchExpressions {
 		out.MatchExpressions = append(out.MatchExpressions, metav1.LabelSelectorRequirement{Key: e.Key, Operator: e.Operator, Values: e.Values})
 	}

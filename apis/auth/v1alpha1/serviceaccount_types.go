@@ -40,6 +40,7 @@ type ServiceAccountAuthentication struct {
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != ''",message="issuer must be an absolute https URL, for example https://kubernetes.default.svc.cluster.local: Keycloak fetches the issuer's keys over TLS only"
 	// +kubebuilder:validation:XValidation:rule="!self.endsWith('/') && !self.contains('?') && !self.contains('#')",message="issuer must not end with / nor have a query or fragment: Keycloak appends /.well-known/openid-configuration to it and compares it with the tokens' iss claim byte for byte"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):[^/?#]*') || self.matches(r'^[a-zA-Z][a-zA-Z0-9+.-]*://(\[[^\]]*\]|[^/?#:\[]*):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])([/?#]|$)')`,message="issuer's port must be a number from 1 to 65535"
 	Issuer string `json:"issuer,omitempty"`
 
 	// allowDefaultServiceAccount lets AuthClients name the `default`
