@@ -140,6 +140,20 @@ run: build ## Run the operator against the current kubeconfig and the Keycloak o
 	$(BIN)/nauthera --log-format=console --keycloak-url=$$(sed -n 's/^KEYCLOAK_URL=//p' tmp/keycloak/env) \
 	  --keycloak-admin-credentials-dir=hack/dev-admin --metrics-bind-address=:18080 --health-probe-bind-address=:18081
 
+IMAGE_ARCHIVE ?= $(BIN)/nauthera-image.tar
+IMAGE_TOOL := $(BIN)/image-tool
+
+.PHONY: image
+image: ## Build the operator image without a container engine: an OCI archive in bin/nauthera-image.tar.
+	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o $(BIN)/nauthera-linux ./cmd/nauthera
+	CGO_ENABLED=0 go build -o $(IMAGE_TOOL) ./hack/image
+	$(IMAGE_TOOL) build --binary $(BIN)/nauthera-linux --out $(IMAGE_ARCHIVE) --ref $(or $(IMAGE),nauthera:dev)
+
+.PHONY: image-push
+image-push: image ## Push the operator image to a registry: make image-push IMAGE=<registry>/<repo>:<tag> (credentials from ~/.docker/config.json).
+	@if [ -z "$(IMAGE)" ]; then echo "IMAGE is required: make image-push IMAGE=<registry>/<repo>:<tag>"; exit 1; fi
+	$(IMAGE_TOOL) push --archive $(IMAGE_ARCHIVE) --image $(IMAGE)
+
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a container engine).
 	docker build -t nauthera:dev .
