@@ -107,11 +107,13 @@ images() {
     keycloak_home="$("$ROOT/hack/keycloak.sh" fetch)"
     base="$(jre_rootfs)"
     # The layout of quay.io/keycloak/keycloak: /opt/keycloak owned by 1000,
+    # KC_RUN_IN_CONTAINER=true (in dev mode Keycloak binds localhost without it;
+    # it also sizes the heap from the container memory limit),
     # kc.sh as the entrypoint, the chart's args (start-dev) as the command.
     "$tool" compose --out "$IMAGES_DIR/keycloak-$KEYCLOAK_VERSION.tar" --ref "keycloak:$KEYCLOAK_VERSION" \
       --dir "$base:/" --dir "$keycloak_home:/opt/keycloak:1000:0" --user 1000 \
       --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      --env JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 --env LANG=C.UTF-8 \
+      --env JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 --env LANG=C.UTF-8 --env KC_RUN_IN_CONTAINER=true \
       --entrypoint /opt/keycloak/bin/kc.sh >&2
   fi
   (cd "$ROOT" && make -s image >&2)
@@ -180,6 +182,7 @@ network() {
   mkdir -p /var/run/netns
   [ -e "$NSPATH" ] && die "network namespace $NETNS exists: run hack/cluster.sh down first"
   ls /var/run/netns >"$STATE/netns-before"
+  ls /var/log/pods /var/log/containers 2>/dev/null >"$STATE/logs-before" || true
   ip netns add "$NETNS"
   in_ns ip link set lo up
   # The node's address, on a veth pair whose both ends stay in this
@@ -302,7 +305,8 @@ EOF
     --service-account-key-file="$p/sa.pub" --service-account-signing-key-file="$p/sa.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" --authorization-mode=Node,RBAC \
     --enable-admission-plugins=NodeRestriction --allow-privileged=true \
-    --kubelet-client-certificate="$p/admin.crt" --kubelet-client-key="$p/admin.key"
+    --kubelet-client-certificate="$p/admin.crt" --kubelet-client-key="$p/admin.key" \
+    --kubelet-preferred-address-types=InternalIP
   wait_for "kube-apiserver" 180 in_ns "$assets/kubectl" --kubeconfig "$STATE/admin.kubeconfig" get --raw /readyz
   start kube-controller-manager "$node/kube-controller-manager" --kubeconfig "$STATE/controller-manager.kubeconfig" \
     --authentication-kubeconfig "$STATE/controller-manager.kubeconfig" --authorization-kubeconfig "$STATE/controller-manager.kubeconfig" \
@@ -413,6 +417,12 @@ down() {
     done
     ip netns delete "$NETNS" 2>/dev/null
   fi
+  # The pod logs the kubelet wrote (its folders are fixed: /var/log/pods, /var/log/containers).
+  local f
+  for f in /var/log/pods/* /var/log/containers/*; do
+    [ -e "$f" ] || [ -L "$f" ] || continue
+    grep -qx "$(basename "$f")" "$STATE/logs-before" 2>/dev/null || rm -rf "$f"
+  done
   # The kubelet's cgroups, emptied now that its pods are gone.
   local ctl
   for ctl in /sys/fs/cgroup/*/; do

@@ -9,7 +9,7 @@ start=$SECONDS
 hack/cluster.sh deps
 hack/cluster.sh images >/dev/null
 echo "[e2e-cluster] images ready after $((SECONDS - start))s" >&2
-CGO_ENABLED=0 go test -c -o bin/e2e-cluster.test ./e2e/cluster
+CGO_ENABLED=0 go test -c -tags e2ecluster -o bin/e2e-cluster.test ./e2e/cluster
 trap 'hack/cluster.sh down' EXIT
 hack/cluster.sh up
 echo "[e2e-cluster] cluster up after $((SECONDS - start))s" >&2

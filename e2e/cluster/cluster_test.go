@@ -1,3 +1,5 @@
+//go:build e2ecluster
+
 // Package cluster proves Nauthera the way its users run it: installed with
 // `helm install` from the README into a real single-node cluster
 // (hack/cluster.sh: kubelet, containerd, CNI, kube-proxy, CoreDNS), the

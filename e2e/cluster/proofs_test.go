@@ -1,3 +1,5 @@
+//go:build e2ecluster
+
 package cluster
 
 import (

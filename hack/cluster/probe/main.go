@@ -3,7 +3,10 @@
 // (token_url, client_id, client_secret) and asks Keycloak for a
 // client-credentials token, like an app that has nothing but those files.
 //
-//	probe [--dir /etc/oidc] [--every 200ms] [--for 0]
+//	probe [--dir /etc/oidc] [--every 200ms] [--for 0] [--env]
+//
+// With --env it reads TOKEN_URL, CLIENT_ID and CLIENT_SECRET from its
+// environment instead (an app whose env comes from the Secret).
 //
 // Each attempt prints one JSON line: the time, whether Keycloak issued a
 // token, the HTTP status, and whether the mounted client_secret changed
@@ -38,7 +41,17 @@ func main() {
 	dir := flag.String("dir", "/etc/oidc", "where the Secret is mounted")
 	every := flag.Duration("every", 200*time.Millisecond, "time between attempts")
 	runFor := flag.Duration("for", 0, "how long to keep trying (0: once)")
+	fromEnv := flag.Bool("env", false, "read TOKEN_URL, CLIENT_ID, CLIENT_SECRET from the environment")
 	flag.Parse()
+	if *fromEnv {
+		read = func(_, key string) ([]byte, error) {
+			v, ok := os.LookupEnv(strings.ToUpper(key))
+			if !ok {
+				return nil, fmt.Errorf("no %s in the environment", strings.ToUpper(key))
+			}
+			return []byte(strings.TrimSpace(v)), nil
+		}
+	}
 
 	client := &http.Client{Timeout: 5 * time.Second}
 	var last []byte
@@ -62,7 +75,8 @@ func main() {
 	}
 }
 
-func read(dir, key string) ([]byte, error) {
+// read returns one value of the Secret: a mounted file, or (--env) a variable.
+var read = func(dir, key string) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(dir, key))
 	return bytes.TrimSpace(b), err
 }
