@@ -49,7 +49,9 @@ spec:
 	apply(t, probePod("rotation-probe", "rotation-team", "rotating-app-client-secret", "--every=200ms", "--for=30m"))
 	must(t, "", "kubectl", "-n", "rotation-team", "wait", "pod/rotation-probe", "--for=condition=Ready", "--timeout=300s")
 	started := time.Now()
-	t.Cleanup(func() { _, _ = run(t, "", "kubectl", "-n", "rotation-team", "delete", "pod", "rotation-probe", "--wait=false") })
+	t.Cleanup(func() {
+		_, _ = run(t, "", "kubectl", "-n", "rotation-team", "delete", "pod", "rotation-probe", "--wait=false")
+	})
 
 	// The rotations the operator made while the probe ran (lastRotationTime
 	// as it changes), until the pod has seen two of them in its files.

@@ -6,7 +6,9 @@
 //	probe [--dir /etc/oidc] [--every 200ms] [--for 0] [--env]
 //
 // With --env it reads TOKEN_URL, CLIENT_ID and CLIENT_SECRET from its
-// environment instead (an app whose env comes from the Secret).
+// environment instead (an app whose env comes from the Secret). With
+// --assertion FILE it is a secretless client: it sends the projected
+// service-account token in FILE as client_assertion, and no secret.
 //
 // Each attempt prints one JSON line: the time, whether Keycloak issued a
 // token, the HTTP status, and whether the mounted client_secret changed
@@ -42,6 +44,7 @@ func main() {
 	every := flag.Duration("every", 200*time.Millisecond, "time between attempts")
 	runFor := flag.Duration("for", 0, "how long to keep trying (0: once)")
 	fromEnv := flag.Bool("env", false, "read TOKEN_URL, CLIENT_ID, CLIENT_SECRET from the environment")
+	flag.StringVar(&assertionFile, "assertion", "", "a projected service-account token to authenticate with instead of client_secret")
 	flag.Parse()
 	if *fromEnv {
 		read = func(_, key string) ([]byte, error) {
@@ -75,6 +78,8 @@ func main() {
 	}
 }
 
+var assertionFile string
+
 // read returns one value of the Secret: a mounted file, or (--env) a variable.
 var read = func(dir, key string) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(dir, key))
@@ -85,21 +90,33 @@ func tryOnce(client *http.Client, dir string) (attempt, []byte) {
 	a := attempt{Time: time.Now().UTC()}
 	tokenURL, err1 := read(dir, "token_url")
 	clientID, err2 := read(dir, "client_id")
-	secret, err3 := read(dir, "client_secret")
+	var secret []byte
+	var err3 error
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if assertionFile != "" {
+		// Read anew each time: the kubelet renews the projected token.
+		secret, err3 = os.ReadFile(assertionFile)
+		form.Set("client_id", string(clientID))
+		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.Set("client_assertion", string(bytes.TrimSpace(secret)))
+	} else {
+		secret, err3 = read(dir, "client_secret")
+	}
 	for _, err := range []error{err1, err2, err3} {
 		if err != nil {
 			a.Error = err.Error()
 			return a, secret
 		}
 	}
-	form := url.Values{"grant_type": {"client_credentials"}}
 	req, err := http.NewRequest(http.MethodPost, string(tokenURL), strings.NewReader(form.Encode()))
 	if err != nil {
 		a.Error = err.Error()
 		return a, secret
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(string(clientID)), url.QueryEscape(string(secret)))
+	if assertionFile == "" {
+		req.SetBasicAuth(url.QueryEscape(string(clientID)), url.QueryEscape(string(secret)))
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		a.Error = err.Error()
