@@ -274,7 +274,10 @@ up() {
   assets="$(assets)"
   node="$(node_assets)"
   [ -f "$IMAGES_DIR/pause.tar" ] && [ -f "$BIN_DIR/nauthera-image.tar" ] || images >/dev/null
-  trap 'log "start failed: cleaning up"; down; exit 1' ERR
+  # Never start over (and so never clean up) a cluster that is running.
+  [ -e "$NSPATH" ] && die "network namespace $NETNS exists: a cluster runs (hack/cluster.sh down stops it)"
+  # A failed start (in any step, also inside the functions below) cleans up.
+  trap 'rc=$?; if [ "$rc" != 0 ]; then log "start failed: cleaning up"; down; fi; exit "$rc"' EXIT
   rm -rf "$STATE"; mkdir -p "$STATE"
   network
   pki
@@ -341,7 +344,7 @@ EOF
     wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
   push_images
   coredns
-  trap - ERR
+  trap - EXIT
   log "cluster up: hack/cluster.sh exec kubectl get pods -A (KUBECONFIG=$STATE/admin.kubeconfig)"
 }
 

@@ -10,6 +10,11 @@ hack/cluster.sh deps
 hack/cluster.sh images >/dev/null
 echo "[e2e-cluster] images ready after $((SECONDS - start))s" >&2
 CGO_ENABLED=0 go test -c -tags e2ecluster -o bin/e2e-cluster.test ./e2e/cluster
+# Another run's cluster is never torn down by this one.
+if [ -e "/var/run/netns/${CLUSTER_NETNS:-nauthera-cluster}" ]; then
+  echo "[e2e-cluster] a cluster runs already (network namespace ${CLUSTER_NETNS:-nauthera-cluster}): hack/cluster.sh down stops it" >&2
+  exit 1
+fi
 trap 'hack/cluster.sh down' EXIT
 hack/cluster.sh up
 echo "[e2e-cluster] cluster up after $((SECONDS - start))s" >&2
