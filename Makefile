@@ -100,6 +100,10 @@ e2e: build envtest-assets keycloak-dist ## End-to-end: the operator binary, kube
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" hack/with-cleanup.sh go test -v -count=1 -timeout=20m ./e2e/ 2>&1 | tee $(BIN)/e2e.log
 	@hack/test-summary.sh $(BIN)/e2e.log
 
+.PHONY: e2e-cluster
+e2e-cluster: envtest-assets keycloak-dist ## A real single-node cluster (kubelet, containerd, CNI, kube-proxy, CoreDNS) in network namespaces of its own; helm install from the README; proofs in pods.
+	hack/with-cleanup.sh hack/e2e-cluster.sh 2>&1 | tee $(BIN)/e2e-cluster.log
+
 .PHONY: test-unit
 test-unit: ## Run only the unit tests (no control plane, no Keycloak).
 	go test -count=1 -short ./...
@@ -151,6 +155,20 @@ build: ## Build the operator binary into bin/.
 run: build ## Run the operator against the current kubeconfig and the Keycloak of `make keycloak-start`.
 	$(BIN)/nauthera --log-format=console --keycloak-url=$$(sed -n 's/^KEYCLOAK_URL=//p' tmp/keycloak/env) \
 	  --keycloak-admin-credentials-dir=hack/dev-admin --metrics-bind-address=:18080 --health-probe-bind-address=:18081
+
+IMAGE_ARCHIVE ?= $(BIN)/nauthera-image.tar
+IMAGE_TOOL := $(BIN)/image-tool
+
+.PHONY: image
+image: ## Build the operator image without a container engine: an OCI archive in bin/nauthera-image.tar.
+	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o $(BIN)/nauthera-linux ./cmd/nauthera
+	CGO_ENABLED=0 go build -o $(IMAGE_TOOL) ./hack/image
+	$(IMAGE_TOOL) build --binary $(BIN)/nauthera-linux --out $(IMAGE_ARCHIVE) --ref $(or $(IMAGE),nauthera:dev)
+
+.PHONY: image-push
+image-push: image ## Push the operator image to a registry: make image-push IMAGE=<registry>/<repo>:<tag> (credentials from ~/.docker/config.json).
+	@if [ -z "$(IMAGE)" ]; then echo "IMAGE is required: make image-push IMAGE=<registry>/<repo>:<tag>"; exit 1; fi
+	$(IMAGE_TOOL) push --archive $(IMAGE_ARCHIVE) --image $(IMAGE)
 
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a container engine).

@@ -30,7 +30,7 @@ var _ admission.Validator[*authv1.AuthPolicy] = AuthPolicyValidator{}
 
 // ValidateCreate implements admission.Validator.
 func (AuthPolicyValidator) ValidateCreate(_ context.Context, p *authv1.AuthPolicy) (admission.Warnings, error) {
-	return nil, validatePolicy(p)
+	return graceWarnings(p), validatePolicy(p)
 }
 
 // ValidateUpdate implements admission.Validator: only spec changes are judged.
@@ -38,7 +38,16 @@ func (AuthPolicyValidator) ValidateUpdate(_ context.Context, oldP, newP *authv1.
 	if !newP.DeletionTimestamp.IsZero() || equality.Semantic.DeepEqual(oldP.Spec, newP.Spec) {
 		return nil, nil
 	}
-	return nil, validatePolicy(newP)
+	return graceWarnings(newP), validatePolicy(newP)
+}
+
+// graceWarnings warns (kubectl prints it) when the grace period is shorter
+// than a kubelet needs to refresh a mounted Secret (policy.GraceWarning).
+func graceWarnings(p *authv1.AuthPolicy) admission.Warnings {
+	if w := policy.GraceWarning(p); w != "" {
+		return admission.Warnings{w}
+	}
+	return nil
 }
 
 // ValidateDelete implements admission.Validator: deletion is always allowed.

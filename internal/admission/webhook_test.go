@@ -634,3 +634,39 @@ spec:
 		t.Fatalf("want refused naming spec.clientType and the policy, got %v", err)
 	}
 }
+
+// A grace period shorter than a kubelet needs to refresh a mounted Secret
+// is admitted with a warning naming the field (policy.GraceWarning); a safe
+// one without.
+func TestShortGracePeriodWarnsAtAdmission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest")
+	}
+	ns(t, "security")
+	for _, c := range []struct{ name, rotation, want string }{
+		{"grace-30s", `{enabled: true, schedule: "@every 5m", gracePeriod: 30s}`, "spec.clientAuthentication.secretRotation.gracePeriod: the previous secret stops working 30s after a rotation"},
+		{"grace-3m", `{enabled: true, schedule: "@every 5m", gracePeriod: 3m}`, ""},
+	} {
+		var p authv1.AuthPolicy
+		if err := yaml.UnmarshalStrict([]byte(fmt.Sprintf(`
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: %s, namespace: security}
+spec:
+  clientAuthentication:
+    secretRotation: %s`, c.name, c.rotation)), &p); err != nil {
+			t.Fatal(err)
+		}
+		warnings.take()
+		testbed.Eventually(t, 10*time.Second, "admission of "+c.name, func() error {
+			_ = k8s.Delete(context.Background(), p.DeepCopy())
+			if err := warned.Create(context.Background(), p.DeepCopy()); err != nil {
+				return err
+			}
+			if w := warnings.take(); (c.want == "") != (w == "") || !strings.Contains(w, c.want) {
+				return fmt.Errorf("warnings %q, want %q", w, c.want)
+			}
+			return nil
+		})
+	}
+}

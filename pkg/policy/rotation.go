@@ -89,3 +89,31 @@ func CheckRotation(p *authv1.AuthPolicy) error {
 	_, err := r.Plan()
 	return err
 }
+
+// MinMountedSecretGrace is the shortest grace period that lets pods which
+// read the Secret as a mounted file follow a rotation without a failed
+// request. The kubelet rewrites a mounted Secret on its periodic pod sync
+// (syncFrequency, 1m by default, plus jitter), not when the Secret changes:
+// make e2e-cluster measured 79 s between Keycloak's rotation and the new
+// file in a pod (README, Secret rotation).
+const MinMountedSecretGrace = 2 * time.Minute
+
+// GraceWarning says, for an admission warning, when p's rotation is valid
+// but its grace period (set, or the default capped by the schedule) is
+// shorter than MinMountedSecretGrace; "" otherwise. It is a warning, not a
+// refusal: apps that read the Secret through the API, or restart on
+// rotation, do not wait for the kubelet.
+func GraceWarning(p *authv1.AuthPolicy) string {
+	r := rotationOf(p)
+	if r == nil {
+		return ""
+	}
+	plan, err := r.Plan()
+	if err != nil || plan.Grace >= MinMountedSecretGrace {
+		return ""
+	}
+	return fmt.Sprintf("spec.clientAuthentication.secretRotation.gracePeriod: the previous secret stops working %s after a rotation, "+
+		"sooner than a kubelet refreshes a Secret mounted as a volume (about a minute, up to %s): pods that read the mounted file "+
+		"may send the previous secret after it stopped working; use a gracePeriod of at least %s (and a schedule that allows it)",
+		plan.Grace, MinMountedSecretGrace, MinMountedSecretGrace)
+}

@@ -1,0 +1,189 @@
+//go:build e2ecluster
+
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Nerzal/gocloak/v14"
+)
+
+type lease struct {
+	Spec struct {
+		HolderIdentity string    `json:"holderIdentity"`
+		AcquireTime    time.Time `json:"acquireTime"`
+	} `json:"spec"`
+}
+
+func leaseHolder(t *testing.T) lease {
+	t.Helper()
+	var l lease
+	out := must(t, "", "kubectl", "-n", "nauthera-system", "get", "lease", "nauthera.auth.nauthera.io", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// secretWatch records every value each managed Secret of a namespace takes
+// (as a digest, never the value), from a kubectl watch.
+type secretWatch struct {
+	mu     sync.Mutex
+	values map[string]map[string]bool
+	cmd    *exec.Cmd
+}
+
+func watchSecrets(t *testing.T, ns string) *secretWatch {
+	t.Helper()
+	w := &secretWatch{values: map[string]map[string]bool{}}
+	w.cmd = exec.Command("kubectl", "-n", ns, "get", "secrets", "-l", "app.kubernetes.io/managed-by=nauthera", "--watch", "-o", "json")
+	out, err := w.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.cmd.Process.Kill(); _ = w.cmd.Wait() })
+	go func() {
+		dec := json.NewDecoder(bufio.NewReader(out))
+		for {
+			var s struct {
+				Metadata struct{ Name string }
+				Data     map[string]string
+			}
+			if err := dec.Decode(&s); err != nil {
+				return
+			}
+			sum := sha256.Sum256([]byte(s.Data["client_secret"]))
+			w.mu.Lock()
+			if w.values[s.Metadata.Name] == nil {
+				w.values[s.Metadata.Name] = map[string]bool{}
+			}
+			w.values[s.Metadata.Name][fmt.Sprintf("%x", sum[:8])] = true
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+// (c) Two replicas with leader election: the leader pod is deleted while
+// 100 AuthClients converge. All become Ready, each has exactly one Keycloak
+// client, and no Secret ever holds two different secrets.
+func TestLeaderFailoverUnderLoad(t *testing.T) {
+	needsCluster(t)
+	install(t)
+	args := append([]string{"upgrade", "nauthera", "charts/nauthera", "--namespace", "nauthera-system",
+		"--set", "operator.replicas=2"}, imageSets()...)
+	must(t, "", "helm", append(args, "--wait", "--timeout", "10m")...)
+	createNamespaces(t, "security", "scale-team")
+	apply(t, fmt.Sprintf(`
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: scale-server, namespace: security}
+spec:
+  issuerUrl: %q
+`, keycloakURL))
+	must(t, "", "kubectl", "-n", "security", "wait", "authserver/scale-server", "--for=condition=Ready", "--timeout=300s")
+	eventually(t, 2*time.Minute, "a leader", func() error {
+		if leaseHolder(t).Spec.HolderIdentity == "" {
+			return fmt.Errorf("no holder")
+		}
+		return nil
+	})
+	before := leaseHolder(t)
+	leaderPod, _, _ := strings.Cut(before.Spec.HolderIdentity, "_")
+	watch := watchSecrets(t, "scale-team")
+
+	const n = 100
+	var docs strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&docs, `---
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: app-%03d, namespace: scale-team}
+spec:
+  authServerRef: {name: scale-server, namespace: security}
+  redirectUris: ["http://app-%03d.example/callback"]
+`, i, i)
+	}
+	apply(t, docs.String())
+	// Some have converged, most have not: delete the leader now.
+	eventually(t, 3*time.Minute, "the first Secrets", func() error {
+		watch.mu.Lock()
+		defer watch.mu.Unlock()
+		if len(watch.values) < 5 {
+			return fmt.Errorf("%d Secrets", len(watch.values))
+		}
+		return nil
+	})
+	deleted := time.Now()
+	must(t, "", "kubectl", "-n", "nauthera-system", "delete", "pod", leaderPod, "--wait=false")
+	var after lease
+	eventually(t, 3*time.Minute, "a new leader", func() error {
+		after = leaseHolder(t)
+		if holder, _, _ := strings.Cut(after.Spec.HolderIdentity, "_"); holder == "" || holder == leaderPod {
+			return fmt.Errorf("holder %q", after.Spec.HolderIdentity)
+		}
+		return nil
+	})
+	failover := time.Since(deleted)
+	t.Logf("leader %s deleted; %s leads after %s (lease acquireTime %s after the delete)", leaderPod,
+		after.Spec.HolderIdentity, failover.Round(100*time.Millisecond), after.Spec.AcquireTime.Sub(deleted).Round(time.Second))
+
+	must(t, "", "kubectl", "-n", "scale-team", "wait", "authclients", "--all", "--for=condition=Ready", "--timeout=600s")
+	converged := time.Since(deleted)
+	ready := strings.Fields(must(t, "", "kubectl", "-n", "scale-team", "get", "authclients", "-o", "name"))
+	if len(ready) != n {
+		t.Fatalf("%d AuthClients, want %d", len(ready), n)
+	}
+
+	// Exactly one Keycloak client per AuthClient.
+	ctx := context.Background()
+	admin := secretData(t, "nauthera-system", "nauthera-keycloak-admin")
+	gc := gocloak.NewClient(keycloakURL)
+	gc.RestyClient().SetTransport(clusterHTTP(t))
+	jwt, err := gc.LoginAdmin(ctx, admin["username"], admin["password"], "master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients, err := gc.GetClients(ctx, jwt.AccessToken, "scale-server", gocloak.GetClientsParams{Max: gocloak.IntP(1000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, c := range clients {
+		if c.ClientID != nil && strings.HasPrefix(*c.ClientID, "scale-team.") {
+			count[*c.ClientID]++
+		}
+	}
+	if len(count) != n {
+		t.Errorf("%d Keycloak clients for scale-team, want %d", len(count), n)
+	}
+	for id, c := range count {
+		if c != 1 {
+			t.Errorf("Keycloak client %s exists %d times", id, c)
+		}
+	}
+	// No flip: each Secret only ever held one secret.
+	watch.mu.Lock()
+	defer watch.mu.Unlock()
+	if len(watch.values) != n {
+		t.Errorf("the watch saw %d Secrets, want %d", len(watch.values), n)
+	}
+	for name, vals := range watch.values {
+		if len(vals) != 1 {
+			t.Errorf("Secret %s held %d different secrets", name, len(vals))
+		}
+	}
+	t.Logf("failover %s; all %d AuthClients Ready %s after the leader was deleted", failover.Round(100*time.Millisecond), n, converged.Round(time.Second))
+}

@@ -1,0 +1,450 @@
+#!/usr/bin/env bash
+# A real single-node Kubernetes cluster for the test bed (make e2e-cluster):
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, a kubelet
+# on containerd + runc with the CNI bridge, kube-proxy, CoreDNS, and an OCI
+# registry the kubelet pulls the images from.
+#
+# Everything runs inside a network namespace this script creates (entered
+# with `nsenter --net=`, never `ip netns exec`, which remounts /sys and hides
+# the cgroup mounts from the kubelet). The node's address, the pod network
+# and the Service network exist only there and in the pods' own namespaces:
+# no interface, route or rule is added to the machine's own network
+# namespace, and nothing inside can reach outside the machine.
+#
+# Usage: hack/cluster.sh deps        install containerd, runc, CNI plugins (apt)
+#        hack/cluster.sh images      build the images into bin/cluster-images/
+#        hack/cluster.sh up          start the cluster (state in $CLUSTER_STATE)
+#        hack/cluster.sh down        stop everything and clean up
+#        hack/cluster.sh exec CMD... run CMD inside the cluster's network, with KUBECONFIG,
+#                                    kubectl and helm on PATH (for example make e2e-cluster's tests)
+# Env:   CLUSTER_STATE (default tmp/cluster), CLUSTER_NETNS (default nauthera-cluster)
+#
+# Settings this machine needs, measured (see the README's "The test bed"):
+# kubelet failCgroupV1: false (the host mounts cgroup v1), cgroupDriver
+# cgroupfs (no systemd), containerd restrict_oom_score_adj (root lacks
+# CAP_SYS_RESOURCE).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN_DIR="${BIN_DIR:-$ROOT/bin}"
+STATE="${CLUSTER_STATE:-$ROOT/tmp/cluster}"
+NETNS="${CLUSTER_NETNS:-nauthera-cluster}"
+NSPATH="/var/run/netns/$NETNS"
+K8S_VERSION="${K8S_VERSION:-1.37.2}"
+COREDNS_VERSION="${COREDNS_VERSION:-1.14.7}"
+KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-26.7.3}"
+DEBIAN_SUITE="${DEBIAN_SUITE:-bookworm}"
+
+NODE_NAME=node1
+NODE_IP=10.250.0.1
+POD_CIDR=10.244.0.0/24
+SERVICE_CIDR=10.96.0.0/16
+KUBERNETES_SVC_IP=10.96.0.1
+DNS_IP=10.96.0.10
+REGISTRY=localhost:5000
+IMAGES_DIR="$BIN_DIR/cluster-images"
+
+log() { printf '[cluster] %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+in_ns() { nsenter --net="$NSPATH" "$@"; }
+
+assets() { "$ROOT/hack/build-control-plane.sh"; }
+node_assets() { "$ROOT/hack/build-control-plane.sh" cluster; }
+
+deps() {
+  local need=()
+  command -v containerd >/dev/null || need+=(containerd)
+  command -v runc >/dev/null || need+=(runc)
+  [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+  command -v iptables >/dev/null || need+=(iptables)
+  command -v conntrack >/dev/null || need+=(conntrack)
+  command -v debootstrap >/dev/null || need+=(debootstrap)
+  command -v openssl >/dev/null || need+=(openssl)
+  if [ "${#need[@]}" -gt 0 ]; then
+    log "installing ${need[*]} from Debian"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  fi
+}
+
+# jre_rootfs prints a Debian root file system with a headless JRE, built once
+# with debootstrap and cached under bin/ (the base of the Keycloak image).
+jre_rootfs() {
+  local dir="$BIN_DIR/keycloak-base/${DEBIAN_SUITE}-openjdk17"
+  if [ ! -f "$dir/.done" ]; then
+    log "debootstrap $DEBIAN_SUITE with openjdk-17-jre-headless (a few minutes, once)"
+    rm -rf "$dir.tmp"
+    debootstrap --variant=minbase --include=openjdk-17-jre-headless "$DEBIAN_SUITE" "$dir.tmp" http://deb.debian.org/debian >&2
+    # Apt's caches have no place in an image.
+    rm -rf "$dir.tmp/var/cache/apt/archives/"*.deb "$dir.tmp/var/lib/apt/lists/"*
+    # debootstrap ran java without /proc (glibc resolves the JRE's $ORIGIN
+    # rpath through /proc/self/exe), so the Java trust store is still empty.
+    unshare -m sh -c "mount -t proc proc '$dir.tmp/proc' && chroot '$dir.tmp' update-ca-certificates -f >/dev/null \
+      && chroot '$dir.tmp' /var/lib/dpkg/info/ca-certificates-java.postinst configure >/dev/null"
+    [ -s "$dir.tmp/etc/ssl/certs/java/cacerts" ] || die "no Java trust store in $dir.tmp"
+    rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    chroot "$dir" dpkg-query -W openjdk-17-jre-headless >"$dir/.done"
+  fi
+  echo "$dir"
+}
+
+# images builds every image the cluster pulls, as OCI archives keyed by version.
+images() {
+  local node tool keycloak_home base
+  node="$(node_assets)"
+  tool="$BIN_DIR/image-tool"
+  mkdir -p "$IMAGES_DIR"
+  (cd "$ROOT" && CGO_ENABLED=0 go build -o "$tool" ./hack/image \
+    && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$IMAGES_DIR/pause" ./hack/pause \
+    && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$IMAGES_DIR/probe" ./hack/cluster/probe)
+  "$tool" compose --out "$IMAGES_DIR/pause.tar" --ref pause:test --user 65535:65535 \
+    --dir "$IMAGES_DIR/pause:/pause" --entrypoint /pause >&2
+  "$tool" compose --out "$IMAGES_DIR/probe.tar" --ref probe:test --nonroot --user 65532:65532 \
+    --dir "$IMAGES_DIR/probe:/probe" --entrypoint /probe >&2
+  [ -f "$IMAGES_DIR/coredns-$COREDNS_VERSION.tar" ] || "$tool" compose --out "$IMAGES_DIR/coredns-$COREDNS_VERSION.tar" \
+    --ref "coredns:$COREDNS_VERSION" --nonroot --user 65532:65532 --dir "$node/coredns:/coredns" --entrypoint /coredns >&2
+  if [ ! -f "$IMAGES_DIR/keycloak-$KEYCLOAK_VERSION.tar" ]; then
+    keycloak_home="$("$ROOT/hack/keycloak.sh" fetch)"
+    base="$(jre_rootfs)"
+    # The layout of quay.io/keycloak/keycloak: /opt/keycloak owned by 1000,
+    # KC_RUN_IN_CONTAINER=true (in dev mode Keycloak binds localhost without it;
+    # it also sizes the heap from the container memory limit),
+    # kc.sh as the entrypoint, the chart's args (start-dev) as the command.
+    "$tool" compose --out "$IMAGES_DIR/keycloak-$KEYCLOAK_VERSION.tar" --ref "keycloak:$KEYCLOAK_VERSION" \
+      --dir "$base:/" --dir "$keycloak_home:/opt/keycloak:1000:0" --user 1000 \
+      --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+      --env JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 --env LANG=C.UTF-8 --env KC_RUN_IN_CONTAINER=true \
+      --entrypoint /opt/keycloak/bin/kc.sh >&2
+  fi
+  (cd "$ROOT" && make -s image >&2)
+}
+
+# pki writes a CA and the certificates and kubeconfigs of each component.
+pki() {
+  local p="$STATE/pki"
+  mkdir -p "$p"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$p/ca.key" -out "$p/ca.crt" -days 2 -subj /CN=nauthera-test-ca 2>/dev/null
+  openssl genrsa -out "$p/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$p/sa.key" -pubout -out "$p/sa.pub" 2>/dev/null
+  cert() { # name subject [sans]
+    local n="$1" subj="$2" sans="${3:-}"
+    openssl req -newkey rsa:2048 -nodes -keyout "$p/$n.key" -out "$p/$n.csr" -subj "$subj" 2>/dev/null
+    local ext="$p/$n.ext"
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n' >"$ext"
+    [ -z "$sans" ] || echo "subjectAltName=$sans" >>"$ext"
+    openssl x509 -req -in "$p/$n.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial -out "$p/$n.crt" -days 2 -extfile "$ext" 2>/dev/null
+  }
+  cert apiserver /CN=kube-apiserver "IP:127.0.0.1,IP:$NODE_IP,IP:$KUBERNETES_SVC_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  cert admin "/O=system:masters/CN=nauthera-test-admin"
+  cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "IP:$NODE_IP,DNS:$NODE_NAME"
+  cert controller-manager /CN=system:kube-controller-manager
+  cert scheduler /CN=system:kube-scheduler
+  cert proxy /CN=system:kube-proxy
+  local c
+  for c in admin kubelet controller-manager scheduler proxy; do
+    cat >"$STATE/$c.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster: {server: "https://$NODE_IP:6443", certificate-authority: "$p/ca.crt"}
+users:
+- name: $c
+  user: {client-certificate: "$p/$c.crt", client-key: "$p/$c.key"}
+contexts:
+- name: test
+  context: {cluster: test, user: $c}
+current-context: test
+EOF
+  done
+}
+
+# start NAME CMD...: runs CMD in the cluster's network namespace, in its own
+# session (so down can end it and its children), logging to $STATE/logs.
+start() {
+  local name="$1"; shift
+  mkdir -p "$STATE/logs" "$STATE/pids"
+  nsenter --net="$NSPATH" setsid "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$STATE/pids/$name"
+}
+
+# wait_for WHAT SECONDS CMD...: retries CMD every half second.
+wait_for() {
+  local what="$1" secs="$2"; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || { log "timed out after ${secs}s waiting for $what"; return 1; }
+    sleep 0.5
+  done
+}
+
+network() {
+  mkdir -p /var/run/netns
+  [ -e "$NSPATH" ] && die "network namespace $NETNS exists: run hack/cluster.sh down first"
+  ls /var/run/netns >"$STATE/netns-before"
+  ls /var/log/pods /var/log/containers 2>/dev/null >"$STATE/logs-before" || true
+  ip netns add "$NETNS"
+  in_ns ip link set lo up
+  # The node's address, on a veth pair whose both ends stay in this
+  # namespace (this kernel has no dummy interfaces): the default route goes
+  # nowhere off the machine, there is no link to it.
+  in_ns ip link add node0 type veth peer name node0-peer
+  in_ns ip addr add "$NODE_IP/24" dev node0
+  in_ns ip link set node0-peer up
+  in_ns ip link set node0 up
+  in_ns ip route add default dev node0
+  # Service traffic between two pods on the bridge must pass iptables.
+  in_ns sh -c 'echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables; echo 1 >/proc/sys/net/ipv4/ip_forward'
+}
+
+containerd_config() {
+  mkdir -p "$STATE/containerd" "$STATE/cni"
+  cat >"$STATE/cni/10-bridge.conflist" <<EOF
+{"cniVersion": "1.0.0", "name": "pods", "plugins": [
+  {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]], "routes": [{"dst": "0.0.0.0/0"}],
+            "dataDir": "$STATE/cni/ipam"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}},
+  {"type": "loopback"}]}
+EOF
+  cat >"$STATE/containerd/config.toml" <<EOF
+version = 2
+root = "$STATE/containerd/root"
+state = "$STATE/containerd/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "$STATE/containerd/containerd.sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$STATE/containerd/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$REGISTRY/pause:test"
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$STATE/cni"
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$REGISTRY"]
+    endpoint = ["http://$REGISTRY"]
+EOF
+}
+
+kubelet_config() {
+  mkdir -p "$STATE/kubelet"
+  echo "search cluster.local" >"$STATE/resolv.conf"
+  cat >"$STATE/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+# The host mounts cgroup v1; kubelet >= 1.35 refuses it unless told (KEP-5573).
+failCgroupV1: false
+# No systemd here; containerd 1.6 lacks the RuntimeConfig call, so this is what kubelet uses.
+cgroupDriver: cgroupfs
+containerRuntimeEndpoint: unix://$STATE/containerd/containerd.sock
+address: $NODE_IP
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: false}
+  x509: {clientCAFile: "$STATE/pki/ca.crt"}
+authorization: {mode: AlwaysAllow}
+tlsCertFile: "$STATE/pki/kubelet.crt"
+tlsPrivateKeyFile: "$STATE/pki/kubelet.key"
+clusterDomain: cluster.local
+clusterDNS: [$DNS_IP]
+resolvConf: "$STATE/resolv.conf"
+failSwapOn: false
+serializeImagePulls: false
+# A shared test machine: do not evict for its disk or memory use.
+evictionHard: {memory.available: "1Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
+imageGCHighThresholdPercent: 100
+maxPods: 200
+EOF
+}
+
+up() {
+  local assets node
+  deps
+  assets="$(assets)"
+  node="$(node_assets)"
+  [ -f "$IMAGES_DIR/pause.tar" ] && [ -f "$BIN_DIR/nauthera-image.tar" ] || images >/dev/null
+  # Never start over (and so never clean up) a cluster that is running.
+  [ -e "$NSPATH" ] && die "network namespace $NETNS exists: a cluster runs (hack/cluster.sh down stops it)"
+  # A failed start (in any step, also inside the functions below) cleans up.
+  trap 'rc=$?; if [ "$rc" != 0 ]; then log "start failed: cleaning up"; down; fi; exit "$rc"' EXIT
+  rm -rf "$STATE"; mkdir -p "$STATE"
+  network
+  pki
+  containerd_config
+  kubelet_config
+  local p="$STATE/pki"
+
+  start registry sh -c "printf 'version: 0.1\nlog: {level: warn}\nstorage: {filesystem: {rootdirectory: $STATE/registry}}\nhttp: {addr: 127.0.0.1:5000}\n' >$STATE/registry.yml; exec $node/registry serve $STATE/registry.yml"
+  start etcd "$assets/etcd" --data-dir "$STATE/etcd" --listen-client-urls http://127.0.0.1:2379 \
+    --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380 --unsafe-no-fsync
+  wait_for "the registry" 30 in_ns "$BIN_DIR/image-tool" push --archive "$IMAGES_DIR/pause.tar" --image "$REGISTRY/pause:test"
+  # Every request of a ServiceAccount of the release namespace, with its
+  # response code: the tests fail on any call the chart's RBAC forbids.
+  cat >"$STATE/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts:nauthera-system"]
+  - level: None
+EOF
+  start kube-apiserver "$assets/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
+    --audit-policy-file="$STATE/audit-policy.yaml" --audit-log-path="$STATE/audit.log" \
+    --bind-address=0.0.0.0 --secure-port=6443 --advertise-address="$NODE_IP" \
+    --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" --client-ca-file="$p/ca.crt" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$p/sa.pub" --service-account-signing-key-file="$p/sa.key" \
+    --service-cluster-ip-range="$SERVICE_CIDR" --authorization-mode=Node,RBAC \
+    --enable-admission-plugins=NodeRestriction --allow-privileged=true \
+    --kubelet-client-certificate="$p/admin.crt" --kubelet-client-key="$p/admin.key" \
+    --kubelet-preferred-address-types=InternalIP
+  wait_for "kube-apiserver" 180 in_ns "$assets/kubectl" --kubeconfig "$STATE/admin.kubeconfig" get --raw /readyz
+  start kube-controller-manager "$node/kube-controller-manager" --kubeconfig "$STATE/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$STATE/controller-manager.kubeconfig" --authorization-kubeconfig "$STATE/controller-manager.kubeconfig" \
+    --bind-address=127.0.0.1 --leader-elect=false --use-service-account-credentials=true \
+    --service-account-private-key-file="$p/sa.key" --root-ca-file="$p/ca.crt" \
+    --cluster-signing-cert-file="$p/ca.crt" --cluster-signing-key-file="$p/ca.key" \
+    --service-cluster-ip-range="$SERVICE_CIDR"
+  start kube-scheduler "$node/kube-scheduler" --kubeconfig "$STATE/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$STATE/scheduler.kubeconfig" --authorization-kubeconfig "$STATE/scheduler.kubeconfig" \
+    --bind-address=127.0.0.1 --leader-elect=false
+  start containerd containerd --config "$STATE/containerd/config.toml"
+  wait_for "containerd" 60 test -S "$STATE/containerd/containerd.sock"
+  start kubelet "$node/kubelet" --config "$STATE/kubelet.yaml" --kubeconfig "$STATE/kubelet.kubeconfig" \
+    --node-ip="$NODE_IP" --hostname-override="$NODE_NAME" --root-dir="$STATE/kubelet/root" --cert-dir="$STATE/kubelet/pki"
+  cat >"$STATE/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+clientConnection: {kubeconfig: "$STATE/proxy.kubeconfig"}
+clusterCIDR: $POD_CIDR
+hostnameOverride: $NODE_NAME
+bindAddress: $NODE_IP
+metricsBindAddress: 127.0.0.1:10249
+healthzBindAddress: 127.0.0.1:10256
+# Inside a network namespace: leave the machine-wide conntrack limits alone.
+conntrack: {maxPerCore: 0}
+# Pod -> Service -> pod on the same bridge: source NAT makes replies come back through the node.
+iptables: {masqueradeAll: true}
+EOF
+  start kube-proxy "$node/kube-proxy" --config "$STATE/kube-proxy.yaml"
+  wait_for "node $NODE_NAME Ready" 180 in_ns "$assets/kubectl" --kubeconfig "$STATE/admin.kubeconfig" \
+    wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
+  push_images
+  coredns
+  trap - EXIT
+  log "cluster up: hack/cluster.sh exec kubectl get pods -A (KUBECONFIG=$STATE/admin.kubeconfig)"
+}
+
+push_images() {
+  in_ns "$BIN_DIR/image-tool" push --archive "$IMAGES_DIR/coredns-$COREDNS_VERSION.tar" --image "$REGISTRY/coredns:$COREDNS_VERSION" >&2
+  in_ns "$BIN_DIR/image-tool" push --archive "$IMAGES_DIR/keycloak-$KEYCLOAK_VERSION.tar" --image "$REGISTRY/keycloak:$KEYCLOAK_VERSION" >&2
+  in_ns "$BIN_DIR/image-tool" push --archive "$BIN_DIR/nauthera-image.tar" --image "$REGISTRY/nauthera:dev" >&2
+  in_ns "$BIN_DIR/image-tool" push --archive "$IMAGES_DIR/probe.tar" --image "$REGISTRY/probe:test" >&2
+}
+
+coredns() {
+  sed -e "s#@IMAGE@#$REGISTRY/coredns:$COREDNS_VERSION#" -e "s#@DNS_IP@#$DNS_IP#" "$ROOT/hack/cluster/coredns.yaml" \
+    | in_ns "$BIN_DIR/kubectl" --kubeconfig "$STATE/admin.kubeconfig" apply -f - >&2
+  in_ns "$BIN_DIR/kubectl" --kubeconfig "$STATE/admin.kubeconfig" -n kube-system \
+    rollout status deployment/coredns --timeout=180s >&2
+}
+
+# stop NAME: ends the session of a process start began, then waits for it.
+stop() {
+  local f="$STATE/pids/$1" pid i
+  [ -f "$f" ] || return 0
+  pid="$(cat "$f")"
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  rm -f "$f"
+}
+
+# down follows the cleanup of CLUSTER-NOTES: pods, kubelet, containers,
+# containerd and its shims, mounts, namespaces, cgroups. Each step tolerates
+# what a failed start did not create.
+down() {
+  set +e
+  local kubectl="$BIN_DIR/kubectl" sock="$STATE/containerd/containerd.sock"
+  if [ -e "$NSPATH" ] && [ -f "$STATE/pids/kube-apiserver" ]; then
+    in_ns timeout 20 "$kubectl" --kubeconfig "$STATE/admin.kubeconfig" delete pods -A --all --grace-period=1 --wait=true --timeout=15s >/dev/null 2>&1
+  fi
+  stop kubelet
+  stop kube-proxy
+  if [ -S "$sock" ]; then
+    local t c
+    for t in $(ctr --address "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
+      ctr --address "$sock" -n k8s.io tasks kill -s SIGKILL "$t" >/dev/null 2>&1
+    done
+    sleep 0.5
+    for t in $(ctr --address "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
+      ctr --address "$sock" -n k8s.io tasks delete -f "$t" >/dev/null 2>&1
+    done
+    for c in $(ctr --address "$sock" -n k8s.io containers ls -q 2>/dev/null); do
+      ctr --address "$sock" -n k8s.io containers delete "$c" >/dev/null 2>&1
+    done
+  fi
+  stop containerd
+  # The shims containerd started for this state folder (and only those).
+  local pid
+  for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $sock" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+  stop kube-scheduler
+  stop kube-controller-manager
+  stop kube-apiserver
+  stop etcd
+  stop registry
+  # Mounts under the state folder, deepest first.
+  local m
+  for m in $(awk -v s="$STATE/" 'index($2, s) == 1 {print $2}' /proc/self/mounts | sort -r); do
+    umount -l "$m" 2>/dev/null
+  done
+  # Pod sandbox namespaces (cni-*) that appeared while this cluster ran, then ours.
+  if [ -e "$NSPATH" ]; then
+    local ns
+    for ns in $(ls /var/run/netns 2>/dev/null | grep '^cni-'); do
+      grep -qx "$ns" "$STATE/netns-before" 2>/dev/null && continue
+      umount "/var/run/netns/$ns" 2>/dev/null; rm -f "/var/run/netns/$ns"
+    done
+    ip netns delete "$NETNS" 2>/dev/null
+  fi
+  # The pod logs the kubelet wrote (its folders are fixed: /var/log/pods, /var/log/containers).
+  local f
+  for f in /var/log/pods/* /var/log/containers/*; do
+    [ -e "$f" ] || [ -L "$f" ] || continue
+    grep -qx "$(basename "$f")" "$STATE/logs-before" 2>/dev/null || rm -rf "$f"
+  done
+  # The kubelet's cgroups, emptied now that its pods are gone.
+  local ctl
+  for ctl in /sys/fs/cgroup/*/; do
+    [ -d "$ctl/kubepods" ] && find "$ctl/kubepods" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
+  set -e
+  return 0
+}
+
+case "${1:-}" in
+  deps) deps ;;
+  images) images ;;
+  up) up ;;
+  down) down ;;
+  exec)
+    shift
+    a="$(assets)"
+    PATH="$a:$BIN_DIR/helm-${HELM_VERSION:-3.22.0}-$(go env GOOS)-$(go env GOARCH):$PATH" \
+      KUBECONFIG="$STATE/admin.kubeconfig" NAUTHERA_CLUSTER_REGISTRY="$REGISTRY" \
+      NAUTHERA_CLUSTER_AUDIT_LOG="$STATE/audit.log" in_ns "$@" ;;
+  *) echo "usage: hack/cluster.sh deps|images|up|down|exec CMD..." >&2; exit 2 ;;
+esac
