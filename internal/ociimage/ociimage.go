@@ -191,7 +191,7 @@ func writeEntry(tw *tar.Writer, f File) error {
 		if src, err = os.Open(f.Source); err != nil {
 			return err
 		}
-		defer src.Close()
+		defer func() { _ = src.Close() }() // read only: nothing to lose on close
 		st, err := src.Stat()
 		if err != nil {
 			return err
@@ -250,7 +250,7 @@ func WriteArchive(file, ref string, img v1.Image) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a scratch folder; the archive is what counts
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
 		return err
@@ -264,7 +264,8 @@ func WriteArchive(file, ref string, img v1.Image) error {
 		return err
 	}
 	if err := writeTree(out, dir, "", 0, 0); err != nil {
-		out.Close()
+		_ = out.Close() // the write already failed; that error is the one to report
+		_ = os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
 	if err := out.Close(); err != nil {
@@ -305,7 +306,7 @@ func untar(file, dir string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	tr := tar.NewReader(f)
 	for {
 		hdr, err := tr.Next()
