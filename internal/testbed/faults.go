@@ -30,6 +30,11 @@ type Fault struct {
 	// answer: Keycloak made the change, the operator never learns it (as
 	// when the operator is killed, or the connection drops, mid-request).
 	AfterSend bool
+	// Hold keeps the request waiting until Hold is closed (or the request's
+	// context ends), then does what the other fields say: with them unset
+	// it goes on to Keycloak. A test holds one operation this way while it
+	// makes something else happen meanwhile (a race, made deterministic).
+	Hold <-chan struct{}
 }
 
 // Faults is a fault-injecting http.RoundTripper for tests, placed in front
@@ -90,6 +95,16 @@ func (f *Faults) Wrap(next http.RoundTripper) http.RoundTripper {
 		op := keycloak.OperationFrom(req.Context())
 		f.record(req.Method + " " + req.URL.Path)
 		fault := f.take(op, req.URL.Path)
+		if fault != nil && fault.Hold != nil {
+			select {
+			case <-fault.Hold:
+			case <-req.Context().Done():
+				return nil, req.Context().Err()
+			}
+			if fault.Status == 0 && fault.Err == nil {
+				fault = nil
+			}
+		}
 		if fault != nil && fault.AfterSend {
 			resp, err := next.RoundTrip(req)
 			if err != nil {
@@ -135,7 +150,7 @@ func (f *Faults) take(op, path string) *Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fault := f.rules[op]
-	if fault == nil || (fault.Status == 0 && fault.Err == nil) || !strings.Contains(path, fault.PathContains) {
+	if fault == nil || (fault.Status == 0 && fault.Err == nil && fault.Hold == nil) || !strings.Contains(path, fault.PathContains) {
 		return nil
 	}
 	f.hits[op]++
