@@ -218,4 +218,26 @@ func TestServiceAccountHolderRace(t *testing.T) {
 	if got := assertionToken(t, tokenURL, second.Status.ClientID, saToken(t, ns, "shared", string(s.Data["token_audience"]))); got.code != http.StatusOK {
 		t.Errorf("the holder's token request: %s", got)
 	}
+
+	t.Run("a claimant whose client Keycloak refuses does not block the others", func(t *testing.T) {
+		serviceAccount(t, ns, "refused")
+		t.Cleanup(faults.Clear)
+		// Keycloak refuses the older one's client every time (a 400), and
+		// only its: the fault picks its clientId in the create's body.
+		faults.Set("client.create", testbed.Fault{Status: http.StatusBadRequest, PathContains: "/realms/" + realm + "/", BodyContains: `"` + ns + `.refused-1"`})
+		older := &authv1.AuthClient{}
+		apply(t, authClient(ns, "refused-1", "sa-race", worker+"\n  serviceAccount: {name: refused}"), older)
+		t.Cleanup(func() { deleteAndWait(t, older) })
+		waitReady(t, older, metav1.ConditionFalse, authv1.ReasonKeycloakRejected, 30*time.Second)
+		if older.Status.ServiceAccount != "" {
+			t.Errorf("status.serviceAccount %q: a claimant without a Keycloak client holds the ServiceAccount", older.Status.ServiceAccount)
+		}
+		younger := &authv1.AuthClient{}
+		apply(t, authClient(ns, "refused-2", "sa-race", worker+"\n  serviceAccount: {name: refused}"), younger)
+		t.Cleanup(func() { deleteAndWait(t, younger) })
+		waitReady(t, younger, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+		if faults.Hits("client.create") == 0 {
+			t.Error("the older one's create was never refused: this proves nothing")
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,6 +25,9 @@ type Fault struct {
 	// PathContains, if set, limits the fault to requests whose URL path
 	// contains it (a realm name, say), so other tests' objects are spared.
 	PathContains string
+	// BodyContains, if set, limits the fault to requests whose body
+	// contains it (one client's clientId in a create, say).
+	BodyContains string
 	// Times limits the fault to the next Times requests; 0 means every one.
 	Times int
 	// AfterSend sends the request to Keycloak first and then replaces its
@@ -94,7 +98,16 @@ func (f *Faults) Wrap(next http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		op := keycloak.OperationFrom(req.Context())
 		f.record(req.Method + " " + req.URL.Path)
-		fault := f.take(op, req.URL.Path)
+		body := ""
+		if f.wantsBody(op) && req.Body != nil {
+			b, err := io.ReadAll(req.Body)
+			_ = req.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			body, req.Body = string(b), io.NopCloser(bytes.NewReader(b))
+		}
+		fault := f.take(op, req.URL.Path, body)
 		if fault != nil && fault.Hold != nil {
 			select {
 			case <-fault.Hold:
@@ -146,11 +159,19 @@ func (f *Faults) record(key string) {
 	f.seen[key]++
 }
 
-func (f *Faults) take(op, path string) *Fault {
+// wantsBody says whether the fault for op looks at the request body.
+func (f *Faults) wantsBody(op string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rules[op] != nil && f.rules[op].BodyContains != ""
+}
+
+func (f *Faults) take(op, path, body string) *Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fault := f.rules[op]
-	if fault == nil || (fault.Status == 0 && fault.Err == nil && fault.Hold == nil) || !strings.Contains(path, fault.PathContains) {
+	if fault == nil || (fault.Status == 0 && fault.Err == nil && fault.Hold == nil) ||
+		!strings.Contains(path, fault.PathContains) || !strings.Contains(body, fault.BodyContains) {
 		return nil
 	}
 	f.hits[op]++
