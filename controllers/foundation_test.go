@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,14 +45,20 @@ func serverWith(t *testing.T, name, extra string) *authv1.AuthServer {
 	return as
 }
 
-// editClient reads ac, applies edit to it and updates it.
+// editClient reads ac, applies edit to it and updates it, as kubectl edit
+// would: again on a conflict, since the operator writes the status (also
+// mid-reconcile, such as a secretless client's claim) between the read and
+// the update.
 func editClient(t *testing.T, ac *authv1.AuthClient, edit func(*authv1.AuthClient)) {
 	t.Helper()
-	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
-		t.Fatal(err)
-	}
-	edit(ac)
-	if err := k8s.Update(context.Background(), ac); err != nil {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+			return err
+		}
+		edit(ac)
+		return k8s.Update(context.Background(), ac)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
