@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/keymutex"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,6 +60,8 @@ type AuthClientReconciler struct {
 
 	// realmScopeCache keeps each realm's client scopes for creating clients.
 	realmScopeCache scopeCache
+	// claimLocks serialise the claims of one ServiceAccount (claimServiceAccount).
+	claimLocks keymutex.KeyMutex
 }
 
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authclients,verbs=get;list;watch;update;patch
@@ -218,6 +221,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	if gov.plan, err = desired.PlanSecret(ctx, shown, as.Status.Issuer); err != nil {
 		return stop(reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v", err))
 	}
+	gov.claim = r.serviceAccountClaim(ctx, ac, persist)
 	if eff.Rotation == nil && ac.HasSecret() {
 		// Rotation ended while the previous secret's grace period runs:
 		// the marker stays until it is over (removing it is a client update
@@ -338,6 +342,9 @@ func (r *AuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
+	// Hashed: a fixed set of mutexes, nothing to clean up; two
+	// ServiceAccounts that share one only wait for each other's claim.
+	r.claimLocks = keymutex.NewHashed(0)
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status updates (our own) do not trigger a reconcile; spec changes,
 		// deletion and annotations (a manual nudge) do.

@@ -64,7 +64,7 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 		}
 		createWith := want
 		createWith.ProtocolMappers = desired.AudienceMappers(aud)
-		created, existing, err := r.createClient(ctx, ac, kc, string(as.UID)+"/"+realm, realm, createWith, gov.scopes, gov.secret, rep)
+		created, existing, err := r.createClient(ctx, ac, kc, string(as.UID)+"/"+realm, realm, createWith, gov, rep)
 		if existing == nil {
 			// A client that existed before (status names it) was deleted in Keycloak.
 			return created, err == nil && ac.Status.ClientID != "", err
@@ -74,6 +74,11 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	} else if err != nil {
 		return nil, false, err
 	} else if err := checkOwner(ac, actual, realm); err != nil {
+		return nil, false, err
+	}
+	// Before any write: the client may be enabled for its ServiceAccount by
+	// it (once more, after a refusal disabled it), or already be.
+	if err := gov.claimServiceAccount(); err != nil {
 		return nil, false, err
 	}
 
@@ -218,10 +223,11 @@ func scopeChanges(plan []desired.ScopeChange) []string {
 // createClient creates the Keycloak client and returns it as created. If
 // the clientId exists and is this AuthClient's (an earlier attempt stored
 // it), it returns that as existing instead, to be brought into line.
-func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, scopeKey, realm string, want gocloak.Client, requested []string, seen *secretLookup, rep reconciler.Reporter) (created, existing *gocloak.Client, err error) {
+func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, scopeKey, realm string, want gocloak.Client, gov governance, rep reconciler.Reporter) (created, existing *gocloak.Client, err error) {
 	clientID := gocloak.PString(want.ClientID)
+	requested := gov.scopes
 	// A client whose Secret cannot be written must not be created.
-	if err := r.checkSecretName(ctx, ac, seen); err != nil {
+	if err := r.checkSecretName(ctx, ac, gov.secret); err != nil {
 		return nil, nil, err
 	}
 	// The realm's scopes as last read (a list per new client would cost a
@@ -241,6 +247,11 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 		names = append(names, n)
 	}
 	want.DefaultClientScopes, want.OptionalClientScopes = desired.CreateScopes(requested, names)
+	// Last, after every check of its own: a claimant stuck on a problem of
+	// its own does not take its ServiceAccount from the others.
+	if err := gov.claimServiceAccount(); err != nil {
+		return nil, nil, err
+	}
 	ctrl.LoggerFrom(ctx).Info("Creating Keycloak client", "clientId", clientID, "realm", realm)
 	id, err := kc.CreateClient(ctx, realm, want)
 	switch {
@@ -262,6 +273,11 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 	case keycloak.IsNotFound(err):
 		return nil, nil, reconciler.Transient(authv1.ReasonAuthServerNotReady, "realm %q does not exist in Keycloak; waiting for AuthServer %s to recreate it", realm, authServerKey(ac))
 	case err != nil:
+		if !reconciler.Classify(err).Transient {
+			// Keycloak answered that it refuses the client: there is none
+			// for the ServiceAccount, which another claimant may take.
+			ac.Status.ServiceAccount = ""
+		}
 		return nil, nil, err
 	}
 	if created, err = kc.GetClient(ctx, realm, id); err != nil {
@@ -310,6 +326,19 @@ type governance struct {
 	// plan is the Secret's data rendered for all but the client secret,
 	// once per reconcile, before the Keycloak client is touched.
 	plan *desired.SecretPlan
+	// claim records that a secretless client holds its ServiceAccount, or
+	// refuses it (claimServiceAccount), once per reconcile; nil: nothing
+	// to claim.
+	claim func() error
+}
+
+// claimServiceAccount is called before the first Keycloak write that could
+// enable the client for its ServiceAccount.
+func (g governance) claimServiceAccount() error {
+	if g.claim == nil {
+		return nil
+	}
+	return g.claim()
 }
 
 func governed(ac *authv1.AuthClient, eff policy.Effective) governance {

@@ -37,7 +37,10 @@ func serviceAccountIndex(o client.Object) []string {
 // serviceAccountAdmitted applies the AuthServer's rules to spec.serviceAccount
 // (enabled, `default` only if allowed) and refuses it when another
 // AuthClient of the same AuthServer holds the ServiceAccount: Keycloak
-// refuses a token that matches two clients, so both would break.
+// refuses a token that matches two clients, so both would break. It reads
+// the claimants from the cache, so it may only refuse: whether this one may
+// take the ServiceAccount is decided again, live, by claimServiceAccount
+// before its Keycloak client is created or written.
 func (r *AuthClientReconciler) serviceAccountAdmitted(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer) (refused, err error) {
 	if !ac.Secretless() {
 		return nil, nil
@@ -49,22 +52,85 @@ func (r *AuthClientReconciler) serviceAccountAdmitted(ctx context.Context, ac *a
 	if err := r.List(ctx, &list, client.MatchingFields{indexServiceAccount: desired.ServiceAccountKey(authServerKey(ac).String(), ac)}); err != nil {
 		return nil, err
 	}
-	claimants := []*authv1.AuthClient{ac}
-	for i := range list.Items {
-		o := &list.Items[i]
-		// One being deleted still holds the ServiceAccount until it is
-		// gone: its Keycloak client may be enabled until its finalizer
-		// has deleted it (its deletion re-enqueues the others).
-		if o.UID != ac.UID && (o.DeletionTimestamp.IsZero() || desired.HoldsServiceAccount(o)) {
+	if holder := desired.ServiceAccountHolder(serviceAccountClaimants(ac, list.Items)); holder.UID != ac.UID {
+		return serviceAccountConflict(ac, holder), nil
+	}
+	return nil, nil
+}
+
+// serviceAccountClaimants returns self and those of items that claim the
+// same ServiceAccount of the same AuthServer. One being deleted still holds
+// the ServiceAccount until it is gone: its Keycloak client may be enabled
+// until its finalizer has deleted it (its deletion re-enqueues the others).
+func serviceAccountClaimants(self *authv1.AuthClient, items []authv1.AuthClient) []*authv1.AuthClient {
+	key := desired.ServiceAccountKey(authServerKey(self).String(), self)
+	claimants := []*authv1.AuthClient{self}
+	for i := range items {
+		o := &items[i]
+		if o.UID != self.UID && desired.ServiceAccountKey(authServerKey(o).String(), o) == key &&
+			(o.DeletionTimestamp.IsZero() || desired.HoldsServiceAccount(o)) {
 			claimants = append(claimants, o)
 		}
 	}
-	if holder := desired.ServiceAccountHolder(claimants); holder.UID != ac.UID {
-		return reconciler.Permanent(authv1.ReasonServiceAccountConflict,
-			"spec.serviceAccount: ServiceAccount %s/%s already authenticates AuthClient %s/%s of AuthServer %s, and Keycloak refuses a token that matches two clients; give this workload a ServiceAccount of its own",
-			ac.Namespace, ac.Spec.ServiceAccount.Name, holder.Namespace, holder.Name, authServerKey(ac)), nil
+	return claimants
+}
+
+func serviceAccountConflict(ac, holder *authv1.AuthClient) error {
+	return reconciler.Permanent(authv1.ReasonServiceAccountConflict,
+		"spec.serviceAccount: ServiceAccount %s/%s already authenticates AuthClient %s/%s of AuthServer %s, and Keycloak refuses a token that matches two clients; give this workload a ServiceAccount of its own",
+		ac.Namespace, ac.Spec.ServiceAccount.Name, holder.Namespace, holder.Name, authServerKey(ac))
+}
+
+// claimServiceAccount records in ac's status that it holds its
+// ServiceAccount before its Keycloak client is created or written (and so
+// enabled for the ServiceAccount), or refuses it (ServiceAccountConflict).
+// The claimants are read live from the API server, not from the cache,
+// and the election and the record are one step under a lock per
+// ServiceAccount: a rival's reconcile that starts afterwards sees the
+// holding, and none decides from a view that misses it, so two Keycloak
+// clients are never enabled for one ServiceAccount, not even for a moment.
+// The lock is in this process: the operator runs one active replica
+// (leader election). The record is patched with an optimistic lock, so a
+// stale copy of ac (the cache behind its own last write) claims nothing.
+func (r *AuthClientReconciler) claimServiceAccount(ctx context.Context, ac *authv1.AuthClient, persist func() error) error {
+	if !ac.Secretless() {
+		return nil
 	}
-	return nil, nil
+	key := desired.ServiceAccountKey(authServerKey(ac).String(), ac)
+	r.claimLocks.LockKey(key)
+	defer func() { _ = r.claimLocks.UnlockKey(key) }()
+	// The claimants are in ac's namespace: the ServiceAccount's subject names it.
+	var list authv1.AuthClientList
+	if err := r.APIReader.List(ctx, &list, client.InNamespace(ac.Namespace)); err != nil {
+		return err
+	}
+	self := ac
+	for i := range list.Items {
+		if o := &list.Items[i]; o.UID == ac.UID && desired.ServiceAccountKey(authServerKey(o).String(), o) == key {
+			self = o // its holding as recorded, not as the cache has it
+		}
+	}
+	if holder := desired.ServiceAccountHolder(serviceAccountClaimants(self, list.Items)); holder.UID != ac.UID {
+		return serviceAccountConflict(ac, holder)
+	}
+	if self != ac && desired.HoldsServiceAccount(self) {
+		return nil
+	}
+	ac.Status.ServiceAccount = authv1.ServiceAccountSubject(ac.Namespace, ac.Spec.ServiceAccount.Name)
+	return persist()
+}
+
+// serviceAccountClaim is claimServiceAccount for one reconcile, done once.
+func (r *AuthClientReconciler) serviceAccountClaim(ctx context.Context, ac *authv1.AuthClient, persist func() error) func() error {
+	claimed := false
+	return func() error {
+		if claimed {
+			return nil
+		}
+		err := r.claimServiceAccount(ctx, ac, persist)
+		claimed = err == nil
+		return err
+	}
 }
 
 // issuerReady fails while the AuthServer has not set up service-account

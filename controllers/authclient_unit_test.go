@@ -1,9 +1,11 @@
 package controllers
 
 import (
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 )
@@ -76,5 +78,43 @@ func TestScopeCache(t *testing.T) {
 	c.forget("as/r")
 	if _, ok := c.get("as/r", []string{"profile"}); ok {
 		t.Error("a forgotten realm must miss")
+	}
+}
+
+// The claimants of a ServiceAccount, from a live list of the whole
+// namespace: only those of the same ServiceAccount and AuthServer count,
+// one being deleted only while it holds it.
+func TestServiceAccountClaimants(t *testing.T) {
+	claimant := func(name, sa, server string, holds, deleting bool) authv1.AuthClient {
+		ac := authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID(name)}}
+		ac.Spec.AuthServerRef = authv1.ObjectReference{Name: server, Namespace: "security"}
+		if sa != "" {
+			ac.Spec.ServiceAccount = &authv1.ServiceAccountReference{Name: sa}
+		}
+		if holds {
+			ac.Status.ServiceAccount = authv1.ServiceAccountSubject("ns", sa)
+		}
+		if deleting {
+			now := metav1.Now()
+			ac.DeletionTimestamp = &now
+		}
+		return ac
+	}
+	self := claimant("self", "app", "s", false, false)
+	items := []authv1.AuthClient{
+		claimant("self", "app", "s", true, false), // self as listed: not counted twice
+		claimant("rival", "app", "s", false, false),
+		claimant("other-sa", "worker", "s", false, false),
+		claimant("other-server", "app", "t", false, false),
+		claimant("with-secret", "", "s", false, false),
+		claimant("going", "app", "s", false, true),
+		claimant("going-holder", "app", "s", true, true),
+	}
+	var got []string
+	for _, c := range serviceAccountClaimants(&self, items) {
+		got = append(got, c.Name)
+	}
+	if want := []string{"self", "rival", "going-holder"}; !slices.Equal(got, want) {
+		t.Errorf("claimants %v, want %v", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,6 +25,9 @@ type Fault struct {
 	// PathContains, if set, limits the fault to requests whose URL path
 	// contains it (a realm name, say), so other tests' objects are spared.
 	PathContains string
+	// BodyContains, if set, limits the fault to requests whose body
+	// contains it (one client's clientId in a create, say).
+	BodyContains string
 	// Times limits the fault to the next Times requests; 0 means every one.
 	Times int
 	// AfterSend sends the request to Keycloak first and then replaces its
@@ -33,6 +37,11 @@ type Fault struct {
 	// SkipDryRun leaves server-side dry runs (Kubernetes' dryRun=All) alone:
 	// only the real write fails.
 	SkipDryRun bool
+	// Hold keeps the request waiting until Hold is closed (or the request's
+	// context ends), then does what the other fields say: with them unset
+	// it goes on to Keycloak. A test holds one operation this way while it
+	// makes something else happen meanwhile (a race, made deterministic).
+	Hold <-chan struct{}
 }
 
 // Faults is a fault-injecting http.RoundTripper for tests, placed in front
@@ -140,7 +149,26 @@ func (f *Faults) wrap(next http.RoundTripper, operation func(*http.Request) stri
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		op := operation(req)
 		f.record(req.Method + " " + req.URL.Path)
-		fault := f.take(op, req)
+		body := ""
+		if f.wantsBody(op) && req.Body != nil {
+			b, err := io.ReadAll(req.Body)
+			_ = req.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			body, req.Body = string(b), io.NopCloser(bytes.NewReader(b))
+		}
+		fault := f.take(op, req, body)
+		if fault != nil && fault.Hold != nil {
+			select {
+			case <-fault.Hold:
+			case <-req.Context().Done():
+				return nil, req.Context().Err()
+			}
+			if fault.Status == 0 && fault.Err == nil {
+				fault = nil
+			}
+		}
 		if fault != nil && fault.AfterSend {
 			resp, err := next.RoundTrip(req)
 			if err != nil {
@@ -182,11 +210,19 @@ func (f *Faults) record(key string) {
 	f.seen[key]++
 }
 
-func (f *Faults) take(op string, req *http.Request) *Fault {
+// wantsBody says whether the fault for op looks at the request body.
+func (f *Faults) wantsBody(op string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rules[op] != nil && f.rules[op].BodyContains != ""
+}
+
+func (f *Faults) take(op string, req *http.Request, body string) *Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fault := f.rules[op]
-	if fault == nil || (fault.Status == 0 && fault.Err == nil) || !strings.Contains(req.URL.Path, fault.PathContains) ||
+	if fault == nil || (fault.Status == 0 && fault.Err == nil && fault.Hold == nil) ||
+		!strings.Contains(req.URL.Path, fault.PathContains) || !strings.Contains(body, fault.BodyContains) ||
 		fault.SkipDryRun && req.URL.Query().Get("dryRun") != "" {
 		return nil
 	}
