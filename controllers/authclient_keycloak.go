@@ -294,8 +294,10 @@ type governance struct {
 	// the client.
 	secret *secretLookup
 	// plan is the Secret's data rendered for all but the client secret,
-	// once per reconcile, before the Keycloak client is touched.
-	plan *desired.SecretPlan
+	// once per reconcile, before the Keycloak client is touched; nil when
+	// the template does not render (planErr says why).
+	plan    *desired.SecretPlan
+	planErr error
 }
 
 func governed(ac *authv1.AuthClient, eff policy.Effective) governance {
