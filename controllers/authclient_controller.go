@@ -259,7 +259,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	}
 	if gov.plan == nil {
 		// The Secret is not written: it keeps what it holds.
-		return rot.wake, "", undeliverable(ac, gov.planErr, rot.out)
+		return rot.wake, "", undeliverable(ac, gov.planErr, rot.out, recreated)
 	}
 	if err := r.reconcileSecret(ctx, ac, gov, secret, recreated, rotationID, rep); err != nil {
 		return 0, "", err

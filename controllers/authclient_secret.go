@@ -216,9 +216,14 @@ func standInSecret() string {
 // not render (planErr): the Secret is left as it is. If Keycloak already
 // made a rotated secret (out, resumed from an earlier reconcile whose
 // write failed), the message says so: the Secret then holds the replaced
-// secret, and the rotation finishes once the template renders.
-func undeliverable(ac *authv1.AuthClient, planErr error, out *rotationOutcome) error {
+// secret, and the rotation finishes once the template renders. Likewise
+// if the Keycloak client was recreated (deleted in Keycloak) meanwhile.
+func undeliverable(ac *authv1.AuthClient, planErr error, out *rotationOutcome, recreated bool) error {
 	f := reconciler.Classify(planErr)
+	if recreated && ac.HasSecret() {
+		return reconciler.Permanent(f.Reason, "%s; the Keycloak client %q was deleted in Keycloak and has been recreated with a new secret, which Secret %s does not hold until the template renders",
+			f.Msg, ac.EffectiveClientID(), ac.SecretName())
+	}
 	if out == nil {
 		return reconciler.Permanent(f.Reason, "%s; Secret %s is left as it was", f.Msg, ac.SecretName())
 	}

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -57,6 +59,26 @@ func TestPolicyTightenedUnderATemplate(t *testing.T) {
 	}
 	if tail := string(secretOf(t, "team-tplgov", "app-client-secret").Data["TAIL"]); tail != "y" {
 		t.Errorf("the Secret changed although its template does not render: TAIL %q", tail)
+	}
+	// The Keycloak client deleted in Keycloak meanwhile: recreated (under
+	// its policies), and the condition says its new secret is not in the
+	// Secret.
+	gc, tok := console(t)
+	if err := gc.DeleteClient(context.Background(), tok, as.Status.RealmName, gocloak.PString(keycloakClient(t, as.Status.RealmName, "team-tplgov.app").ID)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the client recreated, and that said", func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(ac.Status.Conditions, authv1.ReadyCondition)
+		if c == nil || c.Reason != authv1.ReasonSecretTemplateInvalid || !strings.Contains(c.Message, "has been recreated with a new secret, which Secret app-client-secret does not hold") {
+			return fmt.Errorf("condition %+v", c)
+		}
+		return nil
+	})
+	if cl := keycloakClient(t, as.Status.RealmName, "team-tplgov.app"); cl == nil || slices.Contains(cl.DefaultClientScopes, "profile") {
+		t.Errorf("recreated client %+v", cl)
 	}
 	deleteAndWait(t, ac)
 }
