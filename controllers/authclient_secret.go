@@ -236,8 +236,8 @@ func undeliverable(ac *authv1.AuthClient, planErr error, out *rotationOutcome, r
 }
 
 // deliveryFailed is the failure of a Secret write that should hold a
-// rotated secret Keycloak already made: retried with backoff whatever the
-// API server's answer (a Secret made immutable after the dry run, say),
+// rotated secret Keycloak already made: SecretNotWritable, retried with
+// backoff whatever the API server's answer (a Secret made immutable after the dry run, say),
 // as the Secret holds a replaced secret meanwhile.
 func deliveryFailed(err error, rotated bool) error {
 	if !rotated || apierrors.IsConflict(err) {
@@ -247,7 +247,7 @@ func deliveryFailed(err error, rotated bool) error {
 	if f.Transient {
 		return err
 	}
-	return &reconciler.Failure{Reason: f.Reason, Transient: true, RetryAfter: f.RetryAfter,
+	return &reconciler.Failure{Reason: authv1.ReasonSecretNotWritable, Transient: true, RetryAfter: f.RetryAfter,
 		Msg: f.Msg + "; Keycloak already made a new secret for a rotation: the write is retried with backoff"}
 }
 
