@@ -212,14 +212,20 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	if policy.ViolatesAuthentication(violations) {
 		gov.authViolation = policy.Message(violations)
 	}
-	// A Secret that could not be rendered must not get a client first.
 	// Rendered once, here, with everything but the client secret (which
 	// can then make no difference): the rotation checks and the Secret
-	// write use this plan. It lists the scopes the policies allow.
-	shown := ac.DeepCopy()
-	shown.Spec.Scopes = gov.scopes
-	if gov.plan, err = desired.PlanSecret(ctx, shown, as.Status.Issuer); err != nil {
-		return stop(reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v", err))
+	// write use this plan. It lists the scopes the policies allow (the
+	// rule admission renders with too). A Secret that could not be
+	// rendered must not get a client first; a client that exists is still
+	// brought into line with its policies (a template must not freeze it
+	// against a policy that tightens, or an issuer that changes): the
+	// problem is reported where the Secret would be written, and no
+	// rotation starts meanwhile.
+	if gov.plan, err = desired.PlanGovernedSecret(ctx, ac, eff.AllowedScopes, as.Status.Issuer); err != nil {
+		gov.planErr = reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v", err)
+		if ac.Status.ClientID == "" {
+			return stop(gov.planErr)
+		}
 	}
 	gov.claim = r.serviceAccountClaim(ctx, ac, persist)
 	if eff.Rotation == nil && ac.HasSecret() {
@@ -258,6 +264,10 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	rotationID := ""
 	if rot.out != nil {
 		rotationID = rot.out.id
+	}
+	if gov.plan == nil {
+		// The Secret is not written: it keeps what it holds.
+		return rot.wake, "", undeliverable(ac, gov.planErr, rot.out, recreated)
 	}
 	if err := r.reconcileSecret(ctx, ac, gov, secret, recreated, rotationID, rep); err != nil {
 		return 0, "", err

@@ -324,8 +324,10 @@ type governance struct {
 	// neither created nor switched to the method the spec asks for.
 	authViolation string
 	// plan is the Secret's data rendered for all but the client secret,
-	// once per reconcile, before the Keycloak client is touched.
-	plan *desired.SecretPlan
+	// once per reconcile, before the Keycloak client is touched; nil when
+	// the template does not render (planErr says why).
+	plan    *desired.SecretPlan
+	planErr error
 	// claim records that a secretless client holds its ServiceAccount, or
 	// refuses it (claimServiceAccount), once per reconcile; nil: nothing
 	// to claim.

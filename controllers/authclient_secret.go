@@ -2,10 +2,12 @@ package controllers
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -167,18 +169,23 @@ func (r *AuthClientReconciler) desiredSecret(ctx context.Context, ac *authv1.Aut
 // immutability and size are then known before Keycloak is asked for a
 // secret that could not be delivered.
 func (r *AuthClientReconciler) checkSecretWritable(ctx context.Context, ac *authv1.AuthClient, gov governance, rotation string) error {
-	standIn := rotationID() + rotationID()
+	if gov.plan == nil {
+		f := reconciler.Classify(gov.planErr)
+		return reconciler.Permanent(f.Reason, "%s; a secret rotation is due: Keycloak is not asked for a new secret until the template renders, and Secret %s keeps the secret that works", f.Msg, ac.SecretName())
+	}
+	standIn := standInSecret()
 	data, err := gov.plan.Payload(standIn)
 	if err == nil {
 		var w secretWrite
 		if w, err = r.desiredSecret(ctx, ac, gov, data, standIn, rotation); err == nil {
+			// The options of the real write (reconcileSecret).
 			switch {
 			case w.cur == nil:
 				err = r.Create(ctx, w.s, client.DryRunAll, client.FieldOwner(FieldOwner))
 			case w.replace:
 				err = r.Update(ctx, w.s, client.DryRunAll, client.FieldOwner(FieldOwner))
 			default:
-				err = r.Patch(ctx, w.s, client.MergeFrom(w.cur), client.DryRunAll, client.FieldOwner(FieldOwner))
+				err = r.Patch(ctx, w.s, client.MergeFromWithOptions(w.cur, client.MergeFromWithOptimisticLock{}), client.DryRunAll, client.FieldOwner(FieldOwner))
 			}
 		}
 	}
@@ -191,6 +198,57 @@ func (r *AuthClientReconciler) checkSecretWritable(ctx context.Context, ac *auth
 	}
 	return &reconciler.Failure{Reason: authv1.ReasonSecretNotWritable, Transient: f.Transient || f.Waiting, RetryAfter: f.RetryAfter,
 		Msg: fmt.Sprintf("a secret rotation is due, but Secret %s cannot be written (%s); Keycloak is not asked for a new secret until it can", ac.SecretName(), f.Msg)}
+}
+
+// standInSecret is a secret of the shape Keycloak makes (32 letters and
+// digits), random and never stored: what the dry run writes.
+func standInSecret() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)] // a slight bias: no credential, only a shape
+	}
+	return string(b)
+}
+
+// undeliverable is the failure of a reconcile whose Secret template does
+// not render (planErr): the Secret is left as it is. If Keycloak already
+// made a rotated secret (out, resumed from an earlier reconcile whose
+// write failed), the message says so: the Secret then holds the replaced
+// secret, and the rotation finishes once the template renders. Likewise
+// if the Keycloak client was recreated (deleted in Keycloak) meanwhile.
+func undeliverable(ac *authv1.AuthClient, planErr error, out *rotationOutcome, recreated bool) error {
+	f := reconciler.Classify(planErr)
+	if recreated && ac.HasSecret() {
+		return reconciler.Permanent(f.Reason, "%s; the Keycloak client %q was deleted in Keycloak and has been recreated with a new secret, which Secret %s does not hold until the template renders",
+			f.Msg, ac.EffectiveClientID(), ac.SecretName())
+	}
+	if out == nil {
+		return reconciler.Permanent(f.Reason, "%s; Secret %s is left as it was", f.Msg, ac.SecretName())
+	}
+	valid := "which Keycloak no longer accepts (no rotation policy keeps it valid)"
+	if !out.graceUntil.IsZero() {
+		valid = "which stays valid until " + out.graceUntil.Format(time.RFC3339)
+	}
+	return reconciler.Permanent(f.Reason, "%s; Keycloak already made a new secret for a rotation, but Secret %s still holds the replaced secret, %s: the rotation finishes once the template renders",
+		f.Msg, ac.SecretName(), valid)
+}
+
+// deliveryFailed is the failure of a Secret write that should hold a
+// rotated secret Keycloak already made: SecretNotWritable, retried with
+// backoff whatever the API server's answer (a Secret made immutable after the dry run, say),
+// as the Secret holds a replaced secret meanwhile.
+func deliveryFailed(err error, rotated bool) error {
+	if !rotated || apierrors.IsConflict(err) {
+		return err
+	}
+	f := reconciler.Classify(err)
+	if f.Transient {
+		return err
+	}
+	return &reconciler.Failure{Reason: authv1.ReasonSecretNotWritable, Transient: true, RetryAfter: f.RetryAfter,
+		Msg: f.Msg + "; Keycloak already made a new secret for a rotation: the write is retried with backoff"}
 }
 
 // reconcileSecret writes the credentials Secret, changing it only when it
@@ -206,11 +264,11 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	// putting the secret in cannot fail for a template reason.
 	data, err := gov.plan.Payload(clientSecret)
 	if err != nil {
-		return reconciler.Permanent(authv1.ReasonSecretNotWritable, "%v; Secret %s is left as it was", err, ac.SecretName())
+		return deliveryFailed(reconciler.Permanent(authv1.ReasonSecretNotWritable, "%v; Secret %s is left as it was", err, ac.SecretName()), rotated)
 	}
 	w, err := r.desiredSecret(ctx, ac, gov, data, clientSecret, rotation)
 	if err != nil {
-		return err
+		return deliveryFailed(err, rotated)
 	}
 	cur, s, replace := w.cur, w.s, w.replace
 	if cur == nil {
@@ -218,7 +276,7 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 			if apierrors.IsAlreadyExists(err) {
 				return reconciler.Transient(authv1.ReasonProgressing, "Secret %s/%s appeared while it was being created; checking again", ac.Namespace, ac.SecretName())
 			}
-			return err
+			return deliveryFailed(err, rotated)
 		}
 		if ac.Status.ClientSecretRef != nil {
 			// Written before: it was deleted by hand and comes back. A first
@@ -235,7 +293,7 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	if replace {
 		ctrl.LoggerFrom(ctx).Info("Replacing Secret of an earlier AuthClient of the same name", "secret", ac.SecretName())
 		if err := r.Update(ctx, s, client.FieldOwner(FieldOwner)); err != nil {
-			return err
+			return deliveryFailed(err, rotated)
 		}
 		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretReplaced", fmt.Sprintf("Replaced Secret %s, left by an earlier AuthClient of the same name", ac.SecretName()))
 		return nil
@@ -243,7 +301,7 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	// A patch of what differs, not a full update: fields of the Secret the
 	// operator does not manage (other labels, annotations) are kept.
 	if err := r.Patch(ctx, s, client.MergeFromWithOptions(cur, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner)); err != nil {
-		return err
+		return deliveryFailed(err, rotated)
 	}
 	changed := clientSecret != "" && cur.Annotations[desired.AnnotationCredentialsVersion] != "" && !secretHolds(cur, ac, clientSecret) ||
 		cur.Annotations[desired.AnnotationCredentialsVersion] == "" && len(cur.Data[desired.KeyClientSecret]) > 0 && string(cur.Data[desired.KeyClientSecret]) != clientSecret

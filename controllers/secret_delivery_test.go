@@ -69,9 +69,13 @@ func TestRotationWaitsForADeliverableSecret(t *testing.T) {
 	t.Cleanup(faults.Clear)
 	s0, n0 := secretsAgree(t, "team-dlv", "worker", realm, clientID), regenerates(t, realm, clientID)
 
-	// A template admission cannot fault (its placeholder issuer lacks a
-	// character the real one has) that is over 64 KiB with the real
-	// issuer, sent with a rotation request in one edit.
+	// A template that renders for the placeholder issuer (what admission
+	// renders with when it cannot read the AuthServer) but is over 64 KiB
+	// with the real issuer, sent with a rotation request in one edit. This
+	// test bed runs no webhook; with it, and the AuthServer readable,
+	// admission would refuse this template. It stands for a template that
+	// stops rendering after admission: an issuer that changes, or a policy
+	// that tightens (TestPolicyTightenedUnderATemplate).
 	i := strings.IndexFunc(as.Status.Issuer, func(r rune) bool { return !strings.ContainsRune("https://issuer.example.com/realms/r", r) })
 	if i < 0 {
 		t.Fatalf("issuer %s has only characters of the placeholder", as.Status.Issuer)
@@ -85,7 +89,7 @@ func TestRotationWaitsForADeliverableSecret(t *testing.T) {
 	probe := ac.DeepCopy()
 	probe.Spec.SecretTemplate = &authv1.SecretTemplate{Data: map[string]string{"BAD": bad}}
 	if err := desired.CheckSecretTemplate(context.Background(), probe, ""); err != nil {
-		t.Fatalf("the template is refused with a placeholder issuer, so admission would stop it: %v", err)
+		t.Fatalf("the template is refused with the placeholder issuer: %v", err)
 	}
 	before := secretOf(t, "team-dlv", "worker-client-secret")
 	patch, _ := json.Marshal(map[string]any{

@@ -90,6 +90,10 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 	// issuer is the AuthServer's, when it can be read: the template is
 	// rendered for it (for a placeholder otherwise).
 	issuer := ""
+	// allowed are the scopes the policies allow (nil: no restriction): the
+	// template is rendered with the scopes the Secret will list, as the
+	// reconciler renders it.
+	var allowed []string
 	as := &authv1.AuthServer{}
 	reader := v.Reader
 	err := reader.Get(ctx, key, as)
@@ -123,7 +127,9 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 			break
 		}
 		pols := policy.Select(as, list.Items)
-		if _, conflicts := policy.Combine(pols); len(conflicts) > 0 {
+		eff, conflicts := policy.Combine(pols)
+		allowed = eff.AllowedScopes
+		if len(conflicts) > 0 {
 			for _, c := range conflicts {
 				errs = append(errs, field.Forbidden(field.NewPath("spec", "authServerRef"), fmt.Sprintf("the AuthPolicies of AuthServer %s contradict each other (%s: %s); no client is admitted until that is resolved", key, c.Field, c.Message)))
 			}
@@ -134,7 +140,7 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 	}
 	// Rendered once, stopping with the request (the API server gives up
 	// after 5 s).
-	if err := desired.CheckSecretTemplate(ctx, ac, issuer); err != nil {
+	if err := desired.CheckGovernedSecretTemplate(ctx, ac, allowed, issuer); err != nil {
 		errs = append(field.ErrorList{field.Invalid(field.NewPath("spec", "secretTemplate"), "(template)", err.Error())}, errs...)
 	}
 	if len(errs) > 0 {

@@ -452,6 +452,43 @@ spec:
 	t.Logf("refused in %s", time.Since(start))
 }
 
+// Issue 21 review, item 1: admission renders a template with the scopes
+// the policies allow (what the Secret will list), as the reconciler does.
+// Here no scopes are asked for, so the policy's allowed defaults
+// ("openid") are listed: "pppenid" with each "p" made 40000 bytes is over
+// the 64 KiB a value may hold, which the spec's (empty) scopes would hide.
+func TestSecretTemplateRenderedWithGovernedScopes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest")
+	}
+	ns(t, "security")
+	ns(t, "team-gsc")
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthPolicy
+metadata: {name: openid-only, namespace: security, labels: {tier: openid-only}}
+spec:
+  allowedScopes: [openid]`, &authv1.AuthPolicy{})
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: openid-only, namespace: security}
+spec:
+  issuerUrl: "https://openid-only.example.com"
+  policySelector: {matchLabels: {tier: openid-only}}`, &authv1.AuthServer{})
+	tpl := `{{ replace "p" (replace "x" "` + strings.Repeat("x", 4000) + `" "xxxxxxxxxx") (replace "o" "pp" .scopes) }}`
+	eventuallyRefused(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthClient
+metadata: {name: wide, namespace: team-gsc}
+spec:
+  authServerRef: {name: openid-only, namespace: security}
+  grantTypes: [client_credentials]
+  secretTemplate:
+    data:
+      SCOPES: '`+tpl+`'`, "spec.secretTemplate.data[SCOPES]", "replace: the result is over 65536 bytes")
+}
+
 // The webhook's render stops with its request: a request whose context
 // has ended gets no render.
 func TestSecretTemplateRenderStopsWithRequest(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 	"text/template/parse"
 
 	corev1 "k8s.io/api/core/v1"
@@ -39,7 +38,8 @@ const (
 	MaxSecretBytes = corev1.MaxSecretSize
 	// MaxClientSecretBytes is the size a client secret is charged at in a
 	// render, whatever it holds. Keycloak keeps a client secret in a
-	// VARCHAR(255) column: 255 UTF-16 units, at most 765 bytes of UTF-8.
+	// VARCHAR(255) column, which counts characters (code points on
+	// PostgreSQL and MySQL's utf8mb4): up to 255 x 4 = 1020 bytes of UTF-8.
 	MaxClientSecretBytes = 1024
 	// maxValueBytes bounds every string a template makes: a key's value
 	// and each function's result.
@@ -47,8 +47,9 @@ const (
 	// maxRenderWork bounds the bytes a render's function calls read and
 	// write, plus what it outputs, all keys together.
 	maxRenderWork = 4 << 20
-	// maxCallDepth bounds the nesting of function calls (each stage of a
-	// pipeline is one more level).
+	// maxCallDepth bounds the nesting of function calls. A pipeline's
+	// stages count as the calls they stand for: .x | f | g is g (f .x),
+	// two levels, as is g (f .x).
 	maxCallDepth = 8
 )
 
@@ -237,18 +238,35 @@ func SecretPayload(ctx context.Context, ac *authv1.AuthClient, issuer, secret st
 	return plan.Payload(secret)
 }
 
+// PlanGovernedSecret is PlanSecret with the scopes the client gets under
+// its policies (allowed: their allowedScopes, nil when none restricts
+// them), which are what its Secret lists: the reconciler and admission
+// render with this one rule.
+func PlanGovernedSecret(ctx context.Context, ac *authv1.AuthClient, allowed []string, issuer string) (*SecretPlan, error) {
+	shown := ac.DeepCopy()
+	shown.Spec.Scopes = GovernedScopes(ac.Spec.Scopes, allowed)
+	return PlanSecret(ctx, shown, issuer)
+}
+
 // CheckSecretTemplate renders ac's template for issuer (a placeholder when
 // "": not known yet) and checks its labels and annotations: what admission
 // can tell. The client secret plays no part in any render, so nothing here
 // depends on it.
 func CheckSecretTemplate(ctx context.Context, ac *authv1.AuthClient, issuer string) error {
+	return CheckGovernedSecretTemplate(ctx, ac, nil, issuer)
+}
+
+// CheckGovernedSecretTemplate is CheckSecretTemplate for a client whose
+// policies allow the scopes allowed (nil: no restriction), rendered as the
+// reconciler will render it (PlanGovernedSecret).
+func CheckGovernedSecretTemplate(ctx context.Context, ac *authv1.AuthClient, allowed []string, issuer string) error {
 	if ac.Spec.SecretTemplate == nil {
 		return nil
 	}
 	if issuer == "" {
 		issuer = placeholderIssuer
 	}
-	_, err := PlanSecret(ctx, ac, issuer)
+	_, err := PlanGovernedSecret(ctx, ac, allowed, issuer)
 	return err
 }
 
@@ -321,16 +339,21 @@ func (r *render) charge(n int) error {
 
 // key renders one key's template.
 func (r *render) key(name, text string) ([]piece, error) {
-	t, err := template.New(name).Funcs(parseFuncs).Option("missingkey=error").Parse(text)
-	if err != nil {
+	// Parsed as one tree in a set of its own (text/template's parser, not
+	// its Template, which would let a define of the template's own name
+	// replace an empty top level): a define or block adds a tree to the
+	// set, or takes the top level's place in it, and is refused. The name
+	// is one no Secret key has.
+	tree, set := parse.New("data["+name+"]"), map[string]*parse.Tree{}
+	if _, err := tree.Parse(text, "", "", set, parseFuncs, builtinNames); err != nil {
 		return nil, err
 	}
-	if len(t.Templates()) > 1 {
+	if len(set) != 1 || set[tree.Name] != tree {
 		return nil, fmt.Errorf("define and block are not supported")
 	}
 	var out []piece
 	size := 0
-	for _, n := range t.Root.Nodes {
+	for _, n := range tree.Root.Nodes {
 		var pc piece
 		switch n := n.(type) {
 		case *parse.TextNode:
@@ -366,15 +389,17 @@ func (r *render) pipe(p *parse.PipeNode, depth int) (tvalue, error) {
 		return tvalue{}, fmt.Errorf("variables are not supported")
 	}
 	var prev *tvalue
-	for i, c := range p.Cmds {
-		if i > 0 {
-			depth++
-		}
+	for _, c := range p.Cmds {
 		v, err := r.command(c, prev, depth)
 		if err != nil {
 			return tvalue{}, err
 		}
 		prev = &v
+		if _, isFunc := c.Args[0].(*parse.IdentifierNode); isFunc {
+			// The next stage takes this call's result: one level deeper,
+			// as the call would be in parentheses.
+			depth++
+		}
 	}
 	if prev == nil {
 		return tvalue{}, fmt.Errorf("empty action")
@@ -495,10 +520,21 @@ func (r *render) operand(n parse.Node, depth int) (tvalue, error) {
 	}
 }
 
-// parseFuncs lets text/template parse calls of templateFuncs (it refuses
-// unknown names); they are never executed by it.
-var parseFuncs = func() template.FuncMap {
-	m := template.FuncMap{}
+// builtinNames are text/template's built-in functions: parsed, so that the
+// evaluator names them as not supported (the parser would only say "not
+// defined").
+var builtinNames = func() map[string]any {
+	m := map[string]any{}
+	for _, name := range []string{"and", "call", "html", "index", "slice", "js", "len", "not", "or", "print", "printf", "println", "urlquery", "eq", "ge", "gt", "le", "lt", "ne"} {
+		m[name] = func(...any) any { return nil }
+	}
+	return m
+}()
+
+// parseFuncs lets text/template's parser accept calls of templateFuncs
+// (it refuses unknown names); they are never executed by it.
+var parseFuncs = func() map[string]any {
+	m := map[string]any{}
 	for name := range templateFuncs {
 		m[name] = func(...string) string { return "" }
 	}

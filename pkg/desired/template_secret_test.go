@@ -325,3 +325,49 @@ func TestSecretPlanPayload(t *testing.T) {
 		t.Error("a secret over what Keycloak stores was written")
 	}
 }
+
+// Issue 21 review, item 5: a pipeline's stages count as the nested calls
+// they stand for, so ".x | f" eight times is as deep as eight nested calls.
+func TestPipelinesNestLikeCalls(t *testing.T) {
+	ctx := context.Background()
+	ac := func(text string) *authv1.AuthClient {
+		a := &authv1.AuthClient{}
+		a.Name, a.Namespace = "app", "team"
+		a.Spec.SecretTemplate = &authv1.SecretTemplate{Data: map[string]string{"K": text}}
+		return a
+	}
+	nested := func(n int) string {
+		return "{{ " + strings.Repeat("upper (", n-1) + "upper .client_id" + strings.Repeat(")", n-1) + " }}"
+	}
+	piped := func(n int) string { return "{{ .client_id" + strings.Repeat(" | upper", n) + " }}" }
+	mixed := func(n int) string { // upper (.client_id | upper | ... ) : one call, then a pipeline inside it
+		return "{{ upper (.client_id" + strings.Repeat(" | upper", n-1) + ") }}"
+	}
+	for name, form := range map[string]func(int) string{"nested": nested, "piped": piped, "mixed": mixed} {
+		if err := CheckSecretTemplate(ctx, ac(form(8)), ""); err != nil {
+			t.Errorf("%s, 8 deep: %v", name, err)
+		}
+		if err := CheckSecretTemplate(ctx, ac(form(9)), ""); err == nil || !strings.Contains(err.Error(), "nested more than 8 deep") {
+			t.Errorf("%s, 9 deep: %v", name, err)
+		}
+	}
+}
+
+// Issue 21 review, item 6: a define (or block) is refused whatever its
+// name, also one that would replace the key's empty top-level template.
+func TestDefineIsRefusedWhateverItsName(t *testing.T) {
+	for _, text := range []string{
+		`{{ define "K" }}{{ .client_id }}{{ end }}`,
+		`{{ define "data[K]" }}{{ .client_id }}{{ end }}`,
+		`{{ define "other" }}{{ .client_id }}{{ end }}`,
+		`{{ block "K" . }}{{ .client_id }}{{ end }}`,
+	} {
+		a := &authv1.AuthClient{}
+		a.Name, a.Namespace = "app", "team"
+		a.Spec.SecretTemplate = &authv1.SecretTemplate{Data: map[string]string{"K": text}}
+		err := CheckSecretTemplate(context.Background(), a, "")
+		if err == nil || !strings.Contains(err.Error(), "spec.secretTemplate.data[K]") || !strings.Contains(err.Error(), "not supported") {
+			t.Errorf("%s: %v", text, err)
+		}
+	}
+}
