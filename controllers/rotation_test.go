@@ -289,7 +289,7 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 		return nil
 	})
 	ev := settledEvents(t, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated)
-	if len(ev) != 1 || !strings.Contains(ev[0].Note, "as requested") || !strings.Contains(ev[0].Note, "stays valid until") {
+	if occurrences(ev) != 1 || !strings.Contains(ev[0].Note, "as requested") || !strings.Contains(ev[0].Note, "stays valid until") {
 		t.Errorf("SecretRotated events %v", ev)
 	}
 
@@ -318,7 +318,7 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 		if st := rotationStatus(t, ac); st.LastRevokeRequest != "leak-1" || st.PreviousSecretValidUntil != nil {
 			return fmt.Errorf("status.secretRotation = %+v", st)
 		}
-		if len(events(t, ac, corev1.EventTypeNormal, authv1.ReasonPreviousSecretRevoked)) != 1 {
+		if occurrences(events(t, ac, corev1.EventTypeNormal, authv1.ReasonPreviousSecretRevoked)) != 1 {
 			return fmt.Errorf("no PreviousSecretRevoked Event")
 		}
 		return nil
@@ -366,7 +366,7 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "Event of an ungoverned rotation", func() error {
 		ev := events(t, plain, corev1.EventTypeNormal, authv1.ReasonSecretRotated)
-		if len(ev) != 1 || !strings.Contains(ev[0].Note, "stopped working at once") {
+		if occurrences(ev) != 1 || !strings.Contains(ev[0].Note, "stopped working at once") {
 			return fmt.Errorf("events %v", ev)
 		}
 		return nil
@@ -528,7 +528,7 @@ spec:
 	if hashOf(other) != "" || other.Generation != gen {
 		t.Error("a Deployment that did not opt in was changed")
 	}
-	if len(events(t, ac, corev1.EventTypeNormal, "WorkloadsRestarted")) == 0 {
+	if occurrences(events(t, ac, corev1.EventTypeNormal, "WorkloadsRestarted")) == 0 {
 		t.Error("no WorkloadsRestarted Event")
 	}
 	_ = k8s.Delete(context.Background(), opted)
