@@ -62,6 +62,7 @@ func waitRotationReady(t *testing.T, server string) *authv1.AuthServer {
 		}
 		return nil
 	})
+	assertConditions(t, as)
 	return as
 }
 
@@ -130,6 +131,11 @@ func waitNewSecret(t *testing.T, ns, name, old, what string, timeout time.Durati
 		}
 		return nil
 	})
+	ac := &authv1.AuthClient{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, ac); err != nil {
+		t.Fatal(err)
+	}
+	assertConditions(t, ac)
 	return got
 }
 
