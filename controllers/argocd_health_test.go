@@ -111,6 +111,9 @@ func waitHealth(t *testing.T, scripts map[string]string, kind string, obj client
 		}
 		return nil
 	})
+	if obj.GetResourceVersion() != "" { // read from the API server by argoHealth
+		assertConditions(t, obj)
+	}
 	return msg
 }
 

@@ -101,8 +101,8 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	// written again on every resync (steady state costs no writes) as long
 	// as they are all that differs; anything else that drifts (a console
 	// edit of another field) is written, and so are they, once.
-	if changes := notAppliedChanges(diff, plan, audPlan); reconciler.StillNotApplied(ac, fmt.Sprintf("client %q", clientID), changes) {
-		return actual, false, notApplied(clientID, diff, plan, audPlan)
+	if changes := notAppliedChanges(diff, plan, audPlan); reconciler.StillNotApplied(ac, fmt.Sprintf("client %q", clientID), changes, notAppliedValues(want)) {
+		return actual, false, notApplied(clientID, want, diff, plan, audPlan)
 	}
 	drifted := ac.Status.ObservedGeneration == ac.Generation && reconciler.IsReady(ac)
 	id := gocloak.PString(actual.ID)
@@ -153,7 +153,7 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	}
 	stillDiff, stillPlan, stillAud := desired.ClientDiff(want, *after), desired.ScopePlan(gov.scopes, *after), desired.PlanAudiences(aud, *after)
 	if len(stillDiff) > 0 || len(stillPlan) > 0 || !stillAud.Empty() {
-		return after, false, notApplied(clientID, stillDiff, stillPlan, stillAud)
+		return after, false, notApplied(clientID, want, stillDiff, stillPlan, stillAud)
 	}
 	if drifted && (len(diff) > 0 || len(plan) > 0 || len(audPlan.Fix) > 0) {
 		// Audiences added or removed in a Ready generation follow a
@@ -189,8 +189,16 @@ func checkOwner(ac *authv1.AuthClient, found *gocloak.Client, realm string) erro
 
 // notApplied is the permanent failure for changes Keycloak accepted (2xx)
 // but did not make.
-func notApplied(clientID string, diff []string, plan []desired.ScopeChange, aud desired.AudiencePlan) error {
-	return reconciler.NotApplied(fmt.Sprintf("client %q", clientID), notAppliedChanges(diff, plan, aud), "AuthClient")
+func notApplied(clientID string, want gocloak.Client, diff []string, plan []desired.ScopeChange, aud desired.AudiencePlan) error {
+	return reconciler.NotApplied(fmt.Sprintf("client %q", clientID), notAppliedChanges(diff, plan, aud), notAppliedValues(want), "AuthClient")
+}
+
+// notAppliedValues is the desired client as it goes into the not-applied
+// fingerprint: its values, so that a value changed without a new
+// generation (a policy edit) is written again, and never a secret.
+func notAppliedValues(want gocloak.Client) gocloak.Client {
+	want.Secret = nil
+	return want
 }
 
 // notAppliedChanges lists the changes of a client, its scopes and audiences.

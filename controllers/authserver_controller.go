@@ -188,8 +188,8 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 	}
 	if diff := desired.RealmDiff(want, *actual); len(diff) > 0 {
 		what := fmt.Sprintf("realm %q", name)
-		if reconciler.StillNotApplied(as, what, diff) {
-			return "", reconciler.NotApplied(what, diff, "AuthServer")
+		if reconciler.StillNotApplied(as, what, diff, want) {
+			return "", reconciler.NotApplied(what, diff, want, "AuthServer")
 		}
 		log.Info("Updating Keycloak realm", "realm", name, "fields", diff)
 		if err := kc.UpdateRealm(ctx, want); err != nil {
@@ -201,7 +201,7 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 			return "", err
 		}
 		if still := desired.RealmDiff(want, *after); len(still) > 0 {
-			return "", reconciler.NotApplied(fmt.Sprintf("realm %q", name), still, "AuthServer")
+			return "", reconciler.NotApplied(fmt.Sprintf("realm %q", name), still, want, "AuthServer")
 		}
 		if reconciler.IsReady(as) {
 			rep.Event(ctx, as, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to realm %q: %s", name, strings.Join(diff, ", ")))

@@ -86,7 +86,7 @@ func (r *AuthServerReconciler) reconcileServiceAccounts(ctx context.Context, as 
 	written, err := r.applyIdentityProvider(ctx, as, kc, issuer, rep)
 	if err != nil {
 		f := reconciler.Classify(err)
-		r.issuerCondition(ctx, as, rep, metav1.ConditionFalse, f.Reason, fmt.Sprintf("The identity provider %q for service-account tokens of %s could not be set up in realm %q: %s", desired.IdentityProviderAlias, issuer, realm, f.Msg))
+		r.issuerCondition(ctx, as, rep, metav1.ConditionFalse, f.Reason, identityProviderFailure(f, issuer, realm))
 		if f.Reason == authv1.ReasonIdentityProviderConflict {
 			// Not trusted: secretless clients must not name an identity
 			// provider someone else controls.
@@ -159,8 +159,8 @@ func (r *AuthServerReconciler) applyIdentityProvider(ctx context.Context, as *au
 	// Changes Keycloak accepted but did not make for this generation are
 	// not written again at every resync.
 	what := fmt.Sprintf("identity provider %q", alias)
-	if reconciler.StillNotAppliedOn(as, authv1.ServiceAccountIssuerCondition, what, diff) {
-		return false, reconciler.NotApplied(what, diff, "AuthServer")
+	if reconciler.StillNotAppliedOn(as, authv1.ServiceAccountIssuerCondition, what, diff, want) {
+		return false, reconciler.NotApplied(what, diff, want, "AuthServer")
 	}
 	log.Info("Updating Keycloak identity provider", "alias", alias, "realm", realm, "fields", diff)
 	if err := kc.UpdateIdentityProvider(ctx, realm, desired.MergeIdentityProvider(want, *actual)); err != nil {
@@ -171,7 +171,7 @@ func (r *AuthServerReconciler) applyIdentityProvider(ctx context.Context, as *au
 		return false, err
 	}
 	if still := desired.IdentityProviderDiff(want, *after); len(still) > 0 {
-		return false, reconciler.NotApplied(what, still, "AuthServer")
+		return false, reconciler.NotApplied(what, still, want, "AuthServer")
 	}
 	if st := as.Status.ServiceAccountAuthentication; st != nil && st.Issuer == issuer && isIssuerReady(as) {
 		// Nothing of ours changed: someone edited it in the console.
@@ -179,6 +179,23 @@ func (r *AuthServerReconciler) applyIdentityProvider(ctx context.Context, as *au
 	}
 	return true, nil
 }
+
+// identityProviderFailure is the ServiceAccountIssuerReady message of a
+// failure to set up the identity provider. A change Keycloak did not apply
+// puts its message first: its head holds the fingerprint StillNotAppliedOn
+// looks for, which a long issuer (up to 2048 bytes) and realm before it
+// would push past the condition's cut. The issuer is quoted at most
+// maxQuotedIssuer bytes long either way.
+func identityProviderFailure(f *reconciler.Failure, issuer, realm string) string {
+	quoted := reconciler.Truncate(issuer, maxQuotedIssuer)
+	if f.Reason == authv1.ReasonChangeNotApplied {
+		return fmt.Sprintf("%s (the identity provider trusting the service-account tokens of %s, in realm %q)", f.Msg, quoted, realm)
+	}
+	return fmt.Sprintf("The identity provider %q for service-account tokens of %s could not be set up in realm %q: %s", desired.IdentityProviderAlias, quoted, realm, f.Msg)
+}
+
+// maxQuotedIssuer bounds an issuer quoted in a condition message.
+const maxQuotedIssuer = 256
 
 func isIssuerReady(as *authv1.AuthServer) bool {
 	c := meta.FindStatusCondition(as.Status.Conditions, authv1.ServiceAccountIssuerCondition)

@@ -75,7 +75,7 @@ func TestAuthServerCertificate(t *testing.T) {
 			if !reconcilerReady(t, as) {
 				t.Error("a certificate problem must not make the realm un-Ready")
 			}
-			if c.warning && len(events(t, as, corev1.EventTypeWarning, c.reason)) == 0 {
+			if c.warning && occurrences(events(t, as, corev1.EventTypeWarning, c.reason)) == 0 {
 				t.Errorf("no Warning %s", c.reason)
 			}
 			if c.reason == "CertificateNotFound" || c.reason == "CertificateInvalid" {

@@ -62,6 +62,7 @@ func waitRotationReady(t *testing.T, server string) *authv1.AuthServer {
 		}
 		return nil
 	})
+	assertConditions(t, as)
 	return as
 }
 
@@ -130,6 +131,11 @@ func waitNewSecret(t *testing.T, ns, name, old, what string, timeout time.Durati
 		}
 		return nil
 	})
+	ac := &authv1.AuthClient{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, ac); err != nil {
+		t.Fatal(err)
+	}
+	assertConditions(t, ac)
 	return got
 }
 
@@ -289,7 +295,7 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 		return nil
 	})
 	ev := settledEvents(t, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated)
-	if len(ev) != 1 || !strings.Contains(ev[0].Note, "as requested") || !strings.Contains(ev[0].Note, "stays valid until") {
+	if occurrences(ev) != 1 || !strings.Contains(ev[0].Note, "as requested") || !strings.Contains(ev[0].Note, "stays valid until") {
 		t.Errorf("SecretRotated events %v", ev)
 	}
 
@@ -318,7 +324,7 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 		if st := rotationStatus(t, ac); st.LastRevokeRequest != "leak-1" || st.PreviousSecretValidUntil != nil {
 			return fmt.Errorf("status.secretRotation = %+v", st)
 		}
-		if len(events(t, ac, corev1.EventTypeNormal, authv1.ReasonPreviousSecretRevoked)) != 1 {
+		if occurrences(events(t, ac, corev1.EventTypeNormal, authv1.ReasonPreviousSecretRevoked)) != 1 {
 			return fmt.Errorf("no PreviousSecretRevoked Event")
 		}
 		return nil
@@ -366,7 +372,7 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "Event of an ungoverned rotation", func() error {
 		ev := events(t, plain, corev1.EventTypeNormal, authv1.ReasonSecretRotated)
-		if len(ev) != 1 || !strings.Contains(ev[0].Note, "stopped working at once") {
+		if occurrences(ev) != 1 || !strings.Contains(ev[0].Note, "stopped working at once") {
 			return fmt.Errorf("events %v", ev)
 		}
 		return nil
@@ -528,7 +534,7 @@ spec:
 	if hashOf(other) != "" || other.Generation != gen {
 		t.Error("a Deployment that did not opt in was changed")
 	}
-	if len(events(t, ac, corev1.EventTypeNormal, "WorkloadsRestarted")) == 0 {
+	if occurrences(events(t, ac, corev1.EventTypeNormal, "WorkloadsRestarted")) == 0 {
 		t.Error("no WorkloadsRestarted Event")
 	}
 	_ = k8s.Delete(context.Background(), opted)

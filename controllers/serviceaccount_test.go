@@ -329,7 +329,7 @@ func TestSecretlessClient(t *testing.T) {
 	})
 
 	t.Run("maxTokenAge reaches Keycloak", func(t *testing.T) {
-		drifts := len(events(t, as, corev1.EventTypeWarning, "DriftReverted"))
+		drifts := occurrences(events(t, as, corev1.EventTypeWarning, "DriftReverted"))
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(as), as); err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +354,7 @@ func TestSecretlessClient(t *testing.T) {
 		if got := as.Status.ServiceAccountAuthentication.MaxTokenAgeSeconds; got != 600 {
 			t.Errorf("status maxTokenAgeSeconds %d", got)
 		}
-		if n := len(settledEvents(t, as, corev1.EventTypeWarning, "DriftReverted")); n != drifts {
+		if n := occurrences(settledEvents(t, as, corev1.EventTypeWarning, "DriftReverted")); n != drifts {
 			t.Errorf("a spec edit was reported as drift (%d DriftReverted, %d before)", n, drifts)
 		}
 	})

@@ -153,7 +153,10 @@ func integration(t testing.TB) {
 // operator is a running manager with both reconcilers and its own metrics.
 type operator struct {
 	metrics *keycloak.Metrics
-	stop    func()
+	// cache is the manager's informer cache, which the reconcilers' watches
+	// read: once it shows a change, the watches have been told of it.
+	cache client.Reader
+	stop  func()
 }
 
 func startOperator(t testing.TB) *operator {
@@ -204,7 +207,7 @@ func startOperator(t testing.TB) *operator {
 	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	op := &operator{metrics: m}
+	op := &operator{metrics: m, cache: mgr.GetCache()}
 	op.stop = func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -212,6 +215,24 @@ func startOperator(t testing.TB) *operator {
 		}
 	}
 	return op
+}
+
+// cacheShows waits until the manager's cache holds obj (by key) in a state
+// that satisfies ok: the positive sign that the operator's watches have
+// seen a change, before a check that the change cost nothing.
+func cacheShows[T client.Object](t *testing.T, obj T, what string, ok func(T) bool) {
+	t.Helper()
+	op := theOperator(t)
+	cached := obj.DeepCopyObject().(T)
+	eventually(t, 30*time.Second, "the operator's cache shows "+what, func() error {
+		if err := op.cache.Get(context.Background(), client.ObjectKeyFromObject(obj), cached); err != nil {
+			return err
+		}
+		if !ok(cached) {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
 }
 
 // writes counts the write requests (POST, PUT, DELETE) the operator sent to

@@ -11,6 +11,7 @@ import (
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -224,6 +225,12 @@ func TestAuthServerFlapCostsOneReconcilePerClient(t *testing.T) {
 	faults.Set("realm.get", testbed.Fault{Status: 503, PathContains: "/realms/flap-server"})
 	annotate(t, as, "nudge", "outage")
 	waitReady(t, as, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, 30*time.Second)
+	// The client controller's watch of AuthServers has seen the status
+	// change before "no reconcile" means anything.
+	cacheShows(t, as, "the AuthServer un-Ready", func(s *authv1.AuthServer) bool {
+		c := meta.FindStatusCondition(s.Status.Conditions, authv1.ReadyCondition)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == authv1.ReasonKeycloakUnavailable
+	})
 	if d := settle.Stable(t, "client reconciles", reconciles) - r0; d != 0 {
 		t.Errorf("the AuthServer going un-Ready cost %.0f client reconciles, want 0", d)
 	}
@@ -302,6 +309,8 @@ func TestAuthServerLabelChangeCostsNoKeycloakRequest(t *testing.T) {
 	if err := k8s.Patch(context.Background(), patched, client.MergeFrom(as)); err != nil {
 		t.Fatal(err)
 	}
+	// The operator's watches have seen the label before "no request" means anything.
+	cacheShows(t, as, "the new label", func(s *authv1.AuthServer) bool { return s.Labels["cost-center"] == "42" })
 	requests := func() int { return faults.Requests("/realms/quiet-server/") }
 	if n := settle.Stable(t, "Keycloak requests for the realm", requests) - before; n != 0 {
 		t.Errorf("a label change on the AuthServer cost %d Keycloak requests for its realm, want 0", n)

@@ -245,7 +245,7 @@ func TestUserStoreFederatesLDAP(t *testing.T) {
 			t.Errorf("user %s is still federated", gocloak.PString(u.Username))
 		}
 	}
-	if len(events(t, as, corev1.EventTypeNormal, "UserStoreRemoved")) == 0 {
+	if occurrences(events(t, as, corev1.EventTypeNormal, "UserStoreRemoved")) == 0 {
 		t.Error("no UserStoreRemoved Event")
 	}
 	if !reconcilerReady(t, as) {
@@ -296,7 +296,7 @@ func TestUserStoreBadInput(t *testing.T) {
 			if !reconcilerReady(t, as) {
 				t.Error("the realm must stay Ready when its UserStore fails")
 			}
-			if len(events(t, as, corev1.EventTypeWarning, c.reason)) == 0 {
+			if occurrences(events(t, as, corev1.EventTypeWarning, c.reason)) == 0 {
 				t.Errorf("no Warning %s on the AuthServer", c.reason)
 			}
 			eventually(t, 30*time.Second, "the UserStore reports it", func() error {

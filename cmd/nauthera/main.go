@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +52,8 @@ type options struct {
 	concurrency            int
 	logFormat, logLevel    string
 	webhook                webhookOptions
+	// warnings are printed on stderr at start (unknown NAUTHERA_ variables).
+	warnings []string
 }
 
 // envName is the environment variable that sets a flag: NAUTHERA_ and the
@@ -59,7 +63,33 @@ func envName(flagName string) string {
 	return "NAUTHERA_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// setFromEnv sets every flag of fs whose environment variable is set,
+// notFlags are the NAUTHERA_ variables that are not flags: read by the test
+// bed, the benchmarks and the test binary, never by the operator.
+var notFlags = []string{"NAUTHERA_RUN_ID", "NAUTHERA_TEST_", "NAUTHERA_BENCH_"}
+
+// unknownEnv lists the NAUTHERA_ variables in environ (KEY=value entries)
+// that set no flag of fs: a misspelled NAUTHERA_RESYNC_INTERVL would
+// otherwise leave the default in force in silence. It is a warning, not an
+// error, so that a variable of a newer chart does not stop an older
+// operator.
+func unknownEnv(fs *flag.FlagSet, environ []string) []string {
+	known := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { known[envName(f.Name)] = true })
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "NAUTHERA_") || known[name] || slices.ContainsFunc(notFlags, func(p string) bool {
+			return name == p || (strings.HasSuffix(p, "_") && strings.HasPrefix(name, p))
+		}) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("warning: %s sets no flag and is ignored (the variables are NAUTHERA_ and a flag's name, e.g. NAUTHERA_RESYNC_INTERVAL)", name))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// setFromEnv sets the flags of fs whose environment variable is set,
 // through the flag's own parser: a value it refuses (a duration without a
 // unit, a bool spelled "yes") stops the operator at start with an error
 // naming the variable, instead of being ignored for the default.
@@ -79,7 +109,11 @@ func setFromEnv(fs *flag.FlagSet) error {
 // want says what a flag accepts (the flag package's own errors only say
 // "parse error").
 func want(f *flag.Flag) string {
-	switch f.Value.(flag.Getter).Get().(type) {
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return "a string"
+	}
+	switch g.Get().(type) {
 	case time.Duration:
 		return "a duration with a unit, such as 90s or 10m"
 	case bool:
@@ -122,6 +156,7 @@ func parseFlags(args []string) (*options, error) {
 	if err := setFromEnv(fs); err != nil {
 		return nil, err
 	}
+	o.warnings = unknownEnv(fs, os.Environ())
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -166,8 +201,13 @@ func (o *options) validate() error {
 		errs = append(errs, fmt.Errorf("%s must be a port (1-65535) or 0 to disable the webhook, got %d", flagRef("webhook-port"), o.webhook.port))
 	}
 	if o.keycloakURL != "" {
-		if u, err := url.Parse(o.keycloakURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%s must be an http or https URL, got %q", flagRef("keycloak-url"), o.keycloakURL))
+		u, err := url.Parse(o.keycloakURL)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			errs = append(errs, fmt.Errorf("%s must be an http or https URL, got %s", flagRef("keycloak-url"), quotedURL(o.keycloakURL)))
+		case u.User != nil:
+			// Not quoted: the user info may hold a password.
+			errs = append(errs, fmt.Errorf("%s must not carry a user or password (user@ in %s://...@%s); give the admin credentials in --keycloak-admin-secret or --keycloak-admin-credentials-dir", flagRef("keycloak-url"), u.Scheme, u.Host))
 		}
 	}
 	for _, ns := range strings.Split(o.watchNamespaces, ",") {
@@ -187,6 +227,19 @@ func (o *options) validate() error {
 	return errors.Join(errs...)
 }
 
+// quotedURL quotes raw for an error message, with any password masked
+// (url.Redacted); a URL that does not even parse is not quoted if it has an
+// @, which may follow a password.
+func quotedURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return strconv.Quote(u.Redacted())
+	}
+	if strings.Contains(raw, "@") {
+		return "a value with an @ (not quoted: it may hold a password)"
+	}
+	return strconv.Quote(raw)
+}
+
 func main() {
 	o, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
@@ -195,6 +248,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	for _, w := range o.warnings {
+		fmt.Fprintln(os.Stderr, w)
 	}
 	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
 		ctrl.Log.Error(err, "Operator stopped")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"strings"
@@ -69,6 +70,10 @@ func TestBadEnvironmentIsRefused(t *testing.T) {
 		{"NAUTHERA_LOG_LEVEL", "verbose", "--log-level (NAUTHERA_LOG_LEVEL) must be debug, info or error"},
 		{"NAUTHERA_LOG_FORMAT", "text", "--log-format (NAUTHERA_LOG_FORMAT) must be json or console"},
 		{"NAUTHERA_KEYCLOAK_URL", "keycloak:8080", "--keycloak-url (NAUTHERA_KEYCLOAK_URL) must be an http or https URL"},
+		{"NAUTHERA_KEYCLOAK_URL", "https://admin:s3cret@kc:8443", "--keycloak-url (NAUTHERA_KEYCLOAK_URL) must not carry a user or password (user@ in https://...@kc:8443)"},
+		{"NAUTHERA_KEYCLOAK_URL", "http://admin@kc", "--keycloak-url (NAUTHERA_KEYCLOAK_URL) must not carry a user or password"},
+		{"NAUTHERA_KEYCLOAK_URL", "ftp://admin:s3cret@kc", `must be an http or https URL, got "ftp://admin:xxxxx@kc"`},
+		{"NAUTHERA_KEYCLOAK_URL", "http://admin:s3cret@kc:80%zz", "must be an http or https URL, got a value with an @ (not quoted"},
 		{"NAUTHERA_WATCH_NAMESPACES", "team-a,Team_B", `--watch-namespaces (NAUTHERA_WATCH_NAMESPACES): "Team_B" is not a namespace name`},
 		{"NAUTHERA_WEBHOOK_CERT_MANAGEMENT", "manual", "--webhook-cert-management must be operator or external"},
 	} {
@@ -81,9 +86,47 @@ func TestBadEnvironmentIsRefused(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("want an error containing %q, got %v", c.want, err)
 			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("the error quotes the password: %v", err)
+			}
 		})
 	}
 }
+
+// A NAUTHERA_ variable that sets no flag (a typo) is named in a warning;
+// the variables of the test bed and benchmarks are not.
+func TestUnknownEnvironmentIsWarned(t *testing.T) {
+	t.Setenv("NAUTHERA_RESYNC_INTERVL", "1m")
+	t.Setenv("NAUTHERA_RESYNC_INTERVAL", "2m")
+	t.Setenv("NAUTHERA_RUN_ID", "r1")
+	t.Setenv("NAUTHERA_TEST_LOGS", "1")
+	t.Setenv("NAUTHERA_BENCH_CLIENTS", "20")
+	t.Setenv("NAUTHERA_LEADER_ELECTION_NAMESPACE", "ops")
+	t.Setenv("NAUTHERAX", "not ours")
+	o, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.warnings) != 1 || !strings.Contains(o.warnings[0], "NAUTHERA_RESYNC_INTERVL sets no flag and is ignored") {
+		t.Errorf("warnings %q, want one naming NAUTHERA_RESYNC_INTERVL", o.warnings)
+	}
+	if o.resync != 2*time.Minute || o.leaderElectionNS != "ops" {
+		t.Errorf("the known variables were not applied: resync %s, lease namespace %q", o.resync, o.leaderElectionNS)
+	}
+}
+
+// want says "a string" for a flag value that has no Get (flag.Value
+// alone), instead of panicking on the type assertion.
+func TestWantOfAPlainValue(t *testing.T) {
+	if w := want(&flag.Flag{Name: "x", Value: plainValue{}}); w != "a string" {
+		t.Errorf("want = %q", w)
+	}
+}
+
+type plainValue struct{}
+
+func (plainValue) String() string   { return "" }
+func (plainValue) Set(string) error { return nil }
 
 // The binary itself exits at start, before it talks to any API server,
 // with the variable named on stderr.

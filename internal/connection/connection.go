@@ -70,6 +70,10 @@ type cachedCreds struct {
 
 const credentialsTTL = time.Minute
 
+// credentialsReadTimeout bounds one shared read of admin credentials, which
+// no single caller's cancellation ends.
+const credentialsReadTimeout = 30 * time.Second
+
 // For returns the admin client for the Keycloak that hosts as's realm.
 func (c *Resolver) For(ctx context.Context, as *authv1.AuthServer) (keycloak.Admin, error) {
 	cfg := keycloak.Config{URL: c.Defaults.URL, AdminRealm: c.Defaults.AdminRealm}
@@ -84,7 +88,7 @@ func (c *Resolver) For(ctx context.Context, as *authv1.AuthServer) (keycloak.Adm
 		if c.Defaults.CredentialsSecret.Name != "" {
 			cfg.Credentials, err = c.fromSecret(ctx, c.Defaults.CredentialsSecret)
 		} else {
-			cfg.Credentials, err = c.fromDir(c.Defaults.CredentialsDir)
+			cfg.Credentials, err = c.fromDir(ctx, c.Defaults.CredentialsDir)
 		}
 	}
 	if err != nil {
@@ -93,15 +97,24 @@ func (c *Resolver) For(ctx context.Context, as *authv1.AuthServer) (keycloak.Adm
 	return c.Pool.Get(cfg)
 }
 
-func (c *Resolver) cached(key string, load func() (keycloak.Credentials, error)) (keycloak.Credentials, error) {
+// cached returns the credentials under key, read by load at most once a
+// minute. Callers of the same key at once share one read (singleflight),
+// which runs under a context of its own: the first caller's context minus
+// its cancellation (context.WithoutCancel), bounded by credentialsReadTimeout.
+// A caller that gives up (its ctx ends) returns at once with its ctx's
+// error, while the read goes on for the others; one caller's cancellation
+// never fails the others.
+func (c *Resolver) cached(ctx context.Context, key string, load func(context.Context) (keycloak.Credentials, error)) (keycloak.Credentials, error) {
 	c.mu.Lock()
 	e, ok := c.creds[key]
 	c.mu.Unlock()
 	if ok && time.Since(e.read) < credentialsTTL {
 		return e.creds, nil
 	}
-	v, err, _ := c.flights.Do(key, func() (any, error) {
-		creds, err := load()
+	ch := c.flights.DoChan(key, func() (any, error) {
+		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), credentialsReadTimeout)
+		defer cancel()
+		creds, err := load(readCtx)
 		if err != nil {
 			return creds, err
 		}
@@ -113,11 +126,16 @@ func (c *Resolver) cached(key string, load func() (keycloak.Credentials, error))
 		c.creds[key] = cachedCreds{creds: creds, read: time.Now()}
 		return creds, nil
 	})
-	return v.(keycloak.Credentials), err
+	select {
+	case r := <-ch:
+		return r.Val.(keycloak.Credentials), r.Err
+	case <-ctx.Done():
+		return keycloak.Credentials{}, ctx.Err()
+	}
 }
 
 func (c *Resolver) fromSecret(ctx context.Context, key types.NamespacedName) (keycloak.Credentials, error) {
-	return c.cached("secret:"+key.String(), func() (keycloak.Credentials, error) {
+	return c.cached(ctx, "secret:"+key.String(), func(ctx context.Context) (keycloak.Credentials, error) {
 		var s corev1.Secret
 		if err := c.Reader.Get(ctx, key, &s); err != nil {
 			if apierrors.IsNotFound(err) {
@@ -129,11 +147,11 @@ func (c *Resolver) fromSecret(ctx context.Context, key types.NamespacedName) (ke
 	})
 }
 
-func (c *Resolver) fromDir(dir string) (keycloak.Credentials, error) {
+func (c *Resolver) fromDir(ctx context.Context, dir string) (keycloak.Credentials, error) {
 	if dir == "" {
 		return keycloak.Credentials{}, &CredentialsError{"the operator has no Keycloak admin credentials (--keycloak-admin-secret or --keycloak-admin-credentials-dir)"}
 	}
-	return c.cached("dir:"+dir, func() (keycloak.Credentials, error) {
+	return c.cached(ctx, "dir:"+dir, func(context.Context) (keycloak.Credentials, error) {
 		return credentialsFrom(func(k string) string {
 			b, err := os.ReadFile(filepath.Join(dir, k))
 			if err != nil {

@@ -22,8 +22,9 @@ func TestStillNotAppliedSurvivesTruncation(t *testing.T) {
 	rep := Reporter{Recorder: events.NewFakeRecorder(10), Kind: "AuthClient"}
 	ac := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "n", UID: "u-notapplied", Generation: 3}}
 	const what = `client "n.a"`
-	still := func(changes []string) bool { return StillNotApplied(ac, what, changes) }
-	err := NotApplied(what, changes, "AuthClient")
+	want := map[string]string{"redirectUris": "the desired list"}
+	still := func(changes []string) bool { return StillNotApplied(ac, what, changes, want) }
+	err := NotApplied(what, changes, want, "AuthClient")
 	if len(Classify(err).Msg) <= MaxConditionMessage {
 		t.Fatalf("the test needs a message longer than %d bytes", MaxConditionMessage)
 	}
@@ -54,15 +55,33 @@ func TestStillNotAppliedOnAnotherCondition(t *testing.T) {
 	as := &authv1.AuthServer{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "n", Generation: 2}}
 	changes := []string{"config.fedClientAssertionMaxExp"}
 	const what = `identity provider "nauthera-kubernetes"`
+	want := map[string]string{"config.fedClientAssertionMaxExp": "600"}
 	SetCondition(as, authv1.ServiceAccountIssuerCondition, metav1.ConditionFalse, authv1.ReasonChangeNotApplied,
-		"The identity provider could not be set up in realm r: "+Classify(NotApplied(what, changes, "AuthServer")).Msg)
-	if !StillNotAppliedOn(as, authv1.ServiceAccountIssuerCondition, what, changes) {
+		"The identity provider could not be set up in realm r: "+Classify(NotApplied(what, changes, want, "AuthServer")).Msg)
+	if !StillNotAppliedOn(as, authv1.ServiceAccountIssuerCondition, what, changes, want) {
 		t.Error("the reported change set is not recognised")
 	}
-	if StillNotAppliedOn(as, authv1.ServiceAccountIssuerCondition, what, []string{"config.issuer"}) {
+	if StillNotAppliedOn(as, authv1.ServiceAccountIssuerCondition, what, []string{"config.issuer"}, want) {
 		t.Error("another change set is mistaken for the reported one")
 	}
-	if StillNotApplied(as, what, changes) {
+	if StillNotApplied(as, what, changes, want) {
 		t.Error("Ready does not report it")
+	}
+}
+
+// The same fields with other desired values (a value that changed without
+// a new generation: a newly discovered issuer) are another change set,
+// tried again.
+func TestStillNotAppliedComparesValues(t *testing.T) {
+	as := &authv1.AuthServer{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "n", Generation: 2}}
+	changes := []string{"config.issuer"}
+	const what = `identity provider "nauthera-kubernetes"`
+	SetCondition(as, authv1.ServiceAccountIssuerCondition, metav1.ConditionFalse, authv1.ReasonChangeNotApplied,
+		Classify(NotApplied(what, changes, map[string]string{"issuer": "https://a.example"}, "AuthServer")).Msg)
+	if !StillNotAppliedOn(as, authv1.ServiceAccountIssuerCondition, what, changes, map[string]string{"issuer": "https://a.example"}) {
+		t.Error("the reported change is not recognised")
+	}
+	if StillNotAppliedOn(as, authv1.ServiceAccountIssuerCondition, what, changes, map[string]string{"issuer": "https://b.example"}) {
+		t.Error("the same field with another desired value is mistaken for the reported change")
 	}
 }

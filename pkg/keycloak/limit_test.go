@@ -30,7 +30,8 @@ func TestLimiterBoundsRequestsInFlight(t *testing.T) {
 		inFlight.Add(-1)
 	}))
 	defer srv.Close()
-	c := &http.Client{Transport: NewLimiter(3).wrap(http.DefaultTransport)}
+	entering := &countingTransport{next: NewLimiter(3).wrap(http.DefaultTransport)}
+	c := &http.Client{Transport: entering}
 	var wg sync.WaitGroup
 	for i := 0; i < 12; i++ {
 		wg.Add(1)
@@ -44,6 +45,11 @@ func TestLimiterBoundsRequestsInFlight(t *testing.T) {
 			resp.Body.Close()
 		}()
 	}
+	// First something positive: all 12 reached the limiter and 3 got past
+	// it; only then does "and it stays at 3" mean anything.
+	waitFor(t, "12 requests at the limiter and 3 in flight", func() bool {
+		return entering.entered.Load() == 12 && inFlight.Load() >= 3
+	})
 	if n := settle.Stable(t, "requests in flight", inFlight.Load); n != 3 {
 		t.Errorf("%d requests in flight with a limit of 3 and 12 waiting", n)
 	}
@@ -111,7 +117,8 @@ func TestLimiterHoldsSlotUntilBodyClosed(t *testing.T) {
 		_, _ = w.Write([]byte("a body nobody has read yet"))
 	}))
 	defer srv.Close()
-	c := &http.Client{Transport: NewLimiter(1).wrap(http.DefaultTransport)}
+	entering := &countingTransport{next: NewLimiter(1).wrap(http.DefaultTransport)}
+	c := &http.Client{Transport: entering}
 	first, err := c.Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -124,10 +131,12 @@ func TestLimiterHoldsSlotUntilBodyClosed(t *testing.T) {
 		}
 		second <- err
 	}()
-	// The second request waits for the slot. The limiter's queue is a
-	// channel, so there is no counter to poll: a request that got past it
-	// would reach the server, which counts it; the served count must stay
-	// at one while the first body is open.
+	// The second request waits for the slot. First wait until it has
+	// reached the limiter (the transport in front of it counts it), then
+	// the limiter's queue is a channel with no counter to poll: a request
+	// that got past it would reach the server, which counts it; the served
+	// count must stay at one while the first body is open.
+	waitFor(t, "the second request at the limiter", func() bool { return entering.entered.Load() == 2 })
 	if n := settle.Stable(t, "requests served", served.Load); n != 1 {
 		t.Fatalf("%d requests reached the server while the first body was open, want 1", n)
 	}
@@ -142,5 +151,30 @@ func TestLimiterHoldsSlotUntilBodyClosed(t *testing.T) {
 	}
 	if n := served.Load(); n != 2 {
 		t.Errorf("%d requests served after the first body was closed, want 2", n)
+	}
+}
+
+// countingTransport counts the requests that reached it, in front of the
+// limiter: the proof that a request is waiting at the limiter, not yet in
+// its goroutine's start-up.
+type countingTransport struct {
+	entered atomic.Int64
+	next    http.RoundTripper
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.entered.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// waitFor polls ok until it holds, failing the test after ten seconds.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after 10s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // the poll interval, not a guess at when something ends
 	}
 }

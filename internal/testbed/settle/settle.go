@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// Defaults: five equal reads 200ms apart (a counter still for a second),
-// given up after a minute.
+// Defaults: five equal reads 200ms apart (a counter unchanged over four
+// intervals, 0.8 s), given up after a minute.
 const (
 	DefaultPolls    = 5
 	DefaultInterval = 200 * time.Millisecond
