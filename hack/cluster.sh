@@ -43,6 +43,8 @@ KUBERNETES_SVC_IP=10.96.0.1
 DNS_IP=10.96.0.10
 REGISTRY=localhost:5000
 IMAGES_DIR="$BIN_DIR/cluster-images"
+# What kubelet 1.37 sets on the host (pkg/kubelet/cm/container_manager_linux.go, setupKernelTunables).
+KUBELET_SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -183,6 +185,7 @@ network() {
   [ -e "$NSPATH" ] && die "network namespace $NETNS exists: run hack/cluster.sh down first"
   ls /var/run/netns >"$STATE/netns-before"
   ls /var/log/pods /var/log/containers 2>/dev/null >"$STATE/logs-before" || true
+  ls /var/lib/cni/results 2>/dev/null >"$STATE/cni-results-before" || true
   ip netns add "$NETNS"
   in_ns ip link set lo up
   # The node's address, on a veth pair whose both ends stay in this
@@ -279,6 +282,11 @@ up() {
   # A failed start (in any step, also inside the functions below) cleans up.
   trap 'rc=$?; if [ "$rc" != 0 ]; then log "start failed: cleaning up"; down; fi; exit "$rc"' EXIT
   rm -rf "$STATE"; mkdir -p "$STATE"
+  # With protectKernelDefaults off (on, it refuses a machine with normal
+  # values), the kubelet sets kernel-wide settings: record them, down puts
+  # them back.
+  local k
+  for k in $KUBELET_SYSCTLS; do printf '%s=%s\n' "$k" "$(sysctl -n "$k")"; done >"$STATE/sysctl-before"
   network
   pki
   containerd_config
@@ -379,10 +387,17 @@ stop() {
 down() {
   set +e
   local kubectl="$BIN_DIR/kubectl" sock="$STATE/containerd/containerd.sock"
+  # First the controllers, so that no Deployment recreates the pods deleted next.
+  stop kube-scheduler
+  stop kube-controller-manager
   if [ -e "$NSPATH" ] && [ -f "$STATE/pids/kube-apiserver" ]; then
     in_ns timeout 20 "$kubectl" --kubeconfig "$STATE/admin.kubeconfig" delete pods -A --all --grace-period=1 --wait=true --timeout=15s >/dev/null 2>&1
   fi
   stop kubelet
+  if [ -f "$STATE/sysctl-before" ]; then
+    local kv
+    while IFS= read -r kv; do sysctl -qw "$kv" >/dev/null 2>&1; done <"$STATE/sysctl-before"
+  fi
   stop kube-proxy
   if [ -S "$sock" ]; then
     local t c
@@ -401,8 +416,6 @@ down() {
   # The shims containerd started for this state folder (and only those).
   local pid
   for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $sock" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-  stop kube-scheduler
-  stop kube-controller-manager
   stop kube-apiserver
   stop etcd
   stop registry
@@ -411,21 +424,35 @@ down() {
   for m in $(awk -v s="$STATE/" 'index($2, s) == 1 {print $2}' /proc/self/mounts | sort -r); do
     umount -l "$m" 2>/dev/null
   done
-  # Pod sandbox namespaces (cni-*) that appeared while this cluster ran, then ours.
+  # Pod sandbox namespaces (cni-*) that appeared while this cluster ran,
+  # only with this run's own list of what was there before (never from
+  # another worktree's state, which would remove its namespaces), then ours.
   if [ -e "$NSPATH" ]; then
     local ns
-    for ns in $(ls /var/run/netns 2>/dev/null | grep '^cni-'); do
-      grep -qx "$ns" "$STATE/netns-before" 2>/dev/null && continue
-      umount "/var/run/netns/$ns" 2>/dev/null; rm -f "/var/run/netns/$ns"
-    done
+    if [ -f "$STATE/netns-before" ]; then
+      for ns in $(ls /var/run/netns 2>/dev/null | grep '^cni-'); do
+        grep -qx "$ns" "$STATE/netns-before" && continue
+        umount "/var/run/netns/$ns" 2>/dev/null; rm -f "/var/run/netns/$ns"
+      done
+    fi
     ip netns delete "$NETNS" 2>/dev/null
   fi
   # The pod logs the kubelet wrote (its folders are fixed: /var/log/pods, /var/log/containers).
   local f
-  for f in /var/log/pods/* /var/log/containers/*; do
-    [ -e "$f" ] || [ -L "$f" ] || continue
-    grep -qx "$(basename "$f")" "$STATE/logs-before" 2>/dev/null || rm -rf "$f"
-  done
+  if [ -f "$STATE/logs-before" ]; then
+    for f in /var/log/pods/* /var/log/containers/*; do
+      [ -e "$f" ] || [ -L "$f" ] || continue
+      grep -qx "$(basename "$f")" "$STATE/logs-before" || rm -rf "$f"
+    done
+  fi
+  # The CNI plugins' results for this run's pods (kept when a sandbox was
+  # killed rather than torn down through CNI).
+  if [ -f "$STATE/cni-results-before" ]; then
+    for f in /var/lib/cni/results/*; do
+      [ -e "$f" ] || continue
+      grep -qx "$(basename "$f")" "$STATE/cni-results-before" || rm -f "$f"
+    done
+  fi
   # The kubelet's cgroups, emptied now that its pods are gone.
   local ctl
   for ctl in /sys/fs/cgroup/*/; do
