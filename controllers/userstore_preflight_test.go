@@ -158,6 +158,9 @@ func TestUserStorePreflightNeedsLDAP(t *testing.T) {
 	generic := map[bool]map[string]string{false: {}, true: {}} // by bind DN: case -> reason and message, the server left out
 	for i, c := range cases {
 		bound := c.secret != ""
+		// Eight realms at once, each failure reported after the LDAP
+		// test's timeout: the realm may take a while on a busy machine.
+		waitReady(t, servers[i], metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 3*time.Minute)
 		cond := waitUserStoreCondition(t, servers[i], metav1.ConditionFalse, authv1.ReasonLDAPUnreachable)
 		if !strings.Contains(cond.Message, "got no LDAP answer from "+c.server) {
 			t.Errorf("%s: message %q", c.name, cond.Message)
