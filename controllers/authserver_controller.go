@@ -137,8 +137,10 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	// problem ServiceAccountIssuerReady.
 	after := reconciler.Jitter(r.Resync, req.String())
 	usRetry, err := r.reconcileUserStore(ctx, as, kc, realmID, rep, persist)
-	if stale {
-		ctrl.LoggerFrom(ctx).V(1).Info("The AuthServer changed during the reconcile, retrying", "error", err)
+	if err != nil {
+		if apierrors.IsConflict(err) {
+			ctrl.LoggerFrom(ctx).V(1).Info("The AuthServer changed during the reconcile, retrying", "error", err)
+		}
 		return ctrl.Result{}, err
 	}
 	for _, retry := range []time.Duration{usRetry, certRetry, r.reconcileServiceAccounts(ctx, as, kc, rep)} {

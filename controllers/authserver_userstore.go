@@ -157,9 +157,9 @@ func (r *AuthServerReconciler) userStoreFor(ctx context.Context, as *authv1.Auth
 // filterProblem names the first filter of the UserStore that is not an
 // LDAP filter (RFC 4515), and what is wrong with it.
 func filterProblem(us *authv1.UserStore) string {
-	filters := [][2]string{{"spec.ldap.userSearch.filter", us.Spec.LDAP.UserSearch.Filter}}
+	filters := [][2]string{{"spec.ldap.userSearch.filter", string(us.Spec.LDAP.UserSearch.Filter)}}
 	if g := us.Spec.LDAP.GroupSearch; g != nil {
-		filters = append(filters, [2]string{"spec.ldap.groupSearch.filter", g.Filter})
+		filters = append(filters, [2]string{"spec.ldap.groupSearch.filter", string(g.Filter)})
 	}
 	for _, f := range filters {
 		if f[1] == "" {
@@ -190,10 +190,16 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 	if err != nil {
 		return nil, err
 	}
+	// Of two with the wanted name (two reconciles that both created one),
+	// the one the status records is kept: it is the one synced.
 	var actual *gocloak.Component
 	for _, c := range own {
-		if gocloak.PString(c.Name) == desired.LDAPComponentName(us) && actual == nil {
+		if gocloak.PString(c.Name) == desired.LDAPComponentName(us) && (actual == nil || gocloak.PString(c.ID) == st.ComponentID) {
 			actual = c
+		}
+	}
+	for _, c := range own {
+		if c == actual {
 			continue
 		}
 		if err := kc.DeleteComponent(ctx, realm, gocloak.PString(c.ID)); err != nil && !keycloak.IsNotFound(err) {
@@ -230,6 +236,13 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 		st.RefusedFor = ""
 		switch {
 		case actual == nil:
+			// Written first, optimistically locked: of two reconciles that
+			// read the AuthServer before either wrote, one creates the
+			// component; the other's write conflicts.
+			syncPending(as, usKey, realm)
+			if err := persist(); err != nil {
+				return nil, err
+			}
 			log.Info("Creating LDAP federation in realm", "realm", realm, "userStore", usKey)
 			id, err := kc.CreateComponent(ctx, realm, want)
 			if err != nil {
@@ -268,8 +281,13 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 	// directories) is not started again and again, and a second reconcile
 	// that read the AuthServer before this write (the cache lags, or another
 	// replica) fails its own write instead of syncing again.
+	synced := false
 	if created || specChanged || syncRequested {
 		st.LastSyncRequest = request
+		// The condition says the sync is not confirmed yet: should the
+		// operator stop before Keycloak answers, the next reconcile reports
+		// that, rather than a federation that was never synced as ready.
+		syncPending(as, usKey, realm)
 		if err := persist(); err != nil {
 			return nil, err
 		}
@@ -291,18 +309,33 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 			if res.Added+res.Updated == 0 {
 				return &userStoreProblem{reason: authv1.ReasonLDAPNoUsers, msg: fmt.Sprintf(
 					"A sync of UserStore %s into realm %q found no user under %s with filter %s (added 0, updated 0, removed %d, failed %d): check userSearch.baseDN and filter, and that the bind may read them",
-					usKey, realm, us.Spec.LDAP.UserSearch.BaseDN, orNone(us.Spec.LDAP.UserSearch.Filter), res.Removed, res.Failed)}, nil
+					usKey, realm, us.Spec.LDAP.UserSearch.BaseDN, orNone(string(us.Spec.LDAP.UserSearch.Filter)), res.Removed, res.Failed)}, nil
 			}
+			synced = true
 			rep.Event(ctx, as, corev1.EventTypeNormal, "UsersSynced", fmt.Sprintf("Synced users of UserStore %s into realm %q: %d added, %d updated, %d removed, %d failed", usKey, realm, res.Added, res.Updated, res.Removed, res.Failed))
 		}
 	}
-	if c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); c != nil && (c.Reason == authv1.ReasonLDAPNoUsers || c.Reason == authv1.ReasonLDAPSyncFailed) {
-		// The last sync found nobody or failed: it stays a Warning until a
-		// sync succeeds (a change of the UserStore or the sync annotation).
-		return &userStoreProblem{reason: c.Reason, msg: c.Message}, nil
+	if c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); c != nil && !synced {
+		switch c.Reason {
+		case authv1.ReasonLDAPNoUsers, authv1.ReasonLDAPSyncFailed:
+			// The last sync found nobody or failed: it stays a Warning until a
+			// sync succeeds (a change of the UserStore or the sync annotation).
+			return &userStoreProblem{reason: c.Reason, msg: c.Message}, nil
+		case authv1.ReasonLDAPSyncPending:
+			// Not started again on its own: Keycloak may still be running it.
+			return &userStoreProblem{reason: authv1.ReasonLDAPSyncFailed, msg: fmt.Sprintf(
+				"%s, and the operator stopped before Keycloak answered: whether users were synced is unknown; annotate the UserStore with %s to sync again", c.Message, authv1.AnnotationSyncUsers)}, nil
+		}
 	}
 	r.userStoreCondition(ctx, as, rep, metav1.ConditionTrue, authv1.ReasonUserStoreConfigured, fmt.Sprintf("UserStore %s (%s) is federated into realm %q, read-only", usKey, us.Spec.LDAP.Server, realm))
 	return nil, nil
+}
+
+// syncPending marks UserStoreReady as waiting for a sync's answer (no
+// Event: it is written just before the sync, and replaced by its outcome).
+func syncPending(as *authv1.AuthServer, usKey, realm string) {
+	reconciler.SetCondition(as, authv1.UserStoreCondition, metav1.ConditionFalse, authv1.ReasonLDAPSyncPending, fmt.Sprintf(
+		"A sync of UserStore %s into realm %q was requested at %s and is not confirmed", usKey, realm, time.Now().UTC().Format(time.RFC3339)))
 }
 
 // ownComponents lists the realm's user-storage components Nauthera made.
@@ -327,12 +360,6 @@ func orNone(s string) string {
 	return s
 }
 
-// ldapTestTimeout bounds Keycloak's pre-flight connection and bind:
-// Keycloak's default (30 s) outlasts the operator's request timeout, and a
-// silent firewall or a listener that never answers must read as no LDAP
-// answer, not as Keycloak in trouble.
-const ldapTestTimeout = 5 * time.Second
-
 // testLDAP asks Keycloak to connect and bind as the component will, also
 // without a bind DN (an anonymous bind): only an LDAP server's answer
 // passes, an open port alone does not (keycloak.NewLDAPTest).
@@ -347,7 +374,13 @@ const ldapTestTimeout = 5 * time.Second
 // code goes to the operator's log, for whoever runs the operator.
 func (r *AuthServerReconciler) testLDAP(ctx context.Context, kc keycloak.Admin, realm string, us *authv1.UserStore, password string) (*userStoreProblem, error) {
 	l := us.Spec.LDAP
-	err := kc.TestLDAPConnection(ctx, realm, keycloak.NewLDAPTest(l.Server, l.BindDN, password, ldapTestTimeout))
+	// The timeout bounds Keycloak's connection and bind (its default, 30 s,
+	// outlasts the operator's request timeout): a silent firewall or a
+	// listener that never answers must read as no LDAP answer, not as
+	// Keycloak in trouble.
+	timeout := kc.LDAPTestTimeout()
+	start := time.Now()
+	err := kc.TestLDAPConnection(ctx, realm, keycloak.NewLDAPTest(l.Server, l.BindDN, password, timeout))
 	var terr *keycloak.LDAPTestError
 	switch {
 	case err == nil:
@@ -356,18 +389,36 @@ func (r *AuthServerReconciler) testLDAP(ctx context.Context, kc keycloak.Admin, 
 		return nil, err
 	}
 	ctrl.LoggerFrom(ctx).Info("LDAP pre-flight failed", "server", l.Server, "realm", realm, "keycloakSays", terr.Code)
-	if terr.BindRefused() {
-		who := fmt.Sprintf("as %q (wrong bindDN or password)", l.BindDN)
-		if l.BindDN == "" {
-			who = "without a bind DN (anonymous binds are not allowed there: set bindDN and bindPasswordSecretRef)"
-		}
+	// Nor may the time tell: a refused port fails at once, a silent one
+	// after the timeout. Every failure is reported after the timeout; this
+	// holds one worker that long, and a failed test is not repeated until
+	// the UserStore or its Secret changes (RefusedFor).
+	waitOut(ctx, start.Add(timeout))
+	if terr.BindRefused() && l.BindDN != "" {
 		return &userStoreProblem{reason: authv1.ReasonLDAPBindFailed, msg: fmt.Sprintf(
-			"The LDAP server %s refused the bind %s; the federation is left as it was", l.Server, who)}, nil
+			"The LDAP server %s refused the bind as %q (wrong bindDN or password); the federation is left as it was", l.Server, l.BindDN)}, nil
+	}
+	anonymous := ""
+	if l.BindDN == "" {
+		// A directory that refuses anonymous binds cannot be told from
+		// no LDAP at all: Keycloak's code for it is its catch-all, which
+		// a silent port or an HTTP server yields too (on OpenJDK 17).
+		anonymous = ", or it refuses anonymous binds: set bindDN and bindPasswordSecretRef"
 	}
 	return &userStoreProblem{reason: authv1.ReasonLDAPUnreachable, msg: fmt.Sprintf(
-		"Keycloak got no LDAP answer from %s within %s: nothing answers there, or what answers is not an LDAP server "+
+		"Keycloak got no LDAP answer from %s within %s: nothing answers there, or what answers is not an LDAP server%s "+
 			"(check the host, the port, and ldap:// against ldaps://; the operator's log has Keycloak's reason); the federation is left as it was",
-		l.Server, ldapTestTimeout)}, nil
+		l.Server, timeout, anonymous)}, nil
+}
+
+// waitOut returns at deadline, or sooner when ctx ends.
+func waitOut(ctx context.Context, deadline time.Time) {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // publicError says how a step failed in words fit for status and Events:

@@ -30,9 +30,15 @@ ADMIN_PASSWORD="${KEYCLOAK_ADMIN_PASSWORD:-admin}"
 log() { printf '[keycloak] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-# pick_java prefers the newest JDK on the machine (Temurin 25 if present).
+# pick_java runs Keycloak on $KEYCLOAK_JAVA when set (e.g. an OpenJDK 17, to
+# test on the oldest JVM Keycloak supports), else on the newest JDK on the
+# machine (Temurin 25 if present).
 pick_java() {
   local j
+  if [ -n "${KEYCLOAK_JAVA:-}" ]; then
+    [ -x "$KEYCLOAK_JAVA" ] || die "KEYCLOAK_JAVA=$KEYCLOAK_JAVA is not an executable"
+    echo "$KEYCLOAK_JAVA"; return
+  fi
   for j in /usr/lib/jvm/temurin-25*/bin/java /usr/lib/jvm/java-25*/bin/java /usr/lib/jvm/java-21*/bin/java; do
     [ -x "$j" ] && { echo "$j"; return; }
   done

@@ -84,7 +84,7 @@ func LDAPComponent(us *authv1.UserStore, realmID, password string) gocloak.Compo
 		"bindDn":                      {l.BindDN},
 		ConfigBindCredential:          {password},
 		"usersDn":                     {l.UserSearch.BaseDN},
-		"customUserSearchFilter":      {l.UserSearch.Filter},
+		"customUserSearchFilter":      {string(l.UserSearch.Filter)},
 		"searchScope":                 {"2"}, // the whole subtree
 		"usernameLDAPAttribute":       {uid},
 		"rdnLDAPAttribute":            {uid},
@@ -133,7 +133,7 @@ func GroupMapper(us *authv1.UserStore, parentID string) gocloak.Component {
 	}
 	cfg := map[string][]string{
 		"groups.dn":                            {g.BaseDN},
-		"groups.ldap.filter":                   {g.Filter},
+		"groups.ldap.filter":                   {string(g.Filter)},
 		"group.name.ldap.attribute":            {name},
 		"group.object.classes":                 {strings.Join(groupClasses, ", ")},
 		"membership.ldap.attribute":            {"member"},

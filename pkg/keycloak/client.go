@@ -106,6 +106,9 @@ type Admin interface {
 
 	// TestLDAPConnection checks a connection (and bind) to an LDAP server.
 	TestLDAPConnection(ctx context.Context, realm string, t LDAPTest) error
+	// LDAPTestTimeout is the longest an LDAP test may let Keycloak wait
+	// for the directory and still answer within the request timeout.
+	LDAPTestTimeout() time.Duration
 	// SyncUsers imports a user-storage component's users (all, or the changed ones).
 	SyncUsers(ctx context.Context, realm, componentID string, full bool) (*SyncResult, error)
 	// SyncMapper runs a federation mapper's sync from the directory into Keycloak.
@@ -164,6 +167,7 @@ type AdminClient struct {
 	metrics *Metrics
 	url     string
 	realm   string // the admin realm
+	timeout time.Duration
 }
 
 var _ Admin = (*AdminClient)(nil)
@@ -212,6 +216,7 @@ func New(cfg Config) (*AdminClient, error) {
 		metrics: cfg.Metrics,
 		url:     strings.TrimRight(cfg.URL, "/"),
 		realm:   cfg.AdminRealm,
+		timeout: cfg.Timeout,
 		tokens:  &tokenCache{gc: gc, creds: cfg.Credentials, realm: cfg.AdminRealm, now: time.Now},
 	}, nil
 }

@@ -89,7 +89,14 @@ func count(m *keycloak.Metrics, op, method, code string) int {
 func testRealm(t *testing.T, c *keycloak.AdminClient) string {
 	t.Helper()
 	name := strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
-	if err := c.CreateRealm(context.Background(), gocloak.RealmRepresentation{Realm: &name, Enabled: gocloak.BoolP(true)}); err != nil {
+	// Creating a realm can outlast a short request timeout on a busy
+	// machine (measured over 10 s on a cold Keycloak): a patient client
+	// creates it, whatever timeout c has.
+	slow, err := keycloak.New(keycloak.Config{URL: kc.URL, Credentials: keycloak.Credentials{Username: kc.AdminUser, Password: kc.AdminPassword}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slow.CreateRealm(context.Background(), gocloak.RealmRepresentation{Realm: &name, Enabled: gocloak.BoolP(true)}); err != nil {
 		t.Fatalf("create realm %s: %v", name, err)
 	}
 	t.Cleanup(func() { _ = c.DeleteRealm(context.Background(), name) })
