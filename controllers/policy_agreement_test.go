@@ -3,11 +3,13 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -261,8 +263,8 @@ func TestExistingClientIsNotSwitchedToAForbiddenMethod(t *testing.T) {
 	secret := string(secretOf(t, "team-no-switch", "web-client-secret").Data["client_secret"])
 
 	editClient(t, ac, func(ac *authv1.AuthClient) { ac.Spec.ClientType = authv1.ClientTypePublic })
-	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonPolicyViolation, 30*time.Second)
-	for _, want := range []string{`spec.clientType "Public"`, "security/no-switch-secrets", "keeps authenticating as it does (client-secret)", "not updated while the spec asks for public"} {
+	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonAuthenticationNotChanged, 30*time.Second)
+	for _, want := range []string{`spec.clientType "Public"`, "security/no-switch-secrets", "keeps authenticating as it does (client-secret)", "not switched to public", "the spec asks for another kind of client", "the Secret is left as it is"} {
 		if !strings.Contains(cond.Message, want) {
 			t.Errorf("message %q lacks %q", cond.Message, want)
 		}
@@ -293,5 +295,61 @@ func TestExistingClientIsNotSwitchedToAForbiddenMethod(t *testing.T) {
 	})
 	if cl := keycloakClient(t, realm, ac.EffectiveClientID()); cl != nil {
 		t.Errorf("the client was created again, public %v", gocloak.PBool(cl.PublicClient))
+	}
+}
+
+// A policy that moves from client_secret_jwt to private_key_jwt (which an
+// AuthClient cannot use) does not freeze its existing clients: the client
+// keeps client-secret-jwt, its secret still rotates (and the Secret
+// follows), a scope the policy now forbids is still removed, and the
+// condition blames the policy's method, not the spec; a Warning Event
+// says so once.
+func TestPolicyMethodChangeKeepsTheClientRotatingAndInLine(t *testing.T) {
+	integration(t)
+	as := policyServer(t, "method-move")
+	realm := as.Status.RealmName
+	ensureNamespace(t, "team-method-move", nil)
+	const rotation = `    secretRotation: {enabled: true, schedule: "@every 20s", gracePeriod: 10s}`
+	p := applyPolicy(t, "security", "method-move", "method-move", "  clientAuthentication:\n    method: client_secret_jwt\n"+rotation)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-method-move", "worker", "method-move", "  grantTypes: [client_credentials]\n  scopes: [profile, email]"), ac)
+	t.Cleanup(func() { deleteAndWait(t, ac) })
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	clientID := ac.EffectiveClientID()
+	if a := gocloak.PString(keycloakClient(t, realm, clientID).ClientAuthenticatorType); a != "client-secret-jwt" {
+		t.Fatalf("authenticator %q", a)
+	}
+
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(p), p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.AllowedScopes = []string{"profile"}
+	p.Spec.ClientAuthentication.Method = authv1.ClientAuthPrivateKey
+	if err := k8s.Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonAuthenticationNotChanged, 30*time.Second)
+	for _, want := range []string{"security/method-move", "private_key_jwt", "the spec is not what differs", "keeps authenticating as it does (client-secret-jwt)", "not switched to client-secret", "secret rotation and the Secret are still kept in line"} {
+		if !strings.Contains(cond.Message, want) {
+			t.Errorf("message %q lacks %q", cond.Message, want)
+		}
+	}
+	eventually(t, 30*time.Second, "the forbidden scope removed, the method kept", func() error {
+		cl := keycloakClient(t, realm, clientID)
+		if a := gocloak.PString(cl.ClientAuthenticatorType); a != "client-secret-jwt" {
+			t.Fatalf("the client was switched to %q", a)
+		}
+		if slices.Contains(cl.DefaultClientScopes, "email") || slices.Contains(cl.OptionalClientScopes, "email") {
+			return fmt.Errorf("scopes %v %v", cl.DefaultClientScopes, cl.OptionalClientScopes)
+		}
+		return nil
+	})
+	s0 := currentSecret(t, "team-method-move", "worker")
+	s1 := waitNewSecret(t, "team-method-move", "worker", s0, "a scheduled rotation under the violation", 60*time.Second)
+	if got := currentKeycloakSecret(t, realm, clientID); got != s1 {
+		t.Error("the Secret does not hold Keycloak's current secret")
+	}
+	if ev := settledEvents(t, ac, corev1.EventTypeWarning, authv1.ReasonAuthenticationNotChanged); len(ev) == 0 {
+		t.Error("no Warning Event for AuthenticationNotChanged")
 	}
 }
