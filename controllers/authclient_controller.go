@@ -186,7 +186,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		}
 		return stop(err)
 	}
-	pols, err := r.policiesOf(ctx, as)
+	pols, err := r.policiesOf(ctx, as, ac.Status.ClientID == "")
 	if err != nil {
 		return 0, "", err
 	}
@@ -241,7 +241,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	secret := ""
 	var rot rotationResult
 	if otherCredential {
-		return stop(keptAuthentication(ac, gov, violations, true))
+		return stop(keptAuthentication(gov, violations, true))
 	}
 	if ac.HasSecret() {
 		// The client representation carries the secret; read it separately
@@ -292,7 +292,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		return rot.wake, "", clientErr
 	}
 	if gov.kept.Kept {
-		return rot.wake, "", keptAuthentication(ac, gov, violations, false)
+		return rot.wake, "", keptAuthentication(gov, violations, false)
 	}
 	if len(violations) > 0 {
 		// Forbidden grants and scopes are off; an authentication method
@@ -315,12 +315,22 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 }
 
 // policiesOf returns the AuthPolicies that govern as's clients.
-func (r *AuthClientReconciler) policiesOf(ctx context.Context, as *authv1.AuthServer) ([]authv1.AuthPolicy, error) {
+//
+// A client never provisioned (fresh) reads them from the API server, not
+// the cache: an AuthPolicy and a client applied in one sync may reach the
+// cache after the client, and the client would be created as its policies
+// forbid (a public client where they require a secret) and kept so. One
+// list per new client; every later reconcile reads the cache.
+func (r *AuthClientReconciler) policiesOf(ctx context.Context, as *authv1.AuthServer, fresh bool) ([]authv1.AuthPolicy, error) {
 	if as.Spec.PolicySelector == nil {
 		return nil, nil
 	}
 	var list authv1.AuthPolicyList
-	if err := r.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
+	var reader client.Reader = r.Client
+	if fresh && r.APIReader != nil {
+		reader = r.APIReader
+	}
+	if err := reader.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
 		return nil, err
 	}
 	return policy.Select(as, list.Items), nil
@@ -566,7 +576,7 @@ func (r *AuthClientReconciler) authServerEvents() handler.EventHandler {
 // client has (edited past the webhook, or the client edited in Keycloak),
 // or, the kind being the same, the policies' method (changed since the
 // client was made, or the client edited in Keycloak).
-func keptAuthentication(ac *authv1.AuthClient, gov governance, violations []policy.Violation, otherCredential bool) error {
+func keptAuthentication(gov governance, violations []policy.Violation, otherCredential bool) error {
 	side := "the spec is not what differs: the authentication method its AuthPolicies require (or the client's in Keycloak) changed"
 	done := "grant types, scopes, token settings, secret rotation and the Secret are still kept in line"
 	if otherCredential {
