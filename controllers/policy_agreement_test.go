@@ -142,20 +142,30 @@ spec:
 		// created: the Keycloak client exists (brought into line); false
 		// for rules about how the client authenticates.
 		created bool
+		// policy2 is the spec of a second AuthPolicy "rule-2", if any.
+		policy2 string
 	}{
-		{"compliant", "  allowedScopes: [openid, profile]", "  scopes: [openid]", "", "", true},
-		{"forbidden scope", "  allowedScopes: [openid, profile]", `  scopes: [openid, "api:admin"]`, "spec.scopes[1]", authv1.ReasonPolicyViolation, true},
-		{"forbidden grant", "  allowedGrantTypes: [authorization_code, refresh_token]", "  grantTypes: [authorization_code, client_credentials]", "spec.grantTypes[1]", authv1.ReasonPolicyViolation, true},
-		{"grant types omitted, no default allowed", "  allowedGrantTypes: [client_credentials]", "", "spec.grantTypes", authv1.ReasonPolicyViolation, true},
-		{"Public where a client secret is required", "  clientAuthentication: {method: client_secret_basic}", "  clientType: Public", "spec.clientType", authv1.ReasonPolicyViolation, false},
-		{"Public where client_secret_jwt is required", "  clientAuthentication: {method: client_secret_jwt}", "  clientType: Public", "spec.clientType", authv1.ReasonPolicyViolation, false},
-		{"a secret where service_account_token is required", "  clientAuthentication: {method: service_account_token}", "", "spec.serviceAccount", authv1.ReasonPolicyViolation, false},
-		{"Public where service_account_token is required", "  clientAuthentication: {method: service_account_token}", "  clientType: Public", "spec.clientType", authv1.ReasonPolicyViolation, false},
-		{"a secret where private_key_jwt is required", "  clientAuthentication: {method: private_key_jwt}", "", "spec.clientType", authv1.ReasonPolicyViolation, false},
-		{"the method a policy requires", "  clientAuthentication: {method: client_secret_jwt}", "", "", "", true},
+		{"compliant", "  allowedScopes: [openid, profile]", "  scopes: [openid]", "", "", true, ""},
+		{"forbidden scope", "  allowedScopes: [openid, profile]", `  scopes: [openid, "api:admin"]`, "spec.scopes[1]", authv1.ReasonPolicyViolation, true, ""},
+		{"forbidden grant", "  allowedGrantTypes: [authorization_code, refresh_token]", "  grantTypes: [authorization_code, client_credentials]", "spec.grantTypes[1]", authv1.ReasonPolicyViolation, true, ""},
+		{"grant types omitted, no default allowed", "  allowedGrantTypes: [client_credentials]", "", "spec.grantTypes", authv1.ReasonPolicyViolation, true, ""},
+		{"Public where a client secret is required", "  clientAuthentication: {method: client_secret_basic}", "  clientType: Public", "spec.clientType", authv1.ReasonPolicyViolation, false, ""},
+		{"Public where client_secret_jwt is required", "  clientAuthentication: {method: client_secret_jwt}", "  clientType: Public", "spec.clientType", authv1.ReasonPolicyViolation, false, ""},
+		{"a secret where service_account_token is required", "  clientAuthentication: {method: service_account_token}", "", "spec.serviceAccount", authv1.ReasonPolicyViolation, false, ""},
+		{"Public where service_account_token is required", "  clientAuthentication: {method: service_account_token}", "  clientType: Public", "spec.clientType", authv1.ReasonPolicyViolation, false, ""},
+		{"a secret where private_key_jwt is required", "  clientAuthentication: {method: private_key_jwt}", "", "spec.clientType", authv1.ReasonPolicyViolation, false, ""},
+		{"the method a policy requires", "  clientAuthentication: {method: client_secret_jwt}", "", "", "", true, ""},
+		// Each allows a default grant type, not the same one: together none.
+		{"grant types omitted, no default allowed by two policies together", "  allowedGrantTypes: [authorization_code, client_credentials]", "", "spec.grantTypes", authv1.ReasonPolicyViolation, true,
+			"  allowedGrantTypes: [refresh_token, client_credentials]"},
+		{"one policy's method and another's scopes", "  clientAuthentication: {method: client_secret_basic}", "  clientType: Public\n  scopes: [openid, profile]", "spec.clientType", authv1.ReasonPolicyViolation, false,
+			"  allowedScopes: [openid]"},
 	} {
 		t.Run(row.name, func(t *testing.T) {
 			setPolicy(t, ns, "rule", row.policy)
+			if row.policy2 != "" {
+				setPolicy(t, ns, "rule-2", row.policy2)
+			}
 			ac := &authv1.AuthClient{}
 			if err := yaml.UnmarshalStrict([]byte(authClient(clientNS, fmt.Sprintf("c%d", i), "policy-agree", row.extra)), ac); err != nil {
 				t.Fatal(err)

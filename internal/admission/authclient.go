@@ -56,7 +56,7 @@ func Register(mgr ctrl.Manager) error {
 
 // ValidateCreate implements admission.Validator.
 func (v *AuthClientValidator) ValidateCreate(ctx context.Context, ac *authv1.AuthClient) (admission.Warnings, error) {
-	return v.validate(ctx, ac)
+	return v.validate(ctx, ac, nil)
 }
 
 // ValidateUpdate implements admission.Validator. Only a change of the spec
@@ -67,7 +67,7 @@ func (v *AuthClientValidator) ValidateUpdate(ctx context.Context, oldAC, newAC *
 	if !newAC.DeletionTimestamp.IsZero() || equality.Semantic.DeepEqual(oldAC.Spec, newAC.Spec) {
 		return nil, nil
 	}
-	return v.validate(ctx, newAC)
+	return v.validate(ctx, newAC, oldAC)
 }
 
 // ValidateDelete implements admission.Validator: deletion is always allowed.
@@ -75,7 +75,11 @@ func (v *AuthClientValidator) ValidateDelete(context.Context, *authv1.AuthClient
 	return nil, nil
 }
 
-func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClient) (admission.Warnings, error) {
+// validate judges ac; on an update, old is the stored client, and only
+// policy violations it did not already have are refused (an edit that
+// removes one violation, or changes something else, of a client that a
+// newer policy forbids is not blocked: the reconciler reports the rest).
+func (v *AuthClientValidator) validate(ctx context.Context, ac, old *authv1.AuthClient) (admission.Warnings, error) {
 	var errs field.ErrorList
 	clientIDRule := func(prefixes []string) {
 		if err := desired.CheckClientID(ac, prefixes); err != nil {
@@ -128,7 +132,7 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 				errs = append(errs, field.Forbidden(field.NewPath("spec", "authServerRef"), fmt.Sprintf("the AuthPolicies of AuthServer %s contradict each other (%s: %s); no client is admitted until that is resolved", key, c.Field, c.Message)))
 			}
 		}
-		for _, viol := range policy.Evaluate(ac, pols) {
+		for _, viol := range policy.New(policy.Evaluate(ac, pols), old, pols) {
 			errs = append(errs, field.Forbidden(viol.Field, viol.Message))
 		}
 	}

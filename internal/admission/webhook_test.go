@@ -341,12 +341,24 @@ spec:
 	if err := k8s.Patch(context.Background(), ac, client.MergeFrom(before)); err != nil {
 		t.Fatalf("metadata patch of a client that breaks a newer policy: %v", err)
 	}
-	// A spec edit that still breaks it does not.
+	// A spec edit that keeps the violation the client already had (and
+	// one that moves it in the list) passes: only new violations are
+	// refused, so a team can still edit, and fix, such a client.
 	before = ac.DeepCopy()
 	ac.Spec.RedirectURIs = []string{"https://early.example.com/cb2"}
+	ac.Spec.Scopes = []string{"api:admin", "openid"}
+	if err := k8s.Patch(context.Background(), ac, client.MergeFrom(before)); err != nil {
+		t.Fatalf("spec edit that adds no violation: %v", err)
+	}
+	// One that adds a violation does not, naming only the new one.
+	before = ac.DeepCopy()
+	ac.Spec.Scopes = []string{"api:admin", "openid", "api:write"}
 	err := k8s.Patch(context.Background(), ac, client.MergeFrom(before))
-	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec.scopes[1] "api:admin" is not allowed by AuthPolicy security/tight`) {
-		t.Fatalf("spec edit still breaking the policy: want refused, got %v", err)
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec.scopes[2] "api:write" is not allowed by AuthPolicy security/tight`) || strings.Contains(err.Error(), `"api:admin"`) {
+		t.Fatalf("spec edit adding a violation: want refused for it alone, got %v", err)
+	}
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+		t.Fatal(err)
 	}
 	// Deletion always passes.
 	before = ac.DeepCopy()
