@@ -39,14 +39,21 @@ type AuthClientValidator struct {
 	// what the reconciler will judge instead of waving the client through.
 	// Optional: without it a cache miss is a warning.
 	APIReader client.Reader
+	// FailClosed refuses a client whose AuthServer or AuthPolicies cannot
+	// be read (a read error, a namespace outside a namespaced cache)
+	// instead of admitting it with a warning: set with the chart's
+	// webhook.failurePolicy Fail (--webhook-fail-closed), where an
+	// operator asked to be strict.
+	FailClosed bool
 }
 
 var _ admission.Validator[*authv1.AuthClient] = (*AuthClientValidator)(nil)
 
 // Register serves the validators on the manager's webhook server.
-func Register(mgr ctrl.Manager) error {
+// failClosed: see AuthClientValidator.FailClosed.
+func Register(mgr ctrl.Manager, failClosed bool) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &authv1.AuthClient{}).
-		WithValidator(&AuthClientValidator{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader()}).
+		WithValidator(&AuthClientValidator{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), FailClosed: failClosed}).
 		WithValidatorCustomPath(Path).
 		Complete(); err != nil {
 		return err
@@ -110,6 +117,8 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac, old *authv1.Auth
 		// before anything reaches Keycloak), so applying a folder whose
 		// AuthClient comes before its AuthServer is not refused.
 		warnings = append(warnings, fmt.Sprintf("AuthServer %s does not exist (yet); its policies and the clientId rule are checked when the client is reconciled", key))
+	case err != nil && v.FailClosed:
+		return warnings, fmt.Errorf("the policies of AuthServer %s could not be checked at admission (%w); the webhook fails closed (webhook.failurePolicy Fail): retry", key, err)
 	case err != nil:
 		// Cannot decide: let the reconciler, which enforces everything anyway.
 		warnings = append(warnings, fmt.Sprintf("the policies of AuthServer %s could not be checked at admission (%v); they are enforced when the client is reconciled", key, err))
@@ -123,6 +132,9 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac, old *authv1.Auth
 		warnings = append(warnings, serviceAccountWarnings(ac, as)...)
 		var list authv1.AuthPolicyList
 		if err := reader.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
+			if v.FailClosed {
+				return warnings, fmt.Errorf("the AuthPolicies of AuthServer %s could not be listed at admission (%w); the webhook fails closed (webhook.failurePolicy Fail): retry", key, err)
+			}
 			warnings = append(warnings, fmt.Sprintf("the AuthPolicies of AuthServer %s could not be listed at admission (%v); they are enforced when the client is reconciled", key, err))
 			break
 		}

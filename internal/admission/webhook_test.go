@@ -95,7 +95,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := admission.Register(mgr); err != nil {
+	if err := admission.Register(mgr, false); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -644,5 +644,34 @@ spec:
 	_, err = (&admission.AuthClientValidator{Reader: lagging, APIReader: apiClient}).ValidateCreate(context.Background(), spa)
 	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec.clientType: Forbidden: spec.clientType "Public" (no client authentication) is not allowed by AuthPolicy security/lag-secrets`) {
 		t.Fatalf("want refused naming spec.clientType and the policy, got %v", err)
+	}
+}
+
+// A webhook that cannot read the AuthServer (here a read error) admits the
+// client with a warning by default, and refuses it, saying why, when it
+// fails closed (--webhook-fail-closed, set by the chart with
+// failurePolicy Fail).
+func TestWebhookFailsClosedWhenItCannotRead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest")
+	}
+	broken := interceptor.NewClient(apiClient, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*authv1.AuthServer); ok {
+				return apierrors.NewServiceUnavailable("etcd is away")
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	ac := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "team-b"}}
+	ac.Spec.AuthServerRef.Name, ac.Spec.AuthServerRef.Namespace = "tight", "security"
+	open := &admission.AuthClientValidator{Reader: broken, APIReader: broken}
+	w, err := open.ValidateCreate(context.Background(), ac)
+	if err != nil || len(w) != 1 || !strings.Contains(w[0], "could not be checked at admission") {
+		t.Errorf("fail open: warnings %v, err %v", w, err)
+	}
+	closed := &admission.AuthClientValidator{Reader: broken, APIReader: broken, FailClosed: true}
+	if _, err := closed.ValidateCreate(context.Background(), ac); err == nil || !strings.Contains(err.Error(), "fails closed") || !strings.Contains(err.Error(), "security/tight") {
+		t.Errorf("fail closed: err %v", err)
 	}
 }
