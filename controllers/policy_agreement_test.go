@@ -123,6 +123,7 @@ metadata: {name: policy-agree, namespace: %s}
 spec:
   issuerUrl: "https://policy-agree.example.com"
   deletionPolicy: Delete
+  serviceAccountAuthentication: {}
   policySelector: {}`, ns), as)
 	t.Cleanup(func() { deleteAndWait(t, as) })
 	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 60*time.Second)
@@ -158,6 +159,7 @@ spec:
 		// Each allows a default grant type, not the same one: together none.
 		{"grant types omitted, no default allowed by two policies together", "  allowedGrantTypes: [authorization_code, client_credentials]", "", "spec.grantTypes", authv1.ReasonPolicyViolation, true,
 			"  allowedGrantTypes: [refresh_token, client_credentials]"},
+		{"a secretless client where a client secret is required", "  clientAuthentication: {method: client_secret_basic}", "  grantTypes: [client_credentials]\n  serviceAccount: {name: app}", "spec.serviceAccount", authv1.ReasonPolicyViolation, false, ""},
 		{"one policy's method and another's scopes", "  clientAuthentication: {method: client_secret_basic}", "  clientType: Public\n  scopes: [openid, profile]", "spec.clientType", authv1.ReasonPolicyViolation, false,
 			"  allowedScopes: [openid]"},
 	} {
