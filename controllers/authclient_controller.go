@@ -189,7 +189,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		}
 		return stop(err)
 	}
-	pols, err := r.policiesOf(ctx, as)
+	pols, err := r.policiesOf(ctx, as, ac.Status.ClientID == "")
 	if err != nil {
 		return 0, "", err
 	}
@@ -237,12 +237,22 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 			gov.keepMarker = true
 		}
 	}
+	gov.kept = &desired.KeptAuthentication{}
 	kcClient, recreated, clientErr := r.reconcileClient(ctx, ac, as, kc, gov, rep)
 	if kcClient == nil {
 		return stop(clientErr)
 	}
+	// A client kept with another kind of credential than the spec's (a
+	// secret where the spec, edited past the webhook, asks for none, or
+	// the other way round) leaves its Secret as it is: the workloads keep
+	// the credential Keycloak still accepts. Grants and scopes were
+	// brought into line all the same.
+	otherCredential := gov.kept.Kept && desired.CredentialOf(*kcClient) != desired.SpecCredential(ac)
 	secret := ""
 	var rot rotationResult
+	if otherCredential {
+		return stop(keptAuthentication(gov, violations, true))
+	}
 	if ac.HasSecret() {
 		// The client representation carries the secret; read it separately
 		// only if this Keycloak left it out.
@@ -295,6 +305,9 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	if clientErr != nil {
 		return rot.wake, "", clientErr
 	}
+	if gov.kept.Kept {
+		return rot.wake, "", keptAuthentication(gov, violations, false)
+	}
 	if len(violations) > 0 {
 		// Forbidden grants and scopes are off; an authentication method
 		// is never switched. The message says which (policy.Consequence).
@@ -316,12 +329,22 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 }
 
 // policiesOf returns the AuthPolicies that govern as's clients.
-func (r *AuthClientReconciler) policiesOf(ctx context.Context, as *authv1.AuthServer) ([]authv1.AuthPolicy, error) {
+//
+// A client never provisioned (fresh) reads them from the API server, not
+// the cache: an AuthPolicy and a client applied in one sync may reach the
+// cache after the client, and the client would be created as its policies
+// forbid (a public client where they require a secret) and kept so. One
+// list per new client; every later reconcile reads the cache.
+func (r *AuthClientReconciler) policiesOf(ctx context.Context, as *authv1.AuthServer, fresh bool) ([]authv1.AuthPolicy, error) {
 	if as.Spec.PolicySelector == nil {
 		return nil, nil
 	}
 	var list authv1.AuthPolicyList
-	if err := r.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
+	var reader client.Reader = r.Client
+	if fresh && r.APIReader != nil {
+		reader = r.APIReader
+	}
+	if err := reader.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
 		return nil, err
 	}
 	return policy.Select(as, list.Items), nil
@@ -561,4 +584,22 @@ func (r *AuthClientReconciler) authServerEvents() handler.EventHandler {
 			}
 		},
 	}
+}
+
+// keptAuthentication is the condition of a client whose Keycloak client
+// keeps authenticating as it does, other than its spec and policies now
+// ask. It says which side differs, never blaming the spec when the policy
+// moved: a spec that asks for another kind of credential than Keycloak's
+// client has (edited past the webhook, or the client edited in Keycloak),
+// or, the kind being the same, the policies' method (changed since the
+// client was made, or the client edited in Keycloak).
+func keptAuthentication(gov governance, violations []policy.Violation, otherCredential bool) error {
+	side := "the spec is not what differs: the authentication method its AuthPolicies require (or the client's in Keycloak) changed"
+	done := "grant types, scopes, token settings, secret rotation and the Secret are still kept in line"
+	if otherCredential {
+		side = "the spec asks for another kind of client than the Keycloak client is"
+		done = "grant types, scopes and token settings are kept in line; the Secret is left as it is, with the credential Keycloak still accepts"
+	}
+	return reconciler.Permanent(authv1.ReasonAuthenticationNotChanged, "%s; %s; the Keycloak client keeps authenticating as it does (%s) and is not switched to %s, which would lock its workloads out; %s",
+		policy.Message(violations), side, gov.kept.Have, gov.kept.Asked, done)
 }

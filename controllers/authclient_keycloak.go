@@ -53,7 +53,7 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	if keycloak.IsNotFound(err) && gov.authViolation != "" {
 		// Gone from Keycloak (deleted in the console): not created again
 		// with an authentication method the policies forbid.
-		return nil, false, reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client %s is gone and is not created again while its authentication method is not allowed", gov.authViolation, clientID)
+		return nil, false, reconciler.Permanent(authv1.ReasonAuthenticationNotCreated, "%s; the Keycloak client %s is gone and is not created again while its authentication method is not allowed", gov.authViolation, clientID)
 	}
 	if keycloak.IsNotFound(err) || errors.Is(err, errNeverProvisioned) {
 		// Audience mappers go into the create itself: no extra request.
@@ -82,10 +82,14 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 		return nil, false, err
 	}
 
-	if have, asked := desired.AuthenticationOf(*actual), desired.AuthenticationOf(want); gov.authViolation != "" && have != asked {
-		// The spec was edited to a method the policies forbid (the webhook
-		// bypassed): the client is not switched, nor anything else written.
-		return nil, false, reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client keeps authenticating as it does (%s) and is not updated while the spec asks for %s", gov.authViolation, have, asked)
+	// Under an authentication violation (a policy moved to a method the
+	// client cannot use, a spec edited past the webhook, a console edit)
+	// the client keeps authenticating as Keycloak has it; everything else
+	// (grants, scopes, rotation, the Secret) is still brought into line.
+	kept := desired.ApplyAuthentication(want, *actual, gov.authViolation != "")
+	want = kept.Client
+	if kept.Kept {
+		*gov.kept = kept
 	}
 	diff := desired.ClientDiff(want, *actual)
 	plan := desired.ScopePlan(gov.scopes, *actual)
@@ -329,8 +333,11 @@ type governance struct {
 	secret *secretLookup
 	// authViolation is the message of the policies' authentication
 	// violations, "" when there are none: the Keycloak client is then
-	// neither created nor switched to the method the spec asks for.
+	// neither created nor switched to another authentication method.
 	authViolation string
+	// kept is set by reconcileClient when the Keycloak client keeps an
+	// authentication other than the one asked for (authViolation).
+	kept *desired.KeptAuthentication
 	// plan is the Secret's data rendered for all but the client secret,
 	// once per reconcile, before the Keycloak client is touched; nil when
 	// the template does not render (planErr says why).

@@ -3,11 +3,13 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -121,6 +123,7 @@ metadata: {name: policy-agree, namespace: %s}
 spec:
   issuerUrl: "https://policy-agree.example.com"
   deletionPolicy: Delete
+  serviceAccountAuthentication: {}
   policySelector: {}`, ns), as)
 	t.Cleanup(func() { deleteAndWait(t, as) })
 	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 60*time.Second)
@@ -140,20 +143,31 @@ spec:
 		// created: the Keycloak client exists (brought into line); false
 		// for rules about how the client authenticates.
 		created bool
+		// policy2 is the spec of a second AuthPolicy "rule-2", if any.
+		policy2 string
 	}{
-		{"compliant", "  allowedScopes: [openid, profile]", "  scopes: [openid]", "", "", true},
-		{"forbidden scope", "  allowedScopes: [openid, profile]", `  scopes: [openid, "api:admin"]`, "spec.scopes[1]", authv1.ReasonPolicyViolation, true},
-		{"forbidden grant", "  allowedGrantTypes: [authorization_code, refresh_token]", "  grantTypes: [authorization_code, client_credentials]", "spec.grantTypes[1]", authv1.ReasonPolicyViolation, true},
-		{"grant types omitted, no default allowed", "  allowedGrantTypes: [client_credentials]", "", "spec.grantTypes", authv1.ReasonPolicyViolation, true},
-		{"Public where a client secret is required", "  clientAuthentication: {method: client_secret_basic}", "  clientType: Public", "spec.clientType", authv1.ReasonPolicyViolation, false},
-		{"Public where client_secret_jwt is required", "  clientAuthentication: {method: client_secret_jwt}", "  clientType: Public", "spec.clientType", authv1.ReasonPolicyViolation, false},
-		{"a secret where service_account_token is required", "  clientAuthentication: {method: service_account_token}", "", "spec.serviceAccount", authv1.ReasonPolicyViolation, false},
-		{"Public where service_account_token is required", "  clientAuthentication: {method: service_account_token}", "  clientType: Public", "spec.clientType", authv1.ReasonPolicyViolation, false},
-		{"a secret where private_key_jwt is required", "  clientAuthentication: {method: private_key_jwt}", "", "spec.clientType", authv1.ReasonPolicyViolation, false},
-		{"the method a policy requires", "  clientAuthentication: {method: client_secret_jwt}", "", "", "", true},
+		{"compliant", "  allowedScopes: [openid, profile]", "  scopes: [openid]", "", "", true, ""},
+		{"forbidden scope", "  allowedScopes: [openid, profile]", `  scopes: [openid, "api:admin"]`, "spec.scopes[1]", authv1.ReasonPolicyViolation, true, ""},
+		{"forbidden grant", "  allowedGrantTypes: [authorization_code, refresh_token]", "  grantTypes: [authorization_code, client_credentials]", "spec.grantTypes[1]", authv1.ReasonPolicyViolation, true, ""},
+		{"grant types omitted, no default allowed", "  allowedGrantTypes: [client_credentials]", "", "spec.grantTypes", authv1.ReasonPolicyViolation, true, ""},
+		{"Public where a client secret is required", "  clientAuthentication: {method: client_secret_basic}", "  clientType: Public", "spec.clientType", authv1.ReasonPolicyViolation, false, ""},
+		{"Public where client_secret_jwt is required", "  clientAuthentication: {method: client_secret_jwt}", "  clientType: Public", "spec.clientType", authv1.ReasonPolicyViolation, false, ""},
+		{"a secret where service_account_token is required", "  clientAuthentication: {method: service_account_token}", "", "spec.serviceAccount", authv1.ReasonPolicyViolation, false, ""},
+		{"Public where service_account_token is required", "  clientAuthentication: {method: service_account_token}", "  clientType: Public", "spec.clientType", authv1.ReasonPolicyViolation, false, ""},
+		{"a secret where private_key_jwt is required", "  clientAuthentication: {method: private_key_jwt}", "", "spec.clientType", authv1.ReasonPolicyViolation, false, ""},
+		{"the method a policy requires", "  clientAuthentication: {method: client_secret_jwt}", "", "", "", true, ""},
+		// Each allows a default grant type, not the same one: together none.
+		{"grant types omitted, no default allowed by two policies together", "  allowedGrantTypes: [authorization_code, client_credentials]", "", "spec.grantTypes", authv1.ReasonPolicyViolation, true,
+			"  allowedGrantTypes: [refresh_token, client_credentials]"},
+		{"a secretless client where a client secret is required", "  clientAuthentication: {method: client_secret_basic}", "  grantTypes: [client_credentials]\n  serviceAccount: {name: app}", "spec.serviceAccount", authv1.ReasonPolicyViolation, false, ""},
+		{"one policy's method and another's scopes", "  clientAuthentication: {method: client_secret_basic}", "  clientType: Public\n  scopes: [openid, profile]", "spec.clientType", authv1.ReasonPolicyViolation, false,
+			"  allowedScopes: [openid]"},
 	} {
 		t.Run(row.name, func(t *testing.T) {
 			setPolicy(t, ns, "rule", row.policy)
+			if row.policy2 != "" {
+				setPolicy(t, ns, "rule-2", row.policy2)
+			}
 			ac := &authv1.AuthClient{}
 			if err := yaml.UnmarshalStrict([]byte(authClient(clientNS, fmt.Sprintf("c%d", i), "policy-agree", row.extra)), ac); err != nil {
 				t.Fatal(err)
@@ -261,8 +275,8 @@ func TestExistingClientIsNotSwitchedToAForbiddenMethod(t *testing.T) {
 	secret := string(secretOf(t, "team-no-switch", "web-client-secret").Data["client_secret"])
 
 	editClient(t, ac, func(ac *authv1.AuthClient) { ac.Spec.ClientType = authv1.ClientTypePublic })
-	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonPolicyViolation, 30*time.Second)
-	for _, want := range []string{`spec.clientType "Public"`, "security/no-switch-secrets", "keeps authenticating as it does (client-secret)", "not updated while the spec asks for public"} {
+	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonAuthenticationNotChanged, 30*time.Second)
+	for _, want := range []string{`spec.clientType "Public"`, "security/no-switch-secrets", "keeps authenticating as it does (client-secret)", "not switched to public", "the spec asks for another kind of client", "the Secret is left as it is"} {
 		if !strings.Contains(cond.Message, want) {
 			t.Errorf("message %q lacks %q", cond.Message, want)
 		}
@@ -293,5 +307,61 @@ func TestExistingClientIsNotSwitchedToAForbiddenMethod(t *testing.T) {
 	})
 	if cl := keycloakClient(t, realm, ac.EffectiveClientID()); cl != nil {
 		t.Errorf("the client was created again, public %v", gocloak.PBool(cl.PublicClient))
+	}
+}
+
+// A policy that moves from client_secret_jwt to private_key_jwt (which an
+// AuthClient cannot use) does not freeze its existing clients: the client
+// keeps client-secret-jwt, its secret still rotates (and the Secret
+// follows), a scope the policy now forbids is still removed, and the
+// condition blames the policy's method, not the spec; a Warning Event
+// says so once.
+func TestPolicyMethodChangeKeepsTheClientRotatingAndInLine(t *testing.T) {
+	integration(t)
+	as := policyServer(t, "method-move")
+	realm := as.Status.RealmName
+	ensureNamespace(t, "team-method-move", nil)
+	const rotation = `    secretRotation: {enabled: true, schedule: "@every 20s", gracePeriod: 10s}`
+	p := applyPolicy(t, "security", "method-move", "method-move", "  clientAuthentication:\n    method: client_secret_jwt\n"+rotation)
+	ac := &authv1.AuthClient{}
+	apply(t, authClient("team-method-move", "worker", "method-move", "  grantTypes: [client_credentials]\n  scopes: [profile, email]"), ac)
+	t.Cleanup(func() { deleteAndWait(t, ac) })
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	clientID := ac.EffectiveClientID()
+	if a := gocloak.PString(keycloakClient(t, realm, clientID).ClientAuthenticatorType); a != "client-secret-jwt" {
+		t.Fatalf("authenticator %q", a)
+	}
+
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(p), p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.AllowedScopes = []string{"profile"}
+	p.Spec.ClientAuthentication.Method = authv1.ClientAuthPrivateKey
+	if err := k8s.Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonAuthenticationNotChanged, 30*time.Second)
+	for _, want := range []string{"security/method-move", "private_key_jwt", "the spec is not what differs", "keeps authenticating as it does (client-secret-jwt)", "not switched to client-secret", "secret rotation and the Secret are still kept in line"} {
+		if !strings.Contains(cond.Message, want) {
+			t.Errorf("message %q lacks %q", cond.Message, want)
+		}
+	}
+	eventually(t, 30*time.Second, "the forbidden scope removed, the method kept", func() error {
+		cl := keycloakClient(t, realm, clientID)
+		if a := gocloak.PString(cl.ClientAuthenticatorType); a != "client-secret-jwt" {
+			t.Fatalf("the client was switched to %q", a)
+		}
+		if slices.Contains(cl.DefaultClientScopes, "email") || slices.Contains(cl.OptionalClientScopes, "email") {
+			return fmt.Errorf("scopes %v %v", cl.DefaultClientScopes, cl.OptionalClientScopes)
+		}
+		return nil
+	})
+	s0 := currentSecret(t, "team-method-move", "worker")
+	s1 := waitNewSecret(t, "team-method-move", "worker", s0, "a scheduled rotation under the violation", 60*time.Second)
+	if got := currentKeycloakSecret(t, realm, clientID); got != s1 {
+		t.Error("the Secret does not hold Keycloak's current secret")
+	}
+	if ev := settledEvents(t, ac, corev1.EventTypeWarning, authv1.ReasonAuthenticationNotChanged); len(ev) == 0 {
+		t.Error("no Warning Event for AuthenticationNotChanged")
 	}
 }

@@ -151,6 +151,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.webhook.secret, "webhook-secret", "", "Secret (namespace/name) where the operator keeps the webhook's CA and certificate (--webhook-cert-management=operator); it is mounted at --webhook-cert-dir.")
 	fs.StringVar(&o.webhook.service, "webhook-service", "", "DNS name the webhook certificate must cover, e.g. nauthera-webhook.nauthera-system.svc.")
 	fs.StringVar(&o.webhook.extraDNSNames, "webhook-extra-dns-names", "", "Comma-separated extra DNS names for the webhook certificate.")
+	fs.BoolVar(&o.webhook.failClosed, "webhook-fail-closed", false, "Refuse an AuthClient whose AuthServer or AuthPolicies the webhook cannot read, instead of admitting it with a warning (the chart sets it with webhook.failurePolicy: Fail).")
 	fs.StringVar(&o.webhook.configuration, "webhook-configuration", "nauthera", "Name of the ValidatingWebhookConfiguration whose CA bundle the operator keeps up to date.")
 	// The environment first, so that a flag on the command line wins.
 	if err := setFromEnv(fs); err != nil {

@@ -24,6 +24,7 @@ type webhookOptions struct {
 	port                                     int
 	certDir, certManagement, secret, service string
 	extraDNSNames, configuration             string
+	failClosed                               bool
 }
 
 func (w webhookOptions) validate() error {
@@ -105,7 +106,7 @@ func setupWebhook(ctx context.Context, mgr ctrl.Manager, o *options, log logr.Lo
 		certsReady: certsReady,
 		register: func() error {
 			log.Info("Serving the AuthClient admission webhook", "port", w.port, "path", admission.Path)
-			return admission.Register(mgr)
+			return admission.Register(mgr, w.failClosed)
 		},
 		server: mgr.GetWebhookServer,
 	}

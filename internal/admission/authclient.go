@@ -39,14 +39,21 @@ type AuthClientValidator struct {
 	// what the reconciler will judge instead of waving the client through.
 	// Optional: without it a cache miss is a warning.
 	APIReader client.Reader
+	// FailClosed refuses a client whose AuthServer or AuthPolicies cannot
+	// be read (a read error, a namespace outside a namespaced cache)
+	// instead of admitting it with a warning: set with the chart's
+	// webhook.failurePolicy Fail (--webhook-fail-closed), where an
+	// operator asked to be strict.
+	FailClosed bool
 }
 
 var _ admission.Validator[*authv1.AuthClient] = (*AuthClientValidator)(nil)
 
 // Register serves the validators on the manager's webhook server.
-func Register(mgr ctrl.Manager) error {
+// failClosed: see AuthClientValidator.FailClosed.
+func Register(mgr ctrl.Manager, failClosed bool) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &authv1.AuthClient{}).
-		WithValidator(&AuthClientValidator{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader()}).
+		WithValidator(&AuthClientValidator{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), FailClosed: failClosed}).
 		WithValidatorCustomPath(Path).
 		Complete(); err != nil {
 		return err
@@ -56,7 +63,7 @@ func Register(mgr ctrl.Manager) error {
 
 // ValidateCreate implements admission.Validator.
 func (v *AuthClientValidator) ValidateCreate(ctx context.Context, ac *authv1.AuthClient) (admission.Warnings, error) {
-	return v.validate(ctx, ac)
+	return v.validate(ctx, ac, nil)
 }
 
 // ValidateUpdate implements admission.Validator. Only a change of the spec
@@ -67,7 +74,7 @@ func (v *AuthClientValidator) ValidateUpdate(ctx context.Context, oldAC, newAC *
 	if !newAC.DeletionTimestamp.IsZero() || equality.Semantic.DeepEqual(oldAC.Spec, newAC.Spec) {
 		return nil, nil
 	}
-	return v.validate(ctx, newAC)
+	return v.validate(ctx, newAC, oldAC)
 }
 
 // ValidateDelete implements admission.Validator: deletion is always allowed.
@@ -75,7 +82,11 @@ func (v *AuthClientValidator) ValidateDelete(context.Context, *authv1.AuthClient
 	return nil, nil
 }
 
-func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClient) (admission.Warnings, error) {
+// validate judges ac; on an update, old is the stored client, and only
+// policy violations it did not already have are refused (an edit that
+// removes one violation, or changes something else, of a client that a
+// newer policy forbids is not blocked: the reconciler reports the rest).
+func (v *AuthClientValidator) validate(ctx context.Context, ac, old *authv1.AuthClient) (admission.Warnings, error) {
 	var errs field.ErrorList
 	clientIDRule := func(prefixes []string) {
 		if err := desired.CheckClientID(ac, prefixes); err != nil {
@@ -110,6 +121,8 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 		// before anything reaches Keycloak), so applying a folder whose
 		// AuthClient comes before its AuthServer is not refused.
 		warnings = append(warnings, fmt.Sprintf("AuthServer %s does not exist (yet); its policies and the clientId rule are checked when the client is reconciled", key))
+	case err != nil && v.FailClosed:
+		return warnings, fmt.Errorf("the policies of AuthServer %s could not be checked at admission (%w); the webhook fails closed (webhook.failurePolicy Fail): retry", key, err)
 	case err != nil:
 		// Cannot decide: let the reconciler, which enforces everything anyway.
 		warnings = append(warnings, fmt.Sprintf("the policies of AuthServer %s could not be checked at admission (%v); they are enforced when the client is reconciled", key, err))
@@ -123,6 +136,9 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 		warnings = append(warnings, serviceAccountWarnings(ac, as)...)
 		var list authv1.AuthPolicyList
 		if err := reader.List(ctx, &list, client.InNamespace(as.Namespace)); err != nil {
+			if v.FailClosed {
+				return warnings, fmt.Errorf("the AuthPolicies of AuthServer %s could not be listed at admission (%w); the webhook fails closed (webhook.failurePolicy Fail): retry", key, err)
+			}
 			warnings = append(warnings, fmt.Sprintf("the AuthPolicies of AuthServer %s could not be listed at admission (%v); they are enforced when the client is reconciled", key, err))
 			break
 		}
@@ -134,7 +150,7 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac *authv1.AuthClien
 				errs = append(errs, field.Forbidden(field.NewPath("spec", "authServerRef"), fmt.Sprintf("the AuthPolicies of AuthServer %s contradict each other (%s: %s); no client is admitted until that is resolved", key, c.Field, c.Message)))
 			}
 		}
-		for _, viol := range policy.Evaluate(ac, pols) {
+		for _, viol := range policy.New(policy.Evaluate(ac, pols), old, pols) {
 			errs = append(errs, field.Forbidden(viol.Field, viol.Message))
 		}
 	}

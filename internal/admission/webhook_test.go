@@ -95,7 +95,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := admission.Register(mgr); err != nil {
+	if err := admission.Register(mgr, false); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -341,12 +341,24 @@ spec:
 	if err := k8s.Patch(context.Background(), ac, client.MergeFrom(before)); err != nil {
 		t.Fatalf("metadata patch of a client that breaks a newer policy: %v", err)
 	}
-	// A spec edit that still breaks it does not.
+	// A spec edit that keeps the violation the client already had (and
+	// one that moves it in the list) passes: only new violations are
+	// refused, so a team can still edit, and fix, such a client.
 	before = ac.DeepCopy()
 	ac.Spec.RedirectURIs = []string{"https://early.example.com/cb2"}
+	ac.Spec.Scopes = []string{"api:admin", "openid"}
+	if err := k8s.Patch(context.Background(), ac, client.MergeFrom(before)); err != nil {
+		t.Fatalf("spec edit that adds no violation: %v", err)
+	}
+	// One that adds a violation does not, naming only the new one.
+	before = ac.DeepCopy()
+	ac.Spec.Scopes = []string{"api:admin", "openid", "api:write"}
 	err := k8s.Patch(context.Background(), ac, client.MergeFrom(before))
-	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec.scopes[1] "api:admin" is not allowed by AuthPolicy security/tight`) {
-		t.Fatalf("spec edit still breaking the policy: want refused, got %v", err)
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec.scopes[2] "api:write" is not allowed by AuthPolicy security/tight`) || strings.Contains(err.Error(), `"api:admin"`) {
+		t.Fatalf("spec edit adding a violation: want refused for it alone, got %v", err)
+	}
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+		t.Fatal(err)
 	}
 	// Deletion always passes.
 	before = ac.DeepCopy()
@@ -705,5 +717,34 @@ spec:
 			}
 			return nil
 		})
+	}
+}
+
+// A webhook that cannot read the AuthServer (here a read error) admits the
+// client with a warning by default, and refuses it, saying why, when it
+// fails closed (--webhook-fail-closed, set by the chart with
+// failurePolicy Fail).
+func TestWebhookFailsClosedWhenItCannotRead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest")
+	}
+	broken := interceptor.NewClient(apiClient, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*authv1.AuthServer); ok {
+				return apierrors.NewServiceUnavailable("etcd is away")
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	ac := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "team-b"}}
+	ac.Spec.AuthServerRef.Name, ac.Spec.AuthServerRef.Namespace = "tight", "security"
+	open := &admission.AuthClientValidator{Reader: broken, APIReader: broken}
+	w, err := open.ValidateCreate(context.Background(), ac)
+	if err != nil || len(w) != 1 || !strings.Contains(w[0], "could not be checked at admission") {
+		t.Errorf("fail open: warnings %v, err %v", w, err)
+	}
+	closed := &admission.AuthClientValidator{Reader: broken, APIReader: broken, FailClosed: true}
+	if _, err := closed.ValidateCreate(context.Background(), ac); err == nil || !strings.Contains(err.Error(), "fails closed") || !strings.Contains(err.Error(), "security/tight") {
+		t.Errorf("fail closed: err %v", err)
 	}
 }

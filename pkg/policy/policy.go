@@ -7,6 +7,7 @@ package policy
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -229,17 +230,44 @@ func Evaluate(ac *authv1.AuthClient, ps []authv1.AuthPolicy) []Violation {
 				}
 			}
 		}
-		if s.AllowedGrantTypes != nil && len(ac.Spec.GrantTypes) == 0 && !slices.ContainsFunc(DefaultGrantTypes, func(g authv1.GrantType) bool { return slices.Contains(s.AllowedGrantTypes, g) }) {
-			out = append(out, Violation{Rule: RuleGrantTypes, Field: field.NewPath("spec", "grantTypes"), Policy: k,
-				Message: fmt.Sprintf("spec.grantTypes is omitted, and none of the default grant types (%s) is allowed by AuthPolicy %s (allowed: %s): list the grant types this client needs", join(DefaultGrantTypes), k, join(s.AllowedGrantTypes))})
-		}
 		if ca := s.ClientAuthentication; ca != nil && ca.Method != "" {
 			if v, ok := methodViolation(ac, k, ca.Method); ok {
 				out = append(out, v)
 			}
 		}
 	}
+	if v, ok := omittedGrants(ac, ps); ok {
+		out = append(out, v)
+	}
 	return out
+}
+
+// omittedGrants checks a client that omits spec.grantTypes against what
+// all its policies allow together (each may allow a default the others do
+// not: the defaults that remain are those all of them allow), so that it
+// is never left with no grant type at all.
+func omittedGrants(ac *authv1.AuthClient, ps []authv1.AuthPolicy) (Violation, bool) {
+	if len(ac.Spec.GrantTypes) > 0 {
+		return Violation{}, false
+	}
+	left := slices.Clone(DefaultGrantTypes)
+	var from, allowed []string
+	for i := range ps {
+		if a := ps[i].Spec.AllowedGrantTypes; a != nil {
+			left = slices.DeleteFunc(left, func(g authv1.GrantType) bool { return !slices.Contains(a, g) })
+			from = append(from, Key(&ps[i]))
+			allowed = append(allowed, Key(&ps[i])+": "+join(a))
+		}
+	}
+	if len(from) == 0 || len(left) > 0 {
+		return Violation{}, false
+	}
+	what := "AuthPolicy " + from[0]
+	if len(from) > 1 {
+		what = "AuthPolicies " + strings.Join(from, ", ") + " together"
+	}
+	return Violation{Rule: RuleGrantTypes, Field: field.NewPath("spec", "grantTypes"), Policy: strings.Join(from, ", "),
+		Message: fmt.Sprintf("spec.grantTypes is omitted, and none of the default grant types (%s) is allowed by %s (allowed: %s): list the grant types this client needs", join(DefaultGrantTypes), what, strings.Join(allowed, "; "))}, true
 }
 
 // ViolatesAuthentication says whether a violation is about how the client
@@ -302,6 +330,35 @@ func join[T ~string](xs []T) string {
 		s[i] = string(x)
 	}
 	return strings.Join(s, ", ")
+}
+
+// New returns the violations of vs that old (the stored client, nil on
+// create) did not already have under the same policies. A violation is
+// the same when it breaks the same rule of the same policy with the same
+// value: its message without the list index, since an edit elsewhere in
+// a list moves the index of an offending value that stays.
+func New(vs []Violation, old *authv1.AuthClient, ps []authv1.AuthPolicy) []Violation {
+	if old == nil {
+		return vs
+	}
+	had := map[string]bool{}
+	for _, v := range Evaluate(old, ps) {
+		had[sameKey(v)] = true
+	}
+	var out []Violation
+	for _, v := range vs {
+		if !had[sameKey(v)] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// listIndex matches the index of an element in a field path, "[3]".
+var listIndex = regexp.MustCompile(`\[\d+\]`)
+
+func sameKey(v Violation) string {
+	return string(v.Rule) + "\x00" + v.Policy + "\x00" + listIndex.ReplaceAllString(v.Message, "[]")
 }
 
 // Message joins violations for a condition or an admission response.

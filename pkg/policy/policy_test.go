@@ -150,6 +150,29 @@ func TestEvaluateGrantDefaultsAndUnsupportedMethods(t *testing.T) {
 	if len(vs) != 1 || vs[0].Field.String() != "spec.grantTypes" || !strings.Contains(vs[0].Message, "none of the default grant types") {
 		t.Errorf("omitted grant types with no default allowed: %v", vs)
 	}
+	// Each policy allows a default, but not the same one: together they
+	// allow none, and the client would have no grant type at all.
+	vs = Evaluate(ac, []authv1.AuthPolicy{
+		pol("security", "a", nil, authv1.AuthPolicySpec{AllowedGrantTypes: []authv1.GrantType{"authorization_code", "client_credentials"}}),
+		pol("security", "b", nil, authv1.AuthPolicySpec{AllowedGrantTypes: []authv1.GrantType{"refresh_token", "client_credentials"}}),
+	})
+	if len(vs) != 1 || vs[0].Field.String() != "spec.grantTypes" || vs[0].Policy != "security/a, security/b" ||
+		!strings.Contains(vs[0].Message, "AuthPolicies security/a, security/b together") {
+		t.Errorf("omitted grant types, no default allowed by the policies together: %v", vs)
+	}
+	if eff, _ := Combine([]authv1.AuthPolicy{
+		pol("security", "a", nil, authv1.AuthPolicySpec{AllowedGrantTypes: []authv1.GrantType{"authorization_code", "client_credentials"}}),
+		pol("security", "c", nil, authv1.AuthPolicySpec{AllowedGrantTypes: []authv1.GrantType{"authorization_code", "refresh_token"}}),
+	}); len(eff.AllowedGrantTypes) != 1 {
+		t.Errorf("combined %v", eff.AllowedGrantTypes)
+	}
+	vs = Evaluate(ac, []authv1.AuthPolicy{
+		pol("security", "a", nil, authv1.AuthPolicySpec{AllowedGrantTypes: []authv1.GrantType{"authorization_code", "client_credentials"}}),
+		pol("security", "c", nil, authv1.AuthPolicySpec{AllowedGrantTypes: []authv1.GrantType{"authorization_code", "refresh_token"}}),
+	})
+	if len(vs) != 0 {
+		t.Errorf("a default both allow (authorization_code) is no violation: %v", vs)
+	}
 	vs = Evaluate(ac, []authv1.AuthPolicy{pol("security", "pkjwt", nil, authv1.AuthPolicySpec{ClientAuthentication: &authv1.ClientAuthenticationPolicy{Method: authv1.ClientAuthPrivateKey}})})
 	if len(vs) != 1 || !strings.Contains(vs[0].Message, "private_key_jwt") {
 		t.Errorf("private_key_jwt cannot be applied yet: %v", vs)
@@ -269,5 +292,38 @@ func TestEmptyPolicySelectorSelectsEveryPolicyOfItsNamespace(t *testing.T) {
 	got := Select(as, all)
 	if len(got) != 2 || Key(&got[0]) != "security/a-labelled" || Key(&got[1]) != "security/b-unlabelled" {
 		t.Errorf("empty selector selected %v, want both policies of namespace security", got)
+	}
+}
+
+// On update only violations the stored client did not have count; a
+// value that moves in its list is the same violation.
+func TestNewViolations(t *testing.T) {
+	ps := []authv1.AuthPolicy{pol("security", "p", nil, authv1.AuthPolicySpec{AllowedScopes: []string{"openid"}})}
+	mk := func(scopes ...string) *authv1.AuthClient {
+		return &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "c"}, Spec: authv1.AuthClientSpec{Scopes: scopes}}
+	}
+	old := mk("openid", "api:admin")
+	for _, tc := range []struct {
+		name string
+		new  *authv1.AuthClient
+		want []string
+	}{
+		{"same violation, moved", mk("api:admin", "openid"), nil},
+		{"violation removed", mk("openid"), nil},
+		{"a new one", mk("openid", "api:admin", "email"), []string{`spec.scopes[2] "email"`}},
+	} {
+		got := New(Evaluate(tc.new, ps), old, ps)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %v", tc.name, got)
+			continue
+		}
+		for i := range got {
+			if !strings.HasPrefix(got[i].Message, tc.want[i]) {
+				t.Errorf("%s: %q", tc.name, got[i].Message)
+			}
+		}
+	}
+	if got := New(Evaluate(old, ps), nil, ps); len(got) != 1 {
+		t.Errorf("on create every violation counts: %v", got)
 	}
 }

@@ -44,6 +44,14 @@ const (
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonPolicyViolation: the object breaks an AuthPolicy that governs it.
 	ReasonPolicyViolation = "PolicyViolation"
+	// ReasonAuthenticationNotChanged: the object breaks an AuthPolicy's
+	// authentication rule, and its Keycloak client keeps authenticating as
+	// it does rather than being switched (its workloads would be locked out).
+	ReasonAuthenticationNotChanged = "AuthenticationNotChanged"
+	// ReasonAuthenticationNotCreated: the object's Keycloak client is gone
+	// and is not created again with an authentication method its
+	// AuthPolicies forbid.
+	ReasonAuthenticationNotCreated = "AuthenticationNotCreated"
 	// ReasonCredentialsNotFound: a Secret with credentials named by the spec is missing or incomplete.
 	ReasonCredentialsNotFound = "CredentialsNotFound"
 	// ReasonDeleting: the object is being deleted and its Keycloak state cleaned up.
