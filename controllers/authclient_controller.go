@@ -251,6 +251,11 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	secret := ""
 	var rot rotationResult
 	if otherCredential {
+		if clientErr != nil && reconciler.Classify(clientErr).Reason == authv1.ReasonChangeNotApplied {
+			// Its reason is what keeps the next reconcile from writing the
+			// change again (reconciler.StillNotApplied).
+			return stop(clientErr)
+		}
 		return stop(keptAuthentication(gov, violations, true))
 	}
 	if ac.HasSecret() {

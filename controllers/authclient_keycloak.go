@@ -76,12 +76,6 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	} else if err := checkOwner(ac, actual, realm); err != nil {
 		return nil, false, err
 	}
-	// Before any write: the client may be enabled for its ServiceAccount by
-	// it (once more, after a refusal disabled it), or already be.
-	if err := gov.claimServiceAccount(); err != nil {
-		return nil, false, err
-	}
-
 	// Under an authentication violation (a policy moved to a method the
 	// client cannot use, a spec edited past the webhook, a console edit)
 	// the client keeps authenticating as Keycloak has it; everything else
@@ -90,6 +84,15 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 	want = kept.Client
 	if kept.Kept {
 		*gov.kept = kept
+	}
+	// Before any write: the client may be enabled for its ServiceAccount by
+	// it (once more, after a refusal disabled it), or already be. Only a
+	// client that will authenticate with the ServiceAccount's token claims
+	// it: one kept on a secret (above) must not block a rightful claimant.
+	if gocloak.PString(want.ClientAuthenticatorType) == desired.AuthenticatorFederatedJWT {
+		if err := gov.claimServiceAccount(); err != nil {
+			return nil, false, err
+		}
 	}
 	diff := desired.ClientDiff(want, *actual)
 	plan := desired.ScopePlan(gov.scopes, *actual)

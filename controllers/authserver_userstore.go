@@ -297,7 +297,10 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 				"Syncing users of UserStore %s into realm %q failed: %s (Keycloak may still be running it; annotate the UserStore with %s to sync again)", usKey, realm, publicError(ctx, "Syncing users", err), authv1.AnnotationSyncUsers)}, nil
 		}
 		if res.Ignored {
+			// The sync Keycloak is running covers this request: confirmed,
+			// not pending (nor failed).
 			log.Info("Keycloak is already syncing this federation", "realm", realm)
+			synced = true
 		} else {
 			if mapperID != "" {
 				if _, err := kc.SyncMapper(ctx, realm, st.ComponentID, mapperID); err != nil {
