@@ -718,6 +718,10 @@ func checkWebhook(t *testing.T, name, ns string, set []string, byKind map[string
 		t.Errorf("%s: webhook-cert mount %v, want %s read-only", name, mount, webhookCertDir)
 	}
 	wantArgs := []string{"--webhook-port=9443", "--webhook-cert-dir=" + webhookCertDir}
+	if failurePolicy == "Fail" {
+		// Strict admission also when the webhook cannot read what it judges by.
+		wantArgs = append(wantArgs, "--webhook-fail-closed")
+	}
 	if certManager {
 		wantArgs = append(wantArgs, "--webhook-cert-management=external")
 	} else {
