@@ -16,8 +16,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	kevents "k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -353,47 +351,8 @@ func TestUserStoreStoredBadFilterIsInvalidSpec(t *testing.T) {
 	ctx := context.Background()
 	// Play the older CRD: the user filter without its rules, for as long
 	// as it takes to store one UserStore.
-	crd := &unstructured.Unstructured{}
-	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
-	if err := k8s.Get(ctx, client.ObjectKey{Name: "userstores.auth.nauthera.io"}, crd); err != nil {
-		t.Fatal(err)
-	}
-	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
-	path := []string{"schema", "openAPIV3Schema", "properties", "spec", "properties", "ldap", "properties", "userSearch", "properties", "filter", "x-kubernetes-validations"}
-	v0 := versions[0].(map[string]any)
-	rules, found, _ := unstructured.NestedSlice(v0, path...)
-	if !found {
-		t.Fatal("the CRD has no rules on the user filter")
-	}
-	setRules := func(rules []any) {
-		eventually(t, 10*time.Second, "CRD updated", func() error {
-			cur := crd.DeepCopy()
-			if err := k8s.Get(ctx, client.ObjectKeyFromObject(cur), cur); err != nil {
-				return err
-			}
-			vs, _, _ := unstructured.NestedSlice(cur.Object, "spec", "versions")
-			v := vs[0].(map[string]any)
-			if rules == nil {
-				unstructured.RemoveNestedField(v, path...)
-			} else if err := unstructured.SetNestedSlice(v, rules, path...); err != nil {
-				return err
-			}
-			vs[0] = v
-			if err := unstructured.SetNestedSlice(cur.Object, vs, "spec", "versions"); err != nil {
-				return err
-			}
-			return k8s.Update(ctx, cur)
-		})
-	}
-	setRules(nil)
-	restored := false
-	restore := func() {
-		if !restored {
-			restored = true
-			setRules(rules)
-		}
-	}
-	t.Cleanup(restore)
+	restore := withoutCRDRules(t, "userstores.auth.nauthera.io",
+		"schema", "openAPIV3Schema", "properties", "spec", "properties", "ldap", "properties", "userSearch", "properties", "filter", "x-kubernetes-validations")
 	us := &authv1.UserStore{}
 	// The real slapd, anonymously: only the filter is wrong.
 	doc := fmt.Sprintf(`
