@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,36 +24,11 @@ import (
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/controllers"
 	"github.com/nauthera/nauthera/internal/connection"
+	"github.com/nauthera/nauthera/internal/testbed"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
 // Issue 21: the LDAP pre-flight proves LDAP, and a sync request runs once.
-
-// silentListener accepts connections on loopback and never answers.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var held []net.Conn
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				break
-			}
-			held = append(held, c)
-		}
-		for _, c := range held {
-			_ = c.Close()
-		}
-	}()
-	t.Cleanup(func() { _ = l.Close(); <-done })
-	return l.Addr().String()
-}
 
 // anonymousUserStore applies a UserStore without a bind DN (an anonymous
 // bind) pointed at server.
@@ -96,18 +70,6 @@ spec:
 	return us
 }
 
-// closedPort returns a loopback port nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
-}
-
 // A UserStore pointed at something that is not an LDAP server (a closed
 // port, a listener that never answers, an HTTP server, the Kubernetes API
 // server, ldaps:// to a plain directory) is not federated:
@@ -135,13 +97,13 @@ func TestUserStorePreflightNeedsLDAP(t *testing.T) {
 	bindSecret(t, "us-not-ldap-wrong", map[string]string{"password": "wrong"})
 	slapdHost := strings.TrimPrefix(ldapSrv.URL, "ldap://")
 	cases := []struct{ name, server, secret string }{
-		{"us-not-ldap-closed", "ldap://" + closedPort(t), ""},
-		{"us-not-ldap-silent", "ldap://" + silentListener(t), ""},
+		{"us-not-ldap-closed", "ldap://" + testbed.ClosedPort(t), ""},
+		{"us-not-ldap-silent", "ldap://" + testbed.SilentListener(t), ""},
 		{"us-not-ldap-http", "ldap://" + web.Listener.Addr().String(), ""},
 		{"us-not-ldap-apiserver", "ldap://" + api.Host, ""},
 		{"us-not-ldap-ldaps-plain", "ldaps://" + slapdHost, ""},
-		{"us-not-ldap-bound-closed", "ldap://" + closedPort(t), "us-not-ldap-bind"},
-		{"us-not-ldap-bound-silent", "ldap://" + silentListener(t), "us-not-ldap-bind"},
+		{"us-not-ldap-bound-closed", "ldap://" + testbed.ClosedPort(t), "us-not-ldap-bind"},
+		{"us-not-ldap-bound-silent", "ldap://" + testbed.SilentListener(t), "us-not-ldap-bind"},
 		{"us-not-ldap-bound-http", "ldap://" + web.Listener.Addr().String(), "us-not-ldap-bind"},
 	}
 	servers := make([]*authv1.AuthServer, len(cases))
@@ -428,8 +390,8 @@ func pointAt(t *testing.T, as *authv1.AuthServer, userStore string) {
 func TestUserStorePreflightFailuresTakeTheTimeout(t *testing.T) {
 	integration(t)
 	as := serverWith(t, "us-preflight-timing", "")
-	anonymousUserStore(t, "us-timing-closed", "ldap://"+closedPort(t))
-	anonymousUserStore(t, "us-timing-silent", "ldap://"+silentListener(t))
+	anonymousUserStore(t, "us-timing-closed", "ldap://"+testbed.ClosedPort(t))
+	anonymousUserStore(t, "us-timing-silent", "ldap://"+testbed.SilentListener(t))
 	stopOperator()
 	t.Cleanup(func() { theOperator(t) })
 	r := standaloneReconciler(t, nil)

@@ -16,67 +16,6 @@ import (
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
-// silentListener accepts connections on loopback and never says a word
-// (a firewall that accepts, a stuck service). It is closed with the test.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var held []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				break
-			}
-			held = append(held, c)
-		}
-		for _, c := range held {
-			_ = c.Close()
-		}
-	}()
-	t.Cleanup(func() { _ = l.Close(); <-done })
-	return l.Addr().String()
-}
-
-// closingListener accepts connections on loopback and closes each at once.
-func closingListener(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
-	t.Cleanup(func() { _ = l.Close(); <-done })
-	return l.Addr().String()
-}
-
-// closedPort returns a loopback port nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
-}
-
 // The pre-flight must prove LDAP (issue 21): with and without a bind DN,
 // Keycloak's test passes only when an LDAP server answers. An HTTP server, a
 // listener that says nothing, a port that closes at once and a closed port
@@ -121,12 +60,12 @@ func TestLDAPTestNeedsAnLDAPAnswer(t *testing.T) {
 		{"HTTP server, anonymous", "ldap://" + web.Listener.Addr().String(), "", "", "none"},
 		{"HTTP server, with bind DN", "ldap://" + web.Listener.Addr().String(), ldap.ServiceDN, "x", "none"},
 		{"HTTP server as ldaps", "ldaps://" + web.Listener.Addr().String(), "", "", "none"},
-		{"silent listener, anonymous", "ldap://" + silentListener(t), "", "", "none"},
-		{"silent listener, with bind DN", "ldap://" + silentListener(t), ldap.ServiceDN, "x", "none"},
-		{"closing listener, anonymous", "ldap://" + closingListener(t), "", "", "none"},
-		{"closing listener, with bind DN", "ldap://" + closingListener(t), ldap.ServiceDN, "x", "none"},
-		{"closed port", "ldap://" + closedPort(t), "", "", "none"},
-		{"closed port, with bind DN", "ldap://" + closedPort(t), ldap.ServiceDN, "x", "none"},
+		{"silent listener, anonymous", "ldap://" + testbed.SilentListener(t), "", "", "none"},
+		{"silent listener, with bind DN", "ldap://" + testbed.SilentListener(t), ldap.ServiceDN, "x", "none"},
+		{"closing listener, anonymous", "ldap://" + testbed.ClosingListener(t), "", "", "none"},
+		{"closing listener, with bind DN", "ldap://" + testbed.ClosingListener(t), ldap.ServiceDN, "x", "none"},
+		{"closed port", "ldap://" + testbed.ClosedPort(t), "", "", "none"},
+		{"closed port, with bind DN", "ldap://" + testbed.ClosedPort(t), ldap.ServiceDN, "x", "none"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t0 := time.Now()
@@ -153,7 +92,7 @@ func TestLDAPTestNeedsAnLDAPAnswer(t *testing.T) {
 // A request that gets no answer from Keycloak says so without the URL it
 // went to: the operator's admin URL has no business in status or Events.
 func TestNoAnswerKeepsTheURLOut(t *testing.T) {
-	addr := closedPort(t)
+	addr := testbed.ClosedPort(t)
 	c, err := keycloak.New(keycloak.Config{URL: "http://" + addr, Credentials: keycloak.Credentials{Username: "admin", Password: "pw"}, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +132,7 @@ func TestLDAPTestTimesOutBeforeTheRequest(t *testing.T) {
 			if timeout <= 0 || timeout > requestTimeout/2 {
 				t.Errorf("LDAP test timeout %s", timeout)
 			}
-			for _, u := range []string{"ldaps://" + silentListener(t), "ldap://" + silentListener(t)} {
+			for _, u := range []string{"ldaps://" + testbed.SilentListener(t), "ldap://" + testbed.SilentListener(t)} {
 				err := c.TestLDAPConnection(context.Background(), realm, keycloak.NewLDAPTest(u, "", "", timeout))
 				var terr *keycloak.LDAPTestError
 				if !errors.As(err, &terr) {
