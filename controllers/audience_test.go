@@ -165,7 +165,7 @@ func TestAudiencesNeedTheTargetsConsent(t *testing.T) {
 	waitAudience(t, realm, "aud-web", "frontend", api, false) // the console edit took effect
 	annotate(t, frontend, "nudge", "1")
 	waitAudience(t, realm, "aud-web", "frontend", api, true)
-	if note := warningEvent(t, frontend, "DriftReverted"); !strings.Contains(note, "audience mappers (restore "+api+")") {
+	if note := warningEvent(t, frontend, authv1.ReasonDriftReverted); !strings.Contains(note, "audience mappers (restore "+api+")") {
 		t.Errorf("DriftReverted Event %q does not name the mapper", note)
 	}
 

@@ -71,11 +71,7 @@ func (p *audienceProblems) err() error {
 
 // audienceKey is the namespace/name an audience reference of ac names.
 func audienceKey(ac *authv1.AuthClient, ref authv1.ObjectReference) types.NamespacedName {
-	ns := ref.Namespace
-	if ns == "" {
-		ns = ac.Namespace
-	}
-	return types.NamespacedName{Namespace: ns, Name: ref.Name}
+	return ref.In(ac.Namespace)
 }
 
 // resolveAudiences reads the AuthClients ac names as audiences (from the

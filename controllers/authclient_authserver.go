@@ -143,9 +143,5 @@ func (r *AuthClientReconciler) revoke(ctx context.Context, ac *authv1.AuthClient
 }
 
 func authServerKey(ac *authv1.AuthClient) types.NamespacedName {
-	ns := ac.Spec.AuthServerRef.Namespace
-	if ns == "" {
-		ns = ac.Namespace
-	}
-	return types.NamespacedName{Namespace: ns, Name: ac.Spec.AuthServerRef.Name}
+	return ac.Spec.AuthServerRef.In(ac.Namespace)
 }

@@ -92,6 +92,6 @@ func (r *AuthClientReconciler) onOwnClient(ctx context.Context, ac *authv1.AuthC
 		return err
 	}()
 	return reconciler.SettleDeletion(err, func(err error) {
-		rep.Event(ctx, ac, corev1.EventTypeWarning, "ClientLeftBehind", fmt.Sprintf("Keycloak client %q in realm %q was not cleaned up: %v", ac.EffectiveClientID(), realm, err))
+		rep.Event(ctx, ac, corev1.EventTypeWarning, authv1.ReasonClientLeftBehind, fmt.Sprintf("Keycloak client %q in realm %q was not cleaned up: %v", ac.EffectiveClientID(), realm, err))
 	})
 }

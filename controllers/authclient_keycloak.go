@@ -172,7 +172,7 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 		if len(audPlan.Fix) > 0 {
 			fields = append(fields, "audience mappers ("+strings.Join(audienceChanges(desired.AudiencePlan{Fix: audPlan.Fix}), ", ")+")")
 		}
-		rep.Event(ctx, ac, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to client %q: %s", clientID, strings.Join(fields, ", ")))
+		rep.Event(ctx, ac, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to client %q: %s", clientID, strings.Join(fields, ", ")))
 	}
 	return after, false, nil
 }
@@ -312,7 +312,7 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 	if ac.Status.ClientID != "" {
 		// Recreated after it went missing; a first creation is summed up
 		// by the one ClientProvisioned Event (one Event per provisioning).
-		rep.Event(ctx, ac, corev1.EventTypeNormal, "ClientRecreated", fmt.Sprintf("Recreated Keycloak client %q in realm %q, which had been deleted in Keycloak", clientID, realm))
+		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonClientRecreated, fmt.Sprintf("Recreated Keycloak client %q in realm %q, which had been deleted in Keycloak", clientID, realm))
 	}
 	ctrl.LoggerFrom(ctx).Info("Created Keycloak client", "clientId", clientID, "realm", realm)
 	return created, nil, nil

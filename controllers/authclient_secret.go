@@ -281,7 +281,7 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 		if ac.Status.ClientSecretRef != nil {
 			// Written before: it was deleted by hand and comes back. A first
 			// write is summed up by the ClientProvisioned Event.
-			rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretRecreated", fmt.Sprintf("Wrote the credentials to Secret %s again, after it was deleted", ac.SecretName()))
+			rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretRecreated, fmt.Sprintf("Wrote the credentials to Secret %s again, after it was deleted", ac.SecretName()))
 		}
 		ctrl.LoggerFrom(ctx).Info("Created credentials Secret", "secret", ac.SecretName())
 		return nil
@@ -295,7 +295,7 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 		if err := r.Update(ctx, s, client.FieldOwner(FieldOwner)); err != nil {
 			return deliveryFailed(err, rotated)
 		}
-		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretReplaced", fmt.Sprintf("Replaced Secret %s, left by an earlier AuthClient of the same name", ac.SecretName()))
+		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretReplaced, fmt.Sprintf("Replaced Secret %s, left by an earlier AuthClient of the same name", ac.SecretName()))
 		return nil
 	}
 	// A patch of what differs, not a full update: fields of the Secret the
@@ -309,22 +309,22 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	case rotated:
 		ctrl.LoggerFrom(ctx).Info("Wrote the rotated secret to the credentials Secret", "secret", ac.SecretName())
 	case desired.Hash(cur.Data) != cur.Annotations[desired.AnnotationHash]:
-		rep.Event(ctx, ac, corev1.EventTypeWarning, "SecretRestored", fmt.Sprintf("Secret %s was edited outside Nauthera; restored the credentials Keycloak holds", ac.SecretName()))
+		rep.Event(ctx, ac, corev1.EventTypeWarning, authv1.ReasonSecretRestored, fmt.Sprintf("Secret %s was edited outside Nauthera; restored the credentials Keycloak holds", ac.SecretName()))
 	case changed:
 		why := "the client secret changed in Keycloak (regenerated outside Nauthera)"
 		if recreated {
 			why = fmt.Sprintf("the Keycloak client %q was deleted in Keycloak and has been recreated with new credentials", ac.EffectiveClientID())
 		}
-		rep.Event(ctx, ac, corev1.EventTypeWarning, "CredentialsChanged", fmt.Sprintf(
+		rep.Event(ctx, ac, corev1.EventTypeWarning, authv1.ReasonCredentialsChanged, fmt.Sprintf(
 			"Secret %s holds new credentials: %s. The old secret no longer works: workloads that read the Secret only at start-up must be restarted to pick up the new one", ac.SecretName(), why))
 	case cur.Labels[desired.LabelManagedBy] != desired.ManagedByValue:
-		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretReclaimed", fmt.Sprintf("Restored the %s label on Secret %s, which this AuthClient owns; the credentials are unchanged", desired.LabelManagedBy, ac.SecretName()))
+		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretReclaimed, fmt.Sprintf("Restored the %s label on Secret %s, which this AuthClient owns; the credentials are unchanged", desired.LabelManagedBy, ac.SecretName()))
 	case maps.EqualFunc(cur.Data, s.Data, func(a, b []byte) bool { return string(a) == string(b) }):
 		// Metadata only (a template's labels, Nauthera's bookkeeping): the
 		// credentials are the same, nobody needs an Event.
 		ctrl.LoggerFrom(ctx).V(1).Info("Updated the metadata of the credentials Secret", "secret", ac.SecretName())
 	default:
-		rep.Event(ctx, ac, corev1.EventTypeNormal, "SecretUpdated", fmt.Sprintf("Updated Secret %s", ac.SecretName()))
+		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretUpdated, fmt.Sprintf("Updated Secret %s", ac.SecretName()))
 	}
 	return nil
 }

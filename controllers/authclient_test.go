@@ -237,7 +237,7 @@ func TestConsoleDriftIsRepaired(t *testing.T) {
 		}
 		return nil
 	})
-	note := warningEvent(t, ac, "DriftReverted")
+	note := warningEvent(t, ac, authv1.ReasonDriftReverted)
 	if !strings.Contains(note, "redirectUris") || !strings.Contains(note, "name") {
 		t.Errorf("Event should name the reverted fields: %q", note)
 	}

@@ -72,12 +72,12 @@ func (r *AuthClientReconciler) restartWorkloads(ctx context.Context, ac *authv1.
 		case apierrors.IsForbidden(err):
 			// Not retried: the operator lacks the RBAC (the chart grants it
 			// with operator.restartWorkloads).
-			rep.Event(ctx, ac, corev1.EventTypeWarning, "WorkloadRestartFailed", fmt.Sprintf(
+			rep.Event(ctx, ac, corev1.EventTypeWarning, authv1.ReasonWorkloadRestartFailed, fmt.Sprintf(
 				"Cannot restart the workloads that use Secret %s: %v. Enable operator.restartWorkloads in the chart, or restart them yourself", ac.SecretName(), err))
 		case err != nil:
 			return err
 		case len(restarted) > 0:
-			rep.Event(ctx, ac, corev1.EventTypeNormal, "WorkloadsRestarted", fmt.Sprintf(
+			rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonWorkloadsRestarted, fmt.Sprintf(
 				"Restarted %s for the new credentials in Secret %s", strings.Join(restarted, ", "), ac.SecretName()))
 		}
 	}

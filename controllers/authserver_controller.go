@@ -167,7 +167,7 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 		} else if err != nil {
 			return "", err
 		}
-		rep.Event(ctx, as, corev1.EventTypeNormal, "RealmCreated", fmt.Sprintf("Created Keycloak realm %q", name))
+		rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonRealmCreated, fmt.Sprintf("Created Keycloak realm %q", name))
 		as.Status.RealmName = name
 		// Read once more for the session timeouts Keycloak chose.
 		created, err := kc.GetRealm(ctx, name)
@@ -206,7 +206,7 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 			return "", reconciler.NotApplied(fmt.Sprintf("realm %q", name), still, want, "AuthServer")
 		}
 		if reconciler.IsReady(as) {
-			rep.Event(ctx, as, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to realm %q: %s", name, strings.Join(diff, ", ")))
+			rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to realm %q: %s", name, strings.Join(diff, ", ")))
 		}
 	}
 	as.Status.RealmName = name
@@ -242,7 +242,7 @@ func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.A
 			return r.removeFederation(ctx, as, kc, rep, "", "the AuthServer was deleted and its realm orphaned")
 		}()
 		if err := reconciler.SettleDeletion(err, func(err error) {
-			rep.Event(ctx, as, corev1.EventTypeWarning, "UserStoreLeftBehind", fmt.Sprintf("The LDAP federation of realm %q was not removed: %v", as.Status.RealmName, err))
+			rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonUserStoreLeftBehind, fmt.Sprintf("The LDAP federation of realm %q was not removed: %v", as.Status.RealmName, err))
 		}); err != nil {
 			rep.Fail(ctx, as, authv1.ReasonDeleting, "Cannot remove the LDAP federation from the realm yet: "+err.Error(), true)
 			return err
@@ -275,7 +275,7 @@ func (r *AuthServerReconciler) deleteRealm(ctx context.Context, as *authv1.AuthS
 		return err
 	}()
 	return reconciler.SettleDeletion(err, func(err error) {
-		rep.Event(ctx, as, corev1.EventTypeWarning, "RealmLeftBehind", fmt.Sprintf("Realm %q was not deleted: %v", name, err))
+		rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonRealmLeftBehind, fmt.Sprintf("Realm %q was not deleted: %v", name, err))
 	})
 }
 
@@ -376,11 +376,7 @@ func userStoreKey(as *authv1.AuthServer) string {
 	if ref == nil {
 		return ""
 	}
-	ns := ref.Namespace
-	if ns == "" {
-		ns = as.Namespace
-	}
-	return ns + "/" + ref.Name
+	return ref.In(as.Namespace).String()
 }
 
 // serversUsing maps a UserStore to the AuthServers that reference it.

@@ -74,7 +74,7 @@ func (r *AuthServerReconciler) reconcileRotation(ctx context.Context, as *authv1
 		if newPolicies, policiesChanged, err = desired.MergeOwned(policies, desired.RotationName, pol); err == nil {
 			err = r.writeRotation(ctx, kc, realm, want != nil, newProfiles, profilesChanged, newPolicies, policiesChanged)
 			if err == nil && (profilesChanged || policiesChanged) && want != nil && as.Status.SecretRotation != nil && *as.Status.SecretRotation == *want {
-				rep.Event(ctx, as, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to the client policy %q of realm %q", desired.RotationName, realm))
+				rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to the client policy %q of realm %q", desired.RotationName, realm))
 			}
 		}
 	}

@@ -138,7 +138,7 @@ func (r *AuthServerReconciler) applyIdentityProvider(ctx context.Context, as *au
 			}
 			return false, err
 		}
-		rep.Event(ctx, as, corev1.EventTypeNormal, "IdentityProviderCreated", fmt.Sprintf("Created identity provider %q in realm %q, trusting the service-account tokens of %s", alias, realm, issuer))
+		rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonIdentityProviderCreated, fmt.Sprintf("Created identity provider %q in realm %q, trusting the service-account tokens of %s", alias, realm, issuer))
 		return true, nil
 	}
 	if err != nil {
@@ -175,7 +175,7 @@ func (r *AuthServerReconciler) applyIdentityProvider(ctx context.Context, as *au
 	}
 	if st := as.Status.ServiceAccountAuthentication; st != nil && st.Issuer == issuer && isIssuerReady(as) {
 		// Nothing of ours changed: someone edited it in the console.
-		rep.Event(ctx, as, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to identity provider %q of realm %q: %s", alias, realm, strings.Join(diff, ", ")))
+		rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to identity provider %q of realm %q: %s", alias, realm, strings.Join(diff, ", ")))
 	}
 	return true, nil
 }
@@ -218,7 +218,7 @@ func (r *AuthServerReconciler) removeIdentityProvider(ctx context.Context, as *a
 	if err := kc.DeleteIdentityProvider(ctx, realm, alias); err != nil && !keycloak.IsNotFound(err) {
 		return err
 	}
-	rep.Event(ctx, as, corev1.EventTypeNormal, "IdentityProviderRemoved", fmt.Sprintf("Removed identity provider %q from realm %q: spec.serviceAccountAuthentication was removed, and secretless clients no longer authenticate", alias, realm))
+	rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonIdentityProviderRemoved, fmt.Sprintf("Removed identity provider %q from realm %q: spec.serviceAccountAuthentication was removed, and secretless clients no longer authenticate", alias, realm))
 	return nil
 }
 

@@ -97,10 +97,7 @@ func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, as *authv
 // problem with them.
 func (r *AuthServerReconciler) userStoreFor(ctx context.Context, as *authv1.AuthServer) (*authv1.UserStore, string, string, *userStoreProblem, error) {
 	ref := as.Spec.UserStoreRef
-	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
-	if key.Namespace == "" {
-		key.Namespace = as.Namespace
-	}
+	key := ref.In(as.Namespace)
 	us := &authv1.UserStore{}
 	if err := r.Get(ctx, key, us); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -205,7 +202,7 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 		if err := kc.DeleteComponent(ctx, realm, gocloak.PString(c.ID)); err != nil && !keycloak.IsNotFound(err) {
 			return nil, err
 		}
-		rep.Event(ctx, as, corev1.EventTypeNormal, "UserStoreRemoved", fmt.Sprintf(
+		rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonUserStoreRemoved, fmt.Sprintf(
 			"Removed the LDAP federation %q from realm %q, which this AuthServer no longer references; the users it had imported were removed with it", gocloak.PString(c.Name), realm))
 	}
 	request := requestKey(us.Annotations[authv1.AnnotationSyncUsers])
@@ -251,7 +248,7 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 			// Recorded at once: whatever fails next, removal finds it.
 			st.ComponentID, created = id, true
 			as.Status.UserStore = st
-			rep.Event(ctx, as, corev1.EventTypeNormal, "UserStoreFederated", fmt.Sprintf("Federated UserStore %s (%s) into realm %q", usKey, us.Spec.LDAP.Server, realm))
+			rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonUserStoreFederated, fmt.Sprintf("Federated UserStore %s (%s) into realm %q", usKey, us.Spec.LDAP.Server, realm))
 		default:
 			log.Info("Updating LDAP federation in realm", "realm", realm, "userStore", usKey, "fields", diff)
 			// The password is always sent: Keycloak shows it masked, and
@@ -261,7 +258,7 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 			}
 			st.ComponentID = gocloak.PString(actual.ID)
 			if !specChanged && len(diff) > 0 {
-				rep.Event(ctx, as, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to the LDAP federation %q of realm %q: %s", desired.LDAPComponentName(us), realm, strings.Join(diff, ", ")))
+				rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to the LDAP federation %q of realm %q: %s", desired.LDAPComponentName(us), realm, strings.Join(diff, ", ")))
 			}
 		}
 	} else {
@@ -315,7 +312,7 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 					usKey, realm, us.Spec.LDAP.UserSearch.BaseDN, orNone(string(us.Spec.LDAP.UserSearch.Filter)), res.Removed, res.Failed)}, nil
 			}
 			synced = true
-			rep.Event(ctx, as, corev1.EventTypeNormal, "UsersSynced", fmt.Sprintf("Synced users of UserStore %s into realm %q: %d added, %d updated, %d removed, %d failed", usKey, realm, res.Added, res.Updated, res.Removed, res.Failed))
+			rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonUsersSynced, fmt.Sprintf("Synced users of UserStore %s into realm %q: %d added, %d updated, %d removed, %d failed", usKey, realm, res.Added, res.Updated, res.Removed, res.Failed))
 		}
 	}
 	if c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); c != nil && !synced {
@@ -471,7 +468,7 @@ func (r *AuthServerReconciler) reconcileGroupMapper(ctx context.Context, kc keyc
 			return "", err
 		}
 		if driftIsEdit {
-			rep.Event(ctx, as, corev1.EventTypeWarning, "DriftReverted", fmt.Sprintf("Reverted changes made in Keycloak to the group mapper %q of realm %q: %s", desired.GroupMapperName, realm, strings.Join(diff, ", ")))
+			rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to the group mapper %q of realm %q: %s", desired.GroupMapperName, realm, strings.Join(diff, ", ")))
 		}
 	}
 	return gocloak.PString(actual.ID), nil
@@ -506,7 +503,7 @@ func (r *AuthServerReconciler) removeFederation(ctx context.Context, as *authv1.
 			return err
 		}
 		ctrl.LoggerFrom(ctx).Info("Removed LDAP federation from realm", "realm", realm, "component", gocloak.PString(c.Name))
-		rep.Event(ctx, as, corev1.EventTypeNormal, "UserStoreRemoved", fmt.Sprintf(
+		rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonUserStoreRemoved, fmt.Sprintf(
 			"Removed the LDAP federation %q from realm %q (%s); the users it had imported were removed with it", gocloak.PString(c.Name), realm, why))
 	}
 	as.Status.UserStore = nil

@@ -500,7 +500,7 @@ func TestChangeKeycloakIgnoresIsNotDrift(t *testing.T) {
 	if ac.ResourceVersion != version {
 		t.Errorf("the AuthClient was written during steady resyncs (resourceVersion %s -> %s)", version, ac.ResourceVersion)
 	}
-	if n := occurrences(settledEvents(t, ac, corev1.EventTypeWarning, "DriftReverted")); n != 0 {
+	if n := occurrences(settledEvents(t, ac, corev1.EventTypeWarning, authv1.ReasonDriftReverted)); n != 0 {
 		t.Errorf("%d DriftReverted Warnings, want 0", n)
 	}
 	if n := occurrences(settledEvents(t, ac, corev1.EventTypeWarning, authv1.ReasonChangeNotApplied)); n != 1 {
@@ -528,7 +528,7 @@ func TestRecreatedClientWarnsCredentialsChanged(t *testing.T) {
 	if err := gc.DeleteClient(context.Background(), tok, "recreate-server", gocloak.PString(cl.ID)); err != nil {
 		t.Fatal(err)
 	}
-	note := warningEvent(t, ac, "CredentialsChanged")
+	note := warningEvent(t, ac, authv1.ReasonCredentialsChanged)
 	if !strings.Contains(note, "recreated") || !strings.Contains(note, "restarted") {
 		t.Errorf("note = %q", note)
 	}

@@ -377,7 +377,7 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 		}
 		return nil
 	})
-	if w := settledEvents(t, plain, corev1.EventTypeWarning, "CredentialsChanged"); len(w) != 0 {
+	if w := settledEvents(t, plain, corev1.EventTypeWarning, authv1.ReasonCredentialsChanged); len(w) != 0 {
 		t.Errorf("a rotation Nauthera made is not a credentials change from outside: %v", w)
 	}
 	deleteAndWait(t, plain)
@@ -534,7 +534,7 @@ spec:
 	if hashOf(other) != "" || other.Generation != gen {
 		t.Error("a Deployment that did not opt in was changed")
 	}
-	if occurrences(events(t, ac, corev1.EventTypeNormal, "WorkloadsRestarted")) == 0 {
+	if occurrences(events(t, ac, corev1.EventTypeNormal, authv1.ReasonWorkloadsRestarted)) == 0 {
 		t.Error("no WorkloadsRestarted Event")
 	}
 	_ = k8s.Delete(context.Background(), opted)

@@ -53,7 +53,7 @@ func TestSecretTemplate(t *testing.T) {
 		}
 		return nil
 	})
-	if w := settledEvents(t, ac, corev1.EventTypeWarning, "CredentialsChanged"); len(w) != 0 {
+	if w := settledEvents(t, ac, corev1.EventTypeWarning, authv1.ReasonCredentialsChanged); len(w) != 0 {
 		t.Errorf("a rotation is not a change from outside: %v", w)
 	}
 

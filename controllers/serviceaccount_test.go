@@ -320,7 +320,7 @@ func TestSecretlessClient(t *testing.T) {
 			}
 			return nil
 		})
-		if note := warningEvent(t, as, "DriftReverted"); !strings.Contains(note, "config.issuer") {
+		if note := warningEvent(t, as, authv1.ReasonDriftReverted); !strings.Contains(note, "config.issuer") {
 			t.Errorf("DriftReverted %q does not name the field", note)
 		}
 		if got := assertionToken(t, tokenURL, clientID, saToken(t, "team-sa", "app", audience)); got.code != http.StatusOK {
@@ -329,7 +329,7 @@ func TestSecretlessClient(t *testing.T) {
 	})
 
 	t.Run("maxTokenAge reaches Keycloak", func(t *testing.T) {
-		drifts := occurrences(events(t, as, corev1.EventTypeWarning, "DriftReverted"))
+		drifts := occurrences(events(t, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted))
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(as), as); err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +354,7 @@ func TestSecretlessClient(t *testing.T) {
 		if got := as.Status.ServiceAccountAuthentication.MaxTokenAgeSeconds; got != 600 {
 			t.Errorf("status maxTokenAgeSeconds %d", got)
 		}
-		if n := occurrences(settledEvents(t, as, corev1.EventTypeWarning, "DriftReverted")); n != drifts {
+		if n := occurrences(settledEvents(t, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted)); n != drifts {
 			t.Errorf("a spec edit was reported as drift (%d DriftReverted, %d before)", n, drifts)
 		}
 	})

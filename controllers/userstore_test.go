@@ -184,7 +184,7 @@ func TestUserStoreFederatesLDAP(t *testing.T) {
 		if got := c.ComponentConfig["connectionUrl"]; len(got) != 1 || got[0] != ldapSrv.URL {
 			return fmt.Errorf("connectionUrl %v", got)
 		}
-		for _, e := range events(t, as, corev1.EventTypeWarning, "DriftReverted") {
+		for _, e := range events(t, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted) {
 			if strings.Contains(e.Note, "connectionUrl") {
 				return nil
 			}
@@ -245,7 +245,7 @@ func TestUserStoreFederatesLDAP(t *testing.T) {
 			t.Errorf("user %s is still federated", gocloak.PString(u.Username))
 		}
 	}
-	if occurrences(events(t, as, corev1.EventTypeNormal, "UserStoreRemoved")) == 0 {
+	if occurrences(events(t, as, corev1.EventTypeNormal, authv1.ReasonUserStoreRemoved)) == 0 {
 		t.Error("no UserStoreRemoved Event")
 	}
 	if !reconcilerReady(t, as) {

@@ -13,7 +13,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -93,10 +92,7 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac, old *authv1.Auth
 			errs = append(errs, field.Invalid(field.NewPath("spec", "clientId"), ac.Spec.ClientID, err.Error()))
 		}
 	}
-	key := types.NamespacedName{Namespace: ac.Spec.AuthServerRef.Namespace, Name: ac.Spec.AuthServerRef.Name}
-	if key.Namespace == "" {
-		key.Namespace = ac.Namespace
-	}
+	key := ac.Spec.AuthServerRef.In(ac.Namespace)
 	var warnings admission.Warnings
 	// issuer is the AuthServer's, when it can be read: the template is
 	// rendered for it (for a placeholder otherwise).

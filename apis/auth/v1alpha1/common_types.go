@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // ObjectReference names an object of this API group, optionally in another namespace.
@@ -21,6 +22,15 @@ type ObjectReference struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Namespace string `json:"namespace,omitempty"`
+}
+
+// In is the object the reference names when the object holding it lives in
+// namespace: the reference's own namespace, else that one.
+func (r ObjectReference) In(namespace string) types.NamespacedName {
+	if r.Namespace != "" {
+		namespace = r.Namespace
+	}
+	return types.NamespacedName{Namespace: namespace, Name: r.Name}
 }
 
 // LocalObjectReference names an object in the same namespace as the object
