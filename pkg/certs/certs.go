@@ -27,6 +27,7 @@ const (
 	HostMismatch = "CertificateHostMismatch"
 	ExpiringSoon = "CertificateExpiringSoon"
 	Valid        = "CertificateValid"
+	NotFound     = "CertificateNotFound" // the Secret spec.tls.certSecretRef names does not exist
 )
 
 // Info is what the certificate says.
