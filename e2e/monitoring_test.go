@@ -116,10 +116,10 @@ func TestMonitoring(t *testing.T) {
 		}
 	})
 
-	// The values the READMEs tell users to paste render the three objects.
+	// The values the docs tell users to paste render the three objects.
 	t.Run("readme-examples", func(t *testing.T) {
 		for file, heading := range map[string]string{
-			"README.md":                 "### Monitoring: dashboard and alerts",
+			"docs/guides/monitoring.md": "## Dashboard and alerts",
 			"charts/nauthera/README.md": "## Monitoring",
 		} {
 			b, err := os.ReadFile(filepath.Join(testbed.RepoRoot(), file))

@@ -169,9 +169,9 @@ func TestClassify(t *testing.T) {
 			if f.Reason != tc.reason || f.Transient != tc.transient {
 				t.Errorf("Classify = %s transient=%v, want %s transient=%v", f.Reason, f.Transient, tc.reason, tc.transient)
 			}
-			// The README's table of reasons says the same.
+			// The docs' table of reasons says the same.
 			if retried, ok := readmeRetried[f.Reason]; ok && strings.Contains(retried, "with backoff") != f.Transient {
-				t.Errorf("README says %s is retried %q; the code retries it with backoff: %v", f.Reason, retried, f.Transient)
+				t.Errorf("docs/spec/v1alpha1/authclient.md says %s is retried %q; the code retries it with backoff: %v", f.Reason, retried, f.Transient)
 			}
 		})
 	}
@@ -220,11 +220,11 @@ func TestJitter(t *testing.T) {
 	}
 }
 
-// readmeReasons reads the README's table of AuthClient failure reasons:
-// reason -> its "retried" column.
+// readmeReasons reads the table of AuthClient failure reasons of
+// docs/spec/v1alpha1/authclient.md: reason -> its "retried" column.
 func readmeReasons(t *testing.T) map[string]string {
 	t.Helper()
-	data, err := os.ReadFile("../../README.md")
+	data, err := os.ReadFile("../../docs/spec/v1alpha1/authclient.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func readmeReasons(t *testing.T) map[string]string {
 		}
 	}
 	if rows[authv1.ReasonKeycloakWriteFailed] == "" {
-		t.Fatal("the README's table of reasons was not found")
+		t.Fatal("the table of reasons in docs/spec/v1alpha1/authclient.md was not found")
 	}
 	return rows
 }
