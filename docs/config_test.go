@@ -204,9 +204,9 @@ func chartRowKeys(cell string) []string {
 	return out
 }
 
-// leaves flattens values.yaml into dotted keys of scalars, lists and maps
-// that are empty or whose children are all scalars of one object
-// (resources: {requests: ..., limits: ...} is one documented value).
+// leaves flattens values.yaml into the dotted keys of its scalars, lists and
+// empty maps. A table row naming a map (operator.resources) or a subtree
+// (keycloak.ingress.*) covers every leaf under it.
 func leaves(prefix string, v any, out map[string]any) {
 	m, ok := v.(map[string]any)
 	if !ok || len(m) == 0 {
