@@ -312,3 +312,22 @@ func TestSpecFieldTables(t *testing.T) {
 		}
 	}
 }
+
+// Each spec page's example is its kind's sample, verbatim: the file the
+// API server accepts in apis/auth/v1alpha1/validation_test.go.
+func TestSpecExamplesAreTheSamples(t *testing.T) {
+	for _, kind := range kinds {
+		page := "docs/spec/v1alpha1/" + kind + ".md"
+		_, section, _ := strings.Cut(readRepo(t, page), "\n## Example\n")
+		_, example, _ := strings.Cut(section, "```yaml\n")
+		example, _, found := strings.Cut(example, "```")
+		if !found {
+			t.Errorf("%s: no yaml example under ## Example", page)
+			continue
+		}
+		sample := "config/samples/auth_v1alpha1_" + kind + ".yaml"
+		if strings.TrimSpace(example) != strings.TrimSpace(readRepo(t, sample)) {
+			t.Errorf("%s: the example differs from %s", page, sample)
+		}
+	}
+}

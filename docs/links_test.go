@@ -162,3 +162,17 @@ func checkLink(t *testing.T, file, target string) string {
 	}
 	return ""
 }
+
+// The README stays an entry point: what Nauthera is, the two commands, the
+// demo, helm install and links. Everything else belongs in docs/.
+func TestREADMEIsAnEntryPoint(t *testing.T) {
+	readme := readRepo(t, "README.md")
+	if n := strings.Count(readme, "\n"); n > 150 {
+		t.Errorf("README.md has %d lines; keep it at most 150 and move the rest into docs/", n)
+	}
+	for _, must := range []string{"make demo", "make test", "helm install nauthera charts/nauthera", "make image-push IMAGE=", "docs/README.md"} {
+		if !strings.Contains(readme, must) {
+			t.Errorf("README.md lacks %q", must)
+		}
+	}
+}
