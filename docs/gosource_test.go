@@ -11,9 +11,10 @@ import (
 	"testing"
 )
 
-// goConst is a string constant of the code with its doc comment.
+// goConst is a string constant of the code with its doc comment (or its
+// const block's when it has none) and its const block's doc comment.
 type goConst struct {
-	Name, Value, Doc, File string
+	Name, Value, Doc, BlockDoc, File string
 }
 
 // goFile is a parsed Go file and its base name.
@@ -75,7 +76,7 @@ func stringConsts(t *testing.T, rel string) []goConst {
 					if err != nil {
 						t.Fatal(err)
 					}
-					out = append(out, goConst{Name: n.Name, Value: v, Doc: doc, File: f.Name})
+					out = append(out, goConst{Name: n.Name, Value: v, Doc: doc, BlockDoc: gd.Doc.Text(), File: f.Name})
 				}
 			}
 		}

@@ -35,7 +35,9 @@ func codeReasons(t *testing.T) (conditionReasons, eventReasons map[string]goCons
 		}
 	}
 	for _, c := range stringConsts(t, "pkg/certs") {
-		if strings.Contains(c.Doc, "condition reason") {
+		// The block's comment says so ("each a condition reason"), whether
+		// or not a constant has a comment of its own.
+		if strings.Contains(c.Doc+c.BlockDoc, "condition reason") {
 			conditionReasons[c.Value] = c
 		}
 	}
