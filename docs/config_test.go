@@ -46,7 +46,17 @@ func codeFlags(t *testing.T) map[string]codeFlag {
 		}
 		ast.Inspect(f.AST, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) != 4 {
+			if !ok {
+				return true
+			}
+			// A flag defined any other way than fs.XxxVar(&field, "name",
+			// default, "usage") would be missed in silence: fail instead.
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && flagDefiners[sel.Sel.Name] && len(call.Args) != 4 {
+				if x, ok := sel.X.(*ast.Ident); ok && (x.Name == "fs" || x.Name == "flag") {
+					t.Errorf("%s: %s.%s defines a flag this test does not read: use fs.XxxVar or teach docs/config_test.go", f.Name, x.Name, sel.Sel.Name)
+				}
+			}
+			if len(call.Args) != 4 {
 				return true
 			}
 			sel, ok := call.Fun.(*ast.SelectorExpr)
@@ -55,6 +65,7 @@ func codeFlags(t *testing.T) map[string]codeFlag {
 			}
 			name, ok := stringLit(call.Args[1])
 			if !ok {
+				t.Errorf("%s: a flag whose name is not a string literal: teach docs/config_test.go", f.Name)
 				return true
 			}
 			def, err := evalDefault(t, imports, call.Args[2])
@@ -69,6 +80,14 @@ func codeFlags(t *testing.T) map[string]codeFlag {
 		t.Fatalf("found %d flags in %s: the parser lost them", len(out), cmdDir)
 	}
 	return out
+}
+
+// flagDefiners are the methods of flag.FlagSet (and functions of package
+// flag) that define a flag.
+var flagDefiners = map[string]bool{
+	"Bool": true, "BoolFunc": true, "Duration": true, "Float64": true, "Func": true,
+	"Int": true, "Int64": true, "String": true, "TextVar": true, "Uint": true,
+	"Uint64": true, "Var": true,
 }
 
 // evalDefault renders a flag's default expression as the binary prints it.
@@ -224,7 +243,8 @@ func leaves(prefix string, v any, out map[string]any) {
 
 // The chart's values table (charts/nauthera/README.md, ## Values) documents
 // every key of values.yaml, and names no key that does not exist; where a
-// row gives one key and one plain default, it is the default in values.yaml.
+// row gives a default in code font for a key (`a` / `b` for keys a / b),
+// it is the default in values.yaml.
 func TestChartValuesTable(t *testing.T) {
 	var values map[string]any
 	if err := yaml.Unmarshal([]byte(readRepo(t, "charts/nauthera/values.yaml")), &values); err != nil {
@@ -250,9 +270,24 @@ func TestChartValuesTable(t *testing.T) {
 				t.Errorf("%s: value %q is in the table but not in values.yaml", chartDoc, k)
 			}
 		}
-		if def := codeSpans(r[1]); len(ks) == 1 && len(def) == 1 && strings.TrimSpace(r[1]) == "`"+def[0]+"`" {
-			if v, ok := code[ks[0]]; ok && !sameValue(v, def[0]) {
-				t.Errorf("%s: %s defaults to %s in the table, to %v in values.yaml", chartDoc, ks[0], def[0], v)
+		// One default per key, ` / ` between them as between the keys; a
+		// default that is one code span is compared, prose ("empty",
+		// "release namespace") is not.
+		defs := []string{r[1]}
+		if len(ks) > 1 {
+			defs = strings.Split(r[1], " / ")
+		}
+		if len(defs) != len(ks) {
+			continue
+		}
+		for i, k := range ks {
+			cell := strings.TrimSpace(defs[i])
+			def := codeSpans(cell)
+			if len(def) != 1 || cell != "`"+def[0]+"`" {
+				continue
+			}
+			if v, ok := code[k]; ok && !sameValue(v, def[0]) {
+				t.Errorf("%s: %s defaults to %s in the table, to %v in values.yaml", chartDoc, k, def[0], v)
 			}
 		}
 	}

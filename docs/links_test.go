@@ -13,11 +13,11 @@ import (
 	"unicode"
 )
 
-// markdownFiles are README.md and every Markdown file under docs/, relative
-// to the root with forward slashes.
+// markdownFiles are README.md, the chart's README and every Markdown file
+// under docs/, relative to the root with forward slashes.
 func markdownFiles(t *testing.T) []string {
 	t.Helper()
-	files := []string{"README.md"}
+	files := []string{"README.md", chartDoc}
 	err := filepath.WalkDir(filepath.Join(root, "docs"), func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -91,7 +91,7 @@ func anchors(doc string) map[string]bool {
 	return out
 }
 
-// Every relative link of README.md and docs/ names a file or folder that
+// Every relative link of README.md, the chart's README and docs/ names a file or folder that
 // exists, every anchor a heading of its document; external links are only
 // checked to be well-formed URLs (nothing is fetched).
 func TestLinks(t *testing.T) {

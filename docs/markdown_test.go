@@ -2,8 +2,9 @@
 // Every reference table in docs/ that lists something the code defines
 // (condition types and reasons, Event reasons, metrics, flags, chart values,
 // CRD fields) is read here and compared with its one source, both ways, and
-// every relative link and anchor of README.md and docs/ is resolved. They
-// need no test bed and run in `go test -short` and `make test`.
+// every relative link and anchor of README.md, the chart's README and
+// docs/ is resolved. They need no test bed and run in `go test -short` and
+// `make test`.
 package docs
 
 import (
