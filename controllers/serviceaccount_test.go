@@ -532,9 +532,9 @@ func TestServiceAccountIssuerProblems(t *testing.T) {
 	waitReady(t, mismatch, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, time.Second)
 }
 
-// The sample of the README works as written: its Deployment requests the
-// audience the operator puts in the Secret, and a token of its
-// ServiceAccount for that audience authenticates its client.
+// The sample of docs/guides/secretless.md works as written: its
+// Deployment requests the audience the operator puts in the Secret, and a
+// token of its ServiceAccount for that audience authenticates its client.
 func TestSecretlessSample(t *testing.T) {
 	integration(t)
 	theOperator(t)

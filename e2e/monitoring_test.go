@@ -47,8 +47,9 @@ var prometheusOperatorCRDs = struct {
 	},
 }
 
-// monitoringOn turns on the three monitoring objects, as the READMEs'
-// examples do (checked in readme-examples).
+// monitoringOn turns on the three monitoring objects, as the examples of
+// docs/guides/monitoring.md and the chart's README do (checked in
+// readme-examples).
 var monitoringOn = []string{
 	"operator.metrics.serviceMonitor.enabled=true",
 	"monitoring.grafanaDashboard.enabled=true",

@@ -23,9 +23,9 @@ func TestSecretlessWithAProjectedToken(t *testing.T) {
 	args := append([]string{"install", "nauthera", "charts/nauthera", "--namespace", "nauthera-system", "--create-namespace",
 		"--set", "keycloak.serviceAccountToken=true"}, imageSets()...)
 	must(t, "", "helm", append(args, "--wait", "--timeout", "15m")...)
-	// The operator checks the issuer from Keycloak anonymously (README,
-	// Secretless clients): let unauthenticated callers read the discovery
-	// documents, as the README tells a platform team to.
+	// The operator checks the issuer from Keycloak anonymously
+	// (docs/guides/secretless.md): let unauthenticated callers read the
+	// discovery documents, as that guide tells a platform team to.
 	if _, err := run(t, "", "kubectl", "create", "clusterrolebinding", "service-account-issuer-discovery-anonymous",
 		"--clusterrole=system:service-account-issuer-discovery", "--group=system:unauthenticated"); err != nil {
 		t.Log(err)

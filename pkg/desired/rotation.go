@@ -13,7 +13,7 @@ import (
 // Secret rotation in a realm is one Keycloak client profile (the
 // secret-rotation executor with the policy's periods) and one client policy
 // that applies it to the clients carrying the marker attribute. The marker
-// is the only reliable selector (docs/keycloak-secret-rotation.md): the
+// is the only reliable selector (docs/design/keycloak-secret-rotation.md): the
 // client-access-type condition would also expire the secrets of every
 // confidential client Nauthera does not manage.
 const (

@@ -10,8 +10,8 @@ import (
 
 // DefaultMaxInFlight bounds the requests in flight to one Keycloak when
 // NewLimiter (or Pool.MaxInFlight) gets 0. More reconcile workers then queue here
-// instead of piling onto Keycloak (measured with make bench-scale: see the
-// README's Performance section).
+// instead of piling onto Keycloak (measured with make bench-scale: see
+// docs/operations/performance.md).
 const DefaultMaxInFlight = 8
 
 // maxRetryAfter caps how long a Retry-After answer holds requests back.

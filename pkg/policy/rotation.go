@@ -95,7 +95,7 @@ func CheckRotation(p *authv1.AuthPolicy) error {
 // request. The kubelet rewrites a mounted Secret on its periodic pod sync
 // (syncFrequency, 1m by default, plus jitter), not when the Secret changes:
 // make e2e-cluster measured 79 s between Keycloak's rotation and the new
-// file in a pod (README, Secret rotation).
+// file in a pod (docs/guides/rotation.md).
 const MinMountedSecretGrace = 2 * time.Minute
 
 // GraceWarning says, for an admission warning, when p's rotation is valid
