@@ -23,6 +23,12 @@ import (
 // client policy the AuthServer set up in the realm keeps the previous
 // secret valid for the grace period); the operator decides when.
 //
+// The decision (what is due, what to do, and why) is pkg/rotation's: a
+// pure function of the status, Keycloak's attributes, the realm's rotation
+// settings, the annotations and the time, unit-tested without a test bed.
+// This file carries it out: the Keycloak calls, the order of the status
+// writes around them, and what the reconcile does with the Secret after.
+//
 // The schedule, grace and expiry a client follows are the realm's
 // (AuthServer status.secretRotation), not its policies' wish: they are what
 // Keycloak enforces, so a policy Keycloak refused, or one the AuthServer has
@@ -119,31 +125,9 @@ func (s rotationScope) input(now time.Time) rotation.Input {
 func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, s rotationScope, secret string) (rotationResult, error) {
 	now := time.Now().UTC().Truncate(time.Second)
 	res := rotationResult{secret: secret, client: s.client}
-	in := s.input(now)
-	// Emergency first (rotation.RevokeNow).
-	if revoke, ok := rotation.RevokeNow(in); ok {
-		if err := r.revokePrevious(ctx, s, s.client.Attributes); err != nil {
-			return res, err
-		}
-		// Recorded at once: a later failure in this reconcile must not
-		// revoke again (by then the previous secret may be the one the
-		// Secret still holds).
-		if s.ac.Status.SecretRotation == nil {
-			s.ac.Status.SecretRotation = &authv1.SecretRotationStatus{}
-		}
-		s.ac.Status.SecretRotation.LastRevokeRequest = revoke
-		in.Status = s.ac.Status.SecretRotation
-	}
-	if in.Status != nil && in.Status.Pending != nil {
-		// What the Secret shows tells, with Keycloak's record, whether the
-		// pending rotation happened.
-		cur, err := r.currentSecret(ctx, s.ac)
-		if err != nil {
-			return res, err
-		}
-		if cur != nil {
-			in.Secret = &rotation.SecretFacts{RotationID: cur.Annotations[desired.AnnotationRotation], HoldsCurrent: secretHolds(cur, s.ac, secret)}
-		}
+	in, err := r.observeRotation(ctx, s, secret, now)
+	if err != nil {
+		return res, err
 	}
 	d := rotation.Decide(in)
 	ctrl.LoggerFrom(ctx).V(1).Info("Decided the secret rotation", "clientId", s.ac.EffectiveClientID(), "action", d.Action.String(), "why", d.Why, "message", d.Message)
@@ -152,7 +136,6 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, s rotation
 		res.wake = time.Until(d.Next) + 500*time.Millisecond
 	}
 	st, out := d.Status, (*rotationOutcome)(nil)
-	var err error
 	switch d.Action {
 	case rotation.Wait:
 		s.ac.Status.SecretRotation = nilIfEmpty(st)
@@ -189,6 +172,38 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, s rotation
 	s.ac.Status.SecretRotation = nilIfEmpty(st)
 	res.out = out
 	return res, nil
+}
+
+// observeRotation ends the previous secret's grace period now if that is
+// asked (rotation.RevokeNow: an emergency goes first), and returns what
+// the rotation decision reads, with what the Secret shows of a pending
+// rotation.
+func (r *AuthClientReconciler) observeRotation(ctx context.Context, s rotationScope, secret string, now time.Time) (rotation.Input, error) {
+	in := s.input(now)
+	if revoke, ok := rotation.RevokeNow(in); ok {
+		if err := r.revokePrevious(ctx, s, s.client.Attributes); err != nil {
+			return in, err
+		}
+		// Recorded at once: a later failure in this reconcile must not
+		// revoke again (by then the previous secret may be the one the
+		// Secret still holds).
+		if s.ac.Status.SecretRotation == nil {
+			s.ac.Status.SecretRotation = &authv1.SecretRotationStatus{}
+		}
+		s.ac.Status.SecretRotation.LastRevokeRequest = revoke
+		in.Status = s.ac.Status.SecretRotation
+	}
+	if in.Status == nil || in.Status.Pending == nil {
+		return in, nil
+	}
+	// With Keycloak's record, the Secret tells whether the pending
+	// rotation happened.
+	cur, err := r.currentSecret(ctx, s.ac)
+	if err != nil || cur == nil {
+		return in, err
+	}
+	in.Secret = &rotation.SecretFacts{RotationID: cur.Annotations[desired.AnnotationRotation], HoldsCurrent: secretHolds(cur, s.ac, secret)}
+	return in, nil
 }
 
 // persistRotation writes st as the AuthClient's status before the
