@@ -1,6 +1,7 @@
 package rotation
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -443,5 +444,50 @@ func TestEpochAndRequestKey(t *testing.T) {
 func TestEvaluateEmptyChain(t *testing.T) {
 	if v := Evaluate(nil, newState(base())); v.Action != Nothing || v.Message == "" {
 		t.Errorf("empty chain: %+v", v)
+	}
+}
+
+// Reconciles every 7 minutes over five hours, and one when the
+// rotate-secret annotation is set; each rotation carried out the way the
+// controller does (pending recorded, served, finished): one rotation per
+// slot, never more; a request inside the grace period before a slot stands
+// for it.
+func TestOneRotationPerSlot(t *testing.T) {
+	in := base()
+	in.Now = t0.Add(time.Second)
+	in.Status.LastScheduledSlot = at(t0) // the 10:00 slot was served
+	requestAt := t0.Add(3*time.Hour - 5*time.Second)
+	times := []time.Time{requestAt}
+	for now := in.Now; now.Before(t0.Add(5*time.Hour + 10*time.Minute)); now = now.Add(7 * time.Minute) {
+		times = append(times, now)
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	var reasons []string
+	for _, now := range times {
+		in.Now = now
+		if !now.Before(requestAt) {
+			in.Annotations = map[string]string{authv1.AnnotationRotateSecret: "r1"}
+		}
+		d := Decide(in)
+		st := d.Status
+		if d.Action == Rotate {
+			st.Pending.ID = "0123456789abcdef"
+			d.ServedByRotation(st)
+			st.Pending = nil
+			st.LastRotationTime, st.LastRotationReason = at(now), d.Reason
+			in.Attributes[AttrSecretCreated] = unix(now)
+			in.Attributes[AttrSecretExpires] = unix(now.Add(25 * time.Hour))
+			reasons = append(reasons, d.Reason+"@"+now.Format("15:04"))
+		} else if d.Action != Nothing {
+			t.Fatalf("%s: %s/%s", now, d.Action, d.Why)
+		}
+		in.Status = st
+	}
+	// Slots 11:00 and 12:00 rotate at the first reconcile after them; the
+	// request at 12:59:55 stands for the 13:00 slot (10 s grace); 14:00 and
+	// 15:00 rotate.
+	want := []string{"Scheduled@11:03", "Scheduled@12:06", "Requested@12:59", "Scheduled@14:05", "Scheduled@15:01"}
+	if strings.Join(reasons, " ") != strings.Join(want, " ") {
+		t.Errorf("rotations %v, want %v", reasons, want)
 	}
 }
