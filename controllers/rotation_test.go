@@ -197,8 +197,8 @@ func TestScheduledRotationWithGracePeriod(t *testing.T) {
 	}
 
 	// The rotation is counted, by reason. (One rotation per slot, not more,
-	// is the decision's: pkg/rotation TestDecide "slot served", "slots
-	// missed during an outage: one rotation".)
+	// is the decision's: pkg/rotation TestOneRotationPerSlot, and TestDecide
+	// "slot served", "slots missed during an outage: one rotation".)
 	if n := rotationsCounted(t, "Scheduled"); n < 1 {
 		t.Errorf("nauthera_secret_rotations_total{reason=Scheduled} = %v", n)
 	}
