@@ -88,6 +88,11 @@ type want struct {
 }
 
 func TestDecide(t *testing.T) {
+	// The fixture client's offset within a slot under a one-hour grace.
+	off := Spread(base().UID, time.Hour, time.Hour)
+	if off == 0 {
+		t.Fatal("the fixture's UID has no offset within the slot")
+	}
 	cases := []struct {
 		name  string
 		in    func(*Input)
@@ -128,6 +133,23 @@ func TestDecide(t *testing.T) {
 		{"slots missed during an outage: one rotation", func(in *Input) { in.Now = t0.Add(5 * time.Hour) }, want{Rotate, WhyScheduledSlot, ReasonScheduled}, func(t *testing.T, d Decision) {
 			if !d.Status.Pending.Slot.Equal(at(t0.Add(5 * time.Hour))) {
 				t.Errorf("serves slot %s, want the latest", d.Status.Pending.Slot)
+			}
+		}},
+
+		{"a client's offset within the slot: not due before it", func(in *Input) {
+			in.Realm.GracePeriodSeconds = 3600
+			in.Now = t0.Add(off - time.Second)
+		}, want{Nothing, WhyNotDue, ""}, func(t *testing.T, d Decision) {
+			if !d.Next.Equal(t0.Add(off)) {
+				t.Errorf("next %s, want the slot plus the client's offset %s", d.Next, off)
+			}
+		}},
+		{"a client's offset within the slot: due at it", func(in *Input) {
+			in.Realm.GracePeriodSeconds = 3600
+			in.Now = t0.Add(off)
+		}, want{Rotate, WhyScheduledSlot, ReasonScheduled}, func(t *testing.T, d Decision) {
+			if !d.Status.Pending.Slot.Equal(at(t0)) || !d.Next.Equal(t0.Add(time.Hour+off)) {
+				t.Errorf("slot %s, next %s", d.Status.Pending.Slot, d.Next)
 			}
 		}},
 
@@ -199,6 +221,11 @@ func TestDecide(t *testing.T) {
 				t.Errorf("note %q", d.Note)
 			}
 		}},
+		{"an early rotation did not move the expiry, Keycloak's clock 30 s behind: once only", all(notDue, func(in *Input) {
+			in.Attributes[AttrSecretExpires] = unix(t0.Add(45 * time.Minute))
+			in.Attributes[AttrSecretCreated] = unix(t0.Add(9*time.Minute + 30*time.Second))
+			in.Status.LastRotationReason, in.Status.LastRotationTime = ReasonExpiring, at(t0.Add(10*time.Minute))
+		}), want{Nothing, WhyExpiryNotMoved, ""}, nil},
 		{"an early rotation whose secret was rotated since", all(notDue, func(in *Input) {
 			in.Attributes[AttrSecretExpires] = unix(t0.Add(45 * time.Minute))
 			in.Attributes[AttrSecretCreated] = unix(t0.Add(8 * time.Minute))
@@ -212,7 +239,7 @@ func TestDecide(t *testing.T) {
 			}
 		}},
 		{"rotation off: a request rotates without grace", all(annotated(authv1.AnnotationRotateSecret, "1"), func(in *Input) { in.Governed, in.Realm = false, nil }), want{Rotate, WhyRequested, ReasonRequested}, func(t *testing.T, d Decision) {
-			if d.Scheduled || d.Grace != 0 {
+			if d.Scheduled || d.Grace != 0 || d.Note != "" {
 				t.Errorf("decision %+v", d)
 			}
 		}},
@@ -264,6 +291,47 @@ func TestDecide(t *testing.T) {
 		{"resumed, another request came meanwhile: again", all(pending, annotated(authv1.AnnotationRotateSecret, "2"), func(in *Input) { in.Secret.RotationID = "0123456789abcdef" }), want{Resume, WhyResumeInterrupted, ReasonRequested}, func(t *testing.T, d Decision) {
 			if !d.Again || d.Status.LastRequest != "1" {
 				t.Errorf("again %v, status %+v", d.Again, d.Status)
+			}
+		}},
+		{"scheduled pending, nothing moved: retried", func(in *Input) {
+			in.Status.Pending = &authv1.PendingRotation{ID: "fedcba9876543210", Reason: ReasonScheduled, Slot: at(t0), Since: metav1.Time{Time: t0}, SecretCreatedBefore: unix(created)}
+		}, want{Rotate, WhyRetryPending, ReasonScheduled}, func(t *testing.T, d Decision) {
+			if d.NewPending || d.Status.Pending.ID != "fedcba9876543210" || d.Status.Pending.Attempts != 1 {
+				t.Errorf("pending %+v", d.Status.Pending)
+			}
+		}},
+		{"scheduled pending retried while a request came: one regenerate serves both", func(in *Input) {
+			in.Annotations = map[string]string{authv1.AnnotationRotateSecret: "1"}
+			in.Status.Pending = &authv1.PendingRotation{ID: "fedcba9876543210", Reason: ReasonScheduled, Slot: at(t0), Since: metav1.Time{Time: t0}, SecretCreatedBefore: unix(created)}
+		}, want{Rotate, WhyRetryPending, ReasonScheduled}, func(t *testing.T, d Decision) {
+			st := d.Status.DeepCopy()
+			d.ServedByRotation(st)
+			if st.LastRequest != "1" || !st.LastScheduledSlot.Equal(at(t0)) {
+				t.Errorf("served: %+v", st)
+			}
+		}},
+		{"expiring pending, nothing moved: retried", all(notDue, func(in *Input) {
+			in.Attributes[AttrSecretExpires] = unix(t0.Add(45 * time.Minute))
+			in.Status.Pending = &authv1.PendingRotation{ID: "fedcba9876543210", Reason: ReasonExpiring, Since: metav1.Time{Time: t0}, SecretCreatedBefore: unix(created)}
+		}), want{Rotate, WhyRetryPending, ReasonExpiring}, func(t *testing.T, d Decision) {
+			if d.NewPending || d.Status.Pending.ID != "fedcba9876543210" {
+				t.Errorf("pending %+v", d.Status.Pending)
+			}
+		}},
+		{"scheduled pending, Keycloak's creation record moved: resume, the slot served", func(in *Input) {
+			in.Status.Pending = &authv1.PendingRotation{ID: "fedcba9876543210", Reason: ReasonScheduled, Slot: at(t0), Since: metav1.Time{Time: t0}, SecretCreatedBefore: unix(created)}
+			in.Attributes[AttrSecretCreated] = unix(t0.Add(time.Second))
+		}, want{Resume, WhyResumeInterrupted, ReasonScheduled}, func(t *testing.T, d Decision) {
+			if d.Again || !d.Status.LastScheduledSlot.Equal(at(t0)) || d.Status.Pending == nil {
+				t.Errorf("again %v, status %+v", d.Again, d.Status)
+			}
+		}},
+		{"scheduled pending of a slot before the served one: the served slot does not move back", func(in *Input) {
+			in.Status.Schedule = "@every 2h" // changed: counts from the 10:00 slot
+			in.Status.Pending = &authv1.PendingRotation{ID: "fedcba9876543210", Reason: ReasonScheduled, Slot: at(created), Since: metav1.Time{Time: created}, SecretCreatedBefore: unix(created.Add(-time.Hour))}
+		}, want{Resume, WhyResumeInterrupted, ReasonScheduled}, func(t *testing.T, d Decision) {
+			if !d.Status.LastScheduledSlot.Equal(at(t0)) {
+				t.Errorf("the served slot moved back: %s", d.Status.LastScheduledSlot)
 			}
 		}},
 		{"scheduled pending, a later slot came meanwhile: again", func(in *Input) {
@@ -395,8 +463,8 @@ func TestSettle(t *testing.T) {
 			if !got.Equal(c.want) || (st.PreviousSecretValidUntil == nil) != c.want.IsZero() {
 				t.Errorf("Settle = %s, status %v; want %s", got, st.PreviousSecretValidUntil, c.want)
 			}
-			if GraceRunning(c.attrs, now) != !c.want.IsZero() {
-				t.Errorf("GraceRunning = %v", !c.want.IsZero())
+			if got := GraceRunning(c.attrs, now); got != !c.want.IsZero() {
+				t.Errorf("GraceRunning = %v", got)
 			}
 		})
 	}
@@ -416,6 +484,9 @@ func TestSpread(t *testing.T) {
 		seen[o] = true
 		if o := Spread(uid, 20*time.Second, 15*time.Second); o >= 1500*time.Millisecond {
 			t.Errorf("Spread(%q) = %s over a tenth of a 15 s grace", uid, o)
+		}
+		if o := Spread(uid, 20*time.Second, 0); o >= 2*time.Second {
+			t.Errorf("Spread(%q) = %s over a tenth of a 20 s schedule", uid, o)
 		}
 		if o := Spread(uid, 5*time.Second, 0); o != 0 {
 			t.Errorf("Spread(%q) = %s within a window under a second", uid, o)
