@@ -250,6 +250,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 	otherCredential := gov.kept.Kept && desired.CredentialOf(*kcClient) != desired.SpecCredential(ac)
 	secret := ""
 	var rot rotationResult
+	rs := rotationScope{ac: ac, as: as, kc: kc, gov: gov, client: kcClient, persist: persist, rep: rep}
 	if otherCredential {
 		if clientErr != nil && reconciler.Classify(clientErr).Reason == authv1.ReasonChangeNotApplied {
 			// Its reason is what keeps the next reconcile from writing the
@@ -269,7 +270,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		}
 		// Also when Keycloak did not apply a change (clientErr): the client
 		// read from it is valid, and a secret's expiry does not wait.
-		if rot, err = r.reconcileRotation(ctx, ac, as, kc, gov, kcClient, secret, persist, rep); err != nil {
+		if rot, err = r.reconcileRotation(ctx, rs, secret); err != nil {
 			return 0, "", err
 		}
 		secret = rot.secret
@@ -292,7 +293,7 @@ func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthCli
 		secretRotations.WithLabelValues(rot.out.reason, strconv.FormatBool(rot.out.resumed)).Inc()
 	}
 	if ac.HasSecret() {
-		if err := r.finishRotation(ctx, ac, as, kc, kcClient, rot, rep); err != nil {
+		if err := r.finishRotation(ctx, rs, rot); err != nil {
 			return 0, "", err
 		}
 	}

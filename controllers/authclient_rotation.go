@@ -3,11 +3,8 @@ package controllers
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
@@ -19,12 +16,18 @@ import (
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
 	"github.com/nauthera/nauthera/pkg/keycloak"
-	"github.com/nauthera/nauthera/pkg/schedule"
+	"github.com/nauthera/nauthera/pkg/rotation"
 )
 
 // Secret rotation of one AuthClient. Keycloak does the rotating (the
 // client policy the AuthServer set up in the realm keeps the previous
 // secret valid for the grace period); the operator decides when.
+//
+// The decision (what is due, what to do, and why) is pkg/rotation's: a
+// pure function of the status, Keycloak's attributes, the realm's rotation
+// settings, the annotations and the time, unit-tested without a test bed.
+// This file carries it out: the Keycloak calls, the order of the status
+// writes around them, and what the reconcile does with the Secret after.
 //
 // The schedule, grace and expiry a client follows are the realm's
 // (AuthServer status.secretRotation), not its policies' wish: they are what
@@ -49,21 +52,6 @@ import (
 // Rotations Keycloak makes on its own (an update of a client whose secret
 // expired) are not the operator's: every reconcile reads the secret back
 // and the Secret follows.
-
-// Reasons of a rotation (status lastRotationReason, pending.reason).
-const (
-	rotationScheduled = "Scheduled"
-	rotationRequested = "Requested"
-	rotationExpiring  = "Expiring"
-)
-
-// Keycloak's client attributes of the secret's bookkeeping.
-const (
-	attrSecretCreated        = "client.secret.creation.time"
-	attrSecretExpires        = "client.secret.expiration.time"
-	attrRotatedSecret        = "client.secret.rotated"
-	attrRotatedSecretExpires = "client.secret.rotated.expiration.time"
-)
 
 // rotationOutcome says what the rotation step did, for the Event.
 type rotationOutcome struct {
@@ -103,279 +91,215 @@ type rotationResult struct {
 	revoke      string
 }
 
+// rotationScope is what the rotation step of one reconcile works on.
+type rotationScope struct {
+	ac  *authv1.AuthClient
+	as  *authv1.AuthServer
+	kc  keycloak.Admin
+	gov governance
+	// client is the Keycloak client as read at the start of the step.
+	client *gocloak.Client
+	// persist writes the AuthClient's status now, locked on the version
+	// read (a stale copy fails it).
+	persist func() error
+	rep     reconciler.Reporter
+}
+
+func (s rotationScope) realm() string { return s.as.Status.RealmName }
+
+func (s rotationScope) clientUUID() string { return gocloak.PString(s.client.ID) }
+
+// input is what the rotation decision (pkg/rotation) reads, but the Secret.
+func (s rotationScope) input(now time.Time) rotation.Input {
+	return rotation.Input{
+		Now: now, UID: string(s.ac.UID), Annotations: s.ac.Annotations, Status: s.ac.Status.SecretRotation,
+		Attributes: s.client.Attributes, Realm: s.as.Status.SecretRotation, Governed: s.gov.eff.Rotation != nil,
+		AuthServer: authServerKey(s.ac).String(), RealmName: s.realm(),
+	}
+}
+
 // reconcileRotation ends the previous secret's grace period if asked,
-// rotates the secret if a slot or a request is due, and keeps status
-// current.
-func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, gov governance, kcClient *gocloak.Client, secret string, persist func() error, rep reconciler.Reporter) (rotationResult, error) {
+// rotates the secret if a slot or a request is due (rotation.Decide says
+// what and why), and keeps status current. secret is the client's current
+// secret.
+func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, s rotationScope, secret string) (rotationResult, error) {
 	now := time.Now().UTC().Truncate(time.Second)
-	res := rotationResult{secret: secret, client: kcClient}
-	realmName, id := as.Status.RealmName, gocloak.PString(kcClient.ID)
-	st := ac.Status.SecretRotation.DeepCopy()
-	if st == nil {
-		st = &authv1.SecretRotationStatus{}
+	res := rotationResult{secret: secret, client: s.client}
+	in, err := r.observeRotation(ctx, s, secret, now)
+	if err != nil {
+		return res, err
 	}
-	attrs := kcClient.Attributes
-	created := attrs[attrSecretCreated]
-	if epoch(created).IsZero() || len(created) > 20 {
-		created = "" // an attribute anyone with console access can edit
+	d := rotation.Decide(in)
+	ctrl.LoggerFrom(ctx).V(1).Info("Decided the secret rotation", "clientId", s.ac.EffectiveClientID(), "action", d.Action.String(), "why", d.Why, "message", d.Message)
+	res.note = d.Note
+	if d.Scheduled {
+		res.wake = time.Until(d.Next) + 500*time.Millisecond
 	}
-
-	// The realm's rotation, if this client is under it.
-	realm := as.Status.SecretRotation
-	var sched *schedule.Schedule
-	var grace time.Duration
-	if realm != nil && gov.eff.Rotation != nil && attrs[desired.AttrSecretRotation] == desired.RotationMarker {
-		if s, err := schedule.Parse(realm.Schedule); err == nil {
-			sched, grace = s, time.Duration(realm.GracePeriodSeconds)*time.Second
-		}
-	}
-	if gov.eff.Rotation != nil && realm == nil {
-		res.note = fmt.Sprintf("secret rotation waits for AuthServer %s to set it up in realm %q (see its %s condition)", authServerKey(ac), realmName, authv1.SecretRotationCondition)
-	}
-
-	// What is due.
-	var slot time.Time
-	slotDue, expiring := false, false
-	if sched == nil {
-		st.Policy, st.Schedule, st.NextRotationTime, st.LastScheduledSlot = "", "", nil, nil
-	} else {
-		// Each client has its own offset within the slot, so that the
-		// clients of a schedule do not all hit Keycloak (and restart their
-		// workloads) in the same second.
-		offset := spread(string(ac.UID), sched.MinGap, grace)
-		slot = sched.Prev(now.Add(-offset))
-		if st.Schedule != realm.Schedule || st.LastScheduledSlot == nil {
-			// Rotation starts, or its schedule changed: count from now
-			// rather than rotating at once for a slot that passed before.
-			st.LastScheduledSlot = &metav1.Time{Time: slot}
-		}
-		st.Policy, st.Schedule = realm.Policy, realm.Schedule
-		slotDue = slot.After(st.LastScheduledSlot.Time)
-		if slotDue && st.LastRotationReason == rotationRequested && st.LastRotationTime != nil && st.LastRotationTime.After(slot.Add(-grace)) {
-			// A requested rotation inside the grace period before this
-			// slot stands for it: rotating again would cut its grace short.
-			st.LastScheduledSlot, slotDue = &metav1.Time{Time: slot}, false
-		}
-		next := sched.Next(now.Add(-offset)).Add(offset)
-		st.NextRotationTime = &metav1.Time{Time: next}
-		res.wake = time.Until(next) + 500*time.Millisecond
-		// A secret that would expire before the next slot (the schedule
-		// changed to a longer one, after its last rotation) rotates now.
-		// Once only: if the expiry comes from something else (another
-		// client policy of the realm), rotating again would not move it.
-		if exp := epoch(attrs[attrSecretExpires]); !slotDue && !exp.IsZero() && exp.Before(next.Add(time.Minute)) {
-			if st.LastRotationReason == rotationExpiring && st.LastRotationTime != nil && !epoch(created).Before(st.LastRotationTime.Add(-time.Minute)) {
-				res.note = fmt.Sprintf("Keycloak expires this client's secret at %s, before its next rotation at %s, and an early rotation did not change that: does another client policy of realm %q apply to it?",
-					exp.Format(time.RFC3339), next.Format(time.RFC3339), realmName)
-			} else {
-				expiring = true
-			}
-		}
-	}
-	request := requestKey(ac.Annotations[authv1.AnnotationRotateSecret])
-	requestDue := request != "" && request != st.LastRequest
-	revoke := requestKey(ac.Annotations[authv1.AnnotationRevokePreviousSecret])
-	revokeDue := revoke != "" && revoke != st.LastRevokeRequest
-
-	// Emergency first: the previous secret stops working now, before any
-	// scheduled rotation in this reconcile (which would make the secret
-	// workloads use the previous one). Only a rotation asked for together
-	// with it goes first: "rotate, and kill the old secret".
-	if revokeDue && !requestDue {
-		if err := r.revokePrevious(ctx, ac, kc, realmName, id, attrs, rep); err != nil {
+	st, out := d.Status, (*rotationOutcome)(nil)
+	switch d.Action {
+	case rotation.Wait:
+		s.ac.Status.SecretRotation = nilIfEmpty(st)
+		return res, nil
+	case rotation.Resume:
+		if st, out, err = resumeRotation(s, d); err != nil {
 			return res, err
 		}
-		st.LastRevokeRequest = revoke
-		// Recorded at once: a later failure in this reconcile must not
-		// revoke again (by then the previous secret may be the one the
-		// Secret still holds).
-		if ac.Status.SecretRotation == nil {
-			ac.Status.SecretRotation = &authv1.SecretRotationStatus{}
-		}
-		ac.Status.SecretRotation.LastRevokeRequest = revoke
-	}
-
-	var out *rotationOutcome
-	rotatedBefore := false
-	if p := st.Pending; p != nil {
-		// Did Keycloak rotate for it? Any of: Keycloak's creation record
-		// moved (seconds: not enough alone, a rotation can fall in the
-		// second the secret was made), Keycloak's secret is not the one the
-		// Secret held (known when they agreed at the start), or the Secret
-		// already records this rotation (the operator stopped after writing
-		// it).
-		cur, err := r.currentSecret(ctx, ac)
-		if err != nil {
-			return res, err
-		}
-		rotatedBefore = p.SecretCreatedBefore != created ||
-			cur != nil && (cur.Annotations[desired.AnnotationRotation] == p.ID ||
-				p.SecretSynced && !secretHolds(cur, ac, secret))
-	}
-	switch p := st.Pending; {
-	case p != nil && rotatedBefore:
-		// Keycloak rotated, the operator was interrupted before it
-		// finished: finish, from Keycloak's current secret.
-		out = &rotationOutcome{id: p.ID, reason: p.Reason, resumed: true, at: epoch(created)}
-		if out.at.IsZero() {
-			out.at = p.Since.Time
-		}
-		served(st, p.Reason, p.Slot, p.Request)
-		// Fenced like a new attempt: a stale copy of the AuthClient (whose
-		// rotation an earlier reconcile finished) fails this locked write,
-		// rather than reporting the rotation twice.
-		original := ac.Status.SecretRotation.DeepCopy()
-		ac.Status.SecretRotation = st
-		if err := persist(); err != nil {
-			ac.Status.SecretRotation = original
-			return res, err
-		}
-		st = ac.Status.SecretRotation.DeepCopy()
 		// Pending stays until the Secret holds the secret (finishRotation).
 		// Triggers still due after it (a request or a slot that came
 		// meanwhile) are taken up right after this reconcile.
-		if requestDue && p.Request != request || slotDue && (p.Slot == nil || slot.After(p.Slot.Time)) {
+		if d.Again {
 			res.wake = time.Second
 		}
-	case p != nil && !(p.Request != "" && p.Request == request && requestDue || p.Slot != nil && slotDue || p.Reason == rotationExpiring && expiring):
-		// Not made, and no longer wanted (the annotation changed or went).
-		st.Pending = nil
-	}
-	if out == nil && (st.Pending != nil || slotDue || expiring || requestDue) {
-		original := ac.Status.SecretRotation.DeepCopy()
-		if gov.eff.Rotation != nil && sched == nil {
-			// Governed but the realm cannot rotate with grace yet: a
-			// regenerate now would kill the previous secret at once.
-			res.note = fmt.Sprintf("a secret rotation is due and waits for AuthServer %s to set up rotation in realm %q (see its %s condition)", authServerKey(ac), realmName, authv1.SecretRotationCondition)
-			ac.Status.SecretRotation = nilIfEmpty(st)
-			return res, nil
-		}
-		// A new secret is made only if the Secret can take it: the template
-		// rendered before (gov.plan), the write is tried now as a dry run.
-		// Otherwise the rotation waits, and the Secret keeps a secret that
-		// works.
-		if err := r.checkSecretWritable(ctx, ac, gov, rotationID()); err != nil {
+	case rotation.Rotate:
+		if st, out, err = r.rotate(ctx, s, d, now, &res); err != nil {
 			return res, err
 		}
-		if st.Pending == nil {
-			cur, err := r.currentSecret(ctx, ac)
-			if err != nil {
-				return res, err
-			}
-			p := &authv1.PendingRotation{ID: rotationID(), Reason: rotationScheduled, Since: metav1.Time{Time: now}, SecretCreatedBefore: created,
-				SecretSynced: cur != nil && secretHolds(cur, ac, secret)}
-			switch {
-			case requestDue:
-				p.Reason, p.Request = rotationRequested, request
-			case slotDue:
-				p.Slot = &metav1.Time{Time: slot}
-			default:
-				p.Reason = rotationExpiring
-			}
-			st.Pending = p
-		} else {
-			// A pending rotation read from the cache is acted upon only
-			// once this write, locked on the version read, succeeds: a
-			// stale copy (whose rotation another attempt finished) fails it.
-			st.Pending.Attempts++
-		}
-		// Recorded before Keycloak is asked (see the top of this file).
-		ac.Status.SecretRotation = st
-		if err := persist(); err != nil {
-			// Refused (a conflict: the copy was stale): the deferred status
-			// write must not write it anyway.
-			ac.Status.SecretRotation = original
-			return res, err
-		}
-		st = ac.Status.SecretRotation.DeepCopy()
-		p := st.Pending
-		runningGrace := epoch(attrs[attrRotatedSecretExpires]).After(now) && attrs[attrRotatedSecret] != ""
-		ctrl.LoggerFrom(ctx).Info("Rotating client secret", "clientId", ac.EffectiveClientID(), "reason", p.Reason)
-		newSecret, err := kc.RegenerateClientSecret(ctx, realmName, id)
-		if err != nil {
-			// Pending stays: the next reconcile tells from Keycloak's
-			// record whether this regenerate happened.
-			return res, err
-		}
-		res.secret = newSecret
-		out = &rotationOutcome{id: p.ID, reason: p.Reason, at: now, cutShort: runningGrace}
-		if p.Reason == rotationExpiring {
-			out.expiredAt = epoch(attrs[attrSecretExpires])
-		}
-		served(st, p.Reason, p.Slot, p.Request)
-		// One regenerate serves whatever else is due at the same time.
-		if slotDue {
-			st.LastScheduledSlot = &metav1.Time{Time: slot}
-		}
-		if requestDue {
-			st.LastRequest = request
-		}
-		// Read back Keycloak's record: when the previous secret stops working.
-		if after, err := kc.GetClient(ctx, realmName, id); err == nil {
-			res.client, attrs = after, after.Attributes
-			if t := epoch(attrs[attrSecretCreated]); !t.IsZero() {
-				out.at = t
-			}
-		} else {
-			ctrl.LoggerFrom(ctx).Error(err, "Cannot read the client back after rotating its secret", "clientId", ac.EffectiveClientID())
-			if sched != nil {
-				out.graceUntil = now.Add(grace) // what the realm's policy gives
-			}
-		}
 	}
-
-	// Revoking together with a requested rotation is done by the caller
-	// once the Secret holds the new secret (finishRotation).
-	res.revokeAfter = revokeDue && requestDue
-	if res.revokeAfter {
-		res.revoke = revoke
+	res.revokeAfter, res.revoke = d.RevokeAfter, d.Revoke
+	if until := rotation.Settle(st, res.client.Attributes, now); !until.IsZero() && out != nil {
+		out.graceUntil = until
 	}
-
-	st.PreviousSecretValidUntil = nil
-	if _, ok := attrs[attrRotatedSecret]; ok {
-		if t := epoch(attrs[attrRotatedSecretExpires]); t.After(now) {
-			st.PreviousSecretValidUntil = &metav1.Time{Time: t}
-			if out != nil {
-				out.graceUntil = t
-			}
-		}
-	}
-	if gov.keepMarker && st.PreviousSecretValidUntil != nil {
+	if s.gov.keepMarker && st.PreviousSecretValidUntil != nil {
 		// Rotation ended while a grace period runs: the marker (and so
 		// the previous secret) stays until it is over.
-		if d := time.Until(st.PreviousSecretValidUntil.Time) + time.Second; res.wake == 0 || d < res.wake {
-			res.wake = d
+		if w := time.Until(st.PreviousSecretValidUntil.Time) + time.Second; res.wake == 0 || w < res.wake {
+			res.wake = w
 		}
 	}
 	if out != nil {
 		st.LastRotationTime, st.LastRotationReason = &metav1.Time{Time: out.at}, out.reason
 	}
-	ac.Status.SecretRotation = nilIfEmpty(st)
+	s.ac.Status.SecretRotation = nilIfEmpty(st)
 	res.out = out
 	return res, nil
 }
 
-// served records a rotation's trigger as acted upon.
-func served(st *authv1.SecretRotationStatus, reason string, slot *metav1.Time, request string) {
-	switch reason {
-	case rotationScheduled:
-		if slot != nil && (st.LastScheduledSlot == nil || slot.After(st.LastScheduledSlot.Time)) {
-			st.LastScheduledSlot = slot.DeepCopy()
+// observeRotation ends the previous secret's grace period now if that is
+// asked (rotation.RevokeNow: an emergency goes first), and returns what
+// the rotation decision reads, with what the Secret shows of a pending
+// rotation.
+func (r *AuthClientReconciler) observeRotation(ctx context.Context, s rotationScope, secret string, now time.Time) (rotation.Input, error) {
+	in := s.input(now)
+	if revoke, ok := rotation.RevokeNow(in); ok {
+		if err := r.revokePrevious(ctx, s, s.client.Attributes); err != nil {
+			return in, err
 		}
-	case rotationRequested:
-		st.LastRequest = request
+		// Recorded at once: a later failure in this reconcile must not
+		// revoke again (by then the previous secret may be the one the
+		// Secret still holds).
+		if s.ac.Status.SecretRotation == nil {
+			s.ac.Status.SecretRotation = &authv1.SecretRotationStatus{}
+		}
+		s.ac.Status.SecretRotation.LastRevokeRequest = revoke
+		in.Status = s.ac.Status.SecretRotation
 	}
+	if in.Status == nil || in.Status.Pending == nil {
+		return in, nil
+	}
+	// With Keycloak's record, the Secret tells whether the pending
+	// rotation happened.
+	cur, err := r.currentSecret(ctx, s.ac)
+	if err != nil || cur == nil {
+		return in, err
+	}
+	in.Secret = &rotation.SecretFacts{RotationID: cur.Annotations[desired.AnnotationRotation], HoldsCurrent: secretHolds(cur, s.ac, secret)}
+	return in, nil
 }
 
-// revokePrevious ends the previous secret's grace period now.
-func (r *AuthClientReconciler) revokePrevious(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm, id string, attrs map[string]string, rep reconciler.Reporter) error {
-	ctrl.LoggerFrom(ctx).Info("Ending the grace period of the previous client secret", "clientId", ac.EffectiveClientID())
-	if err := kc.DeleteRotatedSecret(ctx, realm, id); err != nil {
+// persistRotation writes st as the AuthClient's status before the
+// rotation is acted upon, and returns the status written. Refused (a
+// conflict: the copy was stale), the status is left as it was, so that the
+// deferred status write does not write it anyway.
+func persistRotation(s rotationScope, st *authv1.SecretRotationStatus) (*authv1.SecretRotationStatus, error) {
+	original := s.ac.Status.SecretRotation.DeepCopy()
+	s.ac.Status.SecretRotation = st
+	if err := s.persist(); err != nil {
+		s.ac.Status.SecretRotation = original
+		return nil, err
+	}
+	return s.ac.Status.SecretRotation.DeepCopy(), nil
+}
+
+// resumeRotation completes a rotation Keycloak made and the operator did
+// not finish, from Keycloak's current secret. The write is fenced like a
+// new attempt: a stale copy of the AuthClient (whose rotation an earlier
+// reconcile finished) fails it, rather than reporting the rotation twice.
+func resumeRotation(s rotationScope, d rotation.Decision) (*authv1.SecretRotationStatus, *rotationOutcome, error) {
+	p := d.Status.Pending
+	out := &rotationOutcome{id: p.ID, reason: p.Reason, resumed: true, at: rotation.Epoch(d.Created)}
+	if out.at.IsZero() {
+		out.at = p.Since.Time
+	}
+	st, err := persistRotation(s, d.Status)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, out, nil
+}
+
+// rotate asks Keycloak for a new secret, for the rotation d decided: only
+// if the Secret can take it, and once the rotation is recorded as pending
+// (see the top of this file). It sets res.secret, and res.client to the
+// client read back.
+func (r *AuthClientReconciler) rotate(ctx context.Context, s rotationScope, d rotation.Decision, now time.Time, res *rotationResult) (*authv1.SecretRotationStatus, *rotationOutcome, error) {
+	// The template rendered before (gov.plan), the write is tried now as a
+	// dry run. Otherwise the rotation waits, and the Secret keeps a secret
+	// that works.
+	if err := r.checkSecretWritable(ctx, s.ac, s.gov, rotationID()); err != nil {
+		return nil, nil, err
+	}
+	if d.NewPending {
+		cur, err := r.currentSecret(ctx, s.ac)
+		if err != nil {
+			return nil, nil, err
+		}
+		d.Status.Pending.ID = rotationID()
+		d.Status.Pending.SecretSynced = cur != nil && secretHolds(cur, s.ac, res.secret)
+	}
+	st, err := persistRotation(s, d.Status)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, attrs := st.Pending, s.client.Attributes
+	runningGrace := rotation.GraceRunning(attrs, now)
+	ctrl.LoggerFrom(ctx).Info("Rotating client secret", "clientId", s.ac.EffectiveClientID(), "reason", p.Reason)
+	newSecret, err := s.kc.RegenerateClientSecret(ctx, s.realm(), s.clientUUID())
+	if err != nil {
+		// Pending stays: the next reconcile tells from Keycloak's record
+		// whether this regenerate happened.
+		return nil, nil, err
+	}
+	res.secret = newSecret
+	out := &rotationOutcome{id: p.ID, reason: p.Reason, at: now, cutShort: runningGrace}
+	if p.Reason == rotation.ReasonExpiring {
+		out.expiredAt = rotation.Epoch(attrs[rotation.AttrSecretExpires])
+	}
+	d.ServedByRotation(st)
+	// Read back Keycloak's record: when the previous secret stops working.
+	if after, err := s.kc.GetClient(ctx, s.realm(), s.clientUUID()); err == nil {
+		res.client = after
+		if t := rotation.Epoch(after.Attributes[rotation.AttrSecretCreated]); !t.IsZero() {
+			out.at = t
+		}
+	} else {
+		ctrl.LoggerFrom(ctx).Error(err, "Cannot read the client back after rotating its secret", "clientId", s.ac.EffectiveClientID())
+		if d.Scheduled {
+			out.graceUntil = now.Add(d.Grace) // what the realm's policy gives
+		}
+	}
+	return st, out, nil
+}
+
+// revokePrevious ends the previous secret's grace period now; attrs (the
+// client's as last read) then no longer name a previous secret.
+func (r *AuthClientReconciler) revokePrevious(ctx context.Context, s rotationScope, attrs map[string]string) error {
+	ctrl.LoggerFrom(ctx).Info("Ending the grace period of the previous client secret", "clientId", s.ac.EffectiveClientID())
+	if err := s.kc.DeleteRotatedSecret(ctx, s.realm(), s.clientUUID()); err != nil {
 		return err
 	}
-	delete(attrs, attrRotatedSecret)
-	rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonPreviousSecretRevoked, fmt.Sprintf(
-		"Ended the grace period of the previous client secret of %q at once (annotation %s): only the current secret works now", ac.EffectiveClientID(), authv1.AnnotationRevokePreviousSecret))
+	delete(attrs, rotation.AttrRotatedSecret)
+	s.rep.Event(ctx, s.ac, corev1.EventTypeNormal, authv1.ReasonPreviousSecretRevoked, fmt.Sprintf(
+		"Ended the grace period of the previous client secret of %q at once (annotation %s): only the current secret works now", s.ac.EffectiveClientID(), authv1.AnnotationRevokePreviousSecret))
 	return nil
 }
 
@@ -386,22 +310,6 @@ func nilIfEmpty(st *authv1.SecretRotationStatus) *authv1.SecretRotationStatus {
 	return st
 }
 
-// spread is a client's fixed offset within a slot: up to a tenth of the
-// schedule's shortest gap and of the grace period, at most five minutes.
-func spread(uid string, minGap, grace time.Duration) time.Duration {
-	window := min(minGap/10, 5*time.Minute)
-	if grace > 0 {
-		window = min(window, grace/10)
-	}
-	if window <= 0 {
-		return 0
-	}
-	sum := sha256.Sum256([]byte(uid))
-	// Whole seconds: status times are kept in seconds, and a value that
-	// does not survive the round trip would be written on every reconcile.
-	return time.Duration(binary.BigEndian.Uint64(sum[:8]) % uint64(window)).Truncate(time.Second)
-}
-
 // rotationID names a rotation (random: two can start in one second).
 func rotationID() string {
 	b := make([]byte, 8)
@@ -409,32 +317,17 @@ func rotationID() string {
 	return hex.EncodeToString(b)
 }
 
-// requestKey is what status keeps of an annotation value: the value, or
-// its SHA-256 when it is long.
-func requestKey(v string) string {
-	if len(v) <= 64 {
-		return v
-	}
-	sum := sha256.Sum256([]byte(v))
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// epoch parses Keycloak's time attributes (seconds since the epoch).
-func epoch(s string) time.Time {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return time.Time{}
-	}
-	return time.Unix(n, 0).UTC()
-}
+// requestKey is what status keeps of an annotation value (also the
+// sync-users request of a UserStore): the value, or its SHA-256 when long.
+func requestKey(v string) string { return rotation.RequestKey(v) }
 
 // rotationEvent is the Event of a rotation, once the Secret holds the new secret.
 func rotationEvent(ac *authv1.AuthClient, out *rotationOutcome) string {
 	var what string
 	switch out.reason {
-	case rotationRequested:
+	case rotation.ReasonRequested:
 		what = fmt.Sprintf("Rotated the client secret as requested (annotation %s)", authv1.AnnotationRotateSecret)
-	case rotationExpiring:
+	case rotation.ReasonExpiring:
 		what = fmt.Sprintf("Rotated the client secret early: it would have expired at %s, before the next scheduled rotation", out.expiredAt.Format(time.RFC3339))
 	default:
 		what = "Rotated the client secret on schedule"
@@ -459,8 +352,8 @@ func rotationEvent(ac *authv1.AuthClient, out *rotationOutcome) string {
 // finishRotation runs once the Secret holds the current secret: the
 // pending rotation is done, and a revoke asked with it ends the previous
 // secret's grace period now.
-func (r *AuthClientReconciler) finishRotation(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, kcClient *gocloak.Client, res rotationResult, rep reconciler.Reporter) error {
-	st := ac.Status.SecretRotation
+func (r *AuthClientReconciler) finishRotation(ctx context.Context, s rotationScope, res rotationResult) error {
+	st := s.ac.Status.SecretRotation
 	if st == nil {
 		return nil
 	}
@@ -468,11 +361,11 @@ func (r *AuthClientReconciler) finishRotation(ctx context.Context, ac *authv1.Au
 		st.Pending = nil
 	}
 	if res.revokeAfter {
-		if err := r.revokePrevious(ctx, ac, kc, as.Status.RealmName, gocloak.PString(kcClient.ID), map[string]string{}, rep); err != nil {
+		if err := r.revokePrevious(ctx, s, map[string]string{}); err != nil {
 			return err
 		}
 		st.LastRevokeRequest, st.PreviousSecretValidUntil = res.revoke, nil
 	}
-	ac.Status.SecretRotation = nilIfEmpty(st)
+	s.ac.Status.SecretRotation = nilIfEmpty(st)
 	return nil
 }

@@ -19,7 +19,6 @@ import (
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/testbed"
-	"github.com/nauthera/nauthera/internal/testbed/settle"
 )
 
 // Secret rotation (issue 11), proven with client-credentials grants against
@@ -139,9 +138,9 @@ func waitNewSecret(t *testing.T, ns, name, old, what string, timeout time.Durati
 	return got
 }
 
-// A schedule of @every 20s with a 15 s grace: each slot rotates once, the
-// old secret keeps working through the grace and is refused after it, and
-// status and Events say what happened.
+// A schedule of @every 20s with a 15 s grace: a slot rotates the secret in
+// Keycloak, the old secret keeps working through the grace and is refused
+// after it, and status and Events say what happened.
 func TestScheduledRotationWithGracePeriod(t *testing.T) {
 	integration(t)
 	ac, _, as := rotatingClient(t, "rot-sched", "team-rot", "@every 20s", "15s")
@@ -153,6 +152,8 @@ func TestScheduledRotationWithGracePeriod(t *testing.T) {
 		t.Fatalf("the governed client carries no rotation marker: %v", cl.Attributes["nauthera.io/secret-rotation"])
 	}
 
+	// The counter is the process's: other tests' rotations count too.
+	counted0 := rotationsCounted(t, "Scheduled")
 	s0 := currentSecret(t, "team-rot", "worker")
 	s1 := waitNewSecret(t, "team-rot", "worker", s0, "a scheduled rotation", 60*time.Second)
 	// Both work right after the rotation: the grace period.
@@ -197,22 +198,11 @@ func TestScheduledRotationWithGracePeriod(t *testing.T) {
 		t.Errorf("the Secret's secret is refused: %v", err)
 	}
 
-	// One rotation per slot: over the next slots, no more regenerations
-	// than slots.
-	before, start := regenerates(t, "rot-sched", clientID), time.Now()
-	regenerated := func() float64 { return float64(regenerates(t, "rot-sched", clientID)) }
-	settle.Advanced(t, 90*time.Second, "scheduled regenerations", float64(before), 2, regenerated)
-	slots := int(time.Since(start)/(20*time.Second)) + 1
-	if n := regenerates(t, "rot-sched", clientID) - before; n < 2 || n > slots {
-		t.Errorf("%d regenerations over %d slots", n, slots)
-	}
-	if err := tokenWith("rot-sched", clientID, currentSecret(t, "team-rot", "worker")); err != nil {
-		t.Errorf("the Secret's secret is refused: %v", err)
-	}
-
-	// The rotations are counted, by reason.
-	if n := rotationsCounted(t, "Scheduled"); n < 2 {
-		t.Errorf("nauthera_secret_rotations_total{reason=Scheduled} = %v", n)
+	// The rotation is counted, by reason. (One rotation per slot, not more,
+	// is the decision's: pkg/rotation TestOneRotationPerSlot, and TestDecide
+	// "slot served", "slots missed during an outage: one rotation".)
+	if n := rotationsCounted(t, "Scheduled") - counted0; n < 1 {
+		t.Errorf("nauthera_secret_rotations_total{reason=Scheduled} went up by %v", n)
 	}
 
 	// A longer schedule: the secret's expiry (set under the 20 s schedule,
@@ -271,8 +261,7 @@ func TestScheduledRotationWithGracePeriod(t *testing.T) {
 }
 
 // Rotation on request (an annotation), with grace under a rotation policy
-// and without it otherwise; ending the grace period early; a nudge that is
-// not a new request rotates nothing.
+// and without it otherwise; ending the grace period early.
 func TestRequestedRotationAndRevoke(t *testing.T) {
 	integration(t)
 	ac, _, _ := rotatingClient(t, "rot-req", "team-req", "@yearly", "1h")
@@ -299,15 +288,8 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 		t.Errorf("SecretRotated events %v", ev)
 	}
 
-	// Another annotation (a nudge) reconciles without rotating.
-	n := regenerates(t, "rot-req", clientID)
-	reconciles := func() float64 { return clientReconciles(t) }
-	r0 := reconciles()
-	annotate(t, ac, "example.com/nudge", "x")
-	settle.Advanced(t, 30*time.Second, "reconciles after the nudge", r0, 2, reconciles)
-	if regenerates(t, "rot-req", clientID) != n || currentSecret(t, "team-req", "worker") != s1 {
-		t.Error("a reconcile without a new request value rotated the secret")
-	}
+	// A reconcile whose request value was acted upon does not rotate again:
+	// pkg/rotation TestDecide "request already served".
 
 	// Emergency: the previous secret stops working now.
 	annotate(t, ac, authv1.AnnotationRevokePreviousSecret, "leak-1")
@@ -387,10 +369,10 @@ func TestRequestedRotationAndRevoke(t *testing.T) {
 // A rotation whose answer is lost (Keycloak regenerated, the operator never
 // learned the new secret, as when it is killed right then) is completed on
 // the next reconcile from Keycloak's current secret, not repeated: one
-// regeneration per request and per slot.
+// regeneration per request.
 func TestInterruptedRotationIsCompletedNotRepeated(t *testing.T) {
 	integration(t)
-	ac, p, _ := rotatingClient(t, "rot-crash", "team-crash", "@yearly", "1h")
+	ac, _, _ := rotatingClient(t, "rot-crash", "team-crash", "@yearly", "1h")
 	clientID := "team-crash.worker"
 	t.Cleanup(faults.Clear)
 
@@ -458,24 +440,10 @@ func TestInterruptedRotationIsCompletedNotRepeated(t *testing.T) {
 		t.Errorf("the previous secret is refused: %v", err)
 	}
 
-	// Scheduled: the policy now rotates every 20 s (the fault is set
-	// first: the first slot may come at once).
-	s1, n1 := currentSecret(t, "team-crash", "worker"), regenerates(t, "rot-crash", clientID)
-	faults.Set("client.secret.regenerate", testbed.Fault{AfterSend: true, Err: errors.New("connection reset (injected)"), PathContains: "/rot-crash/", Times: 1})
-	patchPolicy(t, p, func(p *authv1.AuthPolicy) {
-		p.Spec.ClientAuthentication.SecretRotation.Schedule = "@every 20s"
-		p.Spec.ClientAuthentication.SecretRotation.GracePeriod = &metav1.Duration{Duration: 15 * time.Second}
-	})
-	eventually(t, 30*time.Second, "the new schedule in status", func() error {
-		if st := rotationStatus(t, ac); st.Schedule != "@every 20s" {
-			return fmt.Errorf("status.secretRotation = %+v", st)
-		}
-		return nil
-	})
-	check("scheduled", s1, n1)
-	if faults.Hits("client.secret.regenerate") == 0 {
-		t.Error("the fault was never injected")
-	}
+	// A scheduled rotation is completed the same way (Keycloak's creation
+	// record moved); that its slot then counts as served is the decision's:
+	// pkg/rotation TestDecide "scheduled pending, a later slot came
+	// meanwhile: again".
 	deleteAndWait(t, ac)
 }
 
