@@ -156,6 +156,11 @@ func (r Reporter) condition(ctx context.Context, obj Object, c metav1.Condition,
 	SetCondition(obj, c.Type, c.Status, c.Reason, c.Message)
 }
 
+// NewCondition is a condition of type typ for Condition and Caution.
+func NewCondition(typ string, status metav1.ConditionStatus, reason, msg string) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg}
+}
+
 // ConditionEvent is the Event-on-transition rule of the conditions beside
 // Ready: it returns the type of the Event to emit when next replaces prev
 // (nil: the condition was not set), or "" for none. An Event fires only

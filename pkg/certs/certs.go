@@ -27,6 +27,9 @@ const (
 	HostMismatch = "CertificateHostMismatch"
 	ExpiringSoon = "CertificateExpiringSoon"
 	Valid        = "CertificateValid"
+	// NotFound: the Secret spec.tls.certSecretRef names does not exist
+	// (reported by the AuthServer reconciler; Inspect never returns it).
+	NotFound = "CertificateNotFound"
 )
 
 // Info is what the certificate says.
