@@ -15,7 +15,7 @@ import (
 // integration tests (userstore_test.go) see it on a real operator.
 func TestSummarizeServers(t *testing.T) {
 	const key = "dir/ldap"
-	at := func(min int) metav1.Time { return metav1.NewTime(time.Date(2026, 12, 6, 8, min, 0, 0, time.UTC)) }
+	at := func(minute int) metav1.Time { return metav1.NewTime(time.Date(2026, 12, 6, 8, minute, 0, 0, time.UTC)) }
 	srv := func(name string, cond *metav1.Condition, st *authv1.RealmUserStoreStatus) authv1.AuthServer {
 		as := authv1.AuthServer{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name}}
 		if cond != nil {
@@ -25,8 +25,8 @@ func TestSummarizeServers(t *testing.T) {
 		as.Status.UserStore = st
 		return as
 	}
-	synced := func(usKey string, min, added int) *authv1.RealmUserStoreStatus {
-		return &authv1.RealmUserStoreStatus{UserStore: usKey, LastSync: &authv1.UserSyncStatus{Time: at(min), Realm: "r", Added: int32(added)}}
+	synced := func(usKey string, minute, added int) *authv1.RealmUserStoreStatus {
+		return &authv1.RealmUserStoreStatus{UserStore: usKey, LastSync: &authv1.UserSyncStatus{Time: at(minute), Realm: "r", Added: int32(added)}}
 	}
 	ok := &metav1.Condition{Status: metav1.ConditionTrue, Reason: authv1.ReasonUserStoreConfigured}
 	sum := summarizeServers([]authv1.AuthServer{
