@@ -45,7 +45,8 @@ const (
 // Events fire on transitions only: a change of the Ready status or reason,
 // or a new generation of the spec. A change in the wording of an error (a
 // refused connection becoming an HTTP 503 during one outage) updates the
-// condition message but emits nothing.
+// condition message but emits nothing. Conditions beside Ready follow one
+// rule too (Condition, Caution, ConditionEvent).
 //
 // observedGeneration is written when the outcome for the current generation
 // is known: Ready, or Stalled (a failure that retrying cannot fix). While
