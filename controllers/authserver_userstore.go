@@ -189,6 +189,15 @@ type federation struct {
 	specChanged bool
 }
 
+// String keeps the bind password out of anything that prints a federation
+// (%v, %+v, %#v): only the UserStore and the status are shown.
+func (f *federation) String() string {
+	return fmt.Sprintf("federation of UserStore %s (bind password redacted; status %+v)", f.usKey, f.st)
+}
+
+// GoString is String, for %#v.
+func (f *federation) GoString() string { return f.String() }
+
 // newFederation starts from what the AuthServer's status records of us
 // (nothing, if it records another UserStore).
 func newFederation(as *authv1.AuthServer, us *authv1.UserStore, password, secretVersion string) *federation {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -52,5 +53,16 @@ func TestSummarizeServers(t *testing.T) {
 	}
 	if empty := summarizeServers(nil, key); empty.names != nil || empty.realms != 0 || empty.last != nil {
 		t.Errorf("no servers: %+v", empty)
+	}
+}
+
+// A federation carries the bind password: printing one never shows it.
+func TestFederationRedactsThePassword(t *testing.T) {
+	us := &authv1.UserStore{ObjectMeta: metav1.ObjectMeta{Namespace: "dir", Name: "ldap"}}
+	f := newFederation(&authv1.AuthServer{}, us, "s3cret-bind", "7")
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		if got := fmt.Sprintf(verb, f); strings.Contains(got, "s3cret-bind") || !strings.Contains(got, "dir/ldap") {
+			t.Errorf("%s of a federation: %q", verb, got)
+		}
 	}
 }
