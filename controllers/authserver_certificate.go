@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -32,9 +31,9 @@ func (r *AuthServerReconciler) reconcileCertificate(ctx context.Context, as *aut
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: as.Namespace, Name: name}, s); err != nil {
 		noCertificate(as)
 		if apierrors.IsNotFound(err) {
-			setCondition(ctx, as, rep, authv1.CertificateCondition, metav1.ConditionFalse, "CertificateNotFound", fmt.Sprintf("Secret %s/%s named by spec.tls.certSecretRef does not exist", as.Namespace, name))
+			rep.Condition(ctx, as, reconciler.NewCondition(authv1.CertificateCondition, metav1.ConditionFalse, certs.NotFound, fmt.Sprintf("Secret %s/%s named by spec.tls.certSecretRef does not exist", as.Namespace, name)))
 		} else {
-			setCondition(ctx, as, rep, authv1.CertificateCondition, metav1.ConditionFalse, authv1.ReasonKubernetesRejected, fmt.Sprintf("Secret %s/%s cannot be read: %v", as.Namespace, name, err))
+			rep.Condition(ctx, as, reconciler.NewCondition(authv1.CertificateCondition, metav1.ConditionFalse, authv1.ReasonKubernetesRejected, fmt.Sprintf("Secret %s/%s cannot be read: %v", as.Namespace, name, err)))
 		}
 		return time.Minute
 	}
@@ -55,13 +54,10 @@ func (r *AuthServerReconciler) reconcileCertificate(ctx context.Context, as *aut
 		status = metav1.ConditionTrue
 	}
 	if reason == certs.ExpiringSoon {
-		// Usable, and a Warning (setCondition warns only on False), once.
-		if c := meta.FindStatusCondition(as.Status.Conditions, authv1.CertificateCondition); c == nil || c.Reason != reason {
-			rep.Event(ctx, as, corev1.EventTypeWarning, reason, msg)
-		}
-		reconciler.SetCondition(as, authv1.CertificateCondition, status, reason, msg)
+		// Usable, and a Warning, once.
+		rep.Caution(ctx, as, reconciler.NewCondition(authv1.CertificateCondition, status, reason, msg))
 	} else {
-		setCondition(ctx, as, rep, authv1.CertificateCondition, status, reason, msg)
+		rep.Condition(ctx, as, reconciler.NewCondition(authv1.CertificateCondition, status, reason, msg))
 	}
 	if info == nil {
 		return 0

@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -63,51 +62,58 @@ type AuthServerReconciler struct {
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:urls=/.well-known/openid-configuration,verbs=get
 
+// serverScope is what one reconcile of an AuthServer works on: the object,
+// the reporter, the Keycloak connection and the realm's internal id (set as
+// the steps learn them), and the status as last written.
+type serverScope struct {
+	as  *authv1.AuthServer
+	rep reconciler.Reporter
+	kc  keycloak.Admin
+	// realmID is the realm's internal id, the parent of its components;
+	// "" until reconcileRealm read it (removeFederation reads it then).
+	realmID string
+	// before is the AuthServer as last read or written: the deferred
+	// status patch and persist diff against it.
+	before *authv1.AuthServer
+	// stale: a mid-reconcile write found that this copy is not the latest
+	// (another reconcile wrote first); nothing of it is written then.
+	stale bool
+}
+
 // Reconcile ensures the realm of one AuthServer.
 func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	as := &authv1.AuthServer{}
 	if err := r.Get(ctx, req.NamespacedName, as); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	before := as.DeepCopy()
-	rep := reconciler.Reporter{Recorder: r.Recorder, Kind: "AuthServer"}
-	// stale: a mid-reconcile write found that this copy is not the latest
-	// (another reconcile wrote first); nothing of it is written then.
-	stale := false
+	s := &serverScope{as: as, before: as.DeepCopy(), rep: reconciler.Reporter{Recorder: r.Recorder, Kind: "AuthServer"}}
 	defer func() {
-		if stale {
+		if s.stale {
 			return
 		}
-		if err := reconciler.PatchStatus(ctx, r.Client, before, as, func(o reconciler.Object) any { return o.(*authv1.AuthServer).Status }); err != nil && retErr == nil {
+		if err := reconciler.PatchStatus(ctx, r.Client, s.before, as, func(o reconciler.Object) any { return o.(*authv1.AuthServer).Status }); err != nil && retErr == nil {
 			retErr = err
 		}
 	}()
 
 	if !as.DeletionTimestamp.IsZero() {
 		certificateExpiry.DeleteLabelValues(as.Namespace, as.Name)
-		return ctrl.Result{}, r.reconcileDelete(ctx, as, rep)
+		return ctrl.Result{}, r.reconcileDelete(ctx, s)
 	}
 	if err := reconciler.AddFinalizer(ctx, r.Client, as); err != nil {
-		return rep.Failed(ctx, as, err, r.Resync)
+		return s.rep.Failed(ctx, as, err, r.Resync)
 	}
 	// The finalizer patch moved the resourceVersion; the status is as read.
-	before = as.DeepCopy()
-	// persist writes the status now, mid-reconcile, before a Keycloak call
-	// that must run once per request (a user sync): optimistically locked,
-	// so that a copy older than another reconcile's write (the cache lags
-	// behind the API server) fails here instead of acting twice. A copy is
-	// patched, so that the rest of this reconcile sees what it started with.
-	persist := func() error {
-		cp := as.DeepCopy()
-		if err := r.Status().Patch(ctx, cp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-			stale = apierrors.IsConflict(err)
-			return err
-		}
-		as.ResourceVersion = cp.ResourceVersion
-		before = as.DeepCopy()
-		return nil
-	}
+	s.before = as.DeepCopy()
+	return r.reconcileSteps(ctx, s, req.String())
+}
 
+// reconcileSteps runs the steps of a live AuthServer in order. The realm,
+// its issuer, the policies and rotation fail the reconcile; the user store,
+// the certificate and the service-account issuer never do (each has its
+// own condition), and say how soon to look again. key spreads the resync.
+func (r *AuthServerReconciler) reconcileSteps(ctx context.Context, s *serverScope, key string) (ctrl.Result, error) {
+	as, rep := s.as, s.rep
 	// First: the certificate needs no Keycloak, and matters most when
 	// Keycloak cannot be reached (an expired public certificate).
 	certRetry := r.reconcileCertificate(ctx, as, rep)
@@ -118,8 +124,8 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
-	realmID, err := r.reconcileRealm(ctx, as, kc, rep)
-	if err != nil {
+	s.kc = kc
+	if s.realmID, err = r.reconcileRealm(ctx, as, kc, rep); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	if err := r.reconcileIssuer(ctx, as, kc); err != nil {
@@ -129,14 +135,11 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
-	if err := r.reconcileRotation(ctx, as, kc, eff, rep); err != nil {
+	if err := r.reconcileRotation(ctx, s, eff); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
-	// None fails the realm: a directory problem is UserStoreReady, a
-	// certificate problem CertificateReady, a service-account issuer
-	// problem ServiceAccountIssuerReady.
-	after := reconciler.Jitter(r.Resync, req.String())
-	usRetry, err := r.reconcileUserStore(ctx, as, kc, realmID, rep, persist)
+	after := reconciler.Jitter(r.Resync, key)
+	usRetry, err := r.reconcileUserStore(ctx, s)
 	if err != nil {
 		if apierrors.IsConflict(err) {
 			ctrl.LoggerFrom(ctx).V(1).Info("The AuthServer changed during the reconcile, retrying", "error", err)
@@ -150,6 +153,22 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	rep.Ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
 	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+// persist writes the status now, mid-reconcile, before a Keycloak call
+// that must run once per request (a user sync): optimistically locked, so
+// that a copy older than another reconcile's write (the cache lags behind
+// the API server) fails here instead of acting twice. A copy is patched, so
+// that the rest of this reconcile sees what it started with.
+func (r *AuthServerReconciler) persist(ctx context.Context, s *serverScope) error {
+	cp := s.as.DeepCopy()
+	if err := r.Status().Patch(ctx, cp, client.MergeFromWithOptions(s.before, client.MergeFromWithOptimisticLock{})); err != nil {
+		s.stale = apierrors.IsConflict(err)
+		return err
+	}
+	s.as.ResourceVersion = cp.ResourceVersion
+	s.before = s.as.DeepCopy()
+	return nil
 }
 
 // reconcileRealm makes the realm match the AuthServer and returns its
@@ -227,7 +246,8 @@ func (r *AuthServerReconciler) reconcileIssuer(ctx context.Context, as *authv1.A
 	return nil
 }
 
-func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter) error {
+func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, s *serverScope) error {
+	as, rep := s.as, s.rep
 	if !controllerutil.ContainsFinalizer(as, reconciler.Finalizer) {
 		return nil
 	}
@@ -239,7 +259,8 @@ func (r *AuthServerReconciler) reconcileDelete(ctx context.Context, as *authv1.A
 			if err != nil {
 				return err
 			}
-			return r.removeFederation(ctx, as, kc, rep, "", "the AuthServer was deleted and its realm orphaned")
+			s.kc = kc
+			return r.removeFederation(ctx, s, "the AuthServer was deleted and its realm orphaned")
 		}()
 		if err := reconciler.SettleDeletion(err, func(err error) {
 			rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonUserStoreLeftBehind, fmt.Sprintf("The LDAP federation of realm %q was not removed: %v", as.Status.RealmName, err))
@@ -320,10 +341,10 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // the AuthServer itself, rather than as a mystery on every client.
 func checkSelectors(as *authv1.AuthServer) error {
 	if _, err := as.Spec.ClientNamespaceSelector.AsSelector(); err != nil {
-		return reconciler.Permanent(authv1.ReasonInvalidSpec, "spec.clientNamespaceSelector is invalid: %v", err)
+		return reconciler.Permanent(authv1.ReasonInvalidSpec, "spec.clientNamespaceSelector is invalid: %w", err)
 	}
 	if _, err := as.Spec.PolicySelector.AsSelector(); err != nil {
-		return reconciler.Permanent(authv1.ReasonInvalidSpec, "spec.policySelector is invalid: %v", err)
+		return reconciler.Permanent(authv1.ReasonInvalidSpec, "spec.policySelector is invalid: %w", err)
 	}
 	return nil
 }
@@ -345,25 +366,20 @@ func (r *AuthServerReconciler) reconcilePolicies(ctx context.Context, as *authv1
 	}
 	selected := policy.Select(as, list.Items)
 	eff, conflicts := policy.Combine(selected)
-	prev := meta.FindStatusCondition(as.Status.Conditions, authv1.PoliciesCondition)
 	if len(conflicts) > 0 {
 		msgs := make([]string, len(conflicts))
 		for i, c := range conflicts {
 			msgs[i] = c.Field + ": " + c.Message
 		}
 		msg := "The selected AuthPolicies contradict each other; their clients are refused until this is resolved: " + strings.Join(msgs, "; ")
-		if prev == nil || prev.Status != metav1.ConditionFalse {
-			rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonPolicyConflict, msg)
-		}
-		reconciler.SetCondition(as, authv1.PoliciesCondition, metav1.ConditionFalse, authv1.ReasonPolicyConflict, reconciler.Truncate(msg, reconciler.MaxConditionMessage))
+		rep.Condition(ctx, as, reconciler.NewCondition(authv1.PoliciesCondition, metav1.ConditionFalse, authv1.ReasonPolicyConflict, msg))
 		return nil, nil
 	}
 	msg := "No AuthPolicy matches the policySelector"
 	if len(selected) > 0 {
 		msg = "Governed by " + strings.Join(eff.Policies, ", ")
 	}
-
-	reconciler.SetCondition(as, authv1.PoliciesCondition, metav1.ConditionTrue, authv1.ReasonPolicyAccepted, msg)
+	rep.Condition(ctx, as, reconciler.NewCondition(authv1.PoliciesCondition, metav1.ConditionTrue, authv1.ReasonPolicyAccepted, msg))
 	return &eff, nil
 }
 

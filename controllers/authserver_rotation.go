@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,17 +28,18 @@ import (
 //
 // Problems here never make the realm un-Ready (its clients keep working);
 // they are reported in the SecretRotationReady condition with a Warning.
-func (r *AuthServerReconciler) reconcileRotation(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, eff *policy.Effective, rep reconciler.Reporter) error {
+func (r *AuthServerReconciler) reconcileRotation(ctx context.Context, s *serverScope, eff *policy.Effective) error {
 	if eff == nil {
 		return nil
 	}
+	as, kc, rep := s.as, s.kc, s.rep
 	realm, owner := as.Status.RealmName, client.ObjectKeyFromObject(as).String()
 	var want *authv1.RealmRotationStatus
 	var profile, pol json.RawMessage
 	if rot := eff.Rotation; rot != nil {
 		plan, err := rot.Plan()
 		if err != nil {
-			r.rotationCondition(ctx, as, rep, metav1.ConditionFalse, authv1.ReasonInvalidSpec, fmt.Sprintf("AuthPolicy %s: %v", rot.Policy, err))
+			rep.Condition(ctx, as, reconciler.NewCondition(authv1.SecretRotationCondition, metav1.ConditionFalse, authv1.ReasonInvalidSpec, fmt.Sprintf("AuthPolicy %s: %v", rot.Policy, err)))
 			return nil
 		}
 		if profile, err = desired.RotationProfile(plan, owner, rot.Policy); err == nil {
@@ -47,7 +47,7 @@ func (r *AuthServerReconciler) reconcileRotation(ctx context.Context, as *authv1
 		}
 		if err != nil {
 			// Not returned: an error here would make the realm un-Ready.
-			r.rotationCondition(ctx, as, rep, metav1.ConditionFalse, authv1.ReasonInvalidSpec, fmt.Sprintf("AuthPolicy %s: %v", rot.Policy, err))
+			rep.Condition(ctx, as, reconciler.NewCondition(authv1.SecretRotationCondition, metav1.ConditionFalse, authv1.ReasonInvalidSpec, fmt.Sprintf("AuthPolicy %s: %v", rot.Policy, err)))
 			return nil
 		}
 		want = &authv1.RealmRotationStatus{Policy: rot.Policy, Schedule: rot.Schedule,
@@ -72,7 +72,7 @@ func (r *AuthServerReconciler) reconcileRotation(ctx context.Context, as *authv1
 		var policiesChanged bool
 		var newPolicies []json.RawMessage
 		if newPolicies, policiesChanged, err = desired.MergeOwned(policies, desired.RotationName, pol); err == nil {
-			err = r.writeRotation(ctx, kc, realm, want != nil, newProfiles, profilesChanged, newPolicies, policiesChanged)
+			err = r.writeRotation(ctx, s, want != nil, ownedList{newProfiles, profilesChanged}, ownedList{newPolicies, policiesChanged})
 			if err == nil && (profilesChanged || policiesChanged) && want != nil && as.Status.SecretRotation != nil && *as.Status.SecretRotation == *want {
 				rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to the client policy %q of realm %q", desired.RotationName, realm))
 			}
@@ -88,7 +88,7 @@ func (r *AuthServerReconciler) reconcileRotation(ctx context.Context, as *authv1
 			reason = authv1.ReasonRotationUnsupported
 			msg += "; Keycloak 26.7 needs the client-secret-rotation feature (kc.sh build --features=client-secret-rotation; the chart's Keycloak has it), 26.8 and later have it on"
 		}
-		r.rotationCondition(ctx, as, rep, metav1.ConditionFalse, reason, msg+". Secrets are not rotated until this is fixed")
+		rep.Condition(ctx, as, reconciler.NewCondition(authv1.SecretRotationCondition, metav1.ConditionFalse, reason, msg+". Secrets are not rotated until this is fixed"))
 		return nil
 	}
 	as.Status.SecretRotation = want
@@ -97,30 +97,38 @@ func (r *AuthServerReconciler) reconcileRotation(ctx context.Context, as *authv1
 		ctrl.LoggerFrom(ctx).Info("Removed secret rotation from realm", "realm", realm)
 		return nil
 	}
-	r.rotationCondition(ctx, as, rep, metav1.ConditionTrue, authv1.ReasonRotationConfigured, fmt.Sprintf(
+	rep.Condition(ctx, as, reconciler.NewCondition(authv1.SecretRotationCondition, metav1.ConditionTrue, authv1.ReasonRotationConfigured, fmt.Sprintf(
 		"Secrets of clients governed by AuthPolicy %s rotate on schedule %q; a previous secret stays valid for %s; a secret not rotated for %s stops working",
-		want.Policy, want.Schedule, time.Duration(want.GracePeriodSeconds)*time.Second, time.Duration(want.ExpirationSeconds)*time.Second))
+		want.Policy, want.Schedule, time.Duration(want.GracePeriodSeconds)*time.Second, time.Duration(want.ExpirationSeconds)*time.Second)))
 	return nil
+}
+
+// ownedList is a realm's list of client profiles or policies as it is to
+// be written, and whether it differs from Keycloak's.
+type ownedList struct {
+	items   []json.RawMessage
+	changed bool
 }
 
 // writeRotation writes the changed lists in the order Keycloak needs: a
 // policy may only name a profile that exists, so the profile is written
 // first when adding and last when removing.
-func (r *AuthServerReconciler) writeRotation(ctx context.Context, kc keycloak.Admin, realm string, adding bool, profiles []json.RawMessage, profilesChanged bool, policies []json.RawMessage, policiesChanged bool) error {
+func (r *AuthServerReconciler) writeRotation(ctx context.Context, s *serverScope, adding bool, profiles, policies ownedList) error {
+	realm := s.as.Status.RealmName
 	steps := []func() error{
 		func() error {
-			if !profilesChanged {
+			if !profiles.changed {
 				return nil
 			}
 			ctrl.LoggerFrom(ctx).Info("Writing client profiles of realm", "realm", realm)
-			return kc.PutClientProfiles(ctx, realm, profiles)
+			return s.kc.PutClientProfiles(ctx, realm, profiles.items)
 		},
 		func() error {
-			if !policiesChanged {
+			if !policies.changed {
 				return nil
 			}
 			ctrl.LoggerFrom(ctx).Info("Writing client policies of realm", "realm", realm)
-			return kc.PutClientPolicies(ctx, realm, policies)
+			return s.kc.PutClientPolicies(ctx, realm, policies.items)
 		},
 	}
 	if !adding {
@@ -132,25 +140,4 @@ func (r *AuthServerReconciler) writeRotation(ctx context.Context, kc keycloak.Ad
 		}
 	}
 	return nil
-}
-
-// rotationCondition sets SecretRotationReady (see setCondition).
-func (r *AuthServerReconciler) rotationCondition(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter, status metav1.ConditionStatus, reason, msg string) {
-	setCondition(ctx, as, rep, authv1.SecretRotationCondition, status, reason, msg)
-}
-
-// setCondition sets a condition of its own (beside Ready) on an object,
-// with an Event when its status or reason changes: a Warning when it turns
-// False, a Normal one when it recovers (not when it is first True).
-func setCondition(ctx context.Context, obj reconciler.Object, rep reconciler.Reporter, typ string, status metav1.ConditionStatus, reason, msg string) {
-	prev := meta.FindStatusCondition(obj.GetConditions(), typ)
-	if prev == nil || prev.Status != status || prev.Reason != reason {
-		switch {
-		case status == metav1.ConditionFalse:
-			rep.Event(ctx, obj, corev1.EventTypeWarning, reason, msg)
-		case prev != nil:
-			rep.Event(ctx, obj, corev1.EventTypeNormal, reason, msg)
-		}
-	}
-	reconciler.SetCondition(obj, typ, status, reason, reconciler.Truncate(msg, reconciler.MaxConditionMessage))
 }

@@ -57,8 +57,8 @@ func (r *AuthServerReconciler) reconcileServiceAccounts(ctx context.Context, as 
 			return 0
 		}
 		if err := r.removeIdentityProvider(ctx, as, kc, rep); err != nil {
-			r.issuerCondition(ctx, as, rep, metav1.ConditionFalse, reconciler.Classify(err).Reason,
-				fmt.Sprintf("spec.serviceAccountAuthentication was removed, and the identity provider %q could not be removed from realm %q yet: %v", desired.IdentityProviderAlias, realm, err))
+			rep.Condition(ctx, as, reconciler.NewCondition(authv1.ServiceAccountIssuerCondition, metav1.ConditionFalse, reconciler.Classify(err).Reason,
+				fmt.Sprintf("spec.serviceAccountAuthentication was removed, and the identity provider %q could not be removed from realm %q yet: %v", desired.IdentityProviderAlias, realm, err)))
 			return issuerRetry
 		}
 		as.Status.ServiceAccountAuthentication = nil
@@ -70,23 +70,23 @@ func (r *AuthServerReconciler) reconcileServiceAccounts(ctx context.Context, as 
 	if issuer == "" {
 		found, err := r.Issuers.Issuer(ctx)
 		if err != nil {
-			r.issuerCondition(ctx, as, rep, metav1.ConditionFalse, authv1.ReasonIssuerNotDiscovered, fmt.Sprintf(
-				"spec.serviceAccountAuthentication.issuer is omitted, and the operator could not read the issuer of its Kubernetes API server: %v; set the issuer in the AuthServer", err))
+			rep.Condition(ctx, as, reconciler.NewCondition(authv1.ServiceAccountIssuerCondition, metav1.ConditionFalse, authv1.ReasonIssuerNotDiscovered, fmt.Sprintf(
+				"spec.serviceAccountAuthentication.issuer is omitted, and the operator could not read the issuer of its Kubernetes API server: %v; set the issuer in the AuthServer", err)))
 			return issuerRetry
 		}
 		issuer = found.URL
 		if u, perr := url.Parse(issuer); perr != nil || u.Scheme != "https" || u.Host == "" || strings.HasSuffix(issuer, "/") {
 			// Keycloak appends /.well-known/openid-configuration to the
 			// issuer and compares it with the tokens' iss byte for byte.
-			r.issuerCondition(ctx, as, rep, metav1.ConditionFalse, authv1.ReasonIssuerNotDiscovered, fmt.Sprintf(
-				"spec.serviceAccountAuthentication.issuer is omitted, and the issuer of the operator's Kubernetes API server, %q, is not an https URL without a trailing /, which Keycloak needs; set the API server's --service-account-issuer accordingly, or set the issuer in the AuthServer", issuer))
+			rep.Condition(ctx, as, reconciler.NewCondition(authv1.ServiceAccountIssuerCondition, metav1.ConditionFalse, authv1.ReasonIssuerNotDiscovered, fmt.Sprintf(
+				"spec.serviceAccountAuthentication.issuer is omitted, and the issuer of the operator's Kubernetes API server, %q, is not an https URL without a trailing /, which Keycloak needs; set the API server's --service-account-issuer accordingly, or set the issuer in the AuthServer", issuer)))
 			return 0
 		}
 	}
 	written, err := r.applyIdentityProvider(ctx, as, kc, issuer, rep)
 	if err != nil {
 		f := reconciler.Classify(err)
-		r.issuerCondition(ctx, as, rep, metav1.ConditionFalse, f.Reason, identityProviderFailure(f, issuer, realm))
+		rep.Condition(ctx, as, reconciler.NewCondition(authv1.ServiceAccountIssuerCondition, metav1.ConditionFalse, f.Reason, identityProviderFailure(f, issuer, realm)))
 		if f.Reason == authv1.ReasonIdentityProviderConflict {
 			// Not trusted: secretless clients must not name an identity
 			// provider someone else controls.
@@ -116,10 +116,10 @@ func (r *AuthServerReconciler) reconcileServiceAccounts(ctx context.Context, as 
 	}
 	reason, msg := checkIssuer(ctx, kc, realm, issuer)
 	if reason != authv1.ReasonIssuerReachable {
-		r.issuerCondition(ctx, as, rep, metav1.ConditionFalse, reason, msg)
+		rep.Condition(ctx, as, reconciler.NewCondition(authv1.ServiceAccountIssuerCondition, metav1.ConditionFalse, reason, msg))
 		return issuerRetry
 	}
-	r.issuerCondition(ctx, as, rep, metav1.ConditionTrue, reason, msg)
+	rep.Condition(ctx, as, reconciler.NewCondition(authv1.ServiceAccountIssuerCondition, metav1.ConditionTrue, reason, msg))
 	return 0
 }
 
@@ -260,11 +260,6 @@ func fetchFailure(err error) string {
 		return fmt.Sprintf("HTTP %d: %s", kerr.Code, kerr.Message)
 	}
 	return err.Error()
-}
-
-// issuerCondition sets ServiceAccountIssuerReady (see setCondition).
-func (r *AuthServerReconciler) issuerCondition(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter, status metav1.ConditionStatus, reason, msg string) {
-	setCondition(ctx, as, rep, authv1.ServiceAccountIssuerCondition, status, reason, msg)
 }
 
 // issuerSource is r.Issuers, or a reader of the manager's API server.

@@ -27,7 +27,7 @@ func TestIdentityProviderNotAppliedWithALongIssuer(t *testing.T) {
 	want := desired.IdentityProvider(as, issuer)
 	f := reconciler.Classify(reconciler.NotApplied(what, diff, want, "AuthServer"))
 	rep := reconciler.Reporter{Recorder: events.NewFakeRecorder(10), Kind: "AuthServer"}
-	(&AuthServerReconciler{}).issuerCondition(context.Background(), as, rep, metav1.ConditionFalse, f.Reason, identityProviderFailure(f, issuer, realm))
+	rep.Condition(context.Background(), as, reconciler.NewCondition(authv1.ServiceAccountIssuerCondition, metav1.ConditionFalse, f.Reason, identityProviderFailure(f, issuer, realm)))
 
 	if !reconciler.StillNotAppliedOn(as, authv1.ServiceAccountIssuerCondition, what, diff, want) {
 		t.Errorf("the reported change is not recognised: it would be written at every resync; message %q", as.Status.Conditions[0].Message)

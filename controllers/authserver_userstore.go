@@ -51,12 +51,12 @@ const userStoreRetry = time.Minute
 // and an error only when persist found this copy of the AuthServer stale
 // (then nothing was done that must happen once). persist writes the status
 // before such a call (see Reconcile).
-func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, realmID string, rep reconciler.Reporter, persist func() error) (time.Duration, error) {
-	realm := as.Status.RealmName
+func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, s *serverScope) (time.Duration, error) {
+	as, realm := s.as, s.as.Status.RealmName
 	if as.Spec.UserStoreRef == nil {
 		if as.Status.UserStore != nil {
-			if err := r.removeFederation(ctx, as, kc, rep, realmID, "spec.userStoreRef was removed"); err != nil {
-				r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, authv1.ReasonKeycloakUnavailable, fmt.Sprintf("Cannot remove the LDAP federation from realm %q yet: %s", realm, publicError(ctx, "Removing the LDAP federation", err)))
+			if err := r.removeFederation(ctx, s, "spec.userStoreRef was removed"); err != nil {
+				userStoreFailed(ctx, s, authv1.ReasonKeycloakUnavailable, fmt.Sprintf("Cannot remove the LDAP federation from realm %q yet: %s", realm, publicError(ctx, "Removing the LDAP federation", err)))
 				return userStoreRetry, nil
 			}
 		}
@@ -65,7 +65,7 @@ func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, as *authv
 	}
 	us, password, secretVersion, problem, err := r.userStoreFor(ctx, as)
 	if err == nil && problem == nil {
-		problem, err = r.applyFederation(ctx, as, kc, realmID, us, password, secretVersion, rep, persist)
+		problem, err = r.applyFederation(ctx, s, newFederation(as, us, password, secretVersion))
 	}
 	if apierrors.IsConflict(err) {
 		return 0, err
@@ -73,24 +73,29 @@ func (r *AuthServerReconciler) reconcileUserStore(ctx context.Context, as *authv
 	if err != nil {
 		// Keycloak or the API server in trouble: said, retried soon; the
 		// realm and its clients are not held up by it.
-		r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, reconciler.Classify(err).Reason, fmt.Sprintf("The LDAP federation of realm %q could not be checked or applied: %s", realm, publicError(ctx, "Applying the LDAP federation", err)))
+		userStoreFailed(ctx, s, reconciler.Classify(err).Reason, fmt.Sprintf("The LDAP federation of realm %q could not be checked or applied: %s", realm, publicError(ctx, "Applying the LDAP federation", err)))
 		return userStoreRetry, nil
 	}
 	if problem == nil {
 		return 0, nil
 	}
 	if problem.remove && as.Status.UserStore != nil {
-		if err := r.removeFederation(ctx, as, kc, rep, realmID, problem.msg); err != nil {
-			r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, problem.reason, fmt.Sprintf("%s; removing the federation from realm %q failed and is retried: %s", problem.msg, realm, publicError(ctx, "Removing the LDAP federation", err)))
+		if err := r.removeFederation(ctx, s, problem.msg); err != nil {
+			userStoreFailed(ctx, s, problem.reason, fmt.Sprintf("%s; removing the federation from realm %q failed and is retried: %s", problem.msg, realm, publicError(ctx, "Removing the LDAP federation", err)))
 			return userStoreRetry, nil
 		}
 	}
-	r.userStoreCondition(ctx, as, rep, metav1.ConditionFalse, problem.reason, problem.msg)
+	userStoreFailed(ctx, s, problem.reason, problem.msg)
 	if problem.reason == authv1.ReasonBindSecretInvalid {
 		// A Secret applied after the UserStore (GitOps) is picked up soon.
 		return userStoreRetry, nil
 	}
 	return 0, nil
+}
+
+// userStoreFailed reports a problem in UserStoreReady.
+func userStoreFailed(ctx context.Context, s *serverScope, reason, msg string) {
+	s.rep.Condition(ctx, s.as, reconciler.NewCondition(authv1.UserStoreCondition, metav1.ConditionFalse, reason, msg))
 }
 
 // userStoreFor resolves the UserStore and its bind password, or the
@@ -169,151 +174,80 @@ func filterProblem(us *authv1.UserStore) string {
 	return ""
 }
 
-// applyFederation makes the realm's LDAP component and group mapper match
-// the UserStore, and syncs when due.
-// realmID is the realm's internal id, the parent of its components.
-func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, realmID string, us *authv1.UserStore, password, secretVersion string, rep reconciler.Reporter, persist func() error) (*userStoreProblem, error) {
-	log := ctrl.LoggerFrom(ctx)
-	realm := as.Status.RealmName
+// federation is what applyFederation puts in the realm and records: the
+// UserStore, its bind password (never logged or reported), and the status
+// being built.
+type federation struct {
+	us            *authv1.UserStore
+	usKey         string
+	password      string
+	secretVersion string
+	st            *authv1.RealmUserStoreStatus
+	// request is the UserStore's sync annotation, as a key.
+	request string
+	// specChanged: the UserStore or its Secret changed since the last apply.
+	specChanged bool
+}
+
+// String keeps the bind password out of anything that prints a federation
+// (%v, %+v, %#v): only the UserStore and the status are shown.
+func (f *federation) String() string {
+	return fmt.Sprintf("federation of UserStore %s (bind password redacted; status %+v)", f.usKey, f.st)
+}
+
+// GoString is String, for %#v.
+func (f *federation) GoString() string { return f.String() }
+
+// newFederation starts from what the AuthServer's status records of us
+// (nothing, if it records another UserStore).
+func newFederation(as *authv1.AuthServer, us *authv1.UserStore, password, secretVersion string) *federation {
 	usKey := client.ObjectKeyFromObject(us).String()
 	st := as.Status.UserStore.DeepCopy()
 	if st == nil || st.UserStore != usKey {
 		st = &authv1.RealmUserStoreStatus{UserStore: usKey}
 	}
-	want := desired.LDAPComponent(us, realmID, password)
-	// Nauthera's components in the realm: the wanted one, and any other
-	// (left by a UserStore the AuthServer no longer references) removed.
-	own, err := r.ownComponents(ctx, kc, realm, realmID)
+	return &federation{us: us, usKey: usKey, password: password, secretVersion: secretVersion, st: st,
+		request:     requestKey(us.Annotations[authv1.AnnotationSyncUsers]),
+		specChanged: st.AppliedGeneration != us.Generation || st.BindSecretVersion != secretVersion}
+}
+
+// applyFederation makes the realm's LDAP component and group mapper match
+// the UserStore, and syncs when due.
+func (r *AuthServerReconciler) applyFederation(ctx context.Context, s *serverScope, f *federation) (*userStoreProblem, error) {
+	as, realm, st := s.as, s.as.Status.RealmName, f.st
+	actual, err := r.keepOneComponent(ctx, s, f)
 	if err != nil {
 		return nil, err
 	}
-	// Of two with the wanted name (two reconciles that both created one),
-	// the one the status records is kept: it is the one synced.
-	var actual *gocloak.Component
-	for _, c := range own {
-		if gocloak.PString(c.Name) == desired.LDAPComponentName(us) && (actual == nil || gocloak.PString(c.ID) == st.ComponentID) {
-			actual = c
-		}
-	}
-	for _, c := range own {
-		if c == actual {
-			continue
-		}
-		if err := kc.DeleteComponent(ctx, realm, gocloak.PString(c.ID)); err != nil && !keycloak.IsNotFound(err) {
-			return nil, err
-		}
-		rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonUserStoreRemoved, fmt.Sprintf(
-			"Removed the LDAP federation %q from realm %q, which this AuthServer no longer references; the users it had imported were removed with it", gocloak.PString(c.Name), realm))
-	}
-	request := requestKey(us.Annotations[authv1.AnnotationSyncUsers])
-	syncRequested := request != "" && request != st.LastSyncRequest
-	specChanged := st.AppliedGeneration != us.Generation || st.BindSecretVersion != secretVersion
+	created := false
 	var diff []string
 	if actual != nil {
-		diff = desired.ComponentDiff(want, *actual)
+		diff = desired.ComponentDiff(desired.LDAPComponent(f.us, s.realmID, f.password), *actual)
 	}
-	created := false
-	if actual == nil || len(diff) > 0 || specChanged {
-		// Before anything is written: can Keycloak reach the directory and
-		// bind? A failure leaves what exists as it is. A test that failed
-		// is not repeated until the UserStore or its Secret changes (or a
-		// sync is asked for): a wrong password retried on every resync
-		// could lock the service account out.
-		refusedFor := fmt.Sprintf("%d/%s/%s", us.Generation, secretVersion, request)
-		if c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); st.RefusedFor == refusedFor && c != nil && c.Status == metav1.ConditionFalse {
-			return &userStoreProblem{reason: c.Reason, msg: c.Message}, nil
-		}
-		if problem, err := r.testLDAP(ctx, kc, realm, us, password); problem != nil || err != nil {
-			if problem != nil {
-				st.RefusedFor = refusedFor
-				as.Status.UserStore = st
-			}
+	if actual == nil || len(diff) > 0 || f.specChanged {
+		var problem *userStoreProblem
+		if created, problem, err = r.writeComponent(ctx, s, f, actual, diff); problem != nil || err != nil {
 			return problem, err
-		}
-		st.RefusedFor = ""
-		switch {
-		case actual == nil:
-			// Written first, optimistically locked: of two reconciles that
-			// read the AuthServer before either wrote, one creates the
-			// component; the other's write conflicts.
-			syncPending(as, usKey, realm)
-			if err := persist(); err != nil {
-				return nil, err
-			}
-			log.Info("Creating LDAP federation in realm", "realm", realm, "userStore", usKey)
-			id, err := kc.CreateComponent(ctx, realm, want)
-			if err != nil {
-				return nil, err
-			}
-			// Recorded at once: whatever fails next, removal finds it.
-			st.ComponentID, created = id, true
-			as.Status.UserStore = st
-			rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonUserStoreFederated, fmt.Sprintf("Federated UserStore %s (%s) into realm %q", usKey, us.Spec.LDAP.Server, realm))
-		default:
-			log.Info("Updating LDAP federation in realm", "realm", realm, "userStore", usKey, "fields", diff)
-			// The password is always sent: Keycloak shows it masked, and
-			// the mask sent back would keep an old one.
-			if err := kc.UpdateComponent(ctx, realm, desired.MergeComponent(want, *actual, true)); err != nil {
-				return nil, err
-			}
-			st.ComponentID = gocloak.PString(actual.ID)
-			if !specChanged && len(diff) > 0 {
-				rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to the LDAP federation %q of realm %q: %s", desired.LDAPComponentName(us), realm, strings.Join(diff, ", ")))
-			}
 		}
 	} else {
 		st.ComponentID = gocloak.PString(actual.ID)
 	}
 	as.Status.UserStore = st
-	mapperID, err := r.reconcileGroupMapper(ctx, kc, as, us, st.ComponentID, !specChanged, rep)
+	mapperID, err := r.reconcileGroupMapper(ctx, s, f.us, st.ComponentID, !f.specChanged)
 	if err != nil {
 		return nil, err
 	}
-	st.AppliedGeneration, st.BindSecretVersion = us.Generation, secretVersion
+	st.AppliedGeneration, st.BindSecretVersion = f.us.Generation, f.secretVersion
 
 	// Sync after creation, after a change of the UserStore, and on request
-	// (annotation); Keycloak's own periodic syncs do the rest. The request
-	// (and the applied generation) is written to the API server before the
-	// sync, optimistically locked: a sync that outlasts the request (large
-	// directories) is not started again and again, and a second reconcile
-	// that read the AuthServer before this write (the cache lags, or another
-	// replica) fails its own write instead of syncing again.
+	// (annotation); Keycloak's own periodic syncs do the rest.
 	synced := false
-	if created || specChanged || syncRequested {
-		st.LastSyncRequest = request
-		// The condition says the sync is not confirmed yet: should the
-		// operator stop before Keycloak answers, the next reconcile reports
-		// that, rather than a federation that was never synced as ready.
-		syncPending(as, usKey, realm)
-		if err := persist(); err != nil {
-			return nil, err
+	if created || f.specChanged || (f.request != "" && f.request != st.LastSyncRequest) {
+		problem, err := r.syncUsers(ctx, s, f, mapperID)
+		if problem != nil || err != nil {
+			return problem, err
 		}
-		res, err := kc.SyncUsers(ctx, realm, st.ComponentID, true)
-		if err != nil {
-			return &userStoreProblem{reason: authv1.ReasonLDAPSyncFailed, msg: fmt.Sprintf(
-				"Syncing users of UserStore %s into realm %q failed: %s (Keycloak may still be running it; annotate the UserStore with %s to sync again)", usKey, realm, publicError(ctx, "Syncing users", err), authv1.AnnotationSyncUsers)}, nil
-		}
-		if res.Ignored {
-			// The sync Keycloak is running covers this request: confirmed,
-			// not pending (nor failed).
-			log.Info("Keycloak is already syncing this federation", "realm", realm)
-			synced = true
-		} else {
-			if mapperID != "" {
-				if _, err := kc.SyncMapper(ctx, realm, st.ComponentID, mapperID); err != nil {
-					return &userStoreProblem{reason: authv1.ReasonLDAPSyncFailed, msg: fmt.Sprintf("Syncing the groups of UserStore %s into realm %q failed: %s", usKey, realm, publicError(ctx, "Syncing groups", err))}, nil
-				}
-			}
-			st.LastSync = &authv1.UserSyncStatus{Time: metav1.Now(), Realm: realm, Added: res.Added, Updated: res.Updated, Removed: res.Removed, Failed: res.Failed}
-			log.Info("Synced users from LDAP", "realm", realm, "added", res.Added, "updated", res.Updated, "removed", res.Removed, "failed", res.Failed)
-			if res.Added+res.Updated == 0 {
-				return &userStoreProblem{reason: authv1.ReasonLDAPNoUsers, msg: fmt.Sprintf(
-					"A sync of UserStore %s into realm %q found no user under %s with filter %s (added 0, updated 0, removed %d, failed %d): check userSearch.baseDN and filter, and that the bind may read them",
-					usKey, realm, us.Spec.LDAP.UserSearch.BaseDN, orNone(string(us.Spec.LDAP.UserSearch.Filter)), res.Removed, res.Failed)}, nil
-			}
-			synced = true
-			rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonUsersSynced, fmt.Sprintf("Synced users of UserStore %s into realm %q: %d added, %d updated, %d removed, %d failed", usKey, realm, res.Added, res.Updated, res.Removed, res.Failed))
-		}
+		synced = true
 	}
 	if c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); c != nil && !synced {
 		switch c.Reason {
@@ -327,7 +261,139 @@ func (r *AuthServerReconciler) applyFederation(ctx context.Context, as *authv1.A
 				"%s, and the operator stopped before Keycloak answered: whether users were synced is unknown; annotate the UserStore with %s to sync again", c.Message, authv1.AnnotationSyncUsers)}, nil
 		}
 	}
-	r.userStoreCondition(ctx, as, rep, metav1.ConditionTrue, authv1.ReasonUserStoreConfigured, fmt.Sprintf("UserStore %s (%s) is federated into realm %q, read-only", usKey, us.Spec.LDAP.Server, realm))
+	s.rep.Condition(ctx, as, reconciler.NewCondition(authv1.UserStoreCondition, metav1.ConditionTrue, authv1.ReasonUserStoreConfigured,
+		fmt.Sprintf("UserStore %s (%s) is federated into realm %q, read-only", f.usKey, f.us.Spec.LDAP.Server, realm)))
+	return nil, nil
+}
+
+// keepOneComponent returns the realm's LDAP component of the UserStore (nil
+// if none) and removes Nauthera's others: left by a UserStore the AuthServer
+// no longer references, or a twin of the wanted one.
+func (r *AuthServerReconciler) keepOneComponent(ctx context.Context, s *serverScope, f *federation) (*gocloak.Component, error) {
+	realm := s.as.Status.RealmName
+	own, err := r.ownComponents(ctx, s.kc, realm, s.realmID)
+	if err != nil {
+		return nil, err
+	}
+	// Of two with the wanted name (two reconciles that both created one),
+	// the one the status records is kept: it is the one synced.
+	var actual *gocloak.Component
+	for _, c := range own {
+		if gocloak.PString(c.Name) == desired.LDAPComponentName(f.us) && (actual == nil || gocloak.PString(c.ID) == f.st.ComponentID) {
+			actual = c
+		}
+	}
+	for _, c := range own {
+		if c == actual {
+			continue
+		}
+		if err := s.kc.DeleteComponent(ctx, realm, gocloak.PString(c.ID)); err != nil && !keycloak.IsNotFound(err) {
+			return nil, err
+		}
+		s.rep.Event(ctx, s.as, corev1.EventTypeNormal, authv1.ReasonUserStoreRemoved, fmt.Sprintf(
+			"Removed the LDAP federation %q from realm %q, which this AuthServer no longer references; the users it had imported were removed with it", gocloak.PString(c.Name), realm))
+	}
+	return actual, nil
+}
+
+// writeComponent creates the LDAP component (actual nil) or updates it,
+// after a pre-flight test of the directory. It reports whether it created
+// the component, or the problem that stopped it.
+func (r *AuthServerReconciler) writeComponent(ctx context.Context, s *serverScope, f *federation, actual *gocloak.Component, diff []string) (bool, *userStoreProblem, error) {
+	as, realm, st := s.as, s.as.Status.RealmName, f.st
+	// Before anything is written: can Keycloak reach the directory and
+	// bind? A failure leaves what exists as it is. A test that failed
+	// is not repeated until the UserStore or its Secret changes (or a
+	// sync is asked for): a wrong password retried on every resync
+	// could lock the service account out.
+	refusedFor := fmt.Sprintf("%d/%s/%s", f.us.Generation, f.secretVersion, f.request)
+	if c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); st.RefusedFor == refusedFor && c != nil && c.Status == metav1.ConditionFalse {
+		return false, &userStoreProblem{reason: c.Reason, msg: c.Message}, nil
+	}
+	if problem, err := r.testLDAP(ctx, s.kc, realm, f.us, f.password); problem != nil || err != nil {
+		if problem != nil {
+			st.RefusedFor = refusedFor
+			as.Status.UserStore = st
+		}
+		return false, problem, err
+	}
+	st.RefusedFor = ""
+	want := desired.LDAPComponent(f.us, s.realmID, f.password)
+	log := ctrl.LoggerFrom(ctx)
+	if actual == nil {
+		// Written first, optimistically locked: of two reconciles that
+		// read the AuthServer before either wrote, one creates the
+		// component; the other's write conflicts.
+		syncPending(as, f.usKey, realm)
+		if err := r.persist(ctx, s); err != nil {
+			return false, nil, err
+		}
+		log.Info("Creating LDAP federation in realm", "realm", realm, "userStore", f.usKey)
+		id, err := s.kc.CreateComponent(ctx, realm, want)
+		if err != nil {
+			return false, nil, err
+		}
+		// Recorded at once: whatever fails next, removal finds it.
+		st.ComponentID = id
+		as.Status.UserStore = st
+		s.rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonUserStoreFederated, fmt.Sprintf("Federated UserStore %s (%s) into realm %q", f.usKey, f.us.Spec.LDAP.Server, realm))
+		return true, nil, nil
+	}
+	log.Info("Updating LDAP federation in realm", "realm", realm, "userStore", f.usKey, "fields", diff)
+	// The password is always sent: Keycloak shows it masked, and
+	// the mask sent back would keep an old one.
+	if err := s.kc.UpdateComponent(ctx, realm, desired.MergeComponent(want, *actual, true)); err != nil {
+		return false, nil, err
+	}
+	st.ComponentID = gocloak.PString(actual.ID)
+	if !f.specChanged && len(diff) > 0 {
+		s.rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to the LDAP federation %q of realm %q: %s", desired.LDAPComponentName(f.us), realm, strings.Join(diff, ", ")))
+	}
+	return false, nil, nil
+}
+
+// syncUsers syncs the users (and groups) of the federation and records the
+// sync, or returns the problem that stopped it. The request (and the
+// applied generation) is written to the API server before the sync,
+// optimistically locked: a sync that outlasts the request (large
+// directories) is not started again and again, and a second reconcile that
+// read the AuthServer before this write (the cache lags, or another
+// replica) fails its own write instead of syncing again.
+func (r *AuthServerReconciler) syncUsers(ctx context.Context, s *serverScope, f *federation, mapperID string) (*userStoreProblem, error) {
+	realm, st, usKey := s.as.Status.RealmName, f.st, f.usKey
+	log := ctrl.LoggerFrom(ctx)
+	st.LastSyncRequest = f.request
+	// The condition says the sync is not confirmed yet: should the
+	// operator stop before Keycloak answers, the next reconcile reports
+	// that, rather than a federation that was never synced as ready.
+	syncPending(s.as, usKey, realm)
+	if err := r.persist(ctx, s); err != nil {
+		return nil, err
+	}
+	res, err := s.kc.SyncUsers(ctx, realm, st.ComponentID, true)
+	if err != nil {
+		return &userStoreProblem{reason: authv1.ReasonLDAPSyncFailed, msg: fmt.Sprintf(
+			"Syncing users of UserStore %s into realm %q failed: %s (Keycloak may still be running it; annotate the UserStore with %s to sync again)", usKey, realm, publicError(ctx, "Syncing users", err), authv1.AnnotationSyncUsers)}, nil
+	}
+	if res.Ignored {
+		// The sync Keycloak is running covers this request: confirmed,
+		// not pending (nor failed).
+		log.Info("Keycloak is already syncing this federation", "realm", realm)
+		return nil, nil
+	}
+	if mapperID != "" {
+		if _, err := s.kc.SyncMapper(ctx, realm, st.ComponentID, mapperID); err != nil {
+			return &userStoreProblem{reason: authv1.ReasonLDAPSyncFailed, msg: fmt.Sprintf("Syncing the groups of UserStore %s into realm %q failed: %s", usKey, realm, publicError(ctx, "Syncing groups", err))}, nil
+		}
+	}
+	st.LastSync = &authv1.UserSyncStatus{Time: metav1.Now(), Realm: realm, Added: res.Added, Updated: res.Updated, Removed: res.Removed, Failed: res.Failed}
+	log.Info("Synced users from LDAP", "realm", realm, "added", res.Added, "updated", res.Updated, "removed", res.Removed, "failed", res.Failed)
+	if res.Added+res.Updated == 0 {
+		return &userStoreProblem{reason: authv1.ReasonLDAPNoUsers, msg: fmt.Sprintf(
+			"A sync of UserStore %s into realm %q found no user under %s with filter %s (added 0, updated 0, removed %d, failed %d): check userSearch.baseDN and filter, and that the bind may read them",
+			usKey, realm, f.us.Spec.LDAP.UserSearch.BaseDN, orNone(string(f.us.Spec.LDAP.UserSearch.Filter)), res.Removed, res.Failed)}, nil
+	}
+	s.rep.Event(ctx, s.as, corev1.EventTypeNormal, authv1.ReasonUsersSynced, fmt.Sprintf("Synced users of UserStore %s into realm %q: %d added, %d updated, %d removed, %d failed", usKey, realm, res.Added, res.Updated, res.Removed, res.Failed))
 	return nil, nil
 }
 
@@ -441,8 +507,8 @@ func publicError(ctx context.Context, what string, err error) string {
 // reconcileGroupMapper keeps the group mapper in line with groupSearch and
 // returns its id ("" when there is none). driftIsEdit: a difference is a
 // console edit (reported), not a spec change.
-func (r *AuthServerReconciler) reconcileGroupMapper(ctx context.Context, kc keycloak.Admin, as *authv1.AuthServer, us *authv1.UserStore, parentID string, driftIsEdit bool, rep reconciler.Reporter) (string, error) {
-	realm := as.Status.RealmName
+func (r *AuthServerReconciler) reconcileGroupMapper(ctx context.Context, s *serverScope, us *authv1.UserStore, parentID string, driftIsEdit bool) (string, error) {
+	as, kc, realm := s.as, s.kc, s.as.Status.RealmName
 	mappers, err := kc.ListComponents(ctx, realm, parentID, desired.ProviderTypeLDAPMapper)
 	if err != nil {
 		return "", err
@@ -468,7 +534,7 @@ func (r *AuthServerReconciler) reconcileGroupMapper(ctx context.Context, kc keyc
 			return "", err
 		}
 		if driftIsEdit {
-			rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to the group mapper %q of realm %q: %s", desired.GroupMapperName, realm, strings.Join(diff, ", ")))
+			s.rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to the group mapper %q of realm %q: %s", desired.GroupMapperName, realm, strings.Join(diff, ", ")))
 		}
 	}
 	return gocloak.PString(actual.ID), nil
@@ -476,9 +542,9 @@ func (r *AuthServerReconciler) reconcileGroupMapper(ctx context.Context, kc keyc
 
 // removeFederation deletes Nauthera's LDAP components from the realm (all
 // of them, found by name, whatever status says; Keycloak removes the users
-// they imported) and says so. realmID may be empty (read here).
-func (r *AuthServerReconciler) removeFederation(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter, realmID, why string) error {
-	realm := as.Status.RealmName
+// they imported) and says so. The scope's realmID may be empty (read here).
+func (r *AuthServerReconciler) removeFederation(ctx context.Context, s *serverScope, why string) error {
+	as, kc, rep, realm, realmID := s.as, s.kc, s.rep, s.as.Status.RealmName, s.realmID
 	if realmID == "" {
 		rr, err := kc.GetRealm(ctx, realm)
 		if keycloak.IsNotFound(err) {
@@ -508,9 +574,4 @@ func (r *AuthServerReconciler) removeFederation(ctx context.Context, as *authv1.
 	}
 	as.Status.UserStore = nil
 	return nil
-}
-
-// userStoreCondition sets UserStoreReady (see setCondition).
-func (r *AuthServerReconciler) userStoreCondition(ctx context.Context, as *authv1.AuthServer, rep reconciler.Reporter, status metav1.ConditionStatus, reason, msg string) {
-	setCondition(ctx, as, rep, authv1.UserStoreCondition, status, reason, msg)
 }

@@ -65,62 +65,80 @@ func (r *UserStoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	slices.SortFunc(servers.Items, func(a, b authv1.AuthServer) int {
 		return strings.Compare(client.ObjectKeyFromObject(&a).String(), client.ObjectKeyFromObject(&b).String())
 	})
-	var names, waiting, problems, refused []string
-	reason := ""
-	realms := 0
-	var last *authv1.UserSyncStatus
-	for i := range servers.Items {
-		as := &servers.Items[i]
-		key := client.ObjectKeyFromObject(as).String()
+	sum := summarizeServers(servers.Items, req.String())
+	us.Status.AuthServers, us.Status.Realms, us.Status.LastSync = sum.names, ptr.To(int32(sum.realms)), sum.last
+	sum.report(ctx, rep, us)
+	return ctrl.Result{}, nil
+}
+
+// serversSummary is what the AuthServers referencing a UserStore report.
+type serversSummary struct {
+	// names: the AuthServers it serves; refused: those it does not serve;
+	// waiting: those that report nothing yet.
+	names, refused, waiting []string
+	// problems: what the failing ones report; reason: the first one's reason.
+	problems []string
+	reason   string
+	// realms: how many realms it is federated into; last: the latest sync.
+	realms int
+	last   *authv1.UserSyncStatus
+}
+
+// summarizeServers sums up the UserStoreReady conditions and syncs of the
+// AuthServers (sorted) that reference the UserStore key.
+func summarizeServers(servers []authv1.AuthServer, key string) serversSummary {
+	var sum serversSummary
+	for i := range servers {
+		as := &servers[i]
+		name := client.ObjectKeyFromObject(as).String()
 		c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition)
 		if c != nil && c.Reason == authv1.ReasonUserStoreNotAllowed {
 			// Anyone may reference it; only the AuthServers it serves
 			// count (a refused reference must not turn this Ready off).
-			refused = append(refused, key)
+			sum.refused = append(sum.refused, name)
 			continue
 		}
-		names = append(names, key)
-		if st := as.Status.UserStore; st != nil && st.UserStore == req.String() {
-			realms++
-			if st.LastSync != nil && (last == nil || st.LastSync.Time.After(last.Time.Time)) {
-				last = st.LastSync.DeepCopy()
+		sum.names = append(sum.names, name)
+		if st := as.Status.UserStore; st != nil && st.UserStore == key {
+			sum.realms++
+			if st.LastSync != nil && (sum.last == nil || st.LastSync.Time.After(sum.last.Time.Time)) {
+				sum.last = st.LastSync.DeepCopy()
 			}
 		}
 		switch {
 		case c == nil:
-			waiting = append(waiting, key)
+			sum.waiting = append(sum.waiting, name)
 		case c.Status == metav1.ConditionFalse:
-			if reason == "" {
-				reason = c.Reason
+			if sum.reason == "" {
+				sum.reason = c.Reason
 			}
-			problems = append(problems, fmt.Sprintf("AuthServer %s: %s", key, c.Message))
+			sum.problems = append(sum.problems, fmt.Sprintf("AuthServer %s: %s", name, c.Message))
 		}
 	}
-	us.Status.AuthServers, us.Status.Realms, us.Status.LastSync = names, ptr.To(int32(realms)), last
+	return sum
+}
+
+// report sets the UserStore's Ready from the summary. A wait needs no
+// requeue: the AuthServers' status change brings the UserStore back.
+func (sum serversSummary) report(ctx context.Context, rep reconciler.Reporter, us *authv1.UserStore) {
+	refused := ""
+	if len(sum.refused) > 0 {
+		refused = fmt.Sprintf("; refused to %s (not in spec.allowedNamespaces)", strings.Join(sum.refused, ", "))
+	}
 	switch {
-	case len(problems) > 0:
-		rep.Stalled(ctx, us, reason, strings.Join(problems, "; "))
-	case len(names) == 0:
-		msg := "No AuthServer references this UserStore (spec.userStoreRef): it federates into no realm"
-		if len(refused) > 0 {
-			msg += fmt.Sprintf("; refused to %s (not in spec.allowedNamespaces)", strings.Join(refused, ", "))
-		}
-		rep.Ready(ctx, us, authv1.ReasonNotReferenced, msg)
-	case len(waiting) > 0:
-		// Their status change brings this back (no polling).
-		rep.Wait(ctx, us, authv1.ReasonProgressing, "Waiting for AuthServers "+strings.Join(waiting, ", ")+" to federate this UserStore")
-		return ctrl.Result{}, nil
+	case len(sum.problems) > 0:
+		rep.Stalled(ctx, us, sum.reason, strings.Join(sum.problems, "; "))
+	case len(sum.names) == 0:
+		rep.Ready(ctx, us, authv1.ReasonNotReferenced, "No AuthServer references this UserStore (spec.userStoreRef): it federates into no realm"+refused)
+	case len(sum.waiting) > 0:
+		rep.Wait(ctx, us, authv1.ReasonProgressing, "Waiting for AuthServers "+strings.Join(sum.waiting, ", ")+" to federate this UserStore")
 	default:
-		msg := fmt.Sprintf("Federated into the realms of %s", strings.Join(names, ", "))
-		if len(refused) > 0 {
-			msg += fmt.Sprintf("; refused to %s (not in spec.allowedNamespaces)", strings.Join(refused, ", "))
-		}
-		if last != nil {
+		msg := fmt.Sprintf("Federated into the realms of %s", strings.Join(sum.names, ", ")) + refused
+		if last := sum.last; last != nil {
 			msg += fmt.Sprintf("; last sync %s into realm %q: %d added, %d updated, %d removed, %d failed", last.Time.UTC().Format(time.RFC3339), last.Realm, last.Added, last.Updated, last.Removed, last.Failed)
 		}
 		rep.Ready(ctx, us, authv1.ReasonUserStoreConfigured, msg)
 	}
-	return ctrl.Result{}, nil
 }
 
 // SetupWithManager registers the reconciler. It relies on the AuthServer

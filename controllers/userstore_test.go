@@ -226,6 +226,11 @@ func TestUserStoreFederatesLDAP(t *testing.T) {
 		if st == nil || st.LastSyncRequest != "after-password-change" || st.LastSync == nil || st.LastSync.Updated+st.LastSync.Added < 2 {
 			return fmt.Errorf("status.userStore %+v", st)
 		}
+		// The request is written before the sync (LDAPSyncPending, with
+		// the last sync's counts still there): wait for its outcome.
+		if c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); c != nil && c.Reason == authv1.ReasonLDAPSyncPending {
+			return fmt.Errorf("sync not confirmed yet: %s", c.Message)
+		}
 		return nil
 	})
 	if c := meta.FindStatusCondition(as.Status.Conditions, authv1.UserStoreCondition); c == nil || c.Status != metav1.ConditionTrue {

@@ -169,6 +169,10 @@ func TestClassify(t *testing.T) {
 			if f.Reason != tc.reason || f.Transient != tc.transient {
 				t.Errorf("Classify = %s transient=%v, want %s transient=%v", f.Reason, f.Transient, tc.reason, tc.transient)
 			}
+			// Every class keeps the error it classifies (Unwrap).
+			if !errors.Is(f, tc.err) {
+				t.Errorf("Classify(%v) lost its cause: %+v", tc.err, f)
+			}
 			// The docs' table of reasons says the same.
 			if retried, ok := readmeRetried[f.Reason]; ok && strings.Contains(retried, "with backoff") != f.Transient {
 				t.Errorf("docs/spec/v1alpha1/authclient.md says %s is retried %q; the code retries it with backoff: %v", f.Reason, retried, f.Transient)

@@ -45,7 +45,8 @@ const (
 // Events fire on transitions only: a change of the Ready status or reason,
 // or a new generation of the spec. A change in the wording of an error (a
 // refused connection becoming an HTTP 503 during one outage) updates the
-// condition message but emits nothing.
+// condition message but emits nothing. Conditions beside Ready follow one
+// rule too (Condition, Caution, ConditionEvent).
 //
 // observedGeneration is written when the outcome for the current generation
 // is known: Ready, or Stalled (a failure that retrying cannot fix). While
@@ -130,6 +131,55 @@ func transition(obj Object, status metav1.ConditionStatus, reason string, stalle
 	c := FindReady(obj)
 	wasStalled := meta.IsStatusConditionTrue(obj.GetConditions(), authv1.StalledCondition)
 	return c == nil || c.Status != status || c.Reason != reason || c.ObservedGeneration != obj.GetGeneration() || wasStalled != stalled
+}
+
+// Condition sets a condition beside Ready (SecretRotationReady,
+// UserStoreReady, CertificateReady, ...) on obj, with the Event that
+// ConditionEvent says: conditions beside Ready all follow that one rule.
+// Like Ready's, the message is bounded and its wording alone emits nothing.
+func (r Reporter) Condition(ctx context.Context, obj Object, c metav1.Condition) {
+	r.condition(ctx, obj, c, false)
+}
+
+// Caution sets a condition beside Ready that is True (what it describes
+// works) but needs attention soon, such as a certificate about to expire:
+// the same rule as Condition, with a Warning Event instead of a Normal one.
+func (r Reporter) Caution(ctx context.Context, obj Object, c metav1.Condition) {
+	r.condition(ctx, obj, c, true)
+}
+
+func (r Reporter) condition(ctx context.Context, obj Object, c metav1.Condition, caution bool) {
+	c.Message = Truncate(c.Message, MaxConditionMessage)
+	prev := meta.FindStatusCondition(obj.GetConditions(), c.Type)
+	if typ := ConditionEvent(prev, c, caution); typ != "" {
+		r.Event(ctx, obj, typ, c.Reason, c.Message)
+	}
+	SetCondition(obj, c.Type, c.Status, c.Reason, c.Message)
+}
+
+// NewCondition is a condition of type typ for Condition and Caution.
+func NewCondition(typ string, status metav1.ConditionStatus, reason, msg string) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg}
+}
+
+// ConditionEvent is the Event-on-transition rule of the conditions beside
+// Ready: it returns the type of the Event to emit when next replaces prev
+// (nil: the condition was not set), or "" for none. An Event fires only
+// when the status or the reason changes: a Warning when the condition is
+// False (or True with a caution), a Normal one when it recovers. A
+// condition that is True from the start is no news and emits nothing.
+func ConditionEvent(prev *metav1.Condition, next metav1.Condition, caution bool) string {
+	if prev != nil && prev.Status == next.Status && prev.Reason == next.Reason {
+		return ""
+	}
+	switch {
+	case next.Status == metav1.ConditionFalse, caution:
+		return corev1.EventTypeWarning
+	case prev != nil:
+		return corev1.EventTypeNormal
+	default:
+		return ""
+	}
 }
 
 // Event emits an Event that is not tied to a condition change (a drift
