@@ -182,6 +182,9 @@ func startOperator(t testing.TB) *operator {
 		Defaults: connection.Defaults{URL: kc.URL, CredentialsSecret: types.NamespacedName{Namespace: operatorNS, Name: adminSecret}},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
+		t.Fatal(err)
+	}
 	if err := (&controllers.AuthServerReconciler{
 		Client: mgr.GetClient(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
 		Resync: resync, MaxConcurrentReconciles: 2, MaxBackoff: 2 * time.Second,
