@@ -2,7 +2,6 @@ package controllers_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -61,13 +60,7 @@ const (
 	adminSecret = "keycloak-admin"
 )
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	os.Exit(runSuite(m))
-}
+func TestMain(m *testing.M) { testbed.Main(m, runSuite) }
 
 func runSuite(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
@@ -76,43 +69,34 @@ func runSuite(m *testing.M) int {
 
 	env, err := testbed.ControlPlane(true)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	if saIssuer, err = testbed.PrepareServiceAccountIssuer(env); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
-	if restCfg, err = env.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "start control plane:", err)
-		_ = env.Stop() // a failed start (e.g. a CRD refused) leaves etcd and kube-apiserver running
-		return 1
+	if restCfg, err = testbed.StartControlPlane(env); err != nil {
+		return testbed.Fail(err)
 	}
 	defer func() { _ = env.Stop() }()
 	if k8s, err = client.New(restCfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	caDir, err := os.MkdirTemp("", "nauthera-apiserver-ca-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	defer func() { _ = os.RemoveAll(caDir) }()
 	if err := saIssuer.Publish(env, restCfg, caDir); err != nil {
-		fmt.Fprintln(os.Stderr, "publish the service-account issuer:", err)
-		return 1
+		return testbed.Fail(fmt.Errorf("publish the service-account issuer: %w", err))
 	}
 	// Keycloak trusts the API server's CA, as a real one must trust the
 	// cluster's to check service-account tokens (a runtime option).
 	if kc, err = testbed.StartKeycloakWithEnv("controllers", "KC_TRUSTSTORE_PATHS="+saIssuer.CAFile); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	defer func() { _ = kc.Cleanup() }()
 	if ldapSrv, err = testbed.StartLDAP("controllers"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	defer func() { _ = ldapSrv.Cleanup() }()
 
@@ -122,8 +106,7 @@ func runSuite(m *testing.M) int {
 		ObjectMeta: metav1.ObjectMeta{Name: adminSecret, Namespace: operatorNS},
 		StringData: map[string]string{"username": kc.AdminUser, "password": kc.AdminPassword},
 	}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	code := m.Run()
 	opMu.Lock()

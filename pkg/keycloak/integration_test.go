@@ -2,7 +2,6 @@ package keycloak_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"slices"
@@ -22,22 +21,19 @@ import (
 // kc is the real Keycloak every integration test in this package talks to.
 var kc *testbed.Keycloak
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
+func TestMain(m *testing.M) { testbed.Main(m, run) }
+
+func run(m *testing.M) int {
 	var err error
-	kc, err = testbed.StartKeycloak("keycloak-pkg")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	if kc, err = testbed.StartKeycloak("keycloak-pkg"); err != nil {
+		return testbed.Fail(err)
 	}
-	code := m.Run()
-	if err := kc.Cleanup(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
+	defer func() {
+		if err := kc.Cleanup(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}()
+	return m.Run()
 }
 
 func integration(t *testing.T) {
