@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -233,21 +231,7 @@ func (o *operator) calls(operation string) int {
 }
 
 func (o *operator) count(match func(op, method string) bool) int {
-	ch := make(chan prometheus.Metric, 256)
-	go func() { o.metrics.Requests.Collect(ch); close(ch) }()
-	n := 0
-	for m := range ch {
-		var d dto.Metric
-		_ = m.Write(&d)
-		labels := map[string]string{}
-		for _, l := range d.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		if match(labels["operation"], labels["method"]) {
-			n += int(d.GetCounter().GetValue())
-		}
-	}
-	return n
+	return testbed.KeycloakRequests(o.metrics, func(l map[string]string) bool { return match(l["operation"], l["method"]) })
 }
 
 // console plays a person in the Keycloak admin console.
