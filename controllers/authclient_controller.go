@@ -362,7 +362,7 @@ func conflictMessage(cs []policy.Conflict) string {
 
 // SetupWithManager registers the reconciler with its watches: the AuthClient,
 // the Secret it owns, and the AuthServer it references.
-func (r *AuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+func (r *AuthClientReconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager) error {
 	if err := requireIndexes(mgr); err != nil {
 		return err
 	}
