@@ -23,10 +23,6 @@ import (
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
-// indexAudiences indexes AuthClients by the AuthClients their
-// spec.audiences name (namespace/name).
-const indexAudiences = "spec.audiences"
-
 // audiencePendingRetry is how often an audience that waits for its target's
 // Keycloak client is looked at again, besides the watch on the target.
 const audiencePendingRetry = 30 * time.Second
@@ -274,14 +270,4 @@ var audienceTargetChanged = predicate.Funcs{
 		ro, rn := reconciler.FindReady(o), reconciler.FindReady(n)
 		return (ro == nil) != (rn == nil) || (ro != nil && ro.Status != rn.Status)
 	},
-}
-
-// audienceIndex lists the namespace/name of each audience an AuthClient names.
-func audienceIndex(o client.Object) []string {
-	ac := o.(*authv1.AuthClient)
-	out := make([]string, 0, len(ac.Spec.Audiences))
-	for _, ref := range ac.Spec.Audiences {
-		out = append(out, audienceKey(ac, ref).String())
-	}
-	return out
 }

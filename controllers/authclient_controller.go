@@ -34,9 +34,6 @@ import (
 // FieldOwner is the field manager of everything the operator writes.
 const FieldOwner = "nauthera"
 
-// indexAuthServerRef indexes AuthClients by the AuthServer they reference.
-const indexAuthServerRef = "spec.authServerRef"
-
 // AuthClientReconciler keeps a Keycloak client and a credentials Secret in
 // line with each AuthClient.
 type AuthClientReconciler struct {
@@ -366,16 +363,8 @@ func conflictMessage(cs []policy.Conflict) string {
 
 // SetupWithManager registers the reconciler with its watches: the AuthClient,
 // the Secret it owns, and the AuthServer it references.
-func (r *AuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &authv1.AuthClient{}, indexAuthServerRef, func(o client.Object) []string {
-		return []string{authServerKey(o.(*authv1.AuthClient)).String()}
-	}); err != nil {
-		return err
-	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &authv1.AuthClient{}, indexAudiences, audienceIndex); err != nil {
-		return err
-	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &authv1.AuthClient{}, indexServiceAccount, serviceAccountIndex); err != nil {
+func (r *AuthClientReconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager) error {
+	if err := requireIndexes(mgr); err != nil {
 		return err
 	}
 	if r.APIReader == nil {
@@ -482,11 +471,6 @@ func (r *AuthClientReconciler) clientsGovernedBy(ctx context.Context, o client.O
 	}
 	return reqs
 }
-
-// policySpecOrLabels passes AuthPolicy events that change what it governs
-// or whom: its spec or its labels; never its status, which the AuthPolicy
-// reconciler writes as clients come and go.
-var policySpecOrLabels = builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))
 
 // authServerChange is what an AuthServer update means for its clients.
 type authServerChange int

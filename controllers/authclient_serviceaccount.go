@@ -22,18 +22,6 @@ import (
 // Secretless AuthClients (spec.serviceAccount): who may use a ServiceAccount,
 // whether the realm is ready for it, and whether the ServiceAccount exists.
 
-// indexServiceAccount indexes secretless AuthClients by what they claim:
-// their AuthServer and their ServiceAccount's subject.
-const indexServiceAccount = "spec.serviceAccount"
-
-func serviceAccountIndex(o client.Object) []string {
-	ac := o.(*authv1.AuthClient)
-	if k := desired.ServiceAccountKey(authServerKey(ac).String(), ac); k != "" {
-		return []string{k}
-	}
-	return nil
-}
-
 // serviceAccountAdmitted applies the AuthServer's rules to spec.serviceAccount
 // (enabled, `default` only if allowed) and refuses it when another
 // AuthClient of the same AuthServer holds the ServiceAccount: Keycloak

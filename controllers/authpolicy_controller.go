@@ -113,9 +113,12 @@ func (r *AuthPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return ctrl.Result{}, nil
 }
 
-// SetupWithManager registers the reconciler. It relies on the AuthClient
-// index by AuthServer that AuthClientReconciler.SetupWithManager registers.
+// SetupWithManager registers the reconciler. It lists through the
+// AuthClient index by AuthServer that SetupIndexes registers.
 func (r *AuthPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := requireIndexes(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&authv1.AuthPolicy{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&authv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.policiesIn), builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -300,15 +300,10 @@ func (r *AuthServerReconciler) deleteRealm(ctx context.Context, as *authv1.AuthS
 	})
 }
 
-// SetupWithManager registers the reconciler, and the index of AuthServers
-// by UserStore that the UserStore reconciler uses too.
+// SetupWithManager registers the reconciler. It lists through the indexes
+// SetupIndexes registers.
 func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authv1.AuthServer{}, indexUserStoreRef, func(o client.Object) []string {
-		if k := userStoreKey(o.(*authv1.AuthServer)); k != "" {
-			return []string{k}
-		}
-		return nil
-	}); err != nil {
+	if err := requireIndexes(mgr); err != nil {
 		return err
 	}
 	if r.APIReader == nil {
@@ -381,18 +376,6 @@ func (r *AuthServerReconciler) reconcilePolicies(ctx context.Context, as *authv1
 	}
 	rep.Condition(ctx, as, reconciler.NewCondition(authv1.PoliciesCondition, metav1.ConditionTrue, authv1.ReasonPolicyAccepted, msg))
 	return &eff, nil
-}
-
-// indexUserStoreRef indexes AuthServers by the UserStore they reference.
-const indexUserStoreRef = "spec.userStoreRef"
-
-// userStoreKey is the UserStore an AuthServer references ("" for none).
-func userStoreKey(as *authv1.AuthServer) string {
-	ref := as.Spec.UserStoreRef
-	if ref == nil {
-		return ""
-	}
-	return ref.In(as.Namespace).String()
 }
 
 // serversUsing maps a UserStore to the AuthServers that reference it.

@@ -2,7 +2,6 @@ package controllers_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -10,8 +9,6 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -61,13 +58,7 @@ const (
 	adminSecret = "keycloak-admin"
 )
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	os.Exit(runSuite(m))
-}
+func TestMain(m *testing.M) { testbed.Main(m, runSuite) }
 
 func runSuite(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
@@ -76,43 +67,34 @@ func runSuite(m *testing.M) int {
 
 	env, err := testbed.ControlPlane(true)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	if saIssuer, err = testbed.PrepareServiceAccountIssuer(env); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
-	if restCfg, err = env.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "start control plane:", err)
-		_ = env.Stop() // a failed start (e.g. a CRD refused) leaves etcd and kube-apiserver running
-		return 1
+	if restCfg, err = testbed.StartControlPlane(env); err != nil {
+		return testbed.Fail(err)
 	}
 	defer func() { _ = env.Stop() }()
 	if k8s, err = client.New(restCfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	caDir, err := os.MkdirTemp("", "nauthera-apiserver-ca-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	defer func() { _ = os.RemoveAll(caDir) }()
 	if err := saIssuer.Publish(env, restCfg, caDir); err != nil {
-		fmt.Fprintln(os.Stderr, "publish the service-account issuer:", err)
-		return 1
+		return testbed.Fail(fmt.Errorf("publish the service-account issuer: %w", err))
 	}
 	// Keycloak trusts the API server's CA, as a real one must trust the
 	// cluster's to check service-account tokens (a runtime option).
 	if kc, err = testbed.StartKeycloakWithEnv("controllers", "KC_TRUSTSTORE_PATHS="+saIssuer.CAFile); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	defer func() { _ = kc.Cleanup() }()
 	if ldapSrv, err = testbed.StartLDAP("controllers"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	defer func() { _ = ldapSrv.Cleanup() }()
 
@@ -122,8 +104,7 @@ func runSuite(m *testing.M) int {
 		ObjectMeta: metav1.ObjectMeta{Name: adminSecret, Namespace: operatorNS},
 		StringData: map[string]string{"username": kc.AdminUser, "password": kc.AdminPassword},
 	}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	code := m.Run()
 	opMu.Lock()
@@ -182,6 +163,9 @@ func startOperator(t testing.TB) *operator {
 		Defaults: connection.Defaults{URL: kc.URL, CredentialsSecret: types.NamespacedName{Namespace: operatorNS, Name: adminSecret}},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
+		t.Fatal(err)
+	}
 	if err := (&controllers.AuthServerReconciler{
 		Client: mgr.GetClient(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
 		Resync: resync, MaxConcurrentReconciles: 2, MaxBackoff: 2 * time.Second,
@@ -247,21 +231,7 @@ func (o *operator) calls(operation string) int {
 }
 
 func (o *operator) count(match func(op, method string) bool) int {
-	ch := make(chan prometheus.Metric, 256)
-	go func() { o.metrics.Requests.Collect(ch); close(ch) }()
-	n := 0
-	for m := range ch {
-		var d dto.Metric
-		_ = m.Write(&d)
-		labels := map[string]string{}
-		for _, l := range d.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		if match(labels["operation"], labels["method"]) {
-			n += int(d.GetCounter().GetValue())
-		}
-	}
-	return n
+	return testbed.KeycloakRequests(o.metrics, func(l map[string]string) bool { return match(l["operation"], l["method"]) })
 }
 
 // console plays a person in the Keycloak admin console.

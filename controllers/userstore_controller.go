@@ -141,9 +141,12 @@ func (sum serversSummary) report(ctx context.Context, rep reconciler.Reporter, u
 	}
 }
 
-// SetupWithManager registers the reconciler. It relies on the AuthServer
-// index by UserStore that AuthServerReconciler.SetupWithManager registers.
+// SetupWithManager registers the reconciler. It lists through the
+// AuthServer index by UserStore that SetupIndexes registers.
 func (r *UserStoreReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := requireIndexes(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&authv1.UserStore{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		// What the AuthServers report: their reference, their UserStoreReady

@@ -36,15 +36,7 @@ func anonymousUserStore(t *testing.T, name, server string) *authv1.UserStore {
 	t.Helper()
 	ensureNamespace(t, "security", nil)
 	us := &authv1.UserStore{}
-	apply(t, fmt.Sprintf(`
-apiVersion: auth.nauthera.io/v1alpha1
-kind: UserStore
-metadata: {name: %s, namespace: security}
-spec:
-  type: ldap
-  ldap:
-    server: %q
-    userSearch: {baseDN: "ou=users,dc=example,dc=com", filter: "(objectClass=inetOrgPerson)", usernameAttribute: uid}`, name, server), us)
+	apply(t, testbed.UserStoreDoc{Name: name, Namespace: "security", Server: server}.YAML(), us)
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), us) })
 	return us
 }
@@ -55,17 +47,7 @@ func boundUserStore(t *testing.T, name, server, secret string) *authv1.UserStore
 	t.Helper()
 	ensureNamespace(t, "security", nil)
 	us := &authv1.UserStore{}
-	apply(t, fmt.Sprintf(`
-apiVersion: auth.nauthera.io/v1alpha1
-kind: UserStore
-metadata: {name: %s, namespace: security}
-spec:
-  type: ldap
-  ldap:
-    server: %q
-    bindDN: %q
-    bindPasswordSecretRef: {name: %s, key: password}
-    userSearch: {baseDN: "ou=users,dc=example,dc=com", filter: "(objectClass=inetOrgPerson)", usernameAttribute: uid}`, name, server, ldapSrv.ServiceDN, secret), us)
+	apply(t, testbed.UserStoreDoc{Name: name, Namespace: "security", Server: server, BindDN: ldapSrv.ServiceDN, BindSecret: secret}.YAML(), us)
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), us) })
 	return us
 }

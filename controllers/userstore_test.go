@@ -26,25 +26,7 @@ func userStore(t *testing.T, name, secret, extra string) *authv1.UserStore {
 	t.Helper()
 	ensureNamespace(t, "security", nil)
 	us := &authv1.UserStore{}
-	apply(t, fmt.Sprintf(`
-apiVersion: auth.nauthera.io/v1alpha1
-kind: UserStore
-metadata: {name: %s, namespace: security}
-spec:
-  type: ldap
-  ldap:
-    server: %q
-    bindDN: %q
-    bindPasswordSecretRef: {name: %s, key: password}
-    userSearch:
-      baseDN: "ou=users,dc=example,dc=com"
-      filter: "(objectClass=inetOrgPerson)"
-      usernameAttribute: "uid"
-    groupSearch:
-      baseDN: "ou=groups,dc=example,dc=com"
-      filter: "(objectClass=groupOfNames)"
-      nameAttribute: "cn"
-%s`, name, ldapSrv.URL, ldapSrv.ServiceDN, secret, extra), us)
+	apply(t, ldapSrv.UserStore(name, "security", secret).YAML()+extra, us)
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), us) })
 	return us
 }

@@ -16,11 +16,7 @@ import (
 // in a cluster: the operator binary, kubectl apply, the Secret alone.
 func TestLDAPUserSignsIn(t *testing.T) {
 	needsControlPlane(t)
-	ldap, err := testbed.StartLDAP("e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ldap.Cleanup() })
+	ldap := testbed.LDAPFor(t, "e2e")
 	root := testbed.RepoRoot()
 	mustTool(t, nil, "kubectl", "apply", "--server-side", "--force-conflicts", "-f", filepath.Join(root, "config", "crd", "bases"))
 	for _, ns := range []string{"nauthera-system", "security", "team-ldap"} {
@@ -51,25 +47,7 @@ func TestLDAPUserSignsIn(t *testing.T) {
 	waitHTTP(t, "http://127.0.0.1:"+probes+"/readyz")
 
 	mustTool(t, nil, "kubectl", "-n", "security", "create", "secret", "generic", "ldap-bind-password", "--from-literal=password="+ldap.ServicePassword)
-	kubectlApply(t, fmt.Sprintf(`
-apiVersion: auth.nauthera.io/v1alpha1
-kind: UserStore
-metadata: {name: corporate-ldap, namespace: security}
-spec:
-  type: ldap
-  ldap:
-    server: %q
-    bindDN: %q
-    bindPasswordSecretRef: {name: ldap-bind-password, key: password}
-    userSearch:
-      baseDN: "ou=users,dc=example,dc=com"
-      filter: "(objectClass=inetOrgPerson)"
-      usernameAttribute: "uid"
-    groupSearch:
-      baseDN: "ou=groups,dc=example,dc=com"
-      filter: "(objectClass=groupOfNames)"
-      nameAttribute: "cn"
----
+	kubectlApply(t, ldap.UserStore("corporate-ldap", "security", "ldap-bind-password").YAML()+fmt.Sprintf(`---
 apiVersion: auth.nauthera.io/v1alpha1
 kind: AuthServer
 metadata: {name: corp, namespace: security}
@@ -84,7 +62,7 @@ spec:
   authServerRef: {name: corp, namespace: security}
   redirectUris: ["http://127.0.0.1:18556/callback"]
   scopes: [openid, profile, email]
-`, ldap.URL, ldap.ServiceDN, kc.URL))
+`, kc.URL))
 	mustTool(t, nil, "kubectl", "-n", "security", "wait", "authserver/corp", "--for=condition=UserStoreReady", "--timeout=120s")
 	mustTool(t, nil, "kubectl", "-n", "security", "wait", "userstore/corporate-ldap", "--for=condition=Ready", "--timeout=60s")
 	mustTool(t, nil, "kubectl", "-n", "team-ldap", "wait", "authclient/intranet", "--for=condition=Ready", "--timeout=120s")

@@ -6,8 +6,6 @@
 package e2e
 
 import (
-	"flag"
-	"fmt"
 	"os"
 	"testing"
 
@@ -20,30 +18,21 @@ var (
 	workDir string
 )
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	os.Exit(run(m))
-}
+func TestMain(m *testing.M) { testbed.Main(m, run) }
 
 func run(m *testing.M) int {
 	var err error
 	if workDir, err = os.MkdirTemp("", "nauthera-e2e-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	defer os.RemoveAll(workDir)
 	// No CRDs up front: the chart (or the operator test) installs them.
 	if cluster, err = testbed.StartCluster(workDir, false); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	defer func() { _ = cluster.Stop() }()
 	if kc, err = testbed.StartKeycloak("e2e"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	defer func() { _ = kc.Cleanup() }()
 	return m.Run()

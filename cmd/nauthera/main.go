@@ -310,6 +310,10 @@ func run(ctx context.Context, o *options) error {
 		conns.Defaults.CredentialsSecret = types.NamespacedName{Namespace: ns, Name: name}
 	}
 
+	// The field indexes first: the reconcilers share them.
+	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
+		return err
+	}
 	if err := (&controllers.AuthServerReconciler{
 		Client: mgr.GetClient(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
 		Resync: o.resync, MaxConcurrentReconciles: o.concurrency, MaxBackoff: o.maxBackoff,

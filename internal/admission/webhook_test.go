@@ -3,7 +3,7 @@ package admission_test
 import (
 	"context"
 	"crypto/tls"
-	"flag"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,13 +46,7 @@ var (
 	apiClient client.WithWatch
 )
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	os.Exit(run(m))
-}
+func TestMain(m *testing.M) { testbed.Main(m, run) }
 
 func run(m *testing.M) int {
 	scheme := runtime.NewScheme()
@@ -60,28 +54,23 @@ func run(m *testing.M) int {
 	_ = authv1.AddToScheme(scheme)
 	env, err := testbed.ControlPlane(true)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	b, err := os.ReadFile(filepath.Join(testbed.RepoRoot(), "config", "webhook", "manifests.yaml"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	vwc := &admissionv1.ValidatingWebhookConfiguration{}
 	if err := yaml.Unmarshal(b, vwc); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	for i := range vwc.Webhooks {
 		vwc.Webhooks[i].FailurePolicy = ptr.To(admissionv1.Fail)
 	}
 	env.WebhookInstallOptions.ValidatingWebhooks = []*admissionv1.ValidatingWebhookConfiguration{vwc}
-	cfg, err := env.Start()
+	cfg, err := testbed.StartControlPlane(env)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "start control plane:", err)
-		_ = env.Stop() // a failed start (e.g. a CRD refused) leaves etcd and kube-apiserver running
-		return 1
+		return testbed.Fail(err)
 	}
 	defer func() { _ = env.Stop() }()
 	wo := env.WebhookInstallOptions
@@ -92,12 +81,10 @@ func run(m *testing.M) int {
 		WebhookServer:          webhook.NewServer(webhook.Options{Host: wo.LocalServingHost, Port: wo.LocalServingPort, CertDir: wo.LocalServingCertDir}),
 	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	if err := admission.Register(mgr, false); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -111,25 +98,21 @@ func run(m *testing.M) int {
 			break
 		}
 		if time.Now().After(deadline) {
-			fmt.Fprintln(os.Stderr, "webhook server did not start:", err)
-			return 1
+			return testbed.Fail(fmt.Errorf("webhook server did not start: %w", err))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		fmt.Fprintln(os.Stderr, "cache did not sync")
-		return 1
+		return testbed.Fail(errors.New("cache did not sync"))
 	}
 	k8s = mgr.GetClient()
 	if apiClient, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	wcfg := rest.CopyConfig(cfg)
 	wcfg.WarningHandler = warnings
 	if warned, err = client.New(wcfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return testbed.Fail(err)
 	}
 	return m.Run()
 }

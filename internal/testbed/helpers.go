@@ -6,6 +6,10 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
 // Eventually retries f every 100ms until it returns nil, and fails the test
@@ -34,4 +38,25 @@ func (k *Keycloak) Console(t testing.TB) (*gocloak.GoCloak, string) {
 		t.Fatal(err)
 	}
 	return gc, jwt.AccessToken
+}
+
+// KeycloakRequests sums the requests m counted whose labels (operation,
+// method, code) satisfy match: the tests' way to count what an operator or
+// a client sent to Keycloak.
+func KeycloakRequests(m *keycloak.Metrics, match func(labels map[string]string) bool) int {
+	ch := make(chan prometheus.Metric, 256)
+	go func() { m.Requests.Collect(ch); close(ch) }()
+	n := 0.0
+	for metric := range ch {
+		var d dto.Metric
+		_ = metric.Write(&d)
+		labels := map[string]string{}
+		for _, l := range d.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if match(labels) {
+			n += d.GetCounter().GetValue()
+		}
+	}
+	return int(n)
 }

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -49,6 +50,69 @@ func StartLDAPWithEnv(name string, opts ...string) (*LDAP, error) {
 	l.ServiceDN, l.ServicePassword = env["LDAP_SERVICE_DN"], env["LDAP_SERVICE_PASSWORD"]
 	fmt.Fprintf(os.Stderr, "testbed: slapd ready at %s in %s\n", l.URL, time.Since(t0).Round(100*time.Millisecond))
 	return l, nil
+}
+
+// LDAPFor starts a slapd of its own for one test (StartLDAPWithEnv with
+// opts), stopped when the test ends; a failure to start fails the test.
+func LDAPFor(tb testing.TB, name string, opts ...string) *LDAP {
+	tb.Helper()
+	l, err := StartLDAPWithEnv(name, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = l.Cleanup() })
+	return l
+}
+
+// UserStore is the spec's corporate-ldap (SPEC.md) pointed at l: it binds
+// as l's service account with the password under key password of Secret
+// secret, and reads the seeded users and groups.
+func (l *LDAP) UserStore(name, namespace, secret string) UserStoreDoc {
+	return UserStoreDoc{Name: name, Namespace: namespace, Server: l.URL, BindDN: l.ServiceDN, BindSecret: secret, Groups: true}
+}
+
+// UserStoreDoc is a UserStore for tests, in the shape of the spec's
+// corporate-ldap, searching the seeded directory's tree
+// (test/ldap/seed.ldif): users under ou=users, groups under ou=groups.
+type UserStoreDoc struct {
+	Name, Namespace string
+	// Server is the directory's URL (ldap:// or ldaps://), which need not
+	// be a directory at all.
+	Server string
+	// BindDN binds with the password under key password of Secret
+	// BindSecret; without it the UserStore binds anonymously.
+	BindDN, BindSecret string
+	// Groups adds the group search (groupOfNames by cn).
+	Groups bool
+}
+
+// YAML is the UserStore's manifest, ending in a newline.
+func (u UserStoreDoc) YAML() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `apiVersion: auth.nauthera.io/v1alpha1
+kind: UserStore
+metadata: {name: %s, namespace: %s}
+spec:
+  type: ldap
+  ldap:
+    server: %q
+`, u.Name, u.Namespace, u.Server)
+	if u.BindDN != "" {
+		fmt.Fprintf(&b, "    bindDN: %q\n    bindPasswordSecretRef: {name: %s, key: password}\n", u.BindDN, u.BindSecret)
+	}
+	b.WriteString(`    userSearch:
+      baseDN: "ou=users,dc=example,dc=com"
+      filter: "(objectClass=inetOrgPerson)"
+      usernameAttribute: "uid"
+`)
+	if u.Groups {
+		b.WriteString(`    groupSearch:
+      baseDN: "ou=groups,dc=example,dc=com"
+      filter: "(objectClass=groupOfNames)"
+      nameAttribute: "cn"
+`)
+	}
+	return b.String()
 }
 
 // Cleanup stops slapd and removes its files.

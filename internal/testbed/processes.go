@@ -30,10 +30,9 @@ func StartCluster(dir string, withCRDs bool) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := env.Start()
+	cfg, err := StartControlPlane(env)
 	if err != nil {
-		_ = env.Stop() // a failed start (e.g. a CRD refused) leaves etcd and kube-apiserver running
-		return nil, fmt.Errorf("start kube-apiserver and etcd: %w", err)
+		return nil, err
 	}
 	c := &Cluster{Env: env, Config: cfg, Kubeconfig: filepath.Join(dir, "kubeconfig")}
 	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)

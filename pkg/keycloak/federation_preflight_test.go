@@ -27,16 +27,8 @@ import (
 // to check OpenJDK 17.
 func TestLDAPTestNeedsAnLDAPAnswer(t *testing.T) {
 	integration(t)
-	ldap, err := testbed.StartLDAP("keycloak-preflight")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ldap.Cleanup() })
-	closed, err := testbed.StartLDAPWithEnv("keycloak-preflight-no-anonymous", "LDAP_DISALLOW_ANONYMOUS=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = closed.Cleanup() })
+	ldap := testbed.LDAPFor(t, "keycloak-preflight")
+	closed := testbed.LDAPFor(t, "keycloak-preflight-no-anonymous", "LDAP_DISALLOW_ANONYMOUS=1")
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("hello")) }))
 	t.Cleanup(web.Close)
 	c, _ := newAdmin(t)

@@ -22,11 +22,7 @@ import (
 // groups and memberships.
 func TestLDAPFederation(t *testing.T) {
 	integration(t)
-	ldap, err := testbed.StartLDAP("keycloak-pkg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ldap.Cleanup() })
+	ldap := testbed.LDAPFor(t, "keycloak-pkg")
 	c, _ := newAdmin(t)
 	ctx := context.Background()
 	realm := testRealm(t, c)
@@ -116,11 +112,7 @@ func TestLDAPFederation(t *testing.T) {
 // (and their group) into a fresh realm: the first sync imports them all,
 // the next updates them. `go test ./pkg/keycloak -run - -bench LDAPSync -benchtime 3x`.
 func BenchmarkLDAPSync1000Users(b *testing.B) {
-	ldap, err := testbed.StartLDAP("keycloak-bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = ldap.Cleanup() })
+	ldap := testbed.LDAPFor(b, "keycloak-bench")
 	var ldif strings.Builder
 	ldif.WriteString("dn: ou=many,dc=example,dc=com\nchangetype: add\nobjectClass: organizationalUnit\nou: many\n\n")
 	members := ""

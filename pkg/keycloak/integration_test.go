@@ -2,7 +2,6 @@ package keycloak_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"slices"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/nauthera/nauthera/internal/testbed"
 	"github.com/nauthera/nauthera/pkg/keycloak"
@@ -22,22 +19,19 @@ import (
 // kc is the real Keycloak every integration test in this package talks to.
 var kc *testbed.Keycloak
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
+func TestMain(m *testing.M) { testbed.Main(m, run) }
+
+func run(m *testing.M) int {
 	var err error
-	kc, err = testbed.StartKeycloak("keycloak-pkg")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	if kc, err = testbed.StartKeycloak("keycloak-pkg"); err != nil {
+		return testbed.Fail(err)
 	}
-	code := m.Run()
-	if err := kc.Cleanup(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
+	defer func() {
+		if err := kc.Cleanup(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}()
+	return m.Run()
 }
 
 func integration(t *testing.T) {
@@ -68,21 +62,9 @@ func console(t *testing.T) (*gocloak.GoCloak, string) { return kc.Console(t) }
 // count sums the requests of one operation, method and status code, on
 // whichever server.
 func count(m *keycloak.Metrics, op, method, code string) int {
-	ch := make(chan prometheus.Metric, 64)
-	go func() { m.Requests.Collect(ch); close(ch) }()
-	n := 0.0
-	for metric := range ch {
-		var d dto.Metric
-		_ = metric.Write(&d)
-		l := map[string]string{}
-		for _, p := range d.GetLabel() {
-			l[p.GetName()] = p.GetValue()
-		}
-		if l["operation"] == op && l["method"] == method && l["code"] == code {
-			n += d.GetCounter().GetValue()
-		}
-	}
-	return int(n)
+	return testbed.KeycloakRequests(m, func(l map[string]string) bool {
+		return l["operation"] == op && l["method"] == method && l["code"] == code
+	})
 }
 
 // testRealm creates a realm for one test and deletes it afterwards.

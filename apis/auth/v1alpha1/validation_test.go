@@ -2,7 +2,6 @@ package v1alpha1_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,32 +21,26 @@ import (
 // k8s talks to a real kube-apiserver with the generated CRDs installed.
 var k8s client.Client
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
+func TestMain(m *testing.M) { testbed.Main(m, run) }
+
+func run(m *testing.M) int {
 	env, err := testbed.ControlPlane(true)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return testbed.Fail(err)
 	}
-	cfg, err := env.Start()
+	cfg, err := testbed.StartControlPlane(env)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "start control plane:", err)
-		_ = env.Stop() // a failed start (e.g. a CRD refused) leaves etcd and kube-apiserver running
-		os.Exit(1)
+		return testbed.Fail(err)
 	}
-	code := 1
+	defer func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop control plane:", err)
+		}
+	}()
 	if k8s, err = client.New(cfg, client.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	} else {
-		code = m.Run()
+		return testbed.Fail(err)
 	}
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop control plane:", err)
-	}
-	os.Exit(code)
+	return m.Run()
 }
 
 func envtestOnly(t *testing.T) {
