@@ -166,9 +166,9 @@ image: ## Build the operator image without a container engine: an OCI archive in
 	$(IMAGE_TOOL) build --binary $(BIN)/nauthera-linux --out $(IMAGE_ARCHIVE) --ref $(or $(IMAGE),nauthera:dev)
 
 .PHONY: image-push
-image-push: image ## Push the operator image to a registry: make image-push IMAGE=<registry>/<repo>:<tag> (credentials from ~/.docker/config.json).
+image-push: image ## Push the operator image to a registry: make image-push IMAGE=<registry>/<repo>:<tag> (credentials from ~/.docker/config.json; HTTPS, plain HTTP only to loopback unless ALLOW_PLAIN_HTTP=1).
 	@if [ -z "$(IMAGE)" ]; then echo "IMAGE is required: make image-push IMAGE=<registry>/<repo>:<tag>"; exit 1; fi
-	$(IMAGE_TOOL) push --archive $(IMAGE_ARCHIVE) --image $(IMAGE)
+	$(IMAGE_TOOL) push --archive $(IMAGE_ARCHIVE) --image $(IMAGE)$(if $(filter 1 true yes,$(ALLOW_PLAIN_HTTP)), --allow-plain-http)
 
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a container engine).
