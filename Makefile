@@ -104,9 +104,14 @@ e2e: build envtest-assets keycloak-dist ## End-to-end: the operator binary, kube
 e2e-cluster: envtest-assets keycloak-dist ## A real single-node cluster (kubelet, containerd, CNI, kube-proxy, CoreDNS) in network namespaces of its own; helm install from the README; proofs in pods.
 	hack/with-cleanup.sh hack/e2e-cluster.sh 2>&1 | tee $(BIN)/e2e-cluster.log
 
-.PHONY: test-unit
-test-unit: ## Run only the unit tests (no control plane, no Keycloak).
-	go test -count=1 -short ./...
+.PHONY: test-unit test-short
+test-unit: ## Run the pure logic of every package with no test bed (go test -short); prints how many tests ran, passed and skipped. Log: bin/test-unit.log.
+	@mkdir -p $(BIN)
+	@echo "go test -short -count=1 ./... (log: $(BIN)/test-unit.log)"
+	@go test -short -v -count=1 ./... >$(BIN)/test-unit.log 2>&1; rc=$$?; \
+	  hack/test-summary.sh --short $(BIN)/test-unit.log || rc=1; \
+	  if [ $$rc -ne 0 ]; then echo "FAILED: see $(BIN)/test-unit.log"; fi; exit $$rc
+test-short: test-unit ## Same as test-unit.
 
 .PHONY: bench
 bench: envtest-assets keycloak-dist ## Benchmark AuthClient -> Secret latency and Keycloak calls per client (real test bed).
