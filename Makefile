@@ -82,7 +82,7 @@ verify: manifests generate chart-crds ## Fail if generated files are not up to d
 ##@ Demo
 
 .PHONY: demo
-demo: ## Run Nauthera locally: control plane, Keycloak and the operator as processes; applies config/samples (DEMO_EXIT=1 stops at once).
+demo: ## Run Nauthera locally: control plane, Keycloak and the operator as processes; applies config/samples and a local AuthServer/AuthClient, shows a token and a login URL that work here (DEMO_EXIT=1 stops at once).
 	@echo "Compiling the demo driver (1 to 3 minutes the first time, while Go fetches and compiles its modules)..."
 	@CGO_ENABLED=0 go build -o $(BIN)/nauthera-demo ./hack/demo
 	@hack/with-cleanup.sh $(BIN)/nauthera-demo

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -203,7 +204,7 @@ func (l *local) signIn(ctx context.Context, loginURL string) (string, error) {
 	}
 	m := loginForm.FindStringSubmatch(page)
 	if m == nil {
-		return "", fmt.Errorf("Keycloak's page for the login URL has no login form") //nolint:staticcheck // Keycloak is a name
+		return "", errors.New("no login form on the page the login URL leads to")
 	}
 	form := url.Values{"username": {demoUser}, "password": {demoPassword}, "credentialId": {""}}
 	body, err := fetch(ctx, browser, http.MethodPost, html.UnescapeString(m[1]+m[2]), strings.NewReader(form.Encode()))

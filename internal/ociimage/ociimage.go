@@ -12,6 +12,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -376,7 +377,9 @@ func Push(ref string, img v1.Image, opts PushOptions) (name.Digest, error) {
 	}
 	guard := newPlainHTTPGuard(opts)
 	if err := remote.Write(r, img, remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(guard)); err != nil {
-		if refused := guard.refusal(); refused != nil {
+		// Only when the failure comes from a refusal: a refused plain-HTTP
+		// ping can lose to an HTTPS ping that then fails for another reason.
+		if refused := guard.refusal(); refused != nil && errors.Is(err, ErrPlainHTTPRefused) {
 			return name.Digest{}, fmt.Errorf("pushing %s: %w (every attempt: %v)", ref, refused, err) //nolint:errorlint // one cause is wrapped, the other is context
 		}
 		return name.Digest{}, fmt.Errorf("pushing %s: %w", ref, err)
