@@ -15,10 +15,15 @@ short=0
 if [ "${1:-}" = "--short" ]; then short=1; shift; fi
 log="${1:?usage: test-summary.sh [--short] GO_TEST_LOG}"
 awk -v short="$short" '
-  /^[[:space:]]*--- PASS:/ { pass++; if ($0 ~ /^---/) tpass++ }
+  /^[[:space:]]*--- PASS:/ { pass++; if ($0 ~ /^---/) { tpass++; ppass++ } }
   /^[[:space:]]*--- FAIL:/ { fail++; if ($0 ~ /^---/) tfail++; failed = failed "\n  " $3 }
-  /^[[:space:]]*--- SKIP:/ { skip++; if ($0 ~ /^---/) tskip++; skipped = skipped "\n  " $3 }
-  /^(ok|FAIL|---)[[:space:]]+github.com/ || /^ok  / { pkgs = pkgs "\n  " $0 }
+  /^[[:space:]]*--- SKIP:/ { skip++; if ($0 ~ /^---/) { tskip++; pskip++ } skipped = skipped "\n  " $3 }
+  /^(ok|FAIL|---)[[:space:]]+github.com/ || /^ok  / {
+    line = $0
+    # go test -v prints a package'"'"'s tests before its ok/FAIL line.
+    if (short) line = sprintf("%-4s %-55s %3d passed, %3d skipped (top-level)", $1, $2, ppass, pskip)
+    pkgs = pkgs "\n  " line; ppass = 0; pskip = 0
+  }
   /^ok  / && /\[no tests to run\]/ { none = none "\n  " $2 }
   /^testbed: / { bed = bed "\n  " $0 }
   END {
