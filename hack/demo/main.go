@@ -267,7 +267,11 @@ func (d *demo) start() error {
 	_ = os.Remove(d.opLog)
 	if d.operator, err = testbed.StartOperator(d.cluster, d.opLog,
 		"--keycloak-url="+d.keycloak.URL, "--keycloak-admin-secret=nauthera-system/keycloak-admin",
-		"--log-format=console", "--metrics-bind-address=0", "--health-probe-bind-address=0", "--resync-interval=1m"); err != nil {
+		"--log-format=console", "--metrics-bind-address=0", "--health-probe-bind-address=0", "--resync-interval=1m",
+		// A Keycloak just started, on a busy laptop, can take longer than the
+		// default 10 s to create its first realm; a timed-out create that
+		// Keycloak still completes makes the retry fail (HTTP 400) for a minute.
+		"--keycloak-timeout=60s"); err != nil {
 		return d.fail("operator start", err)
 	}
 	return nil
