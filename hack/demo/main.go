@@ -280,7 +280,7 @@ func (d *demo) start() error {
 // apply applies the specification's examples and the local AuthServer and
 // AuthClient, and waits until both clients are Ready.
 func (d *demo) apply() error {
-	d.say("Applying the specification's AuthServer, AuthPolicy and AuthClient (config/samples), and a local AuthServer and AuthClient")
+	d.say("Applying the specification's examples (config/samples), then a local AuthServer and AuthClient")
 	var err error
 	if d.local, err = newLocal(); err != nil {
 		return d.fail("apply", err)
