@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -38,7 +39,10 @@ func CheckPlainHTTP(host string, allowed bool) error {
 // ending in .localhost are not trusted: a resolver may send them elsewhere.
 func isLoopbackHost(host string) bool {
 	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
+	if hh, port, err := net.SplitHostPort(host); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return false // not host:port (e.g. "localhost:5000@10.0.0.5")
+		}
 		h = hh
 	}
 	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")

@@ -38,6 +38,15 @@ func TestCheckPlainHTTP(t *testing.T) {
 		{"registry.example.com", false, false},
 		{"[fd00::1]:5000", false, false},
 		{"0.0.0.0:5000", false, false},
+		// Other spellings of loopback, or of a name, that a resolver or a
+		// dialer might take elsewhere: refused, never guessed at.
+		{"localhost.:5000", false, false},
+		{"[::]:5000", false, false},
+		{"2130706433:5000", false, false},
+		{"0177.0.0.1:5000", false, false},
+		{"0x7f.0.0.1:5000", false, false},
+		{"127.1:5000", false, false},
+		{"localhost:5000@10.0.0.5", false, false},
 		// The opt-in allows any registry.
 		{"10.0.0.5:5000", true, true},
 		{"registry.example.com", true, true},
@@ -169,5 +178,37 @@ func TestPushRefusesAPlainHTTPTokenEndpoint(t *testing.T) {
 	}
 	if n := tokenRequests.Load(); n != 0 {
 		t.Errorf("the plain-HTTP token endpoint received %d requests, want 0", n)
+	}
+}
+
+// remoteAddrConn reports a remote address other than the one it is
+// connected to: the name localhost resolving off the machine, seen from the
+// dialer, without leaving it.
+type remoteAddrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c remoteAddrConn) RemoteAddr() net.Addr { return c.remote }
+
+// The name localhost passes the check by name, but the connection must
+// also end on a loopback address: a localhost that resolves to a private
+// address (a tampered /etc/hosts, a resolver) gets no plain-HTTP request.
+func TestPushRefusesALocalhostThatIsNotLoopback(t *testing.T) {
+	srv, requests := countingRegistry(t)
+	target := srv.Listener.Addr().String()
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, target)
+		if err != nil {
+			return nil, err
+		}
+		return remoteAddrConn{Conn: c, remote: &net.TCPAddr{IP: net.ParseIP("10.9.8.7"), Port: 5000}}, nil
+	}
+	_, err := Push("localhost:5000/team/nauthera:0.1.0", operatorImage(t), PushOptions{dial: dial})
+	if !errors.Is(err, ErrPlainHTTPRefused) || !strings.Contains(err.Error(), "10.9.8.7") {
+		t.Fatalf("err = %v, want ErrPlainHTTPRefused naming 10.9.8.7", err)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("the registry received %d plain-HTTP requests, want 0", n)
 	}
 }
