@@ -7,13 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -22,6 +20,8 @@ import (
 
 	"github.com/Nerzal/gocloak/v14"
 	"github.com/coreos/go-oidc/v3/oidc"
+	xhtml "golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -185,8 +185,76 @@ func (l *local) loginURL(check bool) string {
 	return l.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
 }
 
-// loginForm finds the action of Keycloak's login form.
-var loginForm = regexp.MustCompile(`(?s)<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"|<form[^>]*action="([^"]+)"[^>]*id="kc-form-login"`)
+// loginForm reads Keycloak's login form (id kc-form-login) from page, a
+// page served at base: its action, resolved against base, and the values
+// of its inputs (hidden ones such as credentialId included; submit buttons
+// and unchecked boxes left out, as a browser does). An HTML parser, not a
+// pattern over the markup: attribute order, quoting and entities vary with
+// the theme and Keycloak's version.
+func loginForm(page string, base *url.URL) (string, url.Values, error) {
+	doc, err := xhtml.Parse(strings.NewReader(page))
+	if err != nil {
+		return "", nil, err
+	}
+	form := findElement(doc, func(n *xhtml.Node) bool { return n.DataAtom == atom.Form && attr(n, "id") == "kc-form-login" })
+	if form == nil {
+		return "", nil, errors.New("no login form (id kc-form-login) on the page the login URL leads to")
+	}
+	action, err := base.Parse(attr(form, "action"))
+	if err != nil || attr(form, "action") == "" {
+		return "", nil, fmt.Errorf("the login form has no usable action %q", attr(form, "action"))
+	}
+	values := url.Values{}
+	findElement(form, func(n *xhtml.Node) bool {
+		name := attr(n, "name")
+		if n.DataAtom != atom.Input || name == "" {
+			return false
+		}
+		switch strings.ToLower(attr(n, "type")) {
+		case "submit", "button", "image", "reset", "file":
+			return false
+		case "checkbox", "radio":
+			if !hasAttr(n, "checked") {
+				return false
+			}
+		}
+		values.Set(name, attr(n, "value"))
+		return false // every input
+	})
+	return action.String(), values, nil
+}
+
+// findElement is the first node under n (n included), depth first, for
+// which match is true.
+func findElement(n *xhtml.Node, match func(*xhtml.Node) bool) *xhtml.Node {
+	if n.Type == xhtml.ElementNode && match(n) {
+		return n
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if found := findElement(c, match); found != nil {
+			return found
+		}
+	}
+	return nil
+}
+
+func attr(n *xhtml.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Namespace == "" && a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func hasAttr(n *xhtml.Node, key string) bool {
+	for _, a := range n.Attr {
+		if a.Namespace == "" && a.Key == key {
+			return true
+		}
+	}
+	return false
+}
 
 // signIn does once what a person does in a browser: open the login URL,
 // post the demo user's name and password to Keycloak's login form, and
@@ -198,16 +266,17 @@ func (l *local) signIn(ctx context.Context, loginURL string) (string, error) {
 		return "", err
 	}
 	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	page, err := fetch(ctx, browser, http.MethodGet, loginURL, nil)
+	page, at, err := fetch(ctx, browser, http.MethodGet, loginURL, nil)
 	if err != nil {
 		return "", err
 	}
-	m := loginForm.FindStringSubmatch(page)
-	if m == nil {
-		return "", errors.New("no login form on the page the login URL leads to")
+	action, form, err := loginForm(page, at)
+	if err != nil {
+		return "", err
 	}
-	form := url.Values{"username": {demoUser}, "password": {demoPassword}, "credentialId": {""}}
-	body, err := fetch(ctx, browser, http.MethodPost, html.UnescapeString(m[1]+m[2]), strings.NewReader(form.Encode()))
+	form.Set("username", demoUser)
+	form.Set("password", demoPassword)
+	body, _, err := fetch(ctx, browser, http.MethodPost, action, strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", err
 	}
@@ -220,25 +289,46 @@ func (l *local) signIn(ctx context.Context, loginURL string) (string, error) {
 }
 
 // fetch sends a request (a form if body is set) and returns the final
-// page, which must answer 200.
-func fetch(ctx context.Context, c *http.Client, method, target string, body io.Reader) (string, error) {
+// page, which must answer 200, and its URL.
+func fetch(ctx context.Context, c *http.Client, method, target string, body io.Reader) (string, *url.URL, error) {
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
-		return "", err
+		return "", nil, urlError(method, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return "", err
+		return "", nil, urlError(method, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	page, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s %s: HTTP %d", method, resp.Request.URL.Redacted(), resp.StatusCode)
+		return "", nil, fmt.Errorf("%s %s: HTTP %d", method, withoutQuery(resp.Request.URL.String()), resp.StatusCode)
 	}
-	return string(page), nil
+	return string(page), resp.Request.URL, nil
+}
+
+// urlError is err without the query of the URL that a *url.Error names
+// (a callback's authorization code, a login action's session code).
+func urlError(method string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s %s: %w", method, withoutQuery(ue.URL), ue.Err)
+	}
+	return err
+}
+
+// withoutQuery is a URL for an error message: no query (an authorization
+// code, a state, a session code), no user information.
+func withoutQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	u.RawQuery, u.ForceQuery, u.Fragment, u.User = "", false, "", nil
+	return u.String()
 }
 
 // addDemoUser creates the user who signs in to the local realm in a
