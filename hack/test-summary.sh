@@ -22,16 +22,20 @@ awk -v short="$short" '
     line = $0
     # go test -v prints a package'"'"'s tests before its ok/FAIL line.
     if (short) line = sprintf("%-4s %-55s %3d passed, %3d skipped (top-level)", $1, $2, ppass, pskip)
-    pkgs = pkgs "\n  " line; ppass = 0; pskip = 0
+    pkgs = pkgs "\n  " line
+    # A package that failed without a failed test: it did not build, or its TestMain failed.
+    if ($1 == "FAIL") { pkgfail++; failedpkgs = failedpkgs "\n  " $2 }
+    if ($1 == "ok" && ppass == 0) none = none "\n  " $2
+    ppass = 0; pskip = 0
   }
-  /^ok  / && /\[no tests to run\]/ { none = none "\n  " $2 }
   /^testbed: / { bed = bed "\n  " $0 }
   END {
     printf "\n== test summary ==\npackages:%s\n", pkgs
     if (!short) printf "test bed:%s\n", bed
     printf "tests passed: %d, failed: %d, skipped: %d (top-level tests: %d passed, %d failed, %d skipped)\n", pass, fail, skip, tpass, tfail, tskip
     if (fail) printf "failed:%s\n", failed
+    if (pkgfail) printf "packages that failed:%s\n", failedpkgs
     if (short && none != "") printf "packages where no test ran under -short:%s\n", none
     if (skip && !short) { printf "skipped (make test must run everything):%s\n", skipped; exit 1 }
-    if (fail) exit 1
+    if (fail || pkgfail) exit 1
   }' "$log"
