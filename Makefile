@@ -82,7 +82,7 @@ verify: manifests generate chart-crds ## Fail if generated files are not up to d
 ##@ Demo
 
 .PHONY: demo
-demo: ## Run Nauthera locally: control plane, Keycloak and the operator as processes; applies config/samples (DEMO_EXIT=1 stops at once).
+demo: ## Run Nauthera locally: control plane, Keycloak and the operator as processes; applies config/samples and a local AuthServer/AuthClient, shows a token and a login URL that work here (DEMO_EXIT=1 stops at once).
 	@echo "Compiling the demo driver (1 to 3 minutes the first time, while Go fetches and compiles its modules)..."
 	@CGO_ENABLED=0 go build -o $(BIN)/nauthera-demo ./hack/demo
 	@hack/with-cleanup.sh $(BIN)/nauthera-demo
@@ -104,9 +104,14 @@ e2e: build envtest-assets keycloak-dist ## End-to-end: the operator binary, kube
 e2e-cluster: envtest-assets keycloak-dist ## A real single-node cluster (kubelet, containerd, CNI, kube-proxy, CoreDNS) in network namespaces of its own; helm install from the README; proofs in pods.
 	hack/with-cleanup.sh hack/e2e-cluster.sh 2>&1 | tee $(BIN)/e2e-cluster.log
 
-.PHONY: test-unit
-test-unit: ## Run only the unit tests (no control plane, no Keycloak).
-	go test -count=1 -short ./...
+.PHONY: test-unit test-short
+test-unit: ## Run the pure logic of every package with no test bed (go test -short); prints how many tests ran, passed and skipped. Log: bin/test-unit.log.
+	@mkdir -p $(BIN)
+	@echo "go test -short -count=1 ./... (log: $(BIN)/test-unit.log)"
+	@go test -short -v -count=1 ./... >$(BIN)/test-unit.log 2>&1; rc=$$?; \
+	  hack/test-summary.sh --short $(BIN)/test-unit.log || rc=1; \
+	  if [ $$rc -ne 0 ]; then echo "FAILED: see $(BIN)/test-unit.log"; fi; exit $$rc
+test-short: test-unit ## Same as test-unit.
 
 .PHONY: bench
 bench: envtest-assets keycloak-dist ## Benchmark AuthClient -> Secret latency and Keycloak calls per client (real test bed).
@@ -166,9 +171,9 @@ image: ## Build the operator image without a container engine: an OCI archive in
 	$(IMAGE_TOOL) build --binary $(BIN)/nauthera-linux --out $(IMAGE_ARCHIVE) --ref $(or $(IMAGE),nauthera:dev)
 
 .PHONY: image-push
-image-push: image ## Push the operator image to a registry: make image-push IMAGE=<registry>/<repo>:<tag> (credentials from ~/.docker/config.json).
+image-push: image ## Push the operator image to a registry: make image-push IMAGE=<registry>/<repo>:<tag> (credentials from ~/.docker/config.json; HTTPS, plain HTTP only to loopback unless ALLOW_PLAIN_HTTP=1).
 	@if [ -z "$(IMAGE)" ]; then echo "IMAGE is required: make image-push IMAGE=<registry>/<repo>:<tag>"; exit 1; fi
-	$(IMAGE_TOOL) push --archive $(IMAGE_ARCHIVE) --image $(IMAGE)
+	$(IMAGE_TOOL) push --archive $(IMAGE_ARCHIVE) --image $(IMAGE)$(if $(filter 1 true yes,$(ALLOW_PLAIN_HTTP)), --allow-plain-http)
 
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a container engine).

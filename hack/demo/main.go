@@ -8,8 +8,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,11 +29,21 @@ type demo struct {
 	root, dir string
 	cluster   *testbed.Cluster
 	keycloak  *testbed.Keycloak
-	operator  *testbed.Operator
-	step      int
+	// keycloakStarted delivers the result of the Keycloak start, which runs
+	// while the operator builds and the control plane starts.
+	keycloakStarted chan keycloakStart
+	operator        *testbed.Operator
+	opLog           string
+	local           *local
+	step            int
 }
 
-const steps = 7
+type keycloakStart struct {
+	kc  *testbed.Keycloak
+	err error
+}
+
+const steps = 9
 
 func main() {
 	if err := runDemo(); err != nil {
@@ -142,8 +150,81 @@ func (d *demo) run(ctx context.Context) error {
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return err
 	}
+	d.opLog = filepath.Join(d.dir, "operator.log")
 	fmt.Println("Nauthera demo: kube-apiserver + etcd, Keycloak and the operator as local processes.")
 	fmt.Printf("Logs go to %s\n", d.dir)
+	if err := d.prepare(); err != nil {
+		return err
+	}
+	if err := d.start(); err != nil {
+		return err
+	}
+	if err := d.apply(); err != nil {
+		return err
+	}
+	proof, err := d.proveLocal(ctx)
+	if err != nil {
+		return err
+	}
+	d.show(proof)
+
+	if os.Getenv("DEMO_EXIT") == "1" {
+		fmt.Println("\nDEMO_EXIT=1: stopping.")
+		return nil
+	}
+	fmt.Println("\nEverything keeps running until you press Ctrl-C.")
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Println("\nStopping.")
+			return nil
+		case <-time.After(time.Second):
+			if exited, err := d.operator.Exited(); exited {
+				return fmt.Errorf("the operator stopped: %v\n--- operator log ---\n%s", err, testbed.Tail(d.opLog, 25)) //nolint:errorlint // err is nil after a clean exit; %w would print %!w(<nil>)
+			}
+		}
+	}
+}
+
+// kubectl runs bin/kubectl against the demo's control plane.
+func (d *demo) kubectl(stdin string, args ...string) (string, error) {
+	return d.cluster.Tool(stdin, "kubectl", args...)
+}
+
+// prepare builds or fetches what is missing: the control plane's binaries and Keycloak.
+func (d *demo) prepare() error {
+	d.say("Preparing the control plane (kube-apiserver 1.37.2, etcd 3.6.16, kubectl, helm)")
+	expect := "instant when already built"
+	if !exists(filepath.Join(d.root, "bin", "k8s", "current", "kube-apiserver")) || !exists(filepath.Join(d.root, "bin", "helm")) {
+		expect = "the first time they are compiled from the Go module proxy: about 10 minutes on 2 cores"
+		fmt.Printf("      %s\n", expect)
+	}
+	if err := d.slow(expect, func() error { return d.script("control-plane-build.log", "build-control-plane.sh") }); err != nil {
+		return d.fail("control plane", err)
+	}
+
+	d.say("Preparing Keycloak")
+	expect = "instant when already built"
+	if !exists(filepath.Join(d.root, "bin", "keycloak")) {
+		expect = "the first time: a download of about 200 MB from Maven Central and `kc.sh build`, 1 to 3 minutes"
+		fmt.Printf("      %s\n", expect)
+	}
+	if err := d.slow(expect, func() error { return d.script("keycloak-fetch.log", "keycloak.sh", "fetch") }); err != nil {
+		return d.fail("Keycloak download", err)
+	}
+	return nil
+}
+
+// start starts Keycloak, builds the operator, starts the control plane and
+// then the operator. Keycloak takes longest to start: it starts first, in
+// the background, while the operator builds and the control plane starts.
+func (d *demo) start() error {
+	d.say("Starting Keycloak on 127.0.0.1 in the background (usually 20 to 40 seconds)")
+	d.keycloakStarted = make(chan keycloakStart, 1)
+	go func() {
+		kc, err := testbed.StartKeycloak("demo-keycloak")
+		d.keycloakStarted <- keycloakStart{kc, err}
+	}()
 
 	d.say("Building the operator (bin/nauthera)")
 	expect := "a few seconds with a warm Go build cache"
@@ -162,95 +243,103 @@ func (d *demo) run(ctx context.Context) error {
 		return d.fail("build", err)
 	}
 
-	d.say("Preparing the control plane (kube-apiserver 1.37.2, etcd 3.6.16, kubectl, helm)")
-	expect = "instant when already built"
-	if !exists(filepath.Join(d.root, "bin", "k8s", "current", "kube-apiserver")) || !exists(filepath.Join(d.root, "bin", "helm")) {
-		expect = "the first time they are compiled from the Go module proxy: about 10 minutes on 2 cores"
-		fmt.Printf("      %s\n", expect)
-	}
-	if err := d.slow(expect, func() error { return d.script("control-plane-build.log", "build-control-plane.sh") }); err != nil {
-		return d.fail("control plane", err)
-	}
-
-	d.say("Preparing Keycloak")
-	expect = "instant when already built"
-	if !exists(filepath.Join(d.root, "bin", "keycloak")) {
-		expect = "the first time: a download of about 200 MB from Maven Central and `kc.sh build`, 1 to 3 minutes"
-		fmt.Printf("      %s\n", expect)
-	}
-	if err := d.slow(expect, func() error { return d.script("keycloak-fetch.log", "keycloak.sh", "fetch") }); err != nil {
-		return d.fail("Keycloak download", err)
-	}
-
 	d.say("Starting kube-apiserver and etcd, installing the CRDs")
 	var err error
 	if d.cluster, err = testbed.StartCluster(d.dir, true); err != nil {
 		return d.fail("control plane start", err)
 	}
 
-	d.say("Starting Keycloak on 127.0.0.1 (usually 20 to 40 seconds)")
-	if err := d.slow("Keycloak usually needs 20 to 40 seconds", func() (err error) {
-		d.keycloak, err = testbed.StartKeycloak("demo-keycloak")
-		return err
-	}); err != nil {
+	d.say("Waiting for Keycloak")
+	if err := d.slow("Keycloak usually needs 20 to 40 seconds", d.waitKeycloak); err != nil {
 		return d.fail("Keycloak start", err)
 	}
 
 	d.say("Starting the operator as its own process")
-	kubectl := func(stdin string, args ...string) (string, error) { return d.cluster.Tool(stdin, "kubectl", args...) }
 	for _, ns := range []string{"nauthera-system", "security", "my-app-dev"} {
-		if _, err := kubectl("", "create", "namespace", ns); err != nil {
+		if _, err := d.kubectl("", "create", "namespace", ns); err != nil {
 			return d.fail("namespaces", err)
 		}
 	}
-	if _, err := kubectl("", "-n", "nauthera-system", "create", "secret", "generic", "keycloak-admin",
+	if _, err := d.kubectl("", "-n", "nauthera-system", "create", "secret", "generic", "keycloak-admin",
 		"--from-literal=username="+d.keycloak.AdminUser, "--from-literal=password="+d.keycloak.AdminPassword); err != nil {
 		return d.fail("admin Secret", err)
 	}
-	opLog := filepath.Join(d.dir, "operator.log")
-	_ = os.Remove(opLog)
-	if d.operator, err = testbed.StartOperator(d.cluster, opLog,
+	_ = os.Remove(d.opLog)
+	if d.operator, err = testbed.StartOperator(d.cluster, d.opLog,
 		"--keycloak-url="+d.keycloak.URL, "--keycloak-admin-secret=nauthera-system/keycloak-admin",
-		"--log-format=console", "--metrics-bind-address=0", "--health-probe-bind-address=0", "--resync-interval=1m"); err != nil {
+		"--log-format=console", "--metrics-bind-address=0", "--health-probe-bind-address=0", "--resync-interval=1m",
+		// A Keycloak just started, on a busy laptop, can take longer than the
+		// default 10 s to create its first realm; a timed-out create that
+		// Keycloak still completes makes the retry fail (HTTP 400) for a minute.
+		"--keycloak-timeout=60s"); err != nil {
 		return d.fail("operator start", err)
 	}
+	return nil
+}
 
-	d.say("Applying the specification's AuthServer, AuthPolicy and AuthClient (config/samples)")
-	if _, err := kubectl("", "apply",
+// apply applies the specification's examples and the local AuthServer and
+// AuthClient, and waits until both clients are Ready.
+func (d *demo) apply() error {
+	d.say("Applying the specification's examples (config/samples), then a local AuthServer and AuthClient")
+	var err error
+	if d.local, err = newLocal(); err != nil {
+		return d.fail("apply", err)
+	}
+	start := time.Now()
+	if _, err := d.kubectl("", "apply",
 		"-f", filepath.Join(d.root, "config", "samples", "auth_v1alpha1_authpolicy.yaml"),
 		"-f", filepath.Join(d.root, "config", "samples", "auth_v1alpha1_authserver.yaml"),
 		"-f", filepath.Join(d.root, "config", "samples", "auth_v1alpha1_authclient.yaml")); err != nil {
 		return d.fail("apply samples", err)
 	}
-	start := time.Now()
-	if _, err := kubectl("", "-n", "my-app-dev", "wait", "authclient/my-webapp", "--for=condition=Ready", "--timeout=120s"); err != nil {
-		return d.fail("wait for Ready", fmt.Errorf("%w\n--- operator log ---\n%s", err, testbed.Tail(opLog, 25)))
+	// One realm at a time: creating a realm is Keycloak's heaviest write, and
+	// two at once on a busy machine can outlast the operator's request
+	// timeout (the retry then meets a half-created realm and waits a minute).
+	if _, err := d.kubectl("", "-n", "security", "wait", "authserver/production-server", "--for=condition=Ready", "--timeout=120s"); err != nil {
+		return d.fail("wait for the AuthServer", fmt.Errorf("%w\n--- operator log ---\n%s", err, testbed.Tail(d.opLog, 25)))
 	}
-	fmt.Printf("      AuthClient Ready %s after it was applied\n", time.Since(start).Round(10*time.Millisecond))
+	if _, err := d.kubectl(d.local.manifests(d.keycloak.URL), "apply", "-f", "-"); err != nil {
+		return d.fail("apply the local AuthServer and AuthClient", err)
+	}
+	if _, err := d.kubectl("", "-n", "my-app-dev", "wait", "authclient/my-webapp", "authclient/"+localClient, "--for=condition=Ready", "--timeout=120s"); err != nil {
+		return d.fail("wait for Ready", fmt.Errorf("%w\n--- operator log ---\n%s", err, testbed.Tail(d.opLog, 25)))
+	}
+	fmt.Printf("      both AuthClients Ready %s after the first apply\n", time.Since(start).Round(10*time.Millisecond))
 	// The AuthPolicy's counts follow the client a moment later.
-	_, _ = kubectl("", "-n", "security", "wait", "authpolicy/web-apps-policy", "--for=jsonpath={.status.governedClients}=1", "--timeout=30s")
-
-	d.show(kubectl)
-
-	if os.Getenv("DEMO_EXIT") == "1" {
-		fmt.Println("\nDEMO_EXIT=1: stopping.")
-		return nil
-	}
-	fmt.Println("\nEverything keeps running until you press Ctrl-C.")
-	for {
-		select {
-		case <-ctx.Done():
-			fmt.Println("\nStopping.")
-			return nil
-		case <-time.After(time.Second):
-			if exited, err := d.operator.Exited(); exited {
-				return fmt.Errorf("the operator stopped: %v\n--- operator log ---\n%s", err, testbed.Tail(opLog, 25)) //nolint:errorlint // err is nil after a clean exit; %w would print %!w(<nil>)
-			}
-		}
-	}
+	_, _ = d.kubectl("", "-n", "security", "wait", "authpolicy/web-apps-policy", "--for=jsonpath={.status.governedClients}=1", "--timeout=30s")
+	return nil
 }
 
-func (d *demo) show(kubectl func(string, ...string) (string, error)) {
+// proveLocal uses the local client's Secret as an app and a person would.
+func (d *demo) proveLocal(ctx context.Context) (*localProof, error) {
+	d.say("Using the local client's Secret: discovery, a client-credentials token, a browser login")
+	raw, err := d.kubectl("", "-n", localNamespace, "get", "secret", localClient+"-client-secret", "-o", "json")
+	if err != nil {
+		return nil, d.fail("local Secret", err)
+	}
+	secret, err := secretData(raw)
+	if err != nil {
+		return nil, d.fail("local Secret", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	proof, err := d.local.prove(ctx, secret, d.keycloak.URL, d.keycloak.AdminUser, d.keycloak.AdminPassword)
+	if err != nil {
+		return nil, d.fail("local credentials", err)
+	}
+	return proof, nil
+}
+
+// waitKeycloak waits for the Keycloak start begun in the background.
+func (d *demo) waitKeycloak() error {
+	r := <-d.keycloakStarted
+	d.keycloakStarted = nil
+	d.keycloak = r.kc
+	return r.err
+}
+
+func (d *demo) show(proof *localProof) {
+	kubectl := d.kubectl
 	section := func(title string) { fmt.Printf("\n── %s\n", title) }
 	out, _ := kubectl("", "get", "authservers,authclients", "-A")
 	section("kubectl get authservers,authclients -A")
@@ -262,29 +351,28 @@ func (d *demo) show(kubectl func(string, ...string) (string, error)) {
 	section("kubectl describe authclient my-webapp -n my-app-dev")
 	fmt.Print(out)
 
-	section("Secret my-app-dev/my-webapp-client-secret (client_secret masked)")
 	raw, _ := kubectl("", "-n", "my-app-dev", "get", "secret", "my-webapp-client-secret", "-o", "json")
-	var s struct {
-		Data map[string]string `json:"data"`
-	}
-	_ = json.Unmarshal([]byte(raw), &s)
-	keys := make([]string, 0, len(s.Data))
-	for k := range s.Data {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v, _ := base64.StdEncoding.DecodeString(s.Data[k])
-		val := string(v)
-		if k == "client_secret" {
-			val = strings.Repeat("*", 8) + fmt.Sprintf(" (%d characters, from Keycloak)", len(v))
-		}
-		fmt.Printf("  %-18s %s\n", k, val)
-	}
+	data, _ := secretData(raw)
+	section("Secret my-app-dev/my-webapp-client-secret (client_secret masked)")
+	printSecret(data)
+	fmt.Println("  Its URLs are the specification's issuer, https://auth.prod.example.com: they do not answer on")
+	fmt.Println("  this machine. The local AuthServer below publishes this machine's Keycloak instead.")
+
+	section(fmt.Sprintf("Secret %s/%s-client-secret of the local AuthClient (issuer %s)", localNamespace, localClient, d.keycloak.URL))
+	printSecret(proof.secret)
+	section("A client-credentials token, requested with client_id and client_secret from that Secret at its token_url")
+	fmt.Println("  (its signature verified with the realm's keys, found through the discovery document at issuer_url;")
+	fmt.Println("  its claims, never the token:)")
+	fmt.Print(formatClaims(proof.tokenClaims, shownClaims, "  "))
+	section("Sign in with a browser on this machine: the Secret's authorization_url for its client_id and redirect_uri")
+	fmt.Printf("  %s\n", proof.loginURL)
+	fmt.Printf("  user %s, password %s (added to realm %s by the demo). After the login, the redirect URI\n", demoUser, demoPassword, localServer)
+	fmt.Printf("  %s (served by the demo while it runs) shows the ID token's claims.\n", d.local.redirect)
+	fmt.Printf("  Checked: the demo signed in as %q through a URL like it; the ID token verified.\n", proof.checkedAs)
 
 	section("Keycloak")
 	fmt.Printf("  admin console  %s/admin/  (login %s / %s)\n", d.keycloak.URL, d.keycloak.AdminUser, d.keycloak.AdminPassword)
-	fmt.Printf("  the client     realm production-server → Clients → my-app-dev.my-webapp\n")
+	fmt.Printf("  the clients    realm production-server → Clients → my-app-dev.my-webapp; realm %s → Clients → %s.%s\n", localServer, localNamespace, localClient)
 
 	section("Try your own manifests")
 	fmt.Printf("  export KUBECONFIG=%s\n", d.cluster.Kubeconfig)
@@ -293,12 +381,35 @@ func (d *demo) show(kubectl func(string, ...string) (string, error)) {
 	fmt.Printf("  operator log: %s\n", filepath.Join(d.dir, "operator.log"))
 }
 
+// shownClaims are the claims of the client-credentials token the demo prints.
+var shownClaims = []string{"iss", "azp", "preferred_username", "scope", "aud", "typ", "iat", "exp"}
+
+// printSecret prints a Secret's values by key, the client secret masked.
+func printSecret(data map[string]string) {
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		val := data[k]
+		if k == "client_secret" {
+			val = strings.Repeat("*", 8) + fmt.Sprintf(" (%d characters, from Keycloak)", len(val))
+		}
+		fmt.Printf("  %-18s %s\n", k, val)
+	}
+}
+
 // cleanup stops every process the demo started, in reverse order.
 func (d *demo) cleanup() {
+	d.local.close()
 	if d.operator != nil {
 		if exited, _ := d.operator.Exited(); !exited {
 			_ = d.operator.Stop()
 		}
+	}
+	if d.keycloakStarted != nil {
+		_ = d.waitKeycloak() // a start still under way: let it finish, then stop it
 	}
 	if d.keycloak != nil {
 		_ = d.keycloak.Cleanup()

@@ -2,7 +2,7 @@
 // pushes it to a registry (make image, make image-push).
 //
 //	image build --binary bin/nauthera --out bin/nauthera-image.tar [--ref nauthera:dev]
-//	image push  --archive bin/nauthera-image.tar --image registry.example.com/nauthera:0.1.0
+//	image push  --archive bin/nauthera-image.tar --image registry.example.com/nauthera:0.1.0 [--allow-plain-http]
 //	image compose --out F --ref R [--entrypoint /x]... [--user U] [--env K=V]...
 //	              [--nonroot] [--ca-bundle F] [--dir HOSTDIR:IMAGEDIR[:UID:GID]]...
 //
@@ -50,7 +50,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: image build --binary FILE --out FILE [--ref NAME] | image push --archive FILE --image REF")
+	fmt.Fprintln(os.Stderr, "usage: image build --binary FILE --out FILE [--ref NAME] | image push --archive FILE --image REF [--allow-plain-http]")
 	os.Exit(2)
 }
 
@@ -82,6 +82,8 @@ func push(args []string) error {
 	fs := flag.NewFlagSet("push", flag.ExitOnError)
 	archive := fs.String("archive", "bin/nauthera-image.tar", "OCI archive written by image build")
 	ref := fs.String("image", "", "where to push, e.g. registry.example.com/team/nauthera:0.1.0")
+	plainHTTP := fs.Bool("allow-plain-http", false, "allow plain HTTP to a registry that is not on loopback "+
+		"(the image and the registry credentials then travel unencrypted); without it, plain HTTP goes to loopback only")
 	_ = fs.Parse(args)
 	if *ref == "" {
 		return fmt.Errorf("--image is required (make image-push IMAGE=<registry>/<repo>:<tag>)")
@@ -95,7 +97,7 @@ func push(args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ociimage.Push(*ref, img)
+	d, err := ociimage.Push(*ref, img, ociimage.PushOptions{AllowPlainHTTP: *plainHTTP})
 	if err != nil {
 		return err
 	}

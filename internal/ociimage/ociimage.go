@@ -11,6 +11,8 @@ package ociimage
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -346,16 +348,40 @@ func untar(file, dir string) error {
 	}
 }
 
+// PushOptions are the choices of a push.
+type PushOptions struct {
+	// AllowPlainHTTP lets the push fall back to plain HTTP for a registry
+	// that is not on loopback (go-containerregistry tries HTTPS first).
+	// Without it, plain HTTP goes to loopback only: see CheckPlainHTTP.
+	AllowPlainHTTP bool
+	// dial replaces the TCP dialer and tlsConfig the TLS settings (tests: a
+	// name in a private range that leads to a registry on loopback).
+	dial      dialFunc
+	tlsConfig *tls.Config
+}
+
 // Push writes img to the registry as ref, with the credentials of the
 // Docker config (~/.docker/config.json, credential helpers) like docker
-// push. A registry on localhost or 127.0.0.1 is spoken to over plain HTTP
-// when it does not offer HTTPS, as go-containerregistry does for loopback.
-func Push(ref string, img v1.Image) (name.Digest, error) {
-	r, err := name.ParseReference(ref)
+// push. It speaks HTTPS, and plain HTTP only to a registry on loopback
+// (localhost, 127.0.0.0/8, ::1) unless opts.AllowPlainHTTP: every request
+// goes through a guard, whatever go-containerregistry's own heuristics pick.
+func Push(ref string, img v1.Image, opts PushOptions) (name.Digest, error) {
+	var nameOpts []name.Option
+	if opts.AllowPlainHTTP {
+		// HTTPS first, then plain HTTP, for any registry: what the person asked for.
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, nameOpts...)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("image reference %q: %w", ref, err)
 	}
-	if err := remote.Write(r, img, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+	guard := newPlainHTTPGuard(opts)
+	if err := remote.Write(r, img, remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(guard)); err != nil {
+		// Only when the failure comes from a refusal: a refused plain-HTTP
+		// ping can lose to an HTTPS ping that then fails for another reason.
+		if refused := guard.refusal(); refused != nil && errors.Is(err, ErrPlainHTTPRefused) {
+			return name.Digest{}, fmt.Errorf("pushing %s: %w (every attempt: %v)", ref, refused, err) //nolint:errorlint // one cause is wrapped, the other is context
+		}
 		return name.Digest{}, fmt.Errorf("pushing %s: %w", ref, err)
 	}
 	d, err := img.Digest()

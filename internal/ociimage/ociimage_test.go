@@ -112,7 +112,7 @@ func TestArchiveRoundTripAndPush(t *testing.T) {
 	srv := httptest.NewServer(registry.New())
 	defer srv.Close()
 	target := strings.TrimPrefix(srv.URL, "http://") + "/team/nauthera:0.1.0"
-	pushed, err := Push(target, back)
+	pushed, err := Push(target, back, PushOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestArchiveRoundTripAndPush(t *testing.T) {
 }
 
 func TestPushRefusesABadReference(t *testing.T) {
-	if _, err := Push("UPPER/case::tag", operatorImage(t)); err == nil || !strings.Contains(err.Error(), "image reference") {
+	if _, err := Push("UPPER/case::tag", operatorImage(t), PushOptions{}); err == nil || !strings.Contains(err.Error(), "image reference") {
 		t.Errorf("err = %v, want an image reference error", err)
 	}
 }

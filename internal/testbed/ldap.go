@@ -32,6 +32,9 @@ func StartLDAP(name string) (*LDAP, error) {
 // StartLDAPWithEnv is StartLDAP with options for hack/ldap.sh in its
 // environment (KEY=value), such as LDAP_DISALLOW_ANONYMOUS=1.
 func StartLDAPWithEnv(name string, opts ...string) (*LDAP, error) {
+	if err := refuseUnderShort("slapd"); err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(RepoRoot(), "tmp", fmt.Sprintf("%s-ldap-%d", name, os.Getpid()))
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err

@@ -49,6 +49,9 @@ func StartKeycloak(name string) (*Keycloak, error) {
 // its environment (KEY=value), for example KC_TRUSTSTORE_PATHS to trust a
 // test API server's certificate.
 func StartKeycloakWithEnv(name string, env ...string) (*Keycloak, error) {
+	if err := refuseUnderShort("Keycloak"); err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(RepoRoot(), "tmp", fmt.Sprintf("%s-%d", name, os.Getpid()))
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
@@ -138,6 +141,9 @@ func readEnv(path string) (map[string]string, error) {
 // come from KUBEBUILDER_ASSETS, else from bin/k8s/current (built by
 // `make envtest-assets`); it is an error if neither exists.
 func ControlPlane(withCRDs bool) (*envtest.Environment, error) {
+	if err := refuseUnderShort("kube-apiserver"); err != nil {
+		return nil, err
+	}
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		assets = filepath.Join(RepoRoot(), "bin", "k8s", "current")
