@@ -79,20 +79,20 @@ type stepResult struct {
 	keepWake bool
 }
 
-// next goes on to the following step.
-func next() stepResult { return stepResult{} }
+// goOn goes on to the following step.
+func goOn() stepResult { return stepResult{} }
 
-// stop ends the reconcile with err (a failure, retried or reported as the
+// endWith ends the reconcile with err (a failure, retried or reported as the
 // reconciler's error classes say; nil: done).
-func stop(err error) stepResult { return stepResult{stop: true, err: err} }
+func endWith(err error) stepResult { return stepResult{stop: true, err: err} }
 
-// stopWithdrawing ends the reconcile before the client is brought into
+// endWithdrawing ends the reconcile before the client is brought into
 // line, once the audiences that no longer consent are out of it.
-func stopWithdrawing(err error) stepResult { return stepResult{stop: true, err: err, withdraw: true} }
+func endWithdrawing(err error) stepResult { return stepResult{stop: true, err: err, withdraw: true} }
 
-// stopKeepingWake ends the reconcile with a finding after the rotation step
+// endKeepingWake ends the reconcile with a finding after the rotation step
 // ran: rotation still runs on time.
-func stopKeepingWake(err error) stepResult { return stepResult{stop: true, err: err, keepWake: true} }
+func endKeepingWake(err error) stepResult { return stepResult{stop: true, err: err, keepWake: true} }
 
 // authClientStep is one step of the AuthClient reconcile.
 type authClientStep struct {
@@ -133,12 +133,12 @@ func runSteps(ctx context.Context, s *authClientScope, steps []authClientStep, w
 		}
 		if res.withdraw {
 			if err := withdraw(ctx, s); err != nil {
-				return stop(err)
+				return endWith(err)
 			}
 		}
 		return res
 	}
-	return next()
+	return goOn()
 }
 
 // reconcile does the work of one reconcile: its steps over the scope, then
@@ -200,13 +200,13 @@ func (s *authClientScope) finding() error {
 func (r *AuthClientReconciler) stepAuthServer(ctx context.Context, s *authClientScope) stepResult {
 	as, refused, err := r.authServer(ctx, s.ac)
 	if err != nil {
-		return stop(err)
+		return endWith(err)
 	}
 	if as == nil {
-		return stop(refused) // the realm is not ready: nothing to disable
+		return endWith(refused) // the realm is not ready: nothing to disable
 	}
 	s.as, s.refused = as, refused
-	return next()
+	return goOn()
 }
 
 // stepConnect opens the AuthServer's Keycloak connection.
@@ -215,19 +215,19 @@ func (r *AuthClientReconciler) stepConnect(ctx context.Context, s *authClientSco
 	if err != nil && s.refused != nil {
 		// The client must still be disabled: retried with backoff.
 		f := reconciler.Classify(s.refused)
-		return stop(reconciler.Transient(f.Reason, "%s; disabling its Keycloak client waits for the connection to Keycloak: %v", f.Msg, err))
+		return endWith(reconciler.Transient(f.Reason, "%s; disabling its Keycloak client waits for the connection to Keycloak: %v", f.Msg, err))
 	}
 	if err != nil {
-		return stop(err)
+		return endWith(err)
 	}
 	s.kc = kc
-	return next()
+	return goOn()
 }
 
 // stepAdmission disables the Keycloak client of a refused AuthClient.
 func (r *AuthClientReconciler) stepAdmission(ctx context.Context, s *authClientScope) stepResult {
 	if s.refused == nil {
-		return next()
+		return goOn()
 	}
 	err := r.revoke(ctx, s.ac, s.as, s.kc, s.refused)
 	if !reconciler.Classify(err).Transient {
@@ -236,7 +236,7 @@ func (r *AuthClientReconciler) stepAdmission(ctx context.Context, s *authClientS
 		// ServiceAccount would break both.
 		s.ac.Status.ServiceAccount = ""
 	}
-	return stop(err)
+	return endWith(err)
 }
 
 // stepAudiences resolves spec.audiences to the targets that consent.
@@ -244,10 +244,10 @@ func (r *AuthClientReconciler) stepAudiences(ctx context.Context, s *authClientS
 	s.problems = &audienceProblems{}
 	audiences, err := r.resolveAudiences(ctx, s.ac, s.problems)
 	if err != nil {
-		return stop(err)
+		return endWith(err)
 	}
 	s.audiences = audiences
-	return next()
+	return goOn()
 }
 
 // stepIssuer waits for the realm's service-account authentication that a
@@ -255,15 +255,15 @@ func (r *AuthClientReconciler) stepAudiences(ctx context.Context, s *authClientS
 func (r *AuthClientReconciler) stepIssuer(ctx context.Context, s *authClientScope) stepResult {
 	err := issuerReady(s.ac, s.as)
 	if err == nil {
-		return next()
+		return goOn()
 	}
 	if identityProviderTakenOver(s.as) && s.ac.Status.ServiceAccount != "" {
 		// The identity provider its client trusts is no longer the
 		// AuthServer's: whoever controls it now decides which tokens
 		// match, so the client is disabled until it is ours again.
-		return stop(r.revoke(ctx, s.ac, s.as, s.kc, err))
+		return endWith(r.revoke(ctx, s.ac, s.as, s.kc, err))
 	}
-	return stopWithdrawing(err)
+	return endWithdrawing(err)
 }
 
 // stepPolicies reads the governing AuthPolicies, combines them and
@@ -271,14 +271,14 @@ func (r *AuthClientReconciler) stepIssuer(ctx context.Context, s *authClientScop
 func (r *AuthClientReconciler) stepPolicies(ctx context.Context, s *authClientScope) stepResult {
 	pols, err := r.policiesOf(ctx, s.as, s.ac.Status.ClientID == "")
 	if err != nil {
-		return stop(err)
+		return endWith(err)
 	}
 	eff, conflicts := policy.Combine(pols)
 	s.pols, s.eff = pols, eff
 	s.ac.Status.Policies = eff.Policies
 	if len(conflicts) > 0 {
 		// Not resolved silently: the client stays as it is in Keycloak.
-		return stopWithdrawing(reconciler.Permanent(authv1.ReasonPolicyConflict, "the AuthPolicies of AuthServer %s contradict each other: %s", client.ObjectKeyFromObject(s.as), conflictMessage(conflicts)))
+		return endWithdrawing(reconciler.Permanent(authv1.ReasonPolicyConflict, "the AuthPolicies of AuthServer %s contradict each other: %s", client.ObjectKeyFromObject(s.as), conflictMessage(conflicts)))
 	}
 	s.violations = policy.Evaluate(s.ac, pols)
 	if s.ac.Status.ClientID == "" && policy.ViolatesAuthentication(s.violations) {
@@ -286,9 +286,9 @@ func (r *AuthClientReconciler) stepPolicies(ctx context.Context, s *authClientSc
 		// authentication method its policies forbid (a secret they
 		// exclude, a public client where they require one, say); one
 		// that exists keeps working meanwhile.
-		return stopWithdrawing(reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client is not created while its authentication method is not allowed", policy.Message(s.violations)))
+		return endWithdrawing(reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client is not created while its authentication method is not allowed", policy.Message(s.violations)))
 	}
-	return next()
+	return goOn()
 }
 
 // stepGovernance decides what the policies make of the client and renders
@@ -314,7 +314,7 @@ func (r *AuthClientReconciler) stepGovernance(ctx context.Context, s *authClient
 		gov.planErr = reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v", err)
 		if ac.Status.ClientID == "" {
 			s.gov = gov
-			return stopWithdrawing(gov.planErr)
+			return endWithdrawing(gov.planErr)
 		}
 	}
 	gov.claim = r.serviceAccountClaim(ctx, ac, s.persist)
@@ -329,14 +329,14 @@ func (r *AuthClientReconciler) stepGovernance(ctx context.Context, s *authClient
 	}
 	gov.kept = &desired.KeptAuthentication{}
 	s.gov = gov
-	return next()
+	return goOn()
 }
 
 // stepKeycloakClient brings the Keycloak client into line.
 func (r *AuthClientReconciler) stepKeycloakClient(ctx context.Context, s *authClientScope) stepResult {
 	s.kcClient, s.recreated, s.clientErr = r.reconcileClient(ctx, s)
 	if s.kcClient == nil {
-		return stopWithdrawing(s.clientErr)
+		return endWithdrawing(s.clientErr)
 	}
 	// A client kept with another kind of credential than the spec's (a
 	// secret where the spec, edited past the webhook, asks for none, or
@@ -347,46 +347,46 @@ func (r *AuthClientReconciler) stepKeycloakClient(ctx context.Context, s *authCl
 		if s.clientErr != nil && reconciler.Classify(s.clientErr).Reason == authv1.ReasonChangeNotApplied {
 			// Its reason is what keeps the next reconcile from writing the
 			// change again (reconciler.StillNotApplied).
-			return stopWithdrawing(s.clientErr)
+			return endWithdrawing(s.clientErr)
 		}
-		return stopWithdrawing(keptAuthentication(s.gov, s.violations, true))
+		return endWithdrawing(keptAuthentication(s.gov, s.violations, true))
 	}
-	return next()
+	return goOn()
 }
 
 // stepClientSecret reads the client's secret.
 func (r *AuthClientReconciler) stepClientSecret(ctx context.Context, s *authClientScope) stepResult {
 	if !s.ac.HasSecret() {
 		s.ac.Status.SecretRotation = nil
-		return next()
+		return goOn()
 	}
 	// The client representation carries the secret; read it separately
 	// only if this Keycloak left it out.
 	s.secret = gocloak.PString(s.kcClient.Secret)
 	if s.secret != "" {
-		return next()
+		return goOn()
 	}
 	secret, err := s.kc.GetClientSecret(ctx, s.realm(), gocloak.PString(s.kcClient.ID))
 	if err != nil {
-		return stop(err)
+		return endWith(err)
 	}
 	s.secret = secret
-	return next()
+	return goOn()
 }
 
 // stepRotation rotates the client's secret when due (authclient_rotation.go).
 func (r *AuthClientReconciler) stepRotation(ctx context.Context, s *authClientScope) stepResult {
 	if !s.ac.HasSecret() {
-		return next()
+		return goOn()
 	}
 	// Also when Keycloak did not apply a change (clientErr): the client
 	// read from it is valid, and a secret's expiry does not wait.
 	rot, err := r.reconcileRotation(ctx, s.ac, s.as, s.kc, s.gov, s.kcClient, s.secret, s.persist, s.rep)
 	if err != nil {
-		return stop(err)
+		return endWith(err)
 	}
 	s.rot, s.secret = rot, rot.secret
-	return next()
+	return goOn()
 }
 
 // stepSecret writes the credentials Secret, and reports a rotation once it
@@ -395,39 +395,39 @@ func (r *AuthClientReconciler) stepSecret(ctx context.Context, s *authClientScop
 	out := s.rot.out
 	if s.gov.plan == nil {
 		// The Secret is not written: it keeps what it holds.
-		return stopKeepingWake(undeliverable(s.ac, s.gov.planErr, out, s.recreated))
+		return endKeepingWake(undeliverable(s.ac, s.gov.planErr, out, s.recreated))
 	}
 	rotation := ""
 	if out != nil {
 		rotation = out.id
 	}
 	if err := r.reconcileSecret(ctx, s, rotation); err != nil {
-		return stop(err)
+		return endWith(err)
 	}
 	if out != nil {
 		s.rep.Event(ctx, s.ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated, rotationEvent(s.ac, out))
 		secretRotations.WithLabelValues(out.reason, strconv.FormatBool(out.resumed)).Inc()
 	}
-	return next()
+	return goOn()
 }
 
 // stepFinishRotation ends a rotation the Secret now holds (authclient_rotation.go).
 func (r *AuthClientReconciler) stepFinishRotation(ctx context.Context, s *authClientScope) stepResult {
 	if !s.ac.HasSecret() {
-		return next()
+		return goOn()
 	}
 	if err := r.finishRotation(ctx, s.ac, s.as, s.kc, s.kcClient, s.rot, s.rep); err != nil {
-		return stop(err)
+		return endWith(err)
 	}
-	return next()
+	return goOn()
 }
 
 // stepWorkloads rolls the opted-in workloads when the credentials changed.
 func (r *AuthClientReconciler) stepWorkloads(ctx context.Context, s *authClientScope) stepResult {
 	if err := r.restartWorkloads(ctx, s.ac, s.secret, s.rep); err != nil {
-		return stop(err)
+		return endWith(err)
 	}
-	return next()
+	return goOn()
 }
 
 // stepStatus records what is provisioned: the client, its Secret, issuer,
@@ -442,15 +442,15 @@ func stepStatus(_ context.Context, s *authClientScope) stepResult {
 	if ac.Secretless() {
 		ac.Status.ServiceAccount = authv1.ServiceAccountSubject(ac.Namespace, ac.Spec.ServiceAccount.Name)
 	}
-	return next()
+	return goOn()
 }
 
 // stepServiceAccount checks that the ServiceAccount of a secretless client
 // exists, unless a graver finding is reported anyway (no read then).
 func (r *AuthClientReconciler) stepServiceAccount(ctx context.Context, s *authClientScope) stepResult {
 	if s.finding() != nil {
-		return next()
+		return goOn()
 	}
 	s.serviceAccountErr = r.serviceAccountExists(ctx, s.ac)
-	return next()
+	return goOn()
 }

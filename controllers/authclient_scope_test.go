@@ -33,7 +33,7 @@ func recordingSteps(ran *[]string, stopAt string, res stepResult) []authClientSt
 			if name == stopAt {
 				return res
 			}
-			return next()
+			return goOn()
 		}})
 	}
 	return steps
@@ -43,23 +43,23 @@ func TestRunStepsOrderAndEarlyExit(t *testing.T) {
 	refused := reconciler.Permanent(authv1.ReasonPolicyConflict, "contradict")
 	withdrawFailed := errors.New("keycloak down")
 	tests := []struct {
-		name        string
-		stopAt      string
-		res         stepResult
-		withdrawErr error
-		wantRan     []string
+		name         string
+		stopAt       string
+		res          stepResult
+		withdrawErr  error
+		wantRan      []string
 		wantWithdraw bool
-		want        stepResult
+		want         stepResult
 	}{
-		{name: "every step runs", wantRan: []string{"a", "b", "c", "d"}, want: next()},
-		{name: "a failure ends the chain", stopAt: "b", res: stop(refused), wantRan: []string{"a", "b"}, want: stop(refused)},
-		{name: "a stop without error ends the chain too", stopAt: "a", res: stop(nil), wantRan: []string{"a"}, want: stop(nil)},
-		{name: "a finding keeps the wake", stopAt: "c", res: stopKeepingWake(refused), wantRan: []string{"a", "b", "c"}, want: stopKeepingWake(refused)},
-		{name: "withdrawing first, then the step's error", stopAt: "c", res: stopWithdrawing(refused),
-			wantRan: []string{"a", "b", "c"}, wantWithdraw: true, want: stopWithdrawing(refused)},
-		{name: "a withdrawal that fails replaces the step's error", stopAt: "b", res: stopWithdrawing(refused), withdrawErr: withdrawFailed,
-			wantRan: []string{"a", "b"}, wantWithdraw: true, want: stop(withdrawFailed)},
-		{name: "the last step stopping", stopAt: "d", res: stop(refused), wantRan: []string{"a", "b", "c", "d"}, want: stop(refused)},
+		{name: "every step runs", wantRan: []string{"a", "b", "c", "d"}, want: goOn()},
+		{name: "a failure ends the chain", stopAt: "b", res: endWith(refused), wantRan: []string{"a", "b"}, want: endWith(refused)},
+		{name: "a stop without error ends the chain too", stopAt: "a", res: endWith(nil), wantRan: []string{"a"}, want: endWith(nil)},
+		{name: "a finding keeps the wake", stopAt: "c", res: endKeepingWake(refused), wantRan: []string{"a", "b", "c"}, want: endKeepingWake(refused)},
+		{name: "withdrawing first, then the step's error", stopAt: "c", res: endWithdrawing(refused),
+			wantRan: []string{"a", "b", "c"}, wantWithdraw: true, want: endWithdrawing(refused)},
+		{name: "a withdrawal that fails replaces the step's error", stopAt: "b", res: endWithdrawing(refused), withdrawErr: withdrawFailed,
+			wantRan: []string{"a", "b"}, wantWithdraw: true, want: endWith(withdrawFailed)},
+		{name: "the last step stopping", stopAt: "d", res: endWith(refused), wantRan: []string{"a", "b", "c", "d"}, want: endWith(refused)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,9 +114,9 @@ func TestAuthClientOutcome(t *testing.T) {
 		wantReason string // "" : no error
 	}{
 		{name: "ready, with the rotation's note and wake", wantWake: wake, wantNote: "the next rotation waits"},
-		{name: "a failed request: retried by the rate limiter, no wake", end: stop(failed), wantReason: authv1.ReasonKeycloakUnavailable},
-		{name: "a stop without error: done, no note", end: stop(nil)},
-		{name: "a finding after the rotation keeps its wake", end: stopKeepingWake(reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "bad")),
+		{name: "a failed request: retried by the rate limiter, no wake", end: endWith(failed), wantReason: authv1.ReasonKeycloakUnavailable},
+		{name: "a stop without error: done, no note", end: endWith(nil)},
+		{name: "a finding after the rotation keeps its wake", end: endKeepingWake(reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "bad")),
 			wantWake: wake, wantReason: authv1.ReasonSecretTemplateInvalid},
 		{name: "a change not applied comes first", edit: func(s *authClientScope) {
 			s.clientErr, s.violations, s.serviceAccountErr = notApplied, []policy.Violation{violation}, saMissing
