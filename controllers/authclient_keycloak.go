@@ -91,7 +91,7 @@ func (r *AuthClientReconciler) existingClient(ctx context.Context, s *authClient
 	switch {
 	case keycloak.IsNotFound(err) || errors.Is(err, errNeverProvisioned):
 		// Audience mappers go into the create itself: no extra request.
-		before := *s.gov.problems
+		before := *s.problems
 		aud, err := r.verifiedAudiences(ctx, s, nil)
 		if err != nil {
 			return nil, nil, err
@@ -102,7 +102,7 @@ func (r *AuthClientReconciler) existingClient(ctx context.Context, s *authClient
 			return nil, created, err
 		}
 		// It existed and is ours: brought into line, like any other.
-		*s.gov.problems = before
+		*s.problems = before
 		return existing, nil, nil
 	case err != nil:
 		return nil, nil, err
@@ -399,10 +399,6 @@ type governance struct {
 	// keepMarker keeps the rotation marker on a client whose rotation
 	// ended while its previous secret's grace period runs.
 	keepMarker bool
-	// audiences are the consenting targets of spec.audiences; problems
-	// collects those that cannot be added (reported after the rest is done).
-	audiences []audienceTarget
-	problems  *audienceProblems
 	// secret is what this reconcile learnt of the Secret before creating
 	// the client.
 	secret *secretLookup

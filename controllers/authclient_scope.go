@@ -296,7 +296,7 @@ func (r *AuthClientReconciler) stepPolicies(ctx context.Context, s *authClientSc
 func (r *AuthClientReconciler) stepGovernance(ctx context.Context, s *authClientScope) stepResult {
 	ac := s.ac
 	gov := governed(ac, s.eff)
-	gov.audiences, gov.problems, gov.secret = s.audiences, s.problems, &secretLookup{}
+	gov.secret = &secretLookup{}
 	if policy.ViolatesAuthentication(s.violations) {
 		gov.authViolation = policy.Message(s.violations)
 	}
