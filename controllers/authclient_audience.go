@@ -131,7 +131,8 @@ func (r *AuthClientReconciler) resolveAudiences(ctx context.Context, ac *authv1.
 // generation; an audience the client has whose target is Ready (the
 // operator checked its ownership in this generation) costs no read, so
 // steady state costs none.
-func (r *AuthClientReconciler) verifiedAudiences(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm string, targets []audienceTarget, actual *gocloak.Client, problems *audienceProblems) ([]string, error) {
+func (r *AuthClientReconciler) verifiedAudiences(ctx context.Context, s *authClientScope, actual *gocloak.Client) ([]string, error) {
+	ac, kc, realm, targets, problems := s.ac, s.kc, s.realm(), s.audiences, s.problems
 	var have []string
 	if actual != nil {
 		have = desired.AudiencesOf(*actual)

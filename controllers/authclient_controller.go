@@ -3,11 +3,9 @@ package controllers
 import (
 	"context"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -112,21 +110,17 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		before = ac.DeepCopy()
 		return nil
 	}
-	wake, note, err := r.reconcile(ctx, ac, rep, persist)
+	wake, note, err := r.reconcile(ctx, &authClientScope{ac: ac, rep: rep, persist: persist})
 	if err != nil {
 		res, err := rep.Failed(ctx, ac, err, r.Resync)
-		if err == nil && wake > 0 && (res.RequeueAfter == 0 || wake < res.RequeueAfter) {
+		if err == nil {
 			// Refused for a reason retrying cannot fix (a policy
 			// violation): rotation still runs on time.
-			res.RequeueAfter = wake
+			res.RequeueAfter = sooner(res.RequeueAfter, wake)
 		}
 		return res, err
 	}
-	msg := "OIDC client has been successfully provisioned."
-	if note != "" {
-		msg = "OIDC client has been successfully provisioned; " + note + "."
-	}
-	rep.Ready(ctx, ac, authv1.ReasonClientProvisioned, msg)
+	rep.Ready(ctx, ac, authv1.ReasonClientProvisioned, readyMessage(note))
 	after := reconciler.Jitter(r.Resync, req.String())
 	if wake > 0 {
 		after = min(after, wake)
@@ -134,201 +128,22 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return ctrl.Result{RequeueAfter: after}, nil
 }
 
-// reconcile does the work of one reconcile. It returns how soon the next
-// one is needed (0: at the resync), such as at the next rotation slot, and
-// a note for the Ready message (what waits, though the client is ready).
-func (r *AuthClientReconciler) reconcile(ctx context.Context, ac *authv1.AuthClient, rep reconciler.Reporter, persist func() error) (time.Duration, string, error) {
-	as, refused, err := r.authServer(ctx, ac)
-	if err != nil {
-		return 0, "", err
+// readyMessage is the Ready condition's message, with the note of what
+// waits though the client is ready.
+func readyMessage(note string) string {
+	if note == "" {
+		return "OIDC client has been successfully provisioned."
 	}
-	if as == nil {
-		return 0, "", refused // the realm is not ready: nothing to disable
+	return "OIDC client has been successfully provisioned; " + note + "."
+}
+
+// sooner is the requeue of a failure, brought forward to wake (0: no
+// wake) when rotation is due before it or it has none.
+func sooner(after, wake time.Duration) time.Duration {
+	if wake > 0 && (after == 0 || wake < after) {
+		return wake
 	}
-	kc, err := r.Connections.For(ctx, as)
-	if err != nil && refused != nil {
-		// The client must still be disabled: retried with backoff.
-		f := reconciler.Classify(refused)
-		return 0, "", reconciler.Transient(f.Reason, "%s; disabling its Keycloak client waits for the connection to Keycloak: %v", f.Msg, err)
-	}
-	if err != nil {
-		return 0, "", err
-	}
-	if refused != nil {
-		err := r.revoke(ctx, ac, as, kc, refused)
-		if !reconciler.Classify(err).Transient {
-			// Disabled (or gone): it holds its ServiceAccount no more, and
-			// another may take it. Not before: two enabled clients for one
-			// ServiceAccount would break both.
-			ac.Status.ServiceAccount = ""
-		}
-		return 0, "", err
-	}
-	problems := &audienceProblems{}
-	audiences, err := r.resolveAudiences(ctx, ac, problems)
-	if err != nil {
-		return 0, "", err
-	}
-	// stop ends the reconcile before the client is brought into line; an
-	// audience withdrawn meanwhile still leaves the tokens.
-	stop := func(err error) (time.Duration, string, error) {
-		if werr := r.withdrawAudiences(ctx, ac, kc, as.Status.RealmName, audiences); werr != nil {
-			return 0, "", werr
-		}
-		return 0, "", err
-	}
-	if err := issuerReady(ac, as); err != nil {
-		if identityProviderTakenOver(as) && ac.Status.ServiceAccount != "" {
-			// The identity provider its client trusts is no longer the
-			// AuthServer's: whoever controls it now decides which tokens
-			// match, so the client is disabled until it is ours again.
-			return 0, "", r.revoke(ctx, ac, as, kc, err)
-		}
-		return stop(err)
-	}
-	pols, err := r.policiesOf(ctx, as, ac.Status.ClientID == "")
-	if err != nil {
-		return 0, "", err
-	}
-	eff, conflicts := policy.Combine(pols)
-	ac.Status.Policies = eff.Policies
-	if len(conflicts) > 0 {
-		// Not resolved silently: the client stays as it is in Keycloak.
-		return stop(reconciler.Permanent(authv1.ReasonPolicyConflict, "the AuthPolicies of AuthServer %s contradict each other: %s", client.ObjectKeyFromObject(as), conflictMessage(conflicts)))
-	}
-	violations := policy.Evaluate(ac, pols)
-	if ac.Status.ClientID == "" && policy.ViolatesAuthentication(violations) {
-		// A client that never existed is not created with an
-		// authentication method its policies forbid (a secret they
-		// exclude, a public client where they require one, say); one
-		// that exists keeps working meanwhile.
-		return stop(reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; the Keycloak client is not created while its authentication method is not allowed", policy.Message(violations)))
-	}
-	gov := governed(ac, eff)
-	gov.audiences, gov.problems, gov.secret = audiences, problems, &secretLookup{}
-	if policy.ViolatesAuthentication(violations) {
-		gov.authViolation = policy.Message(violations)
-	}
-	// Rendered once, here, with everything but the client secret (which
-	// can then make no difference): the rotation checks and the Secret
-	// write use this plan. It lists the scopes the policies allow (the
-	// rule admission renders with too). A Secret that could not be
-	// rendered must not get a client first; a client that exists is still
-	// brought into line with its policies (a template must not freeze it
-	// against a policy that tightens, or an issuer that changes): the
-	// problem is reported where the Secret would be written, and no
-	// rotation starts meanwhile.
-	if gov.plan, err = desired.PlanGovernedSecret(ctx, ac, eff.AllowedScopes, as.Status.Issuer); err != nil {
-		gov.planErr = reconciler.Permanent(authv1.ReasonSecretTemplateInvalid, "%v", err)
-		if ac.Status.ClientID == "" {
-			return stop(gov.planErr)
-		}
-	}
-	gov.claim = r.serviceAccountClaim(ctx, ac, persist)
-	if eff.Rotation == nil && ac.HasSecret() {
-		// Rotation ended while the previous secret's grace period runs:
-		// the marker stays until it is over (removing it is a client update
-		// that no rotation policy matches, which makes Keycloak drop the
-		// previous secret at once).
-		if st := ac.Status.SecretRotation; st != nil && st.PreviousSecretValidUntil != nil && st.PreviousSecretValidUntil.After(time.Now()) {
-			gov.keepMarker = true
-		}
-	}
-	gov.kept = &desired.KeptAuthentication{}
-	kcClient, recreated, clientErr := r.reconcileClient(ctx, ac, as, kc, gov, rep)
-	if kcClient == nil {
-		return stop(clientErr)
-	}
-	// A client kept with another kind of credential than the spec's (a
-	// secret where the spec, edited past the webhook, asks for none, or
-	// the other way round) leaves its Secret as it is: the workloads keep
-	// the credential Keycloak still accepts. Grants and scopes were
-	// brought into line all the same.
-	otherCredential := gov.kept.Kept && desired.CredentialOf(*kcClient) != desired.SpecCredential(ac)
-	secret := ""
-	var rot rotationResult
-	rs := rotationScope{ac: ac, as: as, kc: kc, gov: gov, client: kcClient, persist: persist, rep: rep}
-	if otherCredential {
-		if clientErr != nil && reconciler.Classify(clientErr).Reason == authv1.ReasonChangeNotApplied {
-			// Its reason is what keeps the next reconcile from writing the
-			// change again (reconciler.StillNotApplied).
-			return stop(clientErr)
-		}
-		return stop(keptAuthentication(gov, violations, true))
-	}
-	if ac.HasSecret() {
-		// The client representation carries the secret; read it separately
-		// only if this Keycloak left it out.
-		secret = gocloak.PString(kcClient.Secret)
-		if secret == "" {
-			if secret, err = kc.GetClientSecret(ctx, as.Status.RealmName, gocloak.PString(kcClient.ID)); err != nil {
-				return 0, "", err
-			}
-		}
-		// Also when Keycloak did not apply a change (clientErr): the client
-		// read from it is valid, and a secret's expiry does not wait.
-		if rot, err = r.reconcileRotation(ctx, rs, secret); err != nil {
-			return 0, "", err
-		}
-		secret = rot.secret
-	} else {
-		ac.Status.SecretRotation = nil
-	}
-	rotationID := ""
-	if rot.out != nil {
-		rotationID = rot.out.id
-	}
-	if gov.plan == nil {
-		// The Secret is not written: it keeps what it holds.
-		return rot.wake, "", undeliverable(ac, gov.planErr, rot.out, recreated)
-	}
-	if err := r.reconcileSecret(ctx, ac, gov, secret, recreated, rotationID, rep); err != nil {
-		return 0, "", err
-	}
-	if rot.out != nil {
-		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretRotated, rotationEvent(ac, rot.out))
-		secretRotations.WithLabelValues(rot.out.reason, strconv.FormatBool(rot.out.resumed)).Inc()
-	}
-	if ac.HasSecret() {
-		if err := r.finishRotation(ctx, rs, rot); err != nil {
-			return 0, "", err
-		}
-	}
-	if err := r.restartWorkloads(ctx, ac, secret, rep); err != nil {
-		return 0, "", err
-	}
-	ac.Status.ClientID = ac.EffectiveClientID()
-	ac.Status.ClientSecretRef = &authv1.LocalObjectReference{Name: ac.SecretName()}
-	ac.Status.Issuer = as.Status.Issuer
-	ac.Status.Audiences = desired.AudiencesOf(*kcClient)
-	ac.Status.ServiceAccount = ""
-	if ac.Secretless() {
-		ac.Status.ServiceAccount = authv1.ServiceAccountSubject(ac.Namespace, ac.Spec.ServiceAccount.Name)
-	}
-	if clientErr != nil {
-		return rot.wake, "", clientErr
-	}
-	if gov.kept.Kept {
-		return rot.wake, "", keptAuthentication(gov, violations, false)
-	}
-	if len(violations) > 0 {
-		// Forbidden grants and scopes are off; an authentication method
-		// is never switched. The message says which (policy.Consequence).
-		// The Secret and credentials are kept, so flows that stay allowed
-		// keep working.
-		return rot.wake, "", reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; %s", policy.Message(violations), policy.Consequence(violations))
-	}
-	if err := r.serviceAccountExists(ctx, ac); err != nil {
-		return rot.wake, "", err
-	}
-	if err := gov.problems.err(); err != nil {
-		// The client works, with the audiences that could be added.
-		return rot.wake, "", err
-	}
-	if note := issuerNote(ac, as); note != "" {
-		return rot.wake, note, nil
-	}
-	return rot.wake, rot.note, nil
+	return after
 }
 
 // policiesOf returns the AuthPolicies that govern as's clients.

@@ -25,107 +25,177 @@ import (
 // it went missing (its credentials then changed). When Keycloak did not
 // apply a change (ChangeNotApplied) it returns the client with the error,
 // so that the Secret is still kept right.
-func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.AuthClient, as *authv1.AuthServer, kc keycloak.Admin, gov governance, rep reconciler.Reporter) (*gocloak.Client, bool, error) {
-	log := ctrl.LoggerFrom(ctx)
-	realm := as.Status.RealmName
-	want := desired.GovernedClient(ac, gov.eff, desired.RealmSessions{
-		Idle:        time.Duration(as.Status.RealmSessionIdleSeconds) * time.Second,
-		OfflineIdle: time.Duration(as.Status.RealmOfflineSessionIdleSeconds) * time.Second,
-	})
-	if gov.keepMarker {
-		want.Attributes[desired.AttrSecretRotation] = desired.RotationMarker
-	}
-	clientID := ac.EffectiveClientID()
+func (r *AuthClientReconciler) reconcileClient(ctx context.Context, s *authClientScope) (*gocloak.Client, bool, error) {
+	want := wantedClient(s)
 	// Keycloak answers an over-long value with HTTP 500: refuse it here,
 	// naming the field, before anything is written.
-	if err := desired.CheckClientLimits(ac); err != nil {
+	if err := desired.CheckClientLimits(s.ac); err != nil {
 		return nil, false, reconciler.Permanent(authv1.ReasonInvalidSpec, "%v", err)
 	}
-
-	// A client never provisioned is created without a look-up first (one
-	// request less per new client): a conflict then means it exists, from
-	// an earlier attempt whose status was not written, or someone else's.
-	var actual *gocloak.Client
-	err := errNeverProvisioned
-	if ac.Status.ClientID != "" {
-		actual, err = kc.FindClient(ctx, realm, clientID)
-	}
-	if keycloak.IsNotFound(err) && gov.authViolation != "" {
-		// Gone from Keycloak (deleted in the console): not created again
-		// with an authentication method the policies forbid.
-		return nil, false, reconciler.Permanent(authv1.ReasonAuthenticationNotCreated, "%s; the Keycloak client %s is gone and is not created again while its authentication method is not allowed", gov.authViolation, clientID)
-	}
-	if keycloak.IsNotFound(err) || errors.Is(err, errNeverProvisioned) {
-		// Audience mappers go into the create itself: no extra request.
-		before := *gov.problems
-		aud, err := r.verifiedAudiences(ctx, ac, kc, realm, gov.audiences, nil, gov.problems)
-		if err != nil {
-			return nil, false, err
-		}
-		createWith := want
-		createWith.ProtocolMappers = desired.AudienceMappers(aud)
-		created, existing, err := r.createClient(ctx, ac, kc, string(as.UID)+"/"+realm, realm, createWith, gov, rep)
-		if existing == nil {
-			// A client that existed before (status names it) was deleted in Keycloak.
-			return created, err == nil && ac.Status.ClientID != "", err
-		}
-		// It existed and is ours: brought into line below, like any other.
-		actual, *gov.problems = existing, before
-	} else if err != nil {
-		return nil, false, err
-	} else if err := checkOwner(ac, actual, realm); err != nil {
-		return nil, false, err
+	actual, created, err := r.existingClient(ctx, s, want)
+	if actual == nil {
+		// Created (a client that existed before, as status names it, was
+		// deleted in Keycloak), or failed.
+		return created, err == nil && s.ac.Status.ClientID != "", err
 	}
 	// Under an authentication violation (a policy moved to a method the
 	// client cannot use, a spec edited past the webhook, a console edit)
 	// the client keeps authenticating as Keycloak has it; everything else
 	// (grants, scopes, rotation, the Secret) is still brought into line.
-	kept := desired.ApplyAuthentication(want, *actual, gov.authViolation != "")
+	kept := desired.ApplyAuthentication(want, *actual, s.gov.authViolation != "")
 	want = kept.Client
 	if kept.Kept {
-		*gov.kept = kept
+		*s.gov.kept = kept
 	}
 	// Before any write: the client may be enabled for its ServiceAccount by
 	// it (once more, after a refusal disabled it), or already be. Only a
 	// client that will authenticate with the ServiceAccount's token claims
 	// it: one kept on a secret (above) must not block a rightful claimant.
 	if gocloak.PString(want.ClientAuthenticatorType) == desired.AuthenticatorFederatedJWT {
-		if err := gov.claimServiceAccount(); err != nil {
+		if err := s.gov.claimServiceAccount(); err != nil {
 			return nil, false, err
 		}
 	}
-	diff := desired.ClientDiff(want, *actual)
-	plan := desired.ScopePlan(gov.scopes, *actual)
-	aud, err := r.verifiedAudiences(ctx, ac, kc, realm, gov.audiences, actual, gov.problems)
-	if err != nil {
-		return nil, false, err
+	after, err := r.bringIntoLine(ctx, s, want, actual)
+	return after, false, err
+}
+
+// wantedClient is the Keycloak client the AuthClient and its policies ask for.
+func wantedClient(s *authClientScope) gocloak.Client {
+	want := desired.GovernedClient(s.ac, s.gov.eff, desired.RealmSessions{
+		Idle:        time.Duration(s.as.Status.RealmSessionIdleSeconds) * time.Second,
+		OfflineIdle: time.Duration(s.as.Status.RealmOfflineSessionIdleSeconds) * time.Second,
+	})
+	if s.gov.keepMarker {
+		want.Attributes[desired.AttrSecretRotation] = desired.RotationMarker
 	}
-	audPlan := desired.PlanAudiences(aud, *actual)
-	if len(diff) == 0 && len(plan) == 0 && audPlan.Empty() {
-		return actual, false, nil
+	return want
+}
+
+// existingClient returns the Keycloak client to bring into line (actual),
+// or, if there was none, creates it and returns it as created, or fails.
+func (r *AuthClientReconciler) existingClient(ctx context.Context, s *authClientScope, want gocloak.Client) (actual, created *gocloak.Client, err error) {
+	ac, clientID := s.ac, s.ac.EffectiveClientID()
+	// A client never provisioned is created without a look-up first (one
+	// request less per new client): a conflict then means it exists, from
+	// an earlier attempt whose status was not written, or someone else's.
+	err = errNeverProvisioned
+	if ac.Status.ClientID != "" {
+		actual, err = s.kc.FindClient(ctx, s.realm(), clientID)
+	}
+	if keycloak.IsNotFound(err) && s.gov.authViolation != "" {
+		// Gone from Keycloak (deleted in the console): not created again
+		// with an authentication method the policies forbid.
+		return nil, nil, reconciler.Permanent(authv1.ReasonAuthenticationNotCreated, "%s; the Keycloak client %s is gone and is not created again while its authentication method is not allowed", s.gov.authViolation, clientID)
+	}
+	switch {
+	case keycloak.IsNotFound(err) || errors.Is(err, errNeverProvisioned):
+		// Audience mappers go into the create itself: no extra request.
+		before := *s.problems
+		aud, err := r.verifiedAudiences(ctx, s, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		want.ProtocolMappers = desired.AudienceMappers(aud)
+		created, existing, err := r.createClient(ctx, s, want)
+		if existing == nil {
+			return nil, created, err
+		}
+		// It existed and is ours: brought into line, like any other.
+		*s.problems = before
+		return existing, nil, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	if err := checkOwner(ac, actual, s.realm()); err != nil {
+		return nil, nil, err
+	}
+	return actual, nil, nil
+}
+
+// clientChanges is what differs between the Keycloak client and the one
+// wanted: fields, client scopes, audiences.
+type clientChanges struct {
+	diff   []string
+	scopes []desired.ScopeChange
+	aud    desired.AudiencePlan
+}
+
+func (c clientChanges) empty() bool {
+	return len(c.diff) == 0 && len(c.scopes) == 0 && c.aud.Empty()
+}
+
+// bringIntoLine writes what differs between the Keycloak client (actual)
+// and want, reads it back, and reports drift it reverted.
+func (r *AuthClientReconciler) bringIntoLine(ctx context.Context, s *authClientScope, want gocloak.Client, actual *gocloak.Client) (*gocloak.Client, error) {
+	ac, clientID := s.ac, s.ac.EffectiveClientID()
+	aud, err := r.verifiedAudiences(ctx, s, actual)
+	if err != nil {
+		return nil, err
+	}
+	ch := clientChanges{diff: desired.ClientDiff(want, *actual), scopes: desired.ScopePlan(s.gov.scopes, *actual), aud: desired.PlanAudiences(aud, *actual)}
+	if ch.empty() {
+		return actual, nil
 	}
 	// Changes Keycloak accepted but did not apply for this generation are not
 	// written again on every resync (steady state costs no writes) as long
 	// as they are all that differs; anything else that drifts (a console
 	// edit of another field) is written, and so are they, once.
-	if changes := notAppliedChanges(diff, plan, audPlan); reconciler.StillNotApplied(ac, fmt.Sprintf("client %q", clientID), changes, notAppliedValues(want)) {
-		return actual, false, notApplied(clientID, want, diff, plan, audPlan)
+	if changes := notAppliedChanges(ch.diff, ch.scopes, ch.aud); reconciler.StillNotApplied(ac, fmt.Sprintf("client %q", clientID), changes, notAppliedValues(want)) {
+		return actual, notApplied(clientID, want, ch.diff, ch.scopes, ch.aud)
 	}
 	drifted := ac.Status.ObservedGeneration == ac.Generation && reconciler.IsReady(ac)
-	id := gocloak.PString(actual.ID)
-	if len(audPlan.Remove) > 0 {
+	if err := r.applyClientChanges(ctx, s, want, actual, ch); err != nil {
+		return nil, err
+	}
+	// Read back: a write Keycloak accepts without applying it must not be
+	// mistaken for drift and repeated forever.
+	after, err := s.kc.GetClient(ctx, s.realm(), gocloak.PString(actual.ID))
+	if err != nil {
+		return nil, err
+	}
+	stillDiff, stillPlan, stillAud := desired.ClientDiff(want, *after), desired.ScopePlan(s.gov.scopes, *after), desired.PlanAudiences(aud, *after)
+	if len(stillDiff) > 0 || len(stillPlan) > 0 || !stillAud.Empty() {
+		return after, notApplied(clientID, want, stillDiff, stillPlan, stillAud)
+	}
+	if drifted && (len(ch.diff) > 0 || len(ch.scopes) > 0 || len(ch.aud.Fix) > 0) {
+		// Audiences added or removed in a Ready generation follow a
+		// target's consent; only a mapper edited in the console is drift.
+		s.rep.Event(ctx, ac, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to client %q: %s", clientID, strings.Join(driftFields(ch), ", ")))
+	}
+	return after, nil
+}
+
+// driftFields names the changes a DriftReverted Event reports.
+func driftFields(ch clientChanges) []string {
+	fields := slices.Clone(ch.diff)
+	if len(ch.scopes) > 0 {
+		fields = append(fields, "scopes ("+strings.Join(scopeChanges(ch.scopes), ", ")+")")
+	}
+	if len(ch.aud.Fix) > 0 {
+		fields = append(fields, "audience mappers ("+strings.Join(audienceChanges(desired.AudiencePlan{Fix: ch.aud.Fix}), ", ")+")")
+	}
+	return fields
+}
+
+// applyClientChanges writes the changes to the Keycloak client, in the
+// order that keeps tokens safe at every step.
+func (r *AuthClientReconciler) applyClientChanges(ctx context.Context, s *authClientScope, want gocloak.Client, actual *gocloak.Client, ch clientChanges) error {
+	log := ctrl.LoggerFrom(ctx)
+	kc, realm, clientID, id := s.kc, s.realm(), s.ac.EffectiveClientID(), gocloak.PString(actual.ID)
+	if len(ch.aud.Remove) > 0 {
 		// Withdrawn audiences go first: a failure further on (an update
 		// Keycloak refuses, a scope that cannot be assigned) must not keep
 		// a clientId in tokens whose owner no longer consents.
-		log.Info("Removing audiences from Keycloak client", "clientId", clientID, "count", len(audPlan.Remove))
-		if err := applyAudiences(ctx, kc, realm, id, desired.AudiencePlan{Remove: audPlan.Remove}); err != nil {
-			return nil, false, err
+		log.Info("Removing audiences from Keycloak client", "clientId", clientID, "count", len(ch.aud.Remove))
+		if err := applyAudiences(ctx, kc, realm, id, desired.AudiencePlan{Remove: ch.aud.Remove}); err != nil {
+			return err
 		}
 	}
-	if len(diff) > 0 {
-		log.Info("Updating Keycloak client", "clientId", clientID, "fields", diff)
+	if len(ch.diff) > 0 {
+		log.Info("Updating Keycloak client", "clientId", clientID, "fields", ch.diff)
 		if err := kc.UpdateClient(ctx, realm, desired.MergeClient(want, *actual)); err != nil {
-			return nil, false, err
+			return err
 		}
 		if gocloak.PString(want.ClientAuthenticatorType) == desired.AuthenticatorFederatedJWT &&
 			gocloak.PString(actual.ClientAuthenticatorType) != desired.AuthenticatorFederatedJWT {
@@ -136,45 +206,23 @@ func (r *AuthClientReconciler) reconcileClient(ctx context.Context, ac *authv1.A
 			// nobody learns the new one.
 			log.Info("Replacing the secret of a client that went secretless", "clientId", clientID)
 			if _, err := kc.RegenerateClientSecret(ctx, realm, id); err != nil {
-				return nil, false, err
+				return err
 			}
 		}
 	}
-	if len(plan) > 0 {
-		log.Info("Changing client scopes of Keycloak client", "clientId", clientID, "changes", scopeChanges(plan))
-		if err := r.applyScopes(ctx, kc, realm, id, gov.scopes, plan); err != nil {
-			return nil, false, err
+	if len(ch.scopes) > 0 {
+		log.Info("Changing client scopes of Keycloak client", "clientId", clientID, "changes", scopeChanges(ch.scopes))
+		if err := r.applyScopes(ctx, s, id, ch.scopes); err != nil {
+			return err
 		}
 	}
-	if len(audPlan.Add)+len(audPlan.Fix) > 0 {
-		log.Info("Changing audiences of Keycloak client", "clientId", clientID, "changes", audienceChanges(audPlan))
-		if err := applyAudiences(ctx, kc, realm, id, desired.AudiencePlan{Add: audPlan.Add, Fix: audPlan.Fix}); err != nil {
-			return nil, false, err
+	if len(ch.aud.Add)+len(ch.aud.Fix) > 0 {
+		log.Info("Changing audiences of Keycloak client", "clientId", clientID, "changes", audienceChanges(ch.aud))
+		if err := applyAudiences(ctx, kc, realm, id, desired.AudiencePlan{Add: ch.aud.Add, Fix: ch.aud.Fix}); err != nil {
+			return err
 		}
 	}
-	// Read back: a write Keycloak accepts without applying it must not be
-	// mistaken for drift and repeated forever.
-	after, err := kc.GetClient(ctx, realm, id)
-	if err != nil {
-		return nil, false, err
-	}
-	stillDiff, stillPlan, stillAud := desired.ClientDiff(want, *after), desired.ScopePlan(gov.scopes, *after), desired.PlanAudiences(aud, *after)
-	if len(stillDiff) > 0 || len(stillPlan) > 0 || !stillAud.Empty() {
-		return after, false, notApplied(clientID, want, stillDiff, stillPlan, stillAud)
-	}
-	if drifted && (len(diff) > 0 || len(plan) > 0 || len(audPlan.Fix) > 0) {
-		// Audiences added or removed in a Ready generation follow a
-		// target's consent; only a mapper edited in the console is drift.
-		fields := slices.Clone(diff)
-		if len(plan) > 0 {
-			fields = append(fields, "scopes ("+strings.Join(scopeChanges(plan), ", ")+")")
-		}
-		if len(audPlan.Fix) > 0 {
-			fields = append(fields, "audience mappers ("+strings.Join(audienceChanges(desired.AudiencePlan{Fix: audPlan.Fix}), ", ")+")")
-		}
-		rep.Event(ctx, ac, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to client %q: %s", clientID, strings.Join(fields, ", ")))
-	}
-	return after, false, nil
+	return nil
 }
 
 // errNeverProvisioned stands for the look-up skipped for a client the
@@ -238,37 +286,78 @@ func scopeChanges(plan []desired.ScopeChange) []string {
 // createClient creates the Keycloak client and returns it as created. If
 // the clientId exists and is this AuthClient's (an earlier attempt stored
 // it), it returns that as existing instead, to be brought into line.
-func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, scopeKey, realm string, want gocloak.Client, gov governance, rep reconciler.Reporter) (created, existing *gocloak.Client, err error) {
+func (r *AuthClientReconciler) createClient(ctx context.Context, s *authClientScope, want gocloak.Client) (created, existing *gocloak.Client, err error) {
+	ac, kc, realm := s.ac, s.kc, s.realm()
 	clientID := gocloak.PString(want.ClientID)
-	requested := gov.scopes
 	// A client whose Secret cannot be written must not be created.
-	if err := r.checkSecretName(ctx, ac, gov.secret); err != nil {
+	if err := r.checkSecretName(ctx, ac, s.gov.secret); err != nil {
 		return nil, nil, err
 	}
-	// The realm's scopes as last read (a list per new client would cost a
-	// request, and bytes growing with the realm, for what rarely changes).
+	scopeKey, cached, err := r.createScopes(ctx, s, &want)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Last, after every check of its own: a claimant stuck on a problem of
+	// its own does not take its ServiceAccount from the others.
+	if err := s.gov.claimServiceAccount(); err != nil {
+		return nil, nil, err
+	}
+	ctrl.LoggerFrom(ctx).Info("Creating Keycloak client", "clientId", clientID, "realm", realm)
+	id, err := kc.CreateClient(ctx, realm, want)
+	if created, existing, err = r.createdClient(ctx, s, clientID, id, err); created == nil {
+		return nil, existing, err
+	}
+	if plan := desired.ScopePlan(s.gov.scopes, *created); cached && len(plan) > 0 {
+		// The cache was stale (a scope deleted or renamed since it was
+		// read; Keycloak skips unknown names): assign from a fresh list.
+		r.realmScopeCache.forget(scopeKey)
+		if err := r.applyScopes(ctx, s, id, plan); err != nil {
+			return nil, nil, err
+		}
+		if created, err = kc.GetClient(ctx, realm, id); err != nil {
+			return nil, nil, err
+		}
+	}
+	if ac.Status.ClientID != "" {
+		// Recreated after it went missing; a first creation is summed up
+		// by the one ClientProvisioned Event (one Event per provisioning).
+		s.rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonClientRecreated, fmt.Sprintf("Recreated Keycloak client %q in realm %q, which had been deleted in Keycloak", clientID, realm))
+	}
+	ctrl.LoggerFrom(ctx).Info("Created Keycloak client", "clientId", clientID, "realm", realm)
+	return created, nil, nil
+}
+
+// createScopes sets the client scopes want is created with: the realm's
+// scopes as last read (a list per new client would cost a request, and
+// bytes growing with the realm, for what rarely changes). It returns the
+// cache key, and whether the cache answered.
+func (r *AuthClientReconciler) createScopes(ctx context.Context, s *authClientScope, want *gocloak.Client) (string, bool, error) {
+	realm, requested := s.realm(), s.gov.scopes
+	scopeKey := string(s.as.UID) + "/" + realm
 	scopes, cached := r.realmScopeCache.get(scopeKey, requested)
 	if !cached {
-		if scopes, err = r.realmScopes(ctx, kc, realm, requested); err != nil {
-			return nil, nil, err
+		var err error
+		if scopes, err = r.realmScopes(ctx, s.kc, realm, requested); err != nil {
+			return "", false, err
 		}
 		r.realmScopeCache.put(scopeKey, scopes)
 	}
-	if err := checkScopeProtocols(ac.Spec.Scopes, scopes, realm); err != nil {
-		return nil, nil, err
+	if err := checkScopeProtocols(s.ac.Spec.Scopes, scopes, realm); err != nil {
+		return "", false, err
 	}
 	names := make([]string, 0, len(scopes))
 	for n := range scopes {
 		names = append(names, n)
 	}
 	want.DefaultClientScopes, want.OptionalClientScopes = desired.CreateScopes(requested, names)
-	// Last, after every check of its own: a claimant stuck on a problem of
-	// its own does not take its ServiceAccount from the others.
-	if err := gov.claimServiceAccount(); err != nil {
-		return nil, nil, err
-	}
-	ctrl.LoggerFrom(ctx).Info("Creating Keycloak client", "clientId", clientID, "realm", realm)
-	id, err := kc.CreateClient(ctx, realm, want)
+	return scopeKey, cached, nil
+}
+
+// createdClient reads the client Keycloak created with id, or, if the
+// create failed (err), says what that means: a conflict with a client of
+// ours (returned as existing), someone else's, a realm gone.
+func (r *AuthClientReconciler) createdClient(ctx context.Context, s *authClientScope, clientID, id string, err error) (created, existing *gocloak.Client, _ error) {
+	ac, kc, realm := s.ac, s.kc, s.realm()
 	switch {
 	case keycloak.IsConflict(err):
 		// It exists: created by an earlier attempt of ours (Keycloak stored
@@ -298,23 +387,6 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, ac *authv1.Auth
 	if created, err = kc.GetClient(ctx, realm, id); err != nil {
 		return nil, nil, err
 	}
-	if plan := desired.ScopePlan(requested, *created); cached && len(plan) > 0 {
-		// The cache was stale (a scope deleted or renamed since it was
-		// read; Keycloak skips unknown names): assign from a fresh list.
-		r.realmScopeCache.forget(scopeKey)
-		if err := r.applyScopes(ctx, kc, realm, id, requested, plan); err != nil {
-			return nil, nil, err
-		}
-		if created, err = kc.GetClient(ctx, realm, id); err != nil {
-			return nil, nil, err
-		}
-	}
-	if ac.Status.ClientID != "" {
-		// Recreated after it went missing; a first creation is summed up
-		// by the one ClientProvisioned Event (one Event per provisioning).
-		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonClientRecreated, fmt.Sprintf("Recreated Keycloak client %q in realm %q, which had been deleted in Keycloak", clientID, realm))
-	}
-	ctrl.LoggerFrom(ctx).Info("Created Keycloak client", "clientId", clientID, "realm", realm)
 	return created, nil, nil
 }
 
@@ -327,10 +399,6 @@ type governance struct {
 	// keepMarker keeps the rotation marker on a client whose rotation
 	// ended while its previous secret's grace period runs.
 	keepMarker bool
-	// audiences are the consenting targets of spec.audiences; problems
-	// collects those that cannot be added (reported after the rest is done).
-	audiences []audienceTarget
-	problems  *audienceProblems
 	// secret is what this reconcile learnt of the Secret before creating
 	// the client.
 	secret *secretLookup
@@ -454,7 +522,10 @@ func checkScopeProtocols(requested []string, scopes map[string]realmScope, realm
 	return nil
 }
 
-func (r *AuthClientReconciler) applyScopes(ctx context.Context, kc keycloak.Admin, realm, id string, requested []string, plan []desired.ScopeChange) error {
+// applyScopes carries out a scope plan on the client with internal id, with
+// the scopes the client may have (governance) as they are in the realm now.
+func (r *AuthClientReconciler) applyScopes(ctx context.Context, s *authClientScope, id string, plan []desired.ScopeChange) error {
+	kc, realm, requested := s.kc, s.realm(), s.gov.scopes
 	scopes, err := r.realmScopes(ctx, kc, realm, requested)
 	if err != nil {
 		return err

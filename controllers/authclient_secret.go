@@ -97,10 +97,17 @@ type secretWrite struct {
 	replace bool
 }
 
-// desiredSecret decides the write of the credentials Secret holding data
-// for clientSecret; rotation, if set, is recorded on it. It fails if the
-// Secret belongs to someone else.
-func (r *AuthClientReconciler) desiredSecret(ctx context.Context, ac *authv1.AuthClient, gov governance, data map[string][]byte, clientSecret, rotation string) (secretWrite, error) {
+// secretContent is what the credentials Secret is to hold: data, the
+// client secret in it, and the rotation recorded with it ("": none).
+type secretContent struct {
+	data                   map[string][]byte
+	clientSecret, rotation string
+}
+
+// desiredSecret decides the write of the credentials Secret holding
+// content. It fails if the Secret belongs to someone else.
+func (r *AuthClientReconciler) desiredSecret(ctx context.Context, ac *authv1.AuthClient, gov governance, content secretContent) (secretWrite, error) {
+	data, clientSecret, rotation := content.data, content.clientSecret, content.rotation
 	var cur *corev1.Secret
 	if gov.secret == nil || !gov.secret.absent {
 		var err error
@@ -177,7 +184,7 @@ func (r *AuthClientReconciler) checkSecretWritable(ctx context.Context, ac *auth
 	data, err := gov.plan.Payload(standIn)
 	if err == nil {
 		var w secretWrite
-		if w, err = r.desiredSecret(ctx, ac, gov, data, standIn, rotation); err == nil {
+		if w, err = r.desiredSecret(ctx, ac, gov, secretContent{data: data, clientSecret: standIn, rotation: rotation}); err == nil {
 			// The options of the real write (reconcileSecret).
 			switch {
 			case w.cur == nil:
@@ -254,19 +261,19 @@ func deliveryFailed(err error, rotated bool) error {
 // reconcileSecret writes the credentials Secret, changing it only when it
 // differs. A Secret the AuthClient owns is taken back as it should be (the
 // managed-by label restored, tampered values replaced); one it does not own
-// is never touched. recreated says the Keycloak client was recreated after
-// it went missing; rotation names the rotation the operator made (the
-// caller reports it: no Event here for the new secret), recorded on the
-// Secret with its secret.
-func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.AuthClient, gov governance, clientSecret string, recreated bool, rotation string, rep reconciler.Reporter) error {
+// is never touched. The scope's client secret goes in; rotation names the
+// rotation the operator made (the caller reports it: no Event here for the
+// new secret), recorded on the Secret with its secret.
+func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, sc *authClientScope, rotation string) error {
+	ac, rep, clientSecret := sc.ac, sc.rep, sc.secret
 	rotated := rotation != ""
 	// Rendered (all but the secret) before the Keycloak client was touched:
 	// putting the secret in cannot fail for a template reason.
-	data, err := gov.plan.Payload(clientSecret)
+	data, err := sc.gov.plan.Payload(clientSecret)
 	if err != nil {
 		return deliveryFailed(reconciler.Permanent(authv1.ReasonSecretNotWritable, "%v; Secret %s is left as it was", err, ac.SecretName()), rotated)
 	}
-	w, err := r.desiredSecret(ctx, ac, gov, data, clientSecret, rotation)
+	w, err := r.desiredSecret(ctx, ac, sc.gov, secretContent{data: data, clientSecret: clientSecret, rotation: rotation})
 	if err != nil {
 		return deliveryFailed(err, rotated)
 	}
@@ -303,6 +310,15 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	if err := r.Patch(ctx, s, client.MergeFromWithOptions(cur, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner)); err != nil {
 		return deliveryFailed(err, rotated)
 	}
+	reportSecretPatch(ctx, sc, w, rotated)
+	return nil
+}
+
+// reportSecretPatch says what a patch of the credentials Secret (w) did:
+// an Event for a change someone needs to know of, a log line otherwise.
+func reportSecretPatch(ctx context.Context, sc *authClientScope, w secretWrite, rotated bool) {
+	ac, rep, clientSecret, recreated := sc.ac, sc.rep, sc.secret, sc.recreated
+	cur, s := w.cur, w.s
 	changed := clientSecret != "" && cur.Annotations[desired.AnnotationCredentialsVersion] != "" && !secretHolds(cur, ac, clientSecret) ||
 		cur.Annotations[desired.AnnotationCredentialsVersion] == "" && len(cur.Data[desired.KeyClientSecret]) > 0 && string(cur.Data[desired.KeyClientSecret]) != clientSecret
 	switch {
@@ -326,7 +342,6 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, ac *authv1.A
 	default:
 		rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretUpdated, fmt.Sprintf("Updated Secret %s", ac.SecretName()))
 	}
-	return nil
 }
 
 // secretHolds reports whether the Secret holds this client secret: by the
