@@ -30,4 +30,35 @@
 // A step that stops before the Keycloak client is brought into line
 // (issuer, policies, governance, keycloakClient) first takes withdrawn
 // audiences out of the client's tokens (withdrawAudiences).
+//
+// # AuthServer
+//
+// Reconcile (authserver_controller.go) reads the AuthServer into a
+// serverScope, defers the status patch (skipped when a mid-reconcile
+// persist found the copy stale), handles deletion (reconcileDelete: an
+// orphaned realm loses its LDAP federation, a deleted one goes with it),
+// adds the finalizer, then
+// reconcileSteps runs, in order, stopping at the first failure:
+//
+//	certificate      the issuer's TLS certificate; needs no Keycloak (authserver_certificate.go)
+//	selectors        the namespace and policy selectors parse (authserver_controller.go)
+//	connect          the Keycloak connection (internal/connection)
+//	realm            create the realm or revert its drift (authserver_controller.go, pkg/desired)
+//	issuer           record the issuer URL (authserver_controller.go)
+//	policies         combine the selected AuthPolicies; PoliciesConsistent (authserver_controller.go)
+//	rotation         the realm's client policy for secret rotation (authserver_rotation.go)
+//	userStore        the LDAP federation, group mapper and user sync (authserver_userstore.go)
+//	serviceAccounts  the identity provider trusting the cluster's tokens (authserver_serviceaccounts.go)
+//
+// Conditions beside Ready go through reconciler.Reporter.Condition: one
+// rule decides their Events (a Warning when one turns False, a Normal one
+// when it recovers, none when it is True from the start).
+//
+// # UserStore and AuthPolicy
+//
+// Neither talks to Keycloak. The UserStore reconciler summarizes what the
+// AuthServers that federate it report (summarizeServers); the AuthPolicy
+// reconciler validates the policy and lists the AuthServers and AuthClients
+// it governs. Field indexes used across reconcilers are registered once,
+// by SetupIndexes (setup.go), before any SetupWithManager.
 package controllers
