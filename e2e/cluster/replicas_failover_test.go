@@ -126,8 +126,22 @@ spec:
 		}
 		return nil
 	})
+	// The Keycloak clients that exist when the leader goes: the new leader
+	// must keep each of them (same internal id), not create it again.
+	ctx := context.Background()
+	gc, jwt := keycloakAdmin(ctx, t)
+	kcBefore := scaleClients(ctx, t, gc, jwt)
 	deleted := time.Now()
 	must(t, "", "kubectl", "-n", "nauthera-system", "delete", "pod", leaderPod, "--wait=false")
+	// The failover proves something only if most AuthClients were still
+	// converging when the leader went. Counted from the API server after
+	// the delete returned, so it can only overcount.
+	atDelete := len(strings.Fields(must(t, "", "kubectl", "-n", "scale-team", "get", "secrets",
+		"-l", "app.kubernetes.io/managed-by=nauthera", "-o", "name")))
+	if atDelete > n/2 {
+		t.Fatalf("%d of %d Secrets existed when the leader was deleted: the failover happened after most had converged", atDelete, n)
+	}
+	t.Logf("leader deleted with %d of %d Secrets and %d Keycloak clients written", atDelete, n, len(kcBefore))
 	var after lease
 	eventually(t, 3*time.Minute, "a new leader", func() error {
 		after = leaseHolder(t)
@@ -147,31 +161,21 @@ spec:
 		t.Fatalf("%d AuthClients, want %d", len(ready), n)
 	}
 
-	// Exactly one Keycloak client per AuthClient.
-	ctx := context.Background()
-	admin := secretData(t, "nauthera-system", "nauthera-keycloak-admin")
-	gc := gocloak.NewClient(keycloakURL)
-	gc.RestyClient().SetTransport(clusterHTTP(t))
-	jwt, err := gc.LoginAdmin(ctx, admin["username"], admin["password"], "master")
-	if err != nil {
-		t.Fatal(err)
+	// Exactly one Keycloak client per AuthClient, and each one that existed
+	// when the leader was deleted is the same client (not recreated).
+	gc, jwt = keycloakAdmin(ctx, t)
+	kcAfter := scaleClients(ctx, t, gc, jwt)
+	if len(kcAfter) != n {
+		t.Errorf("%d Keycloak clients for scale-team, want %d", len(kcAfter), n)
 	}
-	clients, err := gc.GetClients(ctx, jwt.AccessToken, "scale-server", gocloak.GetClientsParams{Max: gocloak.IntP(1000)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := map[string]int{}
-	for _, c := range clients {
-		if c.ClientID != nil && strings.HasPrefix(*c.ClientID, "scale-team.") {
-			count[*c.ClientID]++
+	for id, ids := range kcAfter {
+		if len(ids) != 1 {
+			t.Errorf("Keycloak client %s exists %d times", id, len(ids))
 		}
 	}
-	if len(count) != n {
-		t.Errorf("%d Keycloak clients for scale-team, want %d", len(count), n)
-	}
-	for id, c := range count {
-		if c != 1 {
-			t.Errorf("Keycloak client %s exists %d times", id, c)
+	for id, ids := range kcBefore {
+		if got := kcAfter[id]; len(got) != 1 || got[0] != ids[0] {
+			t.Errorf("Keycloak client %s had internal id %v before the failover, %v after: recreated", id, ids, got)
 		}
 	}
 	// No flip: each Secret only ever held one secret.
@@ -186,4 +190,34 @@ spec:
 		}
 	}
 	t.Logf("failover %s; all %d AuthClients Ready %s after the leader was deleted", failover.Round(100*time.Millisecond), n, converged.Round(time.Second))
+}
+
+// keycloakAdmin logs in to the in-cluster Keycloak with the chart's admin Secret.
+func keycloakAdmin(ctx context.Context, t *testing.T) (*gocloak.GoCloak, *gocloak.JWT) {
+	t.Helper()
+	admin := secretData(t, "nauthera-system", "nauthera-keycloak-admin")
+	gc := gocloak.NewClient(keycloakURL)
+	gc.RestyClient().SetTransport(clusterHTTP(t))
+	jwt, err := gc.LoginAdmin(ctx, admin["username"], admin["password"], "master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gc, jwt
+}
+
+// scaleClients maps each scale-team Keycloak client's clientId to the
+// internal ids of the clients holding it (more than one is a duplicate).
+func scaleClients(ctx context.Context, t *testing.T, gc *gocloak.GoCloak, jwt *gocloak.JWT) map[string][]string {
+	t.Helper()
+	clients, err := gc.GetClients(ctx, jwt.AccessToken, "scale-server", gocloak.GetClientsParams{Max: gocloak.IntP(1000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string][]string{}
+	for _, c := range clients {
+		if c.ClientID != nil && c.ID != nil && strings.HasPrefix(*c.ClientID, "scale-team.") {
+			ids[*c.ClientID] = append(ids[*c.ClientID], *c.ID)
+		}
+	}
+	return ids
 }
