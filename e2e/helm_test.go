@@ -340,6 +340,28 @@ func TestChart(t *testing.T) {
 		mustTool(t, nil, "kubectl", "-n", "nauthera-system", "get", "deployment", "nauthera")
 	})
 
+	// Kubernetes puts Docker-link variables of the namespace's Services into
+	// a pod's environment unless told not to: NAUTHERA_WEBHOOK_PORT=tcp://...
+	// of the Service "nauthera-webhook" reads as the operator's
+	// --webhook-port, and the operator refuses to start (make e2e-cluster).
+	t.Run("operator-without-service-links", func(t *testing.T) {
+		for _, r := range renderings {
+			seen := false
+			for _, o := range objects(t, render(t, "rel", r.ns, r.set)) {
+				if o.GetKind() != "Deployment" || o.GetName() != "rel-nauthera" {
+					continue
+				}
+				seen = true
+				if on, found, _ := unstructured.NestedBool(o.Object, "spec", "template", "spec", "enableServiceLinks"); !found || on {
+					t.Errorf("%s: the operator pod gets the Services' link variables (enableServiceLinks not false)", r.name)
+				}
+			}
+			if !seen {
+				t.Errorf("%s: no operator Deployment rel-nauthera rendered", r.name)
+			}
+		}
+	})
+
 	// Keycloak with its service-account token (in-cluster issuer for
 	// secretless clients) runs as a ServiceAccount of its own that nothing
 	// is bound to, never the namespace's default one.
