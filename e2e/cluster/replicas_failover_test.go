@@ -40,11 +40,14 @@ type secretWatch struct {
 	mu     sync.Mutex
 	values map[string]map[string]bool
 	cmd    *exec.Cmd
+	// first is closed when the watch sees the first Secret.
+	first     chan struct{}
+	firstOnce sync.Once
 }
 
 func watchSecrets(t *testing.T, ns string) *secretWatch {
 	t.Helper()
-	w := &secretWatch{values: map[string]map[string]bool{}}
+	w := &secretWatch{values: map[string]map[string]bool{}, first: make(chan struct{})}
 	w.cmd = exec.Command("kubectl", "-n", ns, "get", "secrets", "-l", "app.kubernetes.io/managed-by=nauthera", "--watch", "-o", "json")
 	out, err := w.cmd.StdoutPipe()
 	if err != nil {
@@ -71,6 +74,7 @@ func watchSecrets(t *testing.T, ns string) *secretWatch {
 			}
 			w.values[s.Metadata.Name][fmt.Sprintf("%x", sum[:8])] = true
 			w.mu.Unlock()
+			w.firstOnce.Do(func() { close(w.first) })
 		}
 	}()
 	return w
@@ -116,21 +120,20 @@ spec:
   redirectUris: ["http://app-%03d.example/callback"]
 `, i, i)
 	}
-	apply(t, docs.String())
-	// Some have converged, most have not: delete the leader now.
-	eventually(t, 3*time.Minute, "the first Secrets", func() error {
-		watch.mu.Lock()
-		defer watch.mu.Unlock()
-		if len(watch.values) < 5 {
-			return fmt.Errorf("%d Secrets", len(watch.values))
-		}
-		return nil
-	})
-	// The Keycloak clients that exist when the leader goes: the new leader
-	// must keep each of them (same internal id), not create it again.
-	ctx := context.Background()
-	gc, jwt := keycloakAdmin(ctx, t)
-	kcBefore := scaleClients(ctx, t, gc, jwt)
+	// Created in the background: the leader is deleted as soon as the first
+	// Secret is written (kubectl may still be creating the last
+	// AuthClients), so that it goes while most AuthClients still converge
+	// (checked below).
+	applied := make(chan error, 1)
+	go func() {
+		_, err := run(t, docs.String(), "kubectl", "apply", "-f", "-")
+		applied <- err
+	}()
+	select {
+	case <-watch.first:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("no Secret within 3m of creating the AuthClients")
+	}
 	deleted := time.Now()
 	must(t, "", "kubectl", "-n", "nauthera-system", "delete", "pod", leaderPod, "--wait=false")
 	// The failover proves something only if most AuthClients were still
@@ -141,7 +144,15 @@ spec:
 	if atDelete > n/2 {
 		t.Fatalf("%d of %d Secrets existed when the leader was deleted: the failover happened after most had converged", atDelete, n)
 	}
-	t.Logf("leader deleted with %d of %d Secrets and %d Keycloak clients written", atDelete, n, len(kcBefore))
+	// The Keycloak clients that exist when the leader goes: the new leader
+	// must keep each of them (same internal id), not create it again.
+	ctx := context.Background()
+	gc, jwt := keycloakAdmin(ctx, t)
+	kcBefore := scaleClients(ctx, t, gc, jwt)
+	t.Logf("leader deleted with %d of %d Secrets written; %d Keycloak clients right after", atDelete, n, len(kcBefore))
+	if err := <-applied; err != nil {
+		t.Fatalf("creating the AuthClients: %v", err)
+	}
 	var after lease
 	eventually(t, 3*time.Minute, "a new leader", func() error {
 		after = leaseHolder(t)
