@@ -60,9 +60,9 @@ func main() {
 	var last []byte
 	deadline := time.Now().Add(*runFor)
 	// The app's own request cadence: one attempt per tick, however long an
-	// attempt takes (a ticker drops ticks rather than piling them up).
+	// attempt takes (a ticker drops ticks rather than piling them up). It
+	// lives as long as the process, which ends with this loop.
 	tick := time.NewTicker(*every)
-	defer tick.Stop()
 	for {
 		a, secret := tryOnce(client, *dir)
 		a.SecretChanged = last != nil && !bytes.Equal(last, secret)
