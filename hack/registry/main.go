@@ -47,14 +47,7 @@ func run(addr, dir string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler: registry.New(
-			registry.WithBlobHandler(registry.NewDiskBlobHandler(dir)),
-			// Every request, into the cluster's logs/registry.log.
-			registry.Logger(log.New(os.Stderr, "registry: ", log.LstdFlags)),
-		),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	srv := &http.Server{Handler: handler(dir), ReadHeaderTimeout: 10 * time.Second}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
@@ -65,4 +58,13 @@ func run(addr, dir string) error {
 		return err
 	}
 	return nil
+}
+
+// handler is the registry: blobs in dir, manifests in memory.
+func handler(dir string) http.Handler {
+	return registry.New(
+		registry.WithBlobHandler(registry.NewDiskBlobHandler(dir)),
+		// Every request, into the cluster's logs/registry.log.
+		registry.Logger(log.New(os.Stderr, "registry: ", log.LstdFlags)),
+	)
 }
