@@ -103,6 +103,7 @@ e2e: build envtest-assets keycloak-dist ## End-to-end: the operator binary, kube
 .PHONY: e2e-cluster
 e2e-cluster: envtest-assets keycloak-dist ## A real single-node cluster (kubelet, containerd, CNI, kube-proxy, CoreDNS) in network namespaces of its own; helm install from the README; proofs in pods.
 	hack/with-cleanup.sh hack/e2e-cluster.sh 2>&1 | tee $(BIN)/e2e-cluster.log
+	@hack/test-summary.sh $(BIN)/e2e-cluster.log
 
 .PHONY: test-unit test-short
 test-unit: ## Run the pure logic of every package with no test bed (go test -short); prints how many tests ran, passed and skipped. Log: bin/test-unit.log.

@@ -56,10 +56,11 @@ type AuthServerReconciler struct {
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=userstores,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
-// Leader election records its LeaderElection Events on the Lease through the core/v1 Events API
-// (make e2e-cluster saw them refused in a real cluster under the chart's RBAC).
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// Leader election: the Lease and the LeaderElection Events it records on it through the core/v1
+// Events API (make e2e-cluster saw them refused in a real cluster under the chart's RBAC) live in the
+// operator's own namespace only, so a namespaced Role (config/rbac; the chart's leader-election Role).
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=system
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=system
 // +kubebuilder:rbac:urls=/.well-known/openid-configuration,verbs=get
 
 // serverScope is what one reconcile of an AuthServer works on: the object,

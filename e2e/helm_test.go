@@ -239,16 +239,28 @@ func TestChart(t *testing.T) {
 	})
 
 	// The chart's hand-written RBAC grants exactly what the reconcilers'
-	// kubebuilder markers ask for (config/rbac/role.yaml, generated).
+	// kubebuilder markers ask for (config/rbac/role.yaml, generated), each
+	// permission at the same scope: what the markers keep to the operator's
+	// namespace (leader election) is a Role in the chart too.
 	t.Run("rbac-matches-markers", func(t *testing.T) {
 		generated, err := os.ReadFile(filepath.Join(testbed.RepoRoot(), "config", "rbac", "role.yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := permissions(objects(t, string(generated)))
+		scoped := func(objs []*unstructured.Unstructured) []string {
+			var out []string
+			for _, o := range objs {
+				for _, p := range permissions([]*unstructured.Unstructured{o}) {
+					out = append(out, o.GetKind()+" "+p)
+				}
+			}
+			slices.Sort(out)
+			return slices.Compact(out)
+		}
+		want := scoped(objects(t, string(generated)))
 		// The webhook's certificate RBAC (cert-controller's, not the
 		// reconcilers') is checked in rendered-manifests.
-		got := permissions(slices.DeleteFunc(objects(t, render(t, "rel", "r-defaults", nil)), func(o *unstructured.Unstructured) bool {
+		got := scoped(slices.DeleteFunc(objects(t, render(t, "rel", "r-defaults", nil)), func(o *unstructured.Unstructured) bool {
 			return isWebhookObject(o) || isPersonaObject(o)
 		}))
 		if !slices.Equal(got, want) {
@@ -326,6 +338,28 @@ func TestChart(t *testing.T) {
 		}
 		mustTool(t, strings.NewReader(out), "kubectl", "apply", "--server-side", "--field-manager=e2e", "-f", "-")
 		mustTool(t, nil, "kubectl", "-n", "nauthera-system", "get", "deployment", "nauthera")
+	})
+
+	// Kubernetes puts Docker-link variables of the namespace's Services into
+	// a pod's environment unless told not to: NAUTHERA_WEBHOOK_PORT=tcp://...
+	// of the Service "nauthera-webhook" reads as the operator's
+	// --webhook-port, and the operator refuses to start (make e2e-cluster).
+	t.Run("operator-without-service-links", func(t *testing.T) {
+		for _, r := range renderings {
+			seen := false
+			for _, o := range objects(t, render(t, "rel", r.ns, r.set)) {
+				if o.GetKind() != "Deployment" || o.GetName() != "rel-nauthera" {
+					continue
+				}
+				seen = true
+				if on, found, _ := unstructured.NestedBool(o.Object, "spec", "template", "spec", "enableServiceLinks"); !found || on {
+					t.Errorf("%s: the operator pod gets the Services' link variables (enableServiceLinks not false)", r.name)
+				}
+			}
+			if !seen {
+				t.Errorf("%s: no operator Deployment rel-nauthera rendered", r.name)
+			}
+		}
 	})
 
 	// Keycloak with its service-account token (in-cluster issuer for

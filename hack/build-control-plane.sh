@@ -7,16 +7,16 @@
 #        hack/build-control-plane.sh cluster    # instead: the node and cluster add-ons
 #                                               # (make e2e-cluster): kubelet,
 #                                               # kube-controller-manager, kube-scheduler,
-#                                               # kube-proxy, CoreDNS and a registry;
-#                                               # prints their dir
-# Env:   K8S_VERSION, ETCD_VERSION, HELM_VERSION, COREDNS_VERSION, REGISTRY_VERSION, BIN_DIR
+#                                               # kube-proxy and CoreDNS (with
+#                                               # `coredns`: only CoreDNS); prints
+#                                               # the folder of each, one a line
+# Env:   K8S_VERSION, ETCD_VERSION, HELM_VERSION, COREDNS_VERSION, BIN_DIR
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
 HELM_VERSION="${HELM_VERSION:-3.22.0}"
 COREDNS_VERSION="${COREDNS_VERSION:-1.14.7}"
-REGISTRY_VERSION="${REGISTRY_VERSION:-3.1.2}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN_DIR="${BIN_DIR:-$ROOT/bin}"
 GOOS="$(go env GOOS)"
@@ -24,7 +24,10 @@ GOARCH="$(go env GOARCH)"
 
 ASSETS="$BIN_DIR/k8s/${K8S_VERSION}-etcd${ETCD_VERSION}-${GOOS}-${GOARCH}"
 HELM_DIR="$BIN_DIR/helm-${HELM_VERSION}-${GOOS}-${GOARCH}"
-NODE_DIR="$BIN_DIR/k8s-node/${K8S_VERSION}-coredns${COREDNS_VERSION}-registry${REGISTRY_VERSION}-${GOOS}-${GOARCH}"
+NODE_DIR="$BIN_DIR/k8s-node/${K8S_VERSION}-${GOOS}-${GOARCH}"
+# CoreDNS is keyed by its version and by the hash of the main package this
+# repo builds it from (hack/cluster/coredns/main.go).
+COREDNS_DIR="$BIN_DIR/coredns/${COREDNS_VERSION}-$(sha256sum "$ROOT/hack/cluster/coredns/main.go" | cut -c1-12)-${GOOS}-${GOARCH}"
 
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 export CGO_ENABLED=0
@@ -65,31 +68,41 @@ build_kube() {
     && go build -trimpath -ldflags="-s -w" -o "$ASSETS.tmp/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
 }
 
-# build_node builds what a node and the rest of a control plane need beside
-# kube-apiserver and etcd, one command at a time with timings (the cold
-# build times are reported in the README's "The test bed").
+# build_node builds the kubelet, kube-controller-manager, kube-scheduler and
+# kube-proxy with ONE `go get` and ONE `go build`: one module resolution,
+# and the go command schedules the packages they share (client-go,
+# apimachinery, most of k8s.io/kubernetes/pkg) once across all cores. The
+# packages kube-apiserver shares with them come from the Go build cache of
+# its own earlier build (same versions, -trimpath), so building them in its
+# go invocation too would save little more.
 build_node() {
   local work; work="$(mktemp -d)"
   trap 'rm -rf "$work"' RETURN
   kube_wrapper "$work"
-  local c t
-  for c in kubelet kube-controller-manager kube-scheduler kube-proxy; do
-    t=$SECONDS
-    (cd "$work" && go get "k8s.io/kubernetes/cmd/$c@v${K8S_VERSION}" \
-      && go build -trimpath -ldflags="-s -w" -o "$NODE_DIR.tmp/" "k8s.io/kubernetes/cmd/$c")
-    log "built $c v${K8S_VERSION} in $((SECONDS - t))s"
-  done
-  # CoreDNS's main package is its module's root.
-  t=$SECONDS
-  wrapper_module "$work/coredns" github.com/coredns/coredns "v${COREDNS_VERSION}"
-  (cd "$work/coredns" && go get "github.com/coredns/coredns@v${COREDNS_VERSION}" \
-    && go build -trimpath -ldflags="-s -w" -o "$NODE_DIR.tmp/coredns" github.com/coredns/coredns)
+  local c pkgs=() t=$SECONDS
+  for c in kubelet kube-controller-manager kube-scheduler kube-proxy; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  log "building ${pkgs[*]##*/} v${K8S_VERSION} from the module proxy"
+  (cd "$work" && go get "${pkgs[@]/%/@v${K8S_VERSION}}" \
+    && go build -trimpath -ldflags="-s -w" -o "$NODE_DIR.tmp/" "${pkgs[@]}")
+  log "built the node components v${K8S_VERSION} in $((SECONDS - t))s"
+}
+
+# build_coredns builds hack/cluster/coredns/main.go (CoreDNS's coremain with
+# only the plugins the test bed's Corefile uses) against CoreDNS's module.
+build_coredns() {
+  local work; work="$(mktemp -d)"
+  trap 'rm -rf "$work"' RETURN
+  local t=$SECONDS
+  log "building coredns v${COREDNS_VERSION} (only the Corefile's plugins) from the module proxy"
+  wrapper_module "$work" github.com/coredns/coredns "v${COREDNS_VERSION}"
+  cp "$ROOT/hack/cluster/coredns/main.go" "$work/main.go"
+  sed -i '/^\/\/go:build ignore$/d' "$work/main.go"
+  local pkgs
+  pkgs="$(sed -n 's#^[[:space:]]*_\{0,1\}[[:space:]]*"\(github.com/coredns/coredns/[^"]*\)"#\1#p' "$work/main.go")"
+  # shellcheck disable=SC2086 # one package per word
+  (cd "$work" && go get $(printf '%s@v'"${COREDNS_VERSION}"' ' $pkgs) \
+    && go build -trimpath -ldflags="-s -w" -o "$COREDNS_DIR.tmp/coredns" .)
   log "built coredns v${COREDNS_VERSION} in $((SECONDS - t))s"
-  t=$SECONDS
-  wrapper_module "$work/registry" github.com/distribution/distribution/v3 "v${REGISTRY_VERSION}"
-  (cd "$work/registry" && go get "github.com/distribution/distribution/v3/cmd/registry@v${REGISTRY_VERSION}" \
-    && go build -trimpath -ldflags="-s -w" -o "$NODE_DIR.tmp/registry" github.com/distribution/distribution/v3/cmd/registry)
-  log "built registry (distribution) v${REGISTRY_VERSION} in $((SECONDS - t))s"
 }
 
 build_etcd() {
@@ -111,18 +124,21 @@ build_helm() {
 
 if [ "${1:-}" = cluster ]; then
   missing=""
-  for c in kubelet kube-controller-manager kube-scheduler kube-proxy coredns registry; do
+  for c in kubelet kube-controller-manager kube-scheduler kube-proxy; do
     [ -x "$NODE_DIR/$c" ] || missing="$missing $c"
   done
   if [ -n "$missing" ]; then
     rm -rf "$NODE_DIR.tmp"; mkdir -p "$NODE_DIR.tmp"
-    start=$SECONDS
     build_node
     rm -rf "$NODE_DIR"; mv "$NODE_DIR.tmp" "$NODE_DIR"
-    log "node components built in $((SECONDS - start))s into $NODE_DIR"
   fi
-  ln -sfn "$NODE_DIR" "$BIN_DIR/k8s-node/current"
+  if [ ! -x "$COREDNS_DIR/coredns" ]; then
+    rm -rf "$COREDNS_DIR.tmp"; mkdir -p "$COREDNS_DIR.tmp"
+    build_coredns
+    rm -rf "$COREDNS_DIR"; mv "$COREDNS_DIR.tmp" "$COREDNS_DIR"
+  fi
   echo "$NODE_DIR"
+  echo "$COREDNS_DIR"
   exit 0
 fi
 if [ ! -x "$ASSETS/kube-apiserver" ] || [ ! -x "$ASSETS/etcd" ] || [ ! -x "$ASSETS/kubectl" ]; then

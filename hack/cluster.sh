@@ -46,6 +46,12 @@ IMAGES_DIR="$BIN_DIR/cluster-images"
 # What kubelet 1.37 sets on the host (pkg/kubelet/cm/container_manager_linux.go, setupKernelTunables).
 KUBELET_SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
 
+# One cluster per machine: the node's cgroups (kubepods), the kernel
+# settings the kubelet changes and /var/log/pods are machine-wide, whatever
+# the network namespace is called. up takes this lock in a process of the
+# cluster (see lock), so it is held exactly as long as the cluster runs.
+LOCK="${CLUSTER_LOCK:-/run/lock/nauthera-cluster.lock}"
+
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 in_ns() { nsenter --net="$NSPATH" "$@"; }
@@ -53,70 +59,140 @@ in_ns() { nsenter --net="$NSPATH" "$@"; }
 assets() { "$ROOT/hack/build-control-plane.sh"; }
 node_assets() { "$ROOT/hack/build-control-plane.sh" cluster; }
 
+# deps installs what the node needs from Debian, non-interactively, on a
+# fresh machine (apt-get update first: a fresh machine has no package
+# lists); a no-op when all is there.
 deps() {
   local need=()
   command -v containerd >/dev/null || need+=(containerd)
+  command -v ctr >/dev/null || need+=(containerd)
   command -v runc >/dev/null || need+=(runc)
-  [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+  [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/portmap ] \
+    && [ -x /usr/lib/cni/loopback ] || need+=(containernetworking-plugins)
   command -v iptables >/dev/null || need+=(iptables)
   command -v conntrack >/dev/null || need+=(conntrack)
-  command -v debootstrap >/dev/null || need+=(debootstrap)
+  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || die "needs Debian's apt-get and dpkg-deb"
   command -v openssl >/dev/null || need+=(openssl)
+  command -v nsenter >/dev/null || need+=(util-linux)
+  command -v ip >/dev/null || need+=(iproute2)
+  command -v sysctl >/dev/null || need+=(procps)
+  command -v flock >/dev/null || need+=(util-linux)
   if [ "${#need[@]}" -gt 0 ]; then
     log "installing ${need[*]} from Debian"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${need[@]}" </dev/null >&2
   fi
+  # The Debian package starts containerd as a service where systemd runs;
+  # the test bed runs its own containerd with its own config and socket.
 }
 
-# jre_rootfs prints a Debian root file system with a headless JRE, built once
-# with debootstrap and cached under bin/ (the base of the Keycloak image).
+# jre_rootfs prints a Debian root file system with a headless JRE, cached
+# under bin/ (the base of the Keycloak image). It is Debian's
+# openjdk-17-jre-headless and its dependency closure (plus the shell and
+# tools kc.sh runs), fetched with `apt-get download` and unpacked with
+# `dpkg-deb -x`: about three times faster than the debootstrap it replaced
+# (which also configured a whole base system the image never uses). No
+# maintainer script runs, so the one result the JRE needs from them, the
+# Java trust store, is made here the way ca-certificates-java's postinst
+# makes it (its own jar, fed every Mozilla CA certificate).
 jre_rootfs() {
-  local dir="$BIN_DIR/keycloak-base/${DEBIAN_SUITE}-openjdk17"
+  local dir="$BIN_DIR/keycloak-base/${DEBIAN_SUITE}-openjdk17-$(recipe_hash jre_rootfs)"
   if [ ! -f "$dir/.done" ]; then
-    log "debootstrap $DEBIAN_SUITE with openjdk-17-jre-headless (a few minutes, once)"
-    rm -rf "$dir.tmp"
-    debootstrap --variant=minbase --include=openjdk-17-jre-headless "$DEBIAN_SUITE" "$dir.tmp" http://deb.debian.org/debian >&2
-    # Apt's caches have no place in an image.
-    rm -rf "$dir.tmp/var/cache/apt/archives/"*.deb "$dir.tmp/var/lib/apt/lists/"*
-    # debootstrap ran java without /proc (glibc resolves the JRE's $ORIGIN
-    # rpath through /proc/self/exe), so the Java trust store is still empty.
-    unshare -m sh -c "mount -t proc proc '$dir.tmp/proc' && chroot '$dir.tmp' update-ca-certificates -f >/dev/null \
-      && chroot '$dir.tmp' /var/lib/dpkg/info/ca-certificates-java.postinst configure >/dev/null"
-    [ -s "$dir.tmp/etc/ssl/certs/java/cacerts" ] || die "no Java trust store in $dir.tmp"
-    rm -rf "$dir"; mv "$dir.tmp" "$dir"
-    chroot "$dir" dpkg-query -W openjdk-17-jre-headless >"$dir/.done"
+    local work="$dir.tmp" root="$dir.tmp/root" pkgs d t=$SECONDS
+    [ "$(. /etc/os-release && echo "$VERSION_CODENAME")" = "$DEBIAN_SUITE" ] \
+      || die "the JRE comes from this machine's apt sources: Debian $DEBIAN_SUITE needed"
+    log "Debian's openjdk-17-jre-headless with its dependencies: apt-get download, dpkg-deb -x (once)"
+    rm -rf "$work"; mkdir -p "$work/debs" "$root"
+    apt-cache policy openjdk-17-jre-headless | grep -q 'Candidate: [0-9]' \
+      || DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2
+    # Every package the JRE and kc.sh need, recursively (Pre-Depends and
+    # Depends; a virtual package's providers are all listed, harmless here).
+    pkgs="$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+      --no-replaces --no-enhances openjdk-17-jre-headless ca-certificates-java base-files base-passwd \
+      dash bash coreutils grep sed findutils | grep '^[a-z0-9]' | sort -u)"
+    # shellcheck disable=SC2086 # one package per word
+    (cd "$work/debs" && apt-get download -qq $pkgs 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+    [ -n "$(ls "$work"/debs/openjdk-17-jre-headless_*.deb 2>/dev/null)" ] || die "apt-get download fetched no JRE"
+    for d in "$work"/debs/*.deb; do dpkg-deb -x "$d" "$root"; done
+    # What ca-certificates' and ca-certificates-java's maintainer scripts
+    # would write: the PEM bundle and the Java trust store.
+    (cd "$root" && cat usr/share/ca-certificates/mozilla/*.crt >etc/ssl/certs/ca-certificates.crt \
+      && for c in usr/share/ca-certificates/mozilla/*.crt; do echo "+/$c"; done >tmp/cacerts.in)
+    # glibc resolves the JRE's $ORIGIN rpath through /proc/self/exe.
+    unshare -m sh -c "mount -t proc proc '$root/proc' && chroot '$root' /usr/lib/jvm/java-17-openjdk-amd64/bin/java \
+      -Xmx64m -jar /usr/share/ca-certificates-java/ca-certificates-java.jar -storepass changeit <'$root/tmp/cacerts.in' >/dev/null"
+    rm -f "$root/tmp/cacerts.in"
+    [ -s "$root/etc/ssl/certs/java/cacerts" ] || die "no Java trust store in $root"
+    [ -x "$root/bin/sh" ] || die "no /bin/sh in $root"
+    ls "$work/debs" >"$root/.done"
+    rm -rf "$dir"; mv "$root" "$dir"; rm -rf "$work"
+    log "JRE root file system ready in $((SECONDS - t))s"
   fi
   echo "$dir"
 }
 
-# images builds every image the cluster pulls, as OCI archives keyed by version.
+# recipe_hash FUNCTION...: a short hash of the named functions' text, so
+# that an image cached under bin/ is rebuilt when the script part that
+# builds it changes, not only when a version does.
+recipe_hash() { declare -f "$@" | sha256sum | cut -c1-12; }
+
+# keycloak_image writes the Keycloak image: the same 26.7.3 distribution the
+# test bed runs, on a Debian JRE.
+keycloak_image() {
+  local out="$1" tool="$2" keycloak_home base
+  keycloak_home="$("$ROOT/hack/keycloak.sh" fetch)"
+  base="$(jre_rootfs)"
+  # The layout of quay.io/keycloak/keycloak: /opt/keycloak owned by 1000,
+  # KC_RUN_IN_CONTAINER=true (in dev mode Keycloak binds localhost without it;
+  # it also sizes the heap from the container memory limit),
+  # kc.sh as the entrypoint, the chart's args (start-dev) as the command.
+  "$tool" compose --out "$out" --ref "keycloak:$KEYCLOAK_VERSION" \
+    --dir "$base:/" --dir "$keycloak_home:/opt/keycloak:1000:0" --user 1000 \
+    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --env JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 --env LANG=C.UTF-8 --env KC_RUN_IN_CONTAINER=true \
+    --entrypoint /opt/keycloak/bin/kc.sh >&2
+}
+
+# keycloak_archive prints the path of the Keycloak image archive, keyed by
+# the Keycloak version and the hash of its recipe.
+keycloak_archive() { echo "$IMAGES_DIR/keycloak-$KEYCLOAK_VERSION-$(recipe_hash keycloak_image jre_rootfs).tar"; }
+
+# coredns_archive prints the path of the CoreDNS image archive, keyed by the
+# folder of its binary (version and main package hash).
+coredns_archive() { echo "$IMAGES_DIR/coredns-$(basename "$(node_assets | sed -n 2p)").tar"; }
+
+# images builds every image the cluster pulls, as OCI archives keyed by
+# version and recipe, and the registry they are pulled from. The small ones
+# (pause, probe, the operator, the registry) build from this module in
+# seconds and are rebuilt every time.
 images() {
-  local node tool keycloak_home base
-  node="$(node_assets)"
+  local coredns tool t=$SECONDS
+  coredns="$(node_assets | sed -n 2p)"
+  log "node components and CoreDNS ready after $((SECONDS - t))s"
   tool="$BIN_DIR/image-tool"
   mkdir -p "$IMAGES_DIR"
   (cd "$ROOT" && CGO_ENABLED=0 go build -o "$tool" ./hack/image \
+    && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$IMAGES_DIR/registry" ./hack/registry \
     && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$IMAGES_DIR/pause" ./hack/pause \
     && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$IMAGES_DIR/probe" ./hack/cluster/probe)
   "$tool" compose --out "$IMAGES_DIR/pause.tar" --ref pause:test --user 65535:65535 \
     --dir "$IMAGES_DIR/pause:/pause" --entrypoint /pause >&2
   "$tool" compose --out "$IMAGES_DIR/probe.tar" --ref probe:test --nonroot --user 65532:65532 \
     --dir "$IMAGES_DIR/probe:/probe" --entrypoint /probe >&2
-  [ -f "$IMAGES_DIR/coredns-$COREDNS_VERSION.tar" ] || "$tool" compose --out "$IMAGES_DIR/coredns-$COREDNS_VERSION.tar" \
-    --ref "coredns:$COREDNS_VERSION" --nonroot --user 65532:65532 --dir "$node/coredns:/coredns" --entrypoint /coredns >&2
-  if [ ! -f "$IMAGES_DIR/keycloak-$KEYCLOAK_VERSION.tar" ]; then
-    keycloak_home="$("$ROOT/hack/keycloak.sh" fetch)"
-    base="$(jre_rootfs)"
-    # The layout of quay.io/keycloak/keycloak: /opt/keycloak owned by 1000,
-    # KC_RUN_IN_CONTAINER=true (in dev mode Keycloak binds localhost without it;
-    # it also sizes the heap from the container memory limit),
-    # kc.sh as the entrypoint, the chart's args (start-dev) as the command.
-    "$tool" compose --out "$IMAGES_DIR/keycloak-$KEYCLOAK_VERSION.tar" --ref "keycloak:$KEYCLOAK_VERSION" \
-      --dir "$base:/" --dir "$keycloak_home:/opt/keycloak:1000:0" --user 1000 \
-      --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      --env JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 --env LANG=C.UTF-8 --env KC_RUN_IN_CONTAINER=true \
-      --entrypoint /opt/keycloak/bin/kc.sh >&2
+  local a
+  a="$(coredns_archive)"
+  if [ ! -f "$a" ]; then
+    "$tool" compose --out "$a.tmp" --ref "coredns:$COREDNS_VERSION" --nonroot --user 65532:65532 \
+      --dir "$coredns/coredns:/coredns" --entrypoint /coredns >&2
+    mv "$a.tmp" "$a"
+  fi
+  a="$(keycloak_archive)"
+  if [ ! -f "$a" ]; then
+    t=$SECONDS
+    keycloak_image "$a.tmp" "$tool"
+    mv "$a.tmp" "$a"
+    log "Keycloak image built in $((SECONDS - t))s"
   fi
   (cd "$ROOT" && make -s image >&2)
 }
@@ -177,6 +253,22 @@ wait_for() {
   until "$@" >/dev/null 2>&1; do
     [ "$SECONDS" -lt "$deadline" ] || { log "timed out after ${secs}s waiting for $what"; return 1; }
     sleep 0.5
+  done
+}
+
+# lock starts the cluster's first process: it holds the machine-wide lock
+# until down stops it. Fails at once when another run holds the lock.
+lock() {
+  mkdir -p "$STATE/pids" "$STATE/logs" "$(dirname "$LOCK")"
+  setsid flock --nonblock --conflict-exit-code 75 "$LOCK" sh -c 'echo locked; exec sleep infinity' \
+    >"$STATE/logs/lock.log" 2>&1 </dev/null &
+  echo $! >"$STATE/pids/lock"
+  local pid=$!
+  until grep -q locked "$STATE/logs/lock.log" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null && { sleep 0.1; continue; }
+    rm -f "$STATE/pids/lock"
+    wait "$pid" 2>/dev/null
+    return 1
   done
 }
 
@@ -275,13 +367,19 @@ up() {
   local assets node
   deps
   assets="$(assets)"
-  node="$(node_assets)"
-  [ -f "$IMAGES_DIR/pause.tar" ] && [ -f "$BIN_DIR/nauthera-image.tar" ] || images >/dev/null
+  node="$(node_assets | sed -n 1p)"
+  [ -f "$IMAGES_DIR/pause.tar" ] && [ -f "$BIN_DIR/nauthera-image.tar" ] && [ -x "$IMAGES_DIR/registry" ] \
+    && [ -f "$(keycloak_archive)" ] && [ -f "$(coredns_archive)" ] || images >/dev/null
   # Never start over (and so never clean up) a cluster that is running.
   [ -e "$NSPATH" ] && die "network namespace $NETNS exists: a cluster runs (hack/cluster.sh down stops it)"
+  # Another cluster's state may be this very folder: take the lock before
+  # touching it, and before the trap below could clean up what is not ours.
+  local held="$STATE.lock-$$"
+  rm -rf "$held"
+  STATE="$held" lock || { rm -rf "$held"; die "another cluster runs on this machine (lock $LOCK held): hack/cluster.sh down in its worktree stops it"; }
   # A failed start (in any step, also inside the functions below) cleans up.
   trap 'rc=$?; if [ "$rc" != 0 ]; then log "start failed: cleaning up"; down; fi; exit "$rc"' EXIT
-  rm -rf "$STATE"; mkdir -p "$STATE"
+  rm -rf "$STATE"; mv "$held" "$STATE"
   # With protectKernelDefaults off (on, it refuses a machine with normal
   # values), the kubelet sets kernel-wide settings: record them, down puts
   # them back.
@@ -293,7 +391,7 @@ up() {
   kubelet_config
   local p="$STATE/pki"
 
-  start registry sh -c "printf 'version: 0.1\nlog: {level: warn}\nstorage: {filesystem: {rootdirectory: $STATE/registry}}\nhttp: {addr: 127.0.0.1:5000}\n' >$STATE/registry.yml; exec $node/registry serve $STATE/registry.yml"
+  start registry "$IMAGES_DIR/registry" --addr "127.0.0.1:${REGISTRY##*:}" --dir "$STATE/registry"
   start etcd "$assets/etcd" --data-dir "$STATE/etcd" --listen-client-urls http://127.0.0.1:2379 \
     --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380 --unsafe-no-fsync
   wait_for "the registry" 30 in_ns "$BIN_DIR/image-tool" push --archive "$IMAGES_DIR/pause.tar" --image "$REGISTRY/pause:test"
@@ -357,8 +455,8 @@ EOF
 }
 
 push_images() {
-  in_ns "$BIN_DIR/image-tool" push --archive "$IMAGES_DIR/coredns-$COREDNS_VERSION.tar" --image "$REGISTRY/coredns:$COREDNS_VERSION" >&2
-  in_ns "$BIN_DIR/image-tool" push --archive "$IMAGES_DIR/keycloak-$KEYCLOAK_VERSION.tar" --image "$REGISTRY/keycloak:$KEYCLOAK_VERSION" >&2
+  in_ns "$BIN_DIR/image-tool" push --archive "$(coredns_archive)" --image "$REGISTRY/coredns:$COREDNS_VERSION" >&2
+  in_ns "$BIN_DIR/image-tool" push --archive "$(keycloak_archive)" --image "$REGISTRY/keycloak:$KEYCLOAK_VERSION" >&2
   in_ns "$BIN_DIR/image-tool" push --archive "$BIN_DIR/nauthera-image.tar" --image "$REGISTRY/nauthera:dev" >&2
   in_ns "$BIN_DIR/image-tool" push --archive "$IMAGES_DIR/probe.tar" --image "$REGISTRY/probe:test" >&2
 }
@@ -370,14 +468,28 @@ coredns() {
     rollout status deployment/coredns --timeout=180s >&2
 }
 
+# ours PID: whether PID runs in this cluster's network namespace (or is
+# the lock holder, which runs outside it). A pid file that outlived its
+# process, its number reused by a stranger, is never acted on.
+ours() {
+  local pid="$1"
+  [ -e "/proc/$pid/ns/net" ] || return 1
+  if [ "$(cat "$STATE/pids/lock" 2>/dev/null)" = "$pid" ]; then
+    return 0
+  fi
+  [ -e "$NSPATH" ] && [ "$(stat -L -c %i "/proc/$pid/ns/net")" = "$(stat -L -c %i "$NSPATH")" ]
+}
+
 # stop NAME: ends the session of a process start began, then waits for it.
 stop() {
   local f="$STATE/pids/$1" pid i
   [ -f "$f" ] || return 0
   pid="$(cat "$f")"
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  kill -KILL -- "-$pid" 2>/dev/null || true
+  if ours "$pid"; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
   rm -f "$f"
 }
 
@@ -415,7 +527,9 @@ down() {
   stop containerd
   # The shims containerd started for this state folder (and only those).
   local pid
-  for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $sock" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+  for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $sock" 2>/dev/null); do
+    ours "$pid" && kill -KILL "$pid" 2>/dev/null
+  done
   stop kube-apiserver
   stop etcd
   stop registry
@@ -437,6 +551,8 @@ down() {
     fi
     ip netns delete "$NETNS" 2>/dev/null
   fi
+  # Last: the node is free for the next cluster.
+  stop lock
   # The pod logs the kubelet wrote (its folders are fixed: /var/log/pods, /var/log/containers).
   local f
   if [ -f "$STATE/logs-before" ]; then

@@ -40,11 +40,14 @@ type secretWatch struct {
 	mu     sync.Mutex
 	values map[string]map[string]bool
 	cmd    *exec.Cmd
+	// first is closed when the watch sees the first Secret.
+	first     chan struct{}
+	firstOnce sync.Once
 }
 
 func watchSecrets(t *testing.T, ns string) *secretWatch {
 	t.Helper()
-	w := &secretWatch{values: map[string]map[string]bool{}}
+	w := &secretWatch{values: map[string]map[string]bool{}, first: make(chan struct{})}
 	w.cmd = exec.Command("kubectl", "-n", ns, "get", "secrets", "-l", "app.kubernetes.io/managed-by=nauthera", "--watch", "-o", "json")
 	out, err := w.cmd.StdoutPipe()
 	if err != nil {
@@ -71,6 +74,7 @@ func watchSecrets(t *testing.T, ns string) *secretWatch {
 			}
 			w.values[s.Metadata.Name][fmt.Sprintf("%x", sum[:8])] = true
 			w.mu.Unlock()
+			w.firstOnce.Do(func() { close(w.first) })
 		}
 	}()
 	return w
@@ -116,18 +120,39 @@ spec:
   redirectUris: ["http://app-%03d.example/callback"]
 `, i, i)
 	}
-	apply(t, docs.String())
-	// Some have converged, most have not: delete the leader now.
-	eventually(t, 3*time.Minute, "the first Secrets", func() error {
-		watch.mu.Lock()
-		defer watch.mu.Unlock()
-		if len(watch.values) < 5 {
-			return fmt.Errorf("%d Secrets", len(watch.values))
-		}
-		return nil
-	})
+	// Created in the background: the leader is deleted as soon as the first
+	// Secret is written (kubectl may still be creating the last
+	// AuthClients), so that it goes while most AuthClients still converge
+	// (checked below).
+	applied := make(chan error, 1)
+	go func() {
+		_, err := run(t, docs.String(), "kubectl", "apply", "-f", "-")
+		applied <- err
+	}()
+	select {
+	case <-watch.first:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("no Secret within 3m of creating the AuthClients")
+	}
 	deleted := time.Now()
 	must(t, "", "kubectl", "-n", "nauthera-system", "delete", "pod", leaderPod, "--wait=false")
+	// The failover proves something only if most AuthClients were still
+	// converging when the leader went. Counted from the API server after
+	// the delete returned, so it can only overcount.
+	atDelete := len(strings.Fields(must(t, "", "kubectl", "-n", "scale-team", "get", "secrets",
+		"-l", "app.kubernetes.io/managed-by=nauthera", "-o", "name")))
+	if atDelete > n/2 {
+		t.Fatalf("%d of %d Secrets existed when the leader was deleted: the failover happened after most had converged", atDelete, n)
+	}
+	// The Keycloak clients that exist when the leader goes: the new leader
+	// must keep each of them (same internal id), not create it again.
+	ctx := context.Background()
+	gc, jwt := keycloakAdmin(ctx, t)
+	kcBefore := scaleClients(ctx, t, gc, jwt)
+	t.Logf("leader deleted with %d of %d Secrets written; %d Keycloak clients right after", atDelete, n, len(kcBefore))
+	if err := <-applied; err != nil {
+		t.Fatalf("creating the AuthClients: %v", err)
+	}
 	var after lease
 	eventually(t, 3*time.Minute, "a new leader", func() error {
 		after = leaseHolder(t)
@@ -147,31 +172,21 @@ spec:
 		t.Fatalf("%d AuthClients, want %d", len(ready), n)
 	}
 
-	// Exactly one Keycloak client per AuthClient.
-	ctx := context.Background()
-	admin := secretData(t, "nauthera-system", "nauthera-keycloak-admin")
-	gc := gocloak.NewClient(keycloakURL)
-	gc.RestyClient().SetTransport(clusterHTTP(t))
-	jwt, err := gc.LoginAdmin(ctx, admin["username"], admin["password"], "master")
-	if err != nil {
-		t.Fatal(err)
+	// Exactly one Keycloak client per AuthClient, and each one that existed
+	// when the leader was deleted is the same client (not recreated).
+	gc, jwt = keycloakAdmin(ctx, t)
+	kcAfter := scaleClients(ctx, t, gc, jwt)
+	if len(kcAfter) != n {
+		t.Errorf("%d Keycloak clients for scale-team, want %d", len(kcAfter), n)
 	}
-	clients, err := gc.GetClients(ctx, jwt.AccessToken, "scale-server", gocloak.GetClientsParams{Max: gocloak.IntP(1000)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := map[string]int{}
-	for _, c := range clients {
-		if c.ClientID != nil && strings.HasPrefix(*c.ClientID, "scale-team.") {
-			count[*c.ClientID]++
+	for id, ids := range kcAfter {
+		if len(ids) != 1 {
+			t.Errorf("Keycloak client %s exists %d times", id, len(ids))
 		}
 	}
-	if len(count) != n {
-		t.Errorf("%d Keycloak clients for scale-team, want %d", len(count), n)
-	}
-	for id, c := range count {
-		if c != 1 {
-			t.Errorf("Keycloak client %s exists %d times", id, c)
+	for id, ids := range kcBefore {
+		if got := kcAfter[id]; len(got) != 1 || got[0] != ids[0] {
+			t.Errorf("Keycloak client %s had internal id %v before the failover, %v after: recreated", id, ids, got)
 		}
 	}
 	// No flip: each Secret only ever held one secret.
@@ -186,4 +201,34 @@ spec:
 		}
 	}
 	t.Logf("failover %s; all %d AuthClients Ready %s after the leader was deleted", failover.Round(100*time.Millisecond), n, converged.Round(time.Second))
+}
+
+// keycloakAdmin logs in to the in-cluster Keycloak with the chart's admin Secret.
+func keycloakAdmin(ctx context.Context, t *testing.T) (*gocloak.GoCloak, *gocloak.JWT) {
+	t.Helper()
+	admin := secretData(t, "nauthera-system", "nauthera-keycloak-admin")
+	gc := gocloak.NewClient(keycloakURL)
+	gc.RestyClient().SetTransport(clusterHTTP(t))
+	jwt, err := gc.LoginAdmin(ctx, admin["username"], admin["password"], "master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gc, jwt
+}
+
+// scaleClients maps each scale-team Keycloak client's clientId to the
+// internal ids of the clients holding it (more than one is a duplicate).
+func scaleClients(ctx context.Context, t *testing.T, gc *gocloak.GoCloak, jwt *gocloak.JWT) map[string][]string {
+	t.Helper()
+	clients, err := gc.GetClients(ctx, jwt.AccessToken, "scale-server", gocloak.GetClientsParams{Max: gocloak.IntP(1000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string][]string{}
+	for _, c := range clients {
+		if c.ClientID != nil && c.ID != nil && strings.HasPrefix(*c.ClientID, "scale-team.") {
+			ids[*c.ClientID] = append(ids[*c.ClientID], *c.ID)
+		}
+	}
+	return ids
 }

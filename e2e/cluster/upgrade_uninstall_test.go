@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -152,6 +153,9 @@ func TestUpgradeKeepsCredentialsUninstallLeaves(t *testing.T) {
 	args := append([]string{"upgrade", "nauthera", "charts/nauthera", "--namespace", "nauthera-system",
 		"--set", "operator.logLevel=debug", "--set", "operator.resyncInterval=2m", "--set", "operator.maxBackoff=1m"}, imageSets()...)
 	must(t, "", "helm", append(args, "--wait", "--timeout", "10m")...)
+	// The upgraded operator is the one at work: a pod of the Deployment's
+	// new ReplicaSet holds the leader lease.
+	waitNewReplicaSetLeads(t)
 	must(t, "", "kubectl", "wait", "authclients", "--all", "-n", "my-app-dev", "--for=condition=Ready", "--timeout=300s")
 	after := managedSecrets(t)
 	for name, content := range before {
@@ -169,23 +173,82 @@ func TestUpgradeKeepsCredentialsUninstallLeaves(t *testing.T) {
 
 	must(t, "", "helm", "uninstall", "nauthera", "--namespace", "nauthera-system", "--wait", "--timeout", "5m")
 	// Gone: the operator, Keycloak, their Services, RBAC and webhook.
-	for _, gone := range [][]string{
-		{"-n", "nauthera-system", "get", "deployments,services,serviceaccounts,roles,rolebindings", "-l", "app.kubernetes.io/instance=nauthera", "-o", "name"},
-		{"get", "clusterroles,clusterrolebindings,validatingwebhookconfigurations", "-l", "app.kubernetes.io/instance=nauthera", "-o", "name"},
-	} {
-		if out := strings.TrimSpace(must(t, "", "kubectl", gone...)); out != "" {
-			t.Errorf("left after helm uninstall: %s", out)
-		}
+	if out := strings.TrimSpace(must(t, "", "kubectl", "get", "clusterroles,clusterrolebindings,validatingwebhookconfigurations",
+		"-l", "app.kubernetes.io/instance=nauthera", "-o", "name")); out != "" {
+		t.Errorf("left after helm uninstall: %s", out)
 	}
+	// Left in the release namespace: exactly this list (the README's
+	// "Install on a cluster" names it). The Keycloak admin Secret (resource
+	// policy keep), the leader-election Lease (the operator creates it at
+	// run time, Helm never knew it), and what Kubernetes puts into every
+	// namespace. Events are records that expire on their own, not objects
+	// the release left. Pods, ReplicaSets and EndpointSlices go by garbage
+	// collection after helm returns: wait for them.
+	allowed := []string{
+		"configmap/kube-root-ca.crt",
+		"lease.coordination.k8s.io/nauthera.auth.nauthera.io",
+		"secret/nauthera-keycloak-admin",
+		"serviceaccount/default",
+	}
+	var left []string
+	eventually(t, 2*time.Minute, "only the allowed objects left in nauthera-system", func() error {
+		left = namespaceObjects(t, "nauthera-system")
+		if !slices.Equal(left, allowed) {
+			return fmt.Errorf("left %v, want %v", left, allowed)
+		}
+		return nil
+	})
 	// Kept: the CRDs (Helm never deletes crds/), so every AuthServer,
-	// AuthClient and their Secrets; the Keycloak admin Secret (resource
-	// policy keep); the namespace.
+	// AuthClient and their Secrets.
 	for _, crd := range []string{"authclients.auth.nauthera.io", "authservers.auth.nauthera.io", "authpolicies.auth.nauthera.io", "userstores.auth.nauthera.io"} {
 		must(t, "", "kubectl", "get", "crd", crd)
 	}
 	must(t, "", "kubectl", "-n", "my-app-dev", "get", "authclient", "shop")
-	must(t, "", "kubectl", "-n", "nauthera-system", "get", "secret", "nauthera-keycloak-admin")
 	if left := managedSecrets(t); len(left) != len(after) {
 		t.Errorf("%d managed Secrets after helm uninstall, want all %d", len(left), len(after))
 	}
+}
+
+// namespaceObjects lists every object of every listable namespaced kind in
+// ns (kind/name, sorted), Events left out.
+func namespaceObjects(t *testing.T, ns string) []string {
+	t.Helper()
+	var kinds []string
+	for _, k := range strings.Fields(must(t, "", "kubectl", "api-resources", "--verbs=list", "--namespaced", "-o", "name")) {
+		if k != "events" && k != "events.events.k8s.io" {
+			kinds = append(kinds, k)
+		}
+	}
+	objs := strings.Fields(must(t, "", "kubectl", "-n", ns, "get", strings.Join(kinds, ","), "-o", "name"))
+	slices.Sort(objs)
+	return objs
+}
+
+// waitNewReplicaSetLeads waits until a pod of the operator Deployment's
+// current ReplicaSet (the one of the Deployment's revision) holds the
+// leader lease.
+func waitNewReplicaSetLeads(t *testing.T) {
+	t.Helper()
+	rev := strings.TrimSpace(must(t, "", "kubectl", "-n", "nauthera-system", "get", "deployment", "nauthera",
+		"-o", `jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}`))
+	var hash string
+	for _, line := range strings.Split(must(t, "", "kubectl", "-n", "nauthera-system", "get", "replicasets", "-l", "app.kubernetes.io/instance=nauthera",
+		"-o", `jsonpath={range .items[*]}{.metadata.annotations.deployment\.kubernetes\.io/revision} {.metadata.labels.pod-template-hash}{"\n"}{end}`), "\n") {
+		if r, h, ok := strings.Cut(strings.TrimSpace(line), " "); ok && r == rev {
+			hash = h
+		}
+	}
+	if hash == "" {
+		t.Fatalf("no ReplicaSet of the operator Deployment's revision %q", rev)
+	}
+	start := time.Now()
+	eventually(t, 3*time.Minute, "a pod of the new ReplicaSet holding the leader lease", func() error {
+		holder, _, _ := strings.Cut(leaseHolder(t).Spec.HolderIdentity, "_")
+		pods := strings.Fields(must(t, "", "kubectl", "-n", "nauthera-system", "get", "pods", "-l", "pod-template-hash="+hash, "-o", "name"))
+		if !slices.Contains(pods, "pod/"+holder) {
+			return fmt.Errorf("lease held by %q, new ReplicaSet's pods %v", holder, pods)
+		}
+		return nil
+	})
+	t.Logf("a pod of the new ReplicaSet (revision %s) leads %s after helm upgrade returned", rev, time.Since(start).Round(100*time.Millisecond))
 }

@@ -59,6 +59,10 @@ func main() {
 	client := &http.Client{Timeout: 5 * time.Second}
 	var last []byte
 	deadline := time.Now().Add(*runFor)
+	// The app's own request cadence: one attempt per tick, however long an
+	// attempt takes (a ticker drops ticks rather than piling them up). It
+	// lives as long as the process, which ends with this loop.
+	tick := time.NewTicker(*every)
 	for {
 		a, secret := tryOnce(client, *dir)
 		a.SecretChanged = last != nil && !bytes.Equal(last, secret)
@@ -74,7 +78,7 @@ func main() {
 		if time.Now().After(deadline) {
 			return
 		}
-		time.Sleep(*every) // the app's own request cadence, not synchronisation
+		<-tick.C
 	}
 }
 
