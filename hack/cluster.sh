@@ -19,7 +19,7 @@
 #                                    kubectl and helm on PATH (for example make e2e-cluster's tests)
 # Env:   CLUSTER_STATE (default tmp/cluster), CLUSTER_NETNS (default nauthera-cluster)
 #
-# Settings this machine needs, measured (see the README's "The test bed"):
+# Settings this machine needs, measured (see docs/contributing/cluster.md):
 # kubelet failCgroupV1: false (the host mounts cgroup v1), cgroupDriver
 # cgroupfs (no systemd), containerd restrict_oom_score_adj (root lacks
 # CAP_SYS_RESOURCE).

@@ -1,7 +1,7 @@
 //go:build e2ecluster
 
 // Package cluster proves Nauthera the way its users run it: installed with
-// `helm install` from the README into a real single-node cluster
+// `helm install` from the README (docs/getting-started.md) into a real single-node cluster
 // (hack/cluster.sh: kubelet, containerd, CNI, kube-proxy, CoreDNS), the
 // operator and Keycloak as pods whose images the kubelet pulled from a
 // registry, apps reading the Secret as mounted files.
@@ -80,7 +80,7 @@ func imageSets() []string {
 	}
 }
 
-// installOnce installs the chart as the README says, once per test binary.
+// installOnce installs the chart as the README and docs/getting-started.md say, once per test binary.
 var installOnce sync.Once
 
 func install(t *testing.T) {

@@ -19,7 +19,7 @@ func TestRotationWatchedByAPod(t *testing.T) {
 	needsCluster(t)
 	install(t)
 	createNamespaces(t, "security", "rotation-team")
-	// The safe minimum the README documents for a grace period (the
+	// The safe minimum docs/guides/rotation.md documents for a grace period (the
 	// kubelet refreshes mounted files up to about 80 s late), as both the
 	// schedule and the grace: the proof of that minimum, and the shortest
 	// run with two scheduled rotations.

@@ -140,7 +140,7 @@ func managedSecrets(t *testing.T) map[string]string {
 }
 
 // (h) helm upgrade with changed values keeps every credential; helm
-// uninstall leaves exactly what the README's "Install on a cluster" says.
+// uninstall leaves exactly what docs/getting-started.md ("Install on a cluster") says.
 func TestUpgradeKeepsCredentialsUninstallLeaves(t *testing.T) {
 	needsCluster(t)
 	install(t)
@@ -177,7 +177,7 @@ func TestUpgradeKeepsCredentialsUninstallLeaves(t *testing.T) {
 		"-l", "app.kubernetes.io/instance=nauthera", "-o", "name")); out != "" {
 		t.Errorf("left after helm uninstall: %s", out)
 	}
-	// Left in the release namespace: exactly this list (the README's
+	// Left in the release namespace: exactly this list (docs/getting-started.md's
 	// "Install on a cluster" names it). The Keycloak admin Secret (resource
 	// policy keep), the leader-election Lease (the operator creates it at
 	// run time, Helm never knew it), and what Kubernetes puts into every
