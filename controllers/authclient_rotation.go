@@ -9,7 +9,6 @@ import (
 
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
@@ -167,7 +166,9 @@ func (r *AuthClientReconciler) reconcileRotation(ctx context.Context, s rotation
 		}
 	}
 	if out != nil {
-		st.LastRotationTime, st.LastRotationReason = &metav1.Time{Time: out.at}, out.reason
+		// What the rotation served, when and why (pkg/rotation: the same
+		// record its tests replay).
+		d.Rotated(st, out.at)
 	}
 	s.ac.Status.SecretRotation = nilIfEmpty(st)
 	res.out = out
@@ -274,7 +275,6 @@ func (r *AuthClientReconciler) rotate(ctx context.Context, s rotationScope, d ro
 	if p.Reason == rotation.ReasonExpiring {
 		out.expiredAt = rotation.Epoch(attrs[rotation.AttrSecretExpires])
 	}
-	d.ServedByRotation(st)
 	// Read back Keycloak's record: when the previous secret stops working.
 	if after, err := s.kc.GetClient(ctx, s.realm(), s.clientUUID()); err == nil {
 		res.client = after
@@ -358,7 +358,7 @@ func (r *AuthClientReconciler) finishRotation(ctx context.Context, s rotationSco
 		return nil
 	}
 	if res.out != nil {
-		st.Pending = nil
+		rotation.Delivered(st)
 	}
 	if res.revokeAfter {
 		if err := r.revokePrevious(ctx, s, map[string]string{}); err != nil {

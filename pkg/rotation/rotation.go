@@ -129,7 +129,7 @@ type Decision struct {
 	// Next is when the next scheduled rotation is due (zero: none).
 	Next time.Time
 	// SlotDue and RequestDue: what one regenerate serves besides its own
-	// reason (ServedByRotation).
+	// reason (Rotated).
 	SlotDue    bool
 	Slot       time.Time
 	RequestDue bool
@@ -283,10 +283,39 @@ func Served(st *authv1.SecretRotationStatus, p *authv1.PendingRotation) {
 	}
 }
 
-// ServedByRotation records what a regenerate made for st.Pending served:
+// Rotated records in st (the status the decision's action wrote, with the
+// rotation still pending) a rotation done for d: Keycloak made its secret
+// at at. It records what the rotation served, so that no slot or request
+// rotates twice, and when and why it rotated. The pending rotation stays
+// until the Secret holds the new secret (Delivered).
+//
+// It is the one record of a finished rotation: the executor
+// (controllers/authclient_rotation.go) and the tests that replay many
+// reconciles (TestOneRotationPerSlot) both call it, so that the executor's
+// bookkeeping cannot drift from what the tests prove.
+func (d Decision) Rotated(st *authv1.SecretRotationStatus, at time.Time) {
+	switch d.Action {
+	case Rotate:
+		d.servedByRotation(st)
+	case Resume:
+		// Decide recorded the pending rotation's own trigger (Served);
+		// triggers that came meanwhile are not served by it (Again).
+	default:
+		return
+	}
+	st.LastRotationTime, st.LastRotationReason = &metav1.Time{Time: at}, d.Reason
+}
+
+// Delivered records that the Secret holds the secret of the pending
+// rotation: it is done.
+func Delivered(st *authv1.SecretRotationStatus) {
+	st.Pending = nil
+}
+
+// servedByRotation records what a regenerate made for st.Pending served:
 // its own trigger, and whatever else was due at the same time (one
 // regenerate serves them all).
-func (d Decision) ServedByRotation(st *authv1.SecretRotationStatus) {
+func (d Decision) servedByRotation(st *authv1.SecretRotationStatus) {
 	Served(st, st.Pending)
 	if d.SlotDue {
 		st.LastScheduledSlot = &metav1.Time{Time: d.Slot}

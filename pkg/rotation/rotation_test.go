@@ -167,7 +167,7 @@ func TestDecide(t *testing.T) {
 		}},
 		{"requested while a slot is due: one rotation serves both", annotated(authv1.AnnotationRotateSecret, "1"), want{Rotate, WhyRequested, ReasonRequested}, func(t *testing.T, d Decision) {
 			st := d.Status.DeepCopy()
-			d.ServedByRotation(st)
+			d.Rotated(st, t0)
 			if st.LastRequest != "1" || !st.LastScheduledSlot.Equal(at(t0)) {
 				t.Errorf("served: %+v", st)
 			}
@@ -305,7 +305,7 @@ func TestDecide(t *testing.T) {
 			in.Status.Pending = &authv1.PendingRotation{ID: "fedcba9876543210", Reason: ReasonScheduled, Slot: at(t0), Since: metav1.Time{Time: t0}, SecretCreatedBefore: unix(created)}
 		}, want{Rotate, WhyRetryPending, ReasonScheduled}, func(t *testing.T, d Decision) {
 			st := d.Status.DeepCopy()
-			d.ServedByRotation(st)
+			d.Rotated(st, t0)
 			if st.LastRequest != "1" || !st.LastScheduledSlot.Equal(at(t0)) {
 				t.Errorf("served: %+v", st)
 			}
@@ -543,9 +543,9 @@ func TestOneRotationPerSlot(t *testing.T) {
 		st := d.Status
 		if d.Action == Rotate {
 			st.Pending.ID = "0123456789abcdef"
-			d.ServedByRotation(st)
-			st.Pending = nil
-			st.LastRotationTime, st.LastRotationReason = at(now), d.Reason
+			// The executor's own record of a rotation done and delivered.
+			d.Rotated(st, now)
+			Delivered(st)
 			in.Attributes[AttrSecretCreated] = unix(now)
 			in.Attributes[AttrSecretExpires] = unix(now.Add(25 * time.Hour))
 			reasons = append(reasons, d.Reason+"@"+now.Format("15:04"))
