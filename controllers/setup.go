@@ -52,10 +52,11 @@ var fieldIndexes = []fieldIndex{
 }
 
 // indexedManagers holds the managers SetupIndexes has run on, until they
-// stop. controller-runtime cannot tell whether an index exists (a List
-// through a missing one only fails at run time, and a watch's map function
-// that lists would log and enqueue nothing), so SetupIndexes leaves this
-// mark and every SetupWithManager checks it with requireIndexes.
+// stop (see SetupIndexes for the ones that never get that far).
+// controller-runtime cannot tell whether an index exists (a List through a
+// missing one only fails at run time, and a watch's map function that lists
+// would log and enqueue nothing), so SetupIndexes leaves this mark and every
+// SetupWithManager checks it with requireIndexes.
 var indexedManagers sync.Map // ctrl.Manager → struct{}
 
 // SetupIndexes registers every field index the reconcilers use with mgr's
@@ -71,7 +72,10 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		}
 	}
 	// Forget the manager once it stops, so that a process that starts many
-	// (the test suites) keeps none of them alive.
+	// (the test suites) keeps none of them alive. forgetOnStop runs only once
+	// the caches have synced (controller-runtime starts its "other"
+	// runnables then): a manager that never starts, or whose start fails
+	// before that, stays marked (and referenced) for the life of the process.
 	if err := mgr.Add(forgetOnStop{mgr}); err != nil {
 		return err
 	}
