@@ -123,3 +123,37 @@ func TestRealmCreateOutcomeUnknown(t *testing.T) {
 		}
 	})
 }
+
+// A client create whose outcome the operator never learned (a timeout, or a
+// 400 "Database operation failed", while Keycloak stored the client) is
+// looked up in the same reconcile and carried on with: no Warning, and the client is this AuthClient's.
+func TestClientCreateOutcomeUnknown(t *testing.T) {
+	integration(t)
+	realmServer(t, "slow-client-server")
+	ensureNamespace(t, "team-slow", nil)
+	t.Cleanup(faults.Clear)
+	for _, c := range []struct {
+		name  string
+		fault testbed.Fault
+	}{
+		{"slow-timeout", testbed.Fault{AfterSend: true, Err: errTimedOut, PathContains: "/realms/slow-client-server/", Times: 1}},
+		{"slow-dbfailed", testbed.Fault{AfterSend: true, Status: 400, Body: `{"errorMessage":"Database operation failed"}`, PathContains: "/realms/slow-client-server/", Times: 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			faults.Clear()
+			faults.Set("client.create", c.fault)
+			ac := &authv1.AuthClient{}
+			apply(t, authClient("team-slow", c.name, "slow-client-server", ""), ac)
+			waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
+			if n := faults.Hits("client.create"); n != 1 {
+				t.Fatalf("the fault was injected %d times, want 1", n)
+			}
+			for _, reason := range []string{authv1.ReasonKeycloakRejected, authv1.ReasonKeycloakUnavailable, authv1.ReasonClientIDConflict} {
+				if n := occurrences(settledEvents(t, ac, corev1.EventTypeWarning, reason)); n != 0 {
+					t.Errorf("%d Warning %s Events for a client our own create stored", n, reason)
+				}
+			}
+			deleteAndWait(t, ac)
+		})
+	}
+}
