@@ -157,3 +157,32 @@ func TestClientCreateOutcomeUnknown(t *testing.T) {
 		})
 	}
 }
+
+// The identity provider for service-account tokens: a create Keycloak
+// stored but answered with a database failure is found in the same
+// reconcile and trusted, with no Warning on the way.
+func TestIdentityProviderCreateOutcomeUnknown(t *testing.T) {
+	integration(t)
+	t.Cleanup(faults.Clear)
+	const name = "slow-idp-server"
+	faults.Clear()
+	faults.Set("identityprovider.create", testbed.Fault{AfterSend: true, Status: 400, Body: `{"errorMessage":"Database operation failed"}`,
+		PathContains: "/realms/" + name + "/", Times: 1})
+	as := serverWith(t, name, "  serviceAccountAuthentication: {}")
+	waitIssuer(t, as, metav1.ConditionTrue, authv1.ReasonIssuerReachable)
+	if n := faults.Hits("identityprovider.create"); n != 1 {
+		t.Fatalf("the fault was injected %d times, want 1", n)
+	}
+	idp, err := identityProvider(t, as.Status.RealmName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owner := idp.Config["nauthera.io/owner"]; owner != desired.Owner(as.Namespace, as.Name) {
+		t.Errorf("identity provider owner %q", owner)
+	}
+	for _, reason := range []string{authv1.ReasonKeycloakRejected, authv1.ReasonKeycloakUnavailable, authv1.ReasonIdentityProviderConflict} {
+		if n := occurrences(settledEvents(t, as, corev1.EventTypeWarning, reason)); n != 0 {
+			t.Errorf("%d Warning %s Events for an identity provider our own create stored", n, reason)
+		}
+	}
+}
