@@ -3,12 +3,14 @@ package controllers_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/testbed"
@@ -183,6 +185,49 @@ func TestIdentityProviderCreateOutcomeUnknown(t *testing.T) {
 	for _, reason := range []string{authv1.ReasonKeycloakRejected, authv1.ReasonKeycloakUnavailable, authv1.ReasonIdentityProviderConflict} {
 		if n := occurrences(settledEvents(t, as, corev1.EventTypeWarning, reason)); n != 0 {
 			t.Errorf("%d Warning %s Events for an identity provider our own create stored", n, reason)
+		}
+	}
+}
+
+// An audience mapper added to an existing client: a create Keycloak stored
+// but answered with a database failure is found in the same reconcile, with
+// no Warning and no second mapper.
+func TestAudienceMapperCreateOutcomeUnknown(t *testing.T) {
+	integration(t)
+	as := realmServer(t, "slow-aud-server")
+	ensureNamespace(t, "slow-aud", nil)
+	t.Cleanup(faults.Clear)
+	apiClient := &authv1.AuthClient{}
+	apply(t, authClient("slow-aud", "api", "slow-aud-server", worker+"\n  audienceAccess:\n    namespaces: [slow-aud]"), apiClient)
+	t.Cleanup(func() { deleteAndWait(t, apiClient) })
+	front := &authv1.AuthClient{}
+	apply(t, authClient("slow-aud", "front", "slow-aud-server", worker), front)
+	t.Cleanup(func() { deleteAndWait(t, front) })
+	waitReady(t, apiClient, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
+	waitReady(t, front, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
+
+	faults.Clear()
+	faults.Set("client.mapper.create", testbed.Fault{AfterSend: true, Status: 400, Body: `{"errorMessage":"Database operation failed"}`,
+		PathContains: "/realms/slow-aud-server/", Times: 1})
+	editClient(t, front, func(ac *authv1.AuthClient) { ac.Spec.Audiences = []authv1.ObjectReference{{Name: "api"}} })
+	eventually(t, 60*time.Second, "status.audiences of front", func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(front), front); err != nil {
+			return err
+		}
+		if len(front.Status.Audiences) != 1 || front.Status.Audiences[0] != "slow-aud.api" {
+			return fmt.Errorf("status.audiences %v", front.Status.Audiences)
+		}
+		return nil
+	})
+	if n := faults.Hits("client.mapper.create"); n != 1 {
+		t.Fatalf("the fault was injected %d times, want 1", n)
+	}
+	if got := len(keycloakClient(t, as.Status.RealmName, "slow-aud.front").ProtocolMappers); got != 1 {
+		t.Errorf("front has %d protocol mappers, want 1", got)
+	}
+	for _, reason := range []string{authv1.ReasonKeycloakRejected, authv1.ReasonKeycloakUnavailable} {
+		if n := occurrences(settledEvents(t, front, corev1.EventTypeWarning, reason)); n != 0 {
+			t.Errorf("%d Warning %s Events for an audience mapper our own create stored", n, reason)
 		}
 	}
 }
