@@ -226,11 +226,37 @@ func applyAudiences(ctx context.Context, kc keycloak.Admin, realm, id string, pl
 		}
 	}
 	for _, clientID := range plan.Add {
-		if err := kc.CreateClientMapper(ctx, realm, id, desired.AudienceMapper(clientID)); err != nil {
+		m := desired.AudienceMapper(clientID)
+		err := kc.CreateClientMapper(ctx, realm, id, m)
+		if err != nil && keycloak.CreateOutcomeUnknown(err) {
+			// Stored all the same (a timeout, a 5xx or a database failure
+			// after Keycloak wrote it, or an earlier attempt of ours)? A
+			// mapper of ours by that name is carried on with.
+			stored, ferr := hasMapper(ctx, kc, realm, id, gocloak.PString(m.Name))
+			if ferr != nil {
+				return ferr
+			}
+			if stored {
+				continue
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// hasMapper reports whether the client with internal id has a managed
+// audience mapper named name.
+func hasMapper(ctx context.Context, kc keycloak.Admin, realm, id, name string) (bool, error) {
+	cl, err := kc.GetClient(ctx, realm, id)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(cl.ProtocolMappers, func(m gocloak.ProtocolMapperRepresentation) bool {
+		return desired.OwnedAudienceMapper(m) && gocloak.PString(m.Name) == name
+	}), nil
 }
 
 // audienceChanges describes a plan for logs and Events.

@@ -359,14 +359,18 @@ func (r *AuthClientReconciler) createScopes(ctx context.Context, s *authClientSc
 func (r *AuthClientReconciler) createdClient(ctx context.Context, s *authClientScope, clientID, id string, err error) (created, existing *gocloak.Client, _ error) {
 	ac, kc, realm := s.ac, s.kc, s.realm()
 	switch {
-	case keycloak.IsConflict(err):
-		// It exists: created by an earlier attempt of ours (Keycloak stored
-		// it, then the answer or our status write was lost), which is
-		// adopted, or someone else's, which is refused.
+	case keycloak.CreateOutcomeUnknown(err):
+		// It exists (409), or may: the create timed out, lost its
+		// connection, got a 5xx or a database failure, and Keycloak may
+		// have stored it all the same (or an earlier attempt of ours, still
+		// committing, did). Ours is adopted, someone else's refused.
 		found, ferr := kc.FindClient(ctx, realm, clientID)
 		switch {
-		case keycloak.IsNotFound(ferr):
+		case keycloak.IsNotFound(ferr) && keycloak.IsConflict(err):
 			return nil, nil, reconciler.Transient(authv1.ReasonClientIDConflict, "clientId %q in realm %q was taken while it was being created, and is gone again; checking again", clientID, realm)
+		case keycloak.IsNotFound(ferr):
+			// Not stored: the create's own (transient) error, retried with backoff.
+			return nil, nil, err
 		case ferr != nil:
 			return nil, nil, ferr
 		}

@@ -180,24 +180,17 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 	name := as.EffectiveRealmName()
 	actual, err := kc.GetRealm(ctx, name)
 	if keycloak.IsNotFound(err) {
-		log.Info("Creating Keycloak realm", "realm", name)
-		if err := kc.CreateRealm(ctx, want); keycloak.IsConflict(err) {
-			// Created between our lookup and our create: look again next time.
-			return "", &reconciler.Failure{Reason: authv1.ReasonRealmConflict, Msg: fmt.Sprintf("realm %q appeared while it was being created; checking again", name), Transient: true}
-		} else if err != nil {
+		var created *gocloak.RealmRepresentation
+		if created, actual, err = r.createRealm(ctx, as, kc, rep, want); err != nil {
 			return "", err
 		}
-		rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonRealmCreated, fmt.Sprintf("Created Keycloak realm %q", name))
-		as.Status.RealmName = name
-		// Read once more for the session timeouts Keycloak chose.
-		created, err := kc.GetRealm(ctx, name)
-		if err != nil {
-			return "", err
+		if created != nil {
+			recordSessions(as, created)
+			return gocloak.PString(created.ID), nil
 		}
-		recordSessions(as, created)
-		return gocloak.PString(created.ID), nil
-	}
-	if err != nil {
+		// It exists after all: ours (an earlier attempt stored it) or
+		// someone else's, which the owner check below refuses.
+	} else if err != nil {
 		return "", err
 	}
 	recordSessions(as, actual)
@@ -231,6 +224,47 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 	}
 	as.Status.RealmName = name
 	return gocloak.PString(actual.ID), nil
+}
+
+// createRealm creates the realm and returns it as created. When the create
+// may have been stored all the same (it timed out, lost its connection, got
+// a 5xx or a database failure, or found the realm existing: an earlier
+// attempt whose answer was lost, still committing when this one looked),
+// the realm is looked up at once and returned as existing, for the caller's
+// owner check; it is never taken over on the strength of the failure alone.
+func (r *AuthServerReconciler) createRealm(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter, want gocloak.RealmRepresentation) (created, existing *gocloak.RealmRepresentation, _ error) {
+	name := as.EffectiveRealmName()
+	ctrl.LoggerFrom(ctx).Info("Creating Keycloak realm", "realm", name)
+	err := kc.CreateRealm(ctx, want)
+	if err != nil && keycloak.CreateOutcomeUnknown(err) {
+		found, ferr := kc.GetRealm(ctx, name)
+		switch {
+		case ferr == nil:
+			if desired.RealmOwner(found) == desired.Owner(as.Namespace, as.Name) {
+				ctrl.LoggerFrom(ctx).Info("The realm's create failed but an attempt of ours stored it; carrying on with it", "realm", name, "error", err)
+				rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonRealmCreated, fmt.Sprintf("Created Keycloak realm %q", name))
+			}
+			return nil, found, nil
+		case keycloak.IsNotFound(ferr) && keycloak.IsConflict(err):
+			return nil, nil, &reconciler.Failure{Reason: authv1.ReasonRealmConflict, Msg: fmt.Sprintf("realm %q appeared while it was being created, and is gone again; checking again", name), Transient: true}
+		case keycloak.IsNotFound(ferr):
+			// Not (yet) stored: the create's own error, retried with backoff.
+			return nil, nil, err
+		default:
+			return nil, nil, ferr
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonRealmCreated, fmt.Sprintf("Created Keycloak realm %q", name))
+	as.Status.RealmName = name
+	// Read once more for the session timeouts Keycloak chose.
+	created, err = kc.GetRealm(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return created, nil, nil
 }
 
 // reconcileIssuer reads the issuer Keycloak serves, when it may have changed.

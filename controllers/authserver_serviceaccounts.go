@@ -132,14 +132,24 @@ func (r *AuthServerReconciler) applyIdentityProvider(ctx context.Context, as *au
 	actual, err := kc.GetIdentityProvider(ctx, realm, alias)
 	if keycloak.IsNotFound(err) {
 		log.Info("Creating Keycloak identity provider", "alias", alias, "realm", realm, "issuer", issuer)
-		if err := kc.CreateIdentityProvider(ctx, realm, want); err != nil {
-			if keycloak.IsConflict(err) {
-				return false, reconciler.Transient(authv1.ReasonIdentityProviderConflict, "identity provider %q appeared in realm %q while it was being created; checking again", alias, realm)
-			}
-			return false, err
+		cerr := kc.CreateIdentityProvider(ctx, realm, want)
+		if cerr == nil {
+			rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonIdentityProviderCreated, fmt.Sprintf("Created identity provider %q in realm %q, trusting the service-account tokens of %s", alias, realm, issuer))
+			return true, nil
 		}
-		rep.Event(ctx, as, corev1.EventTypeNormal, authv1.ReasonIdentityProviderCreated, fmt.Sprintf("Created identity provider %q in realm %q, trusting the service-account tokens of %s", alias, realm, issuer))
-		return true, nil
+		if !keycloak.CreateOutcomeUnknown(cerr) {
+			return false, cerr
+		}
+		// It exists (409), or may: the create timed out or failed while
+		// Keycloak stored it (or an earlier attempt of ours did). Look,
+		// and carry on with it only if it is ours (the owner check below).
+		actual, err = kc.GetIdentityProvider(ctx, realm, alias)
+		switch {
+		case keycloak.IsNotFound(err) && keycloak.IsConflict(cerr):
+			return false, reconciler.Transient(authv1.ReasonIdentityProviderConflict, "identity provider %q appeared in realm %q while it was being created, and is gone again; checking again", alias, realm)
+		case keycloak.IsNotFound(err):
+			return false, cerr
+		}
 	}
 	if err != nil {
 		return false, err

@@ -423,10 +423,20 @@ func (c *AdminClient) EnsureClientScope(ctx context.Context, realm string, scope
 		id, err = c.gc.CreateClientScope(ctx, tok, realm, scope)
 		return err
 	})
-	if IsConflict(err) {
-		// Created concurrently by someone else: use theirs.
-		id, err = lookup()
-		return id, false, err
+	if CreateOutcomeUnknown(err) {
+		// Created concurrently by someone else (409), or stored although
+		// the create timed out or failed (ours, or a concurrent one):
+		// scopes are shared by name, so what is there is used.
+		found, lerr := lookup()
+		switch {
+		case lerr != nil:
+			return "", false, lerr
+		case found != "":
+			return found, false, nil
+		case IsConflict(err):
+			return "", false, &Error{Operation: "clientscope.create", Kind: KindTransient, Message: fmt.Sprintf("client scope %q was created concurrently and is gone again", name)}
+		}
+		return "", false, err
 	}
 	return id, err == nil, err
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
@@ -110,6 +111,21 @@ func IsWriteFailed(err error) bool {
 	return errors.As(err, &kerr) && kerr.WriteFailed
 }
 
+// dbFailed is the message of Keycloak's HTTP 400 when its database refused
+// a write: on a create most often a unique key taken by a concurrent create
+// of the same object (our own earlier attempt, still committing after the
+// operator gave up waiting for it). Not a property of the request, so it is
+// transient; the values whose length Keycloak cannot store (realm names of
+// 238-255 characters) are refused at admission.
+const dbFailed = "Database operation failed"
+
+// CreateOutcomeUnknown reports whether a create that failed with err may
+// have left the object in Keycloak all the same: it exists already (409),
+// or the create timed out, lost its connection, got a 5xx or a database
+// failure (transient). The caller looks the object up before it decides,
+// and carries on with it only when it carries its own ownership markers.
+func CreateOutcomeUnknown(err error) bool { return IsConflict(err) || IsTransient(err) }
+
 // IsRejected reports whether Keycloak refused the request as invalid.
 func IsRejected(err error) bool { return errors.Is(err, ErrRejected) }
 
@@ -156,7 +172,11 @@ func wrap(op string, err error) error {
 		return &Error{Operation: op, Kind: KindTransient, Message: noAnswer(err), cause: err}
 	}
 	if errors.As(err, &api) {
-		return &Error{Operation: op, Code: api.Code, Kind: kindOf(api.Code), Message: api.Message}
+		kind := kindOf(api.Code)
+		if api.Code == http.StatusBadRequest && strings.Contains(api.Message, dbFailed) {
+			kind = KindTransient
+		}
+		return &Error{Operation: op, Code: api.Code, Kind: kind, Message: api.Message}
 	}
 	// Transport errors (no answer) come as plain errors, and so do a few
 	// gocloak failures (such as a missing Location header). A transport

@@ -69,6 +69,23 @@ func TestWrapClassifiesGocloakErrors(t *testing.T) {
 	}
 }
 
+// A 400 "Database operation failed" is the database's refusal (a unique key
+// taken by a concurrent create), not the request's fault: transient, and a
+// create that got it may have been stored. Other 400s stay rejections.
+func TestWrapDatabaseFailureIsTransient(t *testing.T) {
+	db := wrap("realm.create", &gocloak.APIError{Code: 400, Message: "400 Bad Request: Database operation failed"})
+	if !IsTransient(db) || IsRejected(db) || !CreateOutcomeUnknown(db) {
+		t.Errorf("database failure classified as %v", db)
+	}
+	bad := wrap("realm.create", &gocloak.APIError{Code: 400, Message: "400 Bad Request: Invalid redirect uri"})
+	if !IsRejected(bad) || CreateOutcomeUnknown(bad) {
+		t.Errorf("plain 400 classified as %v", bad)
+	}
+	if !CreateOutcomeUnknown(wrap("realm.create", &gocloak.APIError{Code: 409})) || CreateOutcomeUnknown(wrap("realm.create", &gocloak.APIError{Code: 404})) {
+		t.Error("409 is an unknown outcome (look it up); 404 is not")
+	}
+}
+
 func TestCredentialsNeverPrintSecrets(t *testing.T) {
 	for _, c := range []Credentials{
 		{Username: "admin", Password: "s3cr3t-pw"},

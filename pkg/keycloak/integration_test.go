@@ -2,6 +2,7 @@ package keycloak_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -678,5 +679,45 @@ func TestUpdateClientKeepsSecretAttributes(t *testing.T) {
 	}
 	if after.Attributes["client.secret.creation.time"] != created || after.Attributes["client.secret.rotated"] != "" {
 		t.Errorf("secret bookkeeping was overwritten: %v", after.Attributes)
+	}
+}
+
+// A client scope create that Keycloak stored while the operator heard a
+// timeout or a 400 "Database operation failed" returns the stored scope;
+// one that stored nothing returns a transient error, never an empty id.
+func TestEnsureClientScopeOutcomeUnknown(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	faults := &testbed.Faults{}
+	c, err := keycloak.New(keycloak.Config{
+		URL:           kc.URL,
+		Credentials:   keycloak.Credentials{Username: kc.AdminUser, Password: kc.AdminPassword},
+		WrapTransport: faults.Wrap,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	realm := testRealm(t, c)
+	dbFailed := `{"errorMessage":"Database operation failed"}`
+	for name, fault := range map[string]testbed.Fault{
+		"api:timeout":  {AfterSend: true, Err: errors.New("context deadline exceeded (Client.Timeout exceeded while awaiting headers) (injected)"), Times: 1},
+		"api:dbfailed": {AfterSend: true, Status: 400, Body: dbFailed, Times: 1},
+	} {
+		faults.Set("clientscope.create", fault)
+		id, created, err := c.EnsureClientScope(ctx, realm, gocloak.ClientScope{Name: gocloak.StringP(name)})
+		if err != nil || id == "" || created {
+			t.Errorf("%s: EnsureClientScope = %q, created=%v, %v; want the stored scope", name, id, created, err)
+		}
+		if again, _, err := c.EnsureClientScope(ctx, realm, gocloak.ClientScope{Name: gocloak.StringP(name)}); err != nil || again != id {
+			t.Errorf("%s: the scope found is %q, want %q (%v)", name, again, id, err)
+		}
+		if faults.Hits("clientscope.create") != 1 {
+			t.Errorf("%s: fault hits %d, want 1", name, faults.Hits("clientscope.create"))
+		}
+		faults.Clear()
+	}
+	faults.Set("clientscope.create", testbed.Fault{Status: 400, Body: dbFailed, Times: 1})
+	if id, _, err := c.EnsureClientScope(ctx, realm, gocloak.ClientScope{Name: gocloak.StringP("api:notstored")}); !keycloak.IsTransient(err) || id != "" {
+		t.Errorf("a database failure with nothing stored: %q, %v; want a transient error", id, err)
 	}
 }
