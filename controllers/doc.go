@@ -38,7 +38,9 @@
 // persist found the copy stale), handles deletion (reconcileDelete: an
 // orphaned realm loses its LDAP federation, a deleted one goes with it),
 // adds the finalizer, then
-// reconcileSteps runs, in order, stopping at the first failure:
+// reconcileSteps runs, in order, stopping at the first failure (the
+// certificate, userStore and serviceAccounts steps report on their own
+// conditions and only bring the next reconcile forward):
 //
 //	certificate      the issuer's TLS certificate; needs no Keycloak (authserver_certificate.go)
 //	selectors        the namespace and policy selectors parse (authserver_controller.go)

@@ -172,11 +172,14 @@ func wrap(op string, err error) error {
 		return &Error{Operation: op, Kind: KindTransient, Message: noAnswer(err), cause: err}
 	}
 	if errors.As(err, &api) {
-		kind := kindOf(api.Code)
 		if api.Code == http.StatusBadRequest && strings.Contains(api.Message, dbFailed) {
-			kind = KindTransient
+			// Retried with backoff, but as a failed write (reason
+			// KeycloakWriteFailed, which alerts), not as an outage: a cause
+			// that does not go away must not pass for Keycloak being down.
+			return &Error{Operation: op, Code: api.Code, Kind: KindTransient, WriteFailed: true, Message: api.Message +
+				" (Keycloak's database refused the write: a create of the same object still committing, or a value longer than Keycloak stores)"}
 		}
-		return &Error{Operation: op, Code: api.Code, Kind: kind, Message: api.Message}
+		return &Error{Operation: op, Code: api.Code, Kind: kindOf(api.Code), Message: api.Message}
 	}
 	// Transport errors (no answer) come as plain errors, and so do a few
 	// gocloak failures (such as a missing Location header). A transport

@@ -74,7 +74,7 @@ func TestWrapClassifiesGocloakErrors(t *testing.T) {
 // create that got it may have been stored. Other 400s stay rejections.
 func TestWrapDatabaseFailureIsTransient(t *testing.T) {
 	db := wrap("realm.create", &gocloak.APIError{Code: 400, Message: "400 Bad Request: Database operation failed"})
-	if !IsTransient(db) || IsRejected(db) || !CreateOutcomeUnknown(db) {
+	if !IsTransient(db) || IsRejected(db) || !CreateOutcomeUnknown(db) || !IsWriteFailed(db) {
 		t.Errorf("database failure classified as %v", db)
 	}
 	bad := wrap("realm.create", &gocloak.APIError{Code: 400, Message: "400 Bad Request: Invalid redirect uri"})
