@@ -230,9 +230,10 @@ func applyAudiences(ctx context.Context, kc keycloak.Admin, realm, id string, pl
 		err := kc.CreateClientMapper(ctx, realm, id, m)
 		if err != nil && keycloak.CreateOutcomeUnknown(err) {
 			// Stored all the same (a timeout, a 5xx or a database failure
-			// after Keycloak wrote it, or an earlier attempt of ours)? A
-			// mapper of ours by that name is carried on with.
-			stored, ferr := hasMapper(ctx, kc, realm, id, gocloak.PString(m.Name))
+			// after Keycloak wrote it, or an earlier attempt of ours)? Our
+			// mapper, with its type and settings as we make them, is
+			// carried on with; anything else is left to the next plan.
+			stored, ferr := hasMapper(ctx, kc, realm, id, clientID)
 			if ferr != nil {
 				return ferr
 			}
@@ -247,16 +248,14 @@ func applyAudiences(ctx context.Context, kc keycloak.Admin, realm, id string, pl
 	return nil
 }
 
-// hasMapper reports whether the client with internal id has a managed
-// audience mapper named name.
-func hasMapper(ctx context.Context, kc keycloak.Admin, realm, id, name string) (bool, error) {
+// hasMapper reports whether the client with internal id has the managed
+// audience mapper for audience exactly as desired.AudienceMapper makes it.
+func hasMapper(ctx context.Context, kc keycloak.Admin, realm, id, audience string) (bool, error) {
 	cl, err := kc.GetClient(ctx, realm, id)
 	if err != nil {
 		return false, err
 	}
-	return slices.ContainsFunc(cl.ProtocolMappers, func(m gocloak.ProtocolMapperRepresentation) bool {
-		return desired.OwnedAudienceMapper(m) && gocloak.PString(m.Name) == name
-	}), nil
+	return desired.HasAudienceMapper(*cl, audience), nil
 }
 
 // audienceChanges describes a plan for logs and Events.

@@ -129,6 +129,17 @@ func PlanAudiences(want []string, actual gocloak.Client) AudiencePlan {
 	return p
 }
 
+// HasAudienceMapper reports whether c has the managed audience mapper for
+// clientID exactly as AudienceMapper makes it: its name (which carries our
+// prefix), its type and its settings. A create whose outcome was unknown
+// must have stored that to be carried on with.
+func HasAudienceMapper(c gocloak.Client, clientID string) bool {
+	return slices.ContainsFunc(c.ProtocolMappers, func(m gocloak.ProtocolMapperRepresentation) bool {
+		return gocloak.PString(m.Name) == AudienceMapperName(clientID) &&
+			gocloak.PString(m.ProtocolMapper) == AudienceMapperType && audienceConfigMatches(m.Config, clientID)
+	})
+}
+
 func audienceConfigMatches(config map[string]string, clientID string) bool {
 	if config[configIncludedClient] != clientID || config["included.custom.audience"] != "" {
 		return false

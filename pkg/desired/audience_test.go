@@ -105,3 +105,31 @@ func TestAudienceConsents(t *testing.T) {
 		}
 	}
 }
+
+// After a create whose outcome was unknown, only our mapper exactly as we
+// make it counts as stored: not one by that name with other settings, of
+// another type, or not ours.
+func TestHasAudienceMapper(t *testing.T) {
+	with := func(ms ...gocloak.ProtocolMapperRepresentation) gocloak.Client {
+		return gocloak.Client{ProtocolMappers: ms}
+	}
+	foreign := mapperAs("1", "shop.orders", nil)
+	foreign.Name = gocloak.StringP("audience shop.orders") // an administrator's, without our prefix
+	otherType := mapperAs("1", "shop.orders", nil)
+	otherType.ProtocolMapper = gocloak.StringP("oidc-hardcoded-claim-mapper")
+	for name, tc := range map[string]struct {
+		c    gocloak.Client
+		want bool
+	}{
+		"as made":              {with(mapperAs("1", "shop.orders", nil)), true},
+		"none":                 {with(), false},
+		"another audience":     {with(mapperAs("1", "shop.billing", nil)), false},
+		"settings edited":      {with(mapperAs("1", "shop.orders", func(c map[string]string) { c["access.token.claim"] = "false" })), false},
+		"another type":         {with(otherType), false},
+		"not ours (no prefix)": {with(foreign), false},
+	} {
+		if got := HasAudienceMapper(tc.c, "shop.orders"); got != tc.want {
+			t.Errorf("%s: HasAudienceMapper = %v, want %v", name, got, tc.want)
+		}
+	}
+}
