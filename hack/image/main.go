@@ -67,15 +67,7 @@ func build(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := ociimage.WriteArchive(*out, *ref, img); err != nil {
-		return err
-	}
-	d, err := img.Digest()
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%s %s@%s\n", *out, *ref, d)
-	return nil
+	return writeArchive(*out, *ref, img)
 }
 
 func push(args []string) error {
@@ -160,14 +152,20 @@ func compose(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := ociimage.WriteArchive(*out, *ref, img); err != nil {
+	return writeArchive(*out, *ref, img)
+}
+
+// writeArchive writes img as the OCI archive out, recorded as ref, and
+// prints where it went with its digest.
+func writeArchive(out, ref string, img v1.Image) error {
+	if err := ociimage.WriteArchive(out, ref, img); err != nil {
 		return err
 	}
 	d, err := img.Digest()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s %s@%s\n", *out, *ref, d)
+	fmt.Printf("%s %s@%s\n", out, ref, d)
 	return nil
 }
 
