@@ -29,6 +29,7 @@ type Admin interface {
 	ClientPolicyAdmin
 	FederationAdmin
 	IdentityProviderAdmin
+	RoleAdmin
 }
 
 // RealmAdmin manages realms.

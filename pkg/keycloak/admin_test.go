@@ -19,6 +19,7 @@ func TestAdminIsTheSumOfItsAreas(t *testing.T) {
 		reflect.TypeFor[keycloak.ClientPolicyAdmin](),
 		reflect.TypeFor[keycloak.FederationAdmin](),
 		reflect.TypeFor[keycloak.IdentityProviderAdmin](),
+		reflect.TypeFor[keycloak.RoleAdmin](),
 	}
 	area := map[string]string{}
 	for _, a := range areas {

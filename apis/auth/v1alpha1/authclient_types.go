@@ -179,6 +179,43 @@ type AuthClientSpec struct {
 	// removes this client from their tokens' audience.
 	// +optional
 	AudienceAccess *AudienceAccess `json:"audienceAccess,omitempty"`
+
+	// roles are the client roles of this client: the permissions the API
+	// behind it understands. Nauthera creates, updates and deletes them in
+	// Keycloak and reverts console edits. Once set, the list is the whole
+	// set: roles added in the console are removed. Omitted: roles are left
+	// alone.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=50
+	Roles []ClientRole `json:"roles,omitempty"`
+
+	// roleGrants are roles of other AuthClients (APIs) that this client's
+	// service account holds, so its client-credentials tokens carry them
+	// in resource_access.<clientId>.roles (and Keycloak then names the API
+	// in the token's aud). The target must consent, as with audiences,
+	// through its spec.roleGrantAccess. Needs serviceAccountsEnabled.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	RoleGrants []RoleGrant `json:"roleGrants,omitempty"`
+
+	// roleGrantAccess says which AuthClients of other namespaces may be
+	// granted this client's roles (spec.roleGrants). AuthClients of this
+	// namespace always may. Omitted: no other namespace may. Withdrawing
+	// access removes the roles from their service accounts.
+	// +optional
+	RoleGrantAccess *RoleGrantAccess `json:"roleGrantAccess,omitempty"`
+
+	// claims put claims into the client's tokens: a fixed value, a user
+	// attribute, group membership, or client roles, each into the tokens it
+	// names. Protocol mappers added in the console are left alone and
+	// reported in status.unmanagedMappers.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	Claims []Claim `json:"claims,omitempty"`
 }
 
 // AudienceAccess is a target AuthClient's consent to appear in the
@@ -268,6 +305,29 @@ type AuthClientStatus struct {
 	// +optional
 	// +listType=atomic
 	Audiences []string `json:"audiences,omitempty"`
+
+	// roles are the client roles Keycloak holds for this client.
+	// +optional
+	// +listType=atomic
+	Roles []string `json:"roles,omitempty"`
+
+	// roleGrants are the roles of other clients that Keycloak holds for
+	// this client's service account.
+	// +optional
+	// +listType=atomic
+	RoleGrants []RoleGrantStatus `json:"roleGrants,omitempty"`
+
+	// claims are the names of the claims (protocol mappers) Nauthera keeps
+	// on the client.
+	// +optional
+	// +listType=atomic
+	Claims []string `json:"claims,omitempty"`
+
+	// unmanagedMappers are protocol mappers on the client that Nauthera did
+	// not create; it leaves them alone.
+	// +optional
+	// +listType=atomic
+	UnmanagedMappers []string `json:"unmanagedMappers,omitempty"`
 }
 
 // SecretMergePolicy says whether a template's keys replace Nauthera's
@@ -338,6 +398,7 @@ type SecretTemplate struct {
 // +kubebuilder:validation:XValidation:rule="has(self.spec.clientId) || size(self.metadata.name) <= 191",message="metadata.name: without spec.clientId the clientId is <namespace>.<name>, and Keycloak stores at most 255 characters: use a name of at most 191 characters or set spec.clientId"
 // +kubebuilder:printcolumn:name="Client ID",type=string,JSONPath=`.status.clientId`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.clientSecretRef.name`
+// +kubebuilder:printcolumn:name="Roles",type=string,JSONPath=`.status.roles`,priority=1
 // +kubebuilder:printcolumn:name="Policies",type=string,JSONPath=`.status.policies`,priority=1
 // +kubebuilder:printcolumn:name="Service Account",type=string,JSONPath=`.status.serviceAccount`,priority=1
 // +kubebuilder:printcolumn:name="Rotated",type=date,JSONPath=`.status.secretRotation.lastRotationTime`,priority=1
