@@ -597,6 +597,8 @@ spec:
 		t.Fatal(err)
 	}
 	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 90*time.Second)
+	// A fresh console token: the wait above can outlast the 60 s one.
+	gc, tok = console(t)
 	if _, err := gc.GetRealm(ctx, tok, "other-keycloak"); err != nil {
 		t.Errorf("realm not created through the override: %v", err)
 	}
