@@ -238,7 +238,7 @@ func TestClientRolesConsoleEditsAreReverted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	roles = waitRoles(t, realm, apiID, "orders:read", "orders:write")
+	waitRoles(t, realm, apiID, "orders:read", "orders:write")
 	eventually(t, 30*time.Second, "orders:write's description restored", func() error {
 		if d := gocloak.PString(kcRoles(t, realm, apiID)["orders:write"].Description); d != "Place orders" {
 			return fmt.Errorf("description %q", d)
