@@ -129,7 +129,7 @@ bench-ldap: keycloak-dist ## Benchmark a full sync of 1,000 LDAP users into a re
 	hack/with-cleanup.sh go test ./pkg/keycloak -run '^$$' -bench LDAPSync -benchtime 3x -timeout 20m
 
 .PHONY: bench-scale
-bench-scale: build envtest-assets keycloak-dist ## N AuthClients at once vs. the minimal Keycloak and Kubernetes work (BENCH_N, default 1000; BENCH_ARGS for more flags).
+bench-scale: build envtest-assets keycloak-dist ## N AuthClients at once vs. the minimal Keycloak and Kubernetes work, then 3 client roles each and one changed (BENCH_N, default 1000; BENCH_ARGS for more flags, e.g. -roles 0).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" hack/with-cleanup.sh \
 	  go run ./hack/benchscale -n $(or $(BENCH_N),1000) $(BENCH_ARGS)
 

@@ -163,6 +163,11 @@ func run() error {
 		return err
 	}
 	rows = append(rows, create)
+	roleRows, err := b.rolesRuns(ctx)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, roleRows...)
 	if *baselines {
 		if err := b.op.Stop(); err != nil {
 			return err
@@ -187,7 +192,7 @@ func run() error {
 		}
 	}
 	report(rows)
-	for _, line := range reads {
+	for _, line := range append(roleSummary(rows), reads...) {
 		fmt.Println(line)
 	}
 	return nil

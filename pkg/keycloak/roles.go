@@ -2,7 +2,11 @@ package keycloak
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
+
+	"github.com/Nerzal/gocloak/v14"
 )
 
 // Role is a Keycloak role: a client role (Nauthera's spec.roles) or a realm
@@ -82,10 +86,21 @@ func (c *AdminClient) ServiceAccountUserID(ctx context.Context, realm, clientUUI
 		ID string `json:"id"`
 	}
 	err := c.call(ctx, "client.serviceaccount.get", func(ctx context.Context, tok string) error {
-		return c.raw(ctx, tok, http.MethodGet, realm, nil, &u, "clients", clientUUID, "service-account-user")
+		err := c.raw(ctx, tok, http.MethodGet, realm, nil, &u, "clients", clientUUID, "service-account-user")
+		var api *gocloak.APIError
+		if errors.As(err, &api) && api.Code == http.StatusBadRequest && strings.Contains(api.Message, noServiceAccount) {
+			// Keycloak 26 answers 400, not 404, for a client without a
+			// service account: it is not found, not a request to fix.
+			return &gocloak.APIError{Code: http.StatusNotFound, Message: api.Message}
+		}
+		return err
 	})
 	return u.ID, err
 }
+
+// noServiceAccount is Keycloak's answer (HTTP 400) when the service-account
+// user of a client without one is asked for.
+const noServiceAccount = "Service account not enabled"
 
 // ListUserClientRoles returns the roles of a client mapped directly to a user.
 func (c *AdminClient) ListUserClientRoles(ctx context.Context, realm, userID, targetUUID string) ([]Role, error) {

@@ -183,12 +183,15 @@ type AuthClientSpec struct {
 	// roles are the client roles of this client: the permissions the API
 	// behind it understands. Nauthera creates, updates and deletes them in
 	// Keycloak and reverts console edits. Once set, the list is the whole
-	// set: roles added in the console are removed. Omitted: roles are left
-	// alone.
+	// set: roles added in the console are removed, and an empty list
+	// removes every role. Omitted: roles are left alone. Each role carries
+	// the attribute nauthera.io/owner. Names are compared exactly, as in
+	// tokens; two names that differ only in letter case are refused.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.filter(b, b.name.lowerAscii() == a.name.lowerAscii()).size() == 1)",message="spec.roles: names must differ in more than letter case (Keycloak keeps orders:write and Orders:write apart, a database with a case-insensitive collation does not, and tokens carry names as they are)"
 	Roles []ClientRole `json:"roles,omitempty"`
 
 	// roleGrants are roles of other AuthClients (APIs) that this client's
@@ -306,7 +309,8 @@ type AuthClientStatus struct {
 	// +listType=atomic
 	Audiences []string `json:"audiences,omitempty"`
 
-	// roles are the client roles Keycloak holds for this client.
+	// roles are the client roles Keycloak holds for this client, sorted
+	// (read only while spec.roles is set; empty otherwise).
 	// +optional
 	// +listType=atomic
 	Roles []string `json:"roles,omitempty"`

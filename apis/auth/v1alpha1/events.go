@@ -6,8 +6,9 @@ package v1alpha1
 // is emitted in exactly the situation its comment names.
 const (
 	// ReasonDriftReverted (Warning): a change made in Keycloak outside
-	// Nauthera (a realm, client, federation, mapper, identity provider or
-	// client policy) was reverted; the message lists the fields.
+	// Nauthera (a realm, client, client role, federation, mapper, identity
+	// provider or client policy) was reverted; the message lists the fields
+	// (for client roles: each role by name).
 	ReasonDriftReverted = "DriftReverted"
 	// ReasonRealmCreated (Normal): the AuthServer's realm was created in Keycloak.
 	ReasonRealmCreated = "RealmCreated"
