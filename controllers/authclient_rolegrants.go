@@ -565,3 +565,36 @@ var roleGrantTargetChanged = predicate.Funcs{
 		return !ok1 || !ok2 || !slices.Equal(o.Status.Roles, n.Status.Roles)
 	},
 }
+
+// releaseRoleGrants removes from the service account of an orphaned
+// Keycloak client (actual) the roles Nauthera granted it
+// (status.roleGrants): the client lives on without its AuthClient, so
+// nobody could take them back when their owners withdraw consent.
+func releaseRoleGrants(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm string, actual *gocloak.Client) error {
+	if len(ac.Status.RoleGrants) == 0 {
+		return nil
+	}
+	userID, err := kc.ServiceAccountUserID(ctx, realm, gocloak.PString(actual.ID))
+	if keycloak.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	held, err := heldRoles(ctx, kc, realm, userID)
+	if err != nil {
+		return err
+	}
+	for _, rg := range ac.Status.RoleGrants {
+		h := held[rg.ClientID]
+		drop := slices.DeleteFunc(slices.Clone(h.roles), func(r keycloak.Role) bool { return !slices.Contains(rg.Roles, r.Name) })
+		if len(drop) == 0 {
+			continue
+		}
+		ctrl.LoggerFrom(ctx).Info("Removing granted roles from the orphaned client's service account", "clientId", ac.EffectiveClientID(), "of", rg.ClientID, "count", len(drop))
+		if err := kc.RemoveUserClientRoles(ctx, realm, userID, h.uuid, drop); err != nil && !keycloak.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}

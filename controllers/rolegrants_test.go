@@ -200,6 +200,27 @@ func TestRoleGrantsNeedTheTargetsConsent(t *testing.T) {
 	if len(workerAC.Status.RoleGrants) != 0 {
 		t.Errorf("status.roleGrants = %+v after consent was withdrawn", workerAC.Status.RoleGrants)
 	}
+
+	// Deleted with deletionPolicy Orphan, the worker's Keycloak client
+	// lives on without the roles: nobody could withdraw them any more.
+	editClient(t, apiClient, func(ac *authv1.AuthClient) {
+		ac.Spec.RoleGrantAccess = &authv1.RoleGrantAccess{Clients: []authv1.NamespacedReference{{Namespace: "grant-jobs", Name: "worker"}}}
+	})
+	waitTokenRoles(t, realm, "grant-jobs", "worker", api, "orders:write")
+	creds := secretOf(t, "grant-jobs", "worker-client-secret").Data
+	editClient(t, workerAC, func(ac *authv1.AuthClient) { ac.Spec.DeletionPolicy = authv1.DeletionPolicyOrphan })
+	deleteAndWait(t, workerAC)
+	jwt, err := gocloak.NewClient(kc.URL).LoginClient(context.Background(), string(creds["client_id"]), string(creds["client_secret"]), realm)
+	if err != nil {
+		t.Fatalf("the orphaned client no longer works: %v", err)
+	}
+	var claims struct {
+		ResourceAccess map[string]any `json:"resource_access"`
+	}
+	claimsOf(t, jwt.AccessToken, &claims)
+	if _, ok := claims.ResourceAccess[api]; ok {
+		t.Errorf("the orphaned client's token still carries roles of %s: %v", api, claims.ResourceAccess)
+	}
 }
 
 // A grant whose target is missing or lacks the role is RoleNotFound; one
