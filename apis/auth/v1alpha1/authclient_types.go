@@ -196,7 +196,8 @@ type AuthClientSpec struct {
 	// service account holds, so its client-credentials tokens carry them
 	// in resource_access.<clientId>.roles (and Keycloak then names the API
 	// in the token's aud). The target must consent, as with audiences,
-	// through its spec.roleGrantAccess. Needs serviceAccountsEnabled.
+	// through its spec.roleGrantAccess. Needs client_credentials in
+	// grantTypes: the roles are held by the client's service account.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=20
