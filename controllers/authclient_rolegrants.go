@@ -435,6 +435,11 @@ func applyRoleGrants(ctx context.Context, s *authClientScope, io *grantIO, plan 
 // Nauthera. Roles are named only for clients this client may be granted
 // roles of; of others only the number is told.
 func reportGrantDrift(ctx context.Context, s *authClientScope, g *roleGrants, plan []desired.RoleGrantChange) {
+	if s.recreated {
+		// A new client's service account starts without roles: granting
+		// them again is no console edit (ClientRecreated says what happened).
+		return
+	}
 	nameable := map[string]bool{}
 	for _, t := range g.targets {
 		nameable[t.clientID] = true
