@@ -212,6 +212,10 @@ func (r *AuthClientReconciler) SetupWithManager(_ context.Context, mgr ctrl.Mana
 		// ServiceAccount, re-reconciles the others that claim it: one of
 		// them may hold it now.
 		Watches(&authv1.AuthClient{}, handler.EnqueueRequestsFromMapFunc(r.serviceAccountClaimants), builder.WithPredicates(serviceAccountClaimChanged)).
+		// An AuthClient named in spec.roleGrants that appears, goes,
+		// changes its consent or roles, or gets its Keycloak client
+		// re-reconciles the clients granted its roles.
+		Watches(&authv1.AuthClient{}, handler.EnqueueRequestsFromMapFunc(r.roleGrantSourcesOf), builder.WithPredicates(roleGrantTargetChanged)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
 			RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),

@@ -30,7 +30,7 @@ func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.A
 			rep.Fail(ctx, ac, authv1.ReasonDeleting, "Cannot delete the Keycloak client yet: "+err.Error(), true)
 			return err
 		}
-	case len(ac.Status.Audiences) > 0 || ac.Secretless() || ac.Status.ServiceAccount != "":
+	case len(ac.Status.Audiences) > 0 || len(ac.Status.RoleGrants) > 0 || ac.Secretless() || ac.Status.ServiceAccount != "":
 		// An orphaned client lives on without its AuthClient, so nobody
 		// could take back what it was given: other clients' consent (its
 		// audiences), and its ServiceAccount binding, which a namespace of
@@ -43,6 +43,10 @@ func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.A
 				if err := applyAudiences(ctx, kc, realm, gocloak.PString(actual.ID), plan); err != nil {
 					return err
 				}
+			}
+			// The roles other clients' owners consented to, likewise.
+			if err := releaseRoleGrants(ctx, ac, kc, realm, actual); err != nil {
+				return err
 			}
 			if actual.Attributes[desired.AttrJWTSubject] == "" && actual.Attributes[desired.AttrJWTIssuer] == "" {
 				return nil
@@ -57,7 +61,7 @@ func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.A
 			return kc.UpdateClient(ctx, realm, unbound)
 		})
 		if err != nil {
-			rep.Fail(ctx, ac, authv1.ReasonDeleting, "Cannot unbind the orphaned Keycloak client yet (audiences, ServiceAccount): "+err.Error(), true)
+			rep.Fail(ctx, ac, authv1.ReasonDeleting, "Cannot unbind the orphaned Keycloak client yet (audiences, role grants, ServiceAccount): "+err.Error(), true)
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -65,6 +66,9 @@ type authClientScope struct {
 	// rolesErr (client roles, authclient_roles.go) is a write of spec.roles
 	// that failed; the client and its Secret are in place all the same.
 	rolesErr error
+	// grants are the role grants (authclient_rolegrants.go): the targets
+	// that consent and what cannot be granted; nil until resolved.
+	grants *roleGrants
 }
 
 // realm is the name of the AuthServer's realm in Keycloak.
@@ -117,6 +121,7 @@ func (r *AuthClientReconciler) authClientSteps() []authClientStep {
 		{"governance", r.stepGovernance},
 		{"keycloakClient", r.stepKeycloakClient},
 		{"roles", r.stepRoles},
+		{"roleGrants", r.stepRoleGrants},
 		{"clientSecret", r.stepClientSecret},
 		{"rotation", r.stepRotation},
 		{"secret", r.stepSecret},
@@ -152,7 +157,8 @@ func runSteps(ctx context.Context, s *authClientScope, steps []authClientStep, w
 // message (what waits, though the client is ready).
 func (r *AuthClientReconciler) reconcile(ctx context.Context, s *authClientScope) (time.Duration, string, error) {
 	end := runSteps(ctx, s, r.authClientSteps(), func(ctx context.Context, s *authClientScope) error {
-		return r.withdrawAudiences(ctx, s.ac, s.kc, s.realm(), s.audiences)
+		// Both, whichever fails: withdrawn audiences and role grants.
+		return errors.Join(r.withdrawAudiences(ctx, s.ac, s.kc, s.realm(), s.audiences), r.withdrawRoleGrants(ctx, s))
 	})
 	return s.outcome(end)
 }
@@ -173,6 +179,10 @@ func (s *authClientScope) outcome(end stepResult) (time.Duration, string, error)
 	}
 	if err := s.problems.err(); err != nil {
 		// The client works, with the audiences that could be added.
+		return s.rot.wake, "", err
+	}
+	if err := s.grants.failure(); err != nil {
+		// The client works, with the roles that could be granted.
 		return s.rot.wake, "", err
 	}
 	if note := issuerNote(s.ac, s.as); note != "" {

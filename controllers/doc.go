@@ -20,6 +20,7 @@
 //	governance      what the policies make of the client; the Secret's plan (authclient_scope.go, pkg/desired)
 //	keycloakClient  create or bring the Keycloak client into line (authclient_keycloak.go)
 //	roles           make the client's roles exactly spec.roles, when set (authclient_roles.go, pkg/desired)
+//	roleGrants      the service account's roles of consenting clients (authclient_rolegrants.go)
 //	clientSecret    read the client's secret from Keycloak (authclient_scope.go)
 //	rotation        rotate the secret when due (authclient_rotation.go)
 //	secret          write the credentials Secret (authclient_secret.go)
@@ -30,7 +31,8 @@
 //
 // A step that stops before the Keycloak client is brought into line
 // (issuer, policies, governance, keycloakClient) first takes withdrawn
-// audiences out of the client's tokens (withdrawAudiences).
+// audiences out of the client's tokens (withdrawAudiences), and withdrawn
+// role grants off its service account (withdrawRoleGrants).
 //
 // # AuthServer
 //

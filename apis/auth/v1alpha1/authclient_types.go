@@ -21,6 +21,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="!(has(self.clientType) && self.clientType == 'Public' && has(self.grantTypes) && 'client_credentials' in self.grantTypes)",message="a Public client has no secret and cannot use client_credentials",fieldPath=".grantTypes"
 // +kubebuilder:validation:XValidation:rule="(has(self.grantTypes) && size(self.grantTypes) > 0 && !('authorization_code' in self.grantTypes)) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="the authorization_code grant needs at least one redirect URI; it is on when grantTypes lists it, and by default when grantTypes is omitted or empty",fieldPath=".redirectUris",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="!(has(self.serviceAccount) && has(self.clientType) && self.clientType == 'Public')",message="serviceAccount makes a Confidential client secretless; a Public client does not authenticate at all",fieldPath=".serviceAccount"
+// +kubebuilder:validation:XValidation:rule="!has(self.roleGrants) || size(self.roleGrants) == 0 || (has(self.grantTypes) && 'client_credentials' in self.grantTypes)",message="roleGrants are held by the client's service account, which only a client with the client_credentials grant has: add client_credentials to grantTypes",fieldPath=".roleGrants"
 type AuthClientSpec struct {
 	// displayName is the client's name on Keycloak's consent and account
 	// pages. Plain text: `<` and `>` are refused.
@@ -198,7 +199,8 @@ type AuthClientSpec struct {
 	// service account holds, so its client-credentials tokens carry them
 	// in resource_access.<clientId>.roles (and Keycloak then names the API
 	// in the token's aud). The target must consent, as with audiences,
-	// through its spec.roleGrantAccess. Needs serviceAccountsEnabled.
+	// through its spec.roleGrantAccess. Needs client_credentials in
+	// grantTypes: the roles are held by the client's service account.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=20

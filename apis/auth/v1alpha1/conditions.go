@@ -84,4 +84,10 @@ const (
 	ReasonAudienceNotPermitted = "AudienceNotPermitted"
 	// ReasonAudiencePending: an AuthClient named in spec.audiences has no Keycloak client yet; its audience is added once it has.
 	ReasonAudiencePending = "AudiencePending"
+	// ReasonRoleGrantNotPermitted: an AuthClient named in spec.roleGrants does not consent to a role (its spec.roleGrantAccess), belongs to another AuthServer, or its clientId is not its client; or this client has no service account.
+	ReasonRoleGrantNotPermitted = "RoleGrantNotPermitted"
+	// ReasonRoleNotFound: an AuthClient named in spec.roleGrants does not exist, does not declare a role in its spec.roles, or Keycloak does not hold the role.
+	ReasonRoleNotFound = "RoleNotFound"
+	// ReasonRoleGrantPending: an AuthClient named in spec.roleGrants has no Keycloak client or role yet; the roles are granted once it has.
+	ReasonRoleGrantPending = "RoleGrantPending"
 )
