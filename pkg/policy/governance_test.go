@@ -2,10 +2,13 @@ package policy
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 )
@@ -240,5 +243,43 @@ func TestPolicyGovernanceConsequence(t *testing.T) {
 	ps := []authv1.AuthPolicy{claimPolicy("c", authv1.ClaimPolicy{AllowedTokens: []authv1.TokenType{authv1.TokenAccess}})}
 	if got := New(Evaluate(ac, ps), old, ps); len(got) != 0 {
 		t.Errorf("new violations %s", Message(got))
+	}
+}
+
+// The samples of config/samples/roles comply with their own policy, and
+// the grant it would refuse is refused: the guide's workflow works as
+// written.
+func TestPolicyRoleSamplesComply(t *testing.T) {
+	read := func(file string) []string {
+		b, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "roles", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(string(b), "\n---\n")
+	}
+	p := authv1.AuthPolicy{}
+	if err := yaml.UnmarshalStrict([]byte(read("policy.yaml")[0]), &p); err != nil {
+		t.Fatal(err)
+	}
+	ps := []authv1.AuthPolicy{p}
+	var worker *authv1.AuthClient
+	for _, doc := range read("orders.yaml") {
+		ac := &authv1.AuthClient{}
+		if err := yaml.UnmarshalStrict([]byte(doc), ac); err != nil {
+			t.Fatal(err)
+		}
+		if vs := Evaluate(ac, ps); len(vs) > 0 {
+			t.Errorf("sample %s breaks the sample policy: %s", ac.Name, Message(vs))
+		}
+		if len(ac.Spec.RoleGrants) > 0 {
+			worker = ac
+		}
+	}
+	if worker == nil {
+		t.Fatal("no sample grants a role")
+	}
+	worker.Namespace = "elsewhere"
+	if vs := Evaluate(worker, ps); fields(vs) != "spec.roleGrants[0].client" {
+		t.Errorf("the sample policy must refuse a grant to another namespace: %s", Message(vs))
 	}
 }
