@@ -139,6 +139,9 @@ func (r *AuthServerReconciler) reconcileSteps(ctx context.Context, s *serverScop
 	if err := r.reconcileRotation(ctx, s, eff); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
+	if err := r.reconcileRealmRoles(ctx, s); err != nil {
+		return rep.Failed(ctx, as, err, r.Resync)
+	}
 	after := reconciler.Jitter(r.Resync, key)
 	usRetry, err := r.reconcileUserStore(ctx, s)
 	if err != nil {

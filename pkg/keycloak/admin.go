@@ -30,6 +30,7 @@ type Admin interface {
 	FederationAdmin
 	IdentityProviderAdmin
 	RoleAdmin
+	RealmRoleAdmin
 }
 
 // RealmAdmin manages realms.

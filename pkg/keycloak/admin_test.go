@@ -20,6 +20,7 @@ func TestAdminIsTheSumOfItsAreas(t *testing.T) {
 		reflect.TypeFor[keycloak.FederationAdmin](),
 		reflect.TypeFor[keycloak.IdentityProviderAdmin](),
 		reflect.TypeFor[keycloak.RoleAdmin](),
+		reflect.TypeFor[keycloak.RealmRoleAdmin](),
 	}
 	area := map[string]string{}
 	for _, a := range areas {
