@@ -144,3 +144,32 @@ spec:
 		t.Errorf("defaults %+v %+v, want Allowed", p.Spec.RoleGrants, p.Spec.Claims)
 	}
 }
+
+// The AuthServer's realm roles and groups are checked by the schema: a
+// group's realm role must be declared, Keycloak's own roles cannot be.
+func TestRealmRolesSchema(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest")
+	}
+	ns(t, "gov-security")
+	for _, tc := range []struct{ doc, want string }{
+		{"realmRoles: [{name: operator}]\n  groups: [{name: ops, realmRoles: [auditor]}]", "every groups[].realmRoles entry must name one of spec.realmRoles"},
+		{"groups: [{name: ops, realmRoles: [auditor]}]", "every groups[].realmRoles entry must name one of spec.realmRoles"},
+		{"realmRoles: [{name: offline_access}]", "must not be one of Keycloak's own realm roles"},
+		{"realmRoles: [{name: default-roles-x}]", "must not be one of Keycloak's own realm roles"},
+		{"groups: [{name: a/b}]", "spec.groups[0].name"},
+	} {
+		err := create(t, "apiVersion: auth.nauthera.io/v1alpha1\nkind: AuthServer\nmetadata: {name: bad-roles, namespace: gov-security}\nspec:\n  issuerUrl: https://bad.example.com\n  "+tc.doc, &authv1.AuthServer{})
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: want refused with %q, got %v", tc.doc, tc.want, err)
+		}
+	}
+	mustCreate(t, `
+apiVersion: auth.nauthera.io/v1alpha1
+kind: AuthServer
+metadata: {name: good-roles, namespace: gov-security}
+spec:
+  issuerUrl: https://good.example.com
+  realmRoles: [{name: operator, description: "Runs the platform"}, {name: auditor}]
+  groups: [{name: ops, realmRoles: [operator, auditor]}, {name: support}]`, &authv1.AuthServer{})
+}

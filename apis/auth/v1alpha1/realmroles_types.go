@@ -51,6 +51,8 @@ type RealmGroup struct {
 type RealmGroupStatus struct {
 	// name of the group.
 	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
 	Name string `json:"name,omitempty"`
 
 	// managed says Nauthera created the group (and deletes it when it
