@@ -139,9 +139,6 @@ func (r *AuthServerReconciler) reconcileSteps(ctx context.Context, s *serverScop
 	if err := r.reconcileRotation(ctx, s, eff); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
-	if err := r.reconcileRealmRoles(ctx, s); err != nil {
-		return rep.Failed(ctx, as, err, r.Resync)
-	}
 	after := reconciler.Jitter(r.Resync, key)
 	usRetry, err := r.reconcileUserStore(ctx, s)
 	if err != nil {
@@ -149,6 +146,11 @@ func (r *AuthServerReconciler) reconcileSteps(ctx context.Context, s *serverScop
 			ctrl.LoggerFrom(ctx).V(1).Info("The AuthServer changed during the reconcile, retrying", "error", err)
 		}
 		return ctrl.Result{}, err
+	}
+	// After the user store: the groups its LDAP group mapper imports exist
+	// by now, and are used rather than created.
+	if err := r.reconcileRealmRoles(ctx, s); err != nil {
+		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	for _, retry := range []time.Duration{usRetry, certRetry, r.reconcileServiceAccounts(ctx, as, kc, rep)} {
 		if retry > 0 {

@@ -181,3 +181,40 @@ func TestAuthServerRealmRolesAndGroups(t *testing.T) {
 		t.Error("the console's role was deleted")
 	}
 }
+
+// The decision's point, with a real directory: a realm role declared on the
+// AuthServer and mapped to the group the LDAP group mapper imports reaches
+// the LDAP users of that group, in realm_access.roles of a newly issued
+// token, while the group stays the directory's (used, not taken over).
+func TestAuthServerRealmRoleReachesLDAPGroupMembers(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	bindSecret(t, "rr-ldap-bind", map[string]string{"password": ldapSrv.ServicePassword})
+	userStore(t, "rr-directory", "rr-ldap-bind", "")
+	as := serverWith(t, "rr-ldap", `  userStoreRef: {name: rr-directory}
+  realmRoles: [{name: operator, description: "Runs the platform"}]
+  groups: [{name: developers, realmRoles: [operator]}]`)
+	waitUserStoreCondition(t, as, metav1.ConditionTrue, authv1.ReasonUserStoreConfigured)
+	eventually(t, 30*time.Second, "alice's token carries the realm role of her LDAP group", func() error {
+		jwt, err := passwordLogin(t, "rr-ldap", "alice", "alice-password")
+		if err != nil {
+			return err
+		}
+		var claims struct {
+			RealmAccess struct {
+				Roles []string `json:"roles"`
+			} `json:"realm_access"`
+		}
+		claimsOf(t, jwt.AccessToken, &claims)
+		if !slices.Contains(claims.RealmAccess.Roles, "operator") {
+			return fmt.Errorf("realm_access.roles %v", claims.RealmAccess.Roles)
+		}
+		return nil
+	})
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(as), as); err != nil {
+		t.Fatal(err)
+	}
+	if len(as.Status.Groups) != 1 || as.Status.Groups[0].Managed {
+		t.Errorf("status.groups %+v: the LDAP group is used, not created or taken over", as.Status.Groups)
+	}
+}
