@@ -123,6 +123,22 @@ func TestAuthServerRealmRolesAndGroups(t *testing.T) {
 		t.Errorf("groups %+v: ops is created (managed), support is used as it is", as.Status.Groups)
 	}
 
+	// Steady state: resyncs that find everything in line write nothing.
+	kcOp := theOperator(t)
+	ours := func(o, method string) bool {
+		return method != "GET" && (strings.HasPrefix(o, "realm.role") || strings.HasPrefix(o, "group"))
+	}
+	writes, lists := kcOp.count(ours), kcOp.calls("realm.roles.list")
+	eventually(t, 30*time.Second, "two resyncs", func() error {
+		if n := kcOp.calls("realm.roles.list") - lists; n < 2 {
+			return fmt.Errorf("%d realm role lists", n)
+		}
+		return nil
+	})
+	if n := kcOp.count(ours) - writes; n != 0 {
+		t.Errorf("%d realm role or group writes on resyncs that found everything in line, want 0", n)
+	}
+
 	// Console drift: the operator role deleted, auditor unmapped from support.
 	if err := gc.DeleteRealmRole(ctx, tok, "rr-server", "operator"); err != nil {
 		t.Fatal(err)
