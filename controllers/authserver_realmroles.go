@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +25,30 @@ type realmRoleScope struct {
 	byName  map[string]keycloak.Role
 	ours    map[string]bool
 	drifted []string
+}
+
+// realmRolesRetry is how soon realm roles and groups that could not be
+// brought in line (other than in an outage) are looked at again.
+const realmRolesRetry = time.Minute
+
+// realmRolesStep runs reconcileRealmRoles. Keycloak being unavailable
+// fails the reconcile, as in every other step; any other failure (a role
+// or group Keycloak refuses, a write it fails) is reported on
+// RealmRolesReady alone, so that one declared role or group never takes
+// the realm's Ready, and with it every AuthClient of the realm, down. It
+// returns how soon to look again (0: at the resync).
+func (r *AuthServerReconciler) realmRolesStep(ctx context.Context, s *serverScope) (time.Duration, error) {
+	err := r.reconcileRealmRoles(ctx, s)
+	if err == nil {
+		return 0, nil
+	}
+	f := reconciler.Classify(err)
+	if f.Reason == authv1.ReasonKeycloakUnavailable {
+		return 0, err
+	}
+	s.rep.Condition(ctx, s.as, reconciler.NewCondition(authv1.RealmRolesCondition, metav1.ConditionFalse, f.Reason,
+		fmt.Sprintf("The realm roles and groups of realm %q are not in line with spec.realmRoles and spec.groups: %s", s.as.Status.RealmName, f.Msg)))
+	return realmRolesRetry, nil
 }
 
 // reconcileRealmRoles brings the realm's roles and groups in line with

@@ -11,9 +11,11 @@ import (
 	"github.com/Nerzal/gocloak/v14"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/testbed"
 )
 
 // groupRealmRoles returns the realm roles mapped directly to the top-level
@@ -233,4 +235,66 @@ func TestAuthServerRealmRoleReachesLDAPGroupMembers(t *testing.T) {
 	if len(as.Status.Groups) != 1 || as.Status.Groups[0].Managed {
 		t.Errorf("status.groups %+v: the LDAP group is used, not created or taken over", as.Status.Groups)
 	}
+}
+
+// A group Keycloak refuses (an injected 400 on its create) is reported on
+// RealmRolesReady alone, with a Warning: the AuthServer stays Ready, so the
+// realm's AuthClients go on working. Once Keycloak accepts it, the next
+// reconcile brings the group in.
+func TestAuthServerRealmRoleRefusedKeepsTheRealmReady(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	as := serverWith(t, "rr-refused", "")
+	faults.Set("group.create", testbed.Fault{Status: 400, PathContains: "/realms/rr-refused/", Body: `{"errorMessage":"injected: group refused"}`})
+	t.Cleanup(func() { faults.Set("group.create", testbed.Fault{}) })
+	edit := func(f func(*authv1.AuthServer)) {
+		t.Helper()
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(as), as); err != nil {
+				return err
+			}
+			f(as)
+			return k8s.Update(ctx, as)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(func(as *authv1.AuthServer) {
+		as.Spec.RealmRoles = []authv1.RealmRole{{Name: "operator"}}
+		as.Spec.Groups = []authv1.RealmGroup{{Name: "ops", RealmRoles: []string{"operator"}}}
+	})
+	eventually(t, 30*time.Second, "RealmRolesReady False, Ready True for the new generation", func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(as), as); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(as.Status.Conditions, authv1.RealmRolesCondition)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != authv1.ReasonKeycloakRejected || !strings.Contains(c.Message, "injected: group refused") {
+			return fmt.Errorf("RealmRolesReady %+v", c)
+		}
+		if ready := meta.FindStatusCondition(as.Status.Conditions, authv1.ReadyCondition); ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != as.Generation {
+			return fmt.Errorf("Ready %+v (generation %d)", ready, as.Generation)
+		}
+		return nil
+	})
+	if faults.Hits("group.create") == 0 {
+		t.Fatal("the group create was never refused")
+	}
+	if note := warningEvent(t, as, authv1.ReasonKeycloakRejected); !strings.Contains(note, "spec.groups") {
+		t.Errorf("Warning Event %q does not say what failed", note)
+	}
+
+	faults.Set("group.create", testbed.Fault{})
+	edit(func(as *authv1.AuthServer) { as.Spec.RealmRoles[0].Description = "Runs the platform" })
+	eventually(t, 30*time.Second, "the group created once Keycloak accepts it", func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(as), as); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(as.Status.Conditions, authv1.RealmRolesCondition); c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("RealmRolesReady %+v", c)
+		}
+		if _, roles := groupRealmRoles(t, "rr-refused", "ops"); strings.Join(roles, ",") != "operator" {
+			return fmt.Errorf("ops holds %v", roles)
+		}
+		return nil
+	})
 }
