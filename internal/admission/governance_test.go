@@ -158,6 +158,9 @@ func TestRealmRolesSchema(t *testing.T) {
 		{"realmRoles: [{name: offline_access}]", "must not be one of Keycloak's own realm roles"},
 		{"realmRoles: [{name: default-roles-x}]", "must not be one of Keycloak's own realm roles"},
 		{"groups: [{name: a/b}]", "spec.groups[0].name"},
+		{`groups: [{name: "   "}]`, "spec.groups[0].name"},
+		{`groups: [{name: " ops"}]`, "spec.groups[0].name"},
+		{`groups: [{name: "ops\nadmins"}]`, "spec.groups[0].name"},
 	} {
 		err := create(t, "apiVersion: auth.nauthera.io/v1alpha1\nkind: AuthServer\nmetadata: {name: bad-roles, namespace: gov-security}\nspec:\n  issuerUrl: https://bad.example.com\n  "+tc.doc, &authv1.AuthServer{})
 		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) {
@@ -171,5 +174,5 @@ metadata: {name: good-roles, namespace: gov-security}
 spec:
   issuerUrl: https://good.example.com
   realmRoles: [{name: operator, description: "Runs the platform"}, {name: auditor}]
-  groups: [{name: ops, realmRoles: [operator, auditor]}, {name: support}]`, &authv1.AuthServer{})
+  groups: [{name: ops, realmRoles: [operator, auditor]}, {name: support}, {name: "Domain Admins"}, {name: x}]`, &authv1.AuthServer{})
 }

@@ -31,11 +31,13 @@ type RealmRole struct {
 // realm roles on it.
 type RealmGroup struct {
 	// name of the top-level group (as an LDAP group mapper names the groups
-	// it imports: the group's cn). At most 255 characters, no slash.
+	// it imports: the group's cn). At most 255 characters, no slash, < or
+	// >, no control character, and no space at either end (Keycloak refuses
+	// a blank name).
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
-	// +kubebuilder:validation:Pattern=`^[^/<>]+$`
+	// +kubebuilder:validation:Pattern=`^[^/<>\s]([^/<>\p{Cc}]*[^/<>\s])?$`
 	Name string `json:"name,omitempty"`
 
 	// realmRoles are names of spec.realmRoles the group's members hold.
