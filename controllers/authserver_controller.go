@@ -111,8 +111,9 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 
 // reconcileSteps runs the steps of a live AuthServer in order. The realm,
 // its issuer, the policies and rotation fail the reconcile; the user store,
-// the certificate and the service-account issuer never do (each has its
-// own condition), and say how soon to look again. key spreads the resync.
+// the certificate, the realm roles (but for an outage) and the
+// service-account issuer never do (each has its own condition), and say
+// how soon to look again. key spreads the resync.
 func (r *AuthServerReconciler) reconcileSteps(ctx context.Context, s *serverScope, key string) (ctrl.Result, error) {
 	as, rep := s.as, s.rep
 	// First: the certificate needs no Keycloak, and matters most when
@@ -147,7 +148,13 @@ func (r *AuthServerReconciler) reconcileSteps(ctx context.Context, s *serverScop
 		}
 		return ctrl.Result{}, err
 	}
-	for _, retry := range []time.Duration{usRetry, certRetry, r.reconcileServiceAccounts(ctx, as, kc, rep)} {
+	// After the user store: the groups its LDAP group mapper imports exist
+	// by now, and are used rather than created.
+	rrRetry, err := r.realmRolesStep(ctx, s)
+	if err != nil {
+		return rep.Failed(ctx, as, err, r.Resync)
+	}
+	for _, retry := range []time.Duration{usRetry, certRetry, rrRetry, r.reconcileServiceAccounts(ctx, as, kc, rep)} {
 		if retry > 0 {
 			after = min(after, retry)
 		}

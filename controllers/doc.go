@@ -53,6 +53,7 @@
 //	policies         combine the selected AuthPolicies; PoliciesConsistent (authserver_controller.go)
 //	rotation         the realm's client policy for secret rotation (authserver_rotation.go)
 //	userStore        the LDAP federation, group mapper and user sync (authserver_userstore.go)
+//	realmRoles       spec.realmRoles and spec.groups: owned roles, groups, role mappings; RealmRolesReady (authserver_realmroles.go, pkg/desired)
 //	serviceAccounts  the identity provider trusting the cluster's tokens (authserver_serviceaccounts.go)
 //
 // Conditions beside Ready go through reconciler.Reporter.Condition: one

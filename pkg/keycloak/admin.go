@@ -31,6 +31,7 @@ type Admin interface {
 	IdentityProviderAdmin
 	RoleAdmin
 	RoleGrantAdmin
+	RealmRoleAdmin
 }
 
 // RealmAdmin manages realms.

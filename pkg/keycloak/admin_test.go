@@ -21,6 +21,7 @@ func TestAdminIsTheSumOfItsAreas(t *testing.T) {
 		reflect.TypeFor[keycloak.IdentityProviderAdmin](),
 		reflect.TypeFor[keycloak.RoleAdmin](),
 		reflect.TypeFor[keycloak.RoleGrantAdmin](),
+		reflect.TypeFor[keycloak.RealmRoleAdmin](),
 	}
 	area := map[string]string{}
 	for _, a := range areas {

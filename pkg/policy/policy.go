@@ -71,6 +71,11 @@ type Effective struct {
 	Method authv1.ClientAuthenticationMethod
 	// Rotation is the secret rotation the policies enable; nil when none does.
 	Rotation *Rotation
+	// RoleGrants limits role grants across namespaces; nil when no policy
+	// does (AllowedRoleGrant).
+	RoleGrants *RoleGrantLimits
+	// Claims limits custom claims; nil when no policy does (AllowedClaim).
+	Claims *ClaimLimits
 }
 
 // Governed reports whether any policy applies.
@@ -119,6 +124,8 @@ func Combine(ps []authv1.AuthPolicy) (Effective, []Conflict) {
 			scopesFrom = append(scopesFrom, k)
 		}
 		e.EnforcePKCE = e.EnforcePKCE || s.EnforcePKCE
+		e.RoleGrants = combineRoleGrants(e.RoleGrants, s.RoleGrants)
+		e.Claims = combineClaims(e.Claims, s.Claims)
 		if t := s.Token; t != nil {
 			e.AccessTokenTTL = minSet(e.AccessTokenTTL, t.AccessTokenTTL)
 			e.RefreshTokenTTL = minSet(e.RefreshTokenTTL, t.RefreshTokenTTL)
@@ -235,6 +242,8 @@ func Evaluate(ac *authv1.AuthClient, ps []authv1.AuthPolicy) []Violation {
 				out = append(out, v)
 			}
 		}
+		out = append(out, roleGrantViolations(ac, k, s.RoleGrants)...)
+		out = append(out, claimViolations(ac, k, s.Claims)...)
 	}
 	if v, ok := omittedGrants(ac, ps); ok {
 		out = append(out, v)
@@ -281,15 +290,17 @@ func ViolatesAuthentication(vs []Violation) bool {
 
 // Consequence says, truthfully, what the reconciler does about vs to a
 // Keycloak client that exists: forbidden grant types and scopes are
-// switched off (the client is brought into line), an authentication method
+// switched off (the client is brought into line), forbidden role grants
+// and claims are not applied (or are removed), an authentication method
 // is never switched (its workloads would be locked out), so a client that
 // breaks that rule is not in line and the message says so. Empty for no
 // violations.
 func Consequence(vs []Violation) string {
 	var parts []string
-	if slices.ContainsFunc(vs, func(v Violation) bool { return v.Rule != RuleAuthentication }) {
+	if slices.ContainsFunc(vs, func(v Violation) bool { return v.Rule == RuleGrantTypes || v.Rule == RuleScopes }) {
 		parts = append(parts, "the grant types and scopes the policies forbid are switched off in the Keycloak client")
 	}
+	parts = append(parts, governanceConsequences(vs)...)
 	for _, v := range vs {
 		if v.Rule == RuleAuthentication {
 			parts = append(parts, "its authentication method is not brought into line: the Keycloak client "+v.keeps)

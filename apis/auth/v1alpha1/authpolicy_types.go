@@ -54,6 +54,22 @@ type AuthPolicySpec struct {
 	// how their secrets rotate.
 	// +optional
 	ClientAuthentication *ClientAuthenticationPolicy `json:"clientAuthentication,omitempty"`
+
+	// roleGrants limits which roles governed clients may be granted across
+	// namespaces (AuthClient spec.roleGrants). A forbidden grant is
+	// refused as a PolicyViolation naming it and is not given to (or is
+	// taken from) the client's service account; the client and its
+	// credentials are kept. Omitted: the API's consent decides alone.
+	// +optional
+	RoleGrants *RoleGrantPolicy `json:"roleGrants,omitempty"`
+
+	// claims limits the custom claims governed clients may declare
+	// (AuthClient spec.claims): whether any, of which types, reaching which
+	// tokens. A forbidden claim is refused as a PolicyViolation naming it
+	// and its mapper is not created (or is removed); the client and its
+	// credentials are kept. Omitted: any claim.
+	// +optional
+	Claims *ClaimPolicy `json:"claims,omitempty"`
 }
 
 // TokenPolicy sets token lifetimes, as Go durations such as `15m` or `24h`.
@@ -173,8 +189,8 @@ type AuthPolicyStatus struct {
 }
 
 // AuthPolicy governs the clients of every AuthServer whose policySelector
-// selects it: allowed grant types and scopes, PKCE, token lifetimes and
-// secret rotation.
+// selects it: allowed grant types and scopes, PKCE, token lifetimes,
+// secret rotation, role grants across namespaces and custom claims.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -5,6 +5,7 @@ import (
 )
 
 // AuthServerSpec describes a Keycloak realm that Nauthera manages.
+// +kubebuilder:validation:XValidation:rule="!has(self.groups) || self.groups.all(g, !has(g.realmRoles) || g.realmRoles.all(r, has(self.realmRoles) && self.realmRoles.exists(x, x.name == r)))",message="every groups[].realmRoles entry must name one of spec.realmRoles",fieldPath=".groups"
 // +kubebuilder:validation:XValidation:rule="has(self.realmName) == has(oldSelf.realmName) && (!has(self.realmName) || self.realmName == oldSelf.realmName)",message="realmName cannot be added, changed or removed after creation: create a new AuthServer to use another realm",fieldPath=".realmName"
 type AuthServerSpec struct {
 	// issuerUrl is the public URL of the server, for example
@@ -98,6 +99,26 @@ type AuthServerSpec struct {
 	// +optional
 	// +kubebuilder:default=Orphan
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// realmRoles are realm roles of the realm, owned by the AuthServer:
+	// created, updated, deleted when removed, drift reverted. Realm-wide
+	// authority is the platform team's; no AuthClient can declare or
+	// request a realm role.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=50
+	RealmRoles []RealmRole `json:"realmRoles,omitempty"`
+
+	// groups are top-level groups of the realm and the realmRoles their
+	// members hold, such as the groups an LDAP group mapper puts users in.
+	// A group that does not exist is created (and deleted when removed);
+	// one that exists is used without being taken over.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=50
+	Groups []RealmGroup `json:"groups,omitempty"`
 }
 
 // AuthServerTLS configures the TLS certificate of an AuthServer's public endpoint.
@@ -192,6 +213,16 @@ type AuthServerStatus struct {
 	// certificate is what the certificate of spec.tls.certSecretRef says.
 	// +optional
 	Certificate *CertificateStatus `json:"certificate,omitempty"`
+
+	// realmRoles are the declared realm roles the realm holds.
+	// +optional
+	// +listType=atomic
+	RealmRoles []string `json:"realmRoles,omitempty"`
+
+	// groups are the groups whose realm-role mappings Nauthera manages.
+	// +optional
+	// +listType=atomic
+	Groups []RealmGroupStatus `json:"groups,omitempty"`
 }
 
 // CertificateStatus is the certificate of an AuthServer's public endpoint.

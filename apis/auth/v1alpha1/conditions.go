@@ -91,3 +91,13 @@ const (
 	// ReasonRoleGrantPending: an AuthClient named in spec.roleGrants has no Keycloak client or role yet; the roles are granted once it has.
 	ReasonRoleGrantPending = "RoleGrantPending"
 )
+
+// Realm roles and groups of an AuthServer (issue 22).
+const (
+	// RealmRolesCondition on an AuthServer says whether its spec.realmRoles and spec.groups are in the realm.
+	RealmRolesCondition = "RealmRolesReady"
+	// ReasonRealmRolesProvisioned: the declared realm roles exist and the declared groups hold them.
+	ReasonRealmRolesProvisioned = "RealmRolesProvisioned"
+	// ReasonRealmRoleConflict: a declared realm role exists in the realm and is not the AuthServer's (Keycloak's, the console's, another AuthServer's); it is not taken over.
+	ReasonRealmRoleConflict = "RealmRoleConflict"
+)
