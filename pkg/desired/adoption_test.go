@@ -1,0 +1,173 @@
+package desired
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/Nerzal/gocloak/v14"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+)
+
+func TestAdoptionAllowed(t *testing.T) {
+	p := &authv1.AdoptionPolicy{Clients: []authv1.ClientAdoptionRule{
+		{Namespaces: []string{"team-a"}, ClientIDs: []string{"legacy-portal", "billing-*"}},
+		{Namespaces: []string{"team-b", "team-c"}, ClientIDs: []string{"shop"}},
+	}}
+	for _, tc := range []struct {
+		policy       *authv1.AdoptionPolicy
+		ns, clientID string
+		want         bool
+		what         string
+	}{
+		{p, "team-a", "legacy-portal", true, "exact clientId"},
+		{p, "team-a", "legacy-portal2", false, "exact means exact"},
+		{p, "team-a", "billing-api", true, "prefix"},
+		{p, "team-a", "billing-", true, "prefix alone"},
+		{p, "team-a", "billing", false, "shorter than the prefix"},
+		{p, "team-b", "billing-api", false, "another namespace's rule"},
+		{p, "team-c", "shop", true, "second namespace of a rule"},
+		{p, "team-d", "shop", false, "namespace not listed"},
+		{nil, "team-a", "legacy-portal", false, "no policy"},
+		{&authv1.AdoptionPolicy{Realm: true}, "team-a", "legacy-portal", false, "realm only"},
+		{&authv1.AdoptionPolicy{Clients: []authv1.ClientAdoptionRule{{Namespaces: []string{"team-a"}, ClientIDs: []string{"*"}}}}, "team-a", "anything", false, "a lone * (refused at admission) matches nothing"},
+	} {
+		if got := AdoptionAllowed(tc.policy, tc.ns, tc.clientID); got != tc.want {
+			t.Errorf("%s: AdoptionAllowed(%s, %s) = %v", tc.what, tc.ns, tc.clientID, got)
+		}
+	}
+}
+
+func TestClientIDMatchesIsLiteral(t *testing.T) {
+	// Glob metacharacters other than the trailing * mean themselves.
+	if ClientIDMatches("a?c", "abc") || !ClientIDMatches("a?c", "a?c") || ClientIDMatches("[a]*", "a-x") || !ClientIDMatches("[a]*", "[a]-x") {
+		t.Error("only a trailing * is special")
+	}
+}
+
+func handMadeClient() gocloak.Client {
+	return gocloak.Client{
+		ID: gocloak.StringP("uuid-1"), ClientID: gocloak.StringP("legacy"), Name: gocloak.StringP("Legacy"),
+		Enabled: gocloak.BoolP(true), Protocol: gocloak.StringP("openid-connect"), PublicClient: gocloak.BoolP(false),
+		StandardFlowEnabled: gocloak.BoolP(true), ServiceAccountsEnabled: gocloak.BoolP(true),
+		ClientAuthenticatorType: gocloak.StringP("client-secret"), Secret: gocloak.StringP("s3cr3t-value"),
+		RedirectURIs: []string{"https://b/cb", "https://a/cb"}, WebOrigins: []string{"+"},
+		Attributes: map[string]string{"pkce.code.challenge.method": ""},
+	}
+}
+
+func TestClientAdoptionDiff(t *testing.T) {
+	actual := handMadeClient()
+	want := actual
+	want.ID, want.Secret = nil, nil
+	want.Name = gocloak.StringP("legacy-app")
+	want.RedirectURIs = []string{"https://a/cb"}
+	want.ServiceAccountsEnabled = gocloak.BoolP(false)
+	want.Attributes = map[string]string{AttrOwner: "team-a/legacy", "pkce.code.challenge.method": ""}
+	d := ClientAdoptionDiff(want, actual, []ScopeChange{{Name: "api:read", Add: true}})
+	got := map[string]authv1.AdoptionDiffEntry{}
+	for _, e := range d.Entries {
+		got[e.Field] = e
+	}
+	for field, w := range map[string][2]string{
+		"name":                         {"Legacy", "legacy-app"},
+		"redirectUris":                 {"https://a/cb, https://b/cb", "https://a/cb"},
+		"serviceAccountsEnabled":       {"true", "false"},
+		"attributes." + AttrOwner:      {"", "team-a/legacy"},
+		"defaultClientScopes.api:read": {"unassigned", "assigned"},
+		"secret":                       {"not shown", "kept"},
+	} {
+		if e, ok := got[field]; !ok || e.Keycloak != w[0] || e.Desired != w[1] {
+			t.Errorf("%s: got %+v, want keycloak %q desired %q", field, e, w[0], w[1])
+		}
+	}
+	if len(got) != 6 {
+		t.Errorf("unchanged fields listed: %+v", d.Entries)
+	}
+	for _, e := range d.Entries {
+		if strings.Contains(e.Keycloak+e.Desired, "s3cr3t") {
+			t.Fatalf("the secret is in the diff: %+v", e)
+		}
+	}
+	// The secret's value makes no difference to the hash.
+	other := actual
+	other.Secret = gocloak.StringP("another")
+	if ClientAdoptionDiff(want, other, []ScopeChange{{Name: "api:read", Add: true}}).Hash != d.Hash {
+		t.Error("the hash depends on the secret")
+	}
+}
+
+func TestAdoptionHashChangesWithKeycloak(t *testing.T) {
+	actual := handMadeClient()
+	want := actual
+	want.Name = gocloak.StringP("new")
+	base := ClientAdoptionDiff(want, actual, nil).Hash
+	edited := actual
+	edited.Name = gocloak.StringP("Legacy (edited)")
+	if ClientAdoptionDiff(want, edited, nil).Hash == base {
+		t.Error("a value edited in Keycloak keeps the hash")
+	}
+	recreated := actual
+	recreated.ID = gocloak.StringP("uuid-2")
+	if ClientAdoptionDiff(want, recreated, nil).Hash == base {
+		t.Error("a client made again by hand keeps the hash")
+	}
+	if ClientAdoptionDiff(want, actual, nil).Hash != base {
+		t.Error("the hash is not stable")
+	}
+	if len(base) != 32 {
+		t.Errorf("hash %q", base)
+	}
+}
+
+func TestAdoptionDiffIsBounded(t *testing.T) {
+	actual := handMadeClient()
+	want := actual
+	long := make([]string, 0, 100)
+	for i := range 100 {
+		long = append(long, fmt.Sprintf("https://app-%03d.example.com/callback", i))
+	}
+	want.RedirectURIs = long
+	want.Attributes = map[string]string{}
+	for i := range 40 {
+		want.Attributes[fmt.Sprintf("a%02d", i)] = "x"
+	}
+	shown, omitted := ClientAdoptionDiff(want, actual, nil).Shown()
+	// redirectUris, 40 attributes and the kept secret.
+	if len(shown) != AdoptionDiffMax || omitted != 1+40+1-AdoptionDiffMax {
+		t.Fatalf("shown %d, omitted %d", len(shown), omitted)
+	}
+	for _, e := range shown {
+		if e.Field == "redirectUris" {
+			if !strings.HasSuffix(e.Desired, " characters)") || len([]rune(e.Desired)) > AdoptionValueMax+30 {
+				t.Errorf("long value not shortened: %d characters", len(e.Desired))
+			}
+			return
+		}
+	}
+	t.Error("redirectUris not among the first entries")
+}
+
+func TestRealmAdoptionDiff(t *testing.T) {
+	actual := gocloak.RealmRepresentation{ID: gocloak.StringP("r1"), Realm: gocloak.StringP("legacy"), Enabled: gocloak.BoolP(true), DisplayName: gocloak.StringP("Old"), EventsEnabled: gocloak.BoolP(false)}
+	as := &authv1.AuthServer{}
+	as.Name, as.Namespace, as.Spec.IssuerURL, as.Spec.DisplayName = "legacy", "security", "https://auth.example.com", "Legacy"
+	d := RealmAdoptionDiff(Realm(as), actual)
+	fields := map[string]authv1.AdoptionDiffEntry{}
+	for _, e := range d.Entries {
+		fields[e.Field] = e
+	}
+	if e := fields["displayName"]; e.Keycloak != "Old" || e.Desired != "Legacy" {
+		t.Errorf("displayName: %+v", e)
+	}
+	if e := fields["eventsEnabled"]; e.Keycloak != "false" || e.Desired != "true" {
+		t.Errorf("eventsEnabled: %+v", e)
+	}
+	if e := fields["attributes."+AttrOwner]; e.Desired != "security/legacy" {
+		t.Errorf("owner: %+v", e)
+	}
+	if _, ok := fields["enabled"]; ok {
+		t.Error("unchanged field listed")
+	}
+}
