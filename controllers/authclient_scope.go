@@ -111,6 +111,7 @@ func (r *AuthClientReconciler) authClientSteps() []authClientStep {
 		{"issuer", r.stepIssuer},
 		{"policies", r.stepPolicies},
 		{"governance", r.stepGovernance},
+		{"adoption", r.stepAdoption},
 		{"keycloakClient", r.stepKeycloakClient},
 		{"clientSecret", r.stepClientSecret},
 		{"rotation", r.stepRotation},

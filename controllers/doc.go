@@ -18,6 +18,7 @@
 //	issuer          wait for service-account authentication of a secretless client (authclient_serviceaccount.go)
 //	policies        select, combine and evaluate the AuthPolicies (authclient_scope.go, pkg/policy)
 //	governance      what the policies make of the client; the Secret's plan (authclient_scope.go, pkg/desired)
+//	adoption        show the diff of adopting an unmanaged client (spec.adopt), adopt it once acknowledged (authclient_adopt.go)
 //	keycloakClient  create or bring the Keycloak client into line (authclient_keycloak.go)
 //	clientSecret    read the client's secret from Keycloak (authclient_scope.go)
 //	rotation        rotate the secret when due (authclient_rotation.go)

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/Nerzal/gocloak/v14"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 )
@@ -187,4 +188,30 @@ func setText(values []string) string {
 	v := slices.Clone(values)
 	slices.Sort(v)
 	return strings.Join(slices.Compact(v), ", ")
+}
+
+// PendingStatus is status.adoption while the diff d waits for its
+// acknowledgement: observedAt stays while the diff (its hash) stays.
+func (d AdoptionDiff) PendingStatus(prev *authv1.AdoptionStatus, now metav1.Time) *authv1.AdoptionStatus {
+	st := &authv1.AdoptionStatus{Phase: authv1.AdoptionPending, Hash: d.Hash, ObservedAt: &now}
+	if prev != nil && prev.Phase == authv1.AdoptionPending && prev.Hash == d.Hash && prev.ObservedAt != nil {
+		st.ObservedAt = prev.ObservedAt
+	}
+	st.Diff, st.Omitted = d.Shown()
+	return st
+}
+
+// AdoptedStatus is status.adoption once the diff d was acknowledged and written.
+func (d AdoptionDiff) AdoptedStatus(pending *authv1.AdoptionStatus, now metav1.Time) *authv1.AdoptionStatus {
+	st := &authv1.AdoptionStatus{Phase: authv1.AdoptionAdopted, Hash: d.Hash, AdoptedAt: &now}
+	if pending != nil {
+		st.ObservedAt = pending.ObservedAt
+	}
+	return st
+}
+
+// Acknowledged says whether the acknowledgement (the annotation's value)
+// is this diff's hash.
+func (d AdoptionDiff) Acknowledged(ack string) bool {
+	return ack != "" && ack == d.Hash
 }
