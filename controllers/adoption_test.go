@@ -97,6 +97,7 @@ func (l *tokenLoop) end(t *testing.T) {
 	t.Helper()
 	close(l.stop)
 	l.done.Wait()
+	t.Logf("token requests with the old secret: %d succeeded, %d failed", l.ok.Load(), l.failed.Load())
 	if f := l.failed.Load(); f > 0 {
 		t.Errorf("%d of %d token requests with the old secret failed (last: %v)", f, f+l.ok.Load(), l.lastErr.Load())
 	}

@@ -58,7 +58,12 @@ func (r *AuthClientReconciler) stepAdoption(ctx context.Context, s *authClientSc
 			"spec.adopt: realm %q has no Keycloak client %q that can be adopted: adoption takes only a client that exists in the realm and that Nauthera does not manage already; nothing was written",
 			realm, clientID))
 	}
-	return endWith(r.adoptClient(ctx, s, actual))
+	if err := r.adoptClient(ctx, s, actual); err != nil {
+		return endWith(err)
+	}
+	// Adopted: the rest of the chain brings it into line (audiences) and
+	// mirrors its secret into the Secret.
+	return goOn()
 }
 
 // adoptClient shows the diff of adopting the unmanaged Keycloak client
