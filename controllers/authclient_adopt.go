@@ -46,7 +46,7 @@ func (r *AuthClientReconciler) stepAdoption(ctx context.Context, s *authClientSc
 		ac.Status.ClientID = clientID
 		if actual.Attributes[desired.AttrAdopted] == "true" && !ac.Adopted() {
 			now := metav1.Now()
-			ac.Status.Adoption = &authv1.AdoptionStatus{Phase: authv1.AdoptionAdopted, AdoptedAt: &now}
+			ac.Status.Adoption = &authv1.AdoptionStatus{AdoptedAt: &now}
 		}
 		return goOn()
 	case actual == nil || owner != "":

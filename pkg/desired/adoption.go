@@ -193,8 +193,8 @@ func setText(values []string) string {
 // PendingStatus is status.adoption while the diff d waits for its
 // acknowledgement: observedAt stays while the diff (its hash) stays.
 func (d AdoptionDiff) PendingStatus(prev *authv1.AdoptionStatus, now metav1.Time) *authv1.AdoptionStatus {
-	st := &authv1.AdoptionStatus{Phase: authv1.AdoptionPending, Hash: d.Hash, ObservedAt: &now}
-	if prev != nil && prev.Phase == authv1.AdoptionPending && prev.Hash == d.Hash && prev.ObservedAt != nil {
+	st := &authv1.AdoptionStatus{Hash: d.Hash, ObservedAt: &now}
+	if prev != nil && prev.AdoptedAt == nil && prev.Hash == d.Hash && prev.ObservedAt != nil {
 		st.ObservedAt = prev.ObservedAt
 	}
 	st.Diff, st.Omitted = d.Shown()
@@ -203,7 +203,7 @@ func (d AdoptionDiff) PendingStatus(prev *authv1.AdoptionStatus, now metav1.Time
 
 // AdoptedStatus is status.adoption once the diff d was acknowledged and written.
 func (d AdoptionDiff) AdoptedStatus(pending *authv1.AdoptionStatus, now metav1.Time) *authv1.AdoptionStatus {
-	st := &authv1.AdoptionStatus{Phase: authv1.AdoptionAdopted, Hash: d.Hash, AdoptedAt: &now}
+	st := &authv1.AdoptionStatus{Hash: d.Hash, AdoptedAt: &now}
 	if pending != nil {
 		st.ObservedAt = pending.ObservedAt
 	}

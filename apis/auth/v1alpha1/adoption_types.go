@@ -57,24 +57,9 @@ type ClientAdoptionRule struct {
 	ClientIDs []string `json:"clientIds,omitempty"`
 }
 
-// AdoptionPhase says where an adoption stands.
-// +kubebuilder:validation:Enum=Pending;Adopted
-type AdoptionPhase string
-
-const (
-	// AdoptionPending: the diff is shown; nothing is written until it is acknowledged.
-	AdoptionPending AdoptionPhase = "Pending"
-	// AdoptionAdopted: the object was adopted; Nauthera manages it like one it created.
-	AdoptionAdopted AdoptionPhase = "Adopted"
-)
-
 // AdoptionStatus is the review of an adoption: the diff between the object
 // as Keycloak has it and as the spec wants it, and its hash to acknowledge.
 type AdoptionStatus struct {
-	// phase is Pending (the diff waits for acknowledgement) or Adopted.
-	// +optional
-	Phase AdoptionPhase `json:"phase,omitempty"`
-
 	// diff lists the managed fields that the first write will change, with
 	// the value in Keycloak and the value wanted. Secrets never appear: a
 	// client secret is kept, and shown as "kept". At most 30 entries.
@@ -96,7 +81,8 @@ type AdoptionStatus struct {
 	// +optional
 	ObservedAt *metav1.Time `json:"observedAt,omitempty"`
 
-	// adoptedAt is when the object was adopted. An adopted object's
+	// adoptedAt is when the object was adopted; unset while the diff
+	// waits for its acknowledgement. An adopted object's
 	// deletionPolicy defaults to Orphan: it predates Nauthera, and other
 	// systems may still rely on it.
 	// +optional
@@ -108,7 +94,8 @@ type AdoptionDiffEntry struct {
 	// field is the Keycloak field (attributes.<name> for an attribute,
 	// clientScopes for a scope assignment).
 	// +required
-	Field string `json:"field"`
+	// +kubebuilder:validation:MinLength=1
+	Field string `json:"field,omitempty"`
 	// keycloak is the value Keycloak has now ("" when unset), shortened when long.
 	// +optional
 	Keycloak string `json:"keycloak,omitempty"`
@@ -120,7 +107,7 @@ type AdoptionDiffEntry struct {
 // Adopted says whether the AuthClient's Keycloak client was adopted rather
 // than created.
 func (ac *AuthClient) Adopted() bool {
-	return ac.Status.Adoption != nil && ac.Status.Adoption.Phase == AdoptionAdopted
+	return ac.Status.Adoption != nil && ac.Status.Adoption.AdoptedAt != nil
 }
 
 // EffectiveDeletionPolicy is spec.deletionPolicy, or when unset, Delete for a
