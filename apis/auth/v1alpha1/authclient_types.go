@@ -36,7 +36,8 @@ type AuthClientSpec struct {
 
 	// clientId is the OAuth client_id in Keycloak. Defaults to
 	// `<namespace>.<name>`, unique per realm because namespaces are.
-	// Immutable. The operator never takes over a client it did not create.
+	// Immutable. The operator never takes over a client it did not create,
+	// unless spec.adopt asks and the AuthServer allows it.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
