@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/Nerzal/gocloak/v14"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 )
@@ -169,5 +170,34 @@ func TestRealmAdoptionDiff(t *testing.T) {
 	}
 	if _, ok := fields["enabled"]; ok {
 		t.Error("unchanged field listed")
+	}
+}
+
+func TestAdoptionStatus(t *testing.T) {
+	actual := handMadeClient()
+	want := actual
+	want.Name = gocloak.StringP("new")
+	d := ClientAdoptionDiff(want, actual, nil)
+	t0, t1 := metav1.Unix(1000, 0), metav1.Unix(2000, 0)
+	first := d.PendingStatus(nil, t0)
+	if first.Hash != d.Hash || !first.ObservedAt.Equal(&t0) || first.AdoptedAt != nil || len(first.Diff) != len(d.Entries) {
+		t.Fatalf("pending: %+v", first)
+	}
+	// The same diff read again keeps when it was first observed.
+	if again := d.PendingStatus(first, t1); !again.ObservedAt.Equal(&t0) {
+		t.Errorf("observedAt moved for the same diff: %v", again.ObservedAt)
+	}
+	// Another diff is observed anew.
+	edited := actual
+	edited.Name = gocloak.StringP("edited")
+	if other := ClientAdoptionDiff(want, edited, nil).PendingStatus(first, t1); !other.ObservedAt.Equal(&t1) || other.Hash == first.Hash {
+		t.Errorf("a new diff kept the old observation: %+v", other)
+	}
+	done := d.AdoptedStatus(first, t1)
+	if done.AdoptedAt == nil || !done.ObservedAt.Equal(&t0) || len(done.Diff) != 0 {
+		t.Errorf("adopted: %+v", done)
+	}
+	if d.Acknowledged("") || d.Acknowledged(d.Hash[:31]) || !d.Acknowledged(d.Hash) {
+		t.Error("only the exact hash acknowledges")
 	}
 }
