@@ -33,7 +33,7 @@ func (r *AuthClientReconciler) stepAdoption(ctx context.Context, s *authClientSc
 	if !desired.AdoptionAllowed(s.as.Spec.Adoption, ac.Namespace, clientID) {
 		ac.Status.Adoption = nil
 		return endWith(reconciler.Permanent(authv1.ReasonAdoptionNotPermitted,
-			"spec.adopt: AuthServer %s does not let namespace %q adopt clientId %q (its spec.adoption.clients); nothing was read or written in Keycloak",
+			"spec.adopt: AuthServer %s does not let namespace %q adopt clientId %q (its spec.adoption.clients; Keycloak's built-in clients are never adopted); nothing was read or written in Keycloak",
 			authServerKey(ac), ac.Namespace, clientID))
 	}
 	actual, err := s.kc.FindClient(ctx, realm, clientID)
@@ -78,7 +78,7 @@ func (r *AuthClientReconciler) adoptClient(ctx context.Context, s *authClientSco
 	want = kept.Client
 	want.Attributes[desired.AttrAdopted] = "true"
 	ch := clientChanges{diff: desired.ClientDiff(want, *actual), scopes: desired.ScopePlan(s.gov.scopes, *actual)}
-	d := desired.ClientAdoptionDiff(want, *actual, ch.scopes)
+	d := desired.ClientAdoptionDiff(want, *actual, ch.scopes, ac.Spec.DeletionPolicy)
 	ack := ac.Annotations[authv1.AnnotationAdopt]
 	if !d.Acknowledged(ack) {
 		ac.Status.Adoption = d.PendingStatus(ac.Status.Adoption, metav1.Now())

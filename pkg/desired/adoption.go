@@ -29,10 +29,23 @@ const (
 	AdoptionValueMax = 200
 )
 
+// keycloakBuiltinClients are the clients Keycloak makes in every realm: its
+// consoles and its admin plumbing (realm-management holds the realm's admin
+// roles). No allow-list entry hands them over: a prefix such as `a*` or
+// `realm-*` must not let an app team rewrite, mirror the secret of, or (with
+// deletionPolicy Delete) delete the realm's own clients.
+var keycloakBuiltinClients = []string{"account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"}
+
+// BuiltinClient says whether clientID is one of Keycloak's built-in clients.
+func BuiltinClient(clientID string) bool {
+	return slices.Contains(keycloakBuiltinClients, clientID)
+}
+
 // AdoptionAllowed says whether the AuthServer's adoption policy lets the
-// AuthClients of namespace adopt clientID. No policy allows nothing.
+// AuthClients of namespace adopt clientID. No policy allows nothing, and no
+// policy allows one of Keycloak's built-in clients.
 func AdoptionAllowed(p *authv1.AdoptionPolicy, namespace, clientID string) bool {
-	if p == nil {
+	if p == nil || BuiltinClient(clientID) {
 		return false
 	}
 	for _, rule := range p.Clients {
@@ -92,9 +105,11 @@ func shorten(v string) string {
 }
 
 // ClientAdoptionDiff is what bringing the Keycloak client actual into line
-// with want and the scope plan changes. The client's secret is never read
-// into it: a client with a secret shows `secret: kept`.
-func ClientAdoptionDiff(want, actual gocloak.Client, scopes []ScopeChange) AdoptionDiff {
+// with want and the scope plan changes, and what deleting the AuthClient
+// would do to it (deletion, its spec.deletionPolicy). The client's secret is
+// never read into it: a client with a secret shows `secret: kept` (or
+// `replaced` when the spec makes it secretless).
+func ClientAdoptionDiff(want, actual gocloak.Client, scopes []ScopeChange, deletion authv1.DeletionPolicy) AdoptionDiff {
 	var entries []authv1.AdoptionDiffEntry
 	for _, field := range ClientDiff(want, actual) {
 		entries = append(entries, authv1.AdoptionDiffEntry{Field: field, Keycloak: clientField(actual, field), Desired: clientField(want, field)})
@@ -111,7 +126,21 @@ func ClientAdoptionDiff(want, actual gocloak.Client, scopes []ScopeChange) Adopt
 		entries = append(entries, authv1.AdoptionDiffEntry{Field: field, Keycloak: from, Desired: to})
 	}
 	if !gocloak.PBool(actual.PublicClient) && AuthenticationOf(actual) != AuthenticatorFederatedJWT {
-		entries = append(entries, authv1.AdoptionDiffEntry{Field: "secret", Keycloak: "not shown", Desired: "kept"})
+		kept := "kept"
+		if gocloak.PString(want.ClientAuthenticatorType) == AuthenticatorFederatedJWT {
+			// The client goes secretless: its secret is replaced with one
+			// nobody learns (see applyClientChanges), so apps using it stop.
+			kept = "replaced (the client goes secretless; the current secret stops working)"
+		}
+		entries = append(entries, authv1.AdoptionDiffEntry{Field: "secret", Keycloak: "not shown", Desired: kept})
+	}
+	if deletion == authv1.DeletionPolicyDelete {
+		// An explicit Delete (also one stored by the default that older
+		// versions set) deletes a client that predates Nauthera with its
+		// AuthClient: acknowledged with the rest, never by surprise.
+		entries = append(entries, authv1.AdoptionDiffEntry{Field: "deletionPolicy",
+			Keycloak: "Orphan (an adopted client's default: kept when the AuthClient is deleted)",
+			Desired:  "Delete (spec.deletionPolicy: deleting the AuthClient deletes this Keycloak client)"})
 	}
 	return AdoptionDiff{Entries: entries, Hash: adoptionHash(gocloak.PString(actual.ID), entries)}
 }

@@ -33,6 +33,12 @@ func TestAdoptionAllowed(t *testing.T) {
 		{nil, "team-a", "legacy-portal", false, "no policy"},
 		{&authv1.AdoptionPolicy{Realm: true}, "team-a", "legacy-portal", false, "realm only"},
 		{&authv1.AdoptionPolicy{Clients: []authv1.ClientAdoptionRule{{Namespaces: []string{"team-a"}, ClientIDs: []string{"*"}}}}, "team-a", "anything", false, "a lone * (refused at admission) matches nothing"},
+		{&authv1.AdoptionPolicy{Clients: []authv1.ClientAdoptionRule{{Namespaces: []string{"team-a"}, ClientIDs: []string{"r*", "a*", "b*", "s*", "realm-management"}}}}, "team-a", "realm-management", false, "Keycloak's realm-management, even listed by name"},
+		{&authv1.AdoptionPolicy{Clients: []authv1.ClientAdoptionRule{{Namespaces: []string{"team-a"}, ClientIDs: []string{"a*"}}}}, "team-a", "admin-cli", false, "Keycloak's admin-cli through a prefix"},
+		{&authv1.AdoptionPolicy{Clients: []authv1.ClientAdoptionRule{{Namespaces: []string{"team-a"}, ClientIDs: []string{"a*"}}}}, "team-a", "account-console", false, "Keycloak's account-console through a prefix"},
+		{&authv1.AdoptionPolicy{Clients: []authv1.ClientAdoptionRule{{Namespaces: []string{"team-a"}, ClientIDs: []string{"s*"}}}}, "team-a", "security-admin-console", false, "Keycloak's admin console through a prefix"},
+		{&authv1.AdoptionPolicy{Clients: []authv1.ClientAdoptionRule{{Namespaces: []string{"team-a"}, ClientIDs: []string{"b*"}}}}, "team-a", "broker", false, "Keycloak's broker through a prefix"},
+		{&authv1.AdoptionPolicy{Clients: []authv1.ClientAdoptionRule{{Namespaces: []string{"team-a"}, ClientIDs: []string{"a*"}}}}, "team-a", "account-app", true, "a prefix still matches the team's own clients"},
 	} {
 		if got := AdoptionAllowed(tc.policy, tc.ns, tc.clientID); got != tc.want {
 			t.Errorf("%s: AdoptionAllowed(%s, %s) = %v", tc.what, tc.ns, tc.clientID, got)
@@ -66,7 +72,7 @@ func TestClientAdoptionDiff(t *testing.T) {
 	want.RedirectURIs = []string{"https://a/cb"}
 	want.ServiceAccountsEnabled = gocloak.BoolP(false)
 	want.Attributes = map[string]string{AttrOwner: "team-a/legacy", "pkce.code.challenge.method": ""}
-	d := ClientAdoptionDiff(want, actual, []ScopeChange{{Name: "api:read", Add: true}})
+	d := ClientAdoptionDiff(want, actual, []ScopeChange{{Name: "api:read", Add: true}}, "")
 	got := map[string]authv1.AdoptionDiffEntry{}
 	for _, e := range d.Entries {
 		got[e.Field] = e
@@ -94,8 +100,44 @@ func TestClientAdoptionDiff(t *testing.T) {
 	// The secret's value makes no difference to the hash.
 	other := actual
 	other.Secret = gocloak.StringP("another")
-	if ClientAdoptionDiff(want, other, []ScopeChange{{Name: "api:read", Add: true}}).Hash != d.Hash {
+	if ClientAdoptionDiff(want, other, []ScopeChange{{Name: "api:read", Add: true}}, "").Hash != d.Hash {
 		t.Error("the hash depends on the secret")
+	}
+}
+
+// The diff says what the first write does to the secret and what deleting
+// the AuthClient does to the client, and both are in what the hash covers.
+func TestClientAdoptionDiffSecretlessAndDeletion(t *testing.T) {
+	actual := handMadeClient()
+	want := actual
+	want.ID, want.Secret = nil, nil
+	want.ClientAuthenticatorType = gocloak.StringP(AuthenticatorFederatedJWT)
+	d := ClientAdoptionDiff(want, actual, nil, "")
+	found := false
+	for _, e := range d.Entries {
+		if e.Field == "secret" {
+			found = true
+			if e.Desired == "kept" || !strings.Contains(e.Desired, "replaced") {
+				t.Errorf("a client going secretless shows its secret as %q", e.Desired)
+			}
+		}
+		if e.Field == "deletionPolicy" {
+			t.Errorf("an unset deletionPolicy (Orphan for an adopted client) is listed: %+v", e)
+		}
+	}
+	if !found {
+		t.Errorf("no secret entry: %+v", d.Entries)
+	}
+	withDelete := ClientAdoptionDiff(want, actual, nil, authv1.DeletionPolicyDelete)
+	if withDelete.Hash == d.Hash {
+		t.Error("deletionPolicy Delete does not change the hash: an ack given for Orphan would delete the client")
+	}
+	last := withDelete.Entries[len(withDelete.Entries)-1]
+	if last.Field != "deletionPolicy" || !strings.Contains(last.Desired, "Delete") {
+		t.Errorf("deletionPolicy Delete not shown: %+v", withDelete.Entries)
+	}
+	if orphan := ClientAdoptionDiff(want, actual, nil, authv1.DeletionPolicyOrphan); orphan.Hash != d.Hash {
+		t.Error("an explicit Orphan (the adopted default) changes the diff")
 	}
 }
 
@@ -103,18 +145,18 @@ func TestAdoptionHashChangesWithKeycloak(t *testing.T) {
 	actual := handMadeClient()
 	want := actual
 	want.Name = gocloak.StringP("new")
-	base := ClientAdoptionDiff(want, actual, nil).Hash
+	base := ClientAdoptionDiff(want, actual, nil, "").Hash
 	edited := actual
 	edited.Name = gocloak.StringP("Legacy (edited)")
-	if ClientAdoptionDiff(want, edited, nil).Hash == base {
+	if ClientAdoptionDiff(want, edited, nil, "").Hash == base {
 		t.Error("a value edited in Keycloak keeps the hash")
 	}
 	recreated := actual
 	recreated.ID = gocloak.StringP("uuid-2")
-	if ClientAdoptionDiff(want, recreated, nil).Hash == base {
+	if ClientAdoptionDiff(want, recreated, nil, "").Hash == base {
 		t.Error("a client made again by hand keeps the hash")
 	}
-	if ClientAdoptionDiff(want, actual, nil).Hash != base {
+	if ClientAdoptionDiff(want, actual, nil, "").Hash != base {
 		t.Error("the hash is not stable")
 	}
 	if len(base) != 32 {
@@ -134,7 +176,7 @@ func TestAdoptionDiffIsBounded(t *testing.T) {
 	for i := range 40 {
 		want.Attributes[fmt.Sprintf("a%02d", i)] = "x"
 	}
-	shown, omitted := ClientAdoptionDiff(want, actual, nil).Shown()
+	shown, omitted := ClientAdoptionDiff(want, actual, nil, "").Shown()
 	// redirectUris, 40 attributes and the kept secret.
 	if len(shown) != AdoptionDiffMax || omitted != 1+40+1-AdoptionDiffMax {
 		t.Fatalf("shown %d, omitted %d", len(shown), omitted)
@@ -177,7 +219,7 @@ func TestAdoptionStatus(t *testing.T) {
 	actual := handMadeClient()
 	want := actual
 	want.Name = gocloak.StringP("new")
-	d := ClientAdoptionDiff(want, actual, nil)
+	d := ClientAdoptionDiff(want, actual, nil, "")
 	t0, t1 := metav1.Unix(1000, 0), metav1.Unix(2000, 0)
 	first := d.PendingStatus(nil, t0)
 	if first.Hash != d.Hash || !first.ObservedAt.Equal(&t0) || first.AdoptedAt != nil || len(first.Diff) != len(d.Entries) {
@@ -190,7 +232,7 @@ func TestAdoptionStatus(t *testing.T) {
 	// Another diff is observed anew.
 	edited := actual
 	edited.Name = gocloak.StringP("edited")
-	if other := ClientAdoptionDiff(want, edited, nil).PendingStatus(first, t1); !other.ObservedAt.Equal(&t1) || other.Hash == first.Hash {
+	if other := ClientAdoptionDiff(want, edited, nil, "").PendingStatus(first, t1); !other.ObservedAt.Equal(&t1) || other.Hash == first.Hash {
 		t.Errorf("a new diff kept the old observation: %+v", other)
 	}
 	done := d.AdoptedStatus(first, t1)
