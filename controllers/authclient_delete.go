@@ -21,8 +21,14 @@ func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.A
 		return nil
 	}
 	switch {
-	case ac.Spec.DeletionPolicy != authv1.DeletionPolicyOrphan:
+	case ac.EffectiveDeletionPolicy(false) == authv1.DeletionPolicyDelete:
 		err := r.onOwnClient(ctx, ac, rep, func(kc keycloak.Admin, realm string, actual *gocloak.Client) error {
+			if ac.EffectiveDeletionPolicy(actual.Attributes[desired.AttrAdopted] == "true") != authv1.DeletionPolicyDelete {
+				// Adopted (status.adoption lost, say by a restore):
+				// an unset deletionPolicy orphans it all the same.
+				ctrl.LoggerFrom(ctx).Info("Leaving the adopted Keycloak client in place", "clientId", ac.EffectiveClientID(), "realm", realm)
+				return nil
+			}
 			ctrl.LoggerFrom(ctx).Info("Deleting Keycloak client", "clientId", ac.EffectiveClientID(), "realm", realm)
 			return kc.DeleteClient(ctx, realm, gocloak.PString(actual.ID))
 		})

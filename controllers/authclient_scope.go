@@ -119,6 +119,7 @@ func (r *AuthClientReconciler) authClientSteps() []authClientStep {
 		{"issuer", r.stepIssuer},
 		{"policies", r.stepPolicies},
 		{"governance", r.stepGovernance},
+		{"adoption", r.stepAdoption},
 		{"keycloakClient", r.stepKeycloakClient},
 		{"roles", r.stepRoles},
 		{"roleGrants", r.stepRoleGrants},

@@ -204,7 +204,10 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 	me := desired.Owner(as.Namespace, as.Name)
 	switch owner := desired.RealmOwner(actual); {
 	case owner == "":
-		return "", reconciler.Permanent(authv1.ReasonRealmConflict, "realm %q already exists in Keycloak and is not managed by Nauthera; refusing to take it over (set spec.realmName to use another realm)", name)
+		// Refused, or adopted once acknowledged (authserver_adopt.go).
+		if actual, err = r.adoptRealm(ctx, as, kc, rep, actual); err != nil {
+			return "", err
+		}
 	case owner != me:
 		return "", reconciler.Permanent(authv1.ReasonRealmConflict, "realm %q is owned by AuthServer %s; two AuthServers cannot share a realm", name, owner)
 	}

@@ -18,6 +18,7 @@
 //	issuer          wait for service-account authentication of a secretless client (authclient_serviceaccount.go)
 //	policies        select, combine and evaluate the AuthPolicies (authclient_scope.go, pkg/policy)
 //	governance      what the policies make of the client; the Secret's plan (authclient_scope.go, pkg/desired)
+//	adoption        show the diff of adopting an unmanaged client (spec.adopt), adopt it once acknowledged (authclient_adopt.go)
 //	keycloakClient  create or bring the Keycloak client into line (authclient_keycloak.go)
 //	roles           make the client's roles exactly spec.roles, when set (authclient_roles.go, pkg/desired)
 //	roleGrants      the service account's roles of consenting clients (authclient_rolegrants.go)

@@ -37,7 +37,8 @@ type AuthClientSpec struct {
 
 	// clientId is the OAuth client_id in Keycloak. Defaults to
 	// `<namespace>.<name>`, unique per realm because namespaces are.
-	// Immutable. The operator never takes over a client it did not create.
+	// Immutable. The operator never takes over a client it did not create,
+	// unless spec.adopt asks and the AuthServer allows it.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
@@ -150,10 +151,23 @@ type AuthClientSpec struct {
 	Scopes []string `json:"scopes,omitempty"`
 
 	// deletionPolicy says what happens to the Keycloak client when the
-	// AuthClient is deleted: Delete (default) removes it, Orphan keeps it.
+	// AuthClient is deleted: Delete removes it, Orphan keeps it. Unset means
+	// Delete for a client Nauthera created and Orphan for one it adopted
+	// (spec.adopt): an adopted client predates Nauthera, and other systems
+	// may still rely on it.
 	// +optional
-	// +kubebuilder:default=Delete
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// adopt asks to take over an existing Keycloak client of this clientId
+	// that Nauthera did not create (ClientIdConflict otherwise). An explicit
+	// field, so that a clientId that happens to exist is never taken over
+	// by accident. The AuthServer must allow it (spec.adoption.clients for
+	// this namespace and clientId), and nothing is written until the
+	// auth.nauthera.io/adopt annotation holds status.adoption.hash, the
+	// hash of the diff shown in status.adoption. The client's secret is
+	// kept. A client that another AuthClient manages is never adopted.
+	// +optional
+	Adopt bool `json:"adopt,omitempty"`
 
 	// secretTemplate shapes the credentials Secret for an application
 	// (Spring Boot, Quarkus, oauth2-proxy, environment variables). Omitted
@@ -284,6 +298,11 @@ type AuthClientStatus struct {
 	// holds the client's credentials and OIDC endpoints.
 	// +optional
 	ClientSecretRef *LocalObjectReference `json:"clientSecretRef,omitempty"`
+
+	// adoption is the review of an adoption (spec.adopt): the diff to
+	// acknowledge, or when the client was adopted.
+	// +optional
+	Adoption *AdoptionStatus `json:"adoption,omitempty"`
 
 	// issuer is the issuer URL of the realm that hosts the client.
 	// +optional

@@ -68,6 +68,14 @@ type AuthServerSpec struct {
 	// +kubebuilder:validation:items:Pattern=`^[!#-\[\]-~]+\.$`
 	AllowedClientIDPrefixes []string `json:"allowedClientIdPrefixes,omitempty"`
 
+	// adoption lets existing Keycloak objects that Nauthera did not create be
+	// adopted: the realm itself (realm: true), and which clientIds the
+	// AuthClients of which namespaces may adopt. Omitted: none (RealmConflict,
+	// ClientIdConflict). Every adoption shows its diff in status.adoption and
+	// writes only once the auth.nauthera.io/adopt annotation holds its hash.
+	// +optional
+	Adoption *AdoptionPolicy `json:"adoption,omitempty"`
+
 	// tls configures the certificate of the public endpoint.
 	// +optional
 	TLS *AuthServerTLS `json:"tls,omitempty"`
@@ -175,6 +183,11 @@ type AuthServerStatus struct {
 	// realmName is the name of the Keycloak realm this AuthServer owns.
 	// +optional
 	RealmName string `json:"realmName,omitempty"`
+
+	// adoption is the review of the realm's adoption (spec.adoption.realm):
+	// the diff to acknowledge, or when the realm was adopted.
+	// +optional
+	Adoption *AdoptionStatus `json:"adoption,omitempty"`
 
 	// issuer is the issuer that Keycloak serves for the realm, read from its
 	// discovery document.

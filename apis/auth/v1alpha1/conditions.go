@@ -56,6 +56,14 @@ const (
 	ReasonCredentialsNotFound = "CredentialsNotFound"
 	// ReasonDeleting: the object is being deleted and its Keycloak state cleaned up.
 	ReasonDeleting = "Deleting"
+	// ReasonAdoptionNotPermitted: spec.adopt asks for a Keycloak client the
+	// AuthServer does not let this namespace adopt, or that cannot be adopted
+	// (none unmanaged of that clientId in the realm); nothing is written.
+	ReasonAdoptionNotPermitted = "AdoptionNotPermitted"
+	// ReasonAdoptionPending: an adoption waits for its diff (status.adoption)
+	// to be acknowledged with the auth.nauthera.io/adopt annotation; nothing
+	// is written meanwhile.
+	ReasonAdoptionPending = "AdoptionPending"
 )
 
 // More reasons, added by the reconciler foundation.

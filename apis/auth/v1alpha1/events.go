@@ -49,4 +49,8 @@ const (
 	ReasonUserStoreLeftBehind = "UserStoreLeftBehind"
 	// ReasonUsersSynced (Normal): users of a UserStore were synced into the realm; the message counts them.
 	ReasonUsersSynced = "UsersSynced"
+	// ReasonClientAdopted (Normal): an existing Keycloak client was adopted after its diff was acknowledged.
+	ReasonClientAdopted = "ClientAdopted"
+	// ReasonRealmAdopted (Normal): an existing Keycloak realm was adopted after its diff was acknowledged.
+	ReasonRealmAdopted = "RealmAdopted"
 )

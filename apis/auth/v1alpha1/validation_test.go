@@ -553,10 +553,15 @@ func TestDefaults(t *testing.T) {
 	if err := k8s.Create(context.Background(), ac, client.DryRunAll); err != nil {
 		t.Fatal(err)
 	}
-	for field, want := range map[string]string{"clientType": "Confidential", "deletionPolicy": "Delete"} {
+	for field, want := range map[string]string{"clientType": "Confidential"} {
 		if got, _, _ := unstructured.NestedString(ac.Object, "spec", field); got != want {
 			t.Errorf("spec.%s defaulted to %q, want %q", field, got, want)
 		}
+	}
+	// Unset, so that it can mean Delete for a created client and Orphan for
+	// an adopted one (AuthClient.EffectiveDeletionPolicy).
+	if got, found, _ := unstructured.NestedString(ac.Object, "spec", "deletionPolicy"); found {
+		t.Errorf("AuthClient spec.deletionPolicy defaulted to %q, want it left unset", got)
 	}
 	as := parse(t, `
 apiVersion: auth.nauthera.io/v1alpha1
