@@ -10,17 +10,25 @@ import (
 )
 
 // Credentials log in to the Keycloak admin API: either an admin user
-// (Username and Password, through the admin-cli client) or a service-account
-// client (ClientID and ClientSecret).
+// (Username and Password, through the admin-cli client), a service-account
+// client (ClientID and ClientSecret), or a service-account client that
+// authenticates with a federated JWT (ClientID and TokenFile: the
+// operator's own Kubernetes service-account token, see federated.go).
 type Credentials struct {
 	Username     string
 	Password     string
 	ClientID     string
 	ClientSecret string
+	// TokenFile is the path of a projected service-account token, re-read
+	// on every login (the kubelet rotates it). It is a path, not a secret.
+	TokenFile string
 }
 
 // String never prints the credentials, so a stray %v cannot leak them.
 func (c Credentials) String() string {
+	if c.ClientID != "" && c.TokenFile != "" {
+		return "client " + c.ClientID + " (federated JWT from " + c.TokenFile + ")"
+	}
 	if c.ClientID != "" {
 		return "client " + c.ClientID + " (secret redacted)"
 	}
@@ -31,7 +39,7 @@ func (c Credentials) String() string {
 func (c Credentials) GoString() string { return c.String() }
 
 func (c Credentials) valid() bool {
-	return (c.Username != "" && c.Password != "") || (c.ClientID != "" && c.ClientSecret != "")
+	return (c.Username != "" && c.Password != "") || (c.ClientID != "" && (c.ClientSecret != "" || c.TokenFile != ""))
 }
 
 // tokenCache holds the admin access token and renews it shortly before it
@@ -98,6 +106,9 @@ func (t *tokenCache) token(ctx context.Context) (string, error) {
 }
 
 func (t *tokenCache) login(ctx context.Context) (*gocloak.JWT, error) {
+	if t.creds.TokenFile != "" {
+		return t.loginFederated(ctx)
+	}
 	if t.creds.ClientID != "" {
 		return t.gc.LoginClient(ctx, t.creds.ClientID, t.creds.ClientSecret, t.realm)
 	}

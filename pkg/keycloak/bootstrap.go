@@ -1,0 +1,190 @@
+package keycloak
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/Nerzal/gocloak/v14"
+)
+
+// The bootstrap of an operator without a password: run once with an admin
+// that may manage the admin realm (Keycloak's temporary bootstrap admin),
+// it makes the admin realm trust the cluster's service-account issuer and
+// creates the admin client the operator logs in as (federated.go). Every
+// step is idempotent, so the chart's hook may run it on each upgrade.
+// These verbs are not part of Admin: the controllers never call them.
+
+// FederatedAdmin is an admin client that authenticates with a Kubernetes
+// service-account token.
+type FederatedAdmin struct {
+	// Realm holds the identity provider and the client; defaults to the
+	// client's admin realm.
+	Realm string
+	// IdentityProviderAlias names the Kubernetes identity provider that
+	// trusts Issuer.
+	IdentityProviderAlias string
+	// Issuer is the cluster's service-account token issuer (the iss claim).
+	Issuer string
+	// ClientID is the admin client's clientId.
+	ClientID string
+	// Subject is the token subject that authenticates the client:
+	// system:serviceaccount:<namespace>:<name>.
+	Subject string
+	// RealmRoles are roles of Realm given to the client's service account:
+	// "admin" for an operator that manages every realm, or "create-realm".
+	RealmRoles []string
+	// ManagedRealms are realms whose realm-management roles (every role of
+	// the "<realm>-realm" client in Realm) the service account gets: an
+	// admin identity that reaches these realms and no other.
+	ManagedRealms []string
+	// AccessTokenLifespan, when set, bounds the admin token's life (the
+	// client's access.token.lifespan); zero keeps the realm's default.
+	AccessTokenLifespan time.Duration
+}
+
+// EnsureFederatedAdmin creates or updates the identity provider and the
+// client of fa, and gives the client's service account its roles. Roles
+// it already holds stay; none is taken away.
+func (c *AdminClient) EnsureFederatedAdmin(ctx context.Context, fa FederatedAdmin) error {
+	if fa.Realm == "" {
+		fa.Realm = c.realm
+	}
+	if err := c.ensureIssuerTrust(ctx, fa); err != nil {
+		return err
+	}
+	id, err := c.ensureFederatedClient(ctx, fa)
+	if err != nil {
+		return err
+	}
+	var user *gocloak.User
+	if err := c.call(ctx, "client.serviceaccount", func(ctx context.Context, tok string) (err error) {
+		user, err = c.gc.GetClientServiceAccount(ctx, tok, fa.Realm, id)
+		return err
+	}); err != nil {
+		return err
+	}
+	uid := gocloak.PString(user.ID)
+	for _, name := range fa.RealmRoles {
+		if err := c.call(ctx, "role.grant", func(ctx context.Context, tok string) error {
+			role, err := c.gc.GetRealmRole(ctx, tok, fa.Realm, name)
+			if err != nil {
+				return err
+			}
+			return c.gc.AddRealmRoleToUser(ctx, tok, fa.Realm, uid, []gocloak.Role{*role})
+		}); err != nil {
+			return fmt.Errorf("grant realm role %s to the service account of %s: %w", name, fa.ClientID, err)
+		}
+	}
+	for _, realm := range fa.ManagedRealms {
+		if err := c.grantRealmManagement(ctx, fa.Realm, uid, realm); err != nil {
+			return fmt.Errorf("grant the management roles of realm %s to the service account of %s: %w", realm, fa.ClientID, err)
+		}
+	}
+	return nil
+}
+
+func (c *AdminClient) ensureIssuerTrust(ctx context.Context, fa FederatedAdmin) error {
+	want := gocloak.IdentityProviderRepresentation{
+		Alias:       gocloak.StringP(fa.IdentityProviderAlias),
+		ProviderID:  gocloak.StringP("kubernetes"),
+		DisplayName: gocloak.StringP("Kubernetes service accounts (Nauthera operator login)"),
+		Enabled:     gocloak.BoolP(true),
+		HideOnLogin: gocloak.BoolP(true),
+		Config:      map[string]string{"issuer": fa.Issuer},
+	}
+	have, err := c.GetIdentityProvider(ctx, fa.Realm, fa.IdentityProviderAlias)
+	switch {
+	case IsNotFound(err):
+		return c.CreateIdentityProvider(ctx, fa.Realm, want)
+	case err != nil:
+		return err
+	case have.Config["issuer"] == fa.Issuer && gocloak.PBool(have.Enabled):
+		return nil
+	}
+	merged := *have
+	merged.Enabled = want.Enabled
+	merged.Config = map[string]string{}
+	for k, v := range have.Config {
+		merged.Config[k] = v
+	}
+	merged.Config["issuer"] = fa.Issuer
+	return c.UpdateIdentityProvider(ctx, fa.Realm, merged)
+}
+
+// ensureFederatedClient creates or updates the admin client and returns its internal id.
+func (c *AdminClient) ensureFederatedClient(ctx context.Context, fa FederatedAdmin) (string, error) {
+	attrs := map[string]string{
+		"jwt.credential.issuer": fa.IdentityProviderAlias,
+		"jwt.credential.sub":    fa.Subject,
+	}
+	if fa.AccessTokenLifespan > 0 {
+		attrs["access.token.lifespan"] = strconv.Itoa(int(fa.AccessTokenLifespan / time.Second))
+	}
+	want := gocloak.Client{
+		ClientID:                  gocloak.StringP(fa.ClientID),
+		Name:                      gocloak.StringP("Nauthera operator (service-account login)"),
+		Enabled:                   gocloak.BoolP(true),
+		PublicClient:              gocloak.BoolP(false),
+		ServiceAccountsEnabled:    gocloak.BoolP(true),
+		StandardFlowEnabled:       gocloak.BoolP(false),
+		DirectAccessGrantsEnabled: gocloak.BoolP(false),
+		ImplicitFlowEnabled:       gocloak.BoolP(false),
+		ClientAuthenticatorType:   gocloak.StringP("federated-jwt"),
+		Attributes:                attrs,
+	}
+	have, err := c.FindClient(ctx, fa.Realm, fa.ClientID)
+	if IsNotFound(err) {
+		return c.CreateClient(ctx, fa.Realm, want)
+	}
+	if err != nil {
+		return "", err
+	}
+	want.ID = have.ID
+	merged := map[string]string{}
+	for k, v := range have.Attributes {
+		merged[k] = v
+	}
+	for k, v := range attrs {
+		merged[k] = v
+	}
+	want.Attributes = merged
+	return gocloak.PString(have.ID), c.UpdateClient(ctx, fa.Realm, want)
+}
+
+// grantRealmManagement gives user every role of the "<realm>-realm" client
+// of the admin realm adminRealm: full management of realm, nothing else.
+func (c *AdminClient) grantRealmManagement(ctx context.Context, adminRealm, userID, realm string) error {
+	mgmt, err := c.FindClient(ctx, adminRealm, realm+"-realm")
+	if err != nil {
+		return err
+	}
+	return c.call(ctx, "role.grant", func(ctx context.Context, tok string) error {
+		roles, err := c.gc.GetClientRoles(ctx, tok, adminRealm, gocloak.PString(mgmt.ID), gocloak.GetRoleParams{})
+		if err != nil {
+			return err
+		}
+		all := make([]gocloak.Role, 0, len(roles))
+		for _, r := range roles {
+			all = append(all, *r)
+		}
+		return c.gc.AddClientRolesToUser(ctx, tok, adminRealm, gocloak.PString(mgmt.ID), userID, all)
+	})
+}
+
+// DeleteUserByName deletes the user of realm with exactly this username
+// (the temporary bootstrap admin, once the operator no longer needs it);
+// ErrNotFound if there is none.
+func (c *AdminClient) DeleteUserByName(ctx context.Context, realm, username string) error {
+	return c.call(ctx, "user.delete", func(ctx context.Context, tok string) error {
+		users, err := c.gc.GetUsers(ctx, tok, realm, gocloak.GetUsersParams{Username: gocloak.StringP(username), Exact: gocloak.BoolP(true)})
+		if err != nil {
+			return err
+		}
+		if len(users) == 0 {
+			return &gocloak.APIError{Code: 404, Message: "no user " + username + " in realm " + realm}
+		}
+		return c.gc.DeleteUser(ctx, tok, realm, gocloak.PString(users[0].ID))
+	})
+}
