@@ -42,6 +42,10 @@ type Defaults struct {
 	TokenFile string
 	// ClientID is the admin client the token authenticates (with TokenFile).
 	ClientID string
+	// Audience is the audience of the service-account tokens the operator
+	// presents (its projected token's, and those it requests for an
+	// AuthServer's spec.adminIdentity); empty: the admin realm's issuer at URL.
+	Audience string
 }
 
 // CredentialsError says that admin credentials are missing or incomplete:
@@ -58,6 +62,9 @@ type Resolver struct {
 	Reader   client.Reader
 	Defaults Defaults
 	Pool     *keycloak.Pool
+	// Tokens requests the service-account tokens of AuthServers'
+	// spec.adminIdentity; nil refuses such AuthServers.
+	Tokens TokenRequester
 
 	// Admin credentials are re-read at most once a minute, so a rotated
 	// admin password is picked up without a read per reconcile. A plain map
@@ -93,6 +100,8 @@ func (c *Resolver) For(ctx context.Context, as *authv1.AuthServer) (keycloak.Adm
 			return nil, &CredentialsError{"the operator has no default Keycloak URL (--keycloak-url) and the AuthServer names no spec.keycloak"}
 		}
 		switch {
+		case as.Spec.AdminIdentity != nil:
+			cfg.Credentials, err = c.adminIdentity(as, as.Spec.AdminIdentity)
 		case c.Defaults.TokenFile != "":
 			cfg.Credentials, err = c.federated()
 		case c.Defaults.CredentialsSecret.Name != "":

@@ -26,7 +26,13 @@ const clientAssertionJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jw
 // assertion. The file is read on every login, never cached: the kubelet
 // replaces it before it expires.
 func (t *tokenCache) loginFederated(ctx context.Context) (*gocloak.JWT, error) {
-	assertion, err := ReadTokenFile(t.creds.TokenFile)
+	var assertion string
+	var err error
+	if t.creds.Assertion != nil {
+		assertion, err = t.creds.Assertion(ctx)
+	} else {
+		assertion, err = ReadTokenFile(t.creds.TokenFile)
+	}
 	if err != nil {
 		return nil, &Error{Operation: "token.login", Kind: KindUnauthorized, Message: err.Error()}
 	}
@@ -37,6 +43,9 @@ func (t *tokenCache) loginFederated(ctx context.Context) (*gocloak.JWT, error) {
 		ClientAssertion:     gocloak.StringP(assertion),
 	})
 }
+
+// federated says whether the credentials are a federated client assertion.
+func (c Credentials) federated() bool { return c.TokenFile != "" || c.Assertion != nil }
 
 // ReadTokenFile reads a service-account token file. The error names the
 // file, never its content.
