@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
@@ -42,6 +43,26 @@ type FederatedAdmin struct {
 	// AccessTokenLifespan, when set, bounds the admin token's life (the
 	// client's access.token.lifespan); zero keeps the realm's default.
 	AccessTokenLifespan time.Duration
+}
+
+// BootstrapFederatedAdmin checks that Keycloak reaches fa.Issuer's
+// discovery document and that it names fa.Issuer (else the client could
+// never log in, and nothing would say why), then EnsureFederatedAdmin.
+func (c *AdminClient) BootstrapFederatedAdmin(ctx context.Context, fa FederatedAdmin) error {
+	if fa.Realm == "" {
+		fa.Realm = c.realm
+	}
+	doc, err := c.FetchOIDCConfiguration(ctx, fa.Realm, strings.TrimRight(fa.Issuer, "/")+"/.well-known/openid-configuration")
+	if err != nil {
+		if IsTransient(err) {
+			return err
+		}
+		return fmt.Errorf("keycloak cannot read the issuer's discovery document (it must reach %s/.well-known/openid-configuration and the keys it names, and trust its certificate): %w", fa.Issuer, err)
+	}
+	if doc["issuer"] != fa.Issuer {
+		return fmt.Errorf("the issuer's discovery document names issuer %q, not %q", doc["issuer"], fa.Issuer)
+	}
+	return c.EnsureFederatedAdmin(ctx, fa)
 }
 
 // EnsureFederatedAdmin creates or updates the identity provider and the
