@@ -9,9 +9,6 @@ const (
 	// authFederatedJWT: no password; the operator's own service-account
 	// token is the client assertion of an admin client (federated-jwt).
 	authFederatedJWT = "federated-jwt"
-	// defaultTokenFile is where the chart projects the operator's token
-	// for Keycloak (audience: Keycloak's admin realm).
-	defaultTokenFile = "/var/run/secrets/nauthera.io/keycloak/token"
 )
 
 // validateAuth refuses a login that mixes the two kinds: with

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/cmd/nauthera/bootstrap"
 	"github.com/nauthera/nauthera/controllers"
 	"github.com/nauthera/nauthera/internal/connection"
 	"github.com/nauthera/nauthera/internal/statusmetrics"
@@ -141,9 +142,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.keycloakAdminRealm, "keycloak-admin-realm", "master", "Realm of the Keycloak admin credentials.")
 	fs.StringVar(&o.keycloakAdminSecret, "keycloak-admin-secret", "", "Secret (namespace/name) with the admin credentials of the default Keycloak: username and password, or client_id and client_secret.")
 	fs.StringVar(&o.keycloakAdminDir, "keycloak-admin-credentials-dir", "", "Folder with the admin credentials as files (a mounted Secret); used when --keycloak-admin-secret is empty.")
-	fs.StringVar(&o.keycloakAuth, "keycloak-auth", authSecret, "How the operator logs in to the default Keycloak: secret (the admin credentials of --keycloak-admin-secret or --keycloak-admin-credentials-dir) or federated-jwt (no password: its own service-account token, --keycloak-token-file, authenticates the admin client --keycloak-client-id; see docs/guides/passwordless.md).")
+	fs.StringVar(&o.keycloakAuth, "keycloak-auth", "secret", "How the operator logs in to the default Keycloak: secret (the admin credentials of --keycloak-admin-secret or --keycloak-admin-credentials-dir) or federated-jwt (no password: its own service-account token, --keycloak-token-file, authenticates the admin client --keycloak-client-id; see docs/guides/passwordless.md).")
 	fs.StringVar(&o.keycloakClientID, "keycloak-client-id", "", "Admin client of the admin realm that the operator logs in as with --keycloak-auth=federated-jwt.")
-	fs.StringVar(&o.keycloakTokenFile, "keycloak-token-file", defaultTokenFile, "Projected service-account token (audience: --keycloak-token-audience) presented with --keycloak-auth=federated-jwt; read again at every login.")
+	fs.StringVar(&o.keycloakTokenFile, "keycloak-token-file", "/var/run/secrets/nauthera.io/keycloak/token", "Projected service-account token (audience: --keycloak-token-audience) presented with --keycloak-auth=federated-jwt; read again at every login.")
 	fs.StringVar(&o.keycloakTokenAudience, "keycloak-token-audience", "", "Audience of the operator's service-account tokens for Keycloak (also of those it requests for an AuthServer's spec.adminIdentity); empty: <keycloak-url>/realms/<keycloak-admin-realm>.")
 	fs.IntVar(&o.keycloakMaxInFlight, "keycloak-max-inflight", keycloak.DefaultMaxInFlight, "Requests in flight to one Keycloak at most, whatever the reconcile concurrency; requests also wait while Keycloak asks for a pause (429/503 with Retry-After).")
 	fs.DurationVar(&o.keycloakTimeout, "keycloak-timeout", 10*time.Second, "Timeout of each request to Keycloak.")
@@ -254,8 +255,8 @@ func quotedURL(raw string) string {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == bootstrapCommand {
-		os.Exit(bootstrapMain(os.Args[2:]))
+	if len(os.Args) > 1 && os.Args[1] == bootstrap.Command {
+		os.Exit(bootstrap.Main(os.Args[2:]))
 	}
 	o, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {

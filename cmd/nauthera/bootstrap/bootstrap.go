@@ -1,4 +1,5 @@
-package main
+// Package bootstrap is the `nauthera bootstrap-keycloak` subcommand.
+package bootstrap
 
 import (
 	"context"
@@ -13,8 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
@@ -30,7 +34,8 @@ import (
 // post-install and post-upgrade hook, and deletes its Secret afterwards.
 // See docs/guides/passwordless.md.
 
-const bootstrapCommand = "bootstrap-keycloak"
+// Command is the subcommand's name: `nauthera bootstrap-keycloak`.
+const Command = "bootstrap-keycloak"
 
 // Keycloak 26's names for its temporary bootstrap admin, read by this
 // command too so that one Secret serves both.
@@ -45,6 +50,7 @@ type bootstrapOptions struct {
 	serviceAccount                  string // namespace/name
 	realmRoles, managedRealms       []string
 	deleteBootstrapAdmin            bool
+	deleteSecret                    string // namespace/name
 	timeout                         time.Duration
 	// user and password are the bootstrap admin's; never printed.
 	user, password string
@@ -52,7 +58,7 @@ type bootstrapOptions struct {
 
 func parseBootstrapFlags(args []string, getenv func(string) string) (*bootstrapOptions, error) {
 	o := &bootstrapOptions{}
-	fs := flag.NewFlagSet(bootstrapCommand, flag.ContinueOnError)
+	fs := flag.NewFlagSet(Command, flag.ContinueOnError)
 	var roles, realms string
 	fs.StringVar(&o.url, "keycloak-url", "", "Base URL of Keycloak (required).")
 	fs.StringVar(&o.adminRealm, "keycloak-admin-realm", "master", "Realm of the bootstrap admin, the identity provider and the admin client.")
@@ -64,6 +70,7 @@ func parseBootstrapFlags(args []string, getenv func(string) string) (*bootstrapO
 	fs.StringVar(&roles, "realm-roles", "", "Comma-separated roles of the admin realm for the client's service account; empty: admin, or none with --managed-realms.")
 	fs.StringVar(&realms, "managed-realms", "", "Comma-separated realms whose management roles (all roles of the <realm>-realm client) the service account gets: a per-realm admin identity.")
 	fs.BoolVar(&o.deleteBootstrapAdmin, "delete-bootstrap-admin", false, "Delete the bootstrap admin user once the client is set up, so that no admin password is left in Keycloak either.")
+	fs.StringVar(&o.deleteSecret, "delete-secret", "", "namespace/name of the Secret that held the bootstrap admin's credentials, deleted once the client is set up (the chart's hook), so that no admin password is left in the cluster.")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "How long to wait for Keycloak to answer and accept the bootstrap.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -79,6 +86,11 @@ func parseBootstrapFlags(args []string, getenv func(string) string) (*bootstrapO
 	ns, name, ok := strings.Cut(o.serviceAccount, "/")
 	if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
 		errs = append(errs, fmt.Errorf("--service-account must be namespace/name of a ServiceAccount, got %q", o.serviceAccount))
+	}
+	if o.deleteSecret != "" {
+		if ns, name, ok := strings.Cut(o.deleteSecret, "/"); !ok || ns == "" || name == "" {
+			errs = append(errs, fmt.Errorf("--delete-secret must be namespace/name, got %q", o.deleteSecret))
+		}
 	}
 	if o.timeout <= 0 {
 		errs = append(errs, fmt.Errorf("--timeout must be a positive duration, got %s", o.timeout))
@@ -110,7 +122,8 @@ func splitList(s string) []string {
 	return out
 }
 
-func bootstrapMain(args []string) int {
+// Main runs the subcommand with its arguments and returns the exit code.
+func Main(args []string) int {
 	o, err := parseBootstrapFlags(args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -182,5 +195,28 @@ func runBootstrap(ctx context.Context, o *bootstrapOptions, out io.Writer) error
 		}
 		fmt.Fprintln(out, "deleted the bootstrap admin user")
 	}
+	if o.deleteSecret != "" {
+		if err := deleteSecret(ctx, o.deleteSecret); err != nil {
+			return fmt.Errorf("delete the bootstrap Secret %s: %w", o.deleteSecret, err)
+		}
+		fmt.Fprintln(out, "deleted the bootstrap Secret", o.deleteSecret)
+	}
 	return nil
+}
+
+func deleteSecret(ctx context.Context, key string) error {
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	ns, name, _ := strings.Cut(key, "/")
+	err = cs.CoreV1().Secrets(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
