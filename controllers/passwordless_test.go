@@ -27,9 +27,9 @@ import (
 // clients). A bootstrap admin sets the trust up once and is then deleted.
 
 const (
-	// operatorLoginIdP is the master realm's identity provider that the
+	// operatorLoginIDP is the master realm's identity provider that the
 	// bootstrap creates (cmd/nauthera's default alias).
-	operatorLoginIdP = "nauthera-operator-kubernetes"
+	operatorLoginIDP = "nauthera-operator-kubernetes"
 	operatorSA       = "nauthera-operator"
 	operatorClientID = "nauthera-operator"
 )
@@ -70,7 +70,7 @@ func bootstrapOperatorLogin(t *testing.T) {
 			t.Fatal(err)
 		}
 		fa := keycloak.FederatedAdmin{
-			IdentityProviderAlias: operatorLoginIdP, Issuer: saIssuer.URL, ClientID: operatorClientID,
+			IdentityProviderAlias: operatorLoginIDP, Issuer: saIssuer.URL, ClientID: operatorClientID,
 			Subject: authv1.ServiceAccountSubject(operatorNS, operatorSA), RealmRoles: []string{"admin"},
 			// Short-lived admin tokens, so that the test sees the operator log in again.
 			AccessTokenLifespan: 10 * time.Second,
@@ -218,7 +218,7 @@ func TestPasswordlessPerRealmIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := root.EnsureFederatedAdmin(ctx, keycloak.FederatedAdmin{
-		IdentityProviderAlias: operatorLoginIdP, Issuer: saIssuer.URL, ClientID: "pw-realm-a-admin",
+		IdentityProviderAlias: operatorLoginIDP, Issuer: saIssuer.URL, ClientID: "pw-realm-a-admin",
 		Subject: authv1.ServiceAccountSubject("security", "pw-realm-a-admin"), ManagedRealms: []string{"pw-realm-a"},
 	}); err != nil {
 		t.Fatal(err)

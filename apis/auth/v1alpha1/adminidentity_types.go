@@ -23,7 +23,7 @@ type AdminIdentity struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9._:-]*$`
-	ClientID string `json:"clientId"`
+	ClientID string `json:"clientId,omitempty"`
 
 	// serviceAccountName is a ServiceAccount in the AuthServer's namespace.
 	// The operator needs `create` on its `serviceaccounts/token`
@@ -34,5 +34,5 @@ type AdminIdentity struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-	ServiceAccountName string `json:"serviceAccountName"`
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 }

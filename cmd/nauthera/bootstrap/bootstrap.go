@@ -177,7 +177,7 @@ func runBootstrap(ctx context.Context, o *bootstrapOptions, out io.Writer) error
 			return true, nil
 		}
 		if keycloak.IsTransient(last) {
-			fmt.Fprintln(out, "waiting for Keycloak:", last)
+			_, _ = fmt.Fprintln(out, "waiting for Keycloak:", last)
 			return false, nil
 		}
 		return false, last
@@ -188,18 +188,18 @@ func runBootstrap(ctx context.Context, o *bootstrapOptions, out io.Writer) error
 		}
 		return err
 	}
-	fmt.Fprintf(out, "admin client %s of realm %s authenticates %s (issuer %s, identity provider %s)\n", o.clientID, o.adminRealm, fa.Subject, o.issuer, o.alias)
+	_, _ = fmt.Fprintf(out, "admin client %s of realm %s authenticates %s (issuer %s, identity provider %s)\n", o.clientID, o.adminRealm, fa.Subject, o.issuer, o.alias)
 	if o.deleteBootstrapAdmin {
 		if err := admin.DeleteUserByName(ctx, o.adminRealm, o.user); err != nil && !keycloak.IsNotFound(err) {
 			return fmt.Errorf("delete the bootstrap admin: %w", err)
 		}
-		fmt.Fprintln(out, "deleted the bootstrap admin user")
+		_, _ = fmt.Fprintln(out, "deleted the bootstrap admin user")
 	}
 	if o.deleteSecret != "" {
 		if err := deleteSecret(ctx, o.deleteSecret); err != nil {
 			return fmt.Errorf("delete the bootstrap Secret %s: %w", o.deleteSecret, err)
 		}
-		fmt.Fprintln(out, "deleted the bootstrap Secret", o.deleteSecret)
+		_, _ = fmt.Fprintln(out, "deleted the bootstrap Secret", o.deleteSecret)
 	}
 	return nil
 }
