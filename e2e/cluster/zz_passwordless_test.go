@@ -24,7 +24,6 @@ import (
 // the spec's example, also after its pod is deleted.
 func TestPasswordlessInstall(t *testing.T) {
 	needsCluster(t)
-	install(t)
 	start := time.Now()
 	if _, err := run(t, "", "helm", "status", "nauthera", "-n", "nauthera-system"); err == nil {
 		must(t, "", "helm", "uninstall", "nauthera", "--namespace", "nauthera-system", "--wait", "--timeout", "5m")

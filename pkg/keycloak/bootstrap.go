@@ -2,6 +2,7 @@ package keycloak
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -45,24 +46,28 @@ type FederatedAdmin struct {
 	AccessTokenLifespan time.Duration
 }
 
-// BootstrapFederatedAdmin checks that Keycloak reaches fa.Issuer's
-// discovery document and that it names fa.Issuer (else the client could
-// never log in, and nothing would say why), then EnsureFederatedAdmin.
-func (c *AdminClient) BootstrapFederatedAdmin(ctx context.Context, fa FederatedAdmin) error {
+// BootstrapFederatedAdmin has Keycloak read fa.Issuer's discovery document
+// (anonymously), then runs EnsureFederatedAdmin. A document that names
+// another issuer is an error: the client could never log in. A document
+// Keycloak cannot read is only a warning, returned: the kubernetes identity
+// provider may still reach the issuer with Keycloak's own service-account
+// token (in-cluster), which an anonymous fetch does not use. No answer from
+// Keycloak at all is returned as the transient error it is.
+func (c *AdminClient) BootstrapFederatedAdmin(ctx context.Context, fa FederatedAdmin) (warning string, err error) {
 	if fa.Realm == "" {
 		fa.Realm = c.realm
 	}
 	doc, err := c.FetchOIDCConfiguration(ctx, fa.Realm, strings.TrimRight(fa.Issuer, "/")+"/.well-known/openid-configuration")
-	if err != nil {
-		if IsTransient(err) {
-			return err
-		}
-		return fmt.Errorf("keycloak cannot read the issuer's discovery document (it must reach %s/.well-known/openid-configuration and the keys it names, and trust its certificate): %w", fa.Issuer, err)
+	var kerr *Error
+	switch {
+	case errors.As(err, &kerr) && kerr.Code == 0:
+		return "", err
+	case err != nil:
+		warning = fmt.Sprintf("Keycloak could not read %s/.well-known/openid-configuration anonymously (%v): the operator's login fails unless Keycloak reaches the issuer and its keys (with its own service-account token in-cluster, or anonymously) and trusts its certificate", fa.Issuer, err)
+	case doc["issuer"] != fa.Issuer:
+		return "", fmt.Errorf("the issuer's discovery document names issuer %q, not %q: give the issuer exactly as the tokens' iss", doc["issuer"], fa.Issuer)
 	}
-	if doc["issuer"] != fa.Issuer {
-		return fmt.Errorf("the issuer's discovery document names issuer %q, not %q", doc["issuer"], fa.Issuer)
-	}
-	return c.EnsureFederatedAdmin(ctx, fa)
+	return warning, c.EnsureFederatedAdmin(ctx, fa)
 }
 
 // EnsureFederatedAdmin creates or updates the identity provider and the

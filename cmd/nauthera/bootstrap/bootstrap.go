@@ -167,16 +167,22 @@ func runBootstrap(ctx context.Context, o *bootstrapOptions, out io.Writer) error
 		Subject: authv1.ServiceAccountSubject(ns, name), RealmRoles: o.realmRoles, ManagedRealms: o.managedRealms,
 	}
 	// Keycloak may still be starting (the hook runs right after install):
-	// transient failures are retried until --timeout.
+	// failures that may pass are retried every 5 s until --timeout.
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	var last error
-	err = wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: 2 * time.Second, Factor: 1.5, Steps: 1 << 20, Cap: 20 * time.Second}, func(ctx context.Context) (bool, error) {
-		last = admin.BootstrapFederatedAdmin(ctx, fa)
-		if last == nil {
-			return true, nil
+	warned := false
+	err = wait.PollUntilContextCancel(ctx, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		var warning string
+		warning, last = admin.BootstrapFederatedAdmin(ctx, fa)
+		if warning != "" && !warned {
+			warned = true
+			_, _ = fmt.Fprintln(out, "warning:", warning)
 		}
-		if keycloak.IsTransient(last) {
+		switch {
+		case last == nil:
+			return true, nil
+		case keycloak.IsTransient(last):
 			_, _ = fmt.Fprintln(out, "waiting for Keycloak:", last)
 			return false, nil
 		}
