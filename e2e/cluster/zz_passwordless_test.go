@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,8 +40,14 @@ func TestPasswordlessInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	user, password := "temp-bootstrap", "bootstrap-"+hex.EncodeToString(b)
-	must(t, "", "kubectl", "-n", "nauthera-system", "create", "secret", "generic", "keycloak-bootstrap",
-		"--from-literal=username="+user, "--from-literal=password="+password)
+	// Through stdin, so that no command line (or failure message) shows the password.
+	createNamespaces(t, "nauthera-system")
+	apply(t, fmt.Sprintf(`
+apiVersion: v1
+kind: Secret
+metadata: {name: keycloak-bootstrap, namespace: nauthera-system}
+stringData: {username: %q, password: %q}
+`, user, password))
 	args := append([]string{"install", "nauthera", "charts/nauthera", "--namespace", "nauthera-system",
 		"--set", "operator.keycloakAuth=federated-jwt",
 		"--set", "keycloak.admin.existingSecret=keycloak-bootstrap",
