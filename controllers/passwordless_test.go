@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -269,6 +270,32 @@ func TestPasswordlessPerRealmIdentity(t *testing.T) {
 	if _, err := root.GetRealm(ctx, "pw-realm-b"); err != nil {
 		t.Fatalf("realm pw-realm-b after the refused delete: %v", err)
 	}
+	// Within its realm it holds management roles, but not impersonation:
+	// a leaked identity must not act as the realm's users.
+	gc, tok := console(t)
+	mgmt, err := root.FindClient(ctx, "master", "pw-realm-a-realm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	identClient, err := root.FindClient(ctx, "master", "pw-realm-a-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saUser, err := gc.GetClientServiceAccount(ctx, tok, "master", gocloak.PString(identClient.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := gc.GetClientRolesByUserID(ctx, tok, "master", gocloak.PString(mgmt.ID), gocloak.PString(saUser.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, r := range held {
+		names[gocloak.PString(r.Name)] = true
+	}
+	if !names["manage-clients"] || !names["manage-realm"] || names["impersonation"] {
+		t.Errorf("the identity's roles of pw-realm-a-realm: %v (want manage-clients and manage-realm, not impersonation)", names)
+	}
 
 	// The operator manages realm a with the identity: an AuthClient of a
 	// is provisioned. Realm b pointed at a's identity (a careless copy)
@@ -306,5 +333,53 @@ spec:
 	waitReady(t, a, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 30*time.Second)
 	if keycloakClient(t, "pw-realm-a", "pw-team.app") == nil {
 		t.Error("no Keycloak client pw-team.app in realm pw-realm-a")
+	}
+}
+
+// The bootstrap deletes only the admin Keycloak itself marks as temporary
+// (made from KC_BOOTSTRAP_ADMIN_*): a permanent admin someone named as the
+// bootstrap admin (an external Keycloak's) is kept.
+func TestPasswordlessBootstrapKeepsPermanentAdmin(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	gc, tok := console(t)
+	user, pw := "pw-permanent-admin", "permanent-"+fmt.Sprint(time.Now().UnixNano())
+	uid, err := gc.CreateUser(ctx, tok, "master", gocloak.User{Username: gocloak.StringP(user), Enabled: gocloak.BoolP(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gc.DeleteUser(ctx, tok, "master", uid) })
+	if err := gc.SetPassword(ctx, tok, uid, "master", pw, false); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := gc.GetRealmRole(ctx, tok, "master", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gc.AddRealmRoleToUser(ctx, tok, "master", uid, []gocloak.Role{*admin}); err != nil {
+		t.Fatal(err)
+	}
+	boot, err := keycloak.New(keycloak.Config{URL: kc.URL, Credentials: keycloak.Credentials{Username: user, Password: pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := boot.DeleteTemporaryAdmin(ctx, "master", user); !errors.Is(err, keycloak.ErrNotTemporaryAdmin) {
+		t.Fatalf("deleting a permanent admin as the bootstrap admin: got %v, want ErrNotTemporaryAdmin", err)
+	}
+	if _, err := gocloak.NewClient(kc.URL).LoginAdmin(ctx, user, pw, "master"); err != nil {
+		t.Fatalf("the permanent admin no longer logs in: %v", err)
+	}
+	if err := boot.DeleteTemporaryAdmin(ctx, "master", "pw-no-such-user"); !keycloak.IsNotFound(err) {
+		t.Errorf("a missing user: got %v, want not found", err)
+	}
+	// The test bed's admin is Keycloak's real bootstrap admin (hack/keycloak.sh
+	// starts Keycloak with KC_BOOTSTRAP_ADMIN_*): Keycloak marks it, so the
+	// chart's hook does delete the bootstrap admin it is given.
+	users, err := gc.GetUsers(ctx, tok, "master", gocloak.GetUsersParams{Username: gocloak.StringP(kc.AdminUser), Exact: gocloak.BoolP(true)})
+	if err != nil || len(users) != 1 {
+		t.Fatalf("the test bed's admin: %v, %d users", err, len(users))
+	}
+	if !keycloak.IsTemporaryAdmin(*users[0]) {
+		t.Errorf("Keycloak's bootstrap admin %s does not carry the temporary-admin mark (attributes %v): the hook would never delete it", kc.AdminUser, users[0].Attributes)
 	}
 }

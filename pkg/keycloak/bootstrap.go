@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -37,8 +38,8 @@ type FederatedAdmin struct {
 	// RealmRoles are roles of Realm given to the client's service account:
 	// "admin" for an operator that manages every realm, or "create-realm".
 	RealmRoles []string
-	// ManagedRealms are realms whose realm-management roles (every role of
-	// the "<realm>-realm" client in Realm) the service account gets: an
+	// ManagedRealms are realms whose realm-management roles (the roles of
+	// the "<realm>-realm" client in Realm but impersonation) the service account gets: an
 	// admin identity that reaches these realms and no other.
 	ManagedRealms []string
 	// AccessTokenLifespan, when set, bounds the admin token's life (the
@@ -179,8 +180,14 @@ func (c *AdminClient) ensureFederatedClient(ctx context.Context, fa FederatedAdm
 	return gocloak.PString(have.ID), c.UpdateClient(ctx, fa.Realm, want)
 }
 
-// grantRealmManagement gives user every role of the "<realm>-realm" client
-// of the admin realm adminRealm: full management of realm, nothing else.
+// notForAdminIdentities are roles of a "<realm>-realm" client that the
+// operator never uses and a per-realm identity therefore does not get:
+// impersonation would let a leaked identity act as any user of the realm.
+var notForAdminIdentities = map[string]bool{"impersonation": true}
+
+// grantRealmManagement gives user the roles of the "<realm>-realm" client
+// of the admin realm adminRealm (but notForAdminIdentities): management of
+// realm, nothing else.
 func (c *AdminClient) grantRealmManagement(ctx context.Context, adminRealm, userID, realm string) error {
 	mgmt, err := c.FindClient(ctx, adminRealm, realm+"-realm")
 	if err != nil {
@@ -193,24 +200,63 @@ func (c *AdminClient) grantRealmManagement(ctx context.Context, adminRealm, user
 		}
 		all := make([]gocloak.Role, 0, len(roles))
 		for _, r := range roles {
-			all = append(all, *r)
+			if !notForAdminIdentities[gocloak.PString(r.Name)] {
+				all = append(all, *r)
+			}
 		}
 		return c.gc.AddClientRolesToUser(ctx, tok, adminRealm, gocloak.PString(mgmt.ID), userID, all)
 	})
 }
 
-// DeleteUserByName deletes the user of realm with exactly this username
-// (the temporary bootstrap admin, once the operator no longer needs it);
+// DeleteUserByName deletes the user of realm with exactly this username;
 // ErrNotFound if there is none.
 func (c *AdminClient) DeleteUserByName(ctx context.Context, realm, username string) error {
+	return c.deleteUser(ctx, realm, username, false)
+}
+
+// temporaryAdminAttribute is the attribute Keycloak sets to "true" on the
+// admin it creates from KC_BOOTSTRAP_ADMIN_* (UserModel.IS_TEMP_ADMIN_ATTR_NAME).
+const temporaryAdminAttribute = "is_temporary_admin"
+
+// ErrNotTemporaryAdmin: the user named for deletion is not Keycloak's
+// temporary bootstrap admin, and is left alone.
+var ErrNotTemporaryAdmin = errors.New("not Keycloak's temporary bootstrap admin (no is_temporary_admin attribute): left in place")
+
+// IsTemporaryAdmin says whether Keycloak marks u as its temporary bootstrap admin.
+func IsTemporaryAdmin(u gocloak.User) bool {
+	for _, v := range u.Attributes[temporaryAdminAttribute] {
+		if strings.EqualFold(v, "true") {
+			return true
+		}
+	}
+	return false
+}
+
+// DeleteTemporaryAdmin deletes the temporary bootstrap admin of realm with
+// this username once the operator no longer needs it. A user without
+// Keycloak's temporary-admin mark (a permanent admin someone named as the
+// bootstrap admin) is not deleted: ErrNotTemporaryAdmin. ErrNotFound if
+// there is no such user.
+func (c *AdminClient) DeleteTemporaryAdmin(ctx context.Context, realm, username string) error {
+	return c.deleteUser(ctx, realm, username, true)
+}
+
+func (c *AdminClient) deleteUser(ctx context.Context, realm, username string, temporaryOnly bool) error {
+	var users []*gocloak.User
+	if err := c.call(ctx, "user.get", func(ctx context.Context, tok string) (err error) {
+		users, err = c.gc.GetUsers(ctx, tok, realm, gocloak.GetUsersParams{Username: gocloak.StringP(username), Exact: gocloak.BoolP(true)})
+		return err
+	}); err != nil {
+		return err
+	}
+	if len(users) == 0 {
+		return &Error{Operation: "user.get", Code: http.StatusNotFound, Kind: KindNotFound, Message: "no user " + username + " in realm " + realm}
+	}
+	// Checked outside call, which would turn a plain error into a transient one.
+	if temporaryOnly && !IsTemporaryAdmin(*users[0]) {
+		return fmt.Errorf("user %s of realm %s: %w", username, realm, ErrNotTemporaryAdmin)
+	}
 	return c.call(ctx, "user.delete", func(ctx context.Context, tok string) error {
-		users, err := c.gc.GetUsers(ctx, tok, realm, gocloak.GetUsersParams{Username: gocloak.StringP(username), Exact: gocloak.BoolP(true)})
-		if err != nil {
-			return err
-		}
-		if len(users) == 0 {
-			return &gocloak.APIError{Code: 404, Message: "no user " + username + " in realm " + realm}
-		}
 		return c.gc.DeleteUser(ctx, tok, realm, gocloak.PString(users[0].ID))
 	})
 }

@@ -31,7 +31,7 @@ import (
 // a Kubernetes identity provider in the admin realm trusting the cluster's
 // service-account issuer, and the admin client whose federated-JWT subject
 // is the operator's ServiceAccount. Idempotent: the chart runs it as a
-// post-install and post-upgrade hook, and deletes its Secret afterwards.
+// post-install hook, and deletes its Secret afterwards.
 // See docs/guides/passwordless.md.
 
 // Command is the subcommand's name: `nauthera bootstrap-keycloak`.
@@ -69,7 +69,7 @@ func parseBootstrapFlags(args []string, getenv func(string) string) (*bootstrapO
 	fs.StringVar(&o.serviceAccount, "service-account", "", "namespace/name of the ServiceAccount whose token authenticates the client (required).")
 	fs.StringVar(&roles, "realm-roles", "", "Comma-separated roles of the admin realm for the client's service account; empty: admin, or none with --managed-realms.")
 	fs.StringVar(&realms, "managed-realms", "", "Comma-separated realms whose management roles (all roles of the <realm>-realm client) the service account gets: a per-realm admin identity.")
-	fs.BoolVar(&o.deleteBootstrapAdmin, "delete-bootstrap-admin", false, "Delete the bootstrap admin user once the client is set up, so that no admin password is left in Keycloak either.")
+	fs.BoolVar(&o.deleteBootstrapAdmin, "delete-bootstrap-admin", false, "Delete the bootstrap admin user once the client is set up, so that no admin password is left in Keycloak either; only a user Keycloak marks as its temporary admin (is_temporary_admin), any other is kept with a warning.")
 	fs.StringVar(&o.deleteSecret, "delete-secret", "", "namespace/name of the Secret that held the bootstrap admin's credentials, deleted once the client is set up (the chart's hook), so that no admin password is left in the cluster.")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "How long to wait for Keycloak to answer and accept the bootstrap.")
 	if err := fs.Parse(args); err != nil {
@@ -196,10 +196,16 @@ func runBootstrap(ctx context.Context, o *bootstrapOptions, out io.Writer) error
 	}
 	_, _ = fmt.Fprintf(out, "admin client %s of realm %s authenticates %s (issuer %s, identity provider %s)\n", o.clientID, o.adminRealm, fa.Subject, o.issuer, o.alias)
 	if o.deleteBootstrapAdmin {
-		if err := admin.DeleteUserByName(ctx, o.adminRealm, o.user); err != nil && !keycloak.IsNotFound(err) {
+		// Only Keycloak's temporary bootstrap admin: a permanent admin
+		// named as the bootstrap admin (an external Keycloak's) is kept.
+		switch err := admin.DeleteTemporaryAdmin(ctx, o.adminRealm, o.user); {
+		case errors.Is(err, keycloak.ErrNotTemporaryAdmin):
+			_, _ = fmt.Fprintln(out, "warning: the bootstrap admin was not deleted:", err)
+		case err != nil && !keycloak.IsNotFound(err):
 			return fmt.Errorf("delete the bootstrap admin: %w", err)
+		default:
+			_, _ = fmt.Fprintln(out, "deleted the bootstrap admin user")
 		}
-		_, _ = fmt.Fprintln(out, "deleted the bootstrap admin user")
 	}
 	if o.deleteSecret != "" {
 		if err := deleteSecret(ctx, o.deleteSecret); err != nil {
