@@ -219,9 +219,13 @@ func TestPasswordlessPerRealmIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// pw-realm-d: a second realm of the identity's, which it deletes below.
+	if err := root.CreateRealm(ctx, gocloak.RealmRepresentation{Realm: gocloak.StringP("pw-realm-d"), Enabled: gocloak.BoolP(true)}); err != nil && !keycloak.IsConflict(err) {
+		t.Fatal(err)
+	}
 	if err := root.EnsureFederatedAdmin(ctx, keycloak.FederatedAdmin{
 		IdentityProviderAlias: operatorLoginIDP, Issuer: saIssuer.URL, ClientID: "pw-realm-a-admin",
-		Subject: authv1.ServiceAccountSubject("security", "pw-realm-a-admin"), ManagedRealms: []string{"pw-realm-a"},
+		Subject: authv1.ServiceAccountSubject("security", "pw-realm-a-admin"), ManagedRealms: []string{"pw-realm-a", "pw-realm-d"},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -269,6 +273,14 @@ func TestPasswordlessPerRealmIdentity(t *testing.T) {
 	}
 	if _, err := root.GetRealm(ctx, "pw-realm-b"); err != nil {
 		t.Fatalf("realm pw-realm-b after the refused delete: %v", err)
+	}
+	// manage-realm is all Keycloak asks to delete a realm: the identity
+	// deletes its own (so deletionPolicy: Delete works with it).
+	if err := ident.DeleteRealm(ctx, "pw-realm-d"); err != nil {
+		t.Errorf("the identity cannot delete its own realm: %v", err)
+	}
+	if _, err := root.GetRealm(ctx, "pw-realm-d"); !keycloak.IsNotFound(err) {
+		t.Errorf("realm pw-realm-d after the identity deleted it: %v", err)
 	}
 	// Within its realm it holds management roles, but not impersonation:
 	// a leaked identity must not act as the realm's users.

@@ -9,8 +9,9 @@ package v1alpha1
 // server (TokenRequest) for each login. Nothing secret is stored.
 //
 // Such an identity can read and change its realm (clients, scopes, identity
-// providers, user federation, the realm's settings) but cannot create or
-// delete realms, and gets HTTP 403 on every other realm. The realm must
+// providers, user federation, the realm's settings) and delete it (Keycloak
+// asks only manage-realm for that), but cannot create realms or impersonate
+// the realm's users, and gets HTTP 403 on every other realm. The realm must
 // therefore exist first: create the AuthServer without adminIdentity (the
 // operator's own identity creates the realm), give the identity its roles
 // (`nauthera bootstrap-keycloak --managed-realm`), then set adminIdentity.
