@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -142,6 +143,13 @@ type operator struct {
 
 func startOperator(t testing.TB) *operator {
 	t.Helper()
+	return startOperatorWith(t, connection.Defaults{URL: kc.URL, CredentialsSecret: types.NamespacedName{Namespace: operatorNS, Name: adminSecret}})
+}
+
+// startOperatorWith starts an operator whose default Keycloak login is
+// defaults (TestPasswordless* log in without a password).
+func startOperatorWith(t testing.TB, defaults connection.Defaults) *operator {
+	t.Helper()
 	// The operator's Kubernetes requests pass the fault injector too.
 	cfg := rest.CopyConfig(restCfg)
 	cfg.WrapTransport = faults.WrapKubernetes
@@ -160,7 +168,8 @@ func startOperator(t testing.TB) *operator {
 	conns := &connection.Resolver{
 		Reader:   mgr.GetAPIReader(),
 		Pool:     &keycloak.Pool{Metrics: m, WrapTransport: faults.Wrap},
-		Defaults: connection.Defaults{URL: kc.URL, CredentialsSecret: types.NamespacedName{Namespace: operatorNS, Name: adminSecret}},
+		Defaults: defaults,
+		Tokens:   connection.ServiceAccountTokens{Client: kubernetes.NewForConfigOrDie(cfg)},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := controllers.SetupIndexes(ctx, mgr); err != nil {

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -29,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/cmd/nauthera/bootstrap"
 	"github.com/nauthera/nauthera/controllers"
 	"github.com/nauthera/nauthera/internal/connection"
 	"github.com/nauthera/nauthera/internal/statusmetrics"
@@ -44,6 +46,10 @@ type options struct {
 	keycloakAdminRealm     string
 	keycloakAdminSecret    string
 	keycloakAdminDir       string
+	keycloakAuth           string
+	keycloakClientID       string
+	keycloakTokenFile      string
+	keycloakTokenAudience  string
 	keycloakTimeout        time.Duration
 	keycloakMaxInFlight    int
 	resync                 time.Duration
@@ -136,6 +142,10 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.keycloakAdminRealm, "keycloak-admin-realm", "master", "Realm of the Keycloak admin credentials.")
 	fs.StringVar(&o.keycloakAdminSecret, "keycloak-admin-secret", "", "Secret (namespace/name) with the admin credentials of the default Keycloak: username and password, or client_id and client_secret.")
 	fs.StringVar(&o.keycloakAdminDir, "keycloak-admin-credentials-dir", "", "Folder with the admin credentials as files (a mounted Secret); used when --keycloak-admin-secret is empty.")
+	fs.StringVar(&o.keycloakAuth, "keycloak-auth", "secret", "How the operator logs in to the default Keycloak: secret (the admin credentials of --keycloak-admin-secret or --keycloak-admin-credentials-dir) or federated-jwt (no password: its own service-account token, --keycloak-token-file, authenticates the admin client --keycloak-client-id; see docs/guides/passwordless.md).")
+	fs.StringVar(&o.keycloakClientID, "keycloak-client-id", "", "Admin client of the admin realm that the operator logs in as with --keycloak-auth=federated-jwt.")
+	fs.StringVar(&o.keycloakTokenFile, "keycloak-token-file", "/var/run/secrets/nauthera.io/keycloak/token", "Projected service-account token (audience: --keycloak-token-audience) presented with --keycloak-auth=federated-jwt; read again at every login.")
+	fs.StringVar(&o.keycloakTokenAudience, "keycloak-token-audience", "", "Audience of the operator's service-account tokens for Keycloak (also of those it requests for an AuthServer's spec.adminIdentity); empty: <keycloak-url>/realms/<keycloak-admin-realm>.")
 	fs.IntVar(&o.keycloakMaxInFlight, "keycloak-max-inflight", keycloak.DefaultMaxInFlight, "Requests in flight to one Keycloak at most, whatever the reconcile concurrency; requests also wait while Keycloak asks for a pause (429/503 with Retry-After).")
 	fs.DurationVar(&o.keycloakTimeout, "keycloak-timeout", 10*time.Second, "Timeout of each request to Keycloak.")
 	fs.DurationVar(&o.resync, "resync-interval", 10*time.Minute, "How often Ready objects are compared with Keycloak to revert drift.")
@@ -165,6 +175,9 @@ func parseFlags(args []string) (*options, error) {
 		return nil, err
 	}
 	if err := o.webhook.validate(); err != nil {
+		return nil, err
+	}
+	if err := o.validateAuth(); err != nil {
 		return nil, err
 	}
 	if o.keycloakAdminSecret != "" {
@@ -242,6 +255,9 @@ func quotedURL(raw string) string {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == bootstrap.Command {
+		os.Exit(bootstrap.Main(os.Args[2:]))
+	}
 	o, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -304,7 +320,12 @@ func run(ctx context.Context, o *options) error {
 		Pool:   &keycloak.Pool{Metrics: kcMetrics, Timeout: o.keycloakTimeout, MaxInFlight: o.keycloakMaxInFlight},
 		Defaults: connection.Defaults{
 			URL: o.keycloakURL, AdminRealm: o.keycloakAdminRealm, CredentialsDir: o.keycloakAdminDir,
+			Audience: o.keycloakTokenAudience,
 		},
+		Tokens: connection.ServiceAccountTokens{Client: kubernetes.NewForConfigOrDie(restCfg)},
+	}
+	if o.keycloakAuth == authFederatedJWT {
+		conns.Defaults.ClientID, conns.Defaults.TokenFile = o.keycloakClientID, o.keycloakTokenFile
 	}
 	if ns, name, ok := strings.Cut(o.keycloakAdminSecret, "/"); ok {
 		conns.Defaults.CredentialsSecret = types.NamespacedName{Namespace: ns, Name: name}

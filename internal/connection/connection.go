@@ -35,6 +35,17 @@ type Defaults struct {
 	// CredentialsDir is a folder with one file per key (a mounted Secret).
 	// Used when CredentialsSecret is empty.
 	CredentialsDir string
+	// TokenFile, when set, makes the operator log in without a password:
+	// as client ClientID of AdminRealm, with the service-account token in
+	// this file as a federated client assertion (keycloak.Credentials).
+	// CredentialsSecret and CredentialsDir are then not read.
+	TokenFile string
+	// ClientID is the admin client the token authenticates (with TokenFile).
+	ClientID string
+	// Audience is the audience of the service-account tokens the operator
+	// presents (its projected token's, and those it requests for an
+	// AuthServer's spec.adminIdentity); empty: the admin realm's issuer at URL.
+	Audience string
 }
 
 // CredentialsError says that admin credentials are missing or incomplete:
@@ -51,6 +62,9 @@ type Resolver struct {
 	Reader   client.Reader
 	Defaults Defaults
 	Pool     *keycloak.Pool
+	// Tokens requests the service-account tokens of AuthServers'
+	// spec.adminIdentity; nil refuses such AuthServers.
+	Tokens TokenRequester
 
 	// Admin credentials are re-read at most once a minute, so a rotated
 	// admin password is picked up without a read per reconcile. A plain map
@@ -85,9 +99,14 @@ func (c *Resolver) For(ctx context.Context, as *authv1.AuthServer) (keycloak.Adm
 		if cfg.URL == "" {
 			return nil, &CredentialsError{"the operator has no default Keycloak URL (--keycloak-url) and the AuthServer names no spec.keycloak"}
 		}
-		if c.Defaults.CredentialsSecret.Name != "" {
+		switch {
+		case as.Spec.AdminIdentity != nil:
+			cfg.Credentials, err = c.adminIdentity(as, as.Spec.AdminIdentity)
+		case c.Defaults.TokenFile != "":
+			cfg.Credentials, err = c.federated()
+		case c.Defaults.CredentialsSecret.Name != "":
 			cfg.Credentials, err = c.fromSecret(ctx, c.Defaults.CredentialsSecret)
-		} else {
+		default:
 			cfg.Credentials, err = c.fromDir(ctx, c.Defaults.CredentialsDir)
 		}
 	}
@@ -95,6 +114,15 @@ func (c *Resolver) For(ctx context.Context, as *authv1.AuthServer) (keycloak.Adm
 		return nil, err
 	}
 	return c.Pool.Get(cfg)
+}
+
+// federated returns the operator's passwordless credentials: the token
+// file is read at each login (pkg/keycloak), not here.
+func (c *Resolver) federated() (keycloak.Credentials, error) {
+	if c.Defaults.ClientID == "" {
+		return keycloak.Credentials{}, &CredentialsError{"the operator logs in with its service-account token (--keycloak-token-file) but names no admin client (--keycloak-client-id)"}
+	}
+	return keycloak.Credentials{ClientID: c.Defaults.ClientID, TokenFile: c.Defaults.TokenFile}, nil
 }
 
 // cached returns the credentials under key, read by load at most once a

@@ -91,6 +91,10 @@ func Classify(err error) *Failure {
 	case connection.IsCredentialsError(err):
 		// Retried with backoff: the Secret is often created just after the object.
 		return &Failure{Reason: authv1.ReasonCredentialsNotFound, Msg: err.Error(), Transient: true, Err: err}
+	case keycloak.IsForbidden(err):
+		// Logged in, but not allowed: the identity's roles, not its
+		// credentials. Retried with backoff: the roles may be granted.
+		return &Failure{Reason: authv1.ReasonKeycloakForbidden, Msg: "Keycloak answered 403 to the operator's admin identity (it lacks the roles for this realm; a spec.adminIdentity manages its own realm only): " + err.Error(), Transient: true, Err: err}
 	case keycloak.IsUnauthorized(err):
 		// Wrong admin credentials: retry with backoff, they may be fixed.
 		return &Failure{Reason: authv1.ReasonKeycloakUnavailable, Msg: "Keycloak refused the operator's admin credentials: " + err.Error(), Transient: true, Err: err}

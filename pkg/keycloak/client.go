@@ -211,6 +211,14 @@ func (c *AdminClient) GetRealm(ctx context.Context, realm string) (*gocloak.Real
 		out, err = c.gc.GetRealm(ctx, tok, realm)
 		return err
 	})
+	if err == nil && out != nil && out.ID == nil {
+		// An admin without view-realm on this realm (a per-realm identity
+		// asking for another realm) gets 200 with the realm's name only:
+		// no id, no attributes. Read as a realm, it would pass for one that
+		// nobody owns. It is a refusal: 403, as for every other verb.
+		return nil, &Error{Operation: "realm.get", Code: http.StatusForbidden, Kind: KindUnauthorized,
+			Message: "the admin identity may see only the name of realm " + realm + ", not its settings (it lacks the realm's view-realm role)"}
+	}
 	return out, err
 }
 

@@ -39,7 +39,7 @@ func (p *Pool) Get(cfg Config) (*AdminClient, error) {
 	}
 	h := sha256.Sum256([]byte(cfg.URL + "\x00" + cfg.AdminRealm + "\x00" +
 		cfg.Credentials.Username + "\x00" + cfg.Credentials.Password + "\x00" +
-		cfg.Credentials.ClientID + "\x00" + cfg.Credentials.ClientSecret))
+		cfg.Credentials.ClientID + "\x00" + cfg.Credentials.ClientSecret + "\x00" + cfg.Credentials.TokenFile + "\x00" + cfg.Credentials.AssertionFrom))
 	key := hex.EncodeToString(h[:])
 
 	p.mu.Lock()

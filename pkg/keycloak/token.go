@@ -10,17 +10,31 @@ import (
 )
 
 // Credentials log in to the Keycloak admin API: either an admin user
-// (Username and Password, through the admin-cli client) or a service-account
-// client (ClientID and ClientSecret).
+// (Username and Password, through the admin-cli client), a service-account
+// client (ClientID and ClientSecret), or a service-account client that
+// authenticates with a federated JWT (ClientID and TokenFile: the
+// operator's own Kubernetes service-account token, see federated.go).
 type Credentials struct {
 	Username     string
 	Password     string
 	ClientID     string
 	ClientSecret string
+	// TokenFile is the path of a projected service-account token, re-read
+	// on every login (the kubelet rotates it). It is a path, not a secret.
+	TokenFile string
+	// Assertion, when set instead of TokenFile, returns the client
+	// assertion at each login (a token the operator requests for another
+	// ServiceAccount); AssertionFrom names where it comes from, for the
+	// pool's key and for messages.
+	Assertion     func(context.Context) (string, error)
+	AssertionFrom string
 }
 
 // String never prints the credentials, so a stray %v cannot leak them.
 func (c Credentials) String() string {
+	if c.ClientID != "" && c.federated() {
+		return "client " + c.ClientID + " (federated JWT from " + c.TokenFile + c.AssertionFrom + ")"
+	}
 	if c.ClientID != "" {
 		return "client " + c.ClientID + " (secret redacted)"
 	}
@@ -31,7 +45,10 @@ func (c Credentials) String() string {
 func (c Credentials) GoString() string { return c.String() }
 
 func (c Credentials) valid() bool {
-	return (c.Username != "" && c.Password != "") || (c.ClientID != "" && c.ClientSecret != "")
+	if c.Assertion != nil && c.AssertionFrom == "" {
+		return false // the pool could not tell two sources apart
+	}
+	return (c.Username != "" && c.Password != "") || (c.ClientID != "" && (c.ClientSecret != "" || c.federated()))
 }
 
 // tokenCache holds the admin access token and renews it shortly before it
@@ -98,6 +115,9 @@ func (t *tokenCache) token(ctx context.Context) (string, error) {
 }
 
 func (t *tokenCache) login(ctx context.Context) (*gocloak.JWT, error) {
+	if t.creds.federated() {
+		return t.loginFederated(ctx)
+	}
 	if t.creds.ClientID != "" {
 		return t.gc.LoginClient(ctx, t.creds.ClientID, t.creds.ClientSecret, t.realm)
 	}

@@ -6,6 +6,7 @@ import (
 
 // AuthServerSpec describes a Keycloak realm that Nauthera manages.
 // +kubebuilder:validation:XValidation:rule="!has(self.groups) || self.groups.all(g, !has(g.realmRoles) || g.realmRoles.all(r, has(self.realmRoles) && self.realmRoles.exists(x, x.name == r)))",message="every groups[].realmRoles entry must name one of spec.realmRoles",fieldPath=".groups"
+// +kubebuilder:validation:XValidation:rule="!(has(self.adminIdentity) && has(self.keycloak))",message="adminIdentity applies to the operator's own Keycloak: it cannot be combined with keycloak (whose adminCredentialsSecretRef already names this realm's admin identity)",fieldPath=".adminIdentity"
 // +kubebuilder:validation:XValidation:rule="has(self.realmName) == has(oldSelf.realmName) && (!has(self.realmName) || self.realmName == oldSelf.realmName)",message="realmName cannot be added, changed or removed after creation: create a new AuthServer to use another realm",fieldPath=".realmName"
 type AuthServerSpec struct {
 	// issuerUrl is the public URL of the server, for example
@@ -100,6 +101,12 @@ type AuthServerSpec struct {
 	// the Keycloak the operator was installed with.
 	// +optional
 	Keycloak *KeycloakConnection `json:"keycloak,omitempty"`
+
+	// adminIdentity manages this realm with an admin identity of its own
+	// (a federated-JWT client holding this realm's management roles only)
+	// instead of the operator's. Only with the operator's Keycloak (no spec.keycloak).
+	// +optional
+	AdminIdentity *AdminIdentity `json:"adminIdentity,omitempty"`
 
 	// deletionPolicy says what happens to the realm when the AuthServer is
 	// deleted: Orphan (default) keeps it with all its clients and users,

@@ -80,6 +80,8 @@ const (
 	PoliciesCondition = "PoliciesConsistent"
 	// ReasonKeycloakWriteFailed: Keycloak answered a write with HTTP 500 while it answered reads; retried with backoff.
 	ReasonKeycloakWriteFailed = "KeycloakWriteFailed"
+	// ReasonKeycloakForbidden: Keycloak accepted the admin login but answered HTTP 403: the identity lacks the roles for this realm (a per-realm spec.adminIdentity used for another realm); retried with backoff.
+	ReasonKeycloakForbidden = "KeycloakForbidden"
 	// ReasonChangeNotApplied: Keycloak accepted a change but did not apply it; writing it again would not help.
 	ReasonChangeNotApplied = "ChangeNotApplied"
 	// ReasonSecretTemplateInvalid: spec.secretTemplate does not render; the Secret is left as it was.

@@ -99,3 +99,24 @@ Secret. */}}
 {{ include "nauthera.labels" . }}
 app.kubernetes.io/component: webhook
 {{- end -}}
+
+{{/* The admin realm the operator logs in to. */}}
+{{- define "nauthera.keycloak.adminRealm" -}}
+{{- if .Values.keycloak.enabled }}master{{ else }}{{ .Values.keycloak.external.adminRealm }}{{ end -}}
+{{- end -}}
+
+{{/* operator.keycloakAuth federated-jwt: the audience of the operator's token. */}}
+{{- define "nauthera.keycloak.tokenAudience" -}}
+{{- default (printf "%s/realms/%s" (include "nauthera.keycloak.url" . | trimSuffix "/") (include "nauthera.keycloak.adminRealm" .)) .Values.operator.federatedJWT.audience -}}
+{{- end -}}
+
+{{/* operator.keycloakAuth federated-jwt: the Secret the bootstrap hook reads and deletes. */}}
+{{- define "nauthera.keycloak.bootstrapSecret" -}}
+{{- if .Values.operator.federatedJWT.bootstrap.existingSecret -}}
+{{- .Values.operator.federatedJWT.bootstrap.existingSecret -}}
+{{- else if .Values.keycloak.enabled -}}
+{{- include "nauthera.keycloak.adminSecret" . -}}
+{{- else -}}
+{{- fail "operator.keycloakAuth federated-jwt with an external Keycloak needs operator.federatedJWT.bootstrap.existingSecret (or bootstrap.enabled false and a bootstrap run by hand)" -}}
+{{- end -}}
+{{- end -}}
