@@ -61,6 +61,10 @@ type authClientScope struct {
 	// serviceAccountErr says the ServiceAccount of a secretless client is
 	// missing (checked only when nothing graver is reported).
 	serviceAccountErr error
+
+	// claimsErr (claims, authclient_claims.go) is why claims of spec.claims
+	// have no mapper; the others are in force.
+	claimsErr error
 }
 
 // realm is the name of the AuthServer's realm in Keycloak.
@@ -112,6 +116,7 @@ func (r *AuthClientReconciler) authClientSteps() []authClientStep {
 		{"policies", r.stepPolicies},
 		{"governance", r.stepGovernance},
 		{"keycloakClient", r.stepKeycloakClient},
+		{"claims", r.stepClaims},
 		{"clientSecret", r.stepClientSecret},
 		{"rotation", r.stepRotation},
 		{"secret", r.stepSecret},
@@ -192,6 +197,8 @@ func (s *authClientScope) finding() error {
 		// The Secret and credentials are kept, so flows that stay allowed
 		// keep working.
 		return reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; %s", policy.Message(s.violations), policy.Consequence(s.violations))
+	case s.claimsErr != nil:
+		return s.claimsErr
 	}
 	return s.serviceAccountErr
 }

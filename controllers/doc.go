@@ -19,6 +19,7 @@
 //	policies        select, combine and evaluate the AuthPolicies (authclient_scope.go, pkg/policy)
 //	governance      what the policies make of the client; the Secret's plan (authclient_scope.go, pkg/desired)
 //	keycloakClient  create or bring the Keycloak client into line (authclient_keycloak.go)
+//	claims          the claim mappers of spec.claims; unmanaged mappers reported (authclient_claims.go, pkg/desired)
 //	clientSecret    read the client's secret from Keycloak (authclient_scope.go)
 //	rotation        rotate the secret when due (authclient_rotation.go)
 //	secret          write the credentials Secret (authclient_secret.go)

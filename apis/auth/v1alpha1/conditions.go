@@ -84,4 +84,6 @@ const (
 	ReasonAudienceNotPermitted = "AudienceNotPermitted"
 	// ReasonAudiencePending: an AuthClient named in spec.audiences has no Keycloak client yet; its audience is added once it has.
 	ReasonAudiencePending = "AudiencePending"
+	// ReasonClaimInvalid: a claim of spec.claims cannot be put into tokens (a hard-coded JSON value that does not parse, the roles of a client that is not this one nor one of spec.roleGrants, a token claim set twice); the other claims are in force.
+	ReasonClaimInvalid = "ClaimInvalid"
 )

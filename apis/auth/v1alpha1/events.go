@@ -48,4 +48,11 @@ const (
 	ReasonUserStoreLeftBehind = "UserStoreLeftBehind"
 	// ReasonUsersSynced (Normal): users of a UserStore were synced into the realm; the message counts them.
 	ReasonUsersSynced = "UsersSynced"
+	// ReasonClaimDriftReverted (Warning): a protocol mapper Nauthera keeps for
+	// spec.claims was edited or removed in Keycloak and restored; the message names it.
+	ReasonClaimDriftReverted = "ClaimDriftReverted"
+	// ReasonUnmanagedMapper (Normal): the client has a protocol mapper
+	// Nauthera did not create (seen for the first time); it is left alone
+	// and listed in status.unmanagedMappers. The message names it.
+	ReasonUnmanagedMapper = "UnmanagedMapper"
 )
