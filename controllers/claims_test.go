@@ -77,7 +77,8 @@ func signIn(t *testing.T, l testbed.Login, user, password string) tokenViews {
 		t.Fatal(err)
 	}
 	if v[authv1.TokenIntrospection]["active"] != true {
-		t.Fatalf("introspection: %v", v[authv1.TokenIntrospection])
+		// Keycloak 26.7 answers only a client in the token's aud.
+		t.Fatalf("introspection with the client's credentials (aud %v): %v", access["aud"], v[authv1.TokenIntrospection])
 	}
 	return v
 }
@@ -167,10 +168,14 @@ func eventNote(t *testing.T, obj client.Object, typ, reason, part string) string
 	return note
 }
 
-const portalClaims = `  claims:
+// portalClaims puts each claim type into other token types. The portal
+// names itself as an audience: Keycloak answers an introspection only for
+// a client in the token's aud.
+const portalClaims = `  audiences: [{name: portal}]
+  claims:
   - {name: tier, type: HardCoded, tokens: [AccessToken, Introspection], hardCoded: {value: gold}}
   - {name: surname, type: UserAttribute, tokens: [IDToken, UserInfo], userAttribute: {attribute: lastName}}
-  - {name: teams, type: GroupMembership, tokens: [UserInfo], groupMembership: {fullPath: true}}
+  - {name: teams, type: GroupMembership, tokens: [AccessToken, UserInfo], groupMembership: {fullPath: true}}
   - {name: app_roles, type: ClientRoles, tokens: [IDToken, Introspection]}
   - {type: ClientRoles, tokens: [IDToken]}
 `
@@ -230,7 +235,10 @@ func TestClaimsReachExactlyTheirTokens(t *testing.T) {
 	v := signIn(t, login, "carol", "carol-password")
 	expectClaim(t, v, "gold", []authv1.TokenType{authv1.TokenAccess, authv1.TokenIntrospection}, "tier")
 	expectClaim(t, v, "Liddell", []authv1.TokenType{authv1.TokenID, authv1.TokenUserInfo}, "surname")
-	expectClaim(t, v, "/engineering/backend", []authv1.TokenType{authv1.TokenUserInfo}, "teams")
+	// teams names the access token but not introspection, and the unnamed
+	// ClientRoles claim (below) the ID token but not userinfo: Keycloak
+	// would carry each into the other unless told not to.
+	expectClaim(t, v, "/engineering/backend", []authv1.TokenType{authv1.TokenAccess, authv1.TokenUserInfo}, "teams")
 	expectClaim(t, v, "viewer", []authv1.TokenType{authv1.TokenID, authv1.TokenIntrospection}, "app_roles")
 	// The unnamed ClientRoles claim goes where Keycloak puts client roles;
 	// access tokens (and so introspection) carry them through the realm's
@@ -293,10 +301,15 @@ func TestClaimsReachExactlyTheirTokens(t *testing.T) {
 		}
 		return nil
 	})
-	waitReady(t, portal, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-	if slices.Contains(portal.Status.Claims, "tier") {
-		t.Errorf("status.claims = %v still lists tier", portal.Status.Claims)
-	}
+	eventually(t, 30*time.Second, "status.claims without tier", func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(portal), portal); err != nil {
+			return err
+		}
+		if portal.Status.ObservedGeneration != portal.Generation || slices.Contains(portal.Status.Claims, "tier") {
+			return fmt.Errorf("generation %d observed %d, status.claims %v", portal.Generation, portal.Status.ObservedGeneration, portal.Status.Claims)
+		}
+		return nil
+	})
 	v = signIn(t, login, "carol", "carol-password")
 	expectClaim(t, v, "", nil, "tier")
 	expectClaim(t, v, "Liddell", []authv1.TokenType{authv1.TokenID, authv1.TokenUserInfo}, "surname")
@@ -316,7 +329,8 @@ func TestClaimsCarryLDAPGroups(t *testing.T) {
 	waitUserStoreCondition(t, as, metav1.ConditionTrue, authv1.ReasonUserStoreConfigured)
 	ensureNamespace(t, "claims-ldap-app", nil)
 	intranet := &authv1.AuthClient{}
-	apply(t, authClient("claims-ldap-app", "intranet", "claims-ldap", `  claims:
+	apply(t, authClient("claims-ldap-app", "intranet", "claims-ldap", `  audiences: [{name: intranet}]
+  claims:
   - {name: groups, type: GroupMembership, tokens: [IDToken]}
 `), intranet)
 	t.Cleanup(func() { deleteAndWait(t, intranet) })
