@@ -124,6 +124,25 @@ func ClaimMappers(in ClaimsInput) ([]ClaimMapper, []ClaimProblem) {
 	return out, problems
 }
 
+// CheckClaims is what the admission webhook refuses of spec.claims: the
+// problems ClaimMappers finds that the spec alone decides (a JSON value
+// that does not parse, a ClientRoles client not in spec.roleGrants, a
+// token claim set twice). Whether a granted client exists is left to the
+// reconcile: it may come later in the same sync.
+func CheckClaims(ac *authv1.AuthClient) []ClaimProblem {
+	granted := map[types.NamespacedName]string{}
+	for _, g := range ac.Spec.RoleGrants {
+		// Stands for the clientId: one per client, as clientIds are.
+		key := g.Client.In(ac.Namespace)
+		granted[key] = "(" + key.String() + ")"
+	}
+	_, problems := ClaimMappers(ClaimsInput{
+		Namespace: ac.Namespace, Name: ac.Name, ClientID: ac.EffectiveClientID(),
+		Claims: ac.Spec.Claims, RoleGrants: ac.Spec.RoleGrants, GrantedClientIDs: granted,
+	})
+	return problems
+}
+
 // claimMapper is the mapper of one claim, or why it has none.
 func claimMapper(in ClaimsInput, field string, c authv1.Claim) (ClaimMapper, *ClaimProblem) {
 	config := tokenFlags(c.Tokens)

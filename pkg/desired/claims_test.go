@@ -193,3 +193,22 @@ func TestClaimConfigMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckClaims(t *testing.T) {
+	ac := &authv1.AuthClient{}
+	ac.Namespace, ac.Name = "shop", "frontend"
+	ac.Spec.RoleGrants = []authv1.RoleGrant{{Client: authv1.ObjectReference{Name: "api", Namespace: "orders"}, Roles: []string{"r"}}}
+	roles := func(ref *authv1.ObjectReference) authv1.Claim {
+		return authv1.Claim{Type: authv1.ClaimClientRoles, Tokens: []authv1.TokenType{authv1.TokenID}, ClientRoles: &authv1.ClientRolesClaim{Client: ref}}
+	}
+	// A granted client, by two spellings of its reference: one token claim.
+	ac.Spec.Claims = []authv1.Claim{roles(&authv1.ObjectReference{Name: "api", Namespace: "orders"}), roles(nil)}
+	if p := CheckClaims(ac); len(p) != 0 {
+		t.Errorf("granted and own roles: %v", p)
+	}
+	ac.Spec.Claims = append(ac.Spec.Claims, roles(&authv1.ObjectReference{Name: "api", Namespace: "orders"}), roles(&authv1.ObjectReference{Name: "other"}))
+	p := CheckClaims(ac)
+	if len(p) != 2 || p[0].Field != "spec.claims[2]" || p[1].Field != "spec.claims[3].clientRoles.client" {
+		t.Errorf("problems %v, want the repeated grant and the client not granted", p)
+	}
+}
