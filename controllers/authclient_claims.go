@@ -59,10 +59,13 @@ func (r *AuthClientReconciler) stepClaims(ctx context.Context, s *authClientScop
 	return goOn()
 }
 
-// grantedClientIDs are the clientIds of the clients of spec.roleGrants that
-// ClientRoles claims name and that are clients of the same AuthServer
-// (from the cache). Whether they consent to the grant is the grant's
-// business: a client-roles mapper lists only roles the user holds.
+// grantedClientIDs are the clientIds of the clients that ClientRoles claims
+// name and that are clients of the same AuthServer (from the cache): the
+// clientId in their status, which Nauthera provisioned and owns, never one
+// a spec merely asks for (an AuthClient refused with ClientIdConflict must
+// not point a claim at someone else's client). Whether they consent to the
+// grant is the grant's business: a client-roles mapper lists only roles
+// the user holds.
 func (r *AuthClientReconciler) grantedClientIDs(ctx context.Context, ac *authv1.AuthClient) (map[types.NamespacedName]string, error) {
 	out := map[types.NamespacedName]string{}
 	for _, c := range ac.Spec.Claims {
@@ -80,8 +83,8 @@ func (r *AuthClientReconciler) grantedClientIDs(ctx context.Context, ac *authv1.
 			}
 			return nil, err
 		}
-		if target.DeletionTimestamp.IsZero() && authServerKey(target) == authServerKey(ac) {
-			out[key] = target.EffectiveClientID()
+		if target.DeletionTimestamp.IsZero() && authServerKey(target) == authServerKey(ac) && target.Status.ClientID != "" {
+			out[key] = target.Status.ClientID
 		}
 	}
 	return out, nil

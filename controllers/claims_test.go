@@ -387,4 +387,73 @@ func TestClaimsInvalidAtReconcile(t *testing.T) {
 	if mapperNamed(t, as.Status.RealmName, bad.Status.ClientID, "nauthera-claim-tier") == nil {
 		t.Error("the valid claim has no mapper")
 	}
+
+	// A service-account client gets no mappers of Keycloak's own on the
+	// client (they come with the realm's client scopes): nothing to report.
+	w := &authv1.AuthClient{}
+	apply(t, authClient("claims-bad-app", "worker", "claims-bad", worker), w)
+	t.Cleanup(func() { deleteAndWait(t, w) })
+	waitReady(t, w, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
+	if len(w.Status.UnmanagedMappers) != 0 || len(w.Status.Claims) != 0 {
+		t.Errorf("worker: status.unmanagedMappers %v, status.claims %v", w.Status.UnmanagedMappers, w.Status.Claims)
+	}
+	if n := len(settledEvents(t, w, "Normal", authv1.ReasonUnmanagedMapper)); n != 0 {
+		t.Errorf("%d UnmanagedMapper Events about a client with no mappers", n)
+	}
+}
+
+// A ClientRoles claim of a client in spec.roleGrants lists that client's
+// roles the caller holds, under the clientId Nauthera provisioned for it.
+// (The grant itself is the roleGrants step's; here the role is given to
+// the service account in the console, so only the mapper is tested.)
+func TestClaimsListGrantedClientRoles(t *testing.T) {
+	integration(t)
+	as := loginServer(t, "claims-grant", "")
+	realm := as.Status.RealmName
+	ensureNamespace(t, "claims-grant-app", nil)
+	ctx := context.Background()
+	api := &authv1.AuthClient{}
+	apply(t, authClient("claims-grant-app", "api", "claims-grant", worker), api)
+	t.Cleanup(func() { deleteAndWait(t, api) })
+	waitReady(t, api, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
+	caller := &authv1.AuthClient{}
+	apply(t, authClient("claims-grant-app", "caller", "claims-grant", worker+`
+  roleGrants:
+  - client: {name: api}
+    roles: [orders:read]
+  claims:
+  - {name: api_roles, type: ClientRoles, tokens: [AccessToken], clientRoles: {client: {name: api}}}
+`), caller)
+	t.Cleanup(func() { deleteAndWait(t, caller) })
+	waitReady(t, caller, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
+	m := mapperNamed(t, realm, caller.Status.ClientID, "nauthera-claim-api_roles")
+	if m == nil || m.Config["usermodel.clientRoleMapping.clientId"] != api.Status.ClientID {
+		t.Fatalf("mapper of api_roles: %+v, want the roles of clientId %s", m, api.Status.ClientID)
+	}
+
+	gc, tok := console(t)
+	apiKC, callerKC := keycloakClient(t, realm, api.Status.ClientID), keycloakClient(t, realm, caller.Status.ClientID)
+	if _, err := gc.CreateClientRole(ctx, tok, realm, *apiKC.ID, gocloak.Role{Name: gocloak.StringP("orders:read")}); err != nil {
+		t.Fatal(err)
+	}
+	role, err := gc.GetClientRole(ctx, tok, realm, *apiKC.ID, "orders:read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := gc.GetClientServiceAccount(ctx, tok, realm, *callerKC.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gc.AddClientRolesToUser(ctx, tok, realm, *apiKC.ID, *sa.ID, []gocloak.Role{*role}); err != nil {
+		t.Fatal(err)
+	}
+	jwt, err := clientToken(t, realm, "claims-grant-app", caller.SecretName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	claimsOf(t, jwt.AccessToken, &claims)
+	if !holds(claims["api_roles"], "orders:read") {
+		t.Errorf("caller's access token api_roles = %v, want [orders:read]", claims["api_roles"])
+	}
 }
