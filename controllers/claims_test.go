@@ -461,4 +461,21 @@ func TestClaimsListGrantedClientRoles(t *testing.T) {
 	if !holds(claims["api_roles"], "orders:read") {
 		t.Errorf("caller's access token api_roles = %v, want [orders:read]", claims["api_roles"])
 	}
+
+	// Steady state: the mappers come with the client read of each resync;
+	// nothing is written while they match.
+	op := theOperator(t)
+	mapperRequests := func() int {
+		return op.count(func(o, _ string) bool { return strings.HasPrefix(o, "client.mapper.") })
+	}
+	before, finds := mapperRequests(), op.calls("client.find")
+	eventually(t, 120*time.Second, "two resyncs of both clients", func() error {
+		if n := op.calls("client.find") - finds; n < 4 {
+			return fmt.Errorf("%d client reads", n)
+		}
+		return nil
+	})
+	if n := mapperRequests() - before; n != 0 {
+		t.Errorf("%d mapper requests in steady state, want 0", n)
+	}
 }
