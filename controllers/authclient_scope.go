@@ -69,6 +69,9 @@ type authClientScope struct {
 	// grants are the role grants (authclient_rolegrants.go): the targets
 	// that consent and what cannot be granted; nil until resolved.
 	grants *roleGrants
+	// claimsErr (claims, authclient_claims.go) is why claims of spec.claims
+	// have no mapper; the others are in force.
+	claimsErr error
 }
 
 // realm is the name of the AuthServer's realm in Keycloak.
@@ -123,6 +126,7 @@ func (r *AuthClientReconciler) authClientSteps() []authClientStep {
 		{"keycloakClient", r.stepKeycloakClient},
 		{"roles", r.stepRoles},
 		{"roleGrants", r.stepRoleGrants},
+		{"claims", r.stepClaims},
 		{"clientSecret", r.stepClientSecret},
 		{"rotation", r.stepRotation},
 		{"secret", r.stepSecret},
@@ -210,6 +214,8 @@ func (s *authClientScope) finding() error {
 		return reconciler.Permanent(authv1.ReasonPolicyViolation, "%s; %s", policy.Message(s.violations), policy.Consequence(s.violations))
 	case s.rolesErr != nil:
 		return s.rolesErr
+	case s.claimsErr != nil:
+		return s.claimsErr
 	}
 	return s.serviceAccountErr
 }

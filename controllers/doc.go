@@ -22,6 +22,7 @@
 //	keycloakClient  create or bring the Keycloak client into line (authclient_keycloak.go)
 //	roles           make the client's roles exactly spec.roles, when set (authclient_roles.go, pkg/desired)
 //	roleGrants      the service account's roles of consenting clients (authclient_rolegrants.go)
+//	claims          the claim mappers of spec.claims; unmanaged mappers reported (authclient_claims.go, pkg/desired)
 //	clientSecret    read the client's secret from Keycloak (authclient_scope.go)
 //	rotation        rotate the secret when due (authclient_rotation.go)
 //	secret          write the credentials Secret (authclient_secret.go)

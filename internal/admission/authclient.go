@@ -155,6 +155,11 @@ func (v *AuthClientValidator) validate(ctx context.Context, ac, old *authv1.Auth
 	if err := desired.CheckGovernedSecretTemplate(ctx, ac, allowed, issuer); err != nil {
 		errs = append(field.ErrorList{field.Invalid(field.NewPath("spec", "secretTemplate"), "(template)", err.Error())}, errs...)
 	}
+	// What CEL cannot decide about spec.claims (desired.CheckClaims, the
+	// reconciler's rule).
+	for _, p := range desired.CheckClaims(ac) {
+		errs = append(errs, field.Invalid(field.NewPath(p.Field), "(claim)", p.Message))
+	}
 	if len(errs) > 0 {
 		return warnings, apierrors.NewInvalid(authv1.GroupVersion.WithKind("AuthClient").GroupKind(), ac.Name, errs)
 	}

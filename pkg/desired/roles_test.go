@@ -11,7 +11,7 @@ import (
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
-func rolesClient(roles ...authv1.ClientRole) *authv1.AuthClient {
+func clientWithRoles(roles ...authv1.ClientRole) *authv1.AuthClient {
 	return &authv1.AuthClient{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "orders-api", UID: "uid-1"},
 		Spec:       authv1.AuthClientSpec{Roles: roles},
@@ -60,7 +60,7 @@ func TestPlanRoles(t *testing.T) {
 			actual: []keycloak.Role{held("Orders:write", "place orders")}, create: []string{"orders:write"}, delete: []string{"Orders:write"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := PlanRoles(rolesClient(tc.spec...), tc.actual)
+			p := PlanRoles(clientWithRoles(tc.spec...), tc.actual)
 			var fixed []string
 			for _, f := range p.Update {
 				fixed = append(fixed, f.Role.Name)
@@ -89,7 +89,7 @@ func TestPlanRoles(t *testing.T) {
 	}
 	// The adopted role keeps the attributes it had, and the role read from
 	// Keycloak is not changed in place.
-	p := PlanRoles(rolesClient(read), []keycloak.Role{unmarked})
+	p := PlanRoles(clientWithRoles(read), []keycloak.Role{unmarked})
 	if got := p.Update[0].Role; got.Attributes["console"][0] != "kept" || got.ID != unmarked.ID || got.Description != "read orders" {
 		t.Errorf("adopted role %+v", got)
 	}
@@ -106,7 +106,7 @@ func nz(s []string) []string {
 }
 
 func TestRoleOwnerFitsKeycloak(t *testing.T) {
-	ac := rolesClient()
+	ac := clientWithRoles()
 	if got := RoleOwner(ac); got != "shop/orders-api" {
 		t.Errorf("RoleOwner = %q", got)
 	}
@@ -127,7 +127,7 @@ func TestHeldRoles(t *testing.T) {
 }
 
 func TestRoleDriftMessageNamesTheRoles(t *testing.T) {
-	p := PlanRoles(rolesClient(authv1.ClientRole{Name: "orders:write"}, authv1.ClientRole{Name: "orders:read", Description: "read"}),
+	p := PlanRoles(clientWithRoles(authv1.ClientRole{Name: "orders:write"}, authv1.ClientRole{Name: "orders:read", Description: "read"}),
 		[]keycloak.Role{held("orders:read", "edited"), {Name: "extra"}})
 	msg := RoleDriftMessage("shop.orders-api", p)
 	for _, want := range []string{`client "shop.orders-api"`, "orders:write (deleted in Keycloak; created again)", "orders:read (description restored)", "extra (not in spec.roles; deleted)"} {

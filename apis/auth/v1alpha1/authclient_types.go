@@ -234,6 +234,8 @@ type AuthClientSpec struct {
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:XValidation:rule="self.all(c, !has(c.name) || self.filter(d, has(d.name) && d.name == c.name).size() == 1)",message="each claim name may appear once"
+	// +kubebuilder:validation:XValidation:rule="self.all(c, c.type != 'ClientRoles' || has(c.name) || self.filter(d, d.type == 'ClientRoles' && !has(d.name) && (has(d.clientRoles) && has(d.clientRoles.client) ? d.clientRoles.client.name + '/' + (has(d.clientRoles.client.__namespace__) ? d.clientRoles.client.__namespace__ : '') : '') == (has(c.clientRoles) && has(c.clientRoles.client) ? c.clientRoles.client.name + '/' + (has(c.clientRoles.client.__namespace__) ? c.clientRoles.client.__namespace__ : '') : '')).size() == 1)",message="an unnamed ClientRoles claim may appear once per client"
 	Claims []Claim `json:"claims,omitempty"`
 }
 

@@ -42,6 +42,7 @@ type ClaimValueType string
 // +kubebuilder:validation:XValidation:rule="self.type == 'GroupMembership' || !has(self.groupMembership)",message="groupMembership is set only when type is GroupMembership"
 // +kubebuilder:validation:XValidation:rule="self.type == 'ClientRoles' || !has(self.clientRoles)",message="clientRoles is set only when type is ClientRoles"
 // +kubebuilder:validation:XValidation:rule="self.type == 'ClientRoles' || has(self.name)",message="name is required (only a ClientRoles claim defaults to resource_access)"
+// +kubebuilder:validation:XValidation:rule="!(self.type in ['HardCoded', 'UserAttribute']) || !has(self.name) || !self.name.matches('^(name|given_name|family_name|middle_name|nickname|preferred_username|profile|picture|website|email|email_verified|gender|birthdate|zoneinfo|locale|phone_number|phone_number_verified|updated_at|upn|groups|roles)([.].*)?$')",message="name: a HardCoded or UserAttribute claim must not set a standard identity claim (preferred_username, email, name, ...), groups or roles: a fixed value or an attribute users may edit would forge who the user is or what they may do"
 type Claim struct {
 	// name of the claim in the token; dots nest it (address.locality).
 	// Required, except for ClientRoles, which defaults to Keycloak's
@@ -88,8 +89,14 @@ type Claim struct {
 }
 
 // HardCodedClaim is a claim with a fixed value.
+// +kubebuilder:validation:XValidation:rule="!has(self.valueType) || self.valueType != 'Boolean' || self.value in ['true', 'false']",message="value must be true or false for valueType Boolean"
+// +kubebuilder:validation:XValidation:rule="!has(self.valueType) || self.valueType != 'Long' || self.value.matches('^-?[0-9]{1,18}$')",message="value must be an integer of at most 18 digits for valueType Long"
+// +kubebuilder:validation:XValidation:rule="!has(self.valueType) || self.valueType != 'Int' || self.value.matches('^-?[0-9]{1,9}$')",message="value must be an integer of at most 9 digits for valueType Int"
+// +kubebuilder:validation:XValidation:rule="!has(self.valueType) || self.valueType != 'JSON' || self.value.matches('^[[:space:]]*[[{]')",message="value must be a JSON object or array for valueType JSON (it is parsed when the client is reconciled)"
 type HardCodedClaim struct {
 	// value of the claim. Not a secret: tokens are readable by their holder.
+	// It must fit valueType: true or false for Boolean, an integer for
+	// Long and Int, a JSON object or array for JSON.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024

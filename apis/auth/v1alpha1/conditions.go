@@ -110,4 +110,6 @@ const (
 	ReasonRealmRolesProvisioned = "RealmRolesProvisioned"
 	// ReasonRealmRoleConflict: a declared realm role exists in the realm and is not the AuthServer's (Keycloak's, the console's, another AuthServer's); it is not taken over.
 	ReasonRealmRoleConflict = "RealmRoleConflict"
+	// ReasonClaimInvalid: a claim of spec.claims cannot be put into tokens (a hard-coded JSON value that does not parse, the roles of a client that is not this one nor one of spec.roleGrants, a token claim set twice); the other claims are in force.
+	ReasonClaimInvalid = "ClaimInvalid"
 )

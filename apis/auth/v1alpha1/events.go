@@ -53,4 +53,11 @@ const (
 	ReasonClientAdopted = "ClientAdopted"
 	// ReasonRealmAdopted (Normal): an existing Keycloak realm was adopted after its diff was acknowledged.
 	ReasonRealmAdopted = "RealmAdopted"
+	// ReasonClaimDriftReverted (Warning): a protocol mapper Nauthera keeps for
+	// spec.claims was edited or removed in Keycloak and restored; the message names it.
+	ReasonClaimDriftReverted = "ClaimDriftReverted"
+	// ReasonUnmanagedMapper (Normal): the client has a protocol mapper
+	// Nauthera did not create (seen for the first time); it is left alone
+	// and listed in status.unmanagedMappers. The message names it.
+	ReasonUnmanagedMapper = "UnmanagedMapper"
 )
