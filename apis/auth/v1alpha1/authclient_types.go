@@ -21,6 +21,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="!(has(self.clientType) && self.clientType == 'Public' && has(self.grantTypes) && 'client_credentials' in self.grantTypes)",message="a Public client has no secret and cannot use client_credentials",fieldPath=".grantTypes"
 // +kubebuilder:validation:XValidation:rule="(has(self.grantTypes) && size(self.grantTypes) > 0 && !('authorization_code' in self.grantTypes)) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="the authorization_code grant needs at least one redirect URI; it is on when grantTypes lists it, and by default when grantTypes is omitted or empty",fieldPath=".redirectUris",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="!(has(self.serviceAccount) && has(self.clientType) && self.clientType == 'Public')",message="serviceAccount makes a Confidential client secretless; a Public client does not authenticate at all",fieldPath=".serviceAccount"
+// +kubebuilder:validation:XValidation:rule="!has(self.clientSecretRef) || ((!has(self.clientType) || self.clientType != 'Public') && !has(self.serviceAccount))",message="clientSecretRef is for a Confidential client with a client secret: a Public client has no secret, and a client with serviceAccount is secretless",fieldPath=".clientSecretRef"
 type AuthClientSpec struct {
 	// displayName is the client's name on Keycloak's consent and account
 	// pages. Plain text: `<` and `>` are refused.
@@ -179,6 +180,16 @@ type AuthClientSpec struct {
 	// removes this client from their tokens' audience.
 	// +optional
 	AudienceAccess *AudienceAccess `json:"audienceAccess,omitempty"`
+
+	// clientSecretRef names a key of a Secret in this namespace whose value
+	// becomes the client's secret in Keycloak (bring your own secret), for
+	// a Confidential client with a client secret. The credentials Secret
+	// mirrors it; changing the value rotates the client secret. The Secret
+	// must consent (annotation auth.nauthera.io/client-secret-for naming
+	// this AuthClient), and whoever applies the AuthClient must be allowed
+	// to get it. Omitted: Keycloak generates the secret.
+	// +optional
+	ClientSecretRef *ClientSecretReference `json:"clientSecretRef,omitempty"`
 }
 
 // AudienceAccess is a target AuthClient's consent to appear in the
@@ -335,6 +346,7 @@ type SecretTemplate struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ac;authcl,categories=nauthera
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 239",message="metadata.name must be at most 239 characters: the credentials Secret is named <name>-client-secret, at most 253"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.clientSecretRef) || self.spec.clientSecretRef.name != self.metadata.name + '-client-secret'",message="spec.clientSecretRef names this AuthClient's own credentials Secret, which Nauthera writes: name a Secret of your own",fieldPath=".spec.clientSecretRef.name"
 // +kubebuilder:validation:XValidation:rule="has(self.spec.clientId) || size(self.metadata.name) <= 191",message="metadata.name: without spec.clientId the clientId is <namespace>.<name>, and Keycloak stores at most 255 characters: use a name of at most 191 characters or set spec.clientId"
 // +kubebuilder:printcolumn:name="Client ID",type=string,JSONPath=`.status.clientId`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.clientSecretRef.name`
