@@ -11,7 +11,6 @@ import (
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 )
 
-
 // checkClientSecretRef refuses an AuthClient whose spec.clientSecretRef
 // names a Secret the requesting user may not get: without this check,
 // anyone who may create AuthClients could have Nauthera copy any Secret of
