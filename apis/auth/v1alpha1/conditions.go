@@ -84,4 +84,10 @@ const (
 	ReasonAudienceNotPermitted = "AudienceNotPermitted"
 	// ReasonAudiencePending: an AuthClient named in spec.audiences has no Keycloak client yet; its audience is added once it has.
 	ReasonAudiencePending = "AudiencePending"
+	// ReasonClientSecretRefNotFound: the Secret spec.clientSecretRef names, or its key, does not exist.
+	ReasonClientSecretRefNotFound = "ClientSecretRefNotFound"
+	// ReasonClientSecretRefNotPermitted: the Secret spec.clientSecretRef names does not consent to this AuthClient (annotation auth.nauthera.io/client-secret-for), or is a credentials Secret Nauthera writes.
+	ReasonClientSecretRefNotPermitted = "ClientSecretRefNotPermitted"
+	// ReasonClientSecretRefInvalid: the value spec.clientSecretRef names cannot be a client secret (16 to 255 printable ASCII characters without spaces).
+	ReasonClientSecretRefInvalid = "ClientSecretRefInvalid"
 )
