@@ -185,7 +185,7 @@ func (r *AuthClientReconciler) replaceSecret(ctx context.Context, s *authClientS
 		previous = &keycloak.PreviousSecret{Secret: s.secret, Until: out.graceUntil}
 		s.rot.wake = grace + time.Second
 	}
-	log.Info("Setting the client secret from spec.clientSecretRef", "secret", s.ac.Spec.ClientSecretRef.Name, "graceUntil", out.graceUntil)
+	log.Info("Setting the client secret from spec.clientSecretRef", "secretName", s.ac.Spec.ClientSecretRef.Name, "graceUntil", out.graceUntil)
 	if err := s.kc.SetClientSecret(ctx, s.realm(), gocloak.PString(s.kcClient.ID), s.byo, previous); err != nil {
 		return nil, err
 	}
