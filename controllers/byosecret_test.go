@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/testbed"
 )
 
 // logCapture records every log line of the operator (all levels, V(1)
@@ -306,5 +308,25 @@ func TestBYOSecretRotationKeepsOldValueForGrace(t *testing.T) {
 	if n := regenerates(t, realm, clientID); n != 0 {
 		t.Errorf("Nauthera regenerated a bring-your-own secret %d times", n)
 	}
-	assertNowhere(t, logs, ac, v1, v2)
+
+	// A change Keycloak made while the operator never heard its answer
+	// (the connection dropped, as when the operator is killed mid-request):
+	// the next reconcile finishes it, with the old value's grace period,
+	// and nothing flips back.
+	v3 := randomSecret(t)
+	hits := faults.Hits("client.secret.update")
+	faults.Set("client.secret.update", testbed.Fault{Err: errors.New("injected: connection reset"), AfterSend: true, BodyContains: v3, Times: 1})
+	putSourceSecret(t, ns, "app-creds", "worker", map[string]string{"secret": v3})
+	waitMirrored(t, realm, clientID, ns, "worker", v3)
+	if faults.Hits("client.secret.update") != hits+1 {
+		t.Fatal("the injected fault did not fire: the interrupted change was not tested")
+	}
+	for _, v := range []string{v3, v2} {
+		if err := tokenWith(realm, clientID, v); err != nil {
+			t.Errorf("after an interrupted change, within the grace period, a value is refused: %v", err)
+		}
+	}
+	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	waitMirrored(t, realm, clientID, ns, "worker", v3)
+	assertNowhere(t, logs, ac, v1, v2, v3)
 }
