@@ -132,9 +132,13 @@ func (r *AuthClientReconciler) stepBYOSecret(ctx context.Context, s *authClientS
 		return goOn()
 	}
 	now := time.Now()
-	// Only the grace period of a replaced value is kept: schedules and
+	// Only the grace period of a replaced value is kept (and the
+	// credentials the workloads were restarted for): schedules and
 	// requests do not apply to a secret Nauthera does not make.
 	st := &authv1.SecretRotationStatus{}
+	if cur := s.ac.Status.SecretRotation; cur != nil {
+		st.RestartedWorkloadsFor = cur.RestartedWorkloadsFor
+	}
 	if byoGraceRunning(s.ac, now) {
 		st.PreviousSecretValidUntil = s.ac.Status.SecretRotation.PreviousSecretValidUntil
 		s.rot.wake = time.Until(st.PreviousSecretValidUntil.Time) + time.Second
@@ -165,7 +169,12 @@ func (r *AuthClientReconciler) replaceSecret(ctx context.Context, s *authClientS
 		out.graceUntil = now.Add(grace).Truncate(time.Second)
 		until := metav1.NewTime(out.graceUntil)
 		original := s.ac.Status.SecretRotation.DeepCopy()
-		s.ac.Status.SecretRotation = &authv1.SecretRotationStatus{PreviousSecretValidUntil: &until}
+		next := original.DeepCopy()
+		if next == nil {
+			next = &authv1.SecretRotationStatus{}
+		}
+		next.PreviousSecretValidUntil = &until
+		s.ac.Status.SecretRotation = next
 		if err := s.persist(); err != nil {
 			s.ac.Status.SecretRotation = original
 			return nil, err

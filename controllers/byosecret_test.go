@@ -15,6 +15,7 @@ import (
 	"github.com/Nerzal/gocloak/v14"
 	uzap "go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -271,10 +272,36 @@ func TestBYOSecretRotationKeepsOldValueForGrace(t *testing.T) {
 	as := waitRotationReady(t, name)
 	realm, clientID := as.Status.RealmName, ac.EffectiveClientID()
 	waitMirrored(t, realm, clientID, ns, "worker", v1)
+	// A workload that opted in to restarts on new credentials.
+	d := &appsv1.Deployment{}
+	apply(t, `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app, namespace: byo-rot, annotations: {auth.nauthera.io/restart-on-rotation: worker}}
+spec:
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec: {containers: [{name: app, image: example.com/app:1}]}`, d)
+	eventually(t, 30*time.Second, "the credentials the workloads have recorded", func() error {
+		if rotationStatus(t, ac).RestartedWorkloadsFor == "" {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
 
 	putSourceSecret(t, ns, "app-creds", "worker", map[string]string{"secret": v2})
 	waitMirrored(t, realm, clientID, ns, "worker", v2)
 	changed := time.Now()
+	eventually(t, 30*time.Second, "the opted-in Deployment restarted for the new value", func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(d), d); err != nil {
+			return err
+		}
+		if d.Spec.Template.Annotations[authv1.AnnotationSecretHash] == "" {
+			return fmt.Errorf("pod template not annotated")
+		}
+		return nil
+	})
 	for _, v := range []string{v2, v1} {
 		if err := tokenWith(realm, clientID, v); err != nil {
 			t.Errorf("during the grace period a value is refused: %v", err)
