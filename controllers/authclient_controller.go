@@ -52,6 +52,9 @@ type AuthClientReconciler struct {
 	// (auth.nauthera.io/restart-on-rotation) when their credentials change.
 	// The operator then needs list and patch on them.
 	RestartWorkloads bool
+	// SecretNamespaces are the namespaces whose Secrets spec.clientSecretRef
+	// may name, watched for changes (none: all); the operator's watched namespaces.
+	SecretNamespaces []string
 
 	// realmScopeCache keeps each realm's client scopes for creating clients.
 	realmScopeCache scopeCache
@@ -188,6 +191,10 @@ func (r *AuthClientReconciler) SetupWithManager(_ context.Context, mgr ctrl.Mana
 	// Hashed: a fixed set of mutexes, nothing to clean up; two
 	// ServiceAccounts that share one only wait for each other's claim.
 	r.claimLocks = keymutex.NewHashed(0)
+	secretRefs, err := r.referencedSecrets(mgr)
+	if err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// Status updates (our own) do not trigger a reconcile; spec changes,
 		// deletion and annotations (a manual nudge) do.
@@ -216,6 +223,9 @@ func (r *AuthClientReconciler) SetupWithManager(_ context.Context, mgr ctrl.Mana
 		// changes its consent or roles, or gets its Keycloak client
 		// re-reconciles the clients granted its roles.
 		Watches(&authv1.AuthClient{}, handler.EnqueueRequestsFromMapFunc(r.roleGrantSourcesOf), builder.WithPredicates(roleGrantTargetChanged)).
+		// A Secret named by spec.clientSecretRef that changes re-reconciles
+		// the clients naming it (authclient_byosecret.go).
+		WatchesRawSource(secretRefs).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
 			RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),

@@ -69,6 +69,7 @@ func wantedClient(s *authClientScope) gocloak.Client {
 	if s.gov.keepMarker {
 		want.Attributes[desired.AttrSecretRotation] = desired.RotationMarker
 	}
+	byoWanted(s, &want)
 	return want
 }
 

@@ -327,6 +327,8 @@ func rotationEvent(ac *authv1.AuthClient, out *rotationOutcome) string {
 	switch out.reason {
 	case rotation.ReasonRequested:
 		what = fmt.Sprintf("Rotated the client secret as requested (annotation %s)", authv1.AnnotationRotateSecret)
+	case reasonSecretRef:
+		what = byoRotationEvent(ac)
 	case rotation.ReasonExpiring:
 		what = fmt.Sprintf("Rotated the client secret early: it would have expired at %s, before the next scheduled rotation", out.expiredAt.Format(time.RFC3339))
 	default:

@@ -58,6 +58,9 @@ type authClientScope struct {
 	// rot is what the rotation step did.
 	secret string
 	rot    rotationResult
+	// byo is the value of spec.clientSecretRef, once it may be used
+	// (authclient_byosecret.go); "" without one.
+	byo string
 
 	// serviceAccountErr says the ServiceAccount of a secretless client is
 	// missing (checked only when nothing graver is reported).
@@ -122,12 +125,14 @@ func (r *AuthClientReconciler) authClientSteps() []authClientStep {
 		{"issuer", r.stepIssuer},
 		{"policies", r.stepPolicies},
 		{"governance", r.stepGovernance},
+		{"clientSecretRef", r.stepClientSecretRef},
 		{"adoption", r.stepAdoption},
 		{"keycloakClient", r.stepKeycloakClient},
 		{"roles", r.stepRoles},
 		{"roleGrants", r.stepRoleGrants},
 		{"claims", r.stepClaims},
 		{"clientSecret", r.stepClientSecret},
+		{"byoSecret", r.stepBYOSecret},
 		{"rotation", r.stepRotation},
 		{"secret", r.stepSecret},
 		{"finishRotation", r.stepFinishRotation},
@@ -405,7 +410,7 @@ func (s *authClientScope) rotation() rotationScope {
 
 // stepRotation rotates the client's secret when due (authclient_rotation.go).
 func (r *AuthClientReconciler) stepRotation(ctx context.Context, s *authClientScope) stepResult {
-	if !s.ac.HasSecret() {
+	if !s.ac.HasSecret() || s.byo != "" {
 		return goOn()
 	}
 	// Also when Keycloak did not apply a change (clientErr): the client
@@ -442,7 +447,7 @@ func (r *AuthClientReconciler) stepSecret(ctx context.Context, s *authClientScop
 
 // stepFinishRotation ends a rotation the Secret now holds (authclient_rotation.go).
 func (r *AuthClientReconciler) stepFinishRotation(ctx context.Context, s *authClientScope) stepResult {
-	if !s.ac.HasSecret() {
+	if !s.ac.HasSecret() || s.byo != "" {
 		return goOn()
 	}
 	if err := r.finishRotation(ctx, s.rotation(), s.rot); err != nil {

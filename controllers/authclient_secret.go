@@ -328,6 +328,9 @@ func reportSecretPatch(ctx context.Context, sc *authClientScope, w secretWrite, 
 		rep.Event(ctx, ac, corev1.EventTypeWarning, authv1.ReasonSecretRestored, fmt.Sprintf("Secret %s was edited outside Nauthera; restored the credentials Keycloak holds", ac.SecretName()))
 	case changed:
 		why := "the client secret changed in Keycloak (regenerated outside Nauthera)"
+		if sc.byo != "" {
+			why = "the client secret was set from spec.clientSecretRef"
+		}
 		if recreated {
 			why = fmt.Sprintf("the Keycloak client %q was deleted in Keycloak and has been recreated with new credentials", ac.EffectiveClientID())
 		}

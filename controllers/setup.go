@@ -49,6 +49,7 @@ var fieldIndexes = []fieldIndex{
 	{&authv1.AuthClient{}, indexAudiences, audienceIndex},
 	{&authv1.AuthClient{}, indexServiceAccount, serviceAccountIndex},
 	{&authv1.AuthClient{}, indexRoleGrants, roleGrantIndex},
+	{&authv1.AuthClient{}, indexClientSecretRef, clientSecretRefIndex},
 	{&authv1.AuthServer{}, indexUserStoreRef, userStoreRefIndex},
 }
 

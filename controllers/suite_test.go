@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
+	uzap "go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -62,7 +63,8 @@ const (
 func TestMain(m *testing.M) { testbed.Main(m, runSuite) }
 
 func runSuite(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	// Every log line also goes to capturedLogs while a test records (byosecret_test.go).
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel()), zap.RawZapOpts(uzap.WrapCore(capturedLogs.tee))))
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = authv1.AddToScheme(scheme)
 

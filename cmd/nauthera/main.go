@@ -344,7 +344,7 @@ func run(ctx context.Context, o *options) error {
 	if err := (&controllers.AuthClientReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
 		Resync: o.resync, MaxConcurrentReconciles: o.concurrency, MaxBackoff: o.maxBackoff,
-		RestartWorkloads: o.restartWorkloads,
+		RestartWorkloads: o.restartWorkloads, SecretNamespaces: strings.Split(o.watchNamespaces, ","),
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}

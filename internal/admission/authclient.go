@@ -1,6 +1,7 @@
 // Package admission is Nauthera's validating admission webhook. It refuses
 // an AuthClient that breaks a rule the API server's schema cannot decide:
-// the clientId rule and the AuthPolicies of its AuthServer; and an
+// the clientId rule, the AuthPolicies of its AuthServer, and whether the
+// requesting user may read the Secret spec.clientSecretRef names; and an
 // AuthPolicy whose secret rotation cannot work (cron gaps). It calls the
 // same pure functions (pkg/desired, pkg/policy) as the AuthClient
 // reconciler, with the same messages; the reconciler enforces them anyway,
@@ -44,6 +45,10 @@ type AuthClientValidator struct {
 	// webhook.failurePolicy Fail (--webhook-fail-closed), where an
 	// operator asked to be strict.
 	FailClosed bool
+	// Authorizer creates SubjectAccessReviews: whether the user applying an
+	// AuthClient may read the Secret its spec.clientSecretRef names
+	// (clientsecretref.go). Nil: every such AuthClient is refused.
+	Authorizer client.Client
 }
 
 var _ admission.Validator[*authv1.AuthClient] = (*AuthClientValidator)(nil)
@@ -52,7 +57,7 @@ var _ admission.Validator[*authv1.AuthClient] = (*AuthClientValidator)(nil)
 // failClosed: see AuthClientValidator.FailClosed.
 func Register(mgr ctrl.Manager, failClosed bool) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &authv1.AuthClient{}).
-		WithValidator(&AuthClientValidator{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), FailClosed: failClosed}).
+		WithValidator(&AuthClientValidator{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), FailClosed: failClosed, Authorizer: mgr.GetClient()}).
 		WithValidatorCustomPath(Path).
 		Complete(); err != nil {
 		return err
@@ -86,14 +91,13 @@ func (v *AuthClientValidator) ValidateDelete(context.Context, *authv1.AuthClient
 // removes one violation, or changes something else, of a client that a
 // newer policy forbids is not blocked: the reconciler reports the rest).
 func (v *AuthClientValidator) validate(ctx context.Context, ac, old *authv1.AuthClient) (admission.Warnings, error) {
-	var errs field.ErrorList
+	errs, warnings := v.checkClientSecretRef(ctx, ac, old)
 	clientIDRule := func(prefixes []string) {
 		if err := desired.CheckClientID(ac, prefixes); err != nil {
 			errs = append(errs, field.Invalid(field.NewPath("spec", "clientId"), ac.Spec.ClientID, err.Error()))
 		}
 	}
 	key := ac.Spec.AuthServerRef.In(ac.Namespace)
-	var warnings admission.Warnings
 	// issuer is the AuthServer's, when it can be read: the template is
 	// rendered for it (for a placeholder otherwise).
 	issuer := ""

@@ -44,6 +44,8 @@ var (
 	warnings = &warningLog{}
 	// apiClient reads and writes the API server directly (no cache).
 	apiClient client.WithWatch
+	// restConfig is the test API server's admin config (to impersonate users).
+	restConfig *rest.Config
 )
 
 func TestMain(m *testing.M) { testbed.Main(m, run) }
@@ -106,6 +108,7 @@ func run(m *testing.M) int {
 		return testbed.Fail(errors.New("cache did not sync"))
 	}
 	k8s = mgr.GetClient()
+	restConfig = cfg
 	if apiClient, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme}); err != nil {
 		return testbed.Fail(err)
 	}

@@ -83,6 +83,11 @@ type ClientSecretAdmin interface {
 	RegenerateClientSecret(ctx context.Context, realm, id string) (string, error)
 	// DeleteRotatedSecret ends the previous secret's grace period now.
 	DeleteRotatedSecret(ctx context.Context, realm, id string) error
+	// SetClientSecret makes secret (chosen by the caller) the client's
+	// secret. With previous, the secret it replaces stays valid until
+	// previous.Until, if a secret-rotation client policy applies to the
+	// client; without, it stops working at once.
+	SetClientSecret(ctx context.Context, realm, id, secret string, previous *PreviousSecret) error
 }
 
 // ClientScopeAdmin manages a realm's client scopes and their assignment to

@@ -22,6 +22,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="(has(self.grantTypes) && size(self.grantTypes) > 0 && !('authorization_code' in self.grantTypes)) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="the authorization_code grant needs at least one redirect URI; it is on when grantTypes lists it, and by default when grantTypes is omitted or empty",fieldPath=".redirectUris",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="!(has(self.serviceAccount) && has(self.clientType) && self.clientType == 'Public')",message="serviceAccount makes a Confidential client secretless; a Public client does not authenticate at all",fieldPath=".serviceAccount"
 // +kubebuilder:validation:XValidation:rule="!has(self.roleGrants) || size(self.roleGrants) == 0 || (has(self.grantTypes) && 'client_credentials' in self.grantTypes)",message="roleGrants are held by the client's service account, which only a client with the client_credentials grant has: add client_credentials to grantTypes",fieldPath=".roleGrants"
+// +kubebuilder:validation:XValidation:rule="!has(self.clientSecretRef) || ((!has(self.clientType) || self.clientType != 'Public') && !has(self.serviceAccount))",message="clientSecretRef is for a Confidential client with a client secret: a Public client has no secret, and a client with serviceAccount is secretless",fieldPath=".clientSecretRef"
 type AuthClientSpec struct {
 	// displayName is the client's name on Keycloak's consent and account
 	// pages. Plain text: `<` and `>` are refused.
@@ -237,6 +238,15 @@ type AuthClientSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(c, !has(c.name) || self.filter(d, has(d.name) && d.name == c.name).size() == 1)",message="each claim name may appear once"
 	// +kubebuilder:validation:XValidation:rule="self.all(c, c.type != 'ClientRoles' || has(c.name) || self.filter(d, d.type == 'ClientRoles' && !has(d.name) && (has(d.clientRoles) && has(d.clientRoles.client) ? d.clientRoles.client.name + '/' + (has(d.clientRoles.client.__namespace__) ? d.clientRoles.client.__namespace__ : '') : '') == (has(c.clientRoles) && has(c.clientRoles.client) ? c.clientRoles.client.name + '/' + (has(c.clientRoles.client.__namespace__) ? c.clientRoles.client.__namespace__ : '') : '')).size() == 1)",message="an unnamed ClientRoles claim may appear once per client"
 	Claims []Claim `json:"claims,omitempty"`
+	// clientSecretRef names a key of a Secret in this namespace whose value
+	// becomes the client's secret in Keycloak (bring your own secret), for
+	// a Confidential client with a client secret. The credentials Secret
+	// mirrors it; changing the value rotates the client secret. The Secret
+	// must consent (annotation auth.nauthera.io/client-secret-for naming
+	// this AuthClient), and whoever applies the AuthClient must be allowed
+	// to get it. Omitted: Keycloak generates the secret.
+	// +optional
+	ClientSecretRef *ClientSecretReference `json:"clientSecretRef,omitempty"`
 }
 
 // AudienceAccess is a target AuthClient's consent to appear in the
@@ -422,6 +432,7 @@ type SecretTemplate struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ac;authcl,categories=nauthera
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 239",message="metadata.name must be at most 239 characters: the credentials Secret is named <name>-client-secret, at most 253"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.clientSecretRef) || self.spec.clientSecretRef.name != self.metadata.name + '-client-secret'",message="spec.clientSecretRef names this AuthClient's own credentials Secret, which Nauthera writes: name a Secret of your own",fieldPath=".spec.clientSecretRef.name"
 // +kubebuilder:validation:XValidation:rule="has(self.spec.clientId) || size(self.metadata.name) <= 191",message="metadata.name: without spec.clientId the clientId is <namespace>.<name>, and Keycloak stores at most 255 characters: use a name of at most 191 characters or set spec.clientId"
 // +kubebuilder:printcolumn:name="Client ID",type=string,JSONPath=`.status.clientId`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.clientSecretRef.name`

@@ -112,4 +112,10 @@ const (
 	ReasonRealmRoleConflict = "RealmRoleConflict"
 	// ReasonClaimInvalid: a claim of spec.claims cannot be put into tokens (a hard-coded JSON value that does not parse, the roles of a client that is not this one nor one of spec.roleGrants, a token claim set twice); the other claims are in force.
 	ReasonClaimInvalid = "ClaimInvalid"
+	// ReasonClientSecretRefNotFound: the Secret spec.clientSecretRef names, or its key, does not exist.
+	ReasonClientSecretRefNotFound = "ClientSecretRefNotFound"
+	// ReasonClientSecretRefNotPermitted: the Secret spec.clientSecretRef names does not consent to this AuthClient (annotation auth.nauthera.io/client-secret-for), or is a credentials Secret Nauthera writes.
+	ReasonClientSecretRefNotPermitted = "ClientSecretRefNotPermitted"
+	// ReasonClientSecretRefInvalid: the value spec.clientSecretRef names cannot be a client secret (16 to 255 printable ASCII characters without spaces).
+	ReasonClientSecretRefInvalid = "ClientSecretRefInvalid"
 )
