@@ -16,6 +16,7 @@ import (
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
 	"github.com/nauthera/nauthera/pkg/keycloak"
+	"github.com/nauthera/nauthera/pkg/policy"
 )
 
 // stepClaims brings the client's claim mappers (spec.claims) into line with
@@ -32,7 +33,7 @@ func (r *AuthClientReconciler) stepClaims(ctx context.Context, s *authClientScop
 	}
 	want, problems := desired.ClaimMappers(desired.ClaimsInput{
 		Namespace: ac.Namespace, Name: ac.Name, ClientID: ac.EffectiveClientID(),
-		Claims: ac.Spec.Claims, RoleGrants: ac.Spec.RoleGrants, GrantedClientIDs: granted,
+		Claims: allowedClaims(s.eff, ac.Spec.Claims), RoleGrants: ac.Spec.RoleGrants, GrantedClientIDs: granted,
 	})
 	plan := desired.PlanClaims(want, s.kcClient.ProtocolMappers)
 	r.reportUnmanaged(ctx, s, plan.Unmanaged)
@@ -189,4 +190,18 @@ func quoteAll(names []string) string {
 		q = append(q, fmt.Sprintf("%q", n))
 	}
 	return strings.Join(q, ", ")
+}
+
+// allowedClaims are the claims of spec.claims that the AuthPolicies let the
+// client have: a forbidden claim gets no mapper (and loses the one it had),
+// as a forbidden grant type is switched off; the violation itself is
+// reported by the policies step (PolicyViolation naming the field).
+func allowedClaims(eff policy.Effective, claims []authv1.Claim) []authv1.Claim {
+	var out []authv1.Claim
+	for _, c := range claims {
+		if policy.AllowedClaim(eff, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

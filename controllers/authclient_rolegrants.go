@@ -21,6 +21,7 @@ import (
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
 	"github.com/nauthera/nauthera/pkg/keycloak"
+	"github.com/nauthera/nauthera/pkg/policy"
 )
 
 // Role grants (spec.roleGrants): roles of other AuthClients (APIs) that
@@ -112,7 +113,9 @@ func (r *AuthClientReconciler) resolveRoleGrants(ctx context.Context, s *authCli
 				target = nil
 			}
 		}
-		t, ok := g.admit(ac, target, key, fmt.Sprintf("spec.roleGrants[%d]", i), grant.Roles)
+		// Roles the AuthPolicies forbid are not granted (and taken away
+		// from the service account); the policies step reports them.
+		t, ok := g.admit(ac, target, key, fmt.Sprintf("spec.roleGrants[%d]", i), policy.AllowedGrantRoles(s.eff, ac, grant))
 		if !ok {
 			continue
 		}
