@@ -54,7 +54,8 @@ func (r *AuthClientReconciler) stepRoles(ctx context.Context, s *authClientScope
 }
 
 // applyRoles writes plan: deletions first (a role taken away leaves new
-// tokens before anything else can fail), then updates, then creations.
+// tokens before anything else can fail), then updates, creations, and
+// the composites added in the console taken out.
 // It returns, by name, each write that took effect, and stops at the first
 // failure, which names the role.
 func applyRoles(ctx context.Context, kc keycloak.Admin, realm, id string, plan desired.RolePlan) (map[string]bool, error) {
@@ -62,7 +63,7 @@ func applyRoles(ctx context.Context, kc keycloak.Admin, realm, id string, plan d
 	done := map[string]bool{}
 	for _, role := range plan.Delete {
 		log.Info("Deleting client role", "role", role.Name)
-		if err := kc.DeleteClientRole(ctx, realm, id, role.Name); err != nil && !keycloak.IsNotFound(err) {
+		if err := kc.DeleteClientRole(ctx, realm, id, role); err != nil && !keycloak.IsNotFound(err) {
 			return done, roleError("deleting", role.Name, err)
 		}
 		done[role.Name] = true
@@ -80,6 +81,12 @@ func applyRoles(ctx context.Context, kc keycloak.Admin, realm, id string, plan d
 			return done, roleError("creating", role.Name, err)
 		}
 		done[role.Name] = true
+	}
+	for _, role := range plan.Decompose {
+		log.Info("Removing the roles included in a client role", "role", role.Name)
+		if err := kc.RemoveRoleComposites(ctx, realm, role.ID); err != nil {
+			return done, roleError("removing the roles included in", role.Name, err)
+		}
 	}
 	return done, nil
 }

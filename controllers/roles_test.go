@@ -324,7 +324,16 @@ func TestClientRolesCostOneWritePerChange(t *testing.T) {
 	if n := faults.Requests(path, "POST"); n != 3 {
 		t.Errorf("3 roles created with %d requests", n)
 	}
-	writes := func() int { return faults.Requests(path, "POST", "PUT", "DELETE") }
+	// Updates and deletions address the role by id (roles-by-id): a role
+	// made in the console may be named "." or "..", which no path carries.
+	byID := "/realms/" + realm + "/roles-by-id/"
+	count := func(method string) int {
+		if method == "POST" {
+			return faults.Requests(path, method)
+		}
+		return faults.Requests(byID, method) + faults.Requests(path, method)
+	}
+	writes := func() int { return count("POST") + count("PUT") + count("DELETE") }
 
 	// Steady state: resyncs list the roles and write nothing.
 	base, lists := writes(), faults.Requests(path, "GET")
@@ -347,14 +356,14 @@ func TestClientRolesCostOneWritePerChange(t *testing.T) {
 		{"one role added", []authv1.ClientRole{{Name: "a", Description: "A2"}, {Name: "b", Description: "B"}, {Name: "c", Description: "C"}, {Name: "d"}}, "POST"},
 		{"one role removed", []authv1.ClientRole{{Name: "a", Description: "A2"}, {Name: "c", Description: "C"}, {Name: "d"}}, "DELETE"},
 	} {
-		before, method := writes(), faults.Requests(path, step.method)
+		before, method := writes(), count(step.method)
 		editClient(t, ac, func(ac *authv1.AuthClient) { ac.Spec.Roles = step.roles })
 		var names []string
 		for _, r := range step.roles {
 			names = append(names, r.Name)
 		}
 		waitStatusRoles(t, ac, names...)
-		if n := writes() - before; n != 1 || faults.Requests(path, step.method)-method != 1 {
+		if n := writes() - before; n != 1 || count(step.method)-method != 1 {
 			t.Errorf("%s: %d role writes, want exactly one %s", step.what, n, step.method)
 		}
 	}
@@ -392,4 +401,54 @@ func TestClientRolesFailureIsReportedAndRetried(t *testing.T) {
 	faults.Clear()
 	waitStatusRoles(t, ac, "orders:read", "orders:write")
 	waitRoles(t, realm, "roles-fail.orders-api", "orders:read", "orders:write")
+}
+
+// TestClientRolesConsoleCompositeIsReverted: a role of spec.roles made
+// composite in the console (here it includes realm-management's
+// manage-users, so whoever is granted orders:write could manage the realm's
+// users) is made plain again, with the Event naming the role.
+func TestClientRolesConsoleCompositeIsReverted(t *testing.T) {
+	integration(t)
+	as := realmServer(t, "roles-comp-server")
+	realm := as.Status.RealmName
+	ensureNamespace(t, "roles-comp", nil)
+	api := &authv1.AuthClient{}
+	apply(t, authClient("roles-comp", "orders-api", "roles-comp-server", worker+"\n"+ordersRoles), api)
+	t.Cleanup(func() { deleteAndWait(t, api) })
+	waitReady(t, api, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
+	const apiID = "roles-comp.orders-api"
+	write := waitRoles(t, realm, apiID, "orders:read", "orders:write")["orders:write"]
+
+	ctx := context.Background()
+	gc, tok := console(t)
+	mgmt := keycloakClient(t, realm, "realm-management")
+	manage, err := gc.GetClientRole(ctx, tok, realm, *mgmt.ID, "manage-users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gc.AddClientRoleComposite(ctx, tok, realm, *write.ID, []gocloak.Role{*manage}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "orders:write plain again", func() error {
+		left, err := gc.GetCompositeRolesByRoleID(ctx, tok, realm, *write.ID)
+		if err != nil {
+			return err
+		}
+		if len(left) != 0 {
+			return fmt.Errorf("orders:write includes %d roles", len(left))
+		}
+		return nil
+	})
+	eventually(t, 10*time.Second, "a DriftReverted Event naming orders:write", func() error {
+		for _, e := range events(t, api, corev1.EventTypeWarning, authv1.ReasonDriftReverted) {
+			if strings.Contains(e.Note, "orders:write (roles included in it removed)") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no such Event")
+	})
+	if kcRoles(t, realm, apiID)["orders:write"] == nil || keycloakClient(t, realm, "realm-management") == nil {
+		t.Error("the role or realm-management is gone")
+	}
+	waitReady(t, api, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 10*time.Second)
 }

@@ -35,10 +35,16 @@ type RolePlan struct {
 	// Delete are the roles not in spec.roles (added in the console, or
 	// removed from the spec).
 	Delete []keycloak.Role
+	// Decompose are roles of spec.roles made composite in the console:
+	// the roles they include are taken out (else whoever is granted the
+	// role would hold those too, realm-management's included).
+	Decompose []keycloak.Role
 }
 
 // Empty says whether nothing needs to change.
-func (p RolePlan) Empty() bool { return len(p.Create)+len(p.Update)+len(p.Delete) == 0 }
+func (p RolePlan) Empty() bool {
+	return len(p.Create)+len(p.Update)+len(p.Delete)+len(p.Decompose) == 0
+}
 
 // RoleFix is a role to write over, and what of it differed.
 type RoleFix struct {
@@ -50,7 +56,7 @@ type RoleFix struct {
 // Changes names each change by role, for the Event that reports reverted
 // drift: "orders:write (deleted in Keycloak; created again)".
 func (p RolePlan) Changes() []string {
-	out := make([]string, 0, len(p.Create)+len(p.Update)+len(p.Delete))
+	out := make([]string, 0, len(p.Create)+len(p.Update)+len(p.Delete)+len(p.Decompose))
 	for _, r := range p.Create {
 		out = append(out, r.Name+" (deleted in Keycloak; created again)")
 	}
@@ -59,6 +65,9 @@ func (p RolePlan) Changes() []string {
 	}
 	for _, r := range p.Delete {
 		out = append(out, r.Name+" (not in spec.roles; deleted)")
+	}
+	for _, r := range p.Decompose {
+		out = append(out, r.Name+" (roles included in it removed)")
 	}
 	return out
 }
@@ -83,6 +92,9 @@ func PlanRoles(ac *authv1.AuthClient, actual []keycloak.Role) RolePlan {
 			continue
 		}
 		held[a.Name] = true
+		if a.Composite {
+			p.Decompose = append(p.Decompose, a)
+		}
 		var what []string
 		if a.Description != w.Description {
 			what = append(what, "description")

@@ -136,3 +136,26 @@ func TestRoleDriftMessageNamesTheRoles(t *testing.T) {
 		}
 	}
 }
+
+// A role of spec.roles made composite in the console is decomposed (whoever
+// holds it would hold what it includes); a composite role not in the spec
+// is simply deleted, and a plain one costs nothing.
+func TestPlanRolesDecomposesConsoleComposites(t *testing.T) {
+	write := authv1.ClientRole{Name: "orders:write", Description: "place orders"}
+	composite := held("orders:write", "place orders")
+	composite.Composite = true
+	extra := keycloak.Role{ID: "y", Name: "admin", Composite: true}
+	p := PlanRoles(clientWithRoles(write), []keycloak.Role{composite, extra})
+	if !slices.Equal(names(p.Decompose), []string{"orders:write"}) || !slices.Equal(names(p.Delete), []string{"admin"}) || len(p.Update)+len(p.Create) != 0 {
+		t.Errorf("decompose %v delete %v update %d create %d", names(p.Decompose), names(p.Delete), len(p.Update), len(p.Create))
+	}
+	if p.Empty() {
+		t.Error("a composite role of spec.roles is in line")
+	}
+	if msg := RoleDriftMessage("orders-api", p); !strings.Contains(msg, "orders:write (roles included in it removed)") {
+		t.Errorf("drift message %q does not name the decomposed role", msg)
+	}
+	if p := PlanRoles(clientWithRoles(write), []keycloak.Role{held("orders:write", "place orders")}); len(p.Decompose) != 0 {
+		t.Errorf("a plain role decomposed: %v", names(p.Decompose))
+	}
+}

@@ -12,9 +12,12 @@ import (
 // Role is a Keycloak role: a client role (Nauthera's spec.roles) or a realm
 // role. Attributes carry Nauthera's owner marker on the roles it creates.
 type Role struct {
-	ID          string              `json:"id,omitempty"`
-	Name        string              `json:"name"`
-	Description string              `json:"description,omitempty"`
+	ID          string `json:"id,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Composite says the role includes other roles (listed only: an
+	// update or create never sends composites).
+	Composite   bool                `json:"composite,omitempty"`
 	ClientRole  bool                `json:"clientRole,omitempty"`
 	ContainerID string              `json:"containerId,omitempty"`
 	Attributes  map[string][]string `json:"attributes,omitempty"`
@@ -31,10 +34,16 @@ type RoleAdmin interface {
 	// CreateClientRole adds a client role (409: a role of that name exists).
 	CreateClientRole(ctx context.Context, realm, clientUUID string, role Role) error
 	// UpdateClientRole replaces the description and attributes of the
-	// client role named role.Name.
+	// client role role.ID (as listed), or, without an ID, the one named
+	// role.Name.
 	UpdateClientRole(ctx context.Context, realm, clientUUID string, role Role) error
-	// DeleteClientRole removes the client role named name (404: gone).
-	DeleteClientRole(ctx context.Context, realm, clientUUID, name string) error
+	// DeleteClientRole removes the client role role.ID (as listed), or,
+	// without an ID, the one named role.Name (404: gone).
+	DeleteClientRole(ctx context.Context, realm, clientUUID string, role Role) error
+	// RemoveRoleComposites makes the role roleID (as listed) a plain role
+	// again: each role it includes (realm or client, added in the console)
+	// is taken out of it. A role in spec.roles is what it says, nothing more.
+	RemoveRoleComposites(ctx context.Context, realm, roleID string) error
 	// ServiceAccountUserID is the id of the user behind the service account
 	// of the client with internal id clientUUID (404: the client has no
 	// service account).
@@ -69,15 +78,42 @@ func (c *AdminClient) CreateClientRole(ctx context.Context, realm, clientUUID st
 // UpdateClientRole replaces a client role's description and attributes.
 func (c *AdminClient) UpdateClientRole(ctx context.Context, realm, clientUUID string, role Role) error {
 	return c.call(ctx, "client.role.update", func(ctx context.Context, tok string) error {
-		return c.raw(ctx, tok, http.MethodPut, realm, role, nil, "clients", clientUUID, "roles", role.Name)
+		return c.raw(ctx, tok, http.MethodPut, realm, role, nil, rolePath(clientUUID, role)...)
 	})
 }
 
 // DeleteClientRole removes a client role.
-func (c *AdminClient) DeleteClientRole(ctx context.Context, realm, clientUUID, name string) error {
+func (c *AdminClient) DeleteClientRole(ctx context.Context, realm, clientUUID string, role Role) error {
 	return c.call(ctx, "client.role.delete", func(ctx context.Context, tok string) error {
-		return c.raw(ctx, tok, http.MethodDelete, realm, nil, nil, "clients", clientUUID, "roles", name)
+		return c.raw(ctx, tok, http.MethodDelete, realm, nil, nil, rolePath(clientUUID, role)...)
 	})
+}
+
+// RemoveRoleComposites reads the roles roleID includes and removes them
+// from it (two requests; none of them when it includes none).
+func (c *AdminClient) RemoveRoleComposites(ctx context.Context, realm, roleID string) error {
+	var composites []Role
+	err := c.call(ctx, "role.composites.list", func(ctx context.Context, tok string) error {
+		return c.raw(ctx, tok, http.MethodGet, realm, nil, &composites, "roles-by-id", roleID, "composites")
+	})
+	if err != nil || len(composites) == 0 {
+		return err
+	}
+	return c.call(ctx, "role.composites.delete", func(ctx context.Context, tok string) error {
+		return c.raw(ctx, tok, http.MethodDelete, realm, composites, nil, "roles-by-id", roleID, "composites")
+	})
+}
+
+// rolePath addresses one client role: by its id when known (roles-by-id),
+// else by name. A role made in the console may be named "." or "..",
+// which no escaping carries in a path (Keycloak answers 400 "Request path
+// not normalized"), so such a role could never be updated or deleted by
+// name: spec.roles, the whole set, would never converge.
+func rolePath(clientUUID string, role Role) []string {
+	if role.ID != "" {
+		return []string{"roles-by-id", role.ID}
+	}
+	return []string{"clients", clientUUID, "roles", role.Name}
 }
 
 // ServiceAccountUserID returns the id of the client's service-account user.

@@ -109,10 +109,10 @@ func TestClientRoleVerbs(t *testing.T) {
 		t.Errorf("a 256-character description: want a failed write, got %v", err)
 	}
 
-	if err := c.DeleteClientRole(ctx, realm, id, "orders/read"); err != nil {
+	if err := c.DeleteClientRole(ctx, realm, id, keycloak.Role{Name: "orders/read"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.DeleteClientRole(ctx, realm, id, "orders/read"); !keycloak.IsNotFound(err) {
+	if err := c.DeleteClientRole(ctx, realm, id, keycloak.Role{Name: "orders/read"}); !keycloak.IsNotFound(err) {
 		t.Errorf("second delete: want not found, got %v", err)
 	}
 	if _, err := c.ListClientRoles(ctx, realm, "no-such-client"); !keycloak.IsNotFound(err) {
@@ -179,7 +179,7 @@ func TestServiceAccountClientRoles(t *testing.T) {
 	}
 	// A deleted role leaves newly issued tokens, and with the last role the
 	// API leaves aud.
-	if err := c.DeleteClientRole(ctx, realm, api, "orders:read"); err != nil {
+	if err := c.DeleteClientRole(ctx, realm, api, keycloak.Role{Name: "orders:read"}); err != nil {
 		t.Fatal(err)
 	}
 	tok = workerToken(t, realm, secret)
