@@ -18,8 +18,8 @@ import (
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/reconciler"
-	"github.com/nauthera/nauthera/pkg/desired"
 	"github.com/nauthera/nauthera/internal/testbed/settle"
+	"github.com/nauthera/nauthera/pkg/desired"
 )
 
 // Adoption (issue 23, item 1): an existing Keycloak client or realm that
