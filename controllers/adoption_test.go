@@ -13,11 +13,13 @@ import (
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/internal/testbed/settle"
+	"github.com/nauthera/nauthera/pkg/desired"
 )
 
 // Adoption (issue 23, item 1): an existing Keycloak client or realm that
@@ -241,14 +243,45 @@ func TestAdoptionOfHandMadeClientKeepsItsSecret(t *testing.T) {
 	loop.waitMore(t, 3, "tokens with the old secret after the adoption")
 	noSecretIn(t, ac, ac.Status, secret)
 
+	// The adopted client is given an audience (another AuthClient's
+	// consent), then its status.adoption is lost (a restore without
+	// status): the Keycloak client's mark still makes the unset
+	// deletionPolicy Orphan, and the orphan still loses its audiences.
+	api := &authv1.AuthClient{}
+	apply(t, authClient("adopt-a", "api", realm, worker+"\n  audienceAccess:\n    namespaces: [adopt-a]"), api)
+	t.Cleanup(func() { deleteAndWait(t, api) })
+	editClient(t, ac, func(ac *authv1.AuthClient) { ac.Spec.Audiences = []authv1.ObjectReference{{Name: "api"}} })
+	eventually(t, 60*time.Second, "the adopted client's audience mapper", func() error {
+		if c := keycloakClient(t, realm, clientID); c == nil || len(desired.AudiencesOf(*c)) != 1 {
+			return fmt.Errorf("no audience mapper yet")
+		}
+		return nil
+	})
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+			return err
+		}
+		ac.Status.Adoption = nil
+		return k8s.Status().Update(context.Background(), ac)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil || ac.Adopted() {
+		t.Fatalf("status.adoption not lost (%v): %+v", err, ac.Status.Adoption)
+	}
+
 	// Deleting the adopted AuthClient leaves the client (deletionPolicy
 	// unset: Orphan for an adopted client), which keeps working.
 	if ac.Spec.DeletionPolicy != "" {
 		t.Fatalf("deletionPolicy was defaulted to %q", ac.Spec.DeletionPolicy)
 	}
 	deleteAndWait(t, ac)
-	if keycloakClient(t, realm, clientID) == nil {
+	kept := keycloakClient(t, realm, clientID)
+	if kept == nil {
 		t.Fatal("deleting the adopted AuthClient deleted the Keycloak client")
+	}
+	if aud := desired.AudiencesOf(*kept); len(aud) > 0 {
+		t.Errorf("the orphaned adopted client kept the audiences %v", aud)
 	}
 	loop.waitMore(t, 2, "tokens with the old secret after the AuthClient was deleted")
 

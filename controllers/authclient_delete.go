@@ -24,10 +24,11 @@ func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.A
 	case ac.EffectiveDeletionPolicy(false) == authv1.DeletionPolicyDelete:
 		err := r.onOwnClient(ctx, ac, rep, func(kc keycloak.Admin, realm string, actual *gocloak.Client) error {
 			if ac.EffectiveDeletionPolicy(actual.Attributes[desired.AttrAdopted] == "true") != authv1.DeletionPolicyDelete {
-				// Adopted (status.adoption lost, say by a restore):
-				// an unset deletionPolicy orphans it all the same.
+				// Adopted (status.adoption lost, say by a restore): an
+				// unset deletionPolicy orphans it all the same, and like
+				// every orphan it loses what nobody could take back.
 				ctrl.LoggerFrom(ctx).Info("Leaving the adopted Keycloak client in place", "clientId", ac.EffectiveClientID(), "realm", realm)
-				return nil
+				return orphanClient(ctx, ac, kc, realm, actual)
 			}
 			ctrl.LoggerFrom(ctx).Info("Deleting Keycloak client", "clientId", ac.EffectiveClientID(), "realm", realm)
 			return kc.DeleteClient(ctx, realm, gocloak.PString(actual.ID))
@@ -37,34 +38,8 @@ func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.A
 			return err
 		}
 	case len(ac.Status.Audiences) > 0 || len(ac.Status.RoleGrants) > 0 || ac.Secretless() || ac.Status.ServiceAccount != "":
-		// An orphaned client lives on without its AuthClient, so nobody
-		// could take back what it was given: other clients' consent (its
-		// audiences), and its ServiceAccount binding, which a namespace of
-		// the same name created later (by anyone) would inherit. It is left
-		// without both; its credentials otherwise stay as they were.
 		err := r.onOwnClient(ctx, ac, rep, func(kc keycloak.Admin, realm string, actual *gocloak.Client) error {
-			plan := desired.PlanAudiences(nil, *actual)
-			if !plan.Empty() {
-				ctrl.LoggerFrom(ctx).Info("Removing audiences from the orphaned Keycloak client", "clientId", ac.EffectiveClientID(), "count", len(plan.Remove))
-				if err := applyAudiences(ctx, kc, realm, gocloak.PString(actual.ID), plan); err != nil {
-					return err
-				}
-			}
-			// The roles other clients' owners consented to, likewise.
-			if err := releaseRoleGrants(ctx, ac, kc, realm, actual); err != nil {
-				return err
-			}
-			if actual.Attributes[desired.AttrJWTSubject] == "" && actual.Attributes[desired.AttrJWTIssuer] == "" {
-				return nil
-			}
-			ctrl.LoggerFrom(ctx).Info("Unbinding the orphaned Keycloak client from its ServiceAccount", "clientId", ac.EffectiveClientID())
-			unbound := *actual
-			unbound.Attributes = map[string]string{}
-			for k, v := range actual.Attributes {
-				unbound.Attributes[k] = v
-			}
-			unbound.Attributes[desired.AttrJWTSubject], unbound.Attributes[desired.AttrJWTIssuer] = "", ""
-			return kc.UpdateClient(ctx, realm, unbound)
+			return orphanClient(ctx, ac, kc, realm, actual)
 		})
 		if err != nil {
 			rep.Fail(ctx, ac, authv1.ReasonDeleting, "Cannot unbind the orphaned Keycloak client yet (audiences, role grants, ServiceAccount): "+err.Error(), true)
@@ -72,6 +47,36 @@ func (r *AuthClientReconciler) reconcileDelete(ctx context.Context, ac *authv1.A
 		}
 	}
 	return reconciler.RemoveFinalizer(ctx, r.Client, ac)
+}
+
+// orphanClient leaves the Keycloak client actual to live on without its
+// AuthClient, so without what nobody could take back any more: other
+// clients' consent (its audiences), and its ServiceAccount binding, which a
+// namespace of the same name created later (by anyone) would inherit. Its
+// credentials otherwise stay as they were.
+func orphanClient(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm string, actual *gocloak.Client) error {
+	plan := desired.PlanAudiences(nil, *actual)
+	if !plan.Empty() {
+		ctrl.LoggerFrom(ctx).Info("Removing audiences from the orphaned Keycloak client", "clientId", ac.EffectiveClientID(), "count", len(plan.Remove))
+		if err := applyAudiences(ctx, kc, realm, gocloak.PString(actual.ID), plan); err != nil {
+			return err
+		}
+	}
+	// The roles other clients' owners consented to, likewise.
+	if err := releaseRoleGrants(ctx, ac, kc, realm, actual); err != nil {
+		return err
+	}
+	if actual.Attributes[desired.AttrJWTSubject] == "" && actual.Attributes[desired.AttrJWTIssuer] == "" {
+		return nil
+	}
+	ctrl.LoggerFrom(ctx).Info("Unbinding the orphaned Keycloak client from its ServiceAccount", "clientId", ac.EffectiveClientID())
+	unbound := *actual
+	unbound.Attributes = map[string]string{}
+	for k, v := range actual.Attributes {
+		unbound.Attributes[k] = v
+	}
+	unbound.Attributes[desired.AttrJWTSubject], unbound.Attributes[desired.AttrJWTIssuer] = "", ""
+	return kc.UpdateClient(ctx, realm, unbound)
 }
 
 // onOwnClient runs act on the Keycloak client if this AuthClient owns it.

@@ -29,7 +29,7 @@ func (r *AuthServerReconciler) adoptRealm(ctx context.Context, as *authv1.AuthSe
 	}
 	want := desired.Realm(as)
 	want.Attributes[desired.AttrAdopted] = "true"
-	d := desired.RealmAdoptionDiff(want, *actual)
+	d := desired.RealmAdoptionDiff(want, *actual, as.Spec.DeletionPolicy)
 	ack := as.Annotations[authv1.AnnotationAdopt]
 	if !d.Acknowledged(ack) {
 		as.Status.Adoption = d.PendingStatus(as.Status.Adoption, metav1.Now())

@@ -145,11 +145,20 @@ func ClientAdoptionDiff(want, actual gocloak.Client, scopes []ScopeChange, delet
 	return AdoptionDiff{Entries: entries, Hash: adoptionHash(gocloak.PString(actual.ID), entries)}
 }
 
-// RealmAdoptionDiff is what bringing the realm actual into line with want changes.
-func RealmAdoptionDiff(want, actual gocloak.RealmRepresentation) AdoptionDiff {
+// RealmAdoptionDiff is what bringing the realm actual into line with want
+// changes, and what deleting the AuthServer would do to it (deletion, its
+// spec.deletionPolicy).
+func RealmAdoptionDiff(want, actual gocloak.RealmRepresentation, deletion authv1.DeletionPolicy) AdoptionDiff {
 	var entries []authv1.AdoptionDiffEntry
 	for _, field := range RealmDiff(want, actual) {
 		entries = append(entries, authv1.AdoptionDiffEntry{Field: field, Keycloak: realmField(actual, field), Desired: realmField(want, field)})
+	}
+	if deletion == authv1.DeletionPolicyDelete {
+		// Deleting the AuthServer would delete a realm (its clients and
+		// users) that predates Nauthera: acknowledged with the rest.
+		entries = append(entries, authv1.AdoptionDiffEntry{Field: "deletionPolicy",
+			Keycloak: "Orphan (the realm is kept when the AuthServer is deleted)",
+			Desired:  "Delete (spec.deletionPolicy: deleting the AuthServer deletes this realm, its clients and users)"})
 	}
 	return AdoptionDiff{Entries: entries, Hash: adoptionHash(gocloak.PString(actual.ID), entries)}
 }

@@ -196,7 +196,7 @@ func TestRealmAdoptionDiff(t *testing.T) {
 	actual := gocloak.RealmRepresentation{ID: gocloak.StringP("r1"), Realm: gocloak.StringP("legacy"), Enabled: gocloak.BoolP(true), DisplayName: gocloak.StringP("Old"), EventsEnabled: gocloak.BoolP(false)}
 	as := &authv1.AuthServer{}
 	as.Name, as.Namespace, as.Spec.IssuerURL, as.Spec.DisplayName = "legacy", "security", "https://auth.example.com", "Legacy"
-	d := RealmAdoptionDiff(Realm(as), actual)
+	d := RealmAdoptionDiff(Realm(as), actual, authv1.DeletionPolicyOrphan)
 	fields := map[string]authv1.AdoptionDiffEntry{}
 	for _, e := range d.Entries {
 		fields[e.Field] = e
@@ -212,6 +212,13 @@ func TestRealmAdoptionDiff(t *testing.T) {
 	}
 	if _, ok := fields["enabled"]; ok {
 		t.Error("unchanged field listed")
+	}
+	if _, ok := fields["deletionPolicy"]; ok {
+		t.Error("deletionPolicy Orphan (the AuthServer's default) listed")
+	}
+	del := RealmAdoptionDiff(Realm(as), actual, authv1.DeletionPolicyDelete)
+	if last := del.Entries[len(del.Entries)-1]; last.Field != "deletionPolicy" || !strings.Contains(last.Desired, "deletes this realm") || del.Hash == d.Hash {
+		t.Errorf("deletionPolicy Delete of an adopted realm not shown or not hashed: %+v", del.Entries)
 	}
 }
 

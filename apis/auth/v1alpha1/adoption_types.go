@@ -92,7 +92,10 @@ type AdoptionStatus struct {
 // AdoptionDiffEntry is one field the adoption changes.
 type AdoptionDiffEntry struct {
 	// field is the Keycloak field (attributes.<name> for an attribute,
-	// clientScopes for a scope assignment).
+	// defaultClientScopes.<name> or optionalClientScopes.<name> for a scope
+	// assignment), secret (never its value: kept, or replaced when the
+	// client goes secretless), or deletionPolicy when the AuthClient's
+	// explicit Delete would delete the adopted client with it.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	Field string `json:"field,omitempty"`
