@@ -81,15 +81,6 @@ func (g *roleGrants) failure() error {
 	return nil
 }
 
-// consented are the roles the targets consent to, by clientId.
-func (g *roleGrants) consented() map[string][]string {
-	out := map[string][]string{}
-	for _, t := range g.targets {
-		out[t.clientID] = append(out[t.clientID], t.roles...)
-	}
-	return out
-}
-
 // resolveRoleGrants reads the AuthClients ac names in spec.roleGrants
 // (from the cache) and keeps those that exist, share ac's AuthServer and
 // consent, with the roles they consent to and declare. It runs once per
@@ -479,7 +470,10 @@ func (r *AuthClientReconciler) withdrawRoleGrants(ctx context.Context, s *authCl
 	if err != nil {
 		return err
 	}
-	keep := g.consented()
+	keep, err := r.keptOnWithdraw(ctx, s, g)
+	if err != nil {
+		return err
+	}
 	gone := map[string][]string{}
 	for _, rg := range ac.Status.RoleGrants {
 		for _, role := range rg.Roles {
@@ -515,6 +509,39 @@ func (r *AuthClientReconciler) withdrawRoleGrants(ctx context.Context, s *authCl
 		return err
 	}
 	return removeWithdrawn(ctx, s, userID, held, gone)
+}
+
+// keptOnWithdraw are the roles (by clientId) the early-exit withdrawal
+// leaves to the service account: those of consenting targets whose
+// Keycloak client is theirs. Consent alone is not enough: an AuthClient of
+// the grantee's own namespace (which consents implicitly) may name another
+// team's clientId in its spec.clientId, and must not keep that client's
+// roles in the tokens after their owner withdrew. A target Ready for its
+// current generation had its Keycloak client checked by the operator; any
+// other target's owner is read from Keycloak, and only when it would keep
+// a role the service account was granted (status.roleGrants).
+func (r *AuthClientReconciler) keptOnWithdraw(ctx context.Context, s *authClientScope, g *roleGrants) (map[string][]string, error) {
+	recorded := desired.RecordedRoleGrants(s.ac.Status.RoleGrants)
+	keep := map[string][]string{}
+	for _, t := range g.targets {
+		keeps := slices.ContainsFunc(t.roles, func(role string) bool { return slices.Contains(recorded[t.clientID], role) })
+		if !keeps {
+			continue
+		}
+		if !t.ready {
+			found, err := s.kc.FindClient(ctx, s.realm(), t.clientID)
+			switch {
+			case keycloak.IsNotFound(err):
+				continue
+			case err != nil:
+				return nil, err
+			case desired.ClientOwner(found) != desired.Owner(t.key.Namespace, t.key.Name):
+				continue
+			}
+		}
+		keep[t.clientID] = append(keep[t.clientID], t.roles...)
+	}
+	return keep, nil
 }
 
 // removeWithdrawn removes the gone roles (by clientId) that the service
