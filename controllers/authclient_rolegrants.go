@@ -10,6 +10,7 @@ import (
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -47,6 +48,9 @@ type grantTarget struct {
 	// ready: the target is Ready for its current generation, so the
 	// operator checked in this generation that it owns its Keycloak client.
 	ready bool
+	// stalled: the target is Stalled (its reason), so it will not get a
+	// Keycloak client or roles before its owner acts.
+	stalled string
 	// roles are the roles asked for that it consents to and declares.
 	roles []string
 }
@@ -54,14 +58,15 @@ type grantTarget struct {
 // roleGrants is what the roleGrants step works on: the targets that
 // consent, and the grants that cannot be made, by reason.
 type roleGrants struct {
-	targets                         []grantTarget
-	notPermitted, notFound, pending []string
+	targets                                  []grantTarget
+	notPermitted, notFound, stalled, pending []string
 	// err is a failed request (retried with backoff).
 	err error
 }
 
 // failure is what to report, most serious first: a failed request, a
-// refusal, a missing target or role, a wait. nil-safe.
+// refusal, a missing target or role, a target that is stuck (no retry: the
+// watch on it brings this client back, as for audiences), a wait. nil-safe.
 func (g *roleGrants) failure() error {
 	if g == nil {
 		return nil
@@ -69,12 +74,14 @@ func (g *roleGrants) failure() error {
 	if g.err != nil {
 		return g.err
 	}
-	all := strings.Join(slices.Concat(g.notPermitted, g.notFound, g.pending), "; ")
+	all := strings.Join(slices.Concat(g.notPermitted, g.notFound, g.stalled, g.pending), "; ")
 	switch {
 	case len(g.notPermitted) > 0:
 		return reconciler.Permanent(authv1.ReasonRoleGrantNotPermitted, "%s", all)
 	case len(g.notFound) > 0:
 		return reconciler.Permanent(authv1.ReasonRoleNotFound, "%s", all)
+	case len(g.stalled) > 0:
+		return reconciler.Permanent(authv1.ReasonRoleGrantPending, "%s", all)
 	case len(g.pending) > 0:
 		return reconciler.Wait(authv1.ReasonRoleGrantPending, roleGrantPendingRetry, "%s", all)
 	}
@@ -142,6 +149,9 @@ func (g *roleGrants) admit(ac, target *authv1.AuthClient, key types.NamespacedNa
 	}
 	self := key == client.ObjectKeyFromObject(ac)
 	t := grantTarget{key: key, clientID: target.EffectiveClientID(), ready: self || reconciler.IsReady(target)}
+	if c := reconciler.FindReady(target); !self && c != nil && meta.IsStatusConditionTrue(target.Status.Conditions, authv1.StalledCondition) {
+		t.stalled = c.Reason
+	}
 	for _, role := range roles {
 		switch {
 		case !desired.RoleGrantConsents(target, ac.Namespace, ac.Name, role):
@@ -290,6 +300,9 @@ func (r *AuthClientReconciler) verifyGrantTargets(ctx context.Context, s *authCl
 		if !t.ready || !isHeld || len(recorded[t.clientID]) == 0 {
 			found, err := kc.FindClient(ctx, realm, t.clientID)
 			switch {
+			case keycloak.IsNotFound(err) && t.stalled != "":
+				g.stalled = append(g.stalled, fmt.Sprintf("role grant AuthClient %s has no Keycloak client: it is stalled (%s); its roles are granted once it is Ready", t.key, t.stalled))
+				continue
 			case keycloak.IsNotFound(err):
 				g.pending = append(g.pending, fmt.Sprintf("role grant AuthClient %s has no Keycloak client yet; its roles are granted once it has", t.key))
 				continue
@@ -351,6 +364,8 @@ func availableRoles(ctx context.Context, s *authClientScope, g *roleGrants, t gr
 			out.byName[role] = all[i]
 		case t.ready:
 			g.notFound = append(g.notFound, fmt.Sprintf("role %q of AuthClient %s is in its spec.roles but not in Keycloak", role, t.key))
+		case t.stalled != "":
+			g.stalled = append(g.stalled, fmt.Sprintf("role %q of AuthClient %s is not in Keycloak: it is stalled (%s); it is granted once it is Ready", role, t.key, t.stalled))
 		default:
 			g.pending = append(g.pending, fmt.Sprintf("role %q of AuthClient %s is not in Keycloak yet; it is granted once it is", role, t.key))
 		}
