@@ -10,6 +10,7 @@ import (
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,6 +49,9 @@ type grantTarget struct {
 	// ready: the target is Ready for its current generation, so the
 	// operator checked in this generation that it owns its Keycloak client.
 	ready bool
+	// stalled: the target is Stalled (its reason), so it will not get a
+	// Keycloak client or roles before its owner acts.
+	stalled string
 	// roles are the roles asked for that it consents to and declares.
 	roles []string
 }
@@ -55,14 +59,15 @@ type grantTarget struct {
 // roleGrants is what the roleGrants step works on: the targets that
 // consent, and the grants that cannot be made, by reason.
 type roleGrants struct {
-	targets                         []grantTarget
-	notPermitted, notFound, pending []string
+	targets                                  []grantTarget
+	notPermitted, notFound, stalled, pending []string
 	// err is a failed request (retried with backoff).
 	err error
 }
 
 // failure is what to report, most serious first: a failed request, a
-// refusal, a missing target or role, a wait. nil-safe.
+// refusal, a missing target or role, a target that is stuck (no retry: the
+// watch on it brings this client back, as for audiences), a wait. nil-safe.
 func (g *roleGrants) failure() error {
 	if g == nil {
 		return nil
@@ -70,25 +75,18 @@ func (g *roleGrants) failure() error {
 	if g.err != nil {
 		return g.err
 	}
-	all := strings.Join(slices.Concat(g.notPermitted, g.notFound, g.pending), "; ")
+	all := strings.Join(slices.Concat(g.notPermitted, g.notFound, g.stalled, g.pending), "; ")
 	switch {
 	case len(g.notPermitted) > 0:
 		return reconciler.Permanent(authv1.ReasonRoleGrantNotPermitted, "%s", all)
 	case len(g.notFound) > 0:
 		return reconciler.Permanent(authv1.ReasonRoleNotFound, "%s", all)
+	case len(g.stalled) > 0:
+		return reconciler.Permanent(authv1.ReasonRoleGrantPending, "%s", all)
 	case len(g.pending) > 0:
 		return reconciler.Wait(authv1.ReasonRoleGrantPending, roleGrantPendingRetry, "%s", all)
 	}
 	return nil
-}
-
-// consented are the roles the targets consent to, by clientId.
-func (g *roleGrants) consented() map[string][]string {
-	out := map[string][]string{}
-	for _, t := range g.targets {
-		out[t.clientID] = append(out[t.clientID], t.roles...)
-	}
-	return out
 }
 
 // resolveRoleGrants reads the AuthClients ac names in spec.roleGrants
@@ -154,6 +152,9 @@ func (g *roleGrants) admit(ac, target *authv1.AuthClient, key types.NamespacedNa
 	}
 	self := key == client.ObjectKeyFromObject(ac)
 	t := grantTarget{key: key, clientID: target.EffectiveClientID(), ready: self || reconciler.IsReady(target)}
+	if c := reconciler.FindReady(target); !self && c != nil && meta.IsStatusConditionTrue(target.Status.Conditions, authv1.StalledCondition) {
+		t.stalled = c.Reason
+	}
 	for _, role := range roles {
 		switch {
 		case !desired.RoleGrantConsents(target, ac.Namespace, ac.Name, role):
@@ -302,6 +303,9 @@ func (r *AuthClientReconciler) verifyGrantTargets(ctx context.Context, s *authCl
 		if !t.ready || !isHeld || len(recorded[t.clientID]) == 0 {
 			found, err := kc.FindClient(ctx, realm, t.clientID)
 			switch {
+			case keycloak.IsNotFound(err) && t.stalled != "":
+				g.stalled = append(g.stalled, fmt.Sprintf("role grant AuthClient %s has no Keycloak client: it is stalled (%s); its roles are granted once it is Ready", t.key, t.stalled))
+				continue
 			case keycloak.IsNotFound(err):
 				g.pending = append(g.pending, fmt.Sprintf("role grant AuthClient %s has no Keycloak client yet; its roles are granted once it has", t.key))
 				continue
@@ -363,6 +367,8 @@ func availableRoles(ctx context.Context, s *authClientScope, g *roleGrants, t gr
 			out.byName[role] = all[i]
 		case t.ready:
 			g.notFound = append(g.notFound, fmt.Sprintf("role %q of AuthClient %s is in its spec.roles but not in Keycloak", role, t.key))
+		case t.stalled != "":
+			g.stalled = append(g.stalled, fmt.Sprintf("role %q of AuthClient %s is not in Keycloak: it is stalled (%s); it is granted once it is Ready", role, t.key, t.stalled))
 		default:
 			g.pending = append(g.pending, fmt.Sprintf("role %q of AuthClient %s is not in Keycloak yet; it is granted once it is", role, t.key))
 		}
@@ -482,7 +488,10 @@ func (r *AuthClientReconciler) withdrawRoleGrants(ctx context.Context, s *authCl
 	if err != nil {
 		return err
 	}
-	keep := g.consented()
+	keep, err := r.keptOnWithdraw(ctx, s, g)
+	if err != nil {
+		return err
+	}
 	gone := map[string][]string{}
 	for _, rg := range ac.Status.RoleGrants {
 		for _, role := range rg.Roles {
@@ -518,6 +527,39 @@ func (r *AuthClientReconciler) withdrawRoleGrants(ctx context.Context, s *authCl
 		return err
 	}
 	return removeWithdrawn(ctx, s, userID, held, gone)
+}
+
+// keptOnWithdraw are the roles (by clientId) the early-exit withdrawal
+// leaves to the service account: those of consenting targets whose
+// Keycloak client is theirs. Consent alone is not enough: an AuthClient of
+// the grantee's own namespace (which consents implicitly) may name another
+// team's clientId in its spec.clientId, and must not keep that client's
+// roles in the tokens after their owner withdrew. A target Ready for its
+// current generation had its Keycloak client checked by the operator; any
+// other target's owner is read from Keycloak, and only when it would keep
+// a role the service account was granted (status.roleGrants).
+func (r *AuthClientReconciler) keptOnWithdraw(ctx context.Context, s *authClientScope, g *roleGrants) (map[string][]string, error) {
+	recorded := desired.RecordedRoleGrants(s.ac.Status.RoleGrants)
+	keep := map[string][]string{}
+	for _, t := range g.targets {
+		keeps := slices.ContainsFunc(t.roles, func(role string) bool { return slices.Contains(recorded[t.clientID], role) })
+		if !keeps {
+			continue
+		}
+		if !t.ready {
+			found, err := s.kc.FindClient(ctx, s.realm(), t.clientID)
+			switch {
+			case keycloak.IsNotFound(err):
+				continue
+			case err != nil:
+				return nil, err
+			case desired.ClientOwner(found) != desired.Owner(t.key.Namespace, t.key.Name):
+				continue
+			}
+		}
+		keep[t.clientID] = append(keep[t.clientID], t.roles...)
+	}
+	return keep, nil
 }
 
 // removeWithdrawn removes the gone roles (by clientId) that the service

@@ -99,3 +99,26 @@ func TestRoleGrantFailureOrder(t *testing.T) {
 		t.Errorf("not found: %+v", f)
 	}
 }
+
+// A target that is Stalled will not get its Keycloak client or roles before
+// its owner acts: the grant reports RoleGrantPending without a timed retry
+// (the watch on the target brings it back), as audiences do.
+func TestRoleGrantStalledTargetIsNotPolled(t *testing.T) {
+	worker := grantClient("jobs", "worker", authv1.AuthClientSpec{})
+	key := types.NamespacedName{Namespace: "jobs", Name: "api"}
+	api := grantClient("jobs", "api", authv1.AuthClientSpec{Roles: []authv1.ClientRole{{Name: "x"}}})
+	api.Generation = 2
+	api.Status.Conditions = []metav1.Condition{
+		{Type: authv1.ReadyCondition, Status: metav1.ConditionFalse, Reason: authv1.ReasonInvalidSpec, ObservedGeneration: 2},
+		{Type: authv1.StalledCondition, Status: metav1.ConditionTrue, Reason: authv1.ReasonInvalidSpec, ObservedGeneration: 2},
+	}
+	g := &roleGrants{}
+	got, ok := g.admit(worker, api, key, "spec.roleGrants[0]", []string{"x"})
+	if !ok || got.stalled != authv1.ReasonInvalidSpec || got.ready {
+		t.Fatalf("admitted %+v, %v", got, ok)
+	}
+	f := reconciler.Classify((&roleGrants{stalled: []string{"s"}, pending: []string{"p"}}).failure())
+	if f.Reason != authv1.ReasonRoleGrantPending || f.Waiting || f.Transient || f.RetryAfter != 0 || !strings.Contains(f.Msg, "s; p") {
+		t.Errorf("stalled: %+v", f)
+	}
+}

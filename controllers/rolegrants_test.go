@@ -335,3 +335,53 @@ func TestRoleGrantsNeedAServiceAccount(t *testing.T) {
 		t.Errorf("a machine client's grant was refused: %v", err)
 	}
 }
+
+// An AuthClient of the worker's own namespace (which consents implicitly)
+// that names the API's clientId gets no say over the API's roles: when the
+// API withdraws its consent while the worker's reconcile stops early (a
+// policy conflict), the role leaves the worker's tokens all the same.
+func TestRoleGrantsImposterKeepsNothingOnEarlyExit(t *testing.T) {
+	integration(t)
+	realm := policyServer(t, "grant-imposter").Status.RealmName
+	for _, ns := range []string{"grant-imp-shop", "grant-imp-jobs"} {
+		ensureNamespace(t, ns, nil)
+	}
+	const api = "imp-orders"
+	apiClient := &authv1.AuthClient{}
+	apply(t, authClient("grant-imp-shop", "orders-api", "grant-imposter", ordersRoles+"\n  clientId: "+api+"\n  roleGrantAccess: {namespaces: [grant-imp-jobs]}"), apiClient)
+	t.Cleanup(func() { deleteAndWait(t, apiClient) })
+	waitReady(t, apiClient, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	declareRoles(t, realm, api, "orders:write")
+
+	workerAC := &authv1.AuthClient{}
+	apply(t, authClient("grant-imp-jobs", "worker", "grant-imposter", worker+"\n"+grantOf("grant-imp-shop", "orders-api", "orders:write")), workerAC)
+	t.Cleanup(func() { deleteAndWait(t, workerAC) })
+	waitReady(t, workerAC, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	waitTokenRoles(t, realm, "grant-imp-jobs", "worker", api, "orders:write")
+
+	// The imposter claims the API's clientId and declares its role; the
+	// worker asks for the role through it too, and is refused.
+	imposter := &authv1.AuthClient{}
+	apply(t, authClient("grant-imp-jobs", "copy", "grant-imposter", worker+"\n  clientId: "+api+"\n"+ordersRoles), imposter)
+	t.Cleanup(func() { deleteAndWait(t, imposter) })
+	waitReady(t, imposter, metav1.ConditionFalse, authv1.ReasonClientIDConflict, 30*time.Second)
+	editClient(t, workerAC, func(ac *authv1.AuthClient) {
+		ac.Spec.RoleGrants = append(ac.Spec.RoleGrants, authv1.RoleGrant{Client: authv1.ObjectReference{Name: "copy"}, Roles: []string{"orders:write"}})
+	})
+	cond := waitReady(t, workerAC, metav1.ConditionFalse, authv1.ReasonRoleGrantNotPermitted, 30*time.Second)
+	if !strings.Contains(cond.Message, fmt.Sprintf("clientId %q in realm %q is not its client", api, realm)) {
+		t.Errorf("message %q", cond.Message)
+	}
+	waitTokenRoles(t, realm, "grant-imp-jobs", "worker", api, "orders:write")
+
+	// The reconcile stops early; the API withdraws its consent.
+	applyPolicy(t, "security", "grant-imp-basic", "grant-imposter", "  clientAuthentication: {method: client_secret_basic}")
+	applyPolicy(t, "security", "grant-imp-jwt", "grant-imposter", "  clientAuthentication: {method: client_secret_jwt}")
+	waitReady(t, workerAC, metav1.ConditionFalse, authv1.ReasonPolicyConflict, 30*time.Second)
+	editClient(t, apiClient, func(ac *authv1.AuthClient) { ac.Spec.RoleGrantAccess = nil })
+	waitTokenRoles(t, realm, "grant-imp-jobs", "worker", api)
+	waitReady(t, workerAC, metav1.ConditionFalse, authv1.ReasonPolicyConflict, time.Second)
+	if len(workerAC.Status.RoleGrants) != 0 {
+		t.Errorf("status.roleGrants = %+v after consent was withdrawn", workerAC.Status.RoleGrants)
+	}
+}
