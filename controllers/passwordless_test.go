@@ -395,3 +395,16 @@ func TestPasswordlessBootstrapKeepsPermanentAdmin(t *testing.T) {
 		t.Errorf("Keycloak's bootstrap admin %s does not carry the temporary-admin mark (attributes %v): the hook would never delete it", kc.AdminUser, users[0].Attributes)
 	}
 }
+
+// An adminIdentity whose ServiceAccount the operator cannot get a token of
+// is a credentials problem in Kubernetes (CredentialsNotFound, naming the
+// field), not Keycloak refusing a login.
+func TestPasswordlessIdentityWithoutToken(t *testing.T) {
+	integration(t)
+	theOperator(t)
+	as := serverWithoutWait(t, "pw-no-sa", "  adminIdentity: {clientId: pw-no-sa-admin, serviceAccountName: pw-missing-sa}\n")
+	cond := waitReady(t, as, metav1.ConditionFalse, authv1.ReasonCredentialsNotFound, 60*time.Second)
+	if !strings.Contains(cond.Message, "spec.adminIdentity.serviceAccountName") || !strings.Contains(cond.Message, "security/pw-missing-sa") {
+		t.Errorf("Ready message %q does not name the field and the ServiceAccount", cond.Message)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -67,8 +68,15 @@ func (c *Resolver) adminIdentity(as *authv1.AuthServer, ai *authv1.AdminIdentity
 		AssertionFrom: "ServiceAccount " + ns + "/" + sa,
 		Assertion: func(ctx context.Context) (string, error) {
 			tok, err := c.Tokens.Token(ctx, ns, sa, audience)
-			if err != nil {
-				return "", fmt.Errorf("spec.adminIdentity.serviceAccountName: cannot request a token of ServiceAccount %s/%s (does it exist, and may the operator create its serviceaccounts/token?): %w", ns, sa, err)
+			switch {
+			case apierrors.IsNotFound(err), apierrors.IsForbidden(err), apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+				// Not Keycloak refusing a login: the identity's credentials
+				// are missing (reason CredentialsNotFound, retried with backoff).
+				return "", &CredentialsError{fmt.Sprintf("spec.adminIdentity.serviceAccountName: cannot request a token of ServiceAccount %s/%s (does it exist, and may the operator create its serviceaccounts/token?): %v", ns, sa, err)}
+			case err != nil:
+				// An API server that did not answer: retried, never taken
+				// for missing credentials (a deletion would give up).
+				return "", fmt.Errorf("request a token of ServiceAccount %s/%s for spec.adminIdentity: %w", ns, sa, err)
 			}
 			return tok, nil
 		},

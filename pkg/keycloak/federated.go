@@ -29,11 +29,13 @@ func (t *tokenCache) loginFederated(ctx context.Context) (*gocloak.JWT, error) {
 	var assertion string
 	var err error
 	if t.creds.Assertion != nil {
-		assertion, err = t.creds.Assertion(ctx)
-	} else {
-		assertion, err = ReadTokenFile(t.creds.TokenFile)
-	}
-	if err != nil {
+		// The source's own error, unchanged: a token the API server
+		// refused is not Keycloak refusing the login, and the caller
+		// classifies it (internal/connection).
+		if assertion, err = t.creds.Assertion(ctx); err != nil {
+			return nil, &assertionError{err}
+		}
+	} else if assertion, err = ReadTokenFile(t.creds.TokenFile); err != nil {
 		return nil, &Error{Operation: "token.login", Kind: KindUnauthorized, Message: err.Error()}
 	}
 	return t.gc.GetToken(ctx, t.realm, gocloak.TokenOptions{
@@ -43,6 +45,12 @@ func (t *tokenCache) loginFederated(ctx context.Context) (*gocloak.JWT, error) {
 		ClientAssertion:     gocloak.StringP(assertion),
 	})
 }
+
+// assertionError carries the error of Credentials.Assertion through the
+// token cache unchanged (tokenCache.token returns its cause).
+type assertionError struct{ cause error }
+
+func (e *assertionError) Error() string { return e.cause.Error() }
 
 // federated says whether the credentials are a federated client assertion.
 func (c Credentials) federated() bool { return c.TokenFile != "" || c.Assertion != nil }

@@ -2,6 +2,7 @@ package keycloak
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -97,6 +98,10 @@ func (t *tokenCache) token(ctx context.Context) (string, error) {
 	jwt, err := t.login(withOperation(ctx, "token.login"))
 	if err != nil {
 		t.access, t.refresh = "", ""
+		var aerr *assertionError
+		if errors.As(err, &aerr) {
+			return "", aerr.cause
+		}
 		switch code := apiCode(err); code {
 		case http.StatusBadRequest, http.StatusUnauthorized:
 			// Keycloak answers wrong admin credentials with 400 invalid_grant
