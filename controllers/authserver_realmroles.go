@@ -247,6 +247,16 @@ func (rs *realmRoleScope) mapRoles(ctx context.Context, g keycloak.Group, want [
 		if err := rs.kc.RemoveGroupRealmRoles(ctx, realm, g.ID, rs.refs(remove)); err != nil {
 			return nil, err
 		}
+		// A role the status did not list on a group it lists was mapped
+		// in the console: drift, as much as a mapping removed there.
+		for _, st := range rs.as.Status.Groups {
+			if st.Name != g.Name {
+				continue
+			}
+			if extra := slices.DeleteFunc(slices.Clone(remove), func(r string) bool { return slices.Contains(st.RealmRoles, r) }); len(extra) > 0 {
+				rs.drifted = append(rs.drifted, fmt.Sprintf("group %q realm roles %s unmapped", g.Name, strings.Join(extra, ", ")))
+			}
+		}
 	}
 	var held []string
 	for _, w := range want {

@@ -298,3 +298,44 @@ func TestAuthServerRealmRoleRefusedKeepsTheRealmReady(t *testing.T) {
 		return nil
 	})
 }
+
+// One of the AuthServer's roles mapped in the console to a declared group
+// that is not to hold it is taken off again, with a DriftReverted Event
+// naming the group and the role. (A server of its own: client-go folds a
+// second Event of the same reason about one object into the first one's
+// series, note and all.)
+func TestAuthServerRealmRoleMappedInConsoleIsReverted(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	as := serverWith(t, "rr-console", `  realmRoles: [{name: operator}]
+  groups: [{name: ops, realmRoles: [operator]}, {name: support}]`)
+	eventually(t, 30*time.Second, "the groups in Keycloak and status", func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(as), as); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(as.Status.Conditions, authv1.RealmRolesCondition); c == nil || c.Status != metav1.ConditionTrue || len(as.Status.Groups) != 2 {
+			return fmt.Errorf("RealmRolesReady %+v, groups %+v", c, as.Status.Groups)
+		}
+		if _, roles := groupRealmRoles(t, "rr-console", "ops"); strings.Join(roles, ",") != "operator" {
+			return fmt.Errorf("ops holds %v", roles)
+		}
+		return nil
+	})
+	gc, tok := console(t)
+	support, _ := groupRealmRoles(t, "rr-console", "support")
+	if err := gc.AddRealmRoleToGroup(ctx, tok, "rr-console", support, []gocloak.Role{*realmRole(t, "rr-console", "operator")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, roles := groupRealmRoles(t, "rr-console", "support"); strings.Join(roles, ",") != "operator" {
+		t.Fatalf("the console's mapping did not take: support holds %v", roles)
+	}
+	eventually(t, 30*time.Second, "the console's mapping reverted", func() error {
+		if _, roles := groupRealmRoles(t, "rr-console", "support"); len(roles) != 0 {
+			return fmt.Errorf("support holds %v", roles)
+		}
+		return nil
+	})
+	if note := warningEvent(t, as, authv1.ReasonDriftReverted); !strings.Contains(note, `group "support" realm roles operator unmapped`) {
+		t.Errorf("DriftReverted Event %q does not name the group and the role", note)
+	}
+}
