@@ -69,7 +69,7 @@ func clientSecretRefIndex(o client.Object) []string {
 // reconcile before the Keycloak client is touched: one that exists keeps
 // its credentials, and the credentials Secret is left as it is.
 func (r *AuthClientReconciler) stepClientSecretRef(ctx context.Context, s *authClientScope) stepResult {
-	s.byo = ""
+	s.byo, s.byoKey = "", ""
 	if !s.ac.BringsOwnSecret() {
 		return goOn()
 	}
@@ -90,7 +90,7 @@ func (r *AuthClientReconciler) stepClientSecretRef(ctx context.Context, s *authC
 		}
 		return endWithdrawing(reconciler.Permanent(reason, "%s", msg))
 	}
-	s.byo = value
+	s.byo, s.byoKey = value, string(sec.UID)
 	return goOn()
 }
 

@@ -61,6 +61,9 @@ type authClientScope struct {
 	// byo is the value of spec.clientSecretRef, once it may be used
 	// (authclient_byosecret.go); "" without one.
 	byo string
+	// byoKey keys the workloads' credentials version of such a client: the
+	// UID of the referenced Secret (authclient_byosecret.go).
+	byoKey string
 
 	// serviceAccountErr says the ServiceAccount of a secretless client is
 	// missing (checked only when nothing graver is reported).
@@ -458,7 +461,7 @@ func (r *AuthClientReconciler) stepFinishRotation(ctx context.Context, s *authCl
 
 // stepWorkloads rolls the opted-in workloads when the credentials changed.
 func (r *AuthClientReconciler) stepWorkloads(ctx context.Context, s *authClientScope) stepResult {
-	if err := r.restartWorkloads(ctx, s.ac, s.secret, s.rep); err != nil {
+	if err := r.restartWorkloads(ctx, s.ac, s.secret, s.byoKey, s.rep); err != nil {
 		return endWith(err)
 	}
 	return goOn()

@@ -49,13 +49,33 @@ func credentialsVersion(ac *authv1.AuthClient, secret string) string {
 	return hex.EncodeToString(mac.Sum(nil)[:8])
 }
 
+// workloadsVersion is the credentials version recorded in status and on
+// pod templates, which more people read than the Secret. For a secret
+// Keycloak made it is credentialsVersion. A secret an AuthClient brings
+// (byoKey: the referenced Secret's UID) may be short and chosen by a person:
+// an HMAC keyed only with the AuthClient's UID, which anyone who reads the
+// AuthClient knows, would let them test guesses of it offline. Keyed with
+// the referenced Secret's UID as well, known only to who may read that
+// Secret, it still changes with every value and tells others nothing. (A
+// Secret recreated with the same value, or clientSecretRef removed, changes
+// it once: the workloads restart once for unchanged credentials.)
+func workloadsVersion(ac *authv1.AuthClient, secret, byoKey string) string {
+	if byoKey == "" || secret == "" {
+		return credentialsVersion(ac, secret)
+	}
+	mac := hmac.New(sha256.New, []byte(string(ac.UID)+"/"+byoKey))
+	mac.Write([]byte(secret))
+	return hex.EncodeToString(mac.Sum(nil)[:8])
+}
+
 // restartWorkloads rolls the opted-in workloads of ac's namespace when its
 // credentials changed since the last time (never on the first sight of them).
-func (r *AuthClientReconciler) restartWorkloads(ctx context.Context, ac *authv1.AuthClient, secret string, rep reconciler.Reporter) error {
+// byoKey: see workloadsVersion.
+func (r *AuthClientReconciler) restartWorkloads(ctx context.Context, ac *authv1.AuthClient, secret, byoKey string, rep reconciler.Reporter) error {
 	if !r.RestartWorkloads || !ac.HasSecret() {
 		return nil
 	}
-	h := credentialsVersion(ac, secret)
+	h := workloadsVersion(ac, secret, byoKey)
 	if h == "" {
 		return nil
 	}

@@ -3,7 +3,10 @@ package controllers_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -302,6 +305,19 @@ spec:
 		}
 		return nil
 	})
+	// The version on the pod template and in status is read by more people
+	// than the Secret: it must not be a function of the value and of what
+	// they can see (the AuthClient's UID), or they could test guesses of a
+	// chosen, possibly short value offline.
+	public := hmac.New(sha256.New, []byte(ac.UID))
+	public.Write([]byte(v2))
+	guessable := hex.EncodeToString(public.Sum(nil)[:8])
+	if got := d.Spec.Template.Annotations[authv1.AnnotationSecretHash]; got == guessable {
+		t.Errorf("the pod template's %s is HMAC(AuthClient UID, value): anyone who reads the AuthClient can test guesses of the value", authv1.AnnotationSecretHash)
+	}
+	if got := rotationStatus(t, ac).RestartedWorkloadsFor; got == guessable {
+		t.Error("status.secretRotation.restartedWorkloadsFor is HMAC(AuthClient UID, value): anyone who reads the AuthClient can test guesses of the value")
+	}
 	for _, v := range []string{v2, v1} {
 		if err := tokenWith(realm, clientID, v); err != nil {
 			t.Errorf("during the grace period a value is refused: %v", err)

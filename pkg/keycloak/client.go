@@ -303,6 +303,11 @@ func (c *AdminClient) CreateClient(ctx context.Context, realm string, cl gocloak
 	if err == nil && id == "" {
 		err = &Error{Operation: "client.create", Kind: KindTransient, Message: "Keycloak returned no client id"}
 	}
+	if err != nil && cl.Secret != nil && *cl.Secret != "" {
+		// A chosen secret (bring your own) must not reach a message through
+		// Keycloak's answer (gocloak quotes its errorMessage).
+		err = scrub(err, *cl.Secret, nil)
+	}
 	return id, err
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/Nerzal/gocloak/v14"
 
+	"github.com/nauthera/nauthera/internal/testbed"
 	"github.com/nauthera/nauthera/pkg/desired"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
@@ -107,5 +108,51 @@ func TestSetClientSecret(t *testing.T) {
 	}
 	if err := loginWith(realm, clientID, fourth); err != nil {
 		t.Errorf("current secret refused after leaving the policy: %v", err)
+	}
+}
+
+// A Keycloak answer that quotes a chosen secret (injected in front of the
+// real Keycloak: 26.7.3 does not, but nothing in its API promises so) does
+// not carry it into the error, on create and on SetClientSecret.
+func TestBYOSecretKeycloakErrorsScrubbed(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	faults := &testbed.Faults{}
+	c, err := keycloak.New(keycloak.Config{
+		URL:           kc.URL,
+		Credentials:   keycloak.Credentials{Username: kc.AdminUser, Password: kc.AdminPassword},
+		Metrics:       keycloak.NewMetrics(),
+		WrapTransport: faults.Wrap,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	realm := testRealm(t, c)
+	const value, previous = "chosen-secret-0123456789", "earlier-secret-0123456789"
+	echo := func(v string) testbed.Fault {
+		return testbed.Fault{Status: 400, Body: `{"errorMessage":"refused secret ` + v + `"}`, BodyContains: v}
+	}
+	faults.Set("client.create", echo(value))
+	_, err = c.CreateClient(ctx, realm, gocloak.Client{ClientID: gocloak.StringP("byo-echo"), Protocol: gocloak.StringP("openid-connect"),
+		PublicClient: gocloak.BoolP(false), Secret: gocloak.StringP(value)})
+	if err == nil || faults.Hits("client.create") == 0 {
+		t.Fatalf("the injected refusal did not fire: %v", err)
+	}
+	if strings.Contains(err.Error(), value) {
+		t.Errorf("create: the error quotes the secret: %v", err)
+	}
+	faults.Clear()
+	id, err := c.CreateClient(ctx, realm, gocloak.Client{ClientID: gocloak.StringP("byo-echo"), Protocol: gocloak.StringP("openid-connect"),
+		PublicClient: gocloak.BoolP(false), Secret: gocloak.StringP(previous)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults.Set("client.secret.update", echo(value))
+	err = c.SetClientSecret(ctx, realm, id, value, &keycloak.PreviousSecret{Secret: previous, Until: time.Now().Add(time.Minute)})
+	if err == nil || faults.Hits("client.secret.update") == 0 {
+		t.Fatalf("the injected refusal did not fire: %v", err)
+	}
+	if strings.Contains(err.Error(), value) || strings.Contains(err.Error(), previous) {
+		t.Errorf("SetClientSecret: the error quotes a secret: %v", err)
 	}
 }

@@ -25,7 +25,9 @@ const (
 	AnnotationRestartOnRotation = "auth.nauthera.io/restart-on-rotation"
 	// AnnotationSecretHash on a pod template identifies the credentials it
 	// was last restarted for (an HMAC of the secret keyed with the
-	// AuthClient's UID, 64 bits). Changing it rolls the pods.
+	// AuthClient's UID, 64 bits; for a secret from spec.clientSecretRef
+	// keyed with the referenced Secret's UID as well, so that readers of
+	// the AuthClient cannot test guesses of it). Changing it rolls the pods.
 	AnnotationSecretHash = "auth.nauthera.io/secret-hash"
 )
 
