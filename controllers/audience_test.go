@@ -180,3 +180,53 @@ func TestAudiencesNeedTheTargetsConsent(t *testing.T) {
 		t.Errorf("the orphaned client kept the audiences %v", desired.AudiencesOf(*kcFrontend))
 	}
 }
+
+// An AuthClient of the frontend's own namespace (which consents
+// implicitly) that names the API's clientId gets no say over the API's
+// audience: when the API withdraws its consent while the frontend's
+// reconcile stops early (a policy conflict), the API leaves the frontend's
+// newly issued tokens all the same.
+func TestAudiencesImposterKeepsNothingOnEarlyExit(t *testing.T) {
+	integration(t)
+	realm := policyServer(t, "aud-imposter").Status.RealmName
+	for _, ns := range []string{"aud-imp-shop", "aud-imp-web"} {
+		ensureNamespace(t, ns, nil)
+	}
+	const api = "aud-imp-orders"
+	apiClient := &authv1.AuthClient{}
+	apply(t, authClient("aud-imp-shop", "orders-api", "aud-imposter", worker+"\n  clientId: "+api+"\n  audienceAccess: {namespaces: [aud-imp-web]}"), apiClient)
+	t.Cleanup(func() { deleteAndWait(t, apiClient) })
+	waitReady(t, apiClient, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+
+	frontend := &authv1.AuthClient{}
+	apply(t, authClient("aud-imp-web", "frontend", "aud-imposter", worker+"\n  audiences: [{name: orders-api, namespace: aud-imp-shop}]"), frontend)
+	t.Cleanup(func() { deleteAndWait(t, frontend) })
+	waitReady(t, frontend, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	waitAudience(t, realm, "aud-imp-web", "frontend", api, true)
+
+	// The imposter claims the API's clientId; the frontend names it as an
+	// audience too, and is refused.
+	imposter := &authv1.AuthClient{}
+	apply(t, authClient("aud-imp-web", "copy", "aud-imposter", worker+"\n  clientId: "+api), imposter)
+	t.Cleanup(func() { deleteAndWait(t, imposter) })
+	waitReady(t, imposter, metav1.ConditionFalse, authv1.ReasonClientIDConflict, 30*time.Second)
+	editClient(t, frontend, func(ac *authv1.AuthClient) {
+		ac.Spec.Audiences = append(ac.Spec.Audiences, authv1.ObjectReference{Name: "copy"})
+	})
+	cond := waitReady(t, frontend, metav1.ConditionFalse, authv1.ReasonAudienceNotPermitted, 30*time.Second)
+	if !strings.Contains(cond.Message, fmt.Sprintf("clientId %q in realm %q is not its client", api, realm)) {
+		t.Errorf("message %q", cond.Message)
+	}
+	waitAudience(t, realm, "aud-imp-web", "frontend", api, true)
+
+	// The reconcile stops early; the API withdraws its consent.
+	applyPolicy(t, "security", "aud-imp-basic", "aud-imposter", "  clientAuthentication: {method: client_secret_basic}")
+	applyPolicy(t, "security", "aud-imp-jwt", "aud-imposter", "  clientAuthentication: {method: client_secret_jwt}")
+	waitReady(t, frontend, metav1.ConditionFalse, authv1.ReasonPolicyConflict, 30*time.Second)
+	editClient(t, apiClient, func(ac *authv1.AuthClient) { ac.Spec.AudienceAccess = nil })
+	waitAudience(t, realm, "aud-imp-web", "frontend", api, false)
+	waitReady(t, frontend, metav1.ConditionFalse, authv1.ReasonPolicyConflict, time.Second)
+	if slices.Contains(frontend.Status.Audiences, api) {
+		t.Errorf("status.audiences = %v after consent was withdrawn", frontend.Status.Audiences)
+	}
+}

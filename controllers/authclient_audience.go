@@ -170,14 +170,16 @@ func (r *AuthClientReconciler) verifiedAudiences(ctx context.Context, s *authCli
 }
 
 // withdrawAudiences takes out of the Keycloak client the audiences it has
-// (status.audiences) that no longer consent, on the paths that stop before
-// the client is brought into line (a policy conflict, a broken Secret
-// template): whatever else fails, a clientId whose owner withdrew stays out
-// of the tokens. It reads Keycloak only when something was withdrawn.
-func (r *AuthClientReconciler) withdrawAudiences(ctx context.Context, ac *authv1.AuthClient, kc keycloak.Admin, realm string, targets []audienceTarget) error {
-	keep := map[string]bool{}
-	for _, t := range targets {
-		keep[t.clientID] = true
+// (status.audiences) that are no longer kept (keptOnAudienceWithdraw), on
+// the paths that stop before the client is brought into line (a policy
+// conflict, a broken Secret template): whatever else fails, a clientId
+// whose owner withdrew stays out of the tokens. It reads the client from
+// Keycloak only when something was withdrawn.
+func (r *AuthClientReconciler) withdrawAudiences(ctx context.Context, s *authClientScope) error {
+	ac, kc, realm := s.ac, s.kc, s.realm()
+	keep, err := keptOnAudienceWithdraw(ctx, s)
+	if err != nil {
+		return err
 	}
 	var gone []string
 	for _, id := range ac.Status.Audiences {
@@ -211,6 +213,37 @@ func (r *AuthClientReconciler) withdrawAudiences(ctx context.Context, ac *authv1
 	}
 	ac.Status.Audiences = stay
 	return nil
+}
+
+// keptOnAudienceWithdraw are the clientIds of status.audiences the
+// early-exit withdrawal leaves in the tokens: those of consenting targets
+// whose Keycloak client is theirs. Consent alone is not enough: an
+// AuthClient of the client's own namespace (which consents implicitly) may
+// name another team's clientId in its spec.clientId, and must not keep that
+// clientId in the tokens after its owner withdrew. A target Ready for its
+// current generation had its Keycloak client checked by the operator; any
+// other target's owner is read from Keycloak, and only when its clientId is
+// in status.audiences, so steady state costs no read.
+func keptOnAudienceWithdraw(ctx context.Context, s *authClientScope) (map[string]bool, error) {
+	keep := map[string]bool{}
+	for _, t := range s.audiences {
+		if keep[t.clientID] || !slices.Contains(s.ac.Status.Audiences, t.clientID) {
+			continue
+		}
+		if !t.ready {
+			found, err := s.kc.FindClient(ctx, s.realm(), t.clientID)
+			switch {
+			case keycloak.IsNotFound(err):
+				continue
+			case err != nil:
+				return nil, err
+			case desired.ClientOwner(found) != desired.Owner(t.key.Namespace, t.key.Name):
+				continue
+			}
+		}
+		keep[t.clientID] = true
+	}
+	return keep, nil
 }
 
 // applyAudiences carries out an audience plan on the client with internal id.

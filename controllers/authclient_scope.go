@@ -171,7 +171,7 @@ func runSteps(ctx context.Context, s *authClientScope, steps []authClientStep, w
 func (r *AuthClientReconciler) reconcile(ctx context.Context, s *authClientScope) (time.Duration, string, error) {
 	end := runSteps(ctx, s, r.authClientSteps(), func(ctx context.Context, s *authClientScope) error {
 		// Both, whichever fails: withdrawn audiences and role grants.
-		return errors.Join(r.withdrawAudiences(ctx, s.ac, s.kc, s.realm(), s.audiences), r.withdrawRoleGrants(ctx, s))
+		return errors.Join(r.withdrawAudiences(ctx, s), r.withdrawRoleGrants(ctx, s))
 	})
 	return s.outcome(end)
 }
