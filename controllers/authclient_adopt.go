@@ -79,6 +79,12 @@ func (r *AuthClientReconciler) adoptClient(ctx context.Context, s *authClientSco
 	want.Attributes[desired.AttrAdopted] = "true"
 	ch := clientChanges{diff: desired.ClientDiff(want, *actual), scopes: desired.ScopePlan(s.gov.scopes, *actual)}
 	d := desired.ClientAdoptionDiff(want, *actual, ch.scopes, ac.Spec.DeletionPolicy)
+	secretFate := "its secret was kept"
+	if ac.BringsOwnSecret() {
+		// The byoSecret step sets the referenced value after adoption.
+		d = d.WithOwnSecret(gocloak.PString(actual.ID), *ac.Spec.ClientSecretRef)
+		secretFate = "its secret is set from spec.clientSecretRef"
+	}
 	ack := ac.Annotations[authv1.AnnotationAdopt]
 	if !d.Acknowledged(ack) {
 		ac.Status.Adoption = d.PendingStatus(ac.Status.Adoption, metav1.Now())
@@ -100,7 +106,7 @@ func (r *AuthClientReconciler) adoptClient(ctx context.Context, s *authClientSco
 	ac.Status.Adoption = d.AdoptedStatus(ac.Status.Adoption, metav1.Now())
 	ac.Status.ClientID = clientID
 	s.rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonClientAdopted,
-		fmt.Sprintf("Adopted Keycloak client %q in realm %q after its diff (%s) was acknowledged; its secret was kept", clientID, realm, d.Hash))
+		fmt.Sprintf("Adopted Keycloak client %q in realm %q after its diff (%s) was acknowledged; %s", clientID, realm, d.Hash, secretFate))
 	return nil
 }
 

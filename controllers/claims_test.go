@@ -408,17 +408,19 @@ func TestClaimsInvalidAtReconcile(t *testing.T) {
 }
 
 // A ClientRoles claim of a client in spec.roleGrants lists that client's
-// roles the caller holds, under the clientId Nauthera provisioned for it.
-// (The grant itself is the roleGrants step's; here the role is given to
-// the service account in the console, so only the mapper is tested.)
+// roles the caller holds, under the clientId Nauthera provisioned for it:
+// the API declares the role (spec.roles) and the roleGrants step gives it
+// to the caller's service account (same namespace: consent implied).
 func TestClaimsListGrantedClientRoles(t *testing.T) {
 	integration(t)
 	as := loginServer(t, "claims-grant", "")
 	realm := as.Status.RealmName
 	ensureNamespace(t, "claims-grant-app", nil)
-	ctx := context.Background()
 	api := &authv1.AuthClient{}
-	apply(t, authClient("claims-grant-app", "api", "claims-grant", worker), api)
+	apply(t, authClient("claims-grant-app", "api", "claims-grant", worker+`
+  roles:
+  - {name: "orders:read", description: "Read orders"}
+`), api)
 	t.Cleanup(func() { deleteAndWait(t, api) })
 	waitReady(t, api, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
 	caller := &authv1.AuthClient{}
@@ -436,22 +438,6 @@ func TestClaimsListGrantedClientRoles(t *testing.T) {
 		t.Fatalf("mapper of api_roles: %+v, want the roles of clientId %s", m, api.Status.ClientID)
 	}
 
-	gc, tok := console(t)
-	apiKC, callerKC := keycloakClient(t, realm, api.Status.ClientID), keycloakClient(t, realm, caller.Status.ClientID)
-	if _, err := gc.CreateClientRole(ctx, tok, realm, *apiKC.ID, gocloak.Role{Name: gocloak.StringP("orders:read")}); err != nil {
-		t.Fatal(err)
-	}
-	role, err := gc.GetClientRole(ctx, tok, realm, *apiKC.ID, "orders:read")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sa, err := gc.GetClientServiceAccount(ctx, tok, realm, *callerKC.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gc.AddClientRolesToUser(ctx, tok, realm, *apiKC.ID, *sa.ID, []gocloak.Role{*role}); err != nil {
-		t.Fatal(err)
-	}
 	jwt, err := clientToken(t, realm, "claims-grant-app", caller.SecretName())
 	if err != nil {
 		t.Fatal(err)

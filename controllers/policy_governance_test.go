@@ -104,6 +104,14 @@ spec:
 	waitReady(t, api, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
 	waitReady(t, worker, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
 	secret := string(secretOf(t, "rg-worker", "worker-client-secret").Data["client_secret"])
+	// Granted first: the role is in a token issued before the policy, so
+	// its absence below is the policy taking it away.
+	eventually(t, 30*time.Second, "orders:write in the worker's token before the policy", func() error {
+		if roles := rolesIn(keptCredentials(t, "rg-server", "rg-worker", "worker", secret), "rg-api.orders"); !slices.Contains(roles, "orders:write") {
+			return fmt.Errorf("roles %v", roles)
+		}
+		return nil
+	})
 
 	p := applyPolicy(t, "security", "rg-policy", "rg-server", `  roleGrants: {roles: ["orders:read"]}`)
 	cond := waitReady(t, worker, metav1.ConditionFalse, authv1.ReasonPolicyViolation, 30*time.Second)
@@ -121,9 +129,14 @@ spec:
 	if note := warningEvent(t, worker, authv1.ReasonPolicyViolation); !strings.Contains(note, "spec.roleGrants[0].roles[0]") {
 		t.Errorf("Event %q does not name the field", note)
 	}
+	// A newly issued token has lost the role (it was taken from the
+	// service account in the reconcile that reported the violation).
 	claims := keptCredentials(t, "rg-server", "rg-worker", "worker", secret)
 	if slices.Contains(rolesIn(claims, "rg-api.orders"), "orders:write") {
 		t.Errorf("the forbidden role is in the worker's token: %v", claims["resource_access"])
+	}
+	if worker.Status.RoleGrants != nil && strings.Contains(fmt.Sprint(worker.Status.RoleGrants), "orders:write") {
+		t.Errorf("status.roleGrants still shows the forbidden role: %+v", worker.Status.RoleGrants)
 	}
 	// The API itself breaks nothing.
 	waitReady(t, api, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 10*time.Second)
@@ -158,6 +171,11 @@ spec:
   - {name: tier, type: HardCoded, tokens: [AccessToken, IDToken], hardCoded: {value: gold}}`, ac)
 	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
 	secret := string(secretOf(t, "claims-app", "frontend-client-secret").Data["client_secret"])
+	// The claim is in force before the policy, so its absence below is the
+	// policy keeping it out.
+	if claims := keptCredentials(t, "claims-server", "claims-app", "frontend", secret); claims["tier"] != "gold" {
+		t.Fatalf("before the policy the access token lacks tier: %v", claims["tier"])
+	}
 
 	p := applyPolicy(t, "security", "claims-policy", "claims-server", `  claims: {allowedTokens: [IDToken, UserInfo]}`)
 	cond := waitReady(t, ac, metav1.ConditionFalse, authv1.ReasonPolicyViolation, 30*time.Second)

@@ -250,3 +250,36 @@ func TestAdoptionStatus(t *testing.T) {
 		t.Error("only the exact hash acknowledges")
 	}
 }
+
+// A bring-your-own secret replaces the client's secret after adoption: the
+// diff says so, names the Secret, and its hash differs from the diff that
+// said "kept" (an acknowledgement of one is not one of the other).
+func TestClientAdoptionDiffWithOwnSecret(t *testing.T) {
+	actual := handMadeClient()
+	want := actual
+	want.ID, want.Secret = nil, nil
+	d := ClientAdoptionDiff(want, actual, nil, "")
+	own := d.WithOwnSecret(gocloak.PString(actual.ID), authv1.ClientSecretReference{Name: "app-creds", Key: "secret"})
+	n := 0
+	for _, e := range own.Entries {
+		if e.Field != "secret" {
+			continue
+		}
+		n++
+		if e.Desired == "kept" || !strings.Contains(e.Desired, `"app-creds"`) || strings.Contains(e.Desired, "s3cr3t") {
+			t.Errorf("secret entry %+v", e)
+		}
+	}
+	if n != 1 || len(own.Entries) != len(d.Entries) {
+		t.Errorf("entries %+v", own.Entries)
+	}
+	if own.Hash == d.Hash || len(own.Hash) != len(d.Hash) {
+		t.Errorf("hash %q against %q", own.Hash, d.Hash)
+	}
+	// A client without a secret entry (public) gets one.
+	pub := actual
+	pub.PublicClient = gocloak.BoolP(true)
+	if e := ClientAdoptionDiff(want, pub, nil, "").WithOwnSecret("id", authv1.ClientSecretReference{Name: "a", Key: "k"}).Entries; len(e) == 0 || e[len(e)-1].Field != "secret" {
+		t.Errorf("no secret entry for a public client: %+v", e)
+	}
+}

@@ -320,6 +320,12 @@ func (c *AdminClient) UpdateClient(ctx context.Context, realm string, cl gocloak
 	// back would roll the secret back. Secrets change only through
 	// RegenerateClientSecret, so the update never carries one.
 	cl.Secret = nil
+	// Keycloak also writes the protocol mappers an update carries (by id,
+	// config and all): a representation read before the claims step
+	// changed them would put the old mappers back (measured:
+	// TestUpdateClientLeavesMappersAlone). Mappers change only through
+	// the mapper verbs.
+	cl.ProtocolMappers = nil
 	// The same for the secret's bookkeeping: client.secret.* attributes hold
 	// the previous secret in plain text and the rotation times. Sent back
 	// stale they would bring an older previous secret back (and end the

@@ -14,7 +14,7 @@ import (
 // claim once; the real API server judges (and accepts the CEL cost).
 
 func claimsDoc(name, claims string) string {
-	return authClientDoc(name, "  redirectUris: [\"https://app.example.com/cb\"]\n  roleGrants:\n  - client: {name: orders-api, namespace: orders}\n    roles: [orders:read]\n  claims:\n"+claims)
+	return authClientDoc(name, "  grantTypes: [authorization_code, client_credentials]\n  redirectUris: [\"https://app.example.com/cb\"]\n  roleGrants:\n  - client: {name: orders-api, namespace: orders}\n    roles: [orders:read]\n  claims:\n"+claims)
 }
 
 func TestClaimsRefusedAtAdmission(t *testing.T) {
@@ -39,6 +39,12 @@ func TestClaimsRefusedAtAdmission(t *testing.T) {
 		{"forged audience nested", "  - {name: aud.x, type: HardCoded, tokens: [AccessToken], hardCoded: {value: api}}\n", []string{"spec.claims[0].name"}},
 		{"forged resource_access", "  - {name: resource_access.orders-api.roles, type: ClientRoles, tokens: [AccessToken]}\n", []string{"spec.claims[0].name"}},
 		{"forged realm_access", "  - {name: realm_access, type: HardCoded, tokens: [AccessToken], hardCoded: {value: '{\"roles\":[\"admin\"]}', valueType: JSON}}\n", []string{"spec.claims[0].name"}},
+		{"forged resource_access by case", "  - {name: Resource_Access.orders-api, type: HardCoded, tokens: [AccessToken], hardCoded: {value: '{\"roles\":[\"orders:write\"]}', valueType: JSON}}\n", []string{"spec.claims[0].name", "registered JWT or OIDC claim"}},
+		{"forged audience by case", "  - {name: AUD, type: GroupMembership, tokens: [AccessToken]}\n", []string{"spec.claims[0].name"}},
+		{"forged UMA permissions", "  - {name: authorization.permissions, type: HardCoded, tokens: [AccessToken], hardCoded: {value: '[{\"rsname\":\"orders\"}]', valueType: JSON}}\n", []string{"spec.claims[0].name"}},
+		{"forged actor", "  - {name: act.sub, type: HardCoded, tokens: [AccessToken], hardCoded: {value: admin}}\n", []string{"spec.claims[0].name"}},
+		{"forged username by case", "  - {name: Preferred_Username, type: UserAttribute, tokens: [IDToken], userAttribute: {attribute: nick}}\n", []string{"spec.claims[0]", "standard identity claim"}},
+		{"forged roles by case", "  - {name: Roles, type: HardCoded, tokens: [AccessToken], hardCoded: {value: admin}}\n", []string{"spec.claims[0]", "groups or roles"}},
 		{"forged username", "  - {name: preferred_username, type: HardCoded, tokens: [IDToken], hardCoded: {value: ceo}}\n", []string{"spec.claims[0]", "standard identity claim"}},
 		{"email from an editable attribute", "  - {name: email, type: UserAttribute, tokens: [IDToken], userAttribute: {attribute: contact}}\n", []string{"spec.claims[0]", "standard identity claim"}},
 		{"forged groups", "  - {name: groups, type: HardCoded, tokens: [IDToken], hardCoded: {value: '[\"admins\"]', valueType: JSON}}\n", []string{"spec.claims[0]", "groups or roles"}},

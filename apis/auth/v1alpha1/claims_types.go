@@ -42,19 +42,21 @@ type ClaimValueType string
 // +kubebuilder:validation:XValidation:rule="self.type == 'GroupMembership' || !has(self.groupMembership)",message="groupMembership is set only when type is GroupMembership"
 // +kubebuilder:validation:XValidation:rule="self.type == 'ClientRoles' || !has(self.clientRoles)",message="clientRoles is set only when type is ClientRoles"
 // +kubebuilder:validation:XValidation:rule="self.type == 'ClientRoles' || has(self.name)",message="name is required (only a ClientRoles claim defaults to resource_access)"
-// +kubebuilder:validation:XValidation:rule="!(self.type in ['HardCoded', 'UserAttribute']) || !has(self.name) || !self.name.matches('^(name|given_name|family_name|middle_name|nickname|preferred_username|profile|picture|website|email|email_verified|gender|birthdate|zoneinfo|locale|phone_number|phone_number_verified|updated_at|upn|groups|roles)([.].*)?$')",message="name: a HardCoded or UserAttribute claim must not set a standard identity claim (preferred_username, email, name, ...), groups or roles: a fixed value or an attribute users may edit would forge who the user is or what they may do"
+// +kubebuilder:validation:XValidation:rule="!(self.type in ['HardCoded', 'UserAttribute']) || !has(self.name) || !self.name.matches('(?i)^(name|given_name|family_name|middle_name|nickname|preferred_username|profile|picture|website|email|email_verified|gender|birthdate|zoneinfo|locale|phone_number|phone_number_verified|updated_at|upn|groups|roles)([.].*)?$')",message="name: a HardCoded or UserAttribute claim must not set a standard identity claim (preferred_username, email, name, ...), groups or roles: a fixed value or an attribute users may edit would forge who the user is or what they may do"
 type Claim struct {
 	// name of the claim in the token; dots nest it (address.locality).
 	// Required, except for ClientRoles, which defaults to Keycloak's
 	// resource_access.<clientId>.roles. Registered JWT and OIDC claims
-	// (iss, sub, aud, exp, azp, scope, ...) and resource_access /
-	// realm_access cannot be named: a token must not carry forged
-	// identities, audiences or roles.
+	// (iss, sub, aud, exp, azp, scope, ...), act / may_act (token
+	// exchange), authorization (Keycloak's permissions) and
+	// resource_access / realm_access cannot be named, in any letter case
+	// (some token consumers match claim names case-insensitively): a token
+	// must not carry forged identities, audiences, roles or permissions.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=100
 	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_:-]*(\.[A-Za-z_][A-Za-z0-9_:-]*)*$`
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^(iss|sub|aud|exp|nbf|iat|jti|azp|typ|nonce|auth_time|sid|session_state|acr|amr|at_hash|c_hash|s_hash|scope|client_id|cnf|resource_access|realm_access|allowed-origins)([.].*)?$')",message="name must not be a registered JWT or OIDC claim, nor resource_access or realm_access: tokens must not carry forged identities, audiences or roles"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(?i)^(iss|sub|aud|exp|nbf|iat|jti|azp|typ|nonce|auth_time|sid|session_state|acr|amr|at_hash|c_hash|s_hash|scope|client_id|cnf|act|may_act|resource_access|realm_access|allowed-origins|authorization)([.].*)?$')",message="name must not be a registered JWT or OIDC claim (in any letter case), nor act, authorization, resource_access or realm_access: tokens must not carry forged identities, audiences, roles or permissions"
 	Name string `json:"name,omitempty"`
 
 	// type of the claim: HardCoded, UserAttribute, GroupMembership or
