@@ -21,6 +21,7 @@ metadata: {name: ` + name + `, namespace: team-claims}
 spec:
   authServerRef: {name: nowhere, namespace: security}
   redirectUris: ["https://claims.example.com/cb"]
+  grantTypes: [authorization_code, client_credentials]
   roleGrants:
   - client: {name: orders-api, namespace: shop}
     roles: [orders:read]
