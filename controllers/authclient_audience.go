@@ -230,20 +230,32 @@ func keptOnAudienceWithdraw(ctx context.Context, s *authClientScope) (map[string
 		if keep[t.clientID] || !slices.Contains(s.ac.Status.Audiences, t.clientID) {
 			continue
 		}
-		if !t.ready {
-			found, err := s.kc.FindClient(ctx, s.realm(), t.clientID)
-			switch {
-			case keycloak.IsNotFound(err):
-				continue
-			case err != nil:
-				return nil, err
-			case desired.ClientOwner(found) != desired.Owner(t.key.Namespace, t.key.Name):
-				continue
-			}
+		if ok, err := ownsClientID(ctx, s, t.key, t.clientID, t.ready); err != nil {
+			return nil, err
+		} else if ok {
+			keep[t.clientID] = true
 		}
-		keep[t.clientID] = true
 	}
 	return keep, nil
+}
+
+// ownsClientID says whether the AuthClient key owns the Keycloak client
+// clientID: a target Ready for its current generation had its client
+// checked by the operator (no request); any other's owner marker is read
+// from Keycloak (a missing client owns nothing). Shared by the early-exit
+// withdrawals of audiences and role grants.
+func ownsClientID(ctx context.Context, s *authClientScope, key types.NamespacedName, clientID string, ready bool) (bool, error) {
+	if ready {
+		return true, nil
+	}
+	found, err := s.kc.FindClient(ctx, s.realm(), clientID)
+	switch {
+	case keycloak.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return desired.ClientOwner(found) == desired.Owner(key.Namespace, key.Name), nil
 }
 
 // applyAudiences carries out an audience plan on the client with internal id.

@@ -546,18 +546,11 @@ func (r *AuthClientReconciler) keptOnWithdraw(ctx context.Context, s *authClient
 		if !keeps {
 			continue
 		}
-		if !t.ready {
-			found, err := s.kc.FindClient(ctx, s.realm(), t.clientID)
-			switch {
-			case keycloak.IsNotFound(err):
-				continue
-			case err != nil:
-				return nil, err
-			case desired.ClientOwner(found) != desired.Owner(t.key.Namespace, t.key.Name):
-				continue
-			}
+		if ok, err := ownsClientID(ctx, s, t.key, t.clientID, t.ready); err != nil {
+			return nil, err
+		} else if ok {
+			keep[t.clientID] = append(keep[t.clientID], t.roles...)
 		}
-		keep[t.clientID] = append(keep[t.clientID], t.roles...)
 	}
 	return keep, nil
 }
