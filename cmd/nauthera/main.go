@@ -39,6 +39,7 @@ import (
 
 type options struct {
 	metricsAddr, probeAddr string
+	pprofAddr              string
 	leaderElect            bool
 	restartWorkloads       bool
 	leaderElectionNS       string
@@ -136,6 +137,7 @@ func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("nauthera", flag.ContinueOnError)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address of the Go profiler (net/http/pprof under /debug/pprof/); 0 turns it off. Bind it to 127.0.0.1 (kubectl port-forward): it is unauthenticated.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles.")
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's namespace).")
 	fs.StringVar(&o.keycloakURL, "keycloak-url", "", "Base URL of the default Keycloak, used by AuthServers that name no other.")
@@ -379,6 +381,7 @@ func managerOptions(o *options, scheme *runtime.Scheme) ctrl.Options {
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
+		PprofBindAddress:              o.pprofAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              "nauthera.auth.nauthera.io",
 		LeaderElectionNamespace:       o.leaderElectionNS,
