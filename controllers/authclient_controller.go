@@ -90,10 +90,14 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if !ac.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.reconcileDelete(ctx, ac, rep)
 	}
+	// Usually there already: the mutating webhook gives it to a new
+	// AuthClient (internal/admission/finalizer.go), and this writes
+	// nothing. Without the webhook, this is where it is added, before
+	// anything reaches Keycloak.
 	if err := reconciler.AddFinalizer(ctx, r.Client, ac); err != nil {
 		return rep.Failed(ctx, ac, err, r.Resync)
 	}
-	// The finalizer patch moved the resourceVersion; the status is as read.
+	// The finalizer patch (if any) moved the resourceVersion; the status is as read.
 	before = ac.DeepCopy()
 
 	// Writes the status now, mid-reconcile (a rotation records what it is

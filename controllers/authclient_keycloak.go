@@ -320,8 +320,8 @@ func (r *AuthClientReconciler) createClient(ctx context.Context, s *authClientSc
 		}
 	}
 	if ac.Status.ClientID != "" {
-		// Recreated after it went missing; a first creation is summed up
-		// by the one ClientProvisioned Event (one Event per provisioning).
+		// Recreated after it went missing; a first creation is told by
+		// the Ready condition alone (no Event: one write less per client).
 		s.rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonClientRecreated, fmt.Sprintf("Recreated Keycloak client %q in realm %q, which had been deleted in Keycloak", clientID, realm))
 	}
 	ctrl.LoggerFrom(ctx).Info("Created Keycloak client", "clientId", clientID, "realm", realm)

@@ -287,7 +287,7 @@ func (r *AuthClientReconciler) reconcileSecret(ctx context.Context, sc *authClie
 		}
 		if ac.Status.ClientSecretRef != nil {
 			// Written before: it was deleted by hand and comes back. A first
-			// write is summed up by the ClientProvisioned Event.
+			// write is told by the Ready condition (status.clientSecretRef).
 			rep.Event(ctx, ac, corev1.EventTypeNormal, authv1.ReasonSecretRecreated, fmt.Sprintf("Wrote the credentials to Secret %s again, after it was deleted", ac.SecretName()))
 		}
 		ctrl.LoggerFrom(ctx).Info("Created credentials Secret", "secret", ac.SecretName())

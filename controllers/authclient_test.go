@@ -525,6 +525,11 @@ metadata: {name: late-server, namespace: security}
 spec:
   issuerUrl: "https://late.example.com"`, as)
 	waitReady(t, ac, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 60*time.Second)
+	// Ready after a failure is news (a first provisioning is not): one
+	// Normal Event says the cause went away.
+	if n := occurrences(settledEvents(t, ac, corev1.EventTypeNormal, authv1.ReasonClientProvisioned)); n != 1 {
+		t.Errorf("%d ClientProvisioned Events after the recovery, want 1", n)
+	}
 	secret := string(secretOf(t, "team-e", "early-client-secret").Data["client_secret"])
 
 	if err := kc.Stop(); err != nil {

@@ -6,7 +6,9 @@
 //
 // Reconcile (authclient_controller.go) reads the AuthClient, defers the
 // status patch, handles deletion (authclient_delete.go), adds the
-// finalizer, then runs the steps below, in order, over one
+// finalizer (a no-op when the mutating webhook, internal/admission/
+// finalizer.go, gave it at create; the fallback when the webhook is off),
+// then runs the steps below, in order, over one
 // authClientScope (authclient_scope.go). A step goes on or stops the chain
 // with a stepResult; the outcome (Ready note, failure, next reconcile) is
 // computed once, from the scope, by authClientScope.outcome.

@@ -153,7 +153,7 @@ func TestChart(t *testing.T) {
 		// No operator pod runs here: a webhook without a backend must not
 		// outlive this test and sit in front of the AuthClients of later tests.
 		t.Cleanup(func() {
-			_, _ = tool(t, nil, "kubectl", "delete", "validatingwebhookconfiguration", "nh-nauthera", "--ignore-not-found")
+			_, _ = tool(t, nil, "kubectl", "delete", "validatingwebhookconfiguration,mutatingwebhookconfiguration", "nh-nauthera", "--ignore-not-found")
 		})
 		// Play the operator's cert-controller: fill the webhook Secret and
 		// inject a CA. A helm upgrade must keep both.
@@ -280,7 +280,7 @@ func TestChart(t *testing.T) {
 		hooksOf := func(objs []*unstructured.Unstructured) []any {
 			var hooks []any
 			for _, o := range objs {
-				if o.GetKind() != "ValidatingWebhookConfiguration" {
+				if o.GetKind() != "ValidatingWebhookConfiguration" && o.GetKind() != "MutatingWebhookConfiguration" {
 					continue
 				}
 				ws, _, _ := unstructured.NestedSlice(o.Object, "webhooks")
@@ -528,6 +528,7 @@ func checkManifests(t *testing.T, name, ns string, set []string, objs []*unstruc
 		t.Errorf("%s: an external Keycloak needs no Keycloak Deployment or admin Secret", name)
 	}
 	checkWebhook(t, name, ns, set, byKind, container, op)
+	checkFinalizerWebhook(t, name, ns, set, byKind)
 	checkMonitoring(t, name, ns, set, byKind)
 
 	// A restricted security context.
@@ -833,6 +834,8 @@ func checkWebhook(t *testing.T, name, ns string, set []string, byKind map[string
 	}
 	wantPerms := []string{
 		"/secrets:get", "/secrets:list", "/secrets:update", "/secrets:watch",
+		"admissionregistration.k8s.io/mutatingwebhookconfigurations:get", "admissionregistration.k8s.io/mutatingwebhookconfigurations:list",
+		"admissionregistration.k8s.io/mutatingwebhookconfigurations:update", "admissionregistration.k8s.io/mutatingwebhookconfigurations:watch",
 		"admissionregistration.k8s.io/validatingwebhookconfigurations:get", "admissionregistration.k8s.io/validatingwebhookconfigurations:list",
 		"admissionregistration.k8s.io/validatingwebhookconfigurations:update", "admissionregistration.k8s.io/validatingwebhookconfigurations:watch",
 	}
@@ -919,5 +922,53 @@ func checkMonitoring(t *testing.T, name, ns string, set []string, byKind map[str
 		if d.GetNamespace() != wantNS || d.GetLabels()["grafana_dashboard"] != "1" || d.GetAnnotations()["grafana_folder"] != "Nauthera" {
 			t.Errorf("%s: dashboard ConfigMap in %q, labels %v, annotations %v", name, d.GetNamespace(), d.GetLabels(), d.GetAnnotations())
 		}
+	}
+}
+
+// checkFinalizerWebhook asserts the mutating webhook that gives a new
+// AuthClient its finalizer: rendered exactly with the validating one,
+// always failing open (the reconciler adds the finalizer without it), on
+// creates only, and where the validating one looks (the watched namespaces
+// in single-namespace mode), with the CA injected like the validating one's.
+func checkFinalizerWebhook(t *testing.T, name, ns string, set []string, byKind map[string][]*unstructured.Unstructured) {
+	t.Helper()
+	mwcs := byKind["MutatingWebhookConfiguration"]
+	if slices.Contains(set, "webhook.enabled=false") {
+		if len(mwcs) != 0 {
+			t.Errorf("%s: webhook disabled, yet a MutatingWebhookConfiguration is rendered", name)
+		}
+		return
+	}
+	mwc, vwc := find(mwcs, "rel-nauthera"), find(byKind["ValidatingWebhookConfiguration"], "rel-nauthera")
+	if len(mwcs) != 1 || mwc == nil || vwc == nil {
+		t.Fatalf("%s: want one MutatingWebhookConfiguration rel-nauthera beside the validating one, got %d", name, len(mwcs))
+	}
+	hooks, _, _ := unstructured.NestedSlice(mwc.Object, "webhooks")
+	vhooks, _, _ := unstructured.NestedSlice(vwc.Object, "webhooks")
+	if len(hooks) != 1 || len(vhooks) == 0 {
+		t.Fatalf("%s: want one mutating webhook, got %d", name, len(hooks))
+	}
+	hook, vhook := hooks[0].(map[string]any), vhooks[0].(map[string]any)
+	for path, want := range map[string]string{
+		"name": "mauthclient.auth.nauthera.io", "failurePolicy": "Ignore", "sideEffects": "None", "matchPolicy": "Equivalent",
+		"clientConfig.service.name": "rel-nauthera-webhook", "clientConfig.service.namespace": ns,
+		"clientConfig.service.path": "/mutate-auth-nauthera-io-v1alpha1-authclient",
+	} {
+		if got, _, _ := unstructured.NestedString(hook, strings.Split(path, ".")...); got != want {
+			t.Errorf("%s: mutating webhook %s = %q, want %q", name, path, got, want)
+		}
+	}
+	rules, _, _ := unstructured.NestedSlice(hook, "rules")
+	if want := "map[apiGroups:[auth.nauthera.io] apiVersions:[v1alpha1] operations:[CREATE] resources:[authclients] scope:Namespaced]"; len(rules) != 1 || fmt.Sprint(rules[0]) != want {
+		t.Errorf("%s: mutating webhook rules %v, want [%s]", name, rules, want)
+	}
+	if fmt.Sprint(hook["namespaceSelector"]) != fmt.Sprint(vhook["namespaceSelector"]) {
+		t.Errorf("%s: mutating webhook namespaceSelector %v, the validating one's %v", name, hook["namespaceSelector"], vhook["namespaceSelector"])
+	}
+	if _, found, _ := unstructured.NestedString(hook, "clientConfig", "caBundle"); found {
+		t.Errorf("%s: the chart sets a caBundle on the mutating webhook; it is injected", name)
+	}
+	if got, want := mwc.GetAnnotations()["cert-manager.io/inject-ca-from"], vwc.GetAnnotations()["cert-manager.io/inject-ca-from"]; got != want {
+		t.Errorf("%s: mutating webhook cert-manager.io/inject-ca-from = %q, the validating one's %q", name, got, want)
 	}
 }

@@ -19,7 +19,6 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/nauthera/nauthera/internal/testbed"
 )
@@ -54,12 +53,8 @@ func TestAdmissionWebhookWithOperatorCertificates(t *testing.T) {
 	port := freePort(t)
 	// The generated webhook configuration, pointed at the local process
 	// (the chart points it at a Service), failing closed for the test.
-	b, err := os.ReadFile(filepath.Join(root, "config", "webhook", "manifests.yaml"))
+	mwc, vwc, err := testbed.WebhookConfigurations()
 	if err != nil {
-		t.Fatal(err)
-	}
-	vwc := &admissionv1.ValidatingWebhookConfiguration{}
-	if err := yaml.Unmarshal(b, vwc); err != nil {
 		t.Fatal(err)
 	}
 	vwc.Name = "nauthera-e2e"
@@ -73,6 +68,18 @@ func TestAdmissionWebhookWithOperatorCertificates(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = k.Delete(ctx, vwc) })
+	// The finalizer webhook, of the same name: the operator injects the CA
+	// into both.
+	mwc.Name = vwc.Name
+	for i := range mwc.Webhooks {
+		mwc.Webhooks[i].ClientConfig = admissionv1.WebhookClientConfig{URL: ptr.To("https://localhost:" + port + *mwc.Webhooks[i].ClientConfig.Service.Path)}
+		mwc.Webhooks[i].FailurePolicy = ptr.To(admissionv1.Fail)
+		mwc.Webhooks[i].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "webhook-e2e"}}
+	}
+	if err := k.Create(ctx, mwc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.Delete(ctx, mwc) })
 
 	certDir := filepath.Join(workDir, "webhook-certs")
 	if err := os.MkdirAll(certDir, 0o700); err != nil {
@@ -146,7 +153,11 @@ func TestAdmissionWebhookWithOperatorCertificates(t *testing.T) {
 		if err := k.Get(ctx, client.ObjectKeyFromObject(vwc), vwc); err != nil {
 			return err
 		}
-		if string(vwc.Webhooks[0].ClientConfig.CABundle) != string(certSecret.Data["ca.crt"]) {
+		if err := k.Get(ctx, client.ObjectKeyFromObject(mwc), mwc); err != nil {
+			return err
+		}
+		if string(vwc.Webhooks[0].ClientConfig.CABundle) != string(certSecret.Data["ca.crt"]) ||
+			string(mwc.Webhooks[0].ClientConfig.CABundle) != string(certSecret.Data["ca.crt"]) {
 			return fmt.Errorf("caBundle not injected yet")
 		}
 		return nil
@@ -193,12 +204,19 @@ spec:
 			t.Errorf("kubectl output lacks %q:\n%s", want, out)
 		}
 	}
-	kubectlApply(t, `
+	// Created with the finalizer by the mutating webhook, which the API
+	// server reached with the CA the operator injected (failurePolicy Fail
+	// here: without it the create would fail): the create response, before
+	// any reconcile, holds it.
+	modest := `
 apiVersion: auth.nauthera.io/v1alpha1
 kind: AuthClient
 metadata: {name: modest, namespace: webhook-e2e}
 spec:
   authServerRef: {name: webhook-server, namespace: security}
   redirectUris: ["https://modest.example.com/cb"]
-  scopes: [openid, "api:read"]`)
+  scopes: [openid, "api:read"]`
+	if f := mustTool(t, strings.NewReader(modest), "kubectl", "create", "-f", "-", "-o", "jsonpath={.metadata.finalizers}"); !strings.Contains(f, "auth.nauthera.io/finalizer") {
+		t.Errorf("AuthClient modest was created with finalizers %q, want the operator's from admission", f)
+	}
 }

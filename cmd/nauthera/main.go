@@ -39,6 +39,7 @@ import (
 
 type options struct {
 	metricsAddr, probeAddr string
+	pprofAddr              string
 	leaderElect            bool
 	restartWorkloads       bool
 	leaderElectionNS       string
@@ -136,6 +137,7 @@ func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("nauthera", flag.ContinueOnError)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address of the Go profiler (net/http/pprof under /debug/pprof/); 0 turns it off. Bind it to 127.0.0.1 (kubectl port-forward): it is unauthenticated.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles.")
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's namespace).")
 	fs.StringVar(&o.keycloakURL, "keycloak-url", "", "Base URL of the default Keycloak, used by AuthServers that name no other.")
@@ -155,14 +157,14 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.restartWorkloads, "restart-workloads", false, "Roll Deployments and StatefulSets annotated auth.nauthera.io/restart-on-rotation=<authclient> when that AuthClient's credentials change (needs list and patch on them).")
 	fs.StringVar(&o.logFormat, "log-format", "json", "Log format: json or console.")
 	fs.StringVar(&o.logLevel, "log-level", "info", "Log level: debug, info or error.")
-	fs.IntVar(&o.webhook.port, "webhook-port", 0, "Port of the validating admission webhook for AuthClients; 0 disables it (the Helm chart enables it).")
+	fs.IntVar(&o.webhook.port, "webhook-port", 0, "Port of the admission webhooks for AuthClients and AuthPolicies (validating; and the finalizer of a new AuthClient, mutating); 0 disables them (the Helm chart enables them).")
 	fs.StringVar(&o.webhook.certDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Folder with the webhook's tls.crt and tls.key.")
 	fs.StringVar(&o.webhook.certManagement, "webhook-cert-management", "operator", "Who provides the webhook certificate: operator (generated and rotated by the operator in --webhook-secret, CA injected into --webhook-configuration) or external (files in --webhook-cert-dir, e.g. from cert-manager).")
 	fs.StringVar(&o.webhook.secret, "webhook-secret", "", "Secret (namespace/name) where the operator keeps the webhook's CA and certificate (--webhook-cert-management=operator); it is mounted at --webhook-cert-dir.")
 	fs.StringVar(&o.webhook.service, "webhook-service", "", "DNS name the webhook certificate must cover, e.g. nauthera-webhook.nauthera-system.svc.")
 	fs.StringVar(&o.webhook.extraDNSNames, "webhook-extra-dns-names", "", "Comma-separated extra DNS names for the webhook certificate.")
 	fs.BoolVar(&o.webhook.failClosed, "webhook-fail-closed", false, "Refuse an AuthClient whose AuthServer or AuthPolicies the webhook cannot read, instead of admitting it with a warning (the chart sets it with webhook.failurePolicy: Fail).")
-	fs.StringVar(&o.webhook.configuration, "webhook-configuration", "nauthera", "Name of the ValidatingWebhookConfiguration whose CA bundle the operator keeps up to date.")
+	fs.StringVar(&o.webhook.configuration, "webhook-configuration", "nauthera", "Name of the ValidatingWebhookConfiguration and the MutatingWebhookConfiguration (the finalizer at create) whose CA bundles the operator keeps up to date.")
 	// The environment first, so that a flag on the command line wins.
 	if err := setFromEnv(fs); err != nil {
 		return nil, err
@@ -379,6 +381,7 @@ func managerOptions(o *options, scheme *runtime.Scheme) ctrl.Options {
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
+		PprofBindAddress:              o.pprofAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              "nauthera.auth.nauthera.io",
 		LeaderElectionNamespace:       o.leaderElectionNS,

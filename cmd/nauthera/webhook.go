@@ -49,7 +49,7 @@ func (w webhookOptions) validate() error {
 
 // setupWebhook serves the AuthClient admission webhook once its certificate
 // is in place: generated and rotated by cert-controller (which also injects
-// the CA into the ValidatingWebhookConfiguration), or provided by someone
+// the CA into the Validating- and MutatingWebhookConfiguration), or provided by someone
 // else (cert-manager) as files. The webhook server starts only then, so the
 // operator never serves (or crashes on) a missing certificate.
 //
@@ -81,8 +81,9 @@ func setupWebhook(ctx context.Context, mgr ctrl.Manager, o *options, log logr.Lo
 			DNSName:        w.service,
 			ExtraDNSNames:  extra,
 			IsReady:        certsReady,
-			Webhooks:       []rotator.WebhookInfo{{Name: w.configuration, Type: rotator.Validating}},
-			FieldOwner:     "nauthera",
+			// The validating and the mutating (finalizer) configurations share the name.
+			Webhooks:   []rotator.WebhookInfo{{Name: w.configuration, Type: rotator.Validating}, {Name: w.configuration, Type: rotator.Mutating}},
+			FieldOwner: "nauthera",
 		}); err != nil {
 			return fmt.Errorf("webhook certificate rotator: %w", err)
 		}

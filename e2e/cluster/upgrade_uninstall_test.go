@@ -173,7 +173,7 @@ func TestUpgradeKeepsCredentialsUninstallLeaves(t *testing.T) {
 
 	must(t, "", "helm", "uninstall", "nauthera", "--namespace", "nauthera-system", "--wait", "--timeout", "5m")
 	// Gone: the operator, Keycloak, their Services, RBAC and webhook.
-	if out := strings.TrimSpace(must(t, "", "kubectl", "get", "clusterroles,clusterrolebindings,validatingwebhookconfigurations",
+	if out := strings.TrimSpace(must(t, "", "kubectl", "get", "clusterroles,clusterrolebindings,validatingwebhookconfigurations,mutatingwebhookconfigurations",
 		"-l", "app.kubernetes.io/instance=nauthera", "-o", "name")); out != "" {
 		t.Errorf("left after helm uninstall: %s", out)
 	}

@@ -494,6 +494,11 @@ func (b *bed) startOperator(extra ...string) error {
 		"--log-format=json", "--log-level=error",
 		"--health-probe-bind-address=127.0.0.1:" + probes, "--metrics-bind-address=127.0.0.1:" + metrics}
 	args = append(args, extra...)
+	wargs, err := b.installWebhooks(context.Background()) // -webhooks (webhooks.go)
+	if err != nil {
+		return err
+	}
+	args = append(args, wargs...)
 	args = append(args, strings.Fields(*opArgs)...)
 	logFile := filepath.Join(testbed.RepoRoot(), "bin", "bench-scale-operator.log")
 	if b.op, err = testbed.StartOperator(b.cluster, logFile, args...); err != nil {

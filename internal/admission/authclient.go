@@ -1,5 +1,7 @@
-// Package admission is Nauthera's validating admission webhook. It refuses
-// an AuthClient that breaks a rule the API server's schema cannot decide:
+// Package admission is Nauthera's admission webhooks. The mutating one
+// gives a new AuthClient the operator's finalizer (finalizer.go). The
+// validating ones refuse an AuthClient that breaks a rule the API server's
+// schema cannot decide:
 // the clientId rule, the AuthPolicies of its AuthServer, and whether the
 // requesting user may read the Secret spec.clientSecretRef names; and an
 // AuthPolicy whose secret rotation cannot work (cron gaps). It calls the
@@ -17,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
@@ -53,9 +56,11 @@ type AuthClientValidator struct {
 
 var _ admission.Validator[*authv1.AuthClient] = (*AuthClientValidator)(nil)
 
-// Register serves the validators on the manager's webhook server.
+// Register serves the validators, and the finalizer webhook
+// (FinalizerAtCreate), on the manager's webhook server.
 // failClosed: see AuthClientValidator.FailClosed.
 func Register(mgr ctrl.Manager, failClosed bool) error {
+	mgr.GetWebhookServer().Register(FinalizerPath, &webhook.Admission{Handler: FinalizerAtCreate{}})
 	if err := ctrl.NewWebhookManagedBy(mgr, &authv1.AuthClient{}).
 		WithValidator(&AuthClientValidator{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), FailClosed: failClosed, Authorizer: mgr.GetClient()}).
 		WithValidatorCustomPath(Path).

@@ -58,18 +58,22 @@ func run(m *testing.M) int {
 	if err != nil {
 		return testbed.Fail(err)
 	}
-	b, err := os.ReadFile(filepath.Join(testbed.RepoRoot(), "config", "webhook", "manifests.yaml"))
+	mwc, vwc, err := testbed.WebhookConfigurations()
 	if err != nil {
-		return testbed.Fail(err)
-	}
-	vwc := &admissionv1.ValidatingWebhookConfiguration{}
-	if err := yaml.Unmarshal(b, vwc); err != nil {
 		return testbed.Fail(err)
 	}
 	for i := range vwc.Webhooks {
 		vwc.Webhooks[i].FailurePolicy = ptr.To(admissionv1.Fail)
 	}
+	// The finalizer webhook only where a test asks for it (finalizer_test.go):
+	// the other tests delete and create again AuthClients that no
+	// reconciler here would free of a finalizer.
+	for i := range mwc.Webhooks {
+		mwc.Webhooks[i].FailurePolicy = ptr.To(admissionv1.Fail)
+		mwc.Webhooks[i].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{finalizerLabel: "true"}}
+	}
 	env.WebhookInstallOptions.ValidatingWebhooks = []*admissionv1.ValidatingWebhookConfiguration{vwc}
+	env.WebhookInstallOptions.MutatingWebhooks = []*admissionv1.MutatingWebhookConfiguration{mwc}
 	cfg, err := testbed.StartControlPlane(env)
 	if err != nil {
 		return testbed.Fail(err)

@@ -99,6 +99,57 @@ func TestReporterTransitions(t *testing.T) {
 	}
 }
 
+// A first provisioning emits no Event (the Ready condition says it: one
+// API write less per new object); a recovery, the end of a wait and a spec
+// edit applied do, once each.
+func TestFirstReadyIsNotAnnounced(t *testing.T) {
+	rec := events.NewFakeRecorder(100)
+	rep := Reporter{Recorder: rec, Kind: "AuthClient"}
+	ctx := context.Background()
+	ac := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Name: "first", Namespace: "n", UID: "uid-first", Generation: 1}}
+	readyBefore := OutcomeCount("AuthClient", OutcomeReady, authv1.ReasonClientProvisioned)
+	rep.Ready(ctx, ac, authv1.ReasonClientProvisioned, "OIDC client has been successfully provisioned.")
+	if evs := drain(rec); len(evs) != 0 {
+		t.Errorf("first provisioning: events %q, want none", evs)
+	}
+	if c := FindReady(ac); c == nil || c.Status != metav1.ConditionTrue || c.Message != "OIDC client has been successfully provisioned." {
+		t.Errorf("first provisioning: Ready %+v", c)
+	}
+	if got := OutcomeCount("AuthClient", OutcomeReady, authv1.ReasonClientProvisioned) - readyBefore; got != 1 {
+		t.Errorf("Ready outcomes counted %v, want 1: the metric does not depend on the Event", got)
+	}
+	// A spec edit applied is announced.
+	ac.Generation = 2
+	rep.Ready(ctx, ac, authv1.ReasonClientProvisioned, "OIDC client has been successfully provisioned.")
+	if evs := drain(rec); len(evs) != 1 || !strings.HasPrefix(evs[0], "Normal ClientProvisioned") {
+		t.Errorf("spec edit applied: events %q, want one Normal", evs)
+	}
+
+	// Ready after a wait (the first outcome was not Ready) is announced.
+	waited := &authv1.AuthClient{ObjectMeta: metav1.ObjectMeta{Name: "waited", Namespace: "n", UID: "uid-waited", Generation: 1}}
+	rep.Wait(ctx, waited, authv1.ReasonAuthServerNotReady, "waiting")
+	rep.Ready(ctx, waited, authv1.ReasonClientProvisioned, "ok")
+	if evs := drain(rec); len(evs) != 2 || !strings.HasPrefix(evs[0], "Normal AuthServerNotReady") || !strings.HasPrefix(evs[1], "Normal ClientProvisioned") {
+		t.Errorf("wait, then Ready: events %q", evs)
+	}
+	for _, tc := range []struct {
+		prev    *metav1.Condition
+		outcome Outcome
+		want    bool
+	}{
+		{nil, OutcomeReady, false},
+		{nil, OutcomeWaiting, true},
+		{nil, OutcomeStalled, true},
+		{nil, OutcomeTransient, true},
+		{&metav1.Condition{Status: metav1.ConditionFalse}, OutcomeReady, true},
+		{&metav1.Condition{Status: metav1.ConditionTrue}, OutcomeReady, true},
+	} {
+		if got := announce(tc.prev, tc.outcome); got != tc.want {
+			t.Errorf("announce(%v, %s) = %v, want %v", tc.prev, tc.outcome, got, tc.want)
+		}
+	}
+}
+
 func TestEventNotesAreNotFormatStrings(t *testing.T) {
 	rec := events.NewFakeRecorder(10)
 	rep := Reporter{Recorder: rec}

@@ -43,7 +43,8 @@ const (
 // metrics count never disagree.
 //
 // Events fire on transitions only: a change of the Ready status or reason,
-// or a new generation of the spec. A change in the wording of an error (a
+// or a new generation of the spec; an object Ready at its first outcome
+// emits none (announce). A change in the wording of an error (a
 // refused connection becoming an HTTP 503 during one outage) updates the
 // condition message but emits nothing. Conditions beside Ready follow one
 // rule too (Condition, Caution, ConditionEvent).
@@ -59,7 +60,8 @@ type Reporter struct {
 }
 
 // Ready marks obj Ready for its current generation, with a Normal Event if
-// it was not Ready before.
+// it was not Ready before and had a Ready condition (announce): a recovery,
+// the end of a wait, a spec edit applied; not a first provisioning.
 func (r Reporter) Ready(ctx context.Context, obj Object, reason, msg string) {
 	r.set(ctx, obj, OutcomeReady, corev1.EventTypeNormal, reason, msg)
 }
@@ -104,7 +106,9 @@ func (r Reporter) set(ctx context.Context, obj Object, outcome Outcome, eventTyp
 		} else {
 			log.Info("Reconcile failed", "outcome", outcome, "reason", reason, "message", msg)
 		}
-		r.emit(obj, eventType, reason, msg)
+		if announce(FindReady(obj), outcome) {
+			r.emit(obj, eventType, reason, msg)
+		}
 	}
 	SetCondition(obj, authv1.ReadyCondition, status, reason, msg)
 	switch outcome {
@@ -121,6 +125,17 @@ func (r Reporter) set(ctx context.Context, obj Object, outcome Outcome, eventTyp
 		RemoveCondition(obj, authv1.StalledCondition)
 	}
 	countOutcome(r.Kind, outcome, reason)
+}
+
+// announce says whether a transition of Ready (prev: the condition before
+// it, nil when it had none) is worth an Event. Every one is, except an
+// object Ready at its first outcome: the Ready condition (its message in
+// `kubectl describe`) already says all that Event would, and at scale it
+// is one API write per new object. Ready after a failure or a wait (a
+// recovery) and after a spec edit is announced; so is every failure. The
+// same rule as ConditionEvent's "True from the start is no news".
+func announce(prev *metav1.Condition, outcome Outcome) bool {
+	return outcome != OutcomeReady || prev != nil
 }
 
 // transition reports whether setting Ready to status/reason is news: the
