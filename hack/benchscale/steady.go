@@ -163,6 +163,11 @@ func steadyReport(res steadyResult, wave row) []string {
 	perHour := total(res.d.kc, false) / h
 	waveReqs := total(wave.kcReqs, false)
 	perResync := time.Hour.Hours() / steadyResync.Hours()
+	if *steadyResync <= res.window {
+		// The window holds its own resync waves: adding the wave term
+		// would count them twice.
+		perResync = 0
+	}
 	drift := fmt.Sprintf("drift detection from admin events: yes, --drift-interval=%s", *driftEvery)
 	if !res.drift {
 		drift = "drift detection from admin events: not in this operator build (no --drift-interval): the window holds only what runs besides the resync"
@@ -182,7 +187,7 @@ func steadyReport(res steadyResult, wave row) []string {
 			wave.cpu, time.Hour.Hours()/beforeResync.Hours(), wave.cpu*time.Hour.Hours()/beforeResync.Hours()),
 	}
 	if *steadyResync < res.window {
-		out = append(out, fmt.Sprintf("  note: --resync-interval %s is shorter than the window: the window already holds resync waves, so the wave term counts them twice", *steadyResync))
+		out = append(out, fmt.Sprintf("  note: --resync-interval %s is not longer than the window: the window holds its resync waves, so the wave term is left out (x 0)", *steadyResync))
 	}
 	return append(out, driftReport(res)...)
 }
