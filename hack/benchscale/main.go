@@ -6,6 +6,12 @@
 // secret) and (b) that plus the minimal Kubernetes writes (create the
 // Secret, patch a status). It prints one table.
 //
+// Further modes, one file each: roles.go (client roles after the create
+// run), steady.go (-steady: a day of steady state compressed), drift.go
+// (-drift-edits: console edits timed until reverted), realms.go
+// (-realms-scale: 1 to 1,000 realms, replacing the N-clients runs);
+// procstat.go reads CPU and memory from /proc.
+//
 //	make bench-scale                 (BENCH_N=3000 make bench-scale)
 //	go run ./hack/benchscale -n 1000 (with KUBEBUILDER_ASSETS set, after make build)
 //
