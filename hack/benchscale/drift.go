@@ -108,7 +108,7 @@ func (c *consoleEditor) editAndTime(ctx context.Context, clientID string, j int)
 	}
 	found, err := c.edit.gc.GetClients(ctx, t, "scale", gocloak.GetClientsParams{ClientID: &clientID})
 	if err != nil || len(found) != 1 {
-		res.err = fmt.Errorf("finding %s: %d found, %v", clientID, len(found), err)
+		res.err = fmt.Errorf("finding %s: %d found: %w", clientID, len(found), err)
 		return res
 	}
 	cl := *found[0]
