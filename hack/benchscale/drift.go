@@ -107,8 +107,12 @@ func (c *consoleEditor) editAndTime(ctx context.Context, clientID string, j int)
 		return res
 	}
 	found, err := c.edit.gc.GetClients(ctx, t, "scale", gocloak.GetClientsParams{ClientID: &clientID})
-	if err != nil || len(found) != 1 {
-		res.err = fmt.Errorf("finding %s: %d found: %w", clientID, len(found), err)
+	if err != nil {
+		res.err = fmt.Errorf("finding %s: %w", clientID, err)
+		return res
+	}
+	if len(found) != 1 {
+		res.err = fmt.Errorf("finding %s: %d found", clientID, len(found))
 		return res
 	}
 	cl := *found[0]
