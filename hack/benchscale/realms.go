@@ -258,9 +258,11 @@ func realmsReport(steps []realmStep) {
 		// wall time; near --keycloak-max-inflight (8) means the operator
 		// waits on Keycloak, far below means the time goes elsewhere.
 		busy := total(s.d.kcSeconds, false) / (s.realmWall + s.clientWall).Seconds()
+		// A step cut short by -realms-timeout counts what became Ready.
+		realms, clients := s.realmsReady-(s.realms-s.newRealms), max(0, s.clientsReady-(s.realms-s.newRealms)**realmClients)
 		fmt.Fprintf(tw, "%d\t%d of %d in %s\t%s\t%d of %d in %s\t%s\t%s / %s\t%s / %s\t%.2f in flight\t%.1f\t%s / %s\t%s\t\n",
-			s.realms, s.realmsReady-(s.realms-s.newRealms), s.newRealms, s.realmWall.Round(10*time.Millisecond), per(s.realmWall, s.newRealms),
-			s.clientsReady-(s.realms-s.newRealms)**realmClients, s.newClients, s.clientWall.Round(10*time.Millisecond), per(s.clientWall, s.newClients),
+			s.realms, realms, s.newRealms, s.realmWall.Round(10*time.Millisecond), per(s.realmWall, realms),
+			clients, s.newClients, s.clientWall.Round(10*time.Millisecond), per(s.clientWall, clients),
 			meanLatency(s.d, "realm.create"), s.directRealm.Round(100*time.Microsecond), meanLatency(s.d, "client.create"), s.directClient.Round(100*time.Microsecond),
 			busy, s.opCPU, mib(s.opRSS), mib(s.opPeak), mib(s.kcRSS))
 	}
