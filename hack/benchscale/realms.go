@@ -56,39 +56,63 @@ type readyCounter struct {
 	count atomic.Int64
 }
 
+// watchReady counts the objects of list's kind in realmsNS that turned
+// Ready. The API server ends a watch after its request timeout (30 to 60
+// minutes), and a step can last longer: the watch is opened again, and the
+// Added events it replays are counted once by name.
 func (b *bed) watchReady(ctx context.Context, list client.ObjectList) (*readyCounter, func(), error) {
+	ctx, cancel := context.WithCancel(ctx)
 	w, err := b.k8s.Watch(ctx, list, client.InNamespace(realmsNS))
 	if err != nil {
+		cancel()
 		return nil, nil, err
 	}
 	rc := &readyCounter{ready: map[string]bool{}}
 	go func() {
-		for ev := range w.ResultChan() {
-			if ev.Type != watch.Added && ev.Type != watch.Modified {
-				continue
+		for {
+			for ev := range w.ResultChan() {
+				rc.observe(ev)
 			}
-			var conds []metav1.Condition
-			var name string
-			switch o := ev.Object.(type) {
-			case *authv1.AuthServer:
-				conds, name = o.Status.Conditions, o.Name
-			case *authv1.AuthClient:
-				conds, name = o.Status.Conditions, o.Name
-			default:
-				continue
+			if ctx.Err() != nil {
+				return
 			}
-			if !meta.IsStatusConditionTrue(conds, authv1.ReadyCondition) {
-				continue
+			for {
+				if w, err = b.k8s.Watch(ctx, list, client.InNamespace(realmsNS)); err == nil || ctx.Err() != nil {
+					break
+				}
+				time.Sleep(time.Second) // the API server refused a new watch: retry, no busy loop
 			}
-			rc.mu.Lock()
-			if !rc.ready[name] {
-				rc.ready[name] = true
-				rc.count.Add(1)
+			if ctx.Err() != nil {
+				return
 			}
-			rc.mu.Unlock()
 		}
 	}()
-	return rc, w.Stop, nil
+	return rc, cancel, nil
+}
+
+func (rc *readyCounter) observe(ev watch.Event) {
+	if ev.Type != watch.Added && ev.Type != watch.Modified {
+		return
+	}
+	var conds []metav1.Condition
+	var name string
+	switch o := ev.Object.(type) {
+	case *authv1.AuthServer:
+		conds, name = o.Status.Conditions, o.Name
+	case *authv1.AuthClient:
+		conds, name = o.Status.Conditions, o.Name
+	default:
+		return
+	}
+	if !meta.IsStatusConditionTrue(conds, authv1.ReadyCondition) {
+		return
+	}
+	rc.mu.Lock()
+	if !rc.ready[name] {
+		rc.ready[name] = true
+		rc.count.Add(1)
+	}
+	rc.mu.Unlock()
 }
 
 // waitCount waits until c reaches target or the deadline passes.
