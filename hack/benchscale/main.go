@@ -6,6 +6,12 @@
 // secret) and (b) that plus the minimal Kubernetes writes (create the
 // Secret, patch a status). It prints one table.
 //
+// Further modes, one file each: roles.go (client roles after the create
+// run), steady.go (-steady: a day of steady state compressed), drift.go
+// (-drift-edits: console edits timed until reverted), realms.go
+// (-realms-scale: 1 to 1,000 realms, replacing the N-clients runs);
+// procstat.go reads CPU and memory from /proc.
+//
 //	make bench-scale                 (BENCH_N=3000 make bench-scale)
 //	go run ./hack/benchscale -n 1000 (with KUBEBUILDER_ASSETS set, after make build)
 //
@@ -79,6 +85,12 @@ type bed struct {
 }
 
 func run() error {
+	if err := checkOperatorArgs(); err != nil {
+		return err
+	}
+	if *steady > 0 && !*resyncWave {
+		return fmt.Errorf("-steady needs the resync wave it spreads over the day: leave -resync on")
+	}
 	b := &bed{}
 	var err error
 	if b.dir, err = os.MkdirTemp("", "nauthera-bench-scale-"); err != nil {
@@ -120,6 +132,15 @@ func run() error {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
+	if *realmsScale != "" {
+		return b.realmsMode(ctx)
+	}
+	return b.clientsMode(ctx)
+}
+
+// clientsMode is the N-clients run: baselines, create, roles, restart,
+// resync wave, steady state and the listing comparison.
+func (b *bed) clientsMode(ctx context.Context) error {
 	var rows []row
 	// The baselines run before and after Nauthera's create run (with the
 	// operator stopped), and the ratios use their mean: on a shared machine
@@ -178,12 +199,20 @@ func run() error {
 		}
 	}
 
+	var steadyLines []string
 	if *resyncWave {
 		restart, wave, err := b.restartAndResync(ctx)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, restart, wave)
+		if *steady > 0 {
+			res, err := b.steadyRun(ctx)
+			if err != nil {
+				return fmt.Errorf("steady state: %w", err)
+			}
+			steadyLines = steadyReport(res, wave)
+		}
 	}
 	var reads []string
 	if *listing {
@@ -192,7 +221,7 @@ func run() error {
 		}
 	}
 	report(rows)
-	for _, line := range append(roleSummary(rows), reads...) {
+	for _, line := range slices.Concat(roleSummary(rows), reads, steadyLines) {
 		fmt.Println(line)
 	}
 	return nil
@@ -248,8 +277,9 @@ type row struct {
 	latencies []time.Duration
 	kcReqs    map[string]float64 // by operation
 	k8sWrites float64
-	rssPeak   int64 // KiB
-	rssBase   int64 // KiB, before the run
+	rssPeak   int64   // KiB
+	rssBase   int64   // KiB, before the run
+	cpu       float64 // operator CPU seconds during the run (waves only)
 	n         int
 }
 
@@ -618,6 +648,9 @@ func label(m *dto.Metric, name string) string {
 // operation, Kubernetes writes, and AuthClient reconciles.
 type counters struct {
 	kc         map[string]float64
+	kcVerb     map[string]float64 // Keycloak requests by HTTP method
+	kcSeconds  map[string]float64 // Keycloak request time by operation (histogram sums)
+	kcTimed    map[string]float64 // Keycloak requests timed by operation (histogram counts)
 	writes     float64
 	reconciles float64
 }
@@ -627,10 +660,17 @@ func (b *bed) counters() (counters, error) {
 	if err != nil {
 		return counters{}, err
 	}
-	c := counters{kc: map[string]float64{}}
+	c := newCounters()
 	if f := fams["nauthera_keycloak_requests_total"]; f != nil {
 		for _, m := range f.GetMetric() {
 			c.kc[label(m, "operation")] += m.GetCounter().GetValue()
+			c.kcVerb[label(m, "method")] += m.GetCounter().GetValue()
+		}
+	}
+	if f := fams["nauthera_keycloak_request_duration_seconds"]; f != nil {
+		for _, m := range f.GetMetric() {
+			c.kcSeconds[label(m, "operation")] += m.GetHistogram().GetSampleSum()
+			c.kcTimed[label(m, "operation")] += float64(m.GetHistogram().GetSampleCount())
 		}
 	}
 	if f := fams["rest_client_requests_total"]; f != nil {
@@ -651,37 +691,27 @@ func (b *bed) counters() (counters, error) {
 	return c, nil
 }
 
+func newCounters() counters {
+	return counters{kc: map[string]float64{}, kcVerb: map[string]float64{}, kcSeconds: map[string]float64{}, kcTimed: map[string]float64{}}
+}
+
 func (c counters) minus(o counters) counters {
-	out := counters{kc: map[string]float64{}, writes: c.writes - o.writes, reconciles: c.reconciles - o.reconciles}
-	for k, v := range c.kc {
-		if d := v - o.kc[k]; d > 0 {
-			out.kc[k] = d
+	out := newCounters()
+	out.writes, out.reconciles = c.writes-o.writes, c.reconciles-o.reconciles
+	for _, m := range []struct{ dst, a, b map[string]float64 }{
+		{out.kc, c.kc, o.kc}, {out.kcVerb, c.kcVerb, o.kcVerb}, {out.kcSeconds, c.kcSeconds, o.kcSeconds}, {out.kcTimed, c.kcTimed, o.kcTimed},
+	} {
+		for k, v := range m.a {
+			if d := v - m.b[k]; d > 0 {
+				m.dst[k] = d
+			}
 		}
 	}
 	return out
 }
 
 // rss returns the operator's current and peak resident memory (KiB).
-func (b *bed) rss() (cur, peak int64) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.op.PID()))
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			cur = v
-		case "VmHWM:":
-			peak = v
-		}
-	}
-	return cur, peak
-}
+func (b *bed) rss() (cur, peak int64) { return memory(b.op.PID()) }
 
 func (b *bed) createRun(ctx context.Context) (row, error) {
 	w, err := b.k8s.Watch(ctx, &authv1.AuthClientList{}, client.InNamespace("scale"))
@@ -783,7 +813,7 @@ func (b *bed) restartAndResync(_ context.Context) (row, row, error) {
 	if err := b.startOperator("--resync-interval=" + resync.String()); err != nil {
 		return row{}, row{}, err
 	}
-	wave := func(name string, target float64, from time.Time, base counters) (row, error) {
+	wave := func(name string, target float64, from time.Time, base counters, baseCPU float64) (row, error) {
 		var c counters
 		err := untilEvery(30*time.Minute, 250*time.Millisecond, name, func() error {
 			var err error
@@ -801,9 +831,9 @@ func (b *bed) restartAndResync(_ context.Context) (row, row, error) {
 		_, peak := b.rss()
 		d := c.minus(base)
 		log("%s: %d reconciles in %s", name, int(d.reconciles), time.Since(from).Round(time.Millisecond))
-		return row{name: name, wall: time.Since(from), kcReqs: d.kc, k8sWrites: d.writes, rssPeak: peak, n: *n}, nil
+		return row{name: name, wall: time.Since(from), kcReqs: d.kc, k8sWrites: d.writes, rssPeak: peak, cpu: cpuSeconds(b.op.PID()) - baseCPU, n: *n}, nil
 	}
-	restart, err := wave("Nauthera: restart", float64(*n), start, counters{kc: map[string]float64{}})
+	restart, err := wave("Nauthera: restart", float64(*n), start, newCounters(), 0)
 	if err != nil {
 		return row{}, row{}, err
 	}
@@ -813,6 +843,7 @@ func (b *bed) restartAndResync(_ context.Context) (row, row, error) {
 	if err != nil {
 		return row{}, row{}, err
 	}
+	baseCPU := cpuSeconds(b.op.PID())
 	for {
 		c, err := b.counters()
 		if err != nil {
@@ -824,7 +855,7 @@ func (b *bed) restartAndResync(_ context.Context) (row, row, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	resyncStart := time.Now()
-	resynced, err := wave("Nauthera: resync wave", base.reconciles+float64(*n), resyncStart, base)
+	resynced, err := wave("Nauthera: resync wave", base.reconciles+float64(*n), resyncStart, base, baseCPU)
 	return restart, resynced, err
 }
 
