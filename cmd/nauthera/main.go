@@ -149,7 +149,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.keycloakTokenFile, "keycloak-token-file", "/var/run/secrets/nauthera.io/keycloak/token", "Projected service-account token (audience: --keycloak-token-audience) presented with --keycloak-auth=federated-jwt; read again at every login.")
 	fs.StringVar(&o.keycloakTokenAudience, "keycloak-token-audience", "", "Audience of the operator's service-account tokens for Keycloak (also of those it requests for an AuthServer's spec.adminIdentity); empty: <keycloak-url>/realms/<keycloak-admin-realm>.")
 	fs.IntVar(&o.keycloakMaxInFlight, "keycloak-max-inflight", keycloak.DefaultMaxInFlight, "Requests in flight to one Keycloak at most, whatever the reconcile concurrency; requests also wait while Keycloak asks for a pause (429/503 with Retry-After).")
-	fs.DurationVar(&o.keycloakTimeout, "keycloak-timeout", 10*time.Second, "Timeout of each request to Keycloak.")
+	fs.DurationVar(&o.keycloakTimeout, "keycloak-timeout", 10*time.Second, "Timeout of each request to Keycloak (creating or deleting a realm: at least a minute).")
 	fs.DurationVar(&o.resync, "resync-interval", 10*time.Minute, "How often Ready objects are compared with Keycloak to revert drift.")
 	fs.DurationVar(&o.maxBackoff, "max-backoff", 5*time.Minute, "Longest delay between retries after transient failures.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")

@@ -58,7 +58,11 @@ type Config struct {
 // AdminClient implements Admin over gocloak. It is safe for concurrent use
 // and shares one admin token among all callers.
 type AdminClient struct {
-	gc      *gocloak.GoCloak
+	gc *gocloak.GoCloak
+	// slow is gc with a longer timeout (slowTimeout), for the writes
+	// whose cost grows with what Keycloak holds: creating and deleting a
+	// realm.
+	slow    *gocloak.GoCloak
 	limiter *Limiter
 	tokens  *tokenCache
 	metrics *Metrics
@@ -101,14 +105,16 @@ func New(cfg Config) (*AdminClient, error) {
 	if cfg.Limiter == nil {
 		cfg.Limiter = NewLimiter(0)
 	}
-	gc := gocloak.NewClient(strings.TrimRight(cfg.URL, "/"))
 	// The limiter above the metrics: time spent waiting for a slot is not
 	// Keycloak's latency, and a request that never left is not counted.
-	gc.RestyClient().
-		SetTransport(cfg.Limiter.wrap(&instrumentedTransport{next: next, metrics: cfg.Metrics})).
-		SetTimeout(cfg.Timeout)
+	transport := cfg.Limiter.wrap(&instrumentedTransport{next: next, metrics: cfg.Metrics})
+	gc := gocloak.NewClient(strings.TrimRight(cfg.URL, "/"))
+	gc.RestyClient().SetTransport(transport).SetTimeout(cfg.Timeout)
+	slow := gocloak.NewClient(strings.TrimRight(cfg.URL, "/"))
+	slow.RestyClient().SetTransport(transport).SetTimeout(slowTimeout(cfg.Timeout))
 	return &AdminClient{
 		gc:      gc,
+		slow:    slow,
 		limiter: cfg.Limiter,
 		metrics: cfg.Metrics,
 		url:     strings.TrimRight(cfg.URL, "/"),
@@ -116,6 +122,17 @@ func New(cfg Config) (*AdminClient, error) {
 		timeout: cfg.Timeout,
 		tokens:  &tokenCache{gc: gc, creds: cfg.Credentials, realm: cfg.AdminRealm, now: time.Now},
 	}, nil
+}
+
+// slowTimeout bounds creating or deleting a realm: at least a minute.
+// A realm create writes hundreds of rows (roles, scopes, the realm's
+// management client in master) and slows down as realms accumulate: on a
+// loaded Keycloak with 500 realms most took longer than the default 10 s
+// (make bench-scale -realms-scale). Given up on, it goes on committing in
+// Keycloak, and a retry is refused (HTTP 400) until the first one lands: work
+// wasted on both sides, in the situation where Keycloak has least to spare.
+func slowTimeout(timeout time.Duration) time.Duration {
+	return max(timeout, time.Minute)
 }
 
 // URL returns the base URL of the server.
@@ -225,7 +242,7 @@ func (c *AdminClient) GetRealm(ctx context.Context, realm string) (*gocloak.Real
 // CreateRealm implements Admin.
 func (c *AdminClient) CreateRealm(ctx context.Context, rep gocloak.RealmRepresentation) error {
 	return c.call(ctx, "realm.create", func(ctx context.Context, tok string) error {
-		_, err := c.gc.CreateRealm(ctx, tok, rep)
+		_, err := c.slow.CreateRealm(ctx, tok, rep)
 		return err
 	})
 }
@@ -243,7 +260,7 @@ func (c *AdminClient) UpdateRealm(ctx context.Context, rep gocloak.RealmRepresen
 // DeleteRealm implements Admin.
 func (c *AdminClient) DeleteRealm(ctx context.Context, realm string) error {
 	return c.call(ctx, "realm.delete", func(ctx context.Context, tok string) error {
-		return c.gc.DeleteRealm(ctx, tok, realm)
+		return c.slow.DeleteRealm(ctx, tok, realm)
 	})
 }
 
