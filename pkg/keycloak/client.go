@@ -65,6 +65,7 @@ type AdminClient struct {
 	url     string
 	realm   string // the admin realm
 	timeout time.Duration
+	server  serverInfoCache
 }
 
 var _ Admin = (*AdminClient)(nil)

@@ -1,0 +1,116 @@
+package kcversion
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Version
+		ok   bool
+	}{
+		{"26.4.0", Version{26, 4, 0}, true},
+		{"26.7.3", Version{26, 7, 3}, true},
+		{" 26.5.6\n", Version{26, 5, 6}, true},
+		{"v26.5.6", Version{26, 5, 6}, true},
+		{"26.2.5.redhat-00001", Version{26, 2, 5}, true},
+		{"999.0.0-SNAPSHOT", Version{999, 0, 0}, true},
+		{"27", Version{27, 0, 0}, true},
+		{"26.6", Version{26, 6, 0}, true},
+		{"26.10.1", Version{26, 10, 1}, true},
+		{"", Version{}, false},
+		{"unknown", Version{}, false},
+		{"x26.4.0", Version{}, false},
+	} {
+		got, ok := Parse(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("Parse(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestLess(t *testing.T) {
+	order := []Version{{25, 9, 9}, {26, 0, 0}, {26, 4, 0}, {26, 4, 7}, {26, 5, 0}, {26, 10, 0}, {27, 0, 0}}
+	for i := range order {
+		for j := range order {
+			if got, want := order[i].Less(order[j]), i < j; got != want {
+				t.Errorf("%v.Less(%v) = %v, want %v", order[i], order[j], got, want)
+			}
+		}
+	}
+}
+
+func TestSupported(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		ok      bool
+	}{
+		{"26.3.5", false},
+		{"25.0.6", false},
+		{"26.4.0", true},
+		{"26.5.6", true},
+		{"26.7.3", true},
+		{"27.0.0", true}, // newer than tested: used, not refused
+		{"", true},       // unknown: the features decide
+		{"garbage", true},
+	} {
+		ok, msg := Supported(Server{Version: tc.version})
+		if ok != tc.ok {
+			t.Errorf("Supported(%q) = %v (%s), want %v", tc.version, ok, msg, tc.ok)
+		}
+		if !ok && (!strings.Contains(msg, "26.4.0 or newer") || !strings.Contains(msg, "runs "+tc.version)) {
+			t.Errorf("Supported(%q) message %q names neither the floor nor the server's version", tc.version, msg)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	on := func(names ...string) map[string]bool {
+		m := map[string]bool{"ORGANIZATION": true}
+		for _, n := range names {
+			m[n] = true
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name     string
+		server   Server
+		req      Requirement
+		ok       bool
+		contains []string
+	}{
+		{"secretless on 26.4.0, features as shipped", Server{"26.4.0", on("CLIENT_SECRET_ROTATION")}, SecretlessClients, false,
+			[]string{"26.6.0 or newer", "26.5.0 or newer with kc.sh build --features=kubernetes-service-accounts,client-auth-federated", "runs 26.4.0", "KUBERNETES_SERVICE_ACCOUNTS, CLIENT_AUTH_FEDERATED off"}},
+		{"secretless on 26.5.6, previews off", Server{"26.5.6", on()}, SecretlessClients, false, []string{"runs 26.5.6"}},
+		{"secretless on 26.5.6, one preview on", Server{"26.5.6", on("CLIENT_AUTH_FEDERATED")}, SecretlessClients, false, []string{"features KUBERNETES_SERVICE_ACCOUNTS off"}},
+		{"secretless on 26.5.6, previews on", Server{"26.5.6", on("KUBERNETES_SERVICE_ACCOUNTS", "CLIENT_AUTH_FEDERATED")}, SecretlessClients, true, nil},
+		{"secretless on 26.7.3", Server{"26.7.3", on("KUBERNETES_SERVICE_ACCOUNTS", "CLIENT_AUTH_FEDERATED")}, SecretlessClients, true, nil},
+		{"secretless on 26.7.3 turned off by its admin", Server{"26.7.3", on("KUBERNETES_SERVICE_ACCOUNTS")}, SecretlessClients, false, []string{"CLIENT_AUTH_FEDERATED off"}},
+		{"secretless, realm admin (no version), features off", Server{"", on()}, SecretlessClients, false, []string{"unknown version"}},
+		{"secretless, realm admin (no version), features on", Server{"", on("KUBERNETES_SERVICE_ACCOUNTS", "CLIENT_AUTH_FEDERATED")}, SecretlessClients, true, nil},
+		{"secretless on 26.4.0, features unknown", Server{"26.4.0", nil}, SecretlessClients, false, []string{"runs 26.4.0"}},
+		{"secretless on 26.5.6, features unknown: Keycloak decides", Server{"26.5.6", nil}, SecretlessClients, true, nil},
+		{"nothing known: Keycloak decides", Server{}, SecretlessClients, true, nil},
+		{"rotation without the preview", Server{"26.7.3", on()}, SecretRotation, false,
+			[]string{"secret rotation", "26.8.0 or newer", "26.4.0 or newer with kc.sh build --features=client-secret-rotation", "CLIENT_SECRET_ROTATION off"}},
+		{"rotation with the preview", Server{"26.4.0", on("CLIENT_SECRET_ROTATION")}, SecretRotation, true, nil},
+		{"rotation, features unknown", Server{"26.4.0", nil}, SecretRotation, true, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ok, msg := Check(tc.server, tc.req)
+			if ok != tc.ok {
+				t.Fatalf("Check = %v (%q), want %v", ok, msg, tc.ok)
+			}
+			if ok && msg != "" {
+				t.Errorf("a yes carries a message: %q", msg)
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(msg, c) {
+					t.Errorf("message %q lacks %q", msg, c)
+				}
+			}
+		})
+	}
+}
