@@ -1,6 +1,9 @@
 package kcversion
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -112,5 +115,39 @@ func TestCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The range the code declares is the range the build tests: Newest is the
+// Makefile's KEYCLOAK_VERSION (make test), Oldest its KEYCLOAK_RANGE_VERSION
+// (make test-keycloak-range, run by .ci/run), and hack/keycloak.sh defaults
+// to Newest.
+func TestRangeIsWhatTheBuildTests(t *testing.T) {
+	read := func(path string) string {
+		b, err := os.ReadFile(filepath.Join("..", "..", path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, tc := range []struct {
+		file, pattern string
+		want          Version
+	}{
+		{"Makefile", `(?m)^KEYCLOAK_VERSION \?= (\S+)$`, Newest},
+		{"Makefile", `(?m)^KEYCLOAK_RANGE_VERSION \?= (\S+)$`, Oldest},
+		{"hack/keycloak.sh", `KEYCLOAK_VERSION="\$\{KEYCLOAK_VERSION:-([^}]+)\}"`, Newest},
+	} {
+		m := regexp.MustCompile(tc.pattern).FindStringSubmatch(read(tc.file))
+		if m == nil {
+			t.Errorf("%s: no match for %s", tc.file, tc.pattern)
+			continue
+		}
+		if got, ok := Parse(m[1]); !ok || got != tc.want || m[1] != tc.want.String() {
+			t.Errorf("%s says %s, pkg/kcversion %s", tc.file, m[1], tc.want)
+		}
+	}
+	if !strings.Contains(read(".ci/run"), "make test-keycloak-range") {
+		t.Error(".ci/run does not run make test-keycloak-range")
 	}
 }

@@ -29,13 +29,15 @@ type ServerInfo struct {
 	Features map[string]bool
 }
 
-// ServerInfoTTL is how long a client keeps the server info it read: a
-// Keycloak upgrade (a restart) shows in the version within this time.
+// ServerInfoTTL is how long a client keeps the server info it read, unless
+// Config.ServerInfoTTL says otherwise: a Keycloak upgrade (a restart), or a
+// feature turned on, shows within this time.
 const ServerInfoTTL = 10 * time.Minute
 
 // serverInfoCache holds a client's last server info; the zero value is empty.
 type serverInfoCache struct {
 	mu   sync.Mutex
+	ttl  time.Duration
 	info *ServerInfo
 	read time.Time
 }
@@ -46,7 +48,7 @@ type serverInfoCache struct {
 func (c *AdminClient) ServerInfo(ctx context.Context) (*ServerInfo, error) {
 	c.server.mu.Lock()
 	defer c.server.mu.Unlock() // one read at a time: callers of a cold cache share it
-	if c.server.info != nil && time.Since(c.server.read) < ServerInfoTTL {
+	if c.server.info != nil && time.Since(c.server.read) < c.server.ttl {
 		return c.server.info, nil
 	}
 	var answer struct {
