@@ -128,8 +128,8 @@ func TestFeatureNeedsKeycloak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	real := kcversion.Server{Version: realInfo.Version, Features: realInfo.Features}
-	realHasIt, _ := kcversion.Check(real, kcversion.SecretlessClients)
+	bed := kcversion.Server{Version: realInfo.Version, Features: realInfo.Features}
+	realHasIt, _ := kcversion.Check(bed, kcversion.SecretlessClients)
 	if realHasIt {
 		// 26.7.3: answered as 26.5.6 answers (the previews off).
 		faults.Set("serverinfo.get", serverInfoOf("26.5.6", "CLIENT_SECRET_ROTATION"))
