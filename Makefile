@@ -116,11 +116,11 @@ KEYCLOAK_RANGE_TESTS ?= ^(TestSpecExampleProvisionsClientAndSecret|TestCredentia
 test-keycloak-range: envtest-assets ## Run the Keycloak integration package and a controllers subset against the oldest supported Keycloak (KEYCLOAK_RANGE_VERSION, default 26.4.0; fetched and built once). Log: bin/test-keycloak-range.log.
 	@KEYCLOAK_VERSION=$(KEYCLOAK_RANGE_VERSION) hack/keycloak.sh fetch >/dev/null
 	@mkdir -p $(BIN); : >$(BIN)/test-keycloak-range.log
-	KEYCLOAK_VERSION=$(KEYCLOAK_RANGE_VERSION) \
-	  hack/with-cleanup.sh go test -v -count=1 -timeout=20m ./pkg/keycloak/ 2>&1 | tee -a $(BIN)/test-keycloak-range.log
-	KEYCLOAK_VERSION=$(KEYCLOAK_RANGE_VERSION) KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" \
-	  hack/with-cleanup.sh go test -v -count=1 -timeout=20m -run '$(KEYCLOAK_RANGE_TESTS)' ./controllers/ 2>&1 | tee -a $(BIN)/test-keycloak-range.log
-	@hack/test-summary.sh $(BIN)/test-keycloak-range.log
+	@# Both halves run (one Keycloak each, one after the other), then the summary decides.
+	rc=0; export KEYCLOAK_VERSION=$(KEYCLOAK_RANGE_VERSION) KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)"; \
+	  hack/with-cleanup.sh go test -v -count=1 -timeout=20m ./pkg/keycloak/ 2>&1 | tee -a $(BIN)/test-keycloak-range.log || rc=1; \
+	  hack/with-cleanup.sh go test -v -count=1 -timeout=20m -run '$(KEYCLOAK_RANGE_TESTS)' ./controllers/ 2>&1 | tee -a $(BIN)/test-keycloak-range.log || rc=1; \
+	  hack/test-summary.sh $(BIN)/test-keycloak-range.log || rc=1; exit $$rc
 
 .PHONY: test-unit test-short
 test-unit: ## Run the pure logic of every package with no test bed (go test -short); prints how many tests ran, passed and skipped. Log: bin/test-unit.log.

@@ -1,8 +1,8 @@
 // Package kcversion decides what a Keycloak server can do for Nauthera from
 // what the server says about itself: its version (GET /admin/serverinfo
-// systemInfo.version, which only admins of the master realm see) and its
-// enabled features (the same answer's features list, which every realm
-// admin sees). It is pure: the controllers read the server through
+// systemInfo.version, which Keycloak 26.4 shows to admins of the master
+// realm only) and its enabled features (the same answer's features list,
+// which every realm admin sees). It is pure: the controllers read the server through
 // pkg/keycloak and report what Check and Supported decide.
 //
 // The range and the per-version differences were measured on the servers
@@ -87,7 +87,7 @@ var Newest = Version{26, 7, 3}
 // Server is what the operator knows about a Keycloak server.
 type Server struct {
 	// Version is systemInfo.version; "" when the admin identity may not
-	// see it (an admin of a realm other than master).
+	// see it (on 26.4, an admin of a realm other than master).
 	Version string
 	// Features are the enabled features by Keycloak's name (such as
 	// CLIENT_SECRET_ROTATION); nil when unknown.

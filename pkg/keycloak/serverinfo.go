@@ -20,8 +20,9 @@ type ServerAdmin interface {
 
 // ServerInfo is what GET /admin/serverinfo says about the server.
 type ServerInfo struct {
-	// Version is systemInfo.version, e.g. 26.4.0. Keycloak shows it to
-	// admins of the master realm only: "" for another realm's admin.
+	// Version is systemInfo.version, e.g. 26.4.0. Keycloak 26.4 shows it
+	// to admins of the master realm only ("" for another realm's admin);
+	// 26.5.6 and 26.7.3 show it to a realm's admin too.
 	Version string
 	// Features are the enabled features by Keycloak's name (such as
 	// CLIENT_SECRET_ROTATION), shown to every realm admin; nil when the

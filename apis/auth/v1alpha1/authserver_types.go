@@ -194,7 +194,7 @@ type AuthServerStatus struct {
 	// keycloakVersion is the version of the Keycloak server hosting the
 	// realm, read when the operator connects (GET /admin/serverinfo) and
 	// again every 10 minutes; empty when the admin identity may not read it
-	// (Keycloak shows it to admins of the master realm only).
+	// (Keycloak 26.4 shows it to admins of the master realm only).
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	KeycloakVersion string `json:"keycloakVersion,omitempty"`
