@@ -35,21 +35,27 @@ func (r *AuthServerReconciler) versionRecheck() time.Duration {
 
 // readServer reads what the AuthServer's Keycloak says about itself into
 // the scope and the status. It never fails the reconcile: a server info
-// that cannot be read (an outage, or an identity without the rights) is
-// unknown, and Keycloak answers each request as it did before versions
-// were read. It reports whether the server is supported.
+// that cannot be read (an outage) leaves the version last read
+// (status.keycloakVersion) to decide, so a blip lets no write through to a
+// server refused before; with none, or for an identity without the rights,
+// nothing is known, and Keycloak answers each request as it did before
+// versions were read. It reports whether the server is supported.
 func (r *AuthServerReconciler) readServer(ctx context.Context, s *serverScope) bool {
 	as := s.as
 	info, err := s.kc.ServerInfo(ctx)
 	if err != nil {
-		ctrl.LoggerFrom(ctx).V(1).Info("Cannot read Keycloak's server info; its version is not checked", "error", err.Error())
-		return true
+		ctrl.LoggerFrom(ctx).V(1).Info("Cannot read Keycloak's server info; the version last read decides", "version", as.Status.KeycloakVersion, "error", err.Error())
+		s.server = kcversion.Server{Version: as.Status.KeycloakVersion}
+	} else {
+		// Cleaned: a version longer than the status field allows would make
+		// the API server refuse every status patch of the AuthServer.
+		version := kcversion.Clean(info.Version)
+		s.server = kcversion.Server{Version: version, Features: info.Features}
+		if as.Status.KeycloakVersion != version {
+			ctrl.LoggerFrom(ctx).Info("Keycloak version", "version", version, "previous", as.Status.KeycloakVersion)
+		}
+		as.Status.KeycloakVersion = version
 	}
-	s.server = kcversion.Server{Version: info.Version, Features: info.Features}
-	if as.Status.KeycloakVersion != info.Version {
-		ctrl.LoggerFrom(ctx).Info("Keycloak version", "version", info.Version, "previous", as.Status.KeycloakVersion)
-	}
-	as.Status.KeycloakVersion = info.Version
 	ok, msg := kcversion.Supported(s.server)
 	if !ok {
 		s.rep.Stalled(ctx, as, authv1.ReasonKeycloakVersionUnsupported, msg)

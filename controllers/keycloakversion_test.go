@@ -90,7 +90,7 @@ func TestKeycloakVersionInStatus(t *testing.T) {
 // the server runs a supported version (an upgrade), it is.
 func TestKeycloakVersionUnsupported(t *testing.T) {
 	integration(t)
-	withShortServerInfo(t)
+	op := withShortServerInfo(t)
 	faults.Set("serverinfo.get", serverInfoOf("26.3.5", "CLIENT_SECRET_ROTATION"))
 	as := serverWithoutWait(t, "kc-too-old", "  deletionPolicy: Delete\n")
 	cond := waitReady(t, as, metav1.ConditionFalse, authv1.ReasonKeycloakVersionUnsupported, 60*time.Second)
@@ -109,11 +109,42 @@ func TestKeycloakVersionUnsupported(t *testing.T) {
 		t.Error("the realm was created on an unsupported Keycloak")
 	}
 
+	// The server info cannot be read for a while (a blip): the version
+	// last read still decides, and nothing is written meanwhile.
+	reads := op.calls("serverinfo.get")
+	faults.Set("serverinfo.get", testbed.Fault{Status: 503})
+	eventually(t, 30*time.Second, "three failed reads of the server info", func() error {
+		if n := op.calls("serverinfo.get") - reads; n < 3 {
+			return fmt.Errorf("%d reads", n)
+		}
+		return nil
+	})
+	if _, err := gc.GetRealm(context.Background(), tok, "kc-too-old"); err == nil {
+		t.Error("the realm was created on an unsupported Keycloak while its server info could not be read")
+	}
+	waitReady(t, as, metav1.ConditionFalse, authv1.ReasonKeycloakVersionUnsupported, time.Second)
+
 	// The upgrade: the real server answers again.
 	faults.Set("serverinfo.get", testbed.Fault{})
 	waitReady(t, as, metav1.ConditionTrue, authv1.ReasonRealmProvisioned, 60*time.Second)
 	if as.Status.KeycloakVersion != kc.Version {
 		t.Errorf("after the upgrade status.keycloakVersion %q, want %q", as.Status.KeycloakVersion, kc.Version)
+	}
+}
+
+// A server that says odd things about its version (longer than the
+// status field allows, with control characters, no minor): the AuthServer
+// is still provisioned, with the version recorded cleaned, and not refused
+// on a guess at what "26-..." means.
+func TestKeycloakVersionOdd(t *testing.T) {
+	integration(t)
+	withShortServerInfo(t)
+	odd := `26-SNAPSHOT\u0000\n` + strings.Repeat("x", 100)
+	faults.Set("serverinfo.get", testbed.Fault{Status: 200, Body: `{"systemInfo":{"version":"` + odd + `"},"features":[{"name":"CLIENT_SECRET_ROTATION","enabled":true}]}`})
+	as := serverWith(t, "kc-odd-version", "")
+	want := kcversion.Clean("26-SNAPSHOT" + strings.Repeat("x", 100))
+	if as.Status.KeycloakVersion != want || len(want) != kcversion.MaxVersionLength {
+		t.Errorf("status.keycloakVersion %q, want %q", as.Status.KeycloakVersion, want)
 	}
 }
 

@@ -41,8 +41,9 @@ func (v Version) Less(o Version) bool {
 // Hand-written rather than golang.org/x/mod/semver: Keycloak's versions
 // are not semver (product builds append ".redhat-00001", snapshots are
 // "999.0.0-SNAPSHOT"), and only the numeric triple decides anything here.
-// A missing minor or patch counts as 0; ok is false when the string does
-// not start with a number.
+// A missing patch counts as 0; ok is false when the string does not start
+// with major.minor ("nightly", "26-SNAPSHOT"): a guess at the minor could
+// refuse a supported server.
 func Parse(s string) (v Version, ok bool) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
 	parts := strings.SplitN(s, ".", 4)
@@ -67,7 +68,7 @@ func Parse(s string) (v Version, ok bool) {
 			break // a suffix such as -SNAPSHOT ends the numbers
 		}
 	}
-	if len(nums) == 0 {
+	if len(nums) < 2 {
 		return Version{}, false
 	}
 	for len(nums) < 3 {
@@ -92,6 +93,27 @@ type Server struct {
 	// Features are the enabled features by Keycloak's name (such as
 	// CLIENT_SECRET_ROTATION); nil when unknown.
 	Features map[string]bool
+}
+
+// MaxVersionLength bounds the version as recorded (the AuthServer's
+// status.keycloakVersion has +kubebuilder:validation:MaxLength=64).
+const MaxVersionLength = 64
+
+// Clean makes what a server says its version is fit for the status and
+// messages: printable ASCII only (control characters and the like are
+// dropped), at most MaxVersionLength bytes. A longer or odd string must not
+// make the API server refuse the whole status patch at every reconcile.
+func Clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x21 || r > 0x7e {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > MaxVersionLength {
+		s = s[:MaxVersionLength]
+	}
+	return s
 }
 
 // Known reports whether the server's version was read and parses.
@@ -172,7 +194,14 @@ func Check(s Server, req Requirement) (bool, string) {
 	if s.Features != nil {
 		var off []string
 		for _, f := range req.Features {
-			if !s.Features[f] {
+			on, listed := s.Features[f]
+			if !listed && vok && !v.Less(req.OnSince) {
+				// Keycloak drops a feature's name from the list once it is
+				// no longer optional (DECLARATIVE_USER_PROFILE in 24): not
+				// listed on a version that has it on by default is on.
+				on = true
+			}
+			if !on {
 				off = append(off, f)
 			}
 		}

@@ -20,8 +20,14 @@ func TestParse(t *testing.T) {
 		{"v26.5.6", Version{26, 5, 6}, true},
 		{"26.2.5.redhat-00001", Version{26, 2, 5}, true},
 		{"999.0.0-SNAPSHOT", Version{999, 0, 0}, true},
-		{"27", Version{27, 0, 0}, true},
+		{"26.7.3-SNAPSHOT", Version{26, 7, 3}, true},
+		{"999.0.0", Version{999, 0, 0}, true},
 		{"26.6", Version{26, 6, 0}, true},
+		{"27", Version{}, false},          // no minor: unknown, not 27.0.0
+		{"26-SNAPSHOT", Version{}, false}, // not 26.0.0, which would be refused
+		{"26..4", Version{}, false},
+		{"nightly", Version{}, false},
+		{"99999999999999999999.1.0", Version{}, false},
 		{"26.10.1", Version{26, 10, 1}, true},
 		{"", Version{}, false},
 		{"unknown", Version{}, false},
@@ -30,6 +36,19 @@ func TestParse(t *testing.T) {
 		got, ok := Parse(tc.in)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("Parse(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestClean(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"26.7.3", "26.7.3"},
+		{" 26.7.3\n", "26.7.3"},
+		{"26.7.3\x00\u202e-SNAPSHOT", "26.7.3-SNAPSHOT"},
+		{strings.Repeat("9", 200), strings.Repeat("9", MaxVersionLength)},
+	} {
+		if got := Clean(tc.in); got != tc.want {
+			t.Errorf("Clean(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
@@ -58,6 +77,12 @@ func TestSupported(t *testing.T) {
 		{"27.0.0", true}, // newer than tested: used, not refused
 		{"", true},       // unknown: the features decide
 		{"garbage", true},
+		{"nightly", true},
+		{"26", true},          // the minor unknown: not refused on a guess
+		{"26-SNAPSHOT", true}, // likewise
+		{"26.7.3-SNAPSHOT", true},
+		{"999.0.0-SNAPSHOT", true},
+		{"26.3.9-SNAPSHOT", false},
 	} {
 		ok, msg := Supported(Server{Version: tc.version})
 		if ok != tc.ok {
@@ -90,7 +115,7 @@ func TestCheck(t *testing.T) {
 		{"secretless on 26.5.6, one preview on", Server{"26.5.6", on("CLIENT_AUTH_FEDERATED")}, SecretlessClients, false, []string{"features KUBERNETES_SERVICE_ACCOUNTS off"}},
 		{"secretless on 26.5.6, previews on", Server{"26.5.6", on("KUBERNETES_SERVICE_ACCOUNTS", "CLIENT_AUTH_FEDERATED")}, SecretlessClients, true, nil},
 		{"secretless on 26.7.3", Server{"26.7.3", on("KUBERNETES_SERVICE_ACCOUNTS", "CLIENT_AUTH_FEDERATED")}, SecretlessClients, true, nil},
-		{"secretless on 26.7.3 turned off by its admin", Server{"26.7.3", on("KUBERNETES_SERVICE_ACCOUNTS")}, SecretlessClients, false, []string{"CLIENT_AUTH_FEDERATED off"}},
+		{"secretless on 26.7.3 turned off by its admin", Server{"26.7.3", map[string]bool{"KUBERNETES_SERVICE_ACCOUNTS": true, "CLIENT_AUTH_FEDERATED": false}}, SecretlessClients, false, []string{"CLIENT_AUTH_FEDERATED off"}},
 		{"secretless, realm admin (no version), features off", Server{"", on()}, SecretlessClients, false, []string{"unknown version"}},
 		{"secretless, realm admin (no version), features on", Server{"", on("KUBERNETES_SERVICE_ACCOUNTS", "CLIENT_AUTH_FEDERATED")}, SecretlessClients, true, nil},
 		{"secretless on 26.4.0, features unknown", Server{"26.4.0", nil}, SecretlessClients, false, []string{"runs 26.4.0"}},
@@ -100,6 +125,13 @@ func TestCheck(t *testing.T) {
 			[]string{"secret rotation", "26.8.0 or newer", "26.4.0 or newer with kc.sh build --features=client-secret-rotation", "CLIENT_SECRET_ROTATION off"}},
 		{"rotation with the preview", Server{"26.4.0", on("CLIENT_SECRET_ROTATION")}, SecretRotation, true, nil},
 		{"rotation, features unknown", Server{"26.4.0", nil}, SecretRotation, true, nil},
+		// A version that has a feature on by default and no longer lists it
+		// (Keycloak drops the names of features that became mandatory): on.
+		{"secretless on 999.0.0-SNAPSHOT, features no longer listed", Server{"999.0.0-SNAPSHOT", on()}, SecretlessClients, true, nil},
+		{"secretless on 27.0.0, one listed off by its admin", Server{"27.0.0", map[string]bool{"CLIENT_AUTH_FEDERATED": false}}, SecretlessClients, false, []string{"CLIENT_AUTH_FEDERATED off"}},
+		// Not listed on a version older than the default: not there.
+		{"secretless on 26.5.6, features not listed", Server{"26.5.6", on()}, SecretlessClients, false, []string{"KUBERNETES_SERVICE_ACCOUNTS, CLIENT_AUTH_FEDERATED off"}},
+		{"secretless, unparsable version, features not listed", Server{"nightly", on()}, SecretlessClients, false, []string{"runs nightly"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ok, msg := Check(tc.server, tc.req)
