@@ -14,7 +14,8 @@ type ServerAdmin interface {
 	// ServerInfo returns the server's version and enabled features, read
 	// at most once per ServerInfoTTL per client (the answer is large, and
 	// the same for every realm). An admin identity that may not read them
-	// gets an empty ServerInfo, not an error; an outage is an error.
+	// (403), or a proxy that does not serve them (404), gets an empty
+	// ServerInfo, not an error; an outage is an error.
 	ServerInfo(ctx context.Context) (*ServerInfo, error)
 }
 
@@ -86,9 +87,11 @@ func (c *AdminClient) ServerInfo(ctx context.Context) (*ServerInfo, error) {
 				info.Features[f.Name] = f.Enabled
 			}
 		}
-	case IsForbidden(err):
-		// An identity without the rights to read it: nothing known,
-		// remembered like an answer (not asked again at every reconcile).
+	case IsForbidden(err), IsNotFound(err):
+		// An identity without the rights to read it, or a proxy in front
+		// of Keycloak that does not pass /admin/serverinfo on: nothing
+		// known, remembered like an answer (not asked again at every
+		// reconcile).
 	default:
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/Nerzal/gocloak/v14"
 
+	"github.com/nauthera/nauthera/internal/testbed"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
@@ -104,5 +105,35 @@ func TestServerInfo(t *testing.T) {
 	}
 	if n := count(nm, "serverinfo.get", "GET", "403"); n != 1 {
 		t.Errorf("the refused server info was asked %d times for 2 calls, want 1", n)
+	}
+}
+
+// A proxy in front of Keycloak that does not pass /admin/serverinfo on
+// (404): nothing known, no error, and not asked again at every call; an
+// outage (503) is an error, asked again.
+func TestServerInfoNotServed(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	faults := &testbed.Faults{}
+	m := keycloak.NewMetrics()
+	c, err := keycloak.New(keycloak.Config{URL: kc.URL, Metrics: m, WrapTransport: faults.Wrap,
+		Credentials: keycloak.Credentials{Username: kc.AdminUser, Password: kc.AdminPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults.Set("serverinfo.get", testbed.Fault{Status: 503})
+	if _, err := c.ServerInfo(ctx); err == nil {
+		t.Error("an outage read as an answer")
+	}
+	outage := count(m, "serverinfo.get", "GET", "503")
+	faults.Set("serverinfo.get", testbed.Fault{Status: 404})
+	for range 2 {
+		info, err := c.ServerInfo(ctx)
+		if err != nil || info.Version != "" || info.Features != nil {
+			t.Fatalf("server info not served: %+v, %v; want nothing known and no error", info, err)
+		}
+	}
+	if n := count(m, "serverinfo.get", "GET", "404"); n != 1 || outage == 0 {
+		t.Errorf("the unserved server info was asked %d times for 2 calls, want 1 (the outage: %d requests)", n, outage)
 	}
 }
