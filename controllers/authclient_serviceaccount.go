@@ -130,7 +130,7 @@ func issuerReady(ac *authv1.AuthClient, as *authv1.AuthServer) error {
 	}
 	key := client.ObjectKeyFromObject(as)
 	if c := meta.FindStatusCondition(as.Status.Conditions, authv1.ServiceAccountIssuerCondition); c != nil && c.Status == metav1.ConditionFalse {
-		if c.Reason == authv1.ReasonIdentityProviderConflict || c.Reason == authv1.ReasonKeycloakRejected || c.Reason == authv1.ReasonIssuerNotDiscovered {
+		if c.Reason == authv1.ReasonIdentityProviderConflict || c.Reason == authv1.ReasonKeycloakRejected || c.Reason == authv1.ReasonIssuerNotDiscovered || c.Reason == authv1.ReasonFeatureNeedsKeycloak {
 			return reconciler.Permanent(authv1.ReasonAuthServerNotReady, "AuthServer %s cannot set up service-account authentication in its realm: %s: %s", key, c.Reason, c.Message)
 		}
 		return reconciler.Transient(authv1.ReasonAuthServerNotReady, "AuthServer %s has not set up service-account authentication in its realm yet (it retries): %s: %s", key, c.Reason, c.Message)

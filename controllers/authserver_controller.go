@@ -25,6 +25,7 @@ import (
 	"github.com/nauthera/nauthera/internal/connection"
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
+	"github.com/nauthera/nauthera/pkg/kcversion"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 	"github.com/nauthera/nauthera/pkg/policy"
 )
@@ -73,6 +74,12 @@ type serverScope struct {
 	// realmID is the realm's internal id, the parent of its components;
 	// "" until reconcileRealm read it (removeFederation reads it then).
 	realmID string
+	// server is what Keycloak said about itself (readServer): its version
+	// and enabled features, each empty when unknown.
+	server kcversion.Server
+	// featureMissing: a step found a feature this Keycloak lacks
+	// (needsFeature); the AuthServer is looked at again after versionRecheck.
+	featureMissing bool
 	// before is the AuthServer as last read or written: the deferred
 	// status patch and persist diff against it.
 	before *authv1.AuthServer
@@ -127,6 +134,9 @@ func (r *AuthServerReconciler) reconcileSteps(ctx context.Context, s *serverScop
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
 	s.kc = kc
+	if !r.readServer(ctx, s) {
+		return r.unsupportedResult(), nil
+	}
 	if s.realmID, err = r.reconcileRealm(ctx, as, kc, rep); err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
@@ -154,7 +164,11 @@ func (r *AuthServerReconciler) reconcileSteps(ctx context.Context, s *serverScop
 	if err != nil {
 		return rep.Failed(ctx, as, err, r.Resync)
 	}
-	for _, retry := range []time.Duration{usRetry, certRetry, rrRetry, r.reconcileServiceAccounts(ctx, as, kc, rep)} {
+	saRetry := r.reconcileServiceAccounts(ctx, s)
+	if s.featureMissing {
+		after = min(after, r.versionRecheck())
+	}
+	for _, retry := range []time.Duration{usRetry, certRetry, rrRetry, saRetry} {
 		if retry > 0 {
 			after = min(after, retry)
 		}

@@ -15,6 +15,7 @@ import (
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
+	"github.com/nauthera/nauthera/pkg/kcversion"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 	"github.com/nauthera/nauthera/pkg/policy"
 )
@@ -52,6 +53,10 @@ func (r *AuthServerReconciler) reconcileRotation(ctx context.Context, s *serverS
 		}
 		want = &authv1.RealmRotationStatus{Policy: rot.Policy, Schedule: rot.Schedule,
 			GracePeriodSeconds: int64(plan.Grace / time.Second), ExpirationSeconds: int64(plan.Expiration / time.Second)}
+	}
+	if want != nil && needsFeature(ctx, s, authv1.SecretRotationCondition, kcversion.SecretRotation) {
+		as.Status.SecretRotation = nil // nothing sent; no AuthClient rotates without the realm's policy
+		return nil
 	}
 	if want == nil && as.Status.SecretRotation == nil {
 		// Never set up: a realm without rotation costs no request.

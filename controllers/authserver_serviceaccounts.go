@@ -18,6 +18,7 @@ import (
 	"github.com/nauthera/nauthera/internal/kubeissuer"
 	"github.com/nauthera/nauthera/internal/reconciler"
 	"github.com/nauthera/nauthera/pkg/desired"
+	"github.com/nauthera/nauthera/pkg/kcversion"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
@@ -47,7 +48,8 @@ const issuerHint = "Keycloak fetches <issuer>/.well-known/openid-configuration a
 
 // reconcileServiceAccounts never fails the AuthServer's reconcile. It
 // returns how soon to look again (0: at the resync).
-func (r *AuthServerReconciler) reconcileServiceAccounts(ctx context.Context, as *authv1.AuthServer, kc keycloak.Admin, rep reconciler.Reporter) time.Duration {
+func (r *AuthServerReconciler) reconcileServiceAccounts(ctx context.Context, s *serverScope) time.Duration {
+	as, kc, rep := s.as, s.kc, s.rep
 	realm := as.Status.RealmName
 	spec := as.Spec.ServiceAccountAuthentication
 	if spec == nil {
@@ -66,6 +68,10 @@ func (r *AuthServerReconciler) reconcileServiceAccounts(ctx context.Context, as 
 		return 0
 	}
 
+	if needsFeature(ctx, s, authv1.ServiceAccountIssuerCondition, kcversion.SecretlessClients) {
+		as.Status.ServiceAccountAuthentication = nil // nothing sent; secretless AuthClients stall on the reason
+		return 0
+	}
 	issuer := spec.Issuer
 	if issuer == "" {
 		found, err := r.Issuers.Issuer(ctx)

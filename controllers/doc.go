@@ -54,13 +54,14 @@
 //	certificate      the issuer's TLS certificate; needs no Keycloak (authserver_certificate.go)
 //	selectors        the namespace and policy selectors parse (authserver_controller.go)
 //	connect          the Keycloak connection (internal/connection)
+//	keycloakVersion  the server's version and features; refuse one older than the range (authserver_version.go, pkg/kcversion)
 //	realm            create the realm or revert its drift (authserver_controller.go, pkg/desired)
 //	issuer           record the issuer URL (authserver_controller.go)
 //	policies         combine the selected AuthPolicies; PoliciesConsistent (authserver_controller.go)
-//	rotation         the realm's client policy for secret rotation (authserver_rotation.go)
+//	rotation         the realm's client policy for secret rotation; FeatureNeedsKeycloak without the feature (authserver_rotation.go)
 //	userStore        the LDAP federation, group mapper and user sync (authserver_userstore.go)
 //	realmRoles       spec.realmRoles and spec.groups: owned roles, groups, role mappings; RealmRolesReady (authserver_realmroles.go, pkg/desired)
-//	serviceAccounts  the identity provider trusting the cluster's tokens (authserver_serviceaccounts.go)
+//	serviceAccounts  the identity provider trusting the cluster's tokens; FeatureNeedsKeycloak without the feature (authserver_serviceaccounts.go)
 //
 // Conditions beside Ready go through reconciler.Reporter.Condition: one
 // rule decides their Events (a Warning when one turns False, a Normal one

@@ -169,7 +169,7 @@ func startOperatorWith(t testing.TB, defaults connection.Defaults) *operator {
 	m := keycloak.NewMetrics()
 	conns := &connection.Resolver{
 		Reader:   mgr.GetAPIReader(),
-		Pool:     &keycloak.Pool{Metrics: m, WrapTransport: faults.Wrap},
+		Pool:     &keycloak.Pool{Metrics: m, WrapTransport: faults.Wrap, ServerInfoTTL: serverInfoTTL},
 		Defaults: defaults,
 		Tokens:   connection.ServiceAccountTokens{Client: kubernetes.NewForConfigOrDie(cfg)},
 	}

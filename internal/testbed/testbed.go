@@ -30,6 +30,10 @@ type Keycloak struct {
 	URL           string
 	AdminUser     string
 	AdminPassword string
+	// Version is the Keycloak version the instance runs (KEYCLOAK_VERSION,
+	// default the Makefile's pin): tests of behaviour that differs between
+	// versions ask kcversion about it.
+	Version string
 	// StateDir holds the instance's files: its database, its log and its port.
 	StateDir string
 	// Env is added to the environment of the instance (KEY=value), on
@@ -73,6 +77,7 @@ func (k *Keycloak) Start() error {
 		return err
 	}
 	k.URL, k.AdminUser, k.AdminPassword = env["KEYCLOAK_URL"], env["KEYCLOAK_ADMIN_USER"], env["KEYCLOAK_ADMIN_PASSWORD"]
+	k.Version = env["KEYCLOAK_VERSION"]
 	if k.URL == "" {
 		return fmt.Errorf("keycloak started but wrote no URL:\n%s", out)
 	}

@@ -32,6 +32,7 @@ type Admin interface {
 	RoleAdmin
 	RoleGrantAdmin
 	RealmRoleAdmin
+	ServerAdmin
 }
 
 // RealmAdmin manages realms.

@@ -53,6 +53,8 @@ type Config struct {
 	// WrapTransport, if set, wraps the HTTP transport below the metrics
 	// (tests use it to inject faults into chosen operations; see OperationFrom).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// ServerInfoTTL is how long ServerInfo keeps an answer; 0: ServerInfoTTL.
+	ServerInfoTTL time.Duration
 }
 
 // AdminClient implements Admin over gocloak. It is safe for concurrent use
@@ -69,6 +71,7 @@ type AdminClient struct {
 	url     string
 	realm   string // the admin realm
 	timeout time.Duration
+	server  serverInfoCache
 }
 
 var _ Admin = (*AdminClient)(nil)
@@ -90,6 +93,9 @@ func New(cfg Config) (*AdminClient, error) {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
+	}
+	if cfg.ServerInfoTTL == 0 {
+		cfg.ServerInfoTTL = ServerInfoTTL
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	// Reconciles run concurrently against one host; the default of 2 idle
@@ -121,6 +127,7 @@ func New(cfg Config) (*AdminClient, error) {
 		realm:   cfg.AdminRealm,
 		timeout: cfg.Timeout,
 		tokens:  &tokenCache{gc: gc, creds: cfg.Credentials, realm: cfg.AdminRealm, now: time.Now},
+		server:  serverInfoCache{ttl: cfg.ServerInfoTTL},
 	}, nil
 }
 

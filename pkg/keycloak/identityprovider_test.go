@@ -9,6 +9,7 @@ import (
 
 	"github.com/Nerzal/gocloak/v14"
 
+	"github.com/nauthera/nauthera/pkg/kcversion"
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
@@ -26,6 +27,15 @@ func TestIdentityProviders(t *testing.T) {
 	}
 	if _, err := c.GetIdentityProvider(ctx, realm, "kube"); !keycloak.IsNotFound(err) {
 		t.Fatalf("GetIdentityProvider before create: want not found, got %v", err)
+	}
+	if !secretlessOn(t, c) {
+		// Measured on 26.4.0 and 26.5.6 as shipped (the kubernetes
+		// provider off): a plain 400, which the operator never sends
+		// (kcversion.Check says no first).
+		if err := c.CreateIdentityProvider(ctx, realm, idp); !keycloak.IsRejected(err) || !strings.Contains(err.Error(), "Invalid identity provider id [kubernetes]") {
+			t.Fatalf("a kubernetes identity provider on Keycloak %s without the feature: want rejected, got %v", kc.Version, err)
+		}
+		return
 	}
 	if err := c.CreateIdentityProvider(ctx, realm, idp); err != nil {
 		t.Fatal(err)
@@ -66,8 +76,15 @@ func TestIdentityProviders(t *testing.T) {
 	if err := c.DeleteIdentityProvider(ctx, realm, "kube"); !keycloak.IsNotFound(err) {
 		t.Errorf("second delete: want not found, got %v", err)
 	}
+}
 
-	// Keycloak fetches a discovery document itself (here its own).
+// Keycloak fetches a discovery document itself (here its own): on every
+// supported version, with or without the kubernetes identity provider.
+func TestFetchOIDCConfiguration(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	c, _ := newAdmin(t)
+	realm := testRealm(t, c)
 	cfg, err := c.FetchOIDCConfiguration(ctx, realm, kc.URL+"/realms/master/.well-known/openid-configuration")
 	if err != nil {
 		t.Fatal(err)
@@ -83,4 +100,20 @@ func TestIdentityProviders(t *testing.T) {
 	if !errors.As(err, &kerr) || kerr.Code != http.StatusInternalServerError {
 		t.Errorf("fetching from a closed port: %v, want HTTP 500", err)
 	}
+}
+
+// secretlessOn says whether the test bed's Keycloak has service-account
+// authentication (the kubernetes identity provider and the federated-jwt
+// client authenticator), as the operator decides it.
+func secretlessOn(t *testing.T, c *keycloak.AdminClient) bool {
+	t.Helper()
+	info, err := c.ServerInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, why := kcversion.Check(kcversion.Server{Version: info.Version, Features: info.Features}, kcversion.SecretlessClients)
+	if !ok {
+		t.Logf("Keycloak %s: %s", kc.Version, why)
+	}
+	return ok
 }

@@ -25,6 +25,8 @@ type Pool struct {
 	// MaxInFlight bounds the requests in flight to each Keycloak server,
 	// whatever credentials its clients use (0: DefaultMaxInFlight).
 	MaxInFlight int
+	// ServerInfoTTL is passed to every client's Config (0: ServerInfoTTL).
+	ServerInfoTTL time.Duration
 
 	mu       sync.Mutex
 	clients  map[string]*AdminClient
@@ -47,7 +49,7 @@ func (p *Pool) Get(cfg Config) (*AdminClient, error) {
 	if c, ok := p.clients[key]; ok {
 		return c, nil
 	}
-	cfg.Metrics, cfg.Timeout, cfg.WrapTransport = p.Metrics, p.Timeout, p.WrapTransport
+	cfg.Metrics, cfg.Timeout, cfg.WrapTransport, cfg.ServerInfoTTL = p.Metrics, p.Timeout, p.WrapTransport, p.ServerInfoTTL
 	if p.limiters == nil {
 		p.limiters = map[string]*Limiter{}
 	}

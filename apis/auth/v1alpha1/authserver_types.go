@@ -191,6 +191,14 @@ type AuthServerStatus struct {
 	// +optional
 	RealmName string `json:"realmName,omitempty"`
 
+	// keycloakVersion is the version of the Keycloak server hosting the
+	// realm, read when the operator connects (GET /admin/serverinfo) and
+	// again every 10 minutes; empty when the admin identity may not read it
+	// (Keycloak 26.4 shows it to admins of the master realm only).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	KeycloakVersion string `json:"keycloakVersion,omitempty"`
+
 	// adoption is the review of the realm's adoption (spec.adoption.realm):
 	// the diff to acknowledge, or when the realm was adopted.
 	// +optional
@@ -279,6 +287,7 @@ const CertificateCondition = "CertificateReady"
 // +kubebuilder:printcolumn:name="Cert Expiry",type=string,JSONPath=`.status.certificate.notAfter`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Keycloak",type=string,JSONPath=`.status.keycloakVersion`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type AuthServer struct {
 	metav1.TypeMeta `json:",inline"`

@@ -118,4 +118,8 @@ const (
 	ReasonClientSecretRefNotPermitted = "ClientSecretRefNotPermitted"
 	// ReasonClientSecretRefInvalid: the value spec.clientSecretRef names cannot be a client secret (16 to 255 printable ASCII characters without spaces).
 	ReasonClientSecretRefInvalid = "ClientSecretRefInvalid"
+	// ReasonKeycloakVersionUnsupported: the AuthServer's Keycloak is older than the oldest version Nauthera supports; the message names both. Nothing is written to it; the version is read again every 10 minutes.
+	ReasonKeycloakVersionUnsupported = "KeycloakVersionUnsupported"
+	// ReasonFeatureNeedsKeycloak: a feature the spec asks for (service-account authentication, secret rotation) is not enabled in, or not available from, this Keycloak; the message names the version and Keycloak features it needs. Nothing is sent that Keycloak would refuse; looked at again every 10 minutes.
+	ReasonFeatureNeedsKeycloak = "FeatureNeedsKeycloak"
 )
