@@ -32,6 +32,7 @@ type Admin interface {
 	RoleAdmin
 	RoleGrantAdmin
 	RealmRoleAdmin
+	AdminEventAdmin
 }
 
 // RealmAdmin manages realms.

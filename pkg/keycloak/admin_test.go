@@ -22,6 +22,7 @@ func TestAdminIsTheSumOfItsAreas(t *testing.T) {
 		reflect.TypeFor[keycloak.RoleAdmin](),
 		reflect.TypeFor[keycloak.RoleGrantAdmin](),
 		reflect.TypeFor[keycloak.RealmRoleAdmin](),
+		reflect.TypeFor[keycloak.AdminEventAdmin](),
 	}
 	area := map[string]string{}
 	for _, a := range areas {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
@@ -65,6 +66,10 @@ type AdminClient struct {
 	url     string
 	realm   string // the admin realm
 	timeout time.Duration
+
+	// identity is the user the connection acts as, once known (Identity).
+	identityMu sync.Mutex
+	identity   string
 }
 
 var _ Admin = (*AdminClient)(nil)
