@@ -38,6 +38,8 @@ type AdminEvent struct {
 	ResourceType  string           `json:"resourceType"`
 	ResourcePath  string           `json:"resourcePath"`
 	AuthDetails   AdminEventAuthor `json:"authDetails"`
+	// Error is set on an operation that failed (nothing changed).
+	Error string `json:"error,omitempty"`
 }
 
 // AdminEventAuthor is who caused an admin event.

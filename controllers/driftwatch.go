@@ -1,0 +1,467 @@
+package controllers
+
+import (
+	"context"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+	"github.com/nauthera/nauthera/internal/connection"
+	"github.com/nauthera/nauthera/internal/reconciler"
+	"github.com/nauthera/nauthera/pkg/drift"
+	"github.com/nauthera/nauthera/pkg/keycloak"
+)
+
+// DriftWatch finds drift in Keycloak from each managed realm's admin events
+// instead of reading every object at every resync: every Interval it reads
+// the events of each Ready AuthServer's realm written since the last read
+// (one request when nothing happened, more only to page), ignores those the
+// operator's own admin connection caused, and enqueues the AuthClients and
+// AuthServers the others touched (pkg/drift decides which). When it cannot
+// rule out having missed events (a failed read, events purged or expired,
+// admin events turned off) it resyncs the realm in full: its AuthServer and
+// every AuthClient of it. It runs on the leader only (docs/operations/drift.md).
+type DriftWatch struct {
+	// Reader reads AuthServers and AuthClients (the manager's cache).
+	Reader      client.Reader
+	Connections *connection.Resolver
+	// Interval is how often each realm's events are read.
+	Interval time.Duration
+	// Workers bound the realms read at once (0: 4).
+	Workers int
+
+	clients chan event.TypedGenericEvent[driftKick]
+	servers chan event.TypedGenericEvent[driftKick]
+
+	mu     sync.Mutex
+	realms map[string]*realmWatch // by Keycloak URL + realm
+	// uuids maps a realm's Keycloak client ids to their AuthClients, as
+	// the AuthClient reconciles record them (noteClient).
+	uuids map[string]map[string]types.NamespacedName
+	// scheduled are the AuthServers whose next read is queued.
+	scheduled map[types.NamespacedName]bool
+	started   time.Time
+	queue     workqueue.TypedDelayingInterface[types.NamespacedName]
+}
+
+// driftKick is one object to reconcile, after a delay (full resyncs are
+// spread like the clients of a recovering AuthServer).
+type driftKick struct {
+	key   types.NamespacedName
+	after time.Duration
+}
+
+// realmWatch is how far one realm's events have been read.
+type realmWatch struct {
+	pos drift.Position
+	// lastRead is when the events were last read completely (zero: never).
+	lastRead time.Time
+	// failed: a read failed since; the next complete read resyncs the realm.
+	failed bool
+	// expiration is the realm's adminEventsExpiration (seconds, 0: none).
+	expiration int64
+	// polls counts the reads; the events config is read every
+	// configEvery-th, at the first, after a foreign realm update, and
+	// while admin events are off.
+	polls     int
+	configDue bool
+	eventsOff bool
+}
+
+const (
+	// driftPageSize is the most events one request returns.
+	driftPageSize = 100
+	// configEvery: the events config (the realm) is read every this many
+	// polls: 5 minutes at the default interval.
+	configEvery = 30
+	// clockSkew is the difference between the operator's clock and
+	// Keycloak's that the gap decisions tolerate, and how far before its
+	// start the watcher reads (the start-up reconciles cover the rest).
+	clockSkew = time.Minute
+)
+
+// NewDriftWatch returns a watcher; SetupWithManager adds it to mgr, and the
+// reconcilers' SetupWithManager connect its sources.
+func NewDriftWatch(reader client.Reader, conns *connection.Resolver, interval time.Duration) *DriftWatch {
+	return &DriftWatch{
+		Reader: reader, Connections: conns, Interval: interval,
+		clients:   make(chan event.TypedGenericEvent[driftKick], 1024),
+		servers:   make(chan event.TypedGenericEvent[driftKick], 1024),
+		realms:    map[string]*realmWatch{},
+		uuids:     map[string]map[string]types.NamespacedName{},
+		scheduled: map[types.NamespacedName]bool{},
+	}
+}
+
+// SetupWithManager adds the watcher to mgr, run by the leader only.
+func (w *DriftWatch) SetupWithManager(mgr ctrl.Manager) error { return mgr.Add(w) }
+
+// NeedLeaderElection: only the leader reconciles, so only it reads events.
+func (w *DriftWatch) NeedLeaderElection() bool { return true }
+
+// clientSource and serverSource feed the AuthClient and AuthServer
+// controllers (nil watcher: none).
+func (w *DriftWatch) clientSource() source.TypedSource[reconcile.Request] {
+	return source.TypedChannel[driftKick, reconcile.Request](w.clients, kickHandler)
+}
+
+func (w *DriftWatch) serverSource() source.TypedSource[reconcile.Request] {
+	return source.TypedChannel[driftKick, reconcile.Request](w.servers, kickHandler)
+}
+
+var kickHandler = handler.TypedFuncs[driftKick, reconcile.Request]{
+	GenericFunc: func(_ context.Context, e event.TypedGenericEvent[driftKick], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		q.AddAfter(reconcile.Request{NamespacedName: e.Object.key}, e.Object.after)
+	},
+}
+
+// Start reads the realms' events until ctx ends.
+func (w *DriftWatch) Start(ctx context.Context) error {
+	w.started = time.Now()
+	w.queue = workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[types.NamespacedName]{Name: "nauthera-drift"})
+	go func() {
+		<-ctx.Done()
+		w.queue.ShutDown()
+	}()
+	workers := w.Workers
+	if workers <= 0 {
+		workers = 4
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for w.work(ctx) {
+			}
+		}()
+	}
+	// New AuthServers join at every sweep, each at its own offset in the
+	// interval, so that many realms are not read at once.
+	for {
+		w.sweep(ctx)
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case <-time.After(w.Interval):
+		}
+	}
+}
+
+// sweep schedules the first read of every AuthServer not scheduled yet.
+func (w *DriftWatch) sweep(ctx context.Context) {
+	var list authv1.AuthServerList
+	if err := w.Reader.List(ctx, &list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list AuthServers for drift detection")
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range list.Items {
+		key := client.ObjectKeyFromObject(&list.Items[i])
+		if !w.scheduled[key] {
+			w.scheduled[key] = true
+			w.queue.AddAfter(key, spreadOffset(key.String(), w.Interval))
+		}
+	}
+}
+
+// spreadOffset is key's fixed place in the interval.
+func spreadOffset(key string, interval time.Duration) time.Duration {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return time.Duration(h.Sum32()%1000) * interval / 1000
+}
+
+// work reads the events of one queued AuthServer's realm and schedules
+// its next read; false once the queue shuts down.
+func (w *DriftWatch) work(ctx context.Context) bool {
+	key, shutdown := w.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer w.queue.Done(key)
+	as := &authv1.AuthServer{}
+	if err := w.Reader.Get(ctx, key, as); err != nil || !as.DeletionTimestamp.IsZero() {
+		w.mu.Lock()
+		delete(w.scheduled, key) // a later sweep brings it back if it exists
+		w.mu.Unlock()
+		return true
+	}
+	log := ctrl.LoggerFrom(ctx).WithValues("authServer", klog.KObj(as))
+	w.poll(ctrl.LoggerInto(ctx, log), as)
+	w.queue.AddAfter(key, w.Interval)
+	return true
+}
+
+// realmKey keys the state of as's realm: its Keycloak's URL and its name.
+func (w *DriftWatch) realmKey(as *authv1.AuthServer) string {
+	u := w.Connections.Defaults.URL
+	if as.Spec.Keycloak != nil {
+		u = as.Spec.Keycloak.URL
+	}
+	return u + "\x00" + as.Status.RealmName
+}
+
+// state returns the watch of a realm, new ones starting from the watcher's
+// start: the start-up reconciles read every object after it.
+func (w *DriftWatch) state(rk string) *realmWatch {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := w.realms[rk]
+	if st == nil {
+		st = &realmWatch{pos: drift.Position{Time: w.started.Add(-clockSkew).UnixMilli()}, configDue: true}
+		w.realms[rk] = st
+	}
+	return st
+}
+
+// poll reads one realm's events since its position and acts on them.
+func (w *DriftWatch) poll(ctx context.Context, as *authv1.AuthServer) {
+	log := ctrl.LoggerFrom(ctx)
+	realm := as.Status.RealmName
+	if realm == "" || !reconciler.IsReady(as) {
+		// Its own reconcile retries; nothing to compare yet.
+		return
+	}
+	kc, err := w.Connections.For(ctx, as)
+	if err != nil {
+		driftPolls.WithLabelValues("error").Inc()
+		return
+	}
+	rk := w.realmKey(as)
+	st := w.state(rk)
+	if st.configDue || st.eventsOff || st.polls%configEvery == 0 {
+		if !w.checkConfig(ctx, kc, as, st) {
+			return
+		}
+	}
+	st.polls++
+	events, err := readEvents(ctx, kc, realm, st.pos.Time)
+	if err != nil {
+		log.V(1).Info("Failed to read the realm's admin events; the realm is resynced once they can be read", "error", err.Error())
+		driftPolls.WithLabelValues("error").Inc()
+		st.failed = true
+		return
+	}
+	driftPolls.WithLabelValues("ok").Inc()
+	now := time.Now()
+	next, fresh, purged := drift.Advance(st.pos, events)
+	cause, gap := drift.Gap(drift.GapInput{Purged: purged, LastTime: st.pos.Time, Now: now.UnixMilli(),
+		SinceLastRead: sinceMillis(st.lastRead, now), Expiration: st.expiration, Skew: clockSkew.Milliseconds()})
+	if st.failed {
+		cause, gap = drift.CauseLostPage, true
+	}
+	st.pos, st.lastRead, st.failed = next, now, false
+	if gap {
+		w.fullResync(ctx, as, cause)
+		return
+	}
+	w.dispatch(ctx, kc, as, rk, st, fresh)
+}
+
+// sinceMillis is how long ago (ms) t was; 0 for the zero time.
+func sinceMillis(t, now time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return now.Sub(t).Milliseconds()
+}
+
+// readEvents reads every admin event of realm at or after since, page by page.
+func readEvents(ctx context.Context, kc keycloak.AdminEventAdmin, realm string, since int64) ([]keycloak.AdminEvent, error) {
+	var all []keycloak.AdminEvent
+	for first := 0; ; first += driftPageSize {
+		page, err := kc.AdminEvents(ctx, realm, since, first, driftPageSize)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if len(page) < driftPageSize {
+			return all, nil
+		}
+	}
+}
+
+// checkConfig reads whether the realm records admin events. Turned off,
+// the AuthServer is reconciled (which turns them back on) and the events
+// are not read; back on after that, the realm is resynced in full: what
+// changed meanwhile left no event. It says whether to read the events.
+func (w *DriftWatch) checkConfig(ctx context.Context, kc keycloak.AdminEventAdmin, as *authv1.AuthServer, st *realmWatch) bool {
+	cfg, err := kc.EventsConfig(ctx, as.Status.RealmName)
+	if err != nil {
+		driftPolls.WithLabelValues("error").Inc()
+		st.failed = true
+		return false
+	}
+	st.configDue, st.expiration = false, cfg.AdminEventsExpiration
+	if !cfg.AdminEventsEnabled {
+		if !st.eventsOff {
+			ctrl.LoggerFrom(ctx).Info("The realm's admin events are turned off; turning them back on, then resyncing the realm")
+		}
+		st.eventsOff = true
+		driftEnqueued.WithLabelValues("AuthServer").Inc()
+		w.kick(ctx, w.servers, client.ObjectKeyFromObject(as), 0)
+		return false
+	}
+	if st.eventsOff {
+		st.eventsOff = false
+		w.fullResync(ctx, as, drift.CauseEventsDisabled)
+		// The events from now on are read from the next poll.
+		st.pos, st.lastRead, st.failed = drift.Position{Time: time.Now().Add(-clockSkew).UnixMilli()}, time.Now(), false
+		return false
+	}
+	return true
+}
+
+// dispatch enqueues the objects the events of others touched.
+func (w *DriftWatch) dispatch(ctx context.Context, kc keycloak.AdminEventAdmin, as *authv1.AuthServer, rk string, st *realmWatch, events []keycloak.AdminEvent) {
+	if len(events) == 0 {
+		return
+	}
+	me, err := kc.Identity(ctx)
+	if err != nil {
+		// Every event is then taken for someone else's: a reconcile too
+		// many for each of the operator's writes, never one too few.
+		ctrl.LoggerFrom(ctx).V(1).Info("Cannot tell the operator's own admin events apart", "error", err.Error())
+	}
+	var server, grants, realmChanged bool
+	clients := map[types.NamespacedName]bool{}
+	for _, e := range events {
+		if me != "" && e.AuthDetails.UserID == me {
+			driftEvents.WithLabelValues("own").Inc()
+			continue
+		}
+		driftEvents.WithLabelValues("other").Inc()
+		t := drift.Classify(e)
+		ctrl.LoggerFrom(ctx).V(1).Info("Admin event by another admin", "operation", e.OperationType, "resourceType", e.ResourceType, "resourcePath", e.ResourcePath, "target", t.Kind.String())
+		switch t.Kind {
+		case drift.Client:
+			if key, ok := w.clientOf(rk, t.ClientUUID); ok {
+				clients[key] = true
+			}
+		case drift.Grants:
+			grants, server = true, true
+		case drift.Server:
+			server = true
+			realmChanged = realmChanged || t.EventsConfig
+		case drift.Realm:
+			w.fullResync(ctx, as, drift.CauseSharedObject)
+			return
+		}
+	}
+	if realmChanged && !w.checkConfig(ctx, kc, as, st) {
+		// Admin events turned off (checked now, before the AuthServer
+		// reconcile turns them back on and the gap would go unnoticed).
+		return
+	}
+	if grants {
+		for _, ac := range w.clientsOf(ctx, as) {
+			if len(ac.Spec.RoleGrants) > 0 {
+				clients[client.ObjectKeyFromObject(&ac)] = true
+			}
+		}
+	}
+	for key := range clients {
+		driftEnqueued.WithLabelValues("AuthClient").Inc()
+		w.kick(ctx, w.clients, key, 0)
+	}
+	if server {
+		driftEnqueued.WithLabelValues("AuthServer").Inc()
+		w.kick(ctx, w.servers, client.ObjectKeyFromObject(as), 0)
+	}
+}
+
+// clientOf is the AuthClient of a realm's Keycloak client, if the
+// operator manages it (an unmanaged client's events are not its business).
+func (w *DriftWatch) clientOf(rk, uuid string) (types.NamespacedName, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	key, ok := w.uuids[rk][uuid]
+	return key, ok
+}
+
+// clientsOf lists the AuthClients of as from the cache.
+func (w *DriftWatch) clientsOf(ctx context.Context, as *authv1.AuthServer) []authv1.AuthClient {
+	var list authv1.AuthClientList
+	if err := w.Reader.List(ctx, &list, client.MatchingFields{indexAuthServerRef: client.ObjectKeyFromObject(as).String()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list the AuthServer's AuthClients")
+		return nil
+	}
+	return list.Items
+}
+
+// fullResync reconciles the realm's AuthServer and every AuthClient of it,
+// spread as after a recovery.
+func (w *DriftWatch) fullResync(ctx context.Context, as *authv1.AuthServer, cause drift.Cause) {
+	ctrl.LoggerFrom(ctx).Info("Resyncing the realm: admin events may have been missed", "cause", string(cause))
+	driftResyncs.WithLabelValues(string(cause)).Inc()
+	w.kick(ctx, w.servers, client.ObjectKeyFromObject(as), 0)
+	items := w.clientsOf(ctx, as)
+	window := min(maxRecoverySpread, time.Duration(len(items))*recoverySpread)
+	for i := range items {
+		driftEnqueued.WithLabelValues("AuthClient").Inc()
+		w.kick(ctx, w.clients, client.ObjectKeyFromObject(&items[i]), window*time.Duration(i)/time.Duration(len(items)))
+	}
+}
+
+// kick hands one object to a controller.
+func (w *DriftWatch) kick(ctx context.Context, ch chan<- event.TypedGenericEvent[driftKick], key types.NamespacedName, after time.Duration) {
+	select {
+	case ch <- event.TypedGenericEvent[driftKick]{Object: driftKick{key: key, after: after}}:
+	case <-ctx.Done():
+	}
+}
+
+// noteClient records the Keycloak client of an AuthClient, so that the
+// events about it map back to it. Safe on a nil watcher.
+func (w *DriftWatch) noteClient(as *authv1.AuthServer, uuid string, key types.NamespacedName) {
+	if w == nil || as == nil || uuid == "" {
+		return
+	}
+	rk := w.realmKey(as)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.uuids[rk] == nil {
+		w.uuids[rk] = map[string]types.NamespacedName{}
+	}
+	w.uuids[rk][uuid] = key
+}
+
+// Drift detection's metrics: counters without object names.
+var (
+	driftPolls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "nauthera", Name: "drift_polls_total",
+		Help: "Reads of a realm's admin events (and events config) for drift detection, by result (ok, error).",
+	}, []string{"result"})
+	driftEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "nauthera", Name: "drift_admin_events_total",
+		Help: "Admin events read, by origin: own (the operator's writes, ignored) or other.",
+	}, []string{"origin"})
+	driftEnqueued = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "nauthera", Name: "drift_enqueued_total",
+		Help: "Objects enqueued for a reconcile by drift detection, by kind.",
+	}, []string{"kind"})
+	driftResyncs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "nauthera", Name: "drift_full_resyncs_total",
+		Help: "Full resyncs of a realm because admin events may have been missed, by cause (LostPage, Purged, Expired, EventsDisabled, SharedObject).",
+	}, []string{"cause"})
+)
+
+func init() {
+	metrics.Registry.MustRegister(driftPolls, driftEvents, driftEnqueued, driftResyncs)
+}
