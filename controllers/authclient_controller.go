@@ -245,9 +245,9 @@ func (r *AuthClientReconciler) SetupWithManager(_ context.Context, mgr ctrl.Mana
 		bld = bld.WatchesRawSource(r.Drift.clientSource())
 	}
 	return bld.WithOptions(controller.Options{
-			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
-			RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
-		}).
+		MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
+		RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
+	}).
 		Named("authclient").
 		Complete(r)
 }

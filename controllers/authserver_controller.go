@@ -385,9 +385,9 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		bld = bld.WatchesRawSource(r.Drift.serverSource())
 	}
 	return bld.WithOptions(controller.Options{
-			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
-			RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
-		}).
+		MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
+		RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
+	}).
 		Named("authserver").
 		Complete(r)
 }
