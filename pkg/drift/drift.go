@@ -158,7 +158,8 @@ type GapInput struct {
 // may have expired before the operator read them are.
 func Gap(in GapInput) (Cause, bool) {
 	exp := in.Expiration * 1000
-	if exp > 0 && in.SinceLastRead+in.Skew >= exp {
+	// Both durations are on the operator's clock: no skew.
+	if exp > 0 && in.SinceLastRead >= exp {
 		return CauseExpired, true
 	}
 	if in.Purged {
