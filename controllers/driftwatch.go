@@ -230,6 +230,15 @@ func (w *DriftWatch) state(rk string) *realmWatch {
 	return st
 }
 
+// realmPoll is one read of one realm's events: the AuthServer, its
+// connection, and the realm's watch (keyed by rk).
+type realmPoll struct {
+	as *authv1.AuthServer
+	kc keycloak.AdminEventAdmin
+	rk string
+	st *realmWatch
+}
+
 // poll reads one realm's events since its position and acts on them.
 func (w *DriftWatch) poll(ctx context.Context, as *authv1.AuthServer) {
 	log := ctrl.LoggerFrom(ctx)
@@ -271,7 +280,7 @@ func (w *DriftWatch) poll(ctx context.Context, as *authv1.AuthServer) {
 		w.fullResync(ctx, as, cause)
 		return
 	}
-	w.dispatch(ctx, kc, as, rk, st, fresh)
+	w.dispatch(ctx, realmPoll{as: as, kc: kc, rk: rk, st: st}, fresh)
 }
 
 // sinceMillis is how long ago (ms) t was; 0 for the zero time.
@@ -329,10 +338,11 @@ func (w *DriftWatch) checkConfig(ctx context.Context, kc keycloak.AdminEventAdmi
 }
 
 // dispatch enqueues the objects the events of others touched.
-func (w *DriftWatch) dispatch(ctx context.Context, kc keycloak.AdminEventAdmin, as *authv1.AuthServer, rk string, st *realmWatch, events []keycloak.AdminEvent) {
+func (w *DriftWatch) dispatch(ctx context.Context, p realmPoll, events []keycloak.AdminEvent) {
 	if len(events) == 0 {
 		return
 	}
+	kc, as, rk, st := p.kc, p.as, p.rk, p.st
 	me, err := kc.Identity(ctx)
 	if err != nil {
 		// Every event is then taken for someone else's: a reconcile too

@@ -16,10 +16,10 @@ import (
 // change made through the admin API) and its events configuration: how the
 // operator finds drift without reading every client (see docs/operations/drift.md).
 type AdminEventAdmin interface {
-	// AdminEvents returns up to max of the realm's admin events whose time
+	// AdminEvents returns up to limit of the realm's admin events whose time
 	// (epoch milliseconds, Keycloak's clock) is at or after since, oldest
 	// first, skipping the first first of them.
-	AdminEvents(ctx context.Context, realm string, since int64, first, max int) ([]AdminEvent, error)
+	AdminEvents(ctx context.Context, realm string, since int64, first, limit int) ([]AdminEvent, error)
 	// EventsConfig reads whether the realm records admin events, and for
 	// how long it keeps them.
 	EventsConfig(ctx context.Context, realm string) (*EventsConfig, error)
@@ -65,13 +65,13 @@ type EventsConfig struct {
 // a yyyy-MM-dd string as a day) and is inclusive; direction=asc returns the
 // oldest first, so that paging with first/max walks forward in time and a
 // page boundary never skips an event written meanwhile.
-func (c *AdminClient) AdminEvents(ctx context.Context, realm string, since int64, first, max int) ([]AdminEvent, error) {
+func (c *AdminClient) AdminEvents(ctx context.Context, realm string, since int64, first, limit int) ([]AdminEvent, error) {
 	var out []AdminEvent
 	q := url.Values{}
 	q.Set("dateFrom", strconv.FormatInt(since, 10))
 	q.Set("direction", "asc")
 	q.Set("first", strconv.Itoa(first))
-	q.Set("max", strconv.Itoa(max))
+	q.Set("max", strconv.Itoa(limit))
 	err := c.call(ctx, "adminevents.list", func(ctx context.Context, tok string) error {
 		out = nil
 		return c.rawQuery(ctx, tok, http.MethodGet, realm, q, nil, &out, "admin-events")
