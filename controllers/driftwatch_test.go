@@ -156,12 +156,13 @@ func (b *driftBed) reverted(t testing.TB, timeout time.Duration) {
 }
 
 // polled waits until the realm's events have been read n more times.
-func polled(t testing.TB, n int) {
+func (b *driftBed) polled(t testing.TB, n int) {
 	t.Helper()
-	start := driftCounter(t, "nauthera_drift_polls_total", "result", "ok")
+	path := "/admin/realms/" + b.realm + "/admin-events"
+	start := faults.Requests(path, "GET")
 	eventually(t, 60*time.Second, fmt.Sprintf("%d more reads of admin events", n), func() error {
-		if got := driftCounter(t, "nauthera_drift_polls_total", "result", "ok"); got < start+float64(n) {
-			return fmt.Errorf("%v reads", got-start)
+		if got := faults.Requests(path, "GET"); got < start+n {
+			return fmt.Errorf("%d reads", got-start)
 		}
 		return nil
 	})
@@ -191,8 +192,27 @@ func TestDriftFromAdminEvents(t *testing.T) {
 		}
 	})
 
+	t.Run("steady state", func(t *testing.T) {
+		// Nothing happens in the realm: each read is one request, and
+		// nothing else of the realm is read (the events config at most
+		// once in 30 reads).
+		b.polled(t, 1)
+		realmPath := "/admin/realms/" + b.realm
+		reads, all := faults.Requests(realmPath+"/admin-events", "GET"), faults.Requests(realmPath)
+		clientGets := b.op.calls("client.get") + b.op.calls("client.find")
+		b.polled(t, 5)
+		dReads, dAll := faults.Requests(realmPath+"/admin-events", "GET")-reads, faults.Requests(realmPath)-all
+		t.Logf("steady state: %d requests to the realm over %d reads of its events", dAll, dReads)
+		if dReads < 5 || dAll > dReads+1 {
+			t.Errorf("steady state: %d requests to the realm for %d reads of its events; want one per read (+1 events config at most)", dAll, dReads)
+		}
+		if got := b.op.calls("client.get") + b.op.calls("client.find"); got != clientGets {
+			t.Errorf("steady state read the client %d times", got-clientGets)
+		}
+	})
+
 	t.Run("own writes enqueue nothing", func(t *testing.T) {
-		polled(t, 2)
+		b.polled(t, 2)
 		own := driftCounter(t, "nauthera_drift_admin_events_total", "origin", "own")
 		enqueued := driftCounter(t, "nauthera_drift_enqueued_total", "kind", "")
 		updates := b.op.calls("client.update")
@@ -214,7 +234,7 @@ func TestDriftFromAdminEvents(t *testing.T) {
 			}
 			return nil
 		})
-		polled(t, 2)
+		b.polled(t, 2)
 		if got := driftCounter(t, "nauthera_drift_enqueued_total", "kind", ""); got != enqueued {
 			t.Errorf("the operator's own write enqueued %v objects", got-enqueued)
 		}
@@ -235,7 +255,7 @@ func TestDriftFromAdminEvents(t *testing.T) {
 	})
 
 	t.Run("events purged between two reads", func(t *testing.T) {
-		polled(t, 1)
+		b.polled(t, 1)
 		before := driftCounter(t, "nauthera_drift_full_resyncs_total", "cause", "Purged")
 		hold := make(chan struct{})
 		faults.Set("adminevents.list", testbed.Fault{Hold: hold, PathContains: "/realms/" + b.realm + "/", Times: 1})

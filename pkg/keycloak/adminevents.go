@@ -60,11 +60,11 @@ type EventsConfig struct {
 	AdminEventsExpiration int64 `json:"-"`
 }
 
-// AdminEvents implements AdminEventAdmin. dateFrom takes epoch
-// milliseconds (Keycloak 26's RealmAdminResource parses a number as such,
-// a yyyy-MM-dd string as a day) and is inclusive; direction=asc returns the
-// oldest first, so that paging with first/max walks forward in time and a
-// page boundary never skips an event written meanwhile.
+// AdminEvents implements AdminEventAdmin. On Keycloak 26 dateFrom takes
+// epoch milliseconds and is inclusive, and direction=asc returns the oldest
+// first (measured by TestAdminEvents; older Keycloaks took a yyyy-MM-dd day
+// only), so that paging with first/max walks forward in time and events
+// written meanwhile land after the last page, not inside one already read.
 func (c *AdminClient) AdminEvents(ctx context.Context, realm string, since int64, first, limit int) ([]AdminEvent, error) {
 	var out []AdminEvent
 	q := url.Values{}
