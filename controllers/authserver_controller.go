@@ -481,12 +481,14 @@ func recheck(d, resync time.Duration) time.Duration {
 }
 
 // needsRecheck says whether a Ready AuthServer depends on something that
-// changes without a watch event or an admin event: its certificate (a
-// Secret read directly, renewed by cert-manager), or a side condition that
-// is not True (an LDAP federation, the service-account issuer, realm roles)
-// and may come right on its own.
+// changes without a watch event or an admin event: its certificate or its
+// UserStore's bind password (Secrets read directly, not watched: a renewal
+// or a rotated password is picked up within the recheck, as it was within
+// the old 10-minute resync), or a side condition that is not True (an LDAP
+// federation, the service-account issuer, realm roles) and may come right
+// on its own.
 func needsRecheck(as *authv1.AuthServer) bool {
-	if as.Spec.TLS != nil {
+	if as.Spec.TLS != nil || as.Spec.UserStoreRef != nil {
 		return true
 	}
 	for _, t := range []string{authv1.CertificateCondition, authv1.UserStoreCondition, authv1.ServiceAccountIssuerCondition, authv1.RealmRolesCondition} {

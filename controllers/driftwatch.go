@@ -262,7 +262,9 @@ func (w *DriftWatch) poll(ctx context.Context, as *authv1.AuthServer) {
 	st.polls++
 	events, err := readEvents(ctx, kc, realm, st.pos.Time)
 	if err != nil {
-		log.V(1).Info("Failed to read the realm's admin events; the realm is resynced once they can be read", "error", err.Error())
+		if !st.failed {
+			log.Info("Failed to read the realm's admin events; the realm is resynced once they can be read", "error", err.Error())
+		}
 		driftPolls.WithLabelValues("error").Inc()
 		st.failed = true
 		return
