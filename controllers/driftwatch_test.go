@@ -92,7 +92,7 @@ type driftBed struct {
 	goodRU []string
 }
 
-func newDriftBed(t *testing.T, name string, interval time.Duration) *driftBed {
+func newDriftBed(t testing.TB, name string, interval time.Duration) *driftBed {
 	t.Helper()
 	savedResync, savedDrift := resync, driftInterval
 	resync, driftInterval = time.Hour, interval
@@ -306,4 +306,27 @@ func TestDriftFromAdminEvents(t *testing.T) {
 		}
 		b.reverted(t, 30*time.Second)
 	})
+}
+
+// BenchmarkConsoleEditRevert measures, at the default --drift-interval
+// (10s) and with the full resync an hour away, the time from a console edit
+// by another admin to its revert, and reports p50 and p99:
+//
+//	go test ./controllers -run '^$' -bench ConsoleEditRevert -benchtime 20x
+func BenchmarkConsoleEditRevert(b *testing.B) {
+	integration(b)
+	bed := newDriftBed(b, "drift-bench", 10*time.Second)
+	var took []time.Duration
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		bed.edit(b, fmt.Sprintf("https://evil-bench-%d.example.com/cb", i))
+		bed.reverted(b, 60*time.Second)
+		took = append(took, time.Since(start))
+	}
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	q := func(p float64) float64 { return took[min(len(took)-1, int(p*float64(len(took))))].Seconds() }
+	b.ReportMetric(q(0.5), "p50-s")
+	b.ReportMetric(q(0.99), "p99-s")
+	b.ReportMetric(took[len(took)-1].Seconds(), "max-s")
+	b.Logf("console edit revert times over %d edits: %v", len(took), took)
 }
