@@ -240,6 +240,11 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 		if still := desired.RealmDiff(want, *after); len(still) > 0 {
 			return "", reconciler.NotApplied(fmt.Sprintf("realm %q", name), still, want, "AuthServer")
 		}
+		if !gocloak.PBool(actual.AdminEventsEnabled) {
+			// Nothing was recorded while they were off: drift detection
+			// resyncs the realm (driftwatch.go).
+			r.Drift.eventsReenabled(as, name)
+		}
 		if reconciler.IsReady(as) {
 			rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to realm %q: %s", name, strings.Join(diff, ", ")))
 		}

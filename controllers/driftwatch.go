@@ -51,6 +51,9 @@ type DriftWatch struct {
 	// uuids maps a realm's Keycloak client ids to their AuthClients, as
 	// the AuthClient reconciles record them (noteClient).
 	uuids map[string]map[string]types.NamespacedName
+	// reenabled are the realms whose admin events the AuthServer reconcile
+	// turned back on since their last read (eventsReenabled).
+	reenabled map[string]bool
 	// scheduled are the AuthServers whose next read is queued.
 	scheduled map[types.NamespacedName]bool
 	started   time.Time
@@ -103,6 +106,7 @@ func NewDriftWatch(reader client.Reader, conns *connection.Resolver, interval ti
 		realms:    map[string]*realmWatch{},
 		uuids:     map[string]map[string]types.NamespacedName{},
 		scheduled: map[types.NamespacedName]bool{},
+		reenabled: map[string]bool{},
 	}
 }
 
@@ -254,6 +258,13 @@ func (w *DriftWatch) poll(ctx context.Context, as *authv1.AuthServer) {
 	}
 	rk := w.realmKey(as)
 	st := w.state(rk)
+	w.mu.Lock()
+	if w.reenabled[rk] {
+		// Off since the last read, whether or not a read saw it.
+		delete(w.reenabled, rk)
+		st.eventsOff = true
+	}
+	w.mu.Unlock()
 	if st.configDue || st.eventsOff || st.polls%configEvery == 0 {
 		if !w.checkConfig(ctx, kc, as, st) {
 			return
@@ -437,6 +448,21 @@ func (w *DriftWatch) kick(ctx context.Context, ch chan<- event.TypedGenericEvent
 	case ch <- event.TypedGenericEvent[driftKick]{Object: driftKick{key: key, after: after}}:
 	case <-ctx.Done():
 	}
+}
+
+// eventsReenabled tells the watcher that the AuthServer reconcile found the
+// realm's admin events off and turned them back on: the realm is resynced
+// at its next read, even if no read saw them off. Safe on a nil watcher.
+func (w *DriftWatch) eventsReenabled(as *authv1.AuthServer, realm string) {
+	if w == nil {
+		return
+	}
+	cp := as.DeepCopy()
+	cp.Status.RealmName = realm
+	rk := w.realmKey(cp)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.reenabled[rk] = true
 }
 
 // noteClient records the Keycloak client of an AuthClient, so that the

@@ -118,15 +118,19 @@ type Position struct {
 // pos.Time inclusive) and returns the new position and the events not
 // read before. purged says the events at pos.Time that were read before
 // are gone (cleared, or expired: see Gap).
+//
+// The new position's Seen are the events this read returned at its time:
+// after a purge, the ids that are gone are forgotten, so the same purge is
+// not found again at every read.
 func Advance(pos Position, events []keycloak.AdminEvent) (next Position, fresh []keycloak.AdminEvent, purged bool) {
-	next = Position{Time: pos.Time, Seen: slices.Clone(pos.Seen)}
+	next = Position{Time: pos.Time}
 	found := 0
 	for _, e := range events {
 		if e.Time == pos.Time && slices.Contains(pos.Seen, e.ID) {
 			found++
-			continue
+		} else {
+			fresh = append(fresh, e)
 		}
-		fresh = append(fresh, e)
 		if e.Time > next.Time {
 			next = Position{Time: e.Time}
 		}

@@ -61,8 +61,13 @@ func TestAdvance(t *testing.T) {
 		t.Fatalf("quiet read: next=%+v fresh=%d purged=%v", next3, len(fresh3), purged3)
 	}
 	// The store was cleared: the last event read is gone.
-	if _, _, purged := drift.Advance(next2, nil); !purged {
+	afterPurge, _, purged := drift.Advance(next2, nil)
+	if !purged {
 		t.Error("the last event read is gone: want purged")
+	}
+	// The purge is found once, not again at every read after it.
+	if _, _, again := drift.Advance(afterPurge, []keycloak.AdminEvent{ev("g", 130)}); again {
+		t.Error("the same purge was found again at the next read")
 	}
 	if _, _, purged := drift.Advance(next2, []keycloak.AdminEvent{ev("f", 120)}); !purged {
 		t.Error("the last event read is gone, a newer one came: want purged")
