@@ -1,8 +1,10 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"hash/fnv"
+	"slices"
 	"sync"
 	"time"
 
@@ -314,6 +316,9 @@ func readEvents(ctx context.Context, kc keycloak.AdminEventAdmin, realm string, 
 		}
 		all = append(all, page...)
 		if len(page) < driftPageSize {
+			// Oldest first, whatever order a Keycloak without
+			// direction=asc answers in (drift.Advance relies on it).
+			slices.SortStableFunc(all, func(a, b keycloak.AdminEvent) int { return cmp.Compare(a.Time, b.Time) })
 			return all, nil
 		}
 	}
