@@ -306,6 +306,37 @@ func TestDriftFromAdminEvents(t *testing.T) {
 		}
 		b.reverted(t, 30*time.Second)
 	})
+
+	// Last: the restarted operator ends the test (its cleanup deletes the
+	// objects while it runs, then stops it).
+	t.Run("restart", func(t *testing.T) {
+		opMu.Lock()
+		current.stop()
+		current = startOperator(t)
+		op := current
+		opMu.Unlock()
+		t.Cleanup(func() {
+			deleteAndWait(t, b.ac)
+			deleteAndWait(t, b.as)
+			opMu.Lock()
+			defer opMu.Unlock()
+			if current == op {
+				current.stop()
+				current = nil
+			}
+		})
+		reads := func() int { return op.calls("client.get") + op.calls("client.find") }
+		eventually(t, 60*time.Second, "the restarted operator reads the client", func() error {
+			if reads() == 0 {
+				return fmt.Errorf("not yet")
+			}
+			return nil
+		})
+		b.polled(t, 3)
+		if w, r := op.writes(), reads(); w != 0 || r != 1 {
+			t.Errorf("a restart with drift detection cost %d writes and %d reads of the one client; want 0 and 1", w, r)
+		}
+	})
 }
 
 // BenchmarkConsoleEditRevert measures, at the default --drift-interval
