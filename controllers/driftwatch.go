@@ -369,7 +369,16 @@ func (w *DriftWatch) dispatch(ctx context.Context, p realmPoll, events []keycloa
 	}
 	var server, grants, realmChanged bool
 	clients := map[types.NamespacedName]bool{}
+	startedAt := w.started.UnixMilli()
 	for _, e := range events {
+		if e.Time < startedAt {
+			// Before the operator started: the start-up reconciles, which
+			// read every object after it, cover it (a restart costs no more
+			// than one read per object). This trusts Keycloak's clock to
+			// agree with the operator's (NTP); the read itself starts a
+			// minute earlier only to learn the position.
+			continue
+		}
 		if me != "" && e.AuthDetails.UserID == me {
 			driftEvents.WithLabelValues("own").Inc()
 			continue
