@@ -86,6 +86,9 @@ type AuthClientReconciler struct {
 func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	ac := &authv1.AuthClient{}
 	if err := r.Get(ctx, req.NamespacedName, ac); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			r.Drift.forgetClient(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := ac.DeepCopy()

@@ -53,14 +53,24 @@ type DriftWatch struct {
 	// uuids maps a realm's Keycloak client ids to their AuthClients, as
 	// the AuthClient reconciles record them (noteClient).
 	uuids map[string]map[string]types.NamespacedName
+	// clientRefs is the inverse of uuids: where each AuthClient is
+	// recorded, so that a recreated client or a deleted AuthClient leaves
+	// no entry behind (the map does not grow with churn).
+	clientRefs map[types.NamespacedName]clientRef
 	// reenabled are the realms whose admin events the AuthServer reconcile
 	// turned back on since their last read (eventsReenabled).
 	reenabled map[string]bool
-	// scheduled are the AuthServers whose next read is queued.
+	// scheduled are the AuthServers whose next read is queued, and
+	// realmOf the realm (key of realms) each was last read as, so that a
+	// deleted AuthServer's realm state is dropped.
 	scheduled map[types.NamespacedName]bool
+	realmOf   map[types.NamespacedName]string
 	started   time.Time
 	queue     workqueue.TypedDelayingInterface[types.NamespacedName]
 }
+
+// clientRef is where noteClient recorded an AuthClient in uuids.
+type clientRef struct{ rk, uuid string }
 
 // driftKick is one object to reconcile, after a delay (full resyncs are
 // spread like the clients of a recovering AuthServer).
@@ -103,12 +113,14 @@ const (
 func NewDriftWatch(reader client.Reader, conns *connection.Resolver, interval time.Duration) *DriftWatch {
 	return &DriftWatch{
 		Reader: reader, Connections: conns, Interval: interval,
-		clients:   make(chan event.TypedGenericEvent[driftKick], 1024),
-		servers:   make(chan event.TypedGenericEvent[driftKick], 1024),
-		realms:    map[string]*realmWatch{},
-		uuids:     map[string]map[string]types.NamespacedName{},
-		scheduled: map[types.NamespacedName]bool{},
-		reenabled: map[string]bool{},
+		clients:    make(chan event.TypedGenericEvent[driftKick], 1024),
+		servers:    make(chan event.TypedGenericEvent[driftKick], 1024),
+		realms:     map[string]*realmWatch{},
+		uuids:      map[string]map[string]types.NamespacedName{},
+		clientRefs: map[types.NamespacedName]clientRef{},
+		scheduled:  map[types.NamespacedName]bool{},
+		realmOf:    map[types.NamespacedName]string{},
+		reenabled:  map[string]bool{},
 	}
 }
 
@@ -203,15 +215,26 @@ func (w *DriftWatch) work(ctx context.Context) bool {
 	defer w.queue.Done(key)
 	as := &authv1.AuthServer{}
 	if err := w.Reader.Get(ctx, key, as); err != nil || !as.DeletionTimestamp.IsZero() {
-		w.mu.Lock()
-		delete(w.scheduled, key) // a later sweep brings it back if it exists
-		w.mu.Unlock()
+		w.forgetServer(key) // a later sweep brings it back if it exists
 		return true
 	}
 	log := ctrl.LoggerFrom(ctx).WithValues("authServer", klog.KObj(as))
 	w.poll(ctrl.LoggerInto(ctx, log), as)
 	w.queue.AddAfter(key, w.Interval)
 	return true
+}
+
+// forgetServer drops the state of an AuthServer that is gone (or being
+// deleted): its schedule and its realm's position.
+func (w *DriftWatch) forgetServer(key types.NamespacedName) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.scheduled, key)
+	if rk, ok := w.realmOf[key]; ok {
+		delete(w.realmOf, key)
+		delete(w.realms, rk)
+		delete(w.reenabled, rk)
+	}
 }
 
 // realmKey keys the state of as's realm: its Keycloak's URL and its name.
@@ -261,6 +284,7 @@ func (w *DriftWatch) poll(ctx context.Context, as *authv1.AuthServer) {
 	rk := w.realmKey(as)
 	st := w.state(rk)
 	w.mu.Lock()
+	w.realmOf[client.ObjectKeyFromObject(as)] = rk
 	if w.reenabled[rk] {
 		// Off since the last read, whether or not a read saw it.
 		delete(w.reenabled, rk)
@@ -390,6 +414,9 @@ func (w *DriftWatch) dispatch(ctx context.Context, p realmPoll, events []keycloa
 		case drift.Client:
 			if key, ok := w.clientOf(rk, t.ClientUUID); ok {
 				clients[key] = true
+				if t.Grantees {
+					w.addGrantees(ctx, key, clients)
+				}
 			}
 		case drift.Grants:
 			grants, server = true, true
@@ -430,6 +457,20 @@ func (w *DriftWatch) clientOf(rk, uuid string) (types.NamespacedName, bool) {
 	defer w.mu.Unlock()
 	key, ok := w.uuids[rk][uuid]
 	return key, ok
+}
+
+// addGrantees adds to clients the AuthClients granted roles of the
+// AuthClient key (spec.roleGrants): a deleted role took their mappings with
+// it, and key's reconcile recreating the role changes nothing they watch.
+func (w *DriftWatch) addGrantees(ctx context.Context, key types.NamespacedName, clients map[types.NamespacedName]bool) {
+	var list authv1.AuthClientList
+	if err := w.Reader.List(ctx, &list, client.MatchingFields{indexRoleGrants: key.String()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list the AuthClients granted roles of an AuthClient", "authClient", key.String())
+		return
+	}
+	for i := range list.Items {
+		clients[client.ObjectKeyFromObject(&list.Items[i])] = true
+	}
 }
 
 // clientsOf lists the AuthClients of as from the cache.
@@ -488,10 +529,37 @@ func (w *DriftWatch) noteClient(as *authv1.AuthServer, uuid string, key types.Na
 	rk := w.realmKey(as)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.forgetLocked(key)
 	if w.uuids[rk] == nil {
 		w.uuids[rk] = map[string]types.NamespacedName{}
 	}
 	w.uuids[rk][uuid] = key
+	w.clientRefs[key] = clientRef{rk: rk, uuid: uuid}
+}
+
+// forgetClient drops what noteClient recorded of an AuthClient that is
+// gone. Safe on a nil watcher.
+func (w *DriftWatch) forgetClient(key types.NamespacedName) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.forgetLocked(key)
+}
+
+func (w *DriftWatch) forgetLocked(key types.NamespacedName) {
+	ref, ok := w.clientRefs[key]
+	if !ok {
+		return
+	}
+	delete(w.clientRefs, key)
+	if w.uuids[ref.rk][ref.uuid] == key {
+		delete(w.uuids[ref.rk], ref.uuid)
+	}
+	if len(w.uuids[ref.rk]) == 0 {
+		delete(w.uuids, ref.rk)
+	}
 }
 
 // Drift detection's metrics: counters without object names.

@@ -44,6 +44,11 @@ type Target struct {
 	Kind TargetKind
 	// ClientUUID is the Keycloak client's internal id (Kind Client).
 	ClientUUID string
+	// Grantees: the client's roles may have lost their holders (a role, or
+	// the client itself, deleted: Keycloak drops the role mappings with
+	// it, and recreating the role does not bring them back), so the
+	// AuthClients granted its roles (spec.roleGrants) are reconciled too.
+	Grantees bool
 	// EventsConfig: the event may have changed whether the realm records
 	// admin events (a realm update): the watcher checks at once.
 	EventsConfig bool
@@ -61,7 +66,9 @@ func Classify(e keycloak.AdminEvent) Target {
 	switch seg[0] {
 	case "clients":
 		if len(seg) >= 2 && seg[1] != "" {
-			return Target{Kind: Client, ClientUUID: seg[1]}
+			grantees := len(seg) >= 3 && seg[2] == "roles" ||
+				len(seg) == 2 && e.OperationType == "DELETE"
+			return Target{Kind: Client, ClientUUID: seg[1], Grantees: grantees}
 		}
 		return Target{Kind: Realm}
 	case "users":

@@ -16,7 +16,9 @@ func TestClassify(t *testing.T) {
 		{"CLIENT", "clients/" + uuid, drift.Target{Kind: drift.Client, ClientUUID: uuid}},
 		{"CLIENT", "clients/" + uuid + "/client-secret", drift.Target{Kind: drift.Client, ClientUUID: uuid}},
 		{"PROTOCOL_MAPPER", "clients/" + uuid + "/protocol-mappers/models/m1", drift.Target{Kind: drift.Client, ClientUUID: uuid}},
-		{"CLIENT_ROLE", "clients/" + uuid + "/roles/reader", drift.Target{Kind: drift.Client, ClientUUID: uuid}},
+		// A client role's change may have dropped the mappings of the
+		// clients granted it: they are reconciled too.
+		{"CLIENT_ROLE", "clients/" + uuid + "/roles/reader", drift.Target{Kind: drift.Client, ClientUUID: uuid, Grantees: true}},
 		{"CLIENT_SCOPE_MAPPING", "clients/" + uuid + "/default-client-scopes/s1", drift.Target{Kind: drift.Client, ClientUUID: uuid}},
 		{"CLIENT_ROLE_MAPPING", "users/u1/role-mappings/clients/" + uuid, drift.Target{Kind: drift.Grants}},
 		{"REALM_ROLE_MAPPING", "users/u1/role-mappings/realm", drift.Target{Kind: drift.Grants}},
@@ -36,6 +38,10 @@ func TestClassify(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("Classify(%s %q) = %+v, want %+v", tc.resourceType, tc.path, got, tc.want)
 		}
+	}
+	// A deleted client takes the mappings of its roles with it.
+	if got := drift.Classify(keycloak.AdminEvent{ResourceType: "CLIENT", ResourcePath: "clients/" + uuid, OperationType: "DELETE"}); !got.Grantees || got.ClientUUID != uuid {
+		t.Errorf("a deleted client: got %+v, want its grantees reconciled", got)
 	}
 	if got := drift.Classify(keycloak.AdminEvent{ResourceType: "CLIENT", ResourcePath: "clients/" + uuid, Error: "unknown_error"}); got.Kind != drift.None {
 		t.Errorf("a failed operation changed nothing: got %+v", got)
