@@ -84,8 +84,15 @@ type realmWatch struct {
 	pos drift.Position
 	// lastRead is when the events were last read completely (zero: never).
 	lastRead time.Time
-	// failed: a read failed since; the next complete read resyncs the realm.
+	// failed: a read failed since; the next complete read resyncs the
+	// realm (once lostResync allows: a pending resync is kept until then).
 	failed bool
+	// failures counts the reads that failed in a row: the next read waits
+	// longer (failureDelay), so that a Keycloak that is down is not polled
+	// at full rate for every realm.
+	failures int
+	// lostResync spaces the full resyncs for failed reads.
+	lostResync drift.ResyncBackoff
 	// expiration is the realm's adminEventsExpiration (seconds, 0: none).
 	expiration int64
 	// polls counts the reads; the events config is read every
@@ -106,7 +113,20 @@ const (
 	// Keycloak's that the gap decisions tolerate, and how far before its
 	// start the watcher reads (the start-up reconciles cover the rest).
 	clockSkew = time.Minute
+	// lostResyncHold and lostResyncMaxHold bound the spacing of the full
+	// resyncs one realm gets for failed reads (drift.ResyncBackoff).
+	lostResyncHold    = time.Minute
+	lostResyncMaxHold = time.Hour
+	// maxFailureShift caps the slowdown of a realm's reads while they
+	// fail: at most 2^maxFailureShift intervals apart (160s at 10s).
+	maxFailureShift = 4
 )
+
+// failureDelay is how long after a read the next one runs: interval, doubled
+// for each failure in a row (up to 2^maxFailureShift intervals).
+func failureDelay(interval time.Duration, failures int) time.Duration {
+	return interval << min(failures, maxFailureShift)
+}
 
 // NewDriftWatch returns a watcher; SetupWithManager adds it to mgr, and the
 // reconcilers' SetupWithManager connect its sources.
@@ -219,8 +239,8 @@ func (w *DriftWatch) work(ctx context.Context) bool {
 		return true
 	}
 	log := ctrl.LoggerFrom(ctx).WithValues("authServer", klog.KObj(as))
-	w.poll(ctrl.LoggerInto(ctx, log), as)
-	w.queue.AddAfter(key, w.Interval)
+	failures := w.poll(ctrl.LoggerInto(ctx, log), as)
+	w.queue.AddAfter(key, failureDelay(w.Interval, failures))
 	return true
 }
 
@@ -268,18 +288,19 @@ type realmPoll struct {
 	st *realmWatch
 }
 
-// poll reads one realm's events since its position and acts on them.
-func (w *DriftWatch) poll(ctx context.Context, as *authv1.AuthServer) {
+// poll reads one realm's events since its position and acts on them. It
+// returns how many reads of the realm failed in a row.
+func (w *DriftWatch) poll(ctx context.Context, as *authv1.AuthServer) int {
 	log := ctrl.LoggerFrom(ctx)
 	realm := as.Status.RealmName
 	if realm == "" || !reconciler.IsReady(as) {
 		// Its own reconcile retries; nothing to compare yet.
-		return
+		return 0
 	}
 	kc, err := w.Connections.For(ctx, as)
 	if err != nil {
 		driftPolls.WithLabelValues("error").Inc()
-		return
+		return 0
 	}
 	rk := w.realmKey(as)
 	st := w.state(rk)
@@ -293,7 +314,7 @@ func (w *DriftWatch) poll(ctx context.Context, as *authv1.AuthServer) {
 	w.mu.Unlock()
 	if st.configDue || st.eventsOff || st.polls%configEvery == 0 {
 		if !w.checkConfig(ctx, kc, as, st) {
-			return
+			return st.failures
 		}
 	}
 	st.polls++
@@ -304,22 +325,33 @@ func (w *DriftWatch) poll(ctx context.Context, as *authv1.AuthServer) {
 		}
 		driftPolls.WithLabelValues("error").Inc()
 		st.failed = true
-		return
+		st.failures++
+		return st.failures
 	}
 	driftPolls.WithLabelValues("ok").Inc()
+	st.failures = 0
 	now := time.Now()
 	next, fresh, purged := drift.Advance(st.pos, events)
 	cause, gap := drift.Gap(drift.GapInput{Purged: purged, LastTime: st.pos.Time, Now: now.UnixMilli(),
 		SinceLastRead: sinceMillis(st.lastRead, now), Expiration: st.expiration, Skew: clockSkew.Milliseconds()})
-	if st.failed {
-		cause, gap = drift.CauseLostPage, true
+	pending := false
+	if st.failed && !gap {
+		var due bool
+		if due, st.lostResync = st.lostResync.Due(now, lostResyncHold, lostResyncMaxHold); due {
+			cause, gap = drift.CauseLostPage, true
+		} else {
+			// Resynced for a failed read a moment ago: this one waits
+			// (the events read now are acted on meanwhile).
+			pending = true
+		}
 	}
-	st.pos, st.lastRead, st.failed = next, now, false
+	st.pos, st.lastRead, st.failed = next, now, pending
 	if gap {
 		w.fullResync(ctx, as, cause)
-		return
+		return 0
 	}
 	w.dispatch(ctx, realmPoll{as: as, kc: kc, rk: rk, st: st}, fresh)
+	return 0
 }
 
 // sinceMillis is how long ago (ms) t was; 0 for the zero time.
@@ -357,6 +389,7 @@ func (w *DriftWatch) checkConfig(ctx context.Context, kc keycloak.AdminEventAdmi
 	if err != nil {
 		driftPolls.WithLabelValues("error").Inc()
 		st.failed = true
+		st.failures++
 		return false
 	}
 	st.configDue, st.expiration = false, cfg.AdminEventsExpiration

@@ -36,3 +36,13 @@ func TestDriftWatchClientMapForgets(t *testing.T) {
 	var nilWatch *DriftWatch
 	nilWatch.forgetClient(a) // drift detection off: a no-op
 }
+
+// A realm whose reads fail is read less often, up to 16 intervals apart,
+// and at the interval again once a read succeeds.
+func TestDriftFailureDelay(t *testing.T) {
+	for failures, want := range map[int]time.Duration{0: 10 * time.Second, 1: 20 * time.Second, 3: 80 * time.Second, 4: 160 * time.Second, 50: 160 * time.Second} {
+		if got := failureDelay(10*time.Second, failures); got != want {
+			t.Errorf("failureDelay(10s, %d) = %s, want %s", failures, got, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ package drift
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nauthera/nauthera/pkg/keycloak"
 )
@@ -182,4 +183,34 @@ func Gap(in GapInput) (Cause, bool) {
 		return CausePurged, true
 	}
 	return "", false
+}
+
+// ResyncBackoff spaces the full resyncs one realm gets for failed reads
+// (CauseLostPage). A Keycloak that fails every other read under load would
+// otherwise get a full resync of the realm, one read per client, after
+// every recovered read: more load, more failures. A failed read is still
+// never forgotten: the resync it asks for waits until the hold is over.
+type ResyncBackoff struct {
+	// Last is when the last such resync ran (zero: never).
+	Last time.Time
+	// Hold is how long after Last the next one waits.
+	Hold time.Duration
+}
+
+// Due says whether a full resync for a failed read may run at now, and the
+// backoff after it: the hold starts at base and doubles, up to limit, while
+// the failures come back within twice the hold.
+func (b ResyncBackoff) Due(now time.Time, base, limit time.Duration) (bool, ResyncBackoff) {
+	if b.Last.IsZero() {
+		return true, ResyncBackoff{Last: now, Hold: base}
+	}
+	since := now.Sub(b.Last)
+	if since < b.Hold {
+		return false, b
+	}
+	hold := base
+	if since < 2*b.Hold {
+		hold = min(2*b.Hold, limit)
+	}
+	return true, ResyncBackoff{Last: now, Hold: hold}
 }

@@ -2,6 +2,7 @@ package drift_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/nauthera/nauthera/pkg/drift"
 	"github.com/nauthera/nauthera/pkg/keycloak"
@@ -105,5 +106,34 @@ func TestGap(t *testing.T) {
 		if cause != tc.cause || gap != tc.gap {
 			t.Errorf("%s: Gap = %q, %v; want %q, %v", tc.name, cause, gap, tc.cause, tc.gap)
 		}
+	}
+}
+
+// Failed reads that keep coming get their full resyncs spaced out
+// (doubling holds), and one that comes back after a quiet spell starts over.
+func TestResyncBackoff(t *testing.T) {
+	base, limit := time.Minute, 8*time.Minute
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	var b drift.ResyncBackoff
+	due, b := b.Due(t0, base, limit)
+	if !due || b.Hold != base {
+		t.Fatalf("first failure: due=%v hold=%s, want a resync at once", due, b.Hold)
+	}
+	// A failure 20s later (the next read): held.
+	if due, _ := b.Due(t0.Add(20*time.Second), base, limit); due {
+		t.Fatal("a failure within the hold resynced again")
+	}
+	// Failures keep coming: each resync waits twice as long, up to limit.
+	at := t0
+	for _, want := range []time.Duration{2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 8 * time.Minute} {
+		at = at.Add(b.Hold)
+		due, b = b.Due(at, base, limit)
+		if !due || b.Hold != want {
+			t.Fatalf("at %s: due=%v hold=%s, want a resync and a hold of %s", at.Sub(t0), due, b.Hold, want)
+		}
+	}
+	// A quiet spell (no failure for twice the hold): back to base.
+	if due, b = b.Due(at.Add(time.Hour), base, limit); !due || b.Hold != base {
+		t.Fatalf("after a quiet hour: due=%v hold=%s, want %s", due, b.Hold, base)
 	}
 }
