@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -360,4 +361,30 @@ func BenchmarkConsoleEditRevert(b *testing.B) {
 	b.ReportMetric(q(0.99), "p99-s")
 	b.ReportMetric(took[len(took)-1].Seconds(), "max-s")
 	b.Logf("console edit revert times over %d edits: %v", len(took), took)
+}
+
+// Another admin deletes a client role that a second AuthClient was granted:
+// Keycloak drops the grant with the role, and the role's owner recreating it
+// restores nothing, so the grantee is reconciled too and its token carries
+// the role again, with the full resync an hour away.
+func TestDriftRoleDeletedRestoresGrants(t *testing.T) {
+	integration(t)
+	b := newDriftBed(t, "drift-grants", time.Second)
+	api := &authv1.AuthClient{}
+	apply(t, authClient("drift", "grants-api", "drift-grants", grantOrdersRoles+"\n  roleGrantAccess: {namespaces: [drift]}"), api)
+	t.Cleanup(func() { deleteAndWait(t, api) })
+	waitReady(t, api, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	wk := &authv1.AuthClient{}
+	apply(t, authClient("drift", "grants-worker", "drift-grants", worker+"\n"+grantOf("drift", "grants-api", "orders:write")), wk)
+	t.Cleanup(func() { deleteAndWait(t, wk) })
+	waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	apiID := api.EffectiveClientID()
+	waitTokenRoles(t, b.realm, "drift", "grants-worker", apiID, "orders:write")
+
+	gc, tok := b.admin()
+	uuid := *keycloakClient(t, b.realm, apiID).ID
+	if err := gc.DeleteClientRole(context.Background(), tok, b.realm, uuid, "orders:write"); err != nil {
+		t.Fatal(err)
+	}
+	waitTokenRoles(t, b.realm, "drift", "grants-worker", apiID, "orders:write")
 }
