@@ -93,6 +93,11 @@ type realmWatch struct {
 	failures int
 	// lostResync spaces the full resyncs for failed reads.
 	lostResync drift.ResyncBackoff
+	// shared spaces the full resyncs for changes to what the realm's
+	// clients share (client scopes, roles by id); sharedPending: one is
+	// held and runs at a later read.
+	shared        drift.ResyncBackoff
+	sharedPending bool
 	// expiration is the realm's adminEventsExpiration (seconds, 0: none).
 	expiration int64
 	// polls counts the reads; the events config is read every
@@ -120,6 +125,12 @@ const (
 	// maxFailureShift caps the slowdown of a realm's reads while they
 	// fail: at most 2^maxFailureShift intervals apart (160s at 10s).
 	maxFailureShift = 4
+	// sharedResyncHold and sharedResyncMaxHold bound the spacing of the
+	// full resyncs one realm gets for changes to shared objects: the first
+	// runs at once, the next after the previous one's reads are spread
+	// (maxRecoverySpread), doubling while an admin keeps editing.
+	sharedResyncHold    = maxRecoverySpread
+	sharedResyncMaxHold = 5 * time.Minute
 )
 
 // failureDelay is how long after a read the next one runs: interval, doubled
@@ -347,11 +358,31 @@ func (w *DriftWatch) poll(ctx context.Context, as *authv1.AuthServer) int {
 	}
 	st.pos, st.lastRead, st.failed = next, now, pending
 	if gap {
+		st.sharedPending = false
 		w.fullResync(ctx, as, cause)
+		return 0
+	}
+	if st.sharedPending && w.sharedResync(ctx, as, st) {
 		return 0
 	}
 	w.dispatch(ctx, realmPoll{as: as, kc: kc, rk: rk, st: st}, fresh)
 	return 0
+}
+
+// sharedResync resyncs the realm for a change to something its clients
+// share, at most once per hold (drift.ResyncBackoff): an admin editing
+// client scopes or roles for minutes would otherwise cost one read per
+// client at every read of the events. A held one runs at a later read
+// (sharedPending). It says whether the realm was resynced.
+func (w *DriftWatch) sharedResync(ctx context.Context, as *authv1.AuthServer, st *realmWatch) bool {
+	due, next := st.shared.Due(time.Now(), sharedResyncHold, sharedResyncMaxHold)
+	if !due {
+		st.sharedPending = true
+		return false
+	}
+	st.shared, st.sharedPending = next, false
+	w.fullResync(ctx, as, drift.CauseSharedObject)
+	return true
 }
 
 // sinceMillis is how long ago (ms) t was; 0 for the zero time.
@@ -457,8 +488,9 @@ func (w *DriftWatch) dispatch(ctx context.Context, p realmPoll, events []keycloa
 			server = true
 			realmChanged = realmChanged || t.EventsConfig
 		case drift.Realm:
-			w.fullResync(ctx, as, drift.CauseSharedObject)
-			return
+			if w.sharedResync(ctx, as, st) {
+				return
+			}
 		}
 	}
 	if realmChanged && !w.checkConfig(ctx, kc, as, st) {

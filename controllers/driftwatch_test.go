@@ -388,3 +388,39 @@ func TestDriftRoleDeletedRestoresGrants(t *testing.T) {
 	}
 	waitTokenRoles(t, b.realm, "drift", "grants-worker", apiID, "orders:write")
 }
+
+// Another admin editing client scopes (shared by every client of the
+// realm) over several reads of the events costs one full resync at once and
+// the next only after a hold, not one per read; the held one still runs.
+func TestDriftSharedObjectResyncsSpaced(t *testing.T) {
+	integration(t)
+	b := newDriftBed(t, "drift-shared", time.Second)
+	b.polled(t, 2)
+	before := driftCounter(t, "nauthera_drift_full_resyncs_total", "cause", "SharedObject")
+	gc, tok := b.admin()
+	ctx := context.Background()
+	for i := range 3 {
+		id, err := gc.CreateClientScope(ctx, tok, b.realm, gocloak.ClientScope{Name: gocloak.StringP(fmt.Sprintf("drift-shared-%d", i)), Protocol: gocloak.StringP("openid-connect")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			gc, tok := b.admin()
+			_ = gc.DeleteClientScope(context.Background(), tok, b.realm, id)
+		})
+		// Each edit lands in a read of its own.
+		b.polled(t, 2)
+	}
+	if got := driftCounter(t, "nauthera_drift_full_resyncs_total", "cause", "SharedObject") - before; got != 1 {
+		t.Errorf("three client-scope edits in three reads within the hold: %v full resyncs, want 1", got)
+	}
+	eventually(t, 2*sharedResyncHoldForTest, "the held full resync", func() error {
+		if got := driftCounter(t, "nauthera_drift_full_resyncs_total", "cause", "SharedObject") - before; got != 2 {
+			return fmt.Errorf("%v full resyncs", got)
+		}
+		return nil
+	})
+}
+
+// sharedResyncHoldForTest is controllers.sharedResyncHold (30s).
+const sharedResyncHoldForTest = 30 * time.Second
