@@ -207,8 +207,10 @@ func (o *options) validate() error {
 			errs = append(errs, fmt.Errorf("%s must be a positive duration such as 10m, got %s", flagRef(d.name), d.d))
 		}
 	}
-	if o.driftInterval < 0 {
-		errs = append(errs, fmt.Errorf("%s must be a positive duration such as 10s, or 0 to turn drift detection off, got %s", flagRef("drift-interval"), o.driftInterval))
+	if o.driftInterval < 0 || o.driftInterval > 0 && o.driftInterval < time.Second {
+		// Below a second (a typo such as 10ms) every realm would be read
+		// hundreds of times a second.
+		errs = append(errs, fmt.Errorf("%s must be at least 1s, such as 10s, or 0 to turn drift detection off, got %s", flagRef("drift-interval"), o.driftInterval))
 	}
 	if o.concurrency < 1 {
 		errs = append(errs, fmt.Errorf("%s must be at least 1, got %d", flagRef("max-concurrent-reconciles"), o.concurrency))
