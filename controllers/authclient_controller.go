@@ -22,6 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/Nerzal/gocloak/v14"
+
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/connection"
 	"github.com/nauthera/nauthera/internal/reconciler"
@@ -55,6 +57,14 @@ type AuthClientReconciler struct {
 	// SecretNamespaces are the namespaces whose Secrets spec.clientSecretRef
 	// may name, watched for changes (none: all); the operator's watched namespaces.
 	SecretNamespaces []string
+	// Drift, if set, enqueues the AuthClients whose Keycloak clients others
+	// changed (from the realms' admin events); the reconciles tell it which
+	// Keycloak client is whose.
+	Drift *DriftWatch
+	// Recheck is how soon an AuthClient stalled on something the operator
+	// does not watch (a missing ServiceAccount, a role to grant that does not
+	// exist yet) is looked at again; 0: min(10m, Resync).
+	Recheck time.Duration
 
 	// realmScopeCache keeps each realm's client scopes for creating clients.
 	realmScopeCache scopeCache
@@ -76,6 +86,9 @@ type AuthClientReconciler struct {
 func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	ac := &authv1.AuthClient{}
 	if err := r.Get(ctx, req.NamespacedName, ac); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			r.Drift.forgetClient(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := ac.DeepCopy()
@@ -95,7 +108,7 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	// nothing. Without the webhook, this is where it is added, before
 	// anything reaches Keycloak.
 	if err := reconciler.AddFinalizer(ctx, r.Client, ac); err != nil {
-		return rep.Failed(ctx, ac, err, r.Resync)
+		return rep.Failed(ctx, ac, err, recheck(r.Recheck, r.Resync))
 	}
 	// The finalizer patch (if any) moved the resourceVersion; the status is as read.
 	before = ac.DeepCopy()
@@ -117,9 +130,13 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		before = ac.DeepCopy()
 		return nil
 	}
-	wake, note, err := r.reconcile(ctx, &authClientScope{ac: ac, rep: rep, persist: persist})
+	s := &authClientScope{ac: ac, rep: rep, persist: persist}
+	wake, note, err := r.reconcile(ctx, s)
+	if s.kcClient != nil {
+		r.Drift.noteClient(s.as, gocloak.PString(s.kcClient.ID), req.NamespacedName)
+	}
 	if err != nil {
-		res, err := rep.Failed(ctx, ac, err, r.Resync)
+		res, err := rep.Failed(ctx, ac, err, recheck(r.Recheck, r.Resync))
 		if err == nil {
 			// Refused for a reason retrying cannot fix (a policy
 			// violation): rotation still runs on time.
@@ -199,7 +216,7 @@ func (r *AuthClientReconciler) SetupWithManager(_ context.Context, mgr ctrl.Mana
 	if err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	bld := ctrl.NewControllerManagedBy(mgr).
 		// Status updates (our own) do not trigger a reconcile; spec changes,
 		// deletion and annotations (a manual nudge) do.
 		For(&authv1.AuthClient{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -229,11 +246,15 @@ func (r *AuthClientReconciler) SetupWithManager(_ context.Context, mgr ctrl.Mana
 		Watches(&authv1.AuthClient{}, handler.EnqueueRequestsFromMapFunc(r.roleGrantSourcesOf), builder.WithPredicates(roleGrantTargetChanged)).
 		// A Secret named by spec.clientSecretRef that changes re-reconciles
 		// the clients naming it (authclient_byosecret.go).
-		WatchesRawSource(secretRefs).
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
-			RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
-		}).
+		WatchesRawSource(secretRefs)
+	if r.Drift != nil {
+		// Keycloak clients another admin changed (driftwatch.go).
+		bld = bld.WatchesRawSource(r.Drift.clientSource())
+	}
+	return bld.WithOptions(controller.Options{
+		MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
+		RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
+	}).
 		Named("authclient").
 		Complete(r)
 }

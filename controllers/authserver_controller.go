@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -48,6 +49,14 @@ type AuthServerReconciler struct {
 	// server, for spec.serviceAccountAuthentication without an issuer.
 	// Nil reads it from the manager's API server.
 	Issuers IssuerSource
+	// Drift, if set, enqueues the AuthServers whose realm-level objects
+	// others changed (from the realms' admin events).
+	Drift *DriftWatch
+	// Recheck is how soon what the operator does not watch is looked at
+	// again: a failed realm, an invalid or soon renewed certificate, an
+	// LDAP federation or service-account issuer that is not ready; 0:
+	// min(10m, Resync).
+	Recheck time.Duration
 }
 
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers,verbs=get;list;watch;update;patch
@@ -109,7 +118,7 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, r.reconcileDelete(ctx, s)
 	}
 	if err := reconciler.AddFinalizer(ctx, r.Client, as); err != nil {
-		return s.rep.Failed(ctx, as, err, r.Resync)
+		return s.rep.Failed(ctx, as, err, recheck(r.Recheck, r.Resync))
 	}
 	// The finalizer patch moved the resourceVersion; the status is as read.
 	s.before = as.DeepCopy()
@@ -127,28 +136,28 @@ func (r *AuthServerReconciler) reconcileSteps(ctx context.Context, s *serverScop
 	// Keycloak cannot be reached (an expired public certificate).
 	certRetry := r.reconcileCertificate(ctx, as, rep)
 	if err := checkSelectors(as); err != nil {
-		return rep.Failed(ctx, as, err, r.Resync)
+		return rep.Failed(ctx, as, err, recheck(r.Recheck, r.Resync))
 	}
 	kc, err := r.Connections.For(ctx, as)
 	if err != nil {
-		return rep.Failed(ctx, as, err, r.Resync)
+		return rep.Failed(ctx, as, err, recheck(r.Recheck, r.Resync))
 	}
 	s.kc = kc
 	if !r.readServer(ctx, s) {
 		return r.unsupportedResult(), nil
 	}
 	if s.realmID, err = r.reconcileRealm(ctx, as, kc, rep); err != nil {
-		return rep.Failed(ctx, as, err, r.Resync)
+		return rep.Failed(ctx, as, err, recheck(r.Recheck, r.Resync))
 	}
 	if err := r.reconcileIssuer(ctx, as, kc); err != nil {
-		return rep.Failed(ctx, as, err, r.Resync)
+		return rep.Failed(ctx, as, err, recheck(r.Recheck, r.Resync))
 	}
 	eff, err := r.reconcilePolicies(ctx, as, rep)
 	if err != nil {
-		return rep.Failed(ctx, as, err, r.Resync)
+		return rep.Failed(ctx, as, err, recheck(r.Recheck, r.Resync))
 	}
 	if err := r.reconcileRotation(ctx, s, eff); err != nil {
-		return rep.Failed(ctx, as, err, r.Resync)
+		return rep.Failed(ctx, as, err, recheck(r.Recheck, r.Resync))
 	}
 	after := reconciler.Jitter(r.Resync, key)
 	usRetry, err := r.reconcileUserStore(ctx, s)
@@ -162,7 +171,7 @@ func (r *AuthServerReconciler) reconcileSteps(ctx context.Context, s *serverScop
 	// by now, and are used rather than created.
 	rrRetry, err := r.realmRolesStep(ctx, s)
 	if err != nil {
-		return rep.Failed(ctx, as, err, r.Resync)
+		return rep.Failed(ctx, as, err, recheck(r.Recheck, r.Resync))
 	}
 	saRetry := r.reconcileServiceAccounts(ctx, s)
 	if s.featureMissing {
@@ -172,6 +181,9 @@ func (r *AuthServerReconciler) reconcileSteps(ctx context.Context, s *serverScop
 		if retry > 0 {
 			after = min(after, retry)
 		}
+	}
+	if needsRecheck(as) {
+		after = min(after, recheck(r.Recheck, r.Resync))
 	}
 	rep.Ready(ctx, as, authv1.ReasonRealmProvisioned, fmt.Sprintf("Realm %q is provisioned; issuer %s", as.Status.RealmName, as.Status.Issuer))
 	return ctrl.Result{RequeueAfter: after}, nil
@@ -241,6 +253,11 @@ func (r *AuthServerReconciler) reconcileRealm(ctx context.Context, as *authv1.Au
 		}
 		if still := desired.RealmDiff(want, *after); len(still) > 0 {
 			return "", reconciler.NotApplied(fmt.Sprintf("realm %q", name), still, want, "AuthServer")
+		}
+		if !gocloak.PBool(actual.AdminEventsEnabled) {
+			// Nothing was recorded while they were off: drift detection
+			// resyncs the realm (driftwatch.go).
+			r.Drift.eventsReenabled(as, name)
 		}
 		if reconciler.IsReady(as) {
 			rep.Event(ctx, as, corev1.EventTypeWarning, authv1.ReasonDriftReverted, fmt.Sprintf("Reverted changes made in Keycloak to realm %q: %s", name, strings.Join(diff, ", ")))
@@ -373,7 +390,7 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	r.Issuers = issuers
-	return ctrl.NewControllerManagedBy(mgr).
+	bld := ctrl.NewControllerManagedBy(mgr).
 		// Status updates (our own) do not trigger a reconcile; spec changes,
 		// deletion and annotations (a manual nudge) do.
 		For(&authv1.AuthServer{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -381,11 +398,15 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&authv1.AuthPolicy{}, handler.EnqueueRequestsFromMapFunc(r.serversIn), policySpecOrLabels).
 		// A UserStore's change (spec, sync annotation, deletion) reaches
 		// the realms that federate it.
-		Watches(&authv1.UserStore{}, handler.EnqueueRequestsFromMapFunc(r.serversUsing), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
-			RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
-		}).
+		Watches(&authv1.UserStore{}, handler.EnqueueRequestsFromMapFunc(r.serversUsing), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{})))
+	if r.Drift != nil {
+		// Realm-level objects another admin changed (driftwatch.go).
+		bld = bld.WatchesRawSource(r.Drift.serverSource())
+	}
+	return bld.WithOptions(controller.Options{
+		MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles),
+		RateLimiter:             reconciler.RateLimiter(0, r.MaxBackoff),
+	}).
 		Named("authserver").
 		Complete(r)
 }
@@ -462,4 +483,37 @@ func (r *AuthServerReconciler) serversIn(ctx context.Context, o client.Object) [
 func recordSessions(as *authv1.AuthServer, realm *gocloak.RealmRepresentation) {
 	as.Status.RealmSessionIdleSeconds = int32(gocloak.PInt(realm.SSOSessionIdleTimeout))
 	as.Status.RealmOfflineSessionIdleSeconds = int32(gocloak.PInt(realm.OfflineSessionIdleTimeout))
+}
+
+// defaultRecheck is how soon what the operator has no watch or admin event
+// for is looked at again: the resync interval this had before drift was
+// found from admin events (the resync is a day since).
+const defaultRecheck = 10 * time.Minute
+
+// recheck is the wake-up of an object waiting on something outside the
+// operator's watches: d (0: defaultRecheck), never later than the resync.
+func recheck(d, resync time.Duration) time.Duration {
+	if d <= 0 {
+		d = defaultRecheck
+	}
+	return min(d, resync)
+}
+
+// needsRecheck says whether a Ready AuthServer depends on something that
+// changes without a watch event or an admin event: its certificate or its
+// UserStore's bind password (Secrets read directly, not watched: a renewal
+// or a rotated password is picked up within the recheck, as it was within
+// the old 10-minute resync), or a side condition that is not True (an LDAP
+// federation, the service-account issuer, realm roles) and may come right
+// on its own.
+func needsRecheck(as *authv1.AuthServer) bool {
+	if as.Spec.TLS != nil || as.Spec.UserStoreRef != nil {
+		return true
+	}
+	for _, t := range []string{authv1.CertificateCondition, authv1.UserStoreCondition, authv1.ServiceAccountIssuerCondition, authv1.RealmRolesCondition} {
+		if c := meta.FindStatusCondition(as.Status.Conditions, t); c != nil && c.Status != metav1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }

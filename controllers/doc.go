@@ -67,6 +67,18 @@
 // rule decides their Events (a Warning when one turns False, a Normal one
 // when it recovers, none when it is True from the start).
 //
+// # Drift detection
+//
+// DriftWatch (driftwatch.go) is a leader-elected Runnable: every
+// --drift-interval it reads each Ready AuthServer's realm admin events since
+// the last read, ignores the operator's own, and hands the AuthClients and
+// AuthServers others touched to their controllers through source.Channel;
+// pkg/drift maps events to objects and decides when a gap forces a full
+// resync of the realm. The AuthClient reconcile records which Keycloak
+// client is whose (noteClient). --resync-interval (24h) is the safety net;
+// objects waiting on what has no watch keep a 10-minute recheck (recheck,
+// needsRecheck in authserver_controller.go).
+//
 // # UserStore and AuthPolicy
 //
 // Neither talks to Keycloak. The UserStore reconciler summarizes what the

@@ -102,7 +102,7 @@ func writeOperatorToken(t *testing.T, file string) {
 
 // swapOperator stops the running operator and starts one with defaults in
 // its place; when the test ends, the next test starts the usual one.
-func swapOperator(t *testing.T, defaults connection.Defaults) *operator {
+func swapOperator(t testing.TB, defaults connection.Defaults) *operator {
 	t.Helper()
 	opMu.Lock()
 	defer opMu.Unlock()

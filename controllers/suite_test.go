@@ -53,6 +53,8 @@ var (
 	faults = &testbed.Faults{}
 	// resync is short so that drift tests do not wait long.
 	resync = 2 * time.Second
+	// driftInterval > 0 runs drift detection from admin events (driftwatch_test.go).
+	driftInterval time.Duration
 )
 
 const (
@@ -177,14 +179,21 @@ func startOperatorWith(t testing.TB, defaults connection.Defaults) *operator {
 	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
 		t.Fatal(err)
 	}
+	var drift *controllers.DriftWatch
+	if driftInterval > 0 {
+		drift = controllers.NewDriftWatch(mgr.GetClient(), conns, driftInterval)
+		if err := drift.SetupWithManager(mgr); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := (&controllers.AuthServerReconciler{
-		Client: mgr.GetClient(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
+		Client: mgr.GetClient(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"), Drift: drift,
 		Resync: resync, MaxConcurrentReconciles: 2, MaxBackoff: 2 * time.Second,
 	}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
 	if err := (&controllers.AuthClientReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"), Drift: drift,
 		Resync: resync, MaxConcurrentReconciles: 4, MaxBackoff: 2 * time.Second,
 		RestartWorkloads: true,
 	}).SetupWithManager(ctx, mgr); err != nil {

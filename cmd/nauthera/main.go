@@ -54,6 +54,7 @@ type options struct {
 	keycloakTimeout        time.Duration
 	keycloakMaxInFlight    int
 	resync                 time.Duration
+	driftInterval          time.Duration
 	maxBackoff             time.Duration
 	watchNamespaces        string
 	concurrency            int
@@ -150,7 +151,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.keycloakTokenAudience, "keycloak-token-audience", "", "Audience of the operator's service-account tokens for Keycloak (also of those it requests for an AuthServer's spec.adminIdentity); empty: <keycloak-url>/realms/<keycloak-admin-realm>.")
 	fs.IntVar(&o.keycloakMaxInFlight, "keycloak-max-inflight", keycloak.DefaultMaxInFlight, "Requests in flight to one Keycloak at most, whatever the reconcile concurrency; requests also wait while Keycloak asks for a pause (429/503 with Retry-After).")
 	fs.DurationVar(&o.keycloakTimeout, "keycloak-timeout", 10*time.Second, "Timeout of each request to Keycloak (creating or deleting a realm: at least a minute).")
-	fs.DurationVar(&o.resync, "resync-interval", 10*time.Minute, "How often Ready objects are compared with Keycloak to revert drift.")
+	fs.DurationVar(&o.resync, "resync-interval", 24*time.Hour, "How often every Ready object is compared with Keycloak in full: the safety net behind drift detection from admin events (--drift-interval).")
+	fs.DurationVar(&o.driftInterval, "drift-interval", 10*time.Second, "How often each realm's Keycloak admin events are read to find and revert changes made by others (one request per realm when nothing happened); 0 turns drift detection off, leaving the full resync alone.")
 	fs.DurationVar(&o.maxBackoff, "max-backoff", 5*time.Minute, "Longest delay between retries after transient failures.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
 	fs.IntVar(&o.concurrency, "max-concurrent-reconciles", 16, "Reconciles running in parallel per kind; Keycloak requests are bounded separately (--keycloak-max-inflight).")
@@ -206,6 +208,11 @@ func (o *options) validate() error {
 		if d.d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be a positive duration such as 10m, got %s", flagRef(d.name), d.d))
 		}
+	}
+	if o.driftInterval < 0 || o.driftInterval > 0 && o.driftInterval < time.Second {
+		// Below a second (a typo such as 10ms) every realm would be read
+		// hundreds of times a second.
+		errs = append(errs, fmt.Errorf("%s must be at least 1s, such as 10s, or 0 to turn drift detection off, got %s", flagRef("drift-interval"), o.driftInterval))
 	}
 	if o.concurrency < 1 {
 		errs = append(errs, fmt.Errorf("%s must be at least 1, got %d", flagRef("max-concurrent-reconciles"), o.concurrency))
@@ -337,14 +344,21 @@ func run(ctx context.Context, o *options) error {
 	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
 		return err
 	}
+	var drift *controllers.DriftWatch
+	if o.driftInterval > 0 {
+		drift = controllers.NewDriftWatch(mgr.GetClient(), conns, o.driftInterval)
+		if err := drift.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
 	if err := (&controllers.AuthServerReconciler{
-		Client: mgr.GetClient(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
+		Client: mgr.GetClient(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"), Drift: drift,
 		Resync: o.resync, MaxConcurrentReconciles: o.concurrency, MaxBackoff: o.maxBackoff,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&controllers.AuthClientReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Connections: conns, Recorder: mgr.GetEventRecorder("nauthera"), Drift: drift,
 		Resync: o.resync, MaxConcurrentReconciles: o.concurrency, MaxBackoff: o.maxBackoff,
 		RestartWorkloads: o.restartWorkloads, SecretNamespaces: strings.Split(o.watchNamespaces, ","),
 	}).SetupWithManager(ctx, mgr); err != nil {
@@ -369,7 +383,7 @@ func run(ctx context.Context, o *options) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	log.Info("Starting operator", "keycloakUrl", o.keycloakURL, "watchNamespaces", o.watchNamespaces, "resyncInterval", o.resync.String())
+	log.Info("Starting operator", "keycloakUrl", o.keycloakURL, "watchNamespaces", o.watchNamespaces, "resyncInterval", o.resync.String(), "driftInterval", o.driftInterval.String())
 	return mgr.Start(ctx)
 }
 

@@ -35,6 +35,9 @@ func TestParseFlags(t *testing.T) {
 	if o.resync != 90*time.Second || o.keycloakURL != "http://kc:8080" || o.logFormat != "json" || !o.leaderElect {
 		t.Errorf("environment not applied: %+v", o)
 	}
+	if o.driftInterval != 10*time.Second {
+		t.Errorf("--drift-interval defaults to 10s, got %s", o.driftInterval)
+	}
 	if o.maxBackoff != 2*time.Minute {
 		t.Errorf("a flag on the command line should win over the environment: max-backoff %s", o.maxBackoff)
 	}
@@ -60,6 +63,8 @@ func TestBadEnvironmentIsRefused(t *testing.T) {
 		{"NAUTHERA_RESYNC_INTERVAL", "600", `NAUTHERA_RESYNC_INTERVAL="600" is not a valid value for --resync-interval: want a duration with a unit, such as 90s or 10m`},
 		{"NAUTHERA_RESYNC_INTERVAL", "0s", "--resync-interval (NAUTHERA_RESYNC_INTERVAL) must be a positive duration"},
 		{"NAUTHERA_MAX_BACKOFF", "-1m", "--max-backoff (NAUTHERA_MAX_BACKOFF) must be a positive duration"},
+		{"NAUTHERA_DRIFT_INTERVAL", "-10s", "--drift-interval (NAUTHERA_DRIFT_INTERVAL) must be at least 1s, such as 10s, or 0 to turn drift detection off, got -10s"},
+		{"NAUTHERA_DRIFT_INTERVAL", "10ms", "--drift-interval (NAUTHERA_DRIFT_INTERVAL) must be at least 1s, such as 10s, or 0 to turn drift detection off, got 10ms"},
 		{"NAUTHERA_KEYCLOAK_TIMEOUT", "ten seconds", `NAUTHERA_KEYCLOAK_TIMEOUT="ten seconds" is not a valid value for --keycloak-timeout`},
 		{"NAUTHERA_MAX_CONCURRENT_RECONCILES", "sixteen", `NAUTHERA_MAX_CONCURRENT_RECONCILES="sixteen" is not a valid value`},
 		{"NAUTHERA_MAX_CONCURRENT_RECONCILES", "0", "--max-concurrent-reconciles (NAUTHERA_MAX_CONCURRENT_RECONCILES) must be at least 1"},

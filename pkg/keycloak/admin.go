@@ -33,6 +33,7 @@ type Admin interface {
 	RoleGrantAdmin
 	RealmRoleAdmin
 	ServerAdmin
+	AdminEventAdmin
 }
 
 // RealmAdmin manages realms.

@@ -23,6 +23,7 @@ func TestAdminIsTheSumOfItsAreas(t *testing.T) {
 		reflect.TypeFor[keycloak.RoleGrantAdmin](),
 		reflect.TypeFor[keycloak.RealmRoleAdmin](),
 		reflect.TypeFor[keycloak.ServerAdmin](),
+		reflect.TypeFor[keycloak.AdminEventAdmin](),
 	}
 	area := map[string]string{}
 	for _, a := range areas {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
@@ -72,6 +73,10 @@ type AdminClient struct {
 	realm   string // the admin realm
 	timeout time.Duration
 	server  serverInfoCache
+
+	// identity is the user the connection acts as, once known (Identity).
+	identityMu sync.Mutex
+	identity   string
 }
 
 var _ Admin = (*AdminClient)(nil)
