@@ -337,6 +337,7 @@ func (w *DriftWatch) poll(ctx context.Context, as *authv1.AuthServer) int {
 		driftPolls.WithLabelValues("error").Inc()
 		st.failed = true
 		st.failures++
+		w.realmGone(ctx, as, err)
 		return st.failures
 	}
 	driftPolls.WithLabelValues("ok").Inc()
@@ -385,6 +386,23 @@ func (w *DriftWatch) sharedResync(ctx context.Context, as *authv1.AuthServer, st
 	return true
 }
 
+// realmGone reconciles the AuthServer when a read of its realm failed with
+// 404: the realm is gone (another admin deleted it, and its clients with
+// it), which leaves no event in the realm and, with the full resync a day
+// away, would stay unrepaired that long. The AuthServer's reconcile
+// recreates the realm; the next complete read follows a failed one, so it
+// resyncs the realm's AuthClients (CauseLostPage), which recreate their
+// clients. While reads keep failing it is kicked again at each read, which
+// slows down like every failing read (failureDelay).
+func (w *DriftWatch) realmGone(ctx context.Context, as *authv1.AuthServer, err error) {
+	if !keycloak.IsNotFound(err) {
+		return
+	}
+	ctrl.LoggerFrom(ctx).V(1).Info("The realm is gone from Keycloak; reconciling its AuthServer", "realm", as.Status.RealmName)
+	driftEnqueued.WithLabelValues("AuthServer").Inc()
+	w.kick(ctx, w.servers, client.ObjectKeyFromObject(as), 0)
+}
+
 // sinceMillis is how long ago (ms) t was; 0 for the zero time.
 func sinceMillis(t, now time.Time) int64 {
 	if t.IsZero() {
@@ -421,6 +439,7 @@ func (w *DriftWatch) checkConfig(ctx context.Context, kc keycloak.AdminEventAdmi
 		driftPolls.WithLabelValues("error").Inc()
 		st.failed = true
 		st.failures++
+		w.realmGone(ctx, as, err)
 		return false
 	}
 	st.configDue, st.expiration = false, cfg.AdminEventsExpiration

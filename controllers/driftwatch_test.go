@@ -424,3 +424,30 @@ func TestDriftSharedObjectResyncsSpaced(t *testing.T) {
 
 // sharedResyncHoldForTest is controllers.sharedResyncHold (30s).
 const sharedResyncHoldForTest = 30 * time.Second
+
+// Another admin deletes the whole realm (its clients with it). Keycloak
+// records no event in the realm (it is gone) and the full resync is an hour
+// away: the watcher's reads of the realm's events now fail with 404, and
+// that must bring the AuthServer back to recreate the realm, then the
+// AuthClient to recreate its client, not wait for the resync.
+func TestDriftRealmDeletedIsRecreated(t *testing.T) {
+	integration(t)
+	b := newDriftBed(t, "drift-gone", time.Second)
+	b.polled(t, 1)
+	gc, tok := b.admin()
+	ctx := context.Background()
+	if err := gc.DeleteRealm(ctx, tok, b.realm); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the realm and its client recreated", func() error {
+		gc, tok := b.admin()
+		cs, err := gc.GetClients(ctx, tok, b.realm, gocloak.GetClientsParams{ClientID: gocloak.StringP(b.ac.EffectiveClientID())})
+		if err != nil {
+			return err
+		}
+		if len(cs) != 1 {
+			return fmt.Errorf("%d clients %s", len(cs), b.ac.EffectiveClientID())
+		}
+		return nil
+	})
+}
