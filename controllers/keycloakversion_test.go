@@ -10,9 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/testbed"
@@ -64,23 +61,7 @@ func TestKeycloakVersionInStatus(t *testing.T) {
 		t.Errorf("status.keycloakVersion %q, the test bed runs %q", as.Status.KeycloakVersion, kc.Version)
 	}
 	// kubectl get -o wide shows it.
-	crd := &unstructured.Unstructured{}
-	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
-	if err := k8s.Get(context.Background(), client.ObjectKey{Name: "authservers.auth.nauthera.io"}, crd); err != nil {
-		t.Fatal(err)
-	}
-	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
-	found := false
-	for _, v := range versions {
-		cols, _, _ := unstructured.NestedSlice(v.(map[string]any), "additionalPrinterColumns")
-		for _, c := range cols {
-			col := c.(map[string]any)
-			if col["jsonPath"] == ".status.keycloakVersion" && col["name"] == "Keycloak" && col["priority"] == int64(1) {
-				found = true
-			}
-		}
-	}
-	if !found {
+	if col := printerColumn(t, "authservers.auth.nauthera.io", "Keycloak"); col["jsonPath"] != ".status.keycloakVersion" || fmt.Sprint(col["priority"]) != "1" {
 		t.Error("no wide printer column Keycloak for .status.keycloakVersion")
 	}
 }

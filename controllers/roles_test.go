@@ -12,8 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -113,23 +111,7 @@ func TestClientRolesCreatedWithDescriptionsAndMarker(t *testing.T) {
 	}
 
 	// The Roles column, shown with -o wide (priority 1).
-	crd := &unstructured.Unstructured{}
-	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
-	if err := k8s.Get(context.Background(), client.ObjectKey{Name: "authclients.auth.nauthera.io"}, crd); err != nil {
-		t.Fatal(err)
-	}
-	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
-	found := false
-	for _, v := range versions {
-		cols, _, _ := unstructured.NestedSlice(v.(map[string]any), "additionalPrinterColumns")
-		for _, c := range cols {
-			col := c.(map[string]any)
-			if col["name"] == "Roles" {
-				found = col["jsonPath"] == ".status.roles" && fmt.Sprint(col["priority"]) == "1"
-			}
-		}
-	}
-	if !found {
+	if col := printerColumn(t, "authclients.auth.nauthera.io", "Roles"); col["jsonPath"] != ".status.roles" || fmt.Sprint(col["priority"]) != "1" {
 		t.Error("the AuthClient CRD has no Roles printer column on .status.roles with priority 1 (-o wide)")
 	}
 

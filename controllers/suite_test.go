@@ -16,7 +16,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -347,4 +349,26 @@ func secretOf(t testing.TB, namespace, name string) *corev1.Secret {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// printerColumn is the additional printer column called name of the CRD
+// crdName (its first version that has one), as the API server serves it;
+// nil if there is none.
+func printerColumn(t testing.TB, crdName, name string) map[string]any {
+	t.Helper()
+	crd := &unstructured.Unstructured{}
+	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: crdName}, crd); err != nil {
+		t.Fatal(err)
+	}
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for _, v := range versions {
+		cols, _, _ := unstructured.NestedSlice(v.(map[string]any), "additionalPrinterColumns")
+		for _, c := range cols {
+			if col := c.(map[string]any); col["name"] == name {
+				return col
+			}
+		}
+	}
+	return nil
 }
