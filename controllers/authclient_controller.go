@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/Nerzal/gocloak/v14"
 
@@ -70,6 +71,10 @@ type AuthClientReconciler struct {
 	realmScopeCache scopeCache
 	// claimLocks serialise the claims of one ServiceAccount (claimServiceAccount).
 	claimLocks keymutex.KeyMutex
+	// granteeKicks re-reconciles the AuthClients granted the roles a
+	// reconcile restored in Keycloak (kickGrantees); nil before
+	// SetupWithManager.
+	granteeKicks chan event.TypedGenericEvent[driftKick]
 }
 
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authclients,verbs=get;list;watch;update;patch
@@ -216,6 +221,7 @@ func (r *AuthClientReconciler) SetupWithManager(_ context.Context, mgr ctrl.Mana
 	if err != nil {
 		return err
 	}
+	r.granteeKicks = make(chan event.TypedGenericEvent[driftKick], 1024)
 	bld := ctrl.NewControllerManagedBy(mgr).
 		// Status updates (our own) do not trigger a reconcile; spec changes,
 		// deletion and annotations (a manual nudge) do.
@@ -246,7 +252,11 @@ func (r *AuthClientReconciler) SetupWithManager(_ context.Context, mgr ctrl.Mana
 		Watches(&authv1.AuthClient{}, handler.EnqueueRequestsFromMapFunc(r.roleGrantSourcesOf), builder.WithPredicates(roleGrantTargetChanged)).
 		// A Secret named by spec.clientSecretRef that changes re-reconciles
 		// the clients naming it (authclient_byosecret.go).
-		WatchesRawSource(secretRefs)
+		WatchesRawSource(secretRefs).
+		// Roles a reconcile restored in Keycloak (deleted there, their
+		// mappings with them) re-reconcile the clients granted them: the
+		// target's status does not change, so no watch above sees it.
+		WatchesRawSource(source.TypedChannel[driftKick, reconcile.Request](r.granteeKicks, kickHandler))
 	if r.Drift != nil {
 		// Keycloak clients another admin changed (driftwatch.go).
 		bld = bld.WatchesRawSource(r.Drift.clientSource())

@@ -54,6 +54,10 @@ type grantTarget struct {
 	stalled string
 	// roles are the roles asked for that it consents to and declares.
 	roles []string
+	// held are the roles its last reconcile found or made in Keycloak
+	// (status.roles): one of them missing there was deleted since, and its
+	// reconcile restores it.
+	held []string
 }
 
 // roleGrants is what the roleGrants step works on: the targets that
@@ -151,7 +155,7 @@ func (g *roleGrants) admit(ac, target *authv1.AuthClient, key types.NamespacedNa
 		return grantTarget{}, false
 	}
 	self := key == client.ObjectKeyFromObject(ac)
-	t := grantTarget{key: key, clientID: target.EffectiveClientID(), ready: self || reconciler.IsReady(target)}
+	t := grantTarget{key: key, clientID: target.EffectiveClientID(), ready: self || reconciler.IsReady(target), held: target.Status.Roles}
 	if c := reconciler.FindReady(target); !self && c != nil && meta.IsStatusConditionTrue(target.Status.Conditions, authv1.StalledCondition) {
 		t.stalled = c.Reason
 	}
@@ -331,6 +335,12 @@ func (r *AuthClientReconciler) verifyGrantTargets(ctx context.Context, s *authCl
 	return nil
 }
 
+// self tells whether t is ac itself (its roles are restored in the same
+// reconcile, before its grants).
+func (t grantTarget) self(ac *authv1.AuthClient) bool {
+	return t.key == client.ObjectKeyFromObject(ac)
+}
+
 // grantRoles are the roles of a target that can be held, by name with
 // their ids (for those not held yet).
 type grantRoles struct {
@@ -365,6 +375,10 @@ func availableRoles(ctx context.Context, s *authClientScope, g *roleGrants, t gr
 		case i >= 0:
 			out.names = append(out.names, role)
 			out.byName[role] = all[i]
+		case t.ready && slices.Contains(t.held, role) && !t.self(s.ac):
+			// Deleted in Keycloak since the target made it: its reconcile
+			// restores it and then brings this client back (kickGrantees).
+			g.pending = append(g.pending, fmt.Sprintf("role %q of AuthClient %s was deleted in Keycloak; it is granted once %s restores it", role, t.key, t.key.Name))
 		case t.ready:
 			g.notFound = append(g.notFound, fmt.Sprintf("role %q of AuthClient %s is in its spec.roles but not in Keycloak", role, t.key))
 		case t.stalled != "":

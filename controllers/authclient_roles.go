@@ -3,10 +3,13 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/reconciler"
@@ -44,9 +47,13 @@ func (r *AuthClientReconciler) stepRoles(ctx context.Context, s *authClientScope
 	// Drift is a difference found while the spec's generation was already
 	// in place; after a spec change the writes are the change itself.
 	drifted := ac.Status.ObservedGeneration == ac.Generation && reconciler.IsReady(ac)
+	before := ac.Status.Roles
 	done, err := applyRoles(ctx, s.kc, realm, id, plan)
 	s.rolesErr = err
 	ac.Status.Roles = desired.HeldRoles(actual, plan, func(name string) bool { return done[name] })
+	if restored(plan, done, before) {
+		r.kickGrantees(ctx, ac)
+	}
 	if s.rolesErr == nil && drifted && !plan.Empty() {
 		s.rep.Event(ctx, ac, corev1.EventTypeWarning, authv1.ReasonDriftReverted, desired.RoleDriftMessage(ac.EffectiveClientID(), plan))
 	}
@@ -100,4 +107,36 @@ func roleError(verb, name string, err error) error {
 		return reconciler.Transient(authv1.ReasonProgressing, "client role %q changed in Keycloak while %s it; its roles are read again", name, verb)
 	}
 	return fmt.Errorf("%s client role %q: %w", verb, name, err)
+}
+
+// restored tells whether a role created by this reconcile was held
+// before (status.roles): it was deleted in Keycloak, and the mappings of
+// the service accounts granted it went with it.
+func restored(plan desired.RolePlan, done map[string]bool, before []string) bool {
+	for _, role := range plan.Create {
+		if done[role.Name] && slices.Contains(before, role.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// kickGrantees re-reconciles the AuthClients granted roles of ac
+// (spec.roleGrants) once ac restored a role in Keycloak. A grantee that
+// ran while the role was missing found it pending; the role's status is
+// unchanged, so the watch on the target does not bring it back.
+func (r *AuthClientReconciler) kickGrantees(ctx context.Context, ac *authv1.AuthClient) {
+	if r.granteeKicks == nil {
+		return
+	}
+	for _, g := range r.clientsIndexed(ctx, indexRoleGrants, client.ObjectKeyFromObject(ac).String()) {
+		if g.Namespace == ac.Namespace && g.Name == ac.Name {
+			continue
+		}
+		select {
+		case r.granteeKicks <- event.TypedGenericEvent[driftKick]{Object: driftKick{key: client.ObjectKeyFromObject(&g)}}:
+		case <-ctx.Done():
+			return
+		}
+	}
 }

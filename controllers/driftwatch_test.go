@@ -472,3 +472,48 @@ func TestDriftRealmDeletedIsRecreated(t *testing.T) {
 		return nil
 	})
 }
+
+// A grantee reconciled while its target's role is deleted in Keycloak
+// (before the target restores it) waits for it, and the target's
+// restoring reconcile brings it back at once: the target's status does
+// not change, so no watch would, and the wait's own retry is 30 s away.
+// Drift reads are an hour apart here, so each side runs only when
+// nudged, in the order that lost the grant before.
+func TestGranteeBeforeTargetRestoresTheRole(t *testing.T) {
+	integration(t)
+	b := newDriftBed(t, "drift-order", time.Hour)
+	api := &authv1.AuthClient{}
+	apply(t, authClient("drift", "order-api", "drift-order", grantOrdersRoles+"\n  roleGrantAccess: {namespaces: [drift]}"), api)
+	t.Cleanup(func() { deleteAndWait(t, api) })
+	waitReady(t, api, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	wk := &authv1.AuthClient{}
+	apply(t, authClient("drift", "order-worker", "drift-order", worker+"\n"+grantOf("drift", "order-api", "orders:write")), wk)
+	t.Cleanup(func() { deleteAndWait(t, wk) })
+	waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	apiID := api.EffectiveClientID()
+	waitTokenRoles(t, b.realm, "drift", "order-worker", apiID, "orders:write")
+
+	gc, tok := b.admin()
+	uuid := *keycloakClient(t, b.realm, apiID).ID
+	if err := gc.DeleteClientRole(context.Background(), tok, b.realm, uuid, "orders:write"); err != nil {
+		t.Fatal(err)
+	}
+	annotate(t, wk, "test.nauthera.io/nudge", "1")
+	cond := waitReady(t, wk, metav1.ConditionFalse, authv1.ReasonRoleGrantPending, 30*time.Second)
+	if !strings.Contains(cond.Message, `role "orders:write" of AuthClient drift/order-api was deleted in Keycloak`) {
+		t.Errorf("pending message %q does not say the role was deleted in Keycloak", cond.Message)
+	}
+	annotate(t, api, "test.nauthera.io/nudge", "1")
+	// Well inside the wait's own 30 s retry (controllers.roleGrantPendingRetry).
+	eventually(t, 15*time.Second, "the grant restored right after the role", func() error {
+		roles, _, err := tokenRoles(t, b.realm, "drift", "order-worker", apiID)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(roles, []string{"orders:write"}) {
+			return fmt.Errorf("roles %v", roles)
+		}
+		return nil
+	})
+	waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+}
