@@ -45,12 +45,15 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/testbed"
+	"github.com/nauthera/nauthera/pkg/desired"
+	"github.com/nauthera/nauthera/pkg/policy"
 )
 
 var (
@@ -146,9 +149,13 @@ func (b *bed) clientsMode(ctx context.Context) error {
 	// operator stopped), and the ratios use their mean: on a shared machine
 	// the minutes around a run differ more than the runs themselves.
 	baselinePair := func(suffix string) error {
-		a, err := b.baselineKeycloak(ctx, suffix)
+		a, err := b.baselineKeycloak(ctx, suffix, false)
 		if err != nil {
 			return fmt.Errorf("baseline (a): %w", err)
+		}
+		a2, err := b.baselineKeycloak(ctx, suffix, true)
+		if err != nil {
+			return fmt.Errorf("baseline (a'): %w", err)
 		}
 		bb, err := b.baselineWithKubernetes(ctx, suffix, false)
 		if err != nil {
@@ -158,7 +165,7 @@ func (b *bed) clientsMode(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("baseline (c): %w", err)
 		}
-		rows = append(rows, a, bb, c)
+		rows = append(rows, a, a2, bb, c)
 		return nil
 	}
 	if *baselines {
@@ -280,7 +287,13 @@ type row struct {
 	rssPeak   int64   // KiB
 	rssBase   int64   // KiB, before the run
 	cpu       float64 // operator CPU seconds during the run (waves only)
-	n         int
+	// cpuSplit is the CPU each process of the test bed used during the
+	// run (create runs and baselines).
+	cpuSplit string
+	// applied is how long applying the baseline's AuthClients took, before
+	// its clock started (baselines (b) and (c)).
+	applied time.Duration
+	n       int
 }
 
 func log(format string, args ...any) {
@@ -377,26 +390,70 @@ func (b *bed) dropRealm(ctx context.Context, tok *adminToken, gc *gocloak.GoCloa
 	}
 }
 
-func (b *bed) baselineKeycloak(ctx context.Context, suffix string) (row, error) {
+// baselineKeycloak is baseline (a): the minimal Keycloak sequence per
+// client. With nautheraShape, (a'): the same two requests with the client
+// Nauthera sends (its attributes, description and flags, from
+// desired.GovernedClient) in a realm set up as Nauthera sets one up (admin
+// events with details on), read back whole as the operator does: how much
+// of the create ratio is what Keycloak is asked to do.
+func (b *bed) baselineKeycloak(ctx context.Context, suffix string, nautheraShape bool) (row, error) {
 	gc := gocloak.NewClient(b.kc.URL)
 	tok := &adminToken{gc: gc, user: b.kc.AdminUser, pass: b.kc.AdminPassword}
-	realm := "baseline-a-" + suffix
-	if err := b.newRealm(ctx, tok, gc, realm); err != nil {
+	kind, name, read := "a", "baseline (a): Keycloak only, ", "client.secret.get"
+	if nautheraShape {
+		kind, name, read = "a2", "baseline (a'): Keycloak only, Nauthera's client and realm, ", "client.get"
+	}
+	realm := "baseline-" + kind + "-" + suffix
+	if nautheraShape {
+		// The realm as an AuthServer makes it: admin events with their
+		// details, and login events, on (the audit trail).
+		t, err := tok.get(ctx)
+		if err != nil {
+			return row{}, err
+		}
+		as := &authv1.AuthServer{ObjectMeta: metav1.ObjectMeta{Namespace: "security", Name: realm, UID: "bench"}, Spec: authv1.AuthServerSpec{RealmName: realm, IssuerURL: "https://" + realm + ".example.com"}}
+		if _, err := gc.CreateRealm(ctx, t, desired.Realm(as)); err != nil {
+			return row{}, err
+		}
+	} else if err := b.newRealm(ctx, tok, gc, realm); err != nil {
 		return row{}, err
 	}
 	defer b.dropRealm(ctx, tok, gc, realm)
-	log("baseline (a): %d clients, create + secret read, %d workers", *n, *concurrency)
+	log("%s%d clients, create + read, %d workers", name, *n, *concurrency)
 	lat := make([]time.Duration, *n)
+	cpu0 := cpuSplit()
 	start := time.Now()
 	err := parallel(*n, *concurrency, func(i int) error {
 		t0 := time.Now()
-		_, err := keycloakMinimal(ctx, gc, tok, realm, fmt.Sprintf("a-%d", i))
+		var err error
+		if nautheraShape {
+			err = keycloakNautheraShape(ctx, gc, tok, realm, authClient("baseline", fmt.Sprintf("a2-%s-%d", suffix, i)))
+		} else {
+			_, err = keycloakMinimal(ctx, gc, tok, realm, fmt.Sprintf("a-%d", i))
+		}
 		lat[i] = time.Since(t0)
 		return err
 	})
 	wall := time.Since(start)
-	return row{name: "baseline (a): Keycloak only, " + suffix, wall: wall, latencies: lat, n: *n,
-		kcReqs: map[string]float64{"client.create": float64(*n), "client.secret.get": float64(*n), "token.login": float64(tok.n.Load())}}, err
+	return row{name: name + suffix, wall: wall, latencies: lat, n: *n, cpuSplit: cpuSince(cpu0),
+		kcReqs: map[string]float64{"client.create": float64(*n), read: float64(*n), "token.login": float64(tok.n.Load())}}, err
+}
+
+// keycloakNautheraShape creates the client the operator would create for
+// ac (no policy, no requested scopes: the realm's defaults, as for the
+// benchmark's AuthClients) and reads it back whole.
+func keycloakNautheraShape(ctx context.Context, gc *gocloak.GoCloak, tok *adminToken, realm string, ac *authv1.AuthClient) error {
+	t, err := tok.get(ctx)
+	if err != nil {
+		return err
+	}
+	ac.UID = types.UID(fmt.Sprintf("bench-%s", ac.Name))
+	id, err := gc.CreateClient(ctx, t, realm, desired.GovernedClient(ac, policy.Effective{}, desired.RealmSessions{}))
+	if err != nil {
+		return err
+	}
+	_, err = gc.GetClient(ctx, t, realm, id)
+	return err
 }
 
 // baselineWithKubernetes is baseline (b): the Keycloak sequence, the
@@ -421,12 +478,17 @@ func (b *bed) baselineWithKubernetes(ctx context.Context, suffix string, require
 	// operator must: the Secret and a status.
 	log("baseline (b): creating %d AuthClients to patch", *n)
 	objs := make([]*authv1.AuthClient, *n)
+	applyCPU, applyStart := cpuSplit(), time.Now()
 	if err := parallel(*n, *appliers, func(i int) error {
 		objs[i] = authClient("baseline", fmt.Sprintf("%s-%s-%d", kind, suffix, i))
 		return b.k8s.Create(ctx, objs[i])
 	}); err != nil {
 		return row{}, err
 	}
+	// Not in the baseline's time (the AuthClients exist before its clock
+	// starts), but in Nauthera's: what applying them costs.
+	applied := time.Since(applyStart)
+	log("baseline (%s): the AuthClients applied (before the clock) in %s, CPU used: %s", kind, applied.Round(time.Millisecond), cpuSince(applyCPU))
 	defer func() {
 		if required {
 			// The finalizers go first, or the AuthClients would stay.
@@ -441,6 +503,7 @@ func (b *bed) baselineWithKubernetes(ctx context.Context, suffix string, require
 	}()
 	log("baseline (b): %d clients, create + secret read + Secret create + status patch, %d workers", *n, *concurrency)
 	lat := make([]time.Duration, *n)
+	cpu0 := cpuSplit()
 	start := time.Now()
 	err := parallel(*n, *concurrency, func(i int) error {
 		t0 := time.Now()
@@ -487,7 +550,7 @@ func (b *bed) baselineWithKubernetes(ctx context.Context, suffix string, require
 	if required {
 		name, writes = "baseline (c): + finalizer and Event, "+suffix, 4.0
 	}
-	return row{name: name, wall: wall, latencies: lat, n: *n, k8sWrites: writes * float64(*n),
+	return row{name: name, wall: wall, latencies: lat, n: *n, k8sWrites: writes * float64(*n), cpuSplit: cpuSince(cpu0), applied: applied,
 		kcReqs: map[string]float64{"client.create": float64(*n), "client.secret.get": float64(*n), "token.login": float64(tok.n.Load())}}, err
 }
 
@@ -746,7 +809,12 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 	if err != nil {
 		return row{}, err
 	}
+	timesBefore, err := b.timings()
+	if err != nil {
+		return row{}, err
+	}
 	rssBase, _ := b.rss()
+	cpu0 := cpuSplit()
 	log("Nauthera: applying %d AuthClients with %d writers", *n, *appliers)
 	start := time.Now()
 	if err := parallel(*n, *appliers, func(i int) error {
@@ -769,6 +837,7 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 		return row{}, fmt.Errorf("only %d of %d AuthClients Ready after 30 minutes", len(ready), *n)
 	}
 	wall := time.Since(start)
+	cpu := cpuSince(cpu0)
 	var secrets corev1.SecretList
 	if err := b.k8s.List(ctx, &secrets, client.InNamespace("scale")); err != nil {
 		return row{}, err
@@ -796,7 +865,10 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 	}
 	mu.Unlock()
 	log("Nauthera: %d Ready with Secrets in %s (%d reconciles)", *n, wall.Round(time.Millisecond), int(d.reconciles))
-	return row{name: "Nauthera: create", wall: wall, latencies: lat, kcReqs: d.kc, k8sWrites: d.writes, rssPeak: peak, rssBase: rssBase, n: *n}, nil
+	if timesAfter, err := b.timings(); err == nil {
+		log("Nauthera: where the create time went (operator's histograms, count x mean): %s", timesAfter.minus(timesBefore))
+	}
+	return row{name: "Nauthera: create", wall: wall, latencies: lat, kcReqs: d.kc, cpuSplit: cpu, k8sWrites: d.writes, rssPeak: peak, rssBase: rssBase, n: *n}, nil
 }
 
 // restartAndResync restarts the operator (with a short resync), times the
@@ -875,13 +947,15 @@ func report(rows []row) {
 		*n, max(1, *servers), *concurrency, *opArgs, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, host, time.Now().UTC().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "run\twall\tclients/s\tp50\tp90\tp99\tKeycloak req/client\tK8s writes/client\tpeak RSS\t")
-	var a, bb, cc []*row
+	var a, a2, bb, cc []*row
 	var create *row
 	for i := range rows {
 		r := &rows[i]
 		switch {
 		case strings.HasPrefix(r.name, "baseline (a)"):
 			a = append(a, r)
+		case strings.HasPrefix(r.name, "baseline (a')"):
+			a2 = append(a2, r)
 		case strings.HasPrefix(r.name, "baseline (b)"):
 			bb = append(bb, r)
 		case strings.HasPrefix(r.name, "baseline (c)"):
@@ -915,11 +989,28 @@ func report(rows []row) {
 		if len(a) > 0 {
 			fmt.Printf("ratio Nauthera / baseline (a): %.2fx (mean of the baseline runs before and after: %.2fs)\n", create.wall.Seconds()/mean(a), mean(a))
 		}
+		if len(a) > 0 && len(a2) > 0 {
+			fmt.Printf("Keycloak's cost of Nauthera's client: baseline (a') / (a) %.2fx (%.2fs against %.2fs)\n", mean(a2)/mean(a), mean(a2), mean(a))
+		}
 		if len(bb) > 0 {
 			fmt.Printf("ratio Nauthera / baseline (b): %.2fx (mean of the baseline runs before and after: %.2fs)\n", create.wall.Seconds()/mean(bb), mean(bb))
 		}
 		if len(cc) > 0 {
 			fmt.Printf("ratio Nauthera / baseline (c): %.2fx (mean of the baseline runs before and after: %.2fs)\n", create.wall.Seconds()/mean(cc), mean(cc))
+		}
+		// Nauthera's wall includes applying its AuthClients (through the
+		// admission webhooks); the baselines' does not. Shown apart, not in
+		// the ratios above.
+		withApply := func(rs []*row) float64 {
+			sum := 0.0
+			for _, r := range rs {
+				sum += (r.wall + r.applied).Seconds()
+			}
+			return sum / float64(len(rs))
+		}
+		if len(bb) > 0 && len(cc) > 0 {
+			fmt.Printf("the same with each baseline's own apply of its AuthClients added to its time (as Nauthera's includes its apply): (b) %.2fx, (c) %.2fx\n",
+				create.wall.Seconds()/withApply(bb), create.wall.Seconds()/withApply(cc))
 		}
 		if create.rssPeak > 0 && create.rssBase > 0 {
 			fmt.Printf("operator memory: %d MiB before the run, %d MiB peak: %.1f KiB per AuthClient\n",
@@ -929,6 +1020,12 @@ func report(rows []row) {
 	fmt.Println()
 	for _, r := range rows {
 		fmt.Printf("%s: Keycloak requests by operation: %s\n", r.name, byOperation(r.kcReqs))
+	}
+	fmt.Println()
+	for _, r := range rows {
+		if r.cpuSplit != "" {
+			fmt.Printf("%s: CPU used: %s\n", r.name, r.cpuSplit)
+		}
 	}
 }
 
@@ -955,4 +1052,59 @@ func byOperation(reqs map[string]float64) string {
 		parts = append(parts, fmt.Sprintf("%s %.0f", op, reqs[op]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// timings are the operator's latency histograms that say where a create
+// run's time goes, as count and sum by series: its Keycloak requests by
+// operation, the AuthClient work queue (waiting, and reconciling) and the
+// admission webhooks by path.
+type timings map[string][2]float64
+
+func (b *bed) timings() (timings, error) {
+	fams, err := b.scrape()
+	if err != nil {
+		return nil, err
+	}
+	out := timings{}
+	add := func(family, prefix string, match func(*dto.Metric) bool, key func(*dto.Metric) string) {
+		f := fams[family]
+		if f == nil {
+			return
+		}
+		for _, m := range f.GetMetric() {
+			if match != nil && !match(m) {
+				continue
+			}
+			k := prefix + key(m)
+			v := out[k]
+			v[0] += float64(m.GetHistogram().GetSampleCount())
+			v[1] += m.GetHistogram().GetSampleSum()
+			out[k] = v
+		}
+	}
+	authclient := func(m *dto.Metric) bool {
+		return label(m, "name") == "authclient" || label(m, "controller") == "authclient"
+	}
+	add("nauthera_keycloak_request_duration_seconds", "keycloak ", nil, func(m *dto.Metric) string { return label(m, "operation") })
+	add("workqueue_queue_duration_seconds", "", authclient, func(*dto.Metric) string { return "queued" })
+	add("workqueue_work_duration_seconds", "", authclient, func(*dto.Metric) string { return "reconcile" })
+	add("controller_runtime_webhook_latency_seconds", "webhook ", nil, func(m *dto.Metric) string { return label(m, "webhook") })
+	return out, nil
+}
+
+func (t timings) minus(o timings) string {
+	keys := make([]string, 0, len(t))
+	for k := range t {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		count, sum := t[k][0]-o[k][0], t[k][1]-o[k][1]
+		if count < 1 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f x %s", k, count, time.Duration(sum/count*float64(time.Second)).Round(100*time.Microsecond)))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -99,3 +99,48 @@ func mib(kib int64) string {
 	}
 	return fmt.Sprintf("%d MiB", kib/1024)
 }
+
+// components are the processes of the test bed whose CPU a create run is
+// split into, by /proc/<pid>/comm (cut at 15 characters by the kernel).
+var components = []struct{ name, comm string }{
+	{"API server", "kube-apiserver"},
+	{"etcd", "etcd"},
+	{"Keycloak", "java"},
+	{"operator", "nauthera"},
+}
+
+// cpuSplit is the CPU seconds used so far by each component, and by this
+// benchmark (its clients and watches).
+func cpuSplit() map[string]float64 {
+	out := map[string]float64{"benchmark": cpuSeconds(os.Getpid())}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		comm, err := os.ReadFile(filepath.Join(d, "comm"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil {
+			continue
+		}
+		for _, c := range components {
+			if strings.TrimSpace(string(comm)) == c.comm {
+				out[c.name] += cpuSeconds(pid)
+			}
+		}
+	}
+	return out
+}
+
+// cpuSince formats the CPU seconds each component used since before.
+func cpuSince(before map[string]float64) string {
+	now := cpuSplit()
+	var parts []string
+	total := 0.0
+	for _, name := range []string{"Keycloak", "API server", "etcd", "operator", "benchmark"} {
+		d := now[name] - before[name]
+		total += d
+		parts = append(parts, fmt.Sprintf("%s %.1f s", name, d))
+	}
+	return fmt.Sprintf("%s (total %.1f CPU s)", strings.Join(parts, ", "), total)
+}
