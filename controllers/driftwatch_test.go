@@ -473,8 +473,9 @@ func TestDriftRealmDeletedIsRecreated(t *testing.T) {
 	})
 }
 
-// A grantee reconciled while its target's role is deleted in Keycloak
-// (before the target restores it) waits for it, and the target's
+// A grantee reconciled while its target's role (or the target's whole
+// Keycloak client) is deleted in Keycloak, before the target restores it,
+// waits for it, and the target's
 // restoring reconcile brings it back at once: the target's status does
 // not change, so no watch would, and the wait's own retry is 30 s away.
 // Drift reads are an hour apart here, so each side runs only when
@@ -516,4 +517,27 @@ func TestGranteeBeforeTargetRestoresTheRole(t *testing.T) {
 		return nil
 	})
 	waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+
+	// The same with the target's whole Keycloak client deleted: its roles,
+	// and the grants of them, go with it.
+	gc, tok = b.admin()
+	if err := gc.DeleteClient(context.Background(), tok, b.realm, *keycloakClient(t, b.realm, apiID).ID); err != nil {
+		t.Fatal(err)
+	}
+	annotate(t, wk, "test.nauthera.io/nudge", "2")
+	cond = waitReady(t, wk, metav1.ConditionFalse, authv1.ReasonRoleGrantPending, 30*time.Second)
+	if !strings.Contains(cond.Message, "drift/order-api has no Keycloak client yet") {
+		t.Errorf("pending message %q does not say the target has no Keycloak client", cond.Message)
+	}
+	annotate(t, api, "test.nauthera.io/nudge", "2")
+	eventually(t, 15*time.Second, "the grant restored right after the client and its roles", func() error {
+		roles, _, err := tokenRoles(t, b.realm, "drift", "order-worker", apiID)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(roles, []string{"orders:write"}) {
+			return fmt.Errorf("roles %v", roles)
+		}
+		return nil
+	})
 }
