@@ -108,7 +108,8 @@ e2e-cluster: envtest-assets keycloak-dist ## A real single-node cluster (kubelet
 # The oldest Keycloak Nauthera supports (pkg/kcversion.Oldest), and the
 # controllers tests that run against it besides the whole Keycloak
 # integration package: realm, client, Secret, policy, rotation, LDAP,
-# secretless and the version checks (docs/operations/keycloak-versions.md).
+# secretless, drift, role grants and the version checks
+# (docs/operations/keycloak-versions.md).
 KEYCLOAK_RANGE_VERSION ?= 26.4.0
 KEYCLOAK_RANGE_TESTS ?= ^(TestSpecExampleProvisionsClientAndSecret|TestCredentialsAreAcceptedByKeycloak|TestEditingRedirectURIsKeepsSecret|TestConsoleDriftIsRepaired|TestRestartMakesNoWrites|TestDeletionPolicies|TestRealmOwnership|TestPublicAndServiceAccountClients|TestSpecPolicyGovernsTheSpecClient|TestPolicyTokenLifetimesAndGrants|TestPolicyEnforcesPKCE|TestScheduledRotationWithGracePeriod|TestRequestedRotationAndRevoke|TestInterruptedRotationIsCompletedNotRepeated|TestUserStoreFederatesLDAP|TestUserStoreRepointAndOrphan|TestKeycloakVersionInStatus|TestKeycloakVersionUnsupported|TestFeatureNeedsKeycloak|TestKeycloakVersionOdd|TestDriftFromAdminEvents|TestDriftRoleDeletedRestoresGrants|TestGranteeBeforeTargetRestoresTheRole|TestRoleGrantsNeedTheTargetsConsent)$$
 

@@ -71,8 +71,9 @@ type AuthClientReconciler struct {
 	realmScopeCache scopeCache
 	// claimLocks serialise the claims of one ServiceAccount (claimServiceAccount).
 	claimLocks keymutex.KeyMutex
-	// granteeKicks re-reconciles the AuthClients granted the roles a
-	// reconcile restored in Keycloak (kickGrantees); nil before
+	// granteeKicks reconciles another AuthClient soon (kick): the grantees
+	// of roles a reconcile restored in Keycloak (kickGrantees), and the
+	// target a grantee found without a role it held; nil before
 	// SetupWithManager.
 	granteeKicks chan event.TypedGenericEvent[driftKick]
 }
@@ -254,8 +255,9 @@ func (r *AuthClientReconciler) SetupWithManager(_ context.Context, mgr ctrl.Mana
 		// the clients naming it (authclient_byosecret.go).
 		WatchesRawSource(secretRefs).
 		// Roles a reconcile restored in Keycloak (deleted there, their
-		// mappings with them) re-reconcile the clients granted them: the
-		// target's status does not change, so no watch above sees it.
+		// mappings with them) re-reconcile the clients granted them, and a
+		// grantee that finds such a role missing, its target: the target's
+		// status does not change, so no watch above sees either.
 		WatchesRawSource(source.TypedChannel[driftKick, reconcile.Request](r.granteeKicks, kickHandler))
 	if r.Drift != nil {
 		// Keycloak clients another admin changed (driftwatch.go).

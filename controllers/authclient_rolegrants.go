@@ -34,7 +34,8 @@ import (
 // reconcile stops early (withdrawRoleGrants).
 
 // roleGrantPendingRetry is how often a grant that waits for its target's
-// Keycloak client or role is looked at again, besides the watch on the target.
+// Keycloak client or role is looked at again, besides the watch on the
+// target and the target's kick once it restored a role (kickGrantees).
 const roleGrantPendingRetry = 30 * time.Second
 
 // indexRoleGrants indexes AuthClients by the AuthClients their
@@ -65,6 +66,10 @@ type grantTarget struct {
 type roleGrants struct {
 	targets                                  []grantTarget
 	notPermitted, notFound, stalled, pending []string
+	// restore are the Ready targets whose Keycloak client or role, held
+	// before, is gone from Keycloak: reconciled at once to restore it (they
+	// then kick this client back), not left to their resync.
+	restore []types.NamespacedName
 	// err is a failed request (retried with backoff).
 	err error
 }
@@ -189,6 +194,9 @@ func (r *AuthClientReconciler) stepRoleGrants(ctx context.Context, s *authClient
 		return endWith(err)
 	}
 	g.err = r.reconcileRoleGrants(ctx, s, g)
+	for _, key := range g.restore {
+		r.kick(ctx, key)
+	}
 	return goOn()
 }
 
@@ -310,6 +318,11 @@ func (r *AuthClientReconciler) verifyGrantTargets(ctx context.Context, s *authCl
 			case keycloak.IsNotFound(err) && t.stalled != "":
 				g.stalled = append(g.stalled, fmt.Sprintf("role grant AuthClient %s has no Keycloak client: it is stalled (%s); its roles are granted once it is Ready", t.key, t.stalled))
 				continue
+			case keycloak.IsNotFound(err) && t.ready:
+				// Ready, so it had one: deleted in Keycloak since.
+				g.pending = append(g.pending, fmt.Sprintf("role grant AuthClient %s: its Keycloak client was deleted in Keycloak; its roles are granted once it is created again", t.key))
+				g.restore = append(g.restore, t.key)
+				continue
 			case keycloak.IsNotFound(err):
 				g.pending = append(g.pending, fmt.Sprintf("role grant AuthClient %s has no Keycloak client yet; its roles are granted once it has", t.key))
 				continue
@@ -351,7 +364,9 @@ type grantRoles struct {
 // availableRoles keeps the roles of t that the service account holds or
 // that Keycloak has (read only when one is not held yet). A declared role
 // Keycloak does not hold is pending while the target is not Ready (its
-// roles may not be created yet), else not found.
+// roles may not be created yet), or when the Ready target held it
+// (status.roles: deleted in Keycloak since; the target is kicked to
+// restore it), else not found.
 func availableRoles(ctx context.Context, s *authClientScope, g *roleGrants, t grantTarget, h grantHeld) (grantRoles, error) {
 	out := grantRoles{byName: map[string]keycloak.Role{}}
 	var missing []string
@@ -378,7 +393,10 @@ func availableRoles(ctx context.Context, s *authClientScope, g *roleGrants, t gr
 		case t.ready && slices.Contains(t.held, role) && !t.self(s.ac):
 			// Deleted in Keycloak since the target made it: its reconcile
 			// restores it and then brings this client back (kickGrantees).
-			g.pending = append(g.pending, fmt.Sprintf("role %q of AuthClient %s was deleted in Keycloak; it is granted once %s restores it", role, t.key, t.key.Name))
+			g.pending = append(g.pending, fmt.Sprintf("role %q of AuthClient %s was deleted in Keycloak; it is granted once it is created again", role, t.key))
+			if !slices.Contains(g.restore, t.key) {
+				g.restore = append(g.restore, t.key)
+			}
 		case t.ready:
 			g.notFound = append(g.notFound, fmt.Sprintf("role %q of AuthClient %s is in its spec.roles but not in Keycloak", role, t.key))
 		case t.stalled != "":
@@ -611,6 +629,8 @@ func (r *AuthClientReconciler) roleGrantSourcesOf(ctx context.Context, o client.
 // clients granted its roles depend on: those of an audience (creation,
 // deletion, a spec change such as its roleGrantAccess or roles, its
 // readiness) and a change of the roles Keycloak holds for it (status.roles).
+// A role the target restored in Keycloak changes none of them: the target
+// kicks its grantees itself (kickGrantees).
 var roleGrantTargetChanged = predicate.Funcs{
 	GenericFunc: func(event.GenericEvent) bool { return false },
 	UpdateFunc: func(e event.UpdateEvent) bool {

@@ -10,6 +10,8 @@ import (
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 	"github.com/nauthera/nauthera/internal/reconciler"
+	"github.com/nauthera/nauthera/pkg/desired"
+	"github.com/nauthera/nauthera/pkg/keycloak"
 )
 
 // Pure decisions of the roleGrants step; their effect on a real operator
@@ -120,5 +122,31 @@ func TestRoleGrantStalledTargetIsNotPolled(t *testing.T) {
 	f := reconciler.Classify((&roleGrants{stalled: []string{"s"}, pending: []string{"p"}}).failure())
 	if f.Reason != authv1.ReasonRoleGrantPending || f.Waiting || f.Transient || f.RetryAfter != 0 || !strings.Contains(f.Msg, "s; p") {
 		t.Errorf("stalled: %+v", f)
+	}
+}
+
+// A role held before (status.roles) that a reconcile created again, or
+// whose owner marker it put back (deleted and made again by hand), lost
+// its mappings: the grantees are kicked. A first creation, a failed write,
+// or a description restored are no such loss.
+func TestRestoredRolesKickTheGrantees(t *testing.T) {
+	role := func(name string) keycloak.Role { return keycloak.Role{Name: name} }
+	held := []string{"read", "write"}
+	for _, tc := range []struct {
+		name string
+		plan desired.RolePlan
+		done map[string]bool
+		want bool
+	}{
+		{"created again", desired.RolePlan{Create: []keycloak.Role{role("write")}}, map[string]bool{"write": true}, true},
+		{"created for the first time", desired.RolePlan{Create: []keycloak.Role{role("admin")}}, map[string]bool{"admin": true}, false},
+		{"create failed", desired.RolePlan{Create: []keycloak.Role{role("write")}}, map[string]bool{}, false},
+		{"owner marker back", desired.RolePlan{Update: []desired.RoleFix{{Role: role("read"), What: "description and owner marker"}}}, map[string]bool{"read": true}, true},
+		{"description back", desired.RolePlan{Update: []desired.RoleFix{{Role: role("read"), What: "description"}}}, map[string]bool{"read": true}, false},
+		{"nothing to do", desired.RolePlan{}, map[string]bool{}, false},
+	} {
+		if got := restored(tc.plan, tc.done, held); got != tc.want {
+			t.Errorf("%s: restored = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

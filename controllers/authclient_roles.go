@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -109,12 +111,19 @@ func roleError(verb, name string, err error) error {
 	return fmt.Errorf("%s client role %q: %w", verb, name, err)
 }
 
-// restored tells whether a role created by this reconcile was held
-// before (status.roles): it was deleted in Keycloak, and the mappings of
-// the service accounts granted it went with it.
+// restored tells whether this reconcile brought back a role held before
+// (status.roles): created again (deleted in Keycloak), or given its owner
+// marker back (deleted and made again by hand under the same name). Either
+// way the mappings of the service accounts granted it went with the old
+// role.
 func restored(plan desired.RolePlan, done map[string]bool, before []string) bool {
 	for _, role := range plan.Create {
 		if done[role.Name] && slices.Contains(before, role.Name) {
+			return true
+		}
+	}
+	for _, fix := range plan.Update {
+		if done[fix.Role.Name] && slices.Contains(before, fix.Role.Name) && strings.Contains(fix.What, "owner marker") {
 			return true
 		}
 	}
@@ -123,20 +132,27 @@ func restored(plan desired.RolePlan, done map[string]bool, before []string) bool
 
 // kickGrantees re-reconciles the AuthClients granted roles of ac
 // (spec.roleGrants) once ac restored a role in Keycloak. A grantee that
-// ran while the role was missing found it pending; the role's status is
-// unchanged, so the watch on the target does not bring it back.
+// ran while the role was missing is waiting for it (RoleGrantPending); the
+// target's status is unchanged, so the watch on it does not bring the
+// grantee back.
 func (r *AuthClientReconciler) kickGrantees(ctx context.Context, ac *authv1.AuthClient) {
-	if r.granteeKicks == nil {
-		return
-	}
 	for _, g := range r.clientsIndexed(ctx, indexRoleGrants, client.ObjectKeyFromObject(ac).String()) {
 		if g.Namespace == ac.Namespace && g.Name == ac.Name {
 			continue
 		}
-		select {
-		case r.granteeKicks <- event.TypedGenericEvent[driftKick]{Object: driftKick{key: client.ObjectKeyFromObject(&g)}}:
-		case <-ctx.Done():
-			return
-		}
+		r.kick(ctx, client.ObjectKeyFromObject(&g))
+	}
+}
+
+// kick reconciles another AuthClient soon (no-op before SetupWithManager).
+// The buffered channel is drained by the controller's source on its own
+// goroutine, so a reconcile waits at most for that.
+func (r *AuthClientReconciler) kick(ctx context.Context, key types.NamespacedName) {
+	if r.granteeKicks == nil {
+		return
+	}
+	select {
+	case r.granteeKicks <- event.TypedGenericEvent[driftKick]{Object: driftKick{key: key}}:
+	case <-ctx.Done():
 	}
 }

@@ -544,8 +544,10 @@ func (w *DriftWatch) clientOf(rk, uuid string) (types.NamespacedName, bool) {
 }
 
 // addGrantees adds to clients the AuthClients granted roles of the
-// AuthClient key (spec.roleGrants): a deleted role took their mappings with
-// it, and key's reconcile recreating the role changes nothing they watch.
+// AuthClient key (spec.roleGrants): a role someone else created may stand
+// in for one they deleted, whose mappings went with it, and key's
+// reconcile finds nothing to restore (a role key restores itself kicks
+// them: kickGrantees).
 func (w *DriftWatch) addGrantees(ctx context.Context, key types.NamespacedName, clients map[types.NamespacedName]bool) {
 	var list authv1.AuthClientList
 	if err := w.Reader.List(ctx, &list, client.MatchingFields{indexRoleGrants: key.String()}); err != nil {

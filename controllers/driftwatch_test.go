@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -475,11 +476,10 @@ func TestDriftRealmDeletedIsRecreated(t *testing.T) {
 
 // A grantee reconciled while its target's role (or the target's whole
 // Keycloak client) is deleted in Keycloak, before the target restores it,
-// waits for it, and the target's
-// restoring reconcile brings it back at once: the target's status does
-// not change, so no watch would, and the wait's own retry is 30 s away.
-// Drift reads are an hour apart here, so each side runs only when
-// nudged, in the order that lost the grant before.
+// waits for it and kicks the target; the target's restoring reconcile
+// kicks the grantee back. Drift reads are an hour apart here and only the
+// grantee is nudged: without either kick the grant would wait for the
+// target's resync (an hour) or the wait's own 30 s retry.
 func TestGranteeBeforeTargetRestoresTheRole(t *testing.T) {
 	integration(t)
 	b := newDriftBed(t, "drift-order", time.Hour)
@@ -494,50 +494,33 @@ func TestGranteeBeforeTargetRestoresTheRole(t *testing.T) {
 	apiID := api.EffectiveClientID()
 	waitTokenRoles(t, b.realm, "drift", "order-worker", apiID, "orders:write")
 
-	gc, tok := b.admin()
-	uuid := *keycloakClient(t, b.realm, apiID).ID
-	if err := gc.DeleteClientRole(context.Background(), tok, b.realm, uuid, "orders:write"); err != nil {
-		t.Fatal(err)
-	}
-	annotate(t, wk, "test.nauthera.io/nudge", "1")
-	cond := waitReady(t, wk, metav1.ConditionFalse, authv1.ReasonRoleGrantPending, 30*time.Second)
-	if !strings.Contains(cond.Message, `role "orders:write" of AuthClient drift/order-api was deleted in Keycloak`) {
-		t.Errorf("pending message %q does not say the role was deleted in Keycloak", cond.Message)
-	}
-	annotate(t, api, "test.nauthera.io/nudge", "1")
-	// Well inside the wait's own 30 s retry (controllers.roleGrantPendingRetry).
-	eventually(t, 15*time.Second, "the grant restored right after the role", func() error {
-		roles, _, err := tokenRoles(t, b.realm, "drift", "order-worker", apiID)
-		if err != nil {
-			return err
+	for i, gone := range []struct {
+		what   string
+		delete func(gc *gocloak.GoCloak, tok, uuid string) error
+	}{
+		{"the role", func(gc *gocloak.GoCloak, tok, uuid string) error {
+			return gc.DeleteClientRole(context.Background(), tok, b.realm, uuid, "orders:write")
+		}},
+		{"the whole Keycloak client", func(gc *gocloak.GoCloak, tok, uuid string) error {
+			return gc.DeleteClient(context.Background(), tok, b.realm, uuid)
+		}},
+	} {
+		gc, tok := b.admin()
+		if err := gone.delete(gc, tok, *keycloakClient(t, b.realm, apiID).ID); err != nil {
+			t.Fatal(err)
 		}
-		if !slices.Equal(roles, []string{"orders:write"}) {
-			return fmt.Errorf("roles %v", roles)
-		}
-		return nil
-	})
-	waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-
-	// The same with the target's whole Keycloak client deleted: its roles,
-	// and the grants of them, go with it.
-	gc, tok = b.admin()
-	if err := gc.DeleteClient(context.Background(), tok, b.realm, *keycloakClient(t, b.realm, apiID).ID); err != nil {
-		t.Fatal(err)
+		annotate(t, wk, "test.nauthera.io/nudge", strconv.Itoa(i))
+		// Well inside the wait's own 30 s retry (controllers.roleGrantPendingRetry).
+		eventually(t, 15*time.Second, "the grant back after "+gone.what+" was deleted", func() error {
+			roles, _, err := tokenRoles(t, b.realm, "drift", "order-worker", apiID)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(roles, []string{"orders:write"}) {
+				return fmt.Errorf("roles %v", roles)
+			}
+			return nil
+		})
+		waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
 	}
-	annotate(t, wk, "test.nauthera.io/nudge", "2")
-	cond = waitReady(t, wk, metav1.ConditionFalse, authv1.ReasonRoleGrantPending, 30*time.Second)
-	if !strings.Contains(cond.Message, "drift/order-api has no Keycloak client yet") {
-		t.Errorf("pending message %q does not say the target has no Keycloak client", cond.Message)
-	}
-	annotate(t, api, "test.nauthera.io/nudge", "2")
-	eventually(t, 15*time.Second, "the grant restored right after the client and its roles", func() error {
-		roles, _, err := tokenRoles(t, b.realm, "drift", "order-worker", apiID)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(roles, []string{"orders:write"}) {
-			return fmt.Errorf("roles %v", roles)
-		}
-		return nil
-	})
 }

@@ -45,10 +45,12 @@ type Target struct {
 	Kind TargetKind
 	// ClientUUID is the Keycloak client's internal id (Kind Client).
 	ClientUUID string
-	// Grantees: the client's roles may have lost their holders (a role, or
-	// the client itself, deleted: Keycloak drops the role mappings with
-	// it, and recreating the role does not bring them back), so the
-	// AuthClients granted its roles (spec.roleGrants) are reconciled too.
+	// Grantees: a role of the client was created by someone else, maybe
+	// in place of one they deleted (Keycloak dropped its mappings with it),
+	// so the AuthClients granted its roles (spec.roleGrants) are
+	// reconciled too. A role or client deleted and not made again is the
+	// AuthClient's to restore: its reconcile then reconciles them
+	// (controllers, kickGrantees), after the role exists again.
 	Grantees bool
 	// EventsConfig: the event may have changed whether the realm records
 	// admin events (a realm update): the watcher checks at once.
@@ -67,8 +69,7 @@ func Classify(e keycloak.AdminEvent) Target {
 	switch seg[0] {
 	case "clients":
 		if len(seg) >= 2 && seg[1] != "" {
-			grantees := len(seg) >= 3 && seg[2] == "roles" ||
-				len(seg) == 2 && e.OperationType == "DELETE"
+			grantees := len(seg) >= 3 && seg[2] == "roles" && e.OperationType == "CREATE"
 			return Target{Kind: Client, ClientUUID: seg[1], Grantees: grantees}
 		}
 		return Target{Kind: Realm}

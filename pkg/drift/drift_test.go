@@ -17,9 +17,8 @@ func TestClassify(t *testing.T) {
 		{"CLIENT", "clients/" + uuid, drift.Target{Kind: drift.Client, ClientUUID: uuid}},
 		{"CLIENT", "clients/" + uuid + "/client-secret", drift.Target{Kind: drift.Client, ClientUUID: uuid}},
 		{"PROTOCOL_MAPPER", "clients/" + uuid + "/protocol-mappers/models/m1", drift.Target{Kind: drift.Client, ClientUUID: uuid}},
-		// A client role's change may have dropped the mappings of the
-		// clients granted it: they are reconciled too.
-		{"CLIENT_ROLE", "clients/" + uuid + "/roles/reader", drift.Target{Kind: drift.Client, ClientUUID: uuid, Grantees: true}},
+		// A client role's update leaves its mappings alone.
+		{"CLIENT_ROLE", "clients/" + uuid + "/roles/reader", drift.Target{Kind: drift.Client, ClientUUID: uuid}},
 		{"CLIENT_SCOPE_MAPPING", "clients/" + uuid + "/default-client-scopes/s1", drift.Target{Kind: drift.Client, ClientUUID: uuid}},
 		{"CLIENT_ROLE_MAPPING", "users/u1/role-mappings/clients/" + uuid, drift.Target{Kind: drift.Grants}},
 		{"REALM_ROLE_MAPPING", "users/u1/role-mappings/realm", drift.Target{Kind: drift.Grants}},
@@ -40,9 +39,18 @@ func TestClassify(t *testing.T) {
 			t.Errorf("Classify(%s %q) = %+v, want %+v", tc.resourceType, tc.path, got, tc.want)
 		}
 	}
-	// A deleted client takes the mappings of its roles with it.
-	if got := drift.Classify(keycloak.AdminEvent{ResourceType: "CLIENT", ResourcePath: "clients/" + uuid, OperationType: "DELETE"}); !got.Grantees || got.ClientUUID != uuid {
-		t.Errorf("a deleted client: got %+v, want its grantees reconciled", got)
+	// A role made by someone else may stand in for one they deleted (its
+	// mappings gone with it): the clients granted it are reconciled too.
+	if got := drift.Classify(keycloak.AdminEvent{ResourceType: "CLIENT_ROLE", ResourcePath: "clients/" + uuid + "/roles/reader", OperationType: "CREATE"}); !got.Grantees || got.ClientUUID != uuid {
+		t.Errorf("a role created by hand: got %+v, want its grantees reconciled", got)
+	}
+	// A role or client deleted is restored by its AuthClient, which then
+	// reconciles the grantees itself: kicked now, they would only find the
+	// role missing.
+	for _, path := range []string{"clients/" + uuid, "clients/" + uuid + "/roles/reader"} {
+		if got := drift.Classify(keycloak.AdminEvent{ResourceType: "CLIENT", ResourcePath: path, OperationType: "DELETE"}); got.Grantees || got.Kind != drift.Client || got.ClientUUID != uuid {
+			t.Errorf("%s deleted: got %+v, want the client alone", path, got)
+		}
 	}
 	if got := drift.Classify(keycloak.AdminEvent{ResourceType: "CLIENT", ResourcePath: "clients/" + uuid, Error: "unknown_error"}); got.Kind != drift.None {
 		t.Errorf("a failed operation changed nothing: got %+v", got)
