@@ -72,16 +72,11 @@ func runSuite(m *testing.M) int {
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = authv1.AddToScheme(scheme)
 
-	env, err := testbed.ControlPlane(true)
+	env, issuer, cfg, err := testbed.StartWithServiceAccountIssuer(true)
 	if err != nil {
 		return testbed.Fail(err)
 	}
-	if saIssuer, err = testbed.PrepareServiceAccountIssuer(env); err != nil {
-		return testbed.Fail(err)
-	}
-	if restCfg, err = testbed.StartControlPlane(env); err != nil {
-		return testbed.Fail(err)
-	}
+	saIssuer, restCfg = issuer, cfg
 	defer func() { _ = env.Stop() }()
 	if k8s, err = client.New(restCfg, client.Options{Scheme: scheme}); err != nil {
 		return testbed.Fail(err)

@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -82,4 +83,32 @@ func (i *ServiceAccountIssuer) Publish(env *envtest.Environment, cfg *rest.Confi
 		return nil
 	}
 	return err
+}
+
+// StartWithServiceAccountIssuer starts a control plane (ControlPlane) whose
+// API server publishes its service-account issuer
+// (PrepareServiceAccountIssuer). That port is chosen before the API server
+// binds it, and something else may take it meanwhile (an outbound
+// connection's local port comes from the same range); envtest retries on
+// the same port, so a fresh environment on a fresh port is tried, up to
+// three times.
+func StartWithServiceAccountIssuer(withCRDs bool) (*envtest.Environment, *ServiceAccountIssuer, *rest.Config, error) {
+	var errs []error
+	for range 3 {
+		env, err := ControlPlane(withCRDs)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		issuer, err := PrepareServiceAccountIssuer(env)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cfg, err := StartControlPlane(env)
+		if err == nil {
+			return env, issuer, cfg, nil
+		}
+		fmt.Fprintf(os.Stderr, "testbed: the API server did not start on %s (%v); trying another port\n", issuer.URL, err)
+		errs = append(errs, err)
+	}
+	return nil, nil, nil, errors.Join(errs...)
 }
