@@ -76,6 +76,9 @@ type AuthClientReconciler struct {
 	// target a grantee found without a role it held; nil before
 	// SetupWithManager.
 	granteeKicks chan event.TypedGenericEvent[driftKick]
+	// versions tells a reconcile that the cache has not caught up with the
+	// last one's status write (reconciler.Versions).
+	versions reconciler.Versions
 }
 
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authclients,verbs=get;list;watch;update;patch
@@ -94,8 +97,16 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.Get(ctx, req.NamespacedName, ac); err != nil {
 		if client.IgnoreNotFound(err) == nil {
 			r.Drift.forgetClient(req.NamespacedName)
+			r.versions.Forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.versions.Stale(ac) && r.APIReader != nil {
+		// Kicked again before the cache has this controller's last write:
+		// the status to start from is the API server's.
+		if err := r.APIReader.Get(ctx, req.NamespacedName, ac); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
 	}
 	before := ac.DeepCopy()
 	rep := reconciler.Reporter{Recorder: r.Recorder, Kind: "AuthClient"}
@@ -103,6 +114,9 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	defer func() {
 		if err := reconciler.PatchStatus(ctx, r.Client, before, ac, func(o reconciler.Object) any { return o.(*authv1.AuthClient).Status }); err != nil && retErr == nil {
 			retErr = err
+		}
+		if ac.DeletionTimestamp.IsZero() {
+			r.versions.Seen(ac)
 		}
 	}()
 

@@ -318,7 +318,7 @@ func (r *AuthClientReconciler) verifyGrantTargets(ctx context.Context, s *authCl
 			case keycloak.IsNotFound(err) && t.stalled != "":
 				g.stalled = append(g.stalled, fmt.Sprintf("role grant AuthClient %s has no Keycloak client: it is stalled (%s); its roles are granted once it is Ready", t.key, t.stalled))
 				continue
-			case keycloak.IsNotFound(err) && t.ready:
+			case keycloak.IsNotFound(err) && t.ready && !t.self(s.ac):
 				// Ready, so it had one: deleted in Keycloak since.
 				g.pending = append(g.pending, fmt.Sprintf("role grant AuthClient %s: its Keycloak client was deleted in Keycloak; its roles are granted once it is created again", t.key))
 				g.restore = append(g.restore, t.key)

@@ -125,9 +125,8 @@ func TestRoleGrantStalledTargetIsNotPolled(t *testing.T) {
 	}
 }
 
-// A role held before (status.roles) that a reconcile created again, or
-// whose owner marker it put back (deleted and made again by hand), lost
-// its mappings: the grantees are kicked. A first creation, a failed write,
+// A role held before (status.roles) that a reconcile created again lost
+// its mappings: the grantees are kicked. A first creation, a failed write
 // or a description restored are no such loss.
 func TestRestoredRolesKickTheGrantees(t *testing.T) {
 	role := func(name string) keycloak.Role { return keycloak.Role{Name: name} }
@@ -141,7 +140,6 @@ func TestRestoredRolesKickTheGrantees(t *testing.T) {
 		{"created again", desired.RolePlan{Create: []keycloak.Role{role("write")}}, map[string]bool{"write": true}, true},
 		{"created for the first time", desired.RolePlan{Create: []keycloak.Role{role("admin")}}, map[string]bool{"admin": true}, false},
 		{"create failed", desired.RolePlan{Create: []keycloak.Role{role("write")}}, map[string]bool{}, false},
-		{"owner marker back", desired.RolePlan{Update: []desired.RoleFix{{Role: role("read"), What: "description and owner marker"}}}, map[string]bool{"read": true}, true},
 		{"description back", desired.RolePlan{Update: []desired.RoleFix{{Role: role("read"), What: "description"}}}, map[string]bool{"read": true}, false},
 		{"nothing to do", desired.RolePlan{}, map[string]bool{}, false},
 	} {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
@@ -111,19 +110,13 @@ func roleError(verb, name string, err error) error {
 	return fmt.Errorf("%s client role %q: %w", verb, name, err)
 }
 
-// restored tells whether this reconcile brought back a role held before
-// (status.roles): created again (deleted in Keycloak), or given its owner
-// marker back (deleted and made again by hand under the same name). Either
-// way the mappings of the service accounts granted it went with the old
-// role.
+// restored tells whether this reconcile created again a role held before
+// (status.roles): it was deleted in Keycloak, and the mappings of the
+// service accounts granted it went with it. (A role deleted and made again
+// by someone else is found from its admin events: driftwatch.go.)
 func restored(plan desired.RolePlan, done map[string]bool, before []string) bool {
 	for _, role := range plan.Create {
 		if done[role.Name] && slices.Contains(before, role.Name) {
-			return true
-		}
-	}
-	for _, fix := range plan.Update {
-		if done[fix.Role.Name] && slices.Contains(before, fix.Role.Name) && strings.Contains(fix.What, "owner marker") {
 			return true
 		}
 	}

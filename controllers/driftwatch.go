@@ -131,6 +131,12 @@ const (
 	// (maxRecoverySpread), doubling while an admin keeps editing.
 	sharedResyncHold    = maxRecoverySpread
 	sharedResyncMaxHold = 5 * time.Minute
+	// granteeDelay is how long after a role or client deleted by someone
+	// else the AuthClients granted its roles are reconciled: their target
+	// restores it first (and kicks them itself), so that they do not find
+	// it missing and wait. It only orders the usual case: either order
+	// converges (a grantee that finds the role missing kicks the target).
+	granteeDelay = 5 * time.Second
 )
 
 // failureDelay is how long after a read the next one runs: interval, doubled
@@ -475,7 +481,10 @@ func (w *DriftWatch) dispatch(ctx context.Context, p realmPoll, events []keycloa
 		ctrl.LoggerFrom(ctx).V(1).Info("Cannot tell the operator's own admin events apart", "error", err.Error())
 	}
 	var server, grants, realmChanged bool
-	clients := map[types.NamespacedName]bool{}
+	// clients are reconciled now; later, after granteeDelay (grantees of a
+	// deleted role or client, once its AuthClient had the time to restore
+	// it).
+	clients, later := map[types.NamespacedName]bool{}, map[types.NamespacedName]bool{}
 	startedAt := w.started.UnixMilli()
 	for _, e := range events {
 		if e.Time < startedAt {
@@ -497,8 +506,11 @@ func (w *DriftWatch) dispatch(ctx context.Context, p realmPoll, events []keycloa
 		case drift.Client:
 			if key, ok := w.clientOf(rk, t.ClientUUID); ok {
 				clients[key] = true
-				if t.Grantees {
+				switch {
+				case t.Grantees:
 					w.addGrantees(ctx, key, clients)
+				case t.GranteesLater:
+					w.addGrantees(ctx, key, later)
 				}
 			}
 		case drift.Grants:
@@ -528,6 +540,12 @@ func (w *DriftWatch) dispatch(ctx context.Context, p realmPoll, events []keycloa
 		driftEnqueued.WithLabelValues("AuthClient").Inc()
 		w.kick(ctx, w.clients, key, 0)
 	}
+	for key := range later {
+		if !clients[key] {
+			driftEnqueued.WithLabelValues("AuthClient").Inc()
+			w.kick(ctx, w.clients, key, granteeDelay)
+		}
+	}
 	if server {
 		driftEnqueued.WithLabelValues("AuthServer").Inc()
 		w.kick(ctx, w.servers, client.ObjectKeyFromObject(as), 0)
@@ -544,10 +562,10 @@ func (w *DriftWatch) clientOf(rk, uuid string) (types.NamespacedName, bool) {
 }
 
 // addGrantees adds to clients the AuthClients granted roles of the
-// AuthClient key (spec.roleGrants): a role someone else created may stand
-// in for one they deleted, whose mappings went with it, and key's
-// reconcile finds nothing to restore (a role key restores itself kicks
-// them: kickGrantees).
+// AuthClient key (spec.roleGrants): a role someone else deleted took their
+// mappings with it, and one made again (by hand, or by a partial import
+// whose event names no client) leaves key's reconcile nothing to restore.
+// A role key restores itself kicks them too (kickGrantees).
 func (w *DriftWatch) addGrantees(ctx context.Context, key types.NamespacedName, clients map[types.NamespacedName]bool) {
 	var list authv1.AuthClientList
 	if err := w.Reader.List(ctx, &list, client.MatchingFields{indexRoleGrants: key.String()}); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -477,12 +478,12 @@ func TestDriftRealmDeletedIsRecreated(t *testing.T) {
 // A grantee reconciled while its target's role (or the target's whole
 // Keycloak client) is deleted in Keycloak, before the target restores it,
 // waits for it and kicks the target; the target's restoring reconcile
-// kicks the grantee back. Drift reads are an hour apart here and only the
-// grantee is nudged: without either kick the grant would wait for the
-// target's resync (an hour) or the wait's own 30 s retry.
+// kicks the grantee back. Drift detection is off here and only the grantee
+// is nudged: without either kick the grant would wait for the target's
+// resync (an hour) or the wait's own 30 s retry.
 func TestGranteeBeforeTargetRestoresTheRole(t *testing.T) {
 	integration(t)
-	b := newDriftBed(t, "drift-order", time.Hour)
+	b := newDriftBed(t, "drift-order", 0)
 	api := &authv1.AuthClient{}
 	apply(t, authClient("drift", "order-api", "drift-order", grantOrdersRoles+"\n  roleGrantAccess: {namespaces: [drift]}"), api)
 	t.Cleanup(func() { deleteAndWait(t, api) })
@@ -493,25 +494,11 @@ func TestGranteeBeforeTargetRestoresTheRole(t *testing.T) {
 	waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
 	apiID := api.EffectiveClientID()
 	waitTokenRoles(t, b.realm, "drift", "order-worker", apiID, "orders:write")
-
-	for i, gone := range []struct {
-		what   string
-		delete func(gc *gocloak.GoCloak, tok, uuid string) error
-	}{
-		{"the role", func(gc *gocloak.GoCloak, tok, uuid string) error {
-			return gc.DeleteClientRole(context.Background(), tok, b.realm, uuid, "orders:write")
-		}},
-		{"the whole Keycloak client", func(gc *gocloak.GoCloak, tok, uuid string) error {
-			return gc.DeleteClient(context.Background(), tok, b.realm, uuid)
-		}},
-	} {
-		gc, tok := b.admin()
-		if err := gone.delete(gc, tok, *keycloakClient(t, b.realm, apiID).ID); err != nil {
-			t.Fatal(err)
-		}
-		annotate(t, wk, "test.nauthera.io/nudge", strconv.Itoa(i))
+	ctx := context.Background()
+	granted := func(what string) {
+		t.Helper()
 		// Well inside the wait's own 30 s retry (controllers.roleGrantPendingRetry).
-		eventually(t, 15*time.Second, "the grant back after "+gone.what+" was deleted", func() error {
+		eventually(t, 15*time.Second, "the grant back after "+what, func() error {
 			roles, _, err := tokenRoles(t, b.realm, "drift", "order-worker", apiID)
 			if err != nil {
 				return err
@@ -522,5 +509,37 @@ func TestGranteeBeforeTargetRestoresTheRole(t *testing.T) {
 			return nil
 		})
 		waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	}
+	// The wait was reported, and said why (a Normal Event on the transition).
+	waited := func(note string) {
+		t.Helper()
+		eventually(t, 10*time.Second, "a RoleGrantPending Event saying "+note, func() error {
+			for _, e := range events(t, wk, corev1.EventTypeNormal, authv1.ReasonRoleGrantPending) {
+				if strings.Contains(e.Note, note) {
+					return nil
+				}
+			}
+			return fmt.Errorf("none yet")
+		})
+	}
+
+	for i, gone := range []struct {
+		what, note string
+		delete     func(gc *gocloak.GoCloak, tok, uuid string) error
+	}{
+		{"the role was deleted", `role "orders:write" of AuthClient drift/order-api was deleted in Keycloak`, func(gc *gocloak.GoCloak, tok, uuid string) error {
+			return gc.DeleteClientRole(ctx, tok, b.realm, uuid, "orders:write")
+		}},
+		{"the whole Keycloak client was deleted", "role grant AuthClient drift/order-api: its Keycloak client was deleted in Keycloak", func(gc *gocloak.GoCloak, tok, uuid string) error {
+			return gc.DeleteClient(ctx, tok, b.realm, uuid)
+		}},
+	} {
+		gc, tok := b.admin()
+		if err := gone.delete(gc, tok, *keycloakClient(t, b.realm, apiID).ID); err != nil {
+			t.Fatal(err)
+		}
+		annotate(t, wk, "test.nauthera.io/nudge", strconv.Itoa(i))
+		granted(gone.what)
+		waited(gone.note)
 	}
 }

@@ -48,10 +48,14 @@ type Target struct {
 	// Grantees: a role of the client was created by someone else, maybe
 	// in place of one they deleted (Keycloak dropped its mappings with it),
 	// so the AuthClients granted its roles (spec.roleGrants) are
-	// reconciled too. A role or client deleted and not made again is the
-	// AuthClient's to restore: its reconcile then reconciles them
-	// (controllers, kickGrantees), after the role exists again.
+	// reconciled too.
 	Grantees bool
+	// GranteesLater: a role of the client, or the client, was deleted, and
+	// the grants of its roles with it. The AuthClient restores it and then
+	// reconciles them itself (controllers, kickGrantees); they are also
+	// reconciled a little later, for a role made again by someone else in
+	// a way that leaves no event on the client (a partial import).
+	GranteesLater bool
 	// EventsConfig: the event may have changed whether the realm records
 	// admin events (a realm update): the watcher checks at once.
 	EventsConfig bool
@@ -69,8 +73,9 @@ func Classify(e keycloak.AdminEvent) Target {
 	switch seg[0] {
 	case "clients":
 		if len(seg) >= 2 && seg[1] != "" {
-			grantees := len(seg) >= 3 && seg[2] == "roles" && e.OperationType == "CREATE"
-			return Target{Kind: Client, ClientUUID: seg[1], Grantees: grantees}
+			roles := len(seg) >= 3 && seg[2] == "roles"
+			deleted := e.OperationType == "DELETE" && (roles || len(seg) == 2)
+			return Target{Kind: Client, ClientUUID: seg[1], Grantees: roles && e.OperationType == "CREATE", GranteesLater: deleted}
 		}
 		return Target{Kind: Realm}
 	case "users":

@@ -46,10 +46,10 @@ func TestClassify(t *testing.T) {
 	}
 	// A role or client deleted is restored by its AuthClient, which then
 	// reconciles the grantees itself: kicked now, they would only find the
-	// role missing.
+	// role missing; they are kicked later as well.
 	for _, path := range []string{"clients/" + uuid, "clients/" + uuid + "/roles/reader"} {
-		if got := drift.Classify(keycloak.AdminEvent{ResourceType: "CLIENT", ResourcePath: path, OperationType: "DELETE"}); got.Grantees || got.Kind != drift.Client || got.ClientUUID != uuid {
-			t.Errorf("%s deleted: got %+v, want the client alone", path, got)
+		if got := drift.Classify(keycloak.AdminEvent{ResourceType: "CLIENT", ResourcePath: path, OperationType: "DELETE"}); got.Grantees || !got.GranteesLater || got.Kind != drift.Client || got.ClientUUID != uuid {
+			t.Errorf("%s deleted: got %+v, want the client now and its grantees later", path, got)
 		}
 	}
 	if got := drift.Classify(keycloak.AdminEvent{ResourceType: "CLIENT", ResourcePath: "clients/" + uuid, Error: "unknown_error"}); got.Kind != drift.None {

@@ -96,7 +96,7 @@ const (
 	ReasonAudiencePending = "AudiencePending"
 	// ReasonRoleGrantNotPermitted: an AuthClient named in spec.roleGrants does not consent to a role (its spec.roleGrantAccess), belongs to another AuthServer, or its clientId is not its client; or this client has no service account.
 	ReasonRoleGrantNotPermitted = "RoleGrantNotPermitted"
-	// ReasonRoleNotFound: an AuthClient named in spec.roleGrants does not exist, does not declare a role in its spec.roles, or is Ready and Keycloak never held the role.
+	// ReasonRoleNotFound: an AuthClient named in spec.roleGrants does not exist, does not declare a role in its spec.roles, or is Ready and Keycloak does not hold a role it did not hold at its last reconcile either (status.roles).
 	ReasonRoleNotFound = "RoleNotFound"
 	// ReasonRoleGrantPending: an AuthClient named in spec.roleGrants has no Keycloak client or role yet, or they were deleted in Keycloak and it restores them; the roles are granted once it has.
 	ReasonRoleGrantPending = "RoleGrantPending"
