@@ -8,7 +8,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -93,32 +95,14 @@ type AuthClientReconciler struct {
 
 // Reconcile ensures the Keycloak client and Secret of one AuthClient.
 func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
-	ac := &authv1.AuthClient{}
-	if err := r.Get(ctx, req.NamespacedName, ac); err != nil {
-		if client.IgnoreNotFound(err) == nil {
-			r.Drift.forgetClient(req.NamespacedName)
-			r.versions.Forget(req.NamespacedName)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if r.versions.Stale(ac) && r.APIReader != nil {
-		// Kicked again before the cache has this controller's last write:
-		// the status to start from is the API server's.
-		if err := r.APIReader.Get(ctx, req.NamespacedName, ac); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
+	ac, err := r.current(ctx, req.NamespacedName)
+	if ac == nil {
+		return ctrl.Result{}, err
 	}
 	before := ac.DeepCopy()
 	rep := reconciler.Reporter{Recorder: r.Recorder, Kind: "AuthClient"}
 	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("authServer", authServerKey(ac).String()))
-	defer func() {
-		if err := reconciler.PatchStatus(ctx, r.Client, before, ac, func(o reconciler.Object) any { return o.(*authv1.AuthClient).Status }); err != nil && retErr == nil {
-			retErr = err
-		}
-		if ac.DeletionTimestamp.IsZero() {
-			r.versions.Seen(ac)
-		}
-	}()
+	defer func() { retErr = r.writeStatus(ctx, before, ac, retErr) }()
 
 	if !ac.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.reconcileDelete(ctx, ac, rep)
@@ -170,6 +154,46 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		after = min(after, wake)
 	}
 	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+// current reads the AuthClient key (nil: it is gone, or the read failed
+// with the error returned). A copy that is not as this controller left it
+// (reconciler.Versions: kicked again before the cache has its last write,
+// or changed by someone else since) is read again from the API server, so
+// that the status starts from the API server's.
+func (r *AuthClientReconciler) current(ctx context.Context, key types.NamespacedName) (*authv1.AuthClient, error) {
+	ac := &authv1.AuthClient{}
+	err := r.Get(ctx, key, ac)
+	if err == nil && r.versions.Stale(ac) && r.APIReader != nil {
+		err = r.APIReader.Get(ctx, key, ac)
+	}
+	if apierrors.IsNotFound(err) {
+		r.Drift.forgetClient(key)
+		r.versions.Forget(key)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ac, nil
+}
+
+// writeStatus patches ac's status from before (if it changed) and records
+// the version it left ac at; it returns the reconcile's error, or the
+// patch's.
+func (r *AuthClientReconciler) writeStatus(ctx context.Context, before, ac *authv1.AuthClient, retErr error) error {
+	err := reconciler.PatchStatus(ctx, r.Client, before, ac, func(o reconciler.Object) any { return o.(*authv1.AuthClient).Status })
+	if err != nil && retErr == nil {
+		retErr = err
+	}
+	if err != nil || apierrors.IsConflict(retErr) {
+		// A write failed (perhaps applied all the same) or lost a race:
+		// the next reconcile reads the object afresh.
+		r.versions.Invalidate(client.ObjectKeyFromObject(ac))
+	} else {
+		r.versions.Seen(ac)
+	}
+	return retErr
 }
 
 // readyMessage is the Ready condition's message, with the note of what

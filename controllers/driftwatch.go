@@ -132,10 +132,11 @@ const (
 	sharedResyncHold    = maxRecoverySpread
 	sharedResyncMaxHold = 5 * time.Minute
 	// granteeDelay is how long after a role or client deleted by someone
-	// else the AuthClients granted its roles are reconciled: their target
-	// restores it first (and kicks them itself), so that they do not find
-	// it missing and wait. It only orders the usual case: either order
-	// converges (a grantee that finds the role missing kicks the target).
+	// else the AuthClients granted its roles are reconciled. The target's
+	// own restore kicks them anyway; this reconcile is for a role made
+	// again in a way whose event names no client (a partial import), and
+	// runs after the target's so that they do not find the role missing
+	// and wait (either order converges).
 	granteeDelay = 5 * time.Second
 )
 

@@ -36,6 +36,13 @@ func (v *Versions) Seen(obj client.Object) {
 	v.m.Store(client.ObjectKeyFromObject(obj), obj.GetResourceVersion())
 }
 
+// Invalidate makes the next reconcile of key read the object from the API
+// server: a write failed (it may still have been applied) or conflicted,
+// so nothing is known of the version the object is at.
+func (v *Versions) Invalidate(key types.NamespacedName) {
+	v.m.Store(key, "")
+}
+
 // Forget drops what was recorded of a deleted object.
 func (v *Versions) Forget(key types.NamespacedName) {
 	v.m.Delete(key)

@@ -26,6 +26,10 @@ func TestVersionsTellsAStaleCopy(t *testing.T) {
 	if !v.Stale(at("8")) {
 		t.Error("a copy changed by someone else since (8) is not read again")
 	}
+	v.Invalidate(client.ObjectKeyFromObject(at("")))
+	if !v.Stale(at("7")) {
+		t.Error("after a failed write the copy is not read again")
+	}
 	v.Forget(client.ObjectKeyFromObject(at("")))
 	if v.Stale(at("6")) {
 		t.Error("a forgotten object is stale")

@@ -73,7 +73,8 @@ func Classify(e keycloak.AdminEvent) Target {
 	switch seg[0] {
 	case "clients":
 		if len(seg) >= 2 && seg[1] != "" {
-			roles := len(seg) >= 3 && seg[2] == "roles"
+			// A role itself (clients/{id}/roles/{name}), not its composites.
+			roles := len(seg) == 4 && seg[2] == "roles"
 			deleted := e.OperationType == "DELETE" && (roles || len(seg) == 2)
 			return Target{Kind: Client, ClientUUID: seg[1], Grantees: roles && e.OperationType == "CREATE", GranteesLater: deleted}
 		}

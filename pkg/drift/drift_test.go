@@ -52,6 +52,14 @@ func TestClassify(t *testing.T) {
 			t.Errorf("%s deleted: got %+v, want the client now and its grantees later", path, got)
 		}
 	}
+	// Deleting or adding what is not a role or the client drops no grant.
+	for _, path := range []string{"clients/" + uuid + "/protocol-mappers/models/m1", "clients/" + uuid + "/default-client-scopes/s1", "clients/" + uuid + "/roles/reader/composites"} {
+		for _, op := range []string{"CREATE", "DELETE"} {
+			if got := drift.Classify(keycloak.AdminEvent{ResourceType: "CLIENT", ResourcePath: path, OperationType: op}); got.Grantees || got.GranteesLater {
+				t.Errorf("%s %s: got %+v, want the client alone", op, path, got)
+			}
+		}
+	}
 	if got := drift.Classify(keycloak.AdminEvent{ResourceType: "CLIENT", ResourcePath: "clients/" + uuid, Error: "unknown_error"}); got.Kind != drift.None {
 		t.Errorf("a failed operation changed nothing: got %+v", got)
 	}
