@@ -125,6 +125,24 @@ spec:
 	return b
 }
 
+// grantPair applies AuthClients drift/<prefix>-api, which declares the
+// orders roles and lets the namespace hold them, and drift/<prefix>-worker,
+// granted its orders:write, and waits until the worker's tokens carry it.
+func (b *driftBed) grantPair(t *testing.T, prefix string) (wk *authv1.AuthClient, apiID string) {
+	t.Helper()
+	api := &authv1.AuthClient{}
+	apply(t, authClient("drift", prefix+"-api", b.as.Name, grantOrdersRoles+"\n  roleGrantAccess: {namespaces: [drift]}"), api)
+	t.Cleanup(func() { deleteAndWait(t, api) })
+	waitReady(t, api, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	wk = &authv1.AuthClient{}
+	apply(t, authClient("drift", prefix+"-worker", b.as.Name, worker+"\n"+grantOf("drift", prefix+"-api", "orders:write")), wk)
+	t.Cleanup(func() { deleteAndWait(t, wk) })
+	waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+	apiID = api.EffectiveClientID()
+	waitTokenRoles(t, b.realm, "drift", prefix+"-worker", apiID, "orders:write")
+	return wk, apiID
+}
+
 // client reads the AuthClient's Keycloak client as the other admin.
 func (b *driftBed) client(t testing.TB) *gocloak.Client {
 	t.Helper()
@@ -393,16 +411,7 @@ func BenchmarkConsoleEditRevert(b *testing.B) {
 func TestDriftRoleDeletedRestoresGrants(t *testing.T) {
 	integration(t)
 	b := newDriftBed(t, "drift-grants", time.Second)
-	api := &authv1.AuthClient{}
-	apply(t, authClient("drift", "grants-api", "drift-grants", grantOrdersRoles+"\n  roleGrantAccess: {namespaces: [drift]}"), api)
-	t.Cleanup(func() { deleteAndWait(t, api) })
-	waitReady(t, api, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-	wk := &authv1.AuthClient{}
-	apply(t, authClient("drift", "grants-worker", "drift-grants", worker+"\n"+grantOf("drift", "grants-api", "orders:write")), wk)
-	t.Cleanup(func() { deleteAndWait(t, wk) })
-	waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-	apiID := api.EffectiveClientID()
-	waitTokenRoles(t, b.realm, "drift", "grants-worker", apiID, "orders:write")
+	_, apiID := b.grantPair(t, "grants")
 
 	gc, tok := b.admin()
 	uuid := *keycloakClient(t, b.realm, apiID).ID
@@ -484,44 +493,8 @@ func TestDriftRealmDeletedIsRecreated(t *testing.T) {
 func TestGranteeBeforeTargetRestoresTheRole(t *testing.T) {
 	integration(t)
 	b := newDriftBed(t, "drift-order", 0)
-	api := &authv1.AuthClient{}
-	apply(t, authClient("drift", "order-api", "drift-order", grantOrdersRoles+"\n  roleGrantAccess: {namespaces: [drift]}"), api)
-	t.Cleanup(func() { deleteAndWait(t, api) })
-	waitReady(t, api, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-	wk := &authv1.AuthClient{}
-	apply(t, authClient("drift", "order-worker", "drift-order", worker+"\n"+grantOf("drift", "order-api", "orders:write")), wk)
-	t.Cleanup(func() { deleteAndWait(t, wk) })
-	waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-	apiID := api.EffectiveClientID()
-	waitTokenRoles(t, b.realm, "drift", "order-worker", apiID, "orders:write")
+	wk, apiID := b.grantPair(t, "order")
 	ctx := context.Background()
-	granted := func(what string) {
-		t.Helper()
-		// Well inside the wait's own 30 s retry (controllers.roleGrantPendingRetry).
-		eventually(t, 15*time.Second, "the grant back after "+what, func() error {
-			roles, _, err := tokenRoles(t, b.realm, "drift", "order-worker", apiID)
-			if err != nil {
-				return err
-			}
-			if !slices.Equal(roles, []string{"orders:write"}) {
-				return fmt.Errorf("roles %v", roles)
-			}
-			return nil
-		})
-		waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
-	}
-	// The wait was reported, and said why (a Normal Event on the transition).
-	waited := func(note string) {
-		t.Helper()
-		eventually(t, 10*time.Second, "a RoleGrantPending Event saying "+note, func() error {
-			for _, e := range events(t, wk, corev1.EventTypeNormal, authv1.ReasonRoleGrantPending) {
-				if strings.Contains(e.Note, note) {
-					return nil
-				}
-			}
-			return fmt.Errorf("none yet")
-		})
-	}
 
 	for i, gone := range []struct {
 		what, note string
@@ -539,7 +512,10 @@ func TestGranteeBeforeTargetRestoresTheRole(t *testing.T) {
 			t.Fatal(err)
 		}
 		annotate(t, wk, "test.nauthera.io/nudge", strconv.Itoa(i))
-		granted(gone.what)
-		waited(gone.note)
+		// Well inside the wait's own 30 s retry (controllers.roleGrantPendingRetry).
+		waitTokenRolesWithin(t, 15*time.Second, b.realm, "drift", "order-worker", apiID, "orders:write")
+		waitReady(t, wk, metav1.ConditionTrue, authv1.ReasonClientProvisioned, 30*time.Second)
+		// The wait was reported, and said why (a Normal Event on the transition).
+		waitEventNote(t, 10*time.Second, wk, corev1.EventTypeNormal, authv1.ReasonRoleGrantPending, gone.note)
 	}
 }

@@ -67,7 +67,13 @@ func tokenRoles(t *testing.T, realm, ns, name, clientID string) (roles, aud []st
 // exactly when it carries some.
 func waitTokenRoles(t *testing.T, realm, ns, name, clientID string, want ...string) {
 	t.Helper()
-	eventually(t, 30*time.Second, fmt.Sprintf("%s/%s tokens with roles %v of %s", ns, name, want, clientID), func() error {
+	waitTokenRolesWithin(t, 30*time.Second, realm, ns, name, clientID, want...)
+}
+
+// waitTokenRolesWithin is waitTokenRoles with its own timeout.
+func waitTokenRolesWithin(t *testing.T, timeout time.Duration, realm, ns, name, clientID string, want ...string) {
+	t.Helper()
+	eventually(t, timeout, fmt.Sprintf("%s/%s tokens with roles %v of %s", ns, name, want, clientID), func() error {
 		roles, aud, err := tokenRoles(t, realm, ns, name, clientID)
 		if err != nil {
 			return err
@@ -86,8 +92,15 @@ func waitTokenRoles(t *testing.T, realm, ns, name, clientID string, want ...stri
 // contains text.
 func waitDriftEvent(t *testing.T, obj *authv1.AuthClient, text string) {
 	t.Helper()
-	eventually(t, 30*time.Second, "DriftReverted naming "+text, func() error {
-		for _, e := range events(t, obj, corev1.EventTypeWarning, authv1.ReasonDriftReverted) {
+	waitEventNote(t, 30*time.Second, obj, corev1.EventTypeWarning, authv1.ReasonDriftReverted, text)
+}
+
+// waitEventNote waits for an Event of typ and reason about obj whose note
+// contains text.
+func waitEventNote(t *testing.T, timeout time.Duration, obj *authv1.AuthClient, typ, reason, text string) {
+	t.Helper()
+	eventually(t, timeout, fmt.Sprintf("a %s Event saying %q", reason, text), func() error {
+		for _, e := range events(t, obj, typ, reason) {
 			if strings.Contains(e.Note, text) {
 				return nil
 			}

@@ -979,13 +979,16 @@ func report(rows []row) {
 	_ = tw.Flush()
 	if create != nil {
 		fmt.Println()
-		mean := func(rs []*row) float64 {
+		// meanOf is the mean over rs of the time each row gives; mean, of
+		// their wall times.
+		meanOf := func(rs []*row, time func(*row) float64) float64 {
 			sum := 0.0
 			for _, r := range rs {
-				sum += r.wall.Seconds()
+				sum += time(r)
 			}
 			return sum / float64(len(rs))
 		}
+		mean := func(rs []*row) float64 { return meanOf(rs, func(r *row) float64 { return r.wall.Seconds() }) }
 		if len(a) > 0 {
 			fmt.Printf("ratio Nauthera / baseline (a): %.2fx (mean of the baseline runs before and after: %.2fs)\n", create.wall.Seconds()/mean(a), mean(a))
 		}
@@ -1002,11 +1005,7 @@ func report(rows []row) {
 		// admission webhooks); the baselines' does not. Shown apart, not in
 		// the ratios above.
 		withApply := func(rs []*row) float64 {
-			sum := 0.0
-			for _, r := range rs {
-				sum += (r.wall + r.applied).Seconds()
-			}
-			return sum / float64(len(rs))
+			return meanOf(rs, func(r *row) float64 { return (r.wall + r.applied).Seconds() })
 		}
 		if len(bb) > 0 && len(cc) > 0 {
 			fmt.Printf("the same with each baseline's own apply of its AuthClients added to its time (as Nauthera's includes its apply): (b) %.2fx, (c) %.2fx\n",
