@@ -370,13 +370,17 @@ up() {
   node="$(node_assets | sed -n 1p)"
   [ -f "$IMAGES_DIR/pause.tar" ] && [ -f "$BIN_DIR/nauthera-image.tar" ] && [ -x "$IMAGES_DIR/registry" ] \
     && [ -f "$(keycloak_archive)" ] && [ -f "$(coredns_archive)" ] || images >/dev/null
-  # Never start over (and so never clean up) a cluster that is running.
-  [ -e "$NSPATH" ] && die "network namespace $NETNS exists: a cluster runs (hack/cluster.sh down stops it)"
   # Another cluster's state may be this very folder: take the lock before
   # touching it, and before the trap below could clean up what is not ours.
   local held="$STATE.lock-$$"
   rm -rf "$held"
   STATE="$held" lock || { rm -rf "$held"; die "another cluster runs on this machine (lock $LOCK held): hack/cluster.sh down in its worktree stops it"; }
+  # Never start over (and so never clean up) a cluster that is running; the
+  # namespace of one that was killed (the lock is free, so none runs) goes.
+  if [ -e "$NSPATH" ]; then
+    stale_netns || { STATE="$held" stop lock; rm -rf "$held"; exit 1; }
+  fi
+  echo "$STATE" >"$LOCK.state"
   # A failed start (in any step, also inside the functions below) cleans up.
   trap 'rc=$?; if [ "$rc" != 0 ]; then log "start failed: cleaning up"; down; fi; exit "$rc"' EXIT
   rm -rf "$STATE"; mv "$held" "$STATE"
@@ -468,6 +472,33 @@ coredns() {
     rollout status deployment/coredns --timeout=180s >&2
 }
 
+# stale_netns removes the network namespace a killed run left (SIGKILL, a
+# machine stopped mid-run: no trap ran), called with the lock held, so no
+# cluster of this script runs. With the killed run's state folder (its path
+# in $LOCK.state) still there, down cleans up all of it (mounts, pod
+# namespaces, kernel settings, pod logs, cgroups); else only the namespace
+# goes. A namespace some process still runs in is left alone: that is no
+# leftover.
+stale_netns() {
+  local pids prev
+  pids="$(ip netns pids "$NETNS" 2>/dev/null | wc -l)"
+  if [ "$pids" != 0 ]; then
+    log "network namespace $NETNS exists, with $pids process(es) in it: a cluster runs (hack/cluster.sh down in its worktree stops it)"
+    return 1
+  fi
+  prev="$(cat "$LOCK.state" 2>/dev/null || true)"
+  if [ -n "$prev" ] && [ -f "$prev/netns-before" ]; then
+    log "network namespace $NETNS was left by a run that was killed (lock free, no process in it): cleaning up after it ($prev)"
+    (STATE="$prev"; down)
+  else
+    log "network namespace $NETNS was left by a run that was killed (lock free, no process in it): removing it"
+  fi
+  if [ -e "$NSPATH" ]; then
+    ip netns delete "$NETNS" 2>/dev/null || { umount "$NSPATH" 2>/dev/null; rm -f "$NSPATH"; }
+  fi
+  [ ! -e "$NSPATH" ] || { log "could not remove $NSPATH"; return 1; }
+}
+
 # ours PID: whether PID runs in this cluster's network namespace (or is
 # the lock holder, which runs outside it). A pid file that outlived its
 # process, its number reused by a stranger, is never acted on.
@@ -475,7 +506,9 @@ ours() {
   local pid="$1"
   [ -e "/proc/$pid/ns/net" ] || return 1
   if [ "$(cat "$STATE/pids/lock" 2>/dev/null)" = "$pid" ]; then
-    return 0
+    # flock forks for its command, so the pid stays flock's own.
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "flock --nonblock --conflict-exit-code 75 $LOCK "
+    return
   fi
   [ -e "$NSPATH" ] && [ "$(stat -L -c %i "/proc/$pid/ns/net")" = "$(stat -L -c %i "$NSPATH")" ]
 }
@@ -552,6 +585,7 @@ down() {
     ip netns delete "$NETNS" 2>/dev/null
   fi
   # Last: the node is free for the next cluster.
+  [ "$(cat "$LOCK.state" 2>/dev/null)" = "$STATE" ] && rm -f "$LOCK.state"
   stop lock
   # The pod logs the kubelet wrote (its folders are fixed: /var/log/pods, /var/log/containers).
   local f
