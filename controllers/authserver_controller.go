@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -57,6 +58,10 @@ type AuthServerReconciler struct {
 	// LDAP federation or service-account issuer that is not ready; 0:
 	// min(10m, Resync).
 	Recheck time.Duration
+
+	// versions tells a reconcile that the cache has not caught up with the
+	// last one's status write (reconciler.Versions).
+	versions reconciler.Versions
 }
 
 // +kubebuilder:rbac:groups=auth.nauthera.io,resources=authservers,verbs=get;list;watch;update;patch
@@ -99,19 +104,12 @@ type serverScope struct {
 
 // Reconcile ensures the realm of one AuthServer.
 func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
-	as := &authv1.AuthServer{}
-	if err := r.Get(ctx, req.NamespacedName, as); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	as, err := r.current(ctx, req.NamespacedName)
+	if as == nil {
+		return ctrl.Result{}, err
 	}
 	s := &serverScope{as: as, before: as.DeepCopy(), rep: reconciler.Reporter{Recorder: r.Recorder, Kind: "AuthServer"}}
-	defer func() {
-		if s.stale {
-			return
-		}
-		if err := reconciler.PatchStatus(ctx, r.Client, s.before, as, func(o reconciler.Object) any { return o.(*authv1.AuthServer).Status }); err != nil && retErr == nil {
-			retErr = err
-		}
-	}()
+	defer func() { retErr = r.writeStatus(ctx, s, retErr) }()
 
 	if !as.DeletionTimestamp.IsZero() {
 		certificateExpiry.DeleteLabelValues(as.Namespace, as.Name)
@@ -123,6 +121,49 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	// The finalizer patch moved the resourceVersion; the status is as read.
 	s.before = as.DeepCopy()
 	return r.reconcileSteps(ctx, s, req.String())
+}
+
+// current reads the AuthServer key (nil: it is gone, or the read failed
+// with the error returned); a copy not as this controller left it is read
+// again from the API server (as AuthClientReconciler.current does: the
+// drift watch can kick a reconcile before the cache has the last write).
+func (r *AuthServerReconciler) current(ctx context.Context, key types.NamespacedName) (*authv1.AuthServer, error) {
+	as := &authv1.AuthServer{}
+	err := r.Get(ctx, key, as)
+	if err == nil && r.versions.Stale(as) && r.APIReader != nil {
+		err = r.APIReader.Get(ctx, key, as)
+	}
+	if apierrors.IsNotFound(err) {
+		r.versions.Forget(key)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return as, nil
+}
+
+// writeStatus patches the status from s.before (if it changed; nothing
+// when persist found the copy stale) and records the version it left the
+// AuthServer at; it returns the reconcile's error, or the patch's.
+func (r *AuthServerReconciler) writeStatus(ctx context.Context, s *serverScope, retErr error) error {
+	key := client.ObjectKeyFromObject(s.as)
+	if s.stale {
+		r.versions.Invalidate(key)
+		return retErr
+	}
+	err := reconciler.PatchStatus(ctx, r.Client, s.before, s.as, func(o reconciler.Object) any { return o.(*authv1.AuthServer).Status })
+	if err != nil && retErr == nil {
+		retErr = err
+	}
+	if err != nil || apierrors.IsConflict(retErr) {
+		// A write failed (perhaps applied all the same) or lost a race:
+		// the next reconcile reads the object afresh.
+		r.versions.Invalidate(key)
+	} else {
+		r.versions.Seen(s.as)
+	}
+	return retErr
 }
 
 // reconcileSteps runs the steps of a live AuthServer in order. The realm,
