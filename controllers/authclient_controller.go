@@ -165,7 +165,11 @@ func (r *AuthClientReconciler) current(ctx context.Context, key types.Namespaced
 	ac := &authv1.AuthClient{}
 	err := r.Get(ctx, key, ac)
 	if err == nil && r.versions.Stale(ac) && r.APIReader != nil {
-		err = r.APIReader.Get(ctx, key, ac)
+		// Into a new object: decoding into the cached copy would keep
+		// what the fresh one omits (a status field set to nil since).
+		fresh := &authv1.AuthClient{}
+		err = r.APIReader.Get(ctx, key, fresh)
+		ac = fresh
 	}
 	if apierrors.IsNotFound(err) {
 		r.Drift.forgetClient(key)

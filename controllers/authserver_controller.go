@@ -131,7 +131,11 @@ func (r *AuthServerReconciler) current(ctx context.Context, key types.Namespaced
 	as := &authv1.AuthServer{}
 	err := r.Get(ctx, key, as)
 	if err == nil && r.versions.Stale(as) && r.APIReader != nil {
-		err = r.APIReader.Get(ctx, key, as)
+		// Into a new object: decoding into the cached copy would keep
+		// what the fresh one omits (a status field set to nil since).
+		fresh := &authv1.AuthServer{}
+		err = r.APIReader.Get(ctx, key, fresh)
+		as = fresh
 	}
 	if apierrors.IsNotFound(err) {
 		r.versions.Forget(key)

@@ -34,7 +34,16 @@ func TestAuthServerStatusFromALaggingCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lag atomic.Bool
+	var fresh atomic.Int32 // AuthServer reads from the API server
 	r := standaloneReconciler(t, nil)
+	r.APIReader = interceptor.NewClient(k8sWithWatch(t), interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*authv1.AuthServer); ok && k == key {
+				fresh.Add(1)
+			}
+			return c.Get(ctx, k, obj, opts...)
+		},
+	})
 	r.Client = interceptor.NewClient(k8sWithWatch(t), interceptor.Funcs{
 		Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 			if cp, ok := obj.(*authv1.AuthServer); ok && k == key && lag.Load() {
@@ -56,12 +65,28 @@ func TestAuthServerStatusFromALaggingCache(t *testing.T) {
 		t.Fatalf("after the failed reconcile: Ready %+v", c)
 	}
 
+	if n := fresh.Load(); n != 0 {
+		t.Errorf("%d reads from the API server in a reconcile with nothing remembered", n)
+	}
+
 	lag.Store(true)
 	if _, err := r.Reconcile(ctx, req); err != nil {
 		t.Fatal(err)
 	}
 	if c := readyOf(t, key); c == nil || c.Status != metav1.ConditionTrue || c.Reason != authv1.ReasonRealmProvisioned {
 		t.Fatalf("after a successful reconcile from the lagging copy: Ready %+v", c)
+	}
+	if n := fresh.Load(); n != 1 {
+		t.Errorf("%d reads from the API server for one lagging copy, want 1", n)
+	}
+
+	// Steady state: the cache as the last reconcile left it costs no read.
+	lag.Store(false)
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if n := fresh.Load(); n != 1 {
+		t.Errorf("%d reads from the API server after a reconcile from an up-to-date cache, want still 1", n)
 	}
 }
 

@@ -375,15 +375,16 @@ up() {
   local held="$STATE.lock-$$"
   rm -rf "$held"
   STATE="$held" lock || { rm -rf "$held"; die "another cluster runs on this machine (lock $LOCK held): hack/cluster.sh down in its worktree stops it"; }
-  # Never start over (and so never clean up) a cluster that is running; the
-  # namespace of one that was killed (the lock is free, so none runs) goes.
-  if [ -e "$NSPATH" ]; then
-    stale_netns || { STATE="$held" stop lock; rm -rf "$held"; exit 1; }
+  # Never start over (and so never clean up) a cluster that is running;
+  # what one that was killed left (the lock is free, so none runs) goes.
+  if [ -e "$LOCK.state" ] || [ -e "$NSPATH" ]; then
+    recover_killed || { STATE="$held" stop lock; rm -rf "$held"; exit 1; }
   fi
-  echo "$STATE" >"$LOCK.state"
   # A failed start (in any step, also inside the functions below) cleans up.
   trap 'rc=$?; if [ "$rc" != 0 ]; then log "start failed: cleaning up"; down; fi; exit "$rc"' EXIT
   rm -rf "$STATE"; mv "$held" "$STATE"
+  # Where the next up finds this run's state, should this one be killed.
+  printf '%s\n%s\n' "$(realpath -m "$STATE")" "$NETNS" >"$LOCK.state"
   # With protectKernelDefaults off (on, it refuses a machine with normal
   # values), the kubelet sets kernel-wide settings: record them, down puts
   # them back.
@@ -472,31 +473,62 @@ coredns() {
     rollout status deployment/coredns --timeout=180s >&2
 }
 
-# stale_netns removes the network namespace a killed run left (SIGKILL, a
-# machine stopped mid-run: no trap ran), called with the lock held, so no
-# cluster of this script runs. With the killed run's state folder (its path
-# in $LOCK.state) still there, down cleans up all of it (mounts, pod
-# namespaces, kernel settings, pod logs, cgroups); else only the namespace
-# goes. A namespace some process still runs in is left alone: that is no
-# leftover.
-stale_netns() {
-  local pids prev
-  pids="$(ip netns pids "$NETNS" 2>/dev/null | wc -l)"
-  if [ "$pids" != 0 ]; then
-    log "network namespace $NETNS exists, with $pids process(es) in it: a cluster runs (hack/cluster.sh down in its worktree stops it)"
+# recover_killed cleans up after a run that was killed (SIGKILL, a machine
+# stopped mid-run: no trap ran, so no down), called with the lock held: no
+# cluster of this script runs (CLUSTER_LOCK must be the same for every run
+# on the machine). $LOCK.state, written by up and removed by down, names
+# that run's state folder and network namespace: while the folder exists,
+# down runs with it (mounts, pod namespaces, kernel settings, pod logs,
+# cgroups); the namespace (its own, or this run's name) is removed in any
+# case. Refused, touching nothing, while a process still runs in one of
+# those namespaces or in the node's pod cgroups: that is no leftover.
+recover_killed() {
+  local prev="" prevns="" ns out n
+  if [ -f "$LOCK.state" ]; then
+    { read -r prev || true; read -r prevns || true; } <"$LOCK.state"
+  fi
+  prevns="${prevns:-$NETNS}"
+  for ns in "$prevns" "$NETNS"; do
+    [ -e "/var/run/netns/$ns" ] || continue
+    out="$(ip netns pids "$ns")" || { log "cannot tell whether processes run in network namespace $ns"; return 1; }
+    n="$(printf '%s' "$out" | grep -c . || true)"
+    if [ "$n" != 0 ]; then
+      log "network namespace $ns exists, with $n process(es) in it: a cluster runs (hack/cluster.sh down in its worktree stops it)"
+      return 1
+    fi
+  done
+  n="$(pod_processes)"
+  if [ "$n" != 0 ]; then
+    log "$n process(es) of pods still run in the kubepods cgroups (a killed cluster's containers, or another kubelet's): stop them first"
     return 1
   fi
-  prev="$(cat "$LOCK.state" 2>/dev/null || true)"
   if [ -n "$prev" ] && [ -f "$prev/netns-before" ]; then
-    log "network namespace $NETNS was left by a run that was killed (lock free, no process in it): cleaning up after it ($prev)"
-    (STATE="$prev"; down)
+    log "a cluster run was killed (lock free, no process in its namespace $prevns): cleaning up after it ($prev)"
+    # Its lock holder is dead (the lock was free); its pid may be reused.
+    rm -f "$prev/pids/lock"
+    (STATE="$prev"; NETNS="$prevns"; NSPATH="/var/run/netns/$prevns"; down)
   else
-    log "network namespace $NETNS was left by a run that was killed (lock free, no process in it): removing it"
+    log "a cluster run was killed (lock free, no process in its namespace): removing the namespace"
   fi
-  if [ -e "$NSPATH" ]; then
-    ip netns delete "$NETNS" 2>/dev/null || { umount "$NSPATH" 2>/dev/null; rm -f "$NSPATH"; }
-  fi
-  [ ! -e "$NSPATH" ] || { log "could not remove $NSPATH"; return 1; }
+  for ns in "$prevns" "$NETNS"; do
+    [ -e "/var/run/netns/$ns" ] || continue
+    ip netns delete "$ns" 2>/dev/null || { umount "/var/run/netns/$ns" 2>/dev/null; rm -f "/var/run/netns/$ns"; }
+    [ ! -e "/var/run/netns/$ns" ] || { log "could not remove /var/run/netns/$ns"; return 1; }
+  done
+  rm -f "$LOCK.state"
+}
+
+# pod_processes counts the processes in the node's pod cgroups (kubepods,
+# the kubelet's; one controller's tree tells for all).
+pod_processes() {
+  local d
+  for d in /sys/fs/cgroup/pids/kubepods /sys/fs/cgroup/memory/kubepods /sys/fs/cgroup/unified/kubepods /sys/fs/cgroup/kubepods; do
+    if [ -d "$d" ]; then
+      find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | grep -c . || true
+      return
+    fi
+  done
+  echo 0
 }
 
 # ours PID: whether PID runs in this cluster's network namespace (or is
@@ -585,7 +617,7 @@ down() {
     ip netns delete "$NETNS" 2>/dev/null
   fi
   # Last: the node is free for the next cluster.
-  [ "$(cat "$LOCK.state" 2>/dev/null)" = "$STATE" ] && rm -f "$LOCK.state"
+  [ "$(head -n 1 "$LOCK.state" 2>/dev/null)" = "$(realpath -m "$STATE")" ] && rm -f "$LOCK.state"
   stop lock
   # The pod logs the kubelet wrote (its folders are fixed: /var/log/pods, /var/log/containers).
   local f
