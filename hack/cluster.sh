@@ -484,8 +484,12 @@ coredns() {
 # those namespaces or in the node's pod cgroups: that is no leftover.
 recover_killed() {
   local prev="" prevns="" ns out n
-  if [ -f "$LOCK.state" ]; then
+  # /run/lock is world-writable: only a file of this user names what down
+  # may act on as this user (root).
+  if [ -f "$LOCK.state" ] && [ -O "$LOCK.state" ]; then
     { read -r prev || true; read -r prevns || true; } <"$LOCK.state"
+  elif [ -e "$LOCK.state" ]; then
+    log "ignoring $LOCK.state: not $(id -un)'s"
   fi
   prevns="${prevns:-$NETNS}"
   for ns in "$prevns" "$NETNS"; do
@@ -498,11 +502,11 @@ recover_killed() {
     fi
   done
   n="$(pod_processes)"
-  if [ "$n" != 0 ]; then
-    log "$n process(es) of pods still run in the kubepods cgroups (a killed cluster's containers, or another kubelet's): stop them first"
+  if [ -n "$n" ]; then
+    log "processes of pods still run in the kubepods cgroups (a killed cluster's containers, or another kubelet's): stop them first: $n"
     return 1
   fi
-  if [ -n "$prev" ] && [ -f "$prev/netns-before" ]; then
+  if [[ "$prev" == /* ]] && [ -O "$prev" ] && [ -f "$prev/netns-before" ]; then
     log "a cluster run was killed (lock free, no process in its namespace $prevns): cleaning up after it ($prev)"
     # Its lock holder is dead (the lock was free); its pid may be reused.
     rm -f "$prev/pids/lock"
@@ -518,17 +522,17 @@ recover_killed() {
   rm -f "$LOCK.state"
 }
 
-# pod_processes counts the processes in the node's pod cgroups (kubepods,
-# the kubelet's; one controller's tree tells for all).
+# pod_processes lists (pids, space-separated; empty: none) the processes
+# in the node's pod cgroups (kubepods, the kubelet's; one controller's tree
+# tells for all).
 pod_processes() {
   local d
   for d in /sys/fs/cgroup/pids/kubepods /sys/fs/cgroup/memory/kubepods /sys/fs/cgroup/unified/kubepods /sys/fs/cgroup/kubepods; do
     if [ -d "$d" ]; then
-      find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | grep -c . || true
+      find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -un | tr '\n' ' ' | sed 's/ $//' || true
       return
     fi
   done
-  echo 0
 }
 
 # ours PID: whether PID runs in this cluster's network namespace (or is

@@ -476,7 +476,7 @@ func (b *bed) baselineWithKubernetes(ctx context.Context, suffix string, require
 	// The AuthClients exist before the clock starts (no operator runs yet,
 	// so nothing reconciles them); the baseline writes what a minimal
 	// operator must: the Secret and a status.
-	log("baseline (b): creating %d AuthClients to patch", *n)
+	log("baseline (%s): creating %d AuthClients to patch", kind, *n)
 	objs := make([]*authv1.AuthClient, *n)
 	applyCPU, applyStart := cpuSplit(), time.Now()
 	if err := parallel(*n, *appliers, func(i int) error {
@@ -501,7 +501,7 @@ func (b *bed) baselineWithKubernetes(ctx context.Context, suffix string, require
 		_ = b.k8s.DeleteAllOf(ctx, &authv1.AuthClient{}, client.InNamespace("baseline"))
 		_ = b.k8s.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace("baseline"))
 	}()
-	log("baseline (b): %d clients, create + secret read + Secret create + status patch, %d workers", *n, *concurrency)
+	log("baseline (%s): %d clients, create + secret read + Secret create + status patch, %d workers", kind, *n, *concurrency)
 	lat := make([]time.Duration, *n)
 	cpu0 := cpuSplit()
 	start := time.Now()
