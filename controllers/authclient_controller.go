@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -162,24 +161,11 @@ func (r *AuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 // or changed by someone else since) is read again from the API server, so
 // that the status starts from the API server's.
 func (r *AuthClientReconciler) current(ctx context.Context, key types.NamespacedName) (*authv1.AuthClient, error) {
-	ac := &authv1.AuthClient{}
-	err := r.Get(ctx, key, ac)
-	if err == nil && r.versions.Stale(ac) && r.APIReader != nil {
-		// Into a new object: decoding into the cached copy would keep
-		// what the fresh one omits (a status field set to nil since).
-		fresh := &authv1.AuthClient{}
-		err = r.APIReader.Get(ctx, key, fresh)
-		ac = fresh
-	}
-	if apierrors.IsNotFound(err) {
+	ac, err := reconciler.Current(ctx, &r.versions, r.Client, r.APIReader, key, func() *authv1.AuthClient { return &authv1.AuthClient{} })
+	if ac == nil && err == nil {
 		r.Drift.forgetClient(key)
-		r.versions.Forget(key)
-		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	return ac, nil
+	return ac, err
 }
 
 // writeStatus patches ac's status from before (if it changed) and records
@@ -190,13 +176,7 @@ func (r *AuthClientReconciler) writeStatus(ctx context.Context, before, ac *auth
 	if err != nil && retErr == nil {
 		retErr = err
 	}
-	if err != nil || apierrors.IsConflict(retErr) {
-		// A write failed (perhaps applied all the same) or lost a race:
-		// the next reconcile reads the object afresh.
-		r.versions.Invalidate(client.ObjectKeyFromObject(ac))
-	} else {
-		r.versions.Seen(ac)
-	}
+	r.versions.Record(ac, err, retErr)
 	return retErr
 }
 

@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -104,7 +103,9 @@ type serverScope struct {
 
 // Reconcile ensures the realm of one AuthServer.
 func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
-	as, err := r.current(ctx, req.NamespacedName)
+	// A copy the cache has not brought up to this controller's last status
+	// write (a drift kick within milliseconds) is read from the API server.
+	as, err := reconciler.Current(ctx, &r.versions, r.Client, r.APIReader, req.NamespacedName, func() *authv1.AuthServer { return &authv1.AuthServer{} })
 	if as == nil {
 		return ctrl.Result{}, err
 	}
@@ -123,50 +124,19 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return r.reconcileSteps(ctx, s, req.String())
 }
 
-// current reads the AuthServer key (nil: it is gone, or the read failed
-// with the error returned); a copy not as this controller left it is read
-// again from the API server (as AuthClientReconciler.current does: the
-// drift watch can kick a reconcile before the cache has the last write).
-func (r *AuthServerReconciler) current(ctx context.Context, key types.NamespacedName) (*authv1.AuthServer, error) {
-	as := &authv1.AuthServer{}
-	err := r.Get(ctx, key, as)
-	if err == nil && r.versions.Stale(as) && r.APIReader != nil {
-		// Into a new object: decoding into the cached copy would keep
-		// what the fresh one omits (a status field set to nil since).
-		fresh := &authv1.AuthServer{}
-		err = r.APIReader.Get(ctx, key, fresh)
-		as = fresh
-	}
-	if apierrors.IsNotFound(err) {
-		r.versions.Forget(key)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return as, nil
-}
-
 // writeStatus patches the status from s.before (if it changed; nothing
 // when persist found the copy stale) and records the version it left the
 // AuthServer at; it returns the reconcile's error, or the patch's.
 func (r *AuthServerReconciler) writeStatus(ctx context.Context, s *serverScope, retErr error) error {
-	key := client.ObjectKeyFromObject(s.as)
 	if s.stale {
-		r.versions.Invalidate(key)
+		r.versions.Invalidate(client.ObjectKeyFromObject(s.as))
 		return retErr
 	}
 	err := reconciler.PatchStatus(ctx, r.Client, s.before, s.as, func(o reconciler.Object) any { return o.(*authv1.AuthServer).Status })
 	if err != nil && retErr == nil {
 		retErr = err
 	}
-	if err != nil || apierrors.IsConflict(retErr) {
-		// A write failed (perhaps applied all the same) or lost a race:
-		// the next reconcile reads the object afresh.
-		r.versions.Invalidate(key)
-	} else {
-		r.versions.Seen(s.as)
-	}
+	r.versions.Record(s.as, err, retErr)
 	return retErr
 }
 

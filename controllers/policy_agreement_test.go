@@ -38,11 +38,7 @@ import (
 // was created in the same sync as its clients.
 func laggingCache(t *testing.T) client.Reader {
 	t.Helper()
-	c, err := client.NewWithWatch(restCfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return interceptor.NewClient(c, interceptor.Funcs{
+	return interceptor.NewClient(k8sWithWatch(t), interceptor.Funcs{
 		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 			if _, ok := obj.(*authv1.AuthServer); ok {
 				return apierrors.NewNotFound(schema.GroupResource{Group: authv1.GroupVersion.Group, Resource: "authservers"}, key.Name)

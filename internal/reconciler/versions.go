@@ -1,8 +1,10 @@
 package reconciler
 
 import (
+	"context"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -46,4 +48,39 @@ func (v *Versions) Invalidate(key types.NamespacedName) {
 // Forget drops what was recorded of a deleted object.
 func (v *Versions) Forget(key types.NamespacedName) {
 	v.m.Delete(key)
+}
+
+// Current reads the object key from cache, and again from api when that
+// copy is Stale. The zero T (nil) with a nil error: the object is gone,
+// and forgotten. The fresh read goes into a new object: decoding into the
+// cached copy would keep what the fresh one omits (a status field set to
+// nil since). A nil api reads the cache only.
+func Current[T client.Object](ctx context.Context, v *Versions, cache, api client.Reader, key types.NamespacedName, newObj func() T) (T, error) {
+	var none T
+	obj := newObj()
+	err := cache.Get(ctx, key, obj)
+	if err == nil && v.Stale(obj) && api != nil {
+		obj = newObj()
+		err = api.Get(ctx, key, obj)
+	}
+	if apierrors.IsNotFound(err) {
+		v.Forget(key)
+		return none, nil
+	}
+	if err != nil {
+		return none, err
+	}
+	return obj, nil
+}
+
+// Record notes how a reconcile left obj: its status write failed
+// (writeErr; perhaps applied all the same) or the reconcile lost a race
+// (a conflict in reconcileErr): nothing is known, the next reconcile reads
+// afresh; else the version obj is at now.
+func (v *Versions) Record(obj client.Object, writeErr, reconcileErr error) {
+	if writeErr != nil || apierrors.IsConflict(reconcileErr) {
+		v.Invalidate(client.ObjectKeyFromObject(obj))
+		return
+	}
+	v.Seen(obj)
 }
