@@ -9,8 +9,9 @@
 // Further modes, one file each: roles.go (client roles after the create
 // run), steady.go (-steady: a day of steady state compressed), drift.go
 // (-drift-edits: console edits timed until reverted), realms.go
-// (-realms-scale: 1 to 1,000 realms, replacing the N-clients runs);
-// procstat.go reads CPU and memory from /proc.
+// (-realms-scale: 1 to 1,000 realms, replacing the N-clients runs),
+// profile.go (-profile: CPU profiles of the operator and the API server
+// during the create run); procstat.go reads CPU and memory from /proc.
 //
 //	make bench-scale                 (BENCH_N=3000 make bench-scale)
 //	go run ./hack/benchscale -n 1000 (with KUBEBUILDER_ASSETS set, after make build)
@@ -592,6 +593,11 @@ func (b *bed) startOperator(extra ...string) error {
 		return err
 	}
 	args = append(args, wargs...)
+	pargs, err := profileArgs() // -profile (profile.go)
+	if err != nil {
+		return err
+	}
+	args = append(args, pargs...)
 	args = append(args, strings.Fields(*opArgs)...)
 	logFile := filepath.Join(testbed.RepoRoot(), "bin", "bench-scale-operator.log")
 	if b.op, err = testbed.StartOperator(b.cluster, logFile, args...); err != nil {
@@ -817,6 +823,7 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 	cpu0 := cpuSplit()
 	log("Nauthera: applying %d AuthClients with %d writers", *n, *appliers)
 	start := time.Now()
+	profiled := b.startProfiles(ctx) // -profile (profile.go)
 	if err := parallel(*n, *appliers, func(i int) error {
 		ac := authClient("scale", fmt.Sprintf("app-%d", i))
 		if err := b.k8s.Create(ctx, ac); err != nil {
@@ -838,6 +845,9 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 	}
 	wall := time.Since(start)
 	cpu := cpuSince(cpu0)
+	if err := profiled(); err != nil {
+		return row{}, err
+	}
 	var secrets corev1.SecretList
 	if err := b.k8s.List(ctx, &secrets, client.InNamespace("scale")); err != nil {
 		return row{}, err
