@@ -92,6 +92,9 @@ func run() error {
 	if err := checkOperatorArgs(); err != nil {
 		return err
 	}
+	if err := checkProfile(); err != nil { // profile.go
+		return err
+	}
 	if *steady > 0 && !*resyncWave {
 		return fmt.Errorf("-steady needs the resync wave it spreads over the day: leave -resync on")
 	}
@@ -824,6 +827,8 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 	log("Nauthera: applying %d AuthClients with %d writers", *n, *appliers)
 	start := time.Now()
 	profiled := b.startProfiles(ctx) // -profile (profile.go)
+	ended := false
+	defer func() { profiled(ended) }()
 	if err := parallel(*n, *appliers, func(i int) error {
 		ac := authClient("scale", fmt.Sprintf("app-%d", i))
 		if err := b.k8s.Create(ctx, ac); err != nil {
@@ -845,9 +850,7 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 	}
 	wall := time.Since(start)
 	cpu := cpuSince(cpu0)
-	if err := profiled(); err != nil {
-		return row{}, err
-	}
+	ended = true
 	var secrets corev1.SecretList
 	if err := b.k8s.List(ctx, &secrets, client.InNamespace("scale")); err != nil {
 		return row{}, err

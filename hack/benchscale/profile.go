@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,59 +21,85 @@ import (
 // goes. Both serve Go's net/http/pprof: the operator on
 // --pprof-bind-address, the API server under /debug/pprof (on by default;
 // the bench's admin user may read it). Read them with
-// `go tool pprof -top FILE`.
+// `go tool pprof -top FILE`. Profiling costs CPU too: a profiled run's
+// times and ratios are not comparable with an unprofiled one's.
 var (
-	profileDir     = flag.String("profile", "", "Folder to write CPU profiles of the operator and the API server to, taken during Nauthera's create run (empty: none)")
-	profileSeconds = flag.Int("profile-seconds", 10, "Length of the -profile CPU profiles, from the start of the create run")
-	pprofAddr      string // the operator's --pprof-bind-address when -profile is set
+	profileDir     = flag.String("profile", "", "Folder to write CPU profiles of the operator and the API server to, taken during Nauthera's create run (empty: none). Profiling slows the run: its ratios are not comparable")
+	profileSeconds = flag.Int("profile-seconds", 10, "Length of the -profile CPU profiles, from the start of the create run (1 to 40: the API server ends longer requests)")
+	pprofAddr      string // the running operator's --pprof-bind-address when -profile is set
 )
 
-// profileArgs gives the operator a profiler address when -profile is set.
+// checkProfile refuses -profile settings that cannot work, before anything
+// starts.
+func checkProfile() error {
+	if *profileDir == "" {
+		return nil
+	}
+	if *realmsScale != "" {
+		return fmt.Errorf("-profile profiles the create run of N clients; -realms-scale has none")
+	}
+	if *profileSeconds < 1 || *profileSeconds > 40 {
+		return fmt.Errorf("-profile-seconds %d: want 1 to 40", *profileSeconds)
+	}
+	help, err := operatorFlags()
+	if err != nil {
+		return fmt.Errorf("reading the operator's flags: %w", err)
+	}
+	if !hasFlag(help, "pprof-bind-address") {
+		return fmt.Errorf("-profile: this operator build (bin/nauthera) has no --pprof-bind-address")
+	}
+	return os.MkdirAll(*profileDir, 0o755)
+}
+
+// profileArgs gives the operator a profiler address when -profile is set:
+// a fresh port at every start, like its other ports.
 func profileArgs() ([]string, error) {
 	if *profileDir == "" {
 		return nil, nil
 	}
-	if pprofAddr == "" {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		pprofAddr = "127.0.0.1:" + port
+	port, err := freePort()
+	if err != nil {
+		return nil, err
 	}
+	pprofAddr = "127.0.0.1:" + port
 	return []string{"--pprof-bind-address=" + pprofAddr}, nil
 }
 
-// startProfiles takes both CPU profiles in the background; the returned
-// function waits for them and reports what failed.
-func (b *bed) startProfiles(ctx context.Context) func() error {
+// startProfiles takes both CPU profiles in the background. The returned
+// function waits for them (or cancels them, when the run ended early) and
+// logs what failed: a failed profile does not discard the measured run.
+func (b *bed) startProfiles(ctx context.Context) (wait func(ended bool)) {
 	if *profileDir == "" {
-		return func() error { return nil }
+		return func(bool) {}
 	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(*profileSeconds+30)*time.Second)
 	secs := strconv.Itoa(*profileSeconds)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		errs[0] = b.operatorProfile(ctx, "http://"+pprofAddr+"/debug/pprof/profile?seconds="+secs)
+		errs[0] = operatorProfile(ctx, "http://"+pprofAddr+"/debug/pprof/profile?seconds="+secs)
 	}()
 	go func() {
 		defer wg.Done()
 		errs[1] = b.apiServerProfile(ctx, secs)
 	}()
-	return func() error {
+	return func(ended bool) {
+		if !ended {
+			cancel()
+		}
 		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				return err
-			}
+		cancel()
+		if err := errors.Join(errs...); err != nil {
+			log("CPU profiles: %v", err)
+			return
 		}
 		log("CPU profiles of the first %ss of the create run in %s (go tool pprof -top FILE)", secs, *profileDir)
-		return nil
 	}
 }
 
-func (b *bed) operatorProfile(ctx context.Context, url string) error {
+func operatorProfile(ctx context.Context, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -93,28 +120,23 @@ func (b *bed) apiServerProfile(ctx context.Context, secs string) error {
 	if err != nil {
 		return err
 	}
-	timeout, _ := strconv.Atoi(secs)
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(timeout+30)*time.Second)
-	defer cancel()
-	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
-		Param("seconds", secs).Timeout(time.Duration(timeout+20) * time.Second).DoRaw(ctx)
+	stream, err := cs.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
+		Param("seconds", secs).Stream(ctx)
 	if err != nil {
 		return fmt.Errorf("API server profile: %w", err)
 	}
-	return os.WriteFile(filepath.Join(*profileDir, "kube-apiserver.pprof"), raw, 0o600)
+	defer stream.Close()
+	return writeProfile("kube-apiserver.pprof", stream)
 }
 
 func writeProfile(name string, r io.Reader) error {
-	if err := os.MkdirAll(*profileDir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(filepath.Join(*profileDir, name))
+	f, err := os.OpenFile(filepath.Join(*profileDir, name), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
 	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return f.Close()
 }
