@@ -85,21 +85,26 @@ type bed struct {
 	op      *testbed.Operator
 	metrics string // the operator's metrics URL
 	probes  string
-	stopped bool // the operator was stopped (for the baselines after its run)
+	stopped bool   // the operator was stopped (for the baselines after its run)
+	flags   string // bin/nauthera -h: which flags this build of the operator has
+	pprof   string // the running operator's --pprof-bind-address when -profile is set
 }
 
 func run() error {
-	if err := checkOperatorArgs(); err != nil {
+	b := &bed{}
+	var err error
+	if b.flags, err = operatorFlags(); err != nil {
+		return fmt.Errorf("reading the operator's flags: %w", err)
+	}
+	if err := checkOperatorArgs(b.flags); err != nil {
 		return err
 	}
-	if err := checkProfile(); err != nil { // profile.go
+	if err := checkProfile(b.flags); err != nil { // profile.go
 		return err
 	}
 	if *steady > 0 && !*resyncWave {
 		return fmt.Errorf("-steady needs the resync wave it spreads over the day: leave -resync on")
 	}
-	b := &bed{}
-	var err error
 	if b.dir, err = os.MkdirTemp("", "nauthera-bench-scale-"); err != nil {
 		return err
 	}
@@ -596,11 +601,14 @@ func (b *bed) startOperator(extra ...string) error {
 		return err
 	}
 	args = append(args, wargs...)
-	pargs, err := profileArgs() // -profile (profile.go)
-	if err != nil {
-		return err
+	if *profileDir != "" { // -profile (profile.go): a fresh port at every start, like the others
+		pprof, err := freePort()
+		if err != nil {
+			return err
+		}
+		b.pprof = "127.0.0.1:" + pprof
+		args = append(args, "--pprof-bind-address="+b.pprof)
 	}
-	args = append(args, pargs...)
 	args = append(args, strings.Fields(*opArgs)...)
 	logFile := filepath.Join(testbed.RepoRoot(), "bin", "bench-scale-operator.log")
 	if b.op, err = testbed.StartOperator(b.cluster, logFile, args...); err != nil {
@@ -638,6 +646,33 @@ func untilEvery(timeout, every time.Duration, what string, f func() error) error
 		}
 		time.Sleep(every)
 	}
+}
+
+// idle waits until the operator's AuthClient controller has nothing queued
+// and no reconcile running (controller-runtime's workqueue_depth and
+// controller_runtime_active_workers), so a reconcile still writing after
+// its AuthClient turned Ready is in the counters read next.
+func (b *bed) idle() error {
+	return untilEvery(time.Minute, 100*time.Millisecond, "the operator to be idle", func() error {
+		fams, err := b.scrape()
+		if err != nil {
+			return err
+		}
+		for _, g := range []struct{ family, label string }{
+			{"workqueue_depth", "name"}, {"controller_runtime_active_workers", "controller"},
+		} {
+			f := fams[g.family]
+			if f == nil {
+				return fmt.Errorf("no %s in the operator's metrics", g.family)
+			}
+			for _, m := range f.GetMetric() {
+				if label(m, g.label) == "authclient" && m.GetGauge().GetValue() > 0 {
+					return fmt.Errorf("%s %v", g.family, m.GetGauge().GetValue())
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // authServers creates the AuthServer "scale" the clients use, and
@@ -864,7 +899,9 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 	if withSecret < *n {
 		return row{}, fmt.Errorf("%d AuthClients Ready but only %d Secrets hold a client_secret", *n, withSecret)
 	}
-	time.Sleep(2 * time.Second) // the last status patches and Events land
+	if err := b.idle(); err != nil { // the counters include the last reconciles' writes
+		return row{}, err
+	}
 	after, err := b.counters()
 	if err != nil {
 		return row{}, err

@@ -26,12 +26,11 @@ import (
 var (
 	profileDir     = flag.String("profile", "", "Folder to write CPU profiles of the operator and the API server to, taken during Nauthera's create run (empty: none). Profiling slows the run: its ratios are not comparable")
 	profileSeconds = flag.Int("profile-seconds", 10, "Length of the -profile CPU profiles, from the start of the create run (1 to 40: the API server ends longer requests)")
-	pprofAddr      string // the running operator's --pprof-bind-address when -profile is set
 )
 
 // checkProfile refuses -profile settings that cannot work, before anything
 // starts.
-func checkProfile() error {
+func checkProfile(help string) error {
 	if *profileDir == "" {
 		return nil
 	}
@@ -41,28 +40,10 @@ func checkProfile() error {
 	if *profileSeconds < 1 || *profileSeconds > 40 {
 		return fmt.Errorf("-profile-seconds %d: want 1 to 40", *profileSeconds)
 	}
-	help, err := operatorFlags()
-	if err != nil {
-		return fmt.Errorf("reading the operator's flags: %w", err)
-	}
 	if !hasFlag(help, "pprof-bind-address") {
 		return fmt.Errorf("-profile: this operator build (bin/nauthera) has no --pprof-bind-address")
 	}
 	return os.MkdirAll(*profileDir, 0o755)
-}
-
-// profileArgs gives the operator a profiler address when -profile is set:
-// a fresh port at every start, like its other ports.
-func profileArgs() ([]string, error) {
-	if *profileDir == "" {
-		return nil, nil
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	pprofAddr = "127.0.0.1:" + port
-	return []string{"--pprof-bind-address=" + pprofAddr}, nil
 }
 
 // startProfiles takes both CPU profiles in the background. The returned
@@ -79,7 +60,7 @@ func (b *bed) startProfiles(ctx context.Context) (wait func(ended bool)) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		errs[0] = operatorProfile(ctx, "http://"+pprofAddr+"/debug/pprof/profile?seconds="+secs)
+		errs[0] = operatorProfile(ctx, "http://"+b.pprof+"/debug/pprof/profile?seconds="+secs)
 	}()
 	go func() {
 		defer wg.Done()

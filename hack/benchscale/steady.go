@@ -50,11 +50,7 @@ func hasFlag(help, name string) bool {
 // checkOperatorArgs refuses -operator-args that this operator build does
 // not know, before anything starts: the operator would exit at start-up
 // and the benchmark would only see it never become ready.
-func checkOperatorArgs() error {
-	help, err := operatorFlags()
-	if err != nil {
-		return fmt.Errorf("reading the operator's flags: %w", err)
-	}
+func checkOperatorArgs(help string) error {
 	for _, arg := range strings.Fields(*opArgs) {
 		name := strings.TrimLeft(strings.SplitN(arg, "=", 2)[0], "-")
 		if strings.HasPrefix(arg, "-") && !hasFlag(help, name) {
@@ -79,11 +75,7 @@ type steadyResult struct {
 // steadyRun restarts the operator with the production resync interval,
 // waits for its start-up wave, then measures the window.
 func (b *bed) steadyRun(ctx context.Context) (steadyResult, error) {
-	help, err := operatorFlags()
-	if err != nil {
-		return steadyResult{}, err
-	}
-	res := steadyResult{window: *steady, drift: hasFlag(help, "drift-interval")}
+	res := steadyResult{window: *steady, drift: hasFlag(b.flags, "drift-interval")}
 	args := []string{"--resync-interval=" + steadyResync.String()}
 	if res.drift {
 		args = append(args, "--drift-interval="+driftEvery.String())
@@ -103,6 +95,7 @@ func (b *bed) steadyRun(ctx context.Context) (steadyResult, error) {
 	}
 	var console *consoleEditor
 	if *driftEdits > 0 {
+		var err error
 		if console, err = b.newConsoleEditor(ctx); err != nil {
 			return res, fmt.Errorf("console admin: %w", err)
 		}
