@@ -601,14 +601,11 @@ func (b *bed) startOperator(extra ...string) error {
 		return err
 	}
 	args = append(args, wargs...)
-	if *profileDir != "" { // -profile (profile.go): a fresh port at every start, like the others
-		pprof, err := freePort()
-		if err != nil {
-			return err
-		}
-		b.pprof = "127.0.0.1:" + pprof
-		args = append(args, "--pprof-bind-address="+b.pprof)
+	pargs, err := b.profileArgs() // -profile (profile.go)
+	if err != nil {
+		return err
 	}
+	args = append(args, pargs...)
 	args = append(args, strings.Fields(*opArgs)...)
 	logFile := filepath.Join(testbed.RepoRoot(), "bin", "bench-scale-operator.log")
 	if b.op, err = testbed.StartOperator(b.cluster, logFile, args...); err != nil {
@@ -650,22 +647,25 @@ func untilEvery(timeout, every time.Duration, what string, f func() error) error
 
 // idle waits until the operator's AuthClient controller has nothing queued
 // and no reconcile running (controller-runtime's workqueue_depth and
-// controller_runtime_active_workers), so a reconcile still writing after
-// its AuthClient turned Ready is in the counters read next.
+// controller_runtime_active_workers), so the writes of a reconcile still
+// running after its AuthClient turned Ready are in the counters read next.
+// Events are sent from the recorder's own goroutine, which no gauge
+// covers; a first provisioning emits none. A depth series appears at the
+// first enqueue (none yet: nothing queued); the workers gauge is set at
+// the controller's start, so its absence means a metric name is wrong.
 func (b *bed) idle() error {
-	return untilEvery(time.Minute, 100*time.Millisecond, "the operator to be idle", func() error {
+	return untilEvery(time.Minute, 250*time.Millisecond, "the operator to be idle", func() error {
 		fams, err := b.scrape()
 		if err != nil {
 			return err
 		}
+		if fams["controller_runtime_active_workers"] == nil {
+			return fmt.Errorf("no controller_runtime_active_workers in the operator's metrics")
+		}
 		for _, g := range []struct{ family, label string }{
 			{"workqueue_depth", "name"}, {"controller_runtime_active_workers", "controller"},
 		} {
-			f := fams[g.family]
-			if f == nil {
-				return fmt.Errorf("no %s in the operator's metrics", g.family)
-			}
-			for _, m := range f.GetMetric() {
+			for _, m := range fams[g.family].GetMetric() {
 				if label(m, g.label) == "authclient" && m.GetGauge().GetValue() > 0 {
 					return fmt.Errorf("%s %v", g.family, m.GetGauge().GetValue())
 				}
@@ -900,7 +900,7 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 		return row{}, fmt.Errorf("%d AuthClients Ready but only %d Secrets hold a client_secret", *n, withSecret)
 	}
 	if err := b.idle(); err != nil { // the counters include the last reconciles' writes
-		return row{}, err
+		log("Nauthera: %v; its counters may miss the last writes", err) // the run is measured: keep it
 	}
 	after, err := b.counters()
 	if err != nil {

@@ -46,6 +46,20 @@ func checkProfile(help string) error {
 	return os.MkdirAll(*profileDir, 0o755)
 }
 
+// profileArgs gives the operator a profiler address when -profile is set:
+// a fresh port at every start, like its other ports.
+func (b *bed) profileArgs() ([]string, error) {
+	if *profileDir == "" {
+		return nil, nil
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	b.pprof = "127.0.0.1:" + port
+	return []string{"--pprof-bind-address=" + b.pprof}, nil
+}
+
 // startProfiles takes both CPU profiles in the background. The returned
 // function waits for them (or cancels them, when the run ended early) and
 // logs what failed: a failed profile does not discard the measured run.
