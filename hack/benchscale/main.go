@@ -47,7 +47,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -81,7 +80,7 @@ type bed struct {
 	dir     string
 	cluster *testbed.Cluster
 	kc      *testbed.Keycloak
-	k8s     client.WithWatch
+	k8s     client.Client
 	op      *testbed.Operator
 	metrics string // the operator's metrics URL
 	probes  string
@@ -123,7 +122,7 @@ func run() error {
 	_ = authv1.AddToScheme(scheme)
 	cfg := *b.cluster.Config
 	cfg.QPS, cfg.Burst = 500, 1000 // the bench's own client must not be the bottleneck
-	if b.k8s, err = client.NewWithWatch(&cfg, client.Options{Scheme: scheme}); err != nil {
+	if b.k8s, err = client.New(&cfg, client.Options{Scheme: scheme}); err != nil {
 		return err
 	}
 	ctx := context.Background()
@@ -821,34 +820,22 @@ func (c counters) minus(o counters) counters {
 func (b *bed) rss() (cur, peak int64) { return memory(b.op.PID()) }
 
 func (b *bed) createRun(ctx context.Context) (row, error) {
-	w, err := b.k8s.Watch(ctx, &authv1.AuthClientList{}, client.InNamespace("scale"))
-	if err != nil {
-		return row{}, err
-	}
-	defer w.Stop()
 	var mu sync.Mutex
 	created := map[string]time.Time{}
 	ready := map[string]time.Time{}
 	allReady := make(chan struct{})
-	go func() {
-		for ev := range w.ResultChan() {
-			if ev.Type != watch.Added && ev.Type != watch.Modified {
-				continue
-			}
-			ac, ok := ev.Object.(*authv1.AuthClient)
-			if !ok || !meta.IsStatusConditionTrue(ac.Status.Conditions, authv1.ReadyCondition) {
-				continue
-			}
-			mu.Lock()
-			if _, seen := ready[ac.Name]; !seen {
-				ready[ac.Name] = time.Now()
-				if len(ready) == *n {
-					close(allReady)
-				}
-			}
-			mu.Unlock()
+	readyCount, stopWatch, err := b.watchReady(ctx, "scale", &authv1.AuthClient{}, func(name string) {
+		mu.Lock()
+		defer mu.Unlock()
+		ready[name] = time.Now()
+		if len(ready) == *n {
+			close(allReady)
 		}
-	}()
+	})
+	if err != nil {
+		return row{}, err
+	}
+	defer stopWatch()
 	before, err := b.counters()
 	if err != nil {
 		return row{}, err
@@ -881,7 +868,7 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 	select {
 	case <-allReady:
 	case <-time.After(30 * time.Minute):
-		return row{}, fmt.Errorf("only %d of %d AuthClients Ready after 30 minutes", len(ready), *n)
+		return row{}, fmt.Errorf("only %d of %d AuthClients Ready after 30 minutes", readyCount.count.Load(), *n)
 	}
 	wall := time.Since(start)
 	cpu := cpuSince(cpu0)

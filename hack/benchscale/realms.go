@@ -8,17 +8,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
 )
@@ -47,72 +42,6 @@ type realmStep struct {
 	directRealm, directClient     time.Duration
 	opCPU                         float64
 	opRSS, opPeak, kcRSS          int64
-}
-
-// readyCounter counts the objects of one kind in realmsNS that turned Ready.
-type readyCounter struct {
-	mu    sync.Mutex
-	ready map[string]bool
-	count atomic.Int64
-}
-
-// watchReady counts the objects of list's kind in realmsNS that turned
-// Ready. The API server ends a watch after its request timeout (30 to 60
-// minutes), and a step can last longer: the watch is opened again, and the
-// Added events it replays are counted once by name.
-func (b *bed) watchReady(ctx context.Context, list client.ObjectList) (*readyCounter, func(), error) {
-	ctx, cancel := context.WithCancel(ctx)
-	w, err := b.k8s.Watch(ctx, list, client.InNamespace(realmsNS))
-	if err != nil {
-		cancel()
-		return nil, nil, err
-	}
-	rc := &readyCounter{ready: map[string]bool{}}
-	go func() {
-		for {
-			for ev := range w.ResultChan() {
-				rc.observe(ev)
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			for {
-				if w, err = b.k8s.Watch(ctx, list, client.InNamespace(realmsNS)); err == nil || ctx.Err() != nil {
-					break
-				}
-				time.Sleep(time.Second) // the API server refused a new watch: retry, no busy loop
-			}
-			if ctx.Err() != nil {
-				return
-			}
-		}
-	}()
-	return rc, cancel, nil
-}
-
-func (rc *readyCounter) observe(ev watch.Event) {
-	if ev.Type != watch.Added && ev.Type != watch.Modified {
-		return
-	}
-	var conds []metav1.Condition
-	var name string
-	switch o := ev.Object.(type) {
-	case *authv1.AuthServer:
-		conds, name = o.Status.Conditions, o.Name
-	case *authv1.AuthClient:
-		conds, name = o.Status.Conditions, o.Name
-	default:
-		return
-	}
-	if !meta.IsStatusConditionTrue(conds, authv1.ReadyCondition) {
-		return
-	}
-	rc.mu.Lock()
-	if !rc.ready[name] {
-		rc.ready[name] = true
-		rc.count.Add(1)
-	}
-	rc.mu.Unlock()
 }
 
 // waitCount waits until c reaches target or the deadline passes.
@@ -151,12 +80,12 @@ func (b *bed) realmsMode(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = b.op.Stop() }()
-	servers, stopS, err := b.watchReady(ctx, &authv1.AuthServerList{})
+	servers, stopS, err := b.watchReady(ctx, realmsNS, &authv1.AuthServer{}, nil)
 	if err != nil {
 		return err
 	}
 	defer stopS()
-	clients, stopC, err := b.watchReady(ctx, &authv1.AuthClientList{})
+	clients, stopC, err := b.watchReady(ctx, realmsNS, &authv1.AuthClient{}, nil)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
+)
+
+// readyCounter counts the objects of one kind in one namespace that turned
+// Ready, each once.
+type readyCounter struct {
+	mu    sync.Mutex
+	ready map[string]bool
+	count atomic.Int64
+	// turned is called once per object, when it is first seen Ready.
+	turned func(name string)
+}
+
+// watchReady counts the objects of obj's kind (AuthServer or AuthClient) in
+// namespace that turn Ready, calling turned (when set) once for each. It
+// runs an informer (controller-runtime's cache) rather than a bare watch:
+// the API server ends watches (its request timeout, or a consumer its watch
+// cache finds too slow while thousands of objects change at once), and the
+// informer's list and watch resumes or lists again without losing an
+// object. An object that turned Ready while the informer lists again is
+// seen at the list, a little late. The informer is in sync when this
+// returns; stop ends it.
+func (b *bed) watchReady(ctx context.Context, namespace string, obj client.Object, turned func(name string)) (*readyCounter, func(), error) {
+	ctx, cancel := context.WithCancel(ctx)
+	c, err := cache.New(b.cluster.Config, cache.Options{Scheme: b.k8s.Scheme(),
+		DefaultNamespaces: map[string]cache.Config{namespace: {}}})
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	inf, err := c.GetInformer(ctx, obj)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	rc := &readyCounter{ready: map[string]bool{}, turned: turned}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    rc.observe,
+		UpdateFunc: func(_, o any) { rc.observe(o) },
+	}); err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := c.Start(ctx); err != nil {
+			log("the %T informer: %v", obj, err)
+		}
+	}()
+	stop := func() { cancel(); <-done }
+	if !c.WaitForCacheSync(ctx) {
+		stop()
+		return nil, nil, fmt.Errorf("the %T informer did not sync", obj)
+	}
+	return rc, stop, nil
+}
+
+func (rc *readyCounter) observe(o any) {
+	var conds []metav1.Condition
+	var name string
+	switch o := o.(type) {
+	case *authv1.AuthServer:
+		conds, name = o.Status.Conditions, o.Name
+	case *authv1.AuthClient:
+		conds, name = o.Status.Conditions, o.Name
+	default:
+		return
+	}
+	if !meta.IsStatusConditionTrue(conds, authv1.ReadyCondition) {
+		return
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.ready[name] {
+		return
+	}
+	rc.ready[name] = true
+	rc.count.Add(1)
+	if rc.turned != nil {
+		rc.turned(name)
+	}
+}
