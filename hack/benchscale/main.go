@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/Nerzal/gocloak/v14"
+	"github.com/go-logr/logr/funcr"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -48,6 +49,7 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/nauthera/nauthera/apis/auth/v1alpha1"
@@ -70,6 +72,9 @@ var (
 
 func main() {
 	flag.Parse()
+	// controller-runtime's and client-go's logs (the informers' list and
+	// watch errors) go to the benchmark's own log; info only at V(0).
+	ctrl.SetLogger(funcr.New(func(prefix, args string) { log("%s %s", prefix, args) }, funcr.Options{}))
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "benchscale:", err)
 		os.Exit(1)

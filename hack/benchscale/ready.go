@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,7 +22,8 @@ type readyCounter struct {
 	mu    sync.Mutex
 	ready map[string]bool
 	count atomic.Int64
-	// turned is called once per object, when it is first seen Ready.
+	// turned is called once per object, when it is first seen Ready, on
+	// the informer's goroutine with mu held: it must not block.
 	turned func(name string)
 }
 
@@ -35,9 +37,16 @@ type readyCounter struct {
 // seen at the list, a little late. The informer is in sync when this
 // returns; stop ends it.
 func (b *bed) watchReady(ctx context.Context, namespace string, obj client.Object, turned func(name string)) (*readyCounter, func(), error) {
+	kind := fmt.Sprintf("%T", obj)
+	switch obj.(type) {
+	case *authv1.AuthServer, *authv1.AuthClient:
+	default:
+		return nil, nil, fmt.Errorf("watchReady counts AuthServers and AuthClients, not %s", kind)
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	c, err := cache.New(b.cluster.Config, cache.Options{Scheme: b.k8s.Scheme(),
-		DefaultNamespaces: map[string]cache.Config{namespace: {}}})
+	c, err := cache.New(b.cluster.Config, cache.Options{Scheme: b.k8s.Scheme(), Mapper: b.k8s.RESTMapper(),
+		DefaultNamespaces: map[string]cache.Config{namespace: {}},
+		DefaultTransform:  cache.TransformStripManagedFields()})
 	if err != nil {
 		cancel()
 		return nil, nil, err
@@ -59,13 +68,17 @@ func (b *bed) watchReady(ctx context.Context, namespace string, obj client.Objec
 	go func() {
 		defer close(done)
 		if err := c.Start(ctx); err != nil {
-			log("the %T informer: %v", obj, err)
+			log("the %s informer: %v", kind, err)
 		}
 	}()
 	stop := func() { cancel(); <-done }
-	if !c.WaitForCacheSync(ctx) {
+	// The informer retries a failing list for ever (its errors are logged,
+	// see main): give up after a minute instead of waiting silently.
+	syncCtx, syncCancel := context.WithTimeout(ctx, time.Minute)
+	defer syncCancel()
+	if !c.WaitForCacheSync(syncCtx) {
 		stop()
-		return nil, nil, fmt.Errorf("the %T informer did not sync", obj)
+		return nil, nil, fmt.Errorf("the %s informer did not list within a minute", kind)
 	}
 	return rc, stop, nil
 }
