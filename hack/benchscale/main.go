@@ -827,13 +827,9 @@ func (b *bed) rss() (cur, peak int64) { return memory(b.op.PID()) }
 func (b *bed) createRun(ctx context.Context) (row, error) {
 	var mu sync.Mutex
 	created := map[string]time.Time{}
-	ready := map[string]time.Time{}
 	allReady := make(chan struct{})
-	readyCount, stopWatch, err := b.watchReady(ctx, "scale", &authv1.AuthClient{}, func(name string) {
-		mu.Lock()
-		defer mu.Unlock()
-		ready[name] = time.Now()
-		if len(ready) == *n {
+	ready, stopWatch, err := b.watchReady(ctx, "scale", &authv1.AuthClient{}, func(count int) {
+		if count == *n {
 			close(allReady)
 		}
 	})
@@ -873,7 +869,7 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 	select {
 	case <-allReady:
 	case <-time.After(30 * time.Minute):
-		return row{}, fmt.Errorf("only %d of %d AuthClients Ready after 30 minutes", readyCount.count.Load(), *n)
+		return row{}, fmt.Errorf("only %d of %d AuthClients Ready after 30 minutes", ready.count.Load(), *n)
 	}
 	wall := time.Since(start)
 	cpu := cpuSince(cpu0)
@@ -901,10 +897,7 @@ func (b *bed) createRun(ctx context.Context) (row, error) {
 	_, peak := b.rss()
 	d := after.minus(before)
 	mu.Lock()
-	lat := make([]time.Duration, 0, len(ready))
-	for name, t := range ready {
-		lat = append(lat, t.Sub(created[name]))
-	}
+	lat := ready.since(created)
 	mu.Unlock()
 	log("Nauthera: %d Ready with Secrets in %s (%d reconciles)", *n, wall.Round(time.Millisecond), int(d.reconciles))
 	if timesAfter, err := b.timings(); err == nil {

@@ -20,15 +20,30 @@ import (
 // Ready, each once.
 type readyCounter struct {
 	mu    sync.Mutex
-	ready map[string]bool
+	ready map[string]time.Time // when each object was first seen Ready
 	count atomic.Int64
-	// turned is called once per object, when it is first seen Ready, on
-	// the informer's goroutine with mu held: it must not block.
-	turned func(name string)
+	// turned is called once per object, when it is first seen Ready, with
+	// the count so far, on the informer's goroutine with mu held: it must
+	// not block.
+	turned func(count int)
+}
+
+// since gives, for each object seen Ready, how long after its start (from
+// start, by name; objects not in start are left out) it turned Ready.
+func (rc *readyCounter) since(start map[string]time.Time) []time.Duration {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := make([]time.Duration, 0, len(rc.ready))
+	for name, t := range rc.ready {
+		if s, ok := start[name]; ok {
+			out = append(out, t.Sub(s))
+		}
+	}
+	return out
 }
 
 // watchReady counts the objects of obj's kind (AuthServer or AuthClient) in
-// namespace that turn Ready, calling turned (when set) once for each. It
+// namespace that turn Ready, and when, calling turned (when set) once for each. It
 // runs an informer (controller-runtime's cache) rather than a bare watch:
 // the API server ends watches (its request timeout, or a consumer its watch
 // cache finds too slow while thousands of objects change at once), and the
@@ -36,7 +51,7 @@ type readyCounter struct {
 // object. An object that turned Ready while the informer lists again is
 // seen at the list, a little late. The informer is in sync when this
 // returns; stop ends it.
-func (b *bed) watchReady(ctx context.Context, namespace string, obj client.Object, turned func(name string)) (*readyCounter, func(), error) {
+func (b *bed) watchReady(ctx context.Context, namespace string, obj client.Object, turned func(count int)) (*readyCounter, func(), error) {
 	kind := fmt.Sprintf("%T", obj)
 	switch obj.(type) {
 	case *authv1.AuthServer, *authv1.AuthClient:
@@ -56,7 +71,7 @@ func (b *bed) watchReady(ctx context.Context, namespace string, obj client.Objec
 		cancel()
 		return nil, nil, err
 	}
-	rc := &readyCounter{ready: map[string]bool{}, turned: turned}
+	rc := &readyCounter{ready: map[string]time.Time{}, turned: turned}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    rc.observe,
 		UpdateFunc: func(_, o any) { rc.observe(o) },
@@ -99,12 +114,12 @@ func (rc *readyCounter) observe(o any) {
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.ready[name] {
+	if _, seen := rc.ready[name]; seen {
 		return
 	}
-	rc.ready[name] = true
-	rc.count.Add(1)
+	rc.ready[name] = time.Now()
+	count := rc.count.Add(1)
 	if rc.turned != nil {
-		rc.turned(name)
+		rc.turned(int(count))
 	}
 }
